@@ -1,0 +1,124 @@
+/*
+ * The one INI configuration file read by ringbridge-component,
+ * ringbridge-sip and ringbridgectl. Every key has an embedded default (so an
+ * empty file is a working local set-up), every value is validated when the
+ * file is loaded, and an error names the file, the line, the key and what is
+ * wrong. Keys and defaults are documented in docs/configuration.md.
+ */
+#ifndef RB_CONFIG_H
+#define RB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A comma-separated list, split and trimmed. */
+struct config_list {
+	char **v;
+	size_t n;
+};
+
+enum config_rec_format {
+	CONFIG_REC_OPUS = 0,
+	CONFIG_REC_MP3 = 1,
+};
+
+enum config_presence_mode {
+	CONFIG_PRESENCE_OFF = 0,
+	CONFIG_PRESENCE_PUBLISH = 1,
+	CONFIG_PRESENCE_AGENT = 2,
+};
+
+struct config {
+	char *path; /* the file loaded, or NULL for the embedded defaults */
+
+	struct {
+		char *host;   /* XMPP server to connect to, default 127.0.0.1 */
+		int port;     /* component port, default 5347 */
+		char *domain; /* the component's JID, default callgw.localhost */
+		char *secret; /* never logged */
+		struct config_list user_domains; /* default "localhost" */
+	} xmpp;
+
+	struct {
+		char *url; /* "sqlite:PATH" or "postgresql://...",
+			      default sqlite:ringbridge.db */
+	} queue;
+
+	struct {
+		char *listen; /* default sip:127.0.0.1:5080 */
+		char *outbound_proxy;
+		char *trunk;
+		char *username;
+		char *password; /* never logged */
+		int rtp_port_min, rtp_port_max;
+		int max_calls;
+		int ring_timeout;  /* seconds */
+		int attempts;      /* calls per job at most */
+		int retry_backoff; /* seconds before the first retry */
+		int max_call_seconds;
+	} sip;
+
+	struct {
+		char *voice; /* default kal */
+		int max_chars;
+	} tts;
+
+	struct {
+		enum config_rec_format format;
+		int max_seconds;
+		int silence_seconds;
+		char *dir;
+		char *base_url;
+		int expire_days;
+	} recordings;
+
+	struct {
+		char *listen; /* empty: no HTTP listener */
+	} http;
+
+	struct {
+		struct config_list allowed_prefixes;    /* "+1", "+44"... */
+		struct config_list allowed_sip_domains; /* "pbx.example.org" */
+		int calls_per_callee_per_hour;
+		int calls_per_sender_per_hour;
+		int coalesce_seconds;
+		bool direct_dial;
+		struct config_list direct_dial_senders; /* bare JIDs or domains */
+		bool external_senders; /* senders outside user_domains */
+		int max_body_chars;    /* longer bodies are shortened */
+	} policy;
+
+	struct {
+		enum config_presence_mode mode;
+		char *server;
+		int debounce_ms;
+	} presence;
+
+	struct {
+		char *heard;
+		char *key1;
+		char *key2;
+		char *key3;
+		char *voice;
+		char *failed;
+	} texts;
+
+	struct {
+		char *level; /* error | warn | info | debug */
+	} log;
+};
+
+/*
+ * Loads PATH (or only the embedded defaults when PATH is NULL) into a newly
+ * allocated config the caller frees with config_free(). On error returns a
+ * negative errno-style code and writes a one-line message naming the file,
+ * line and key into ERR (ERRLEN bytes).
+ */
+int config_load(struct config **cfgp, const char *path, char *err,
+		size_t errlen);
+void config_free(struct config *cfg);
+
+/* True when S is listed in L (case-insensitive, for domains). */
+bool config_list_contains(const struct config_list *l, const char *s);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * Who may be phoned and who may cause a call: the checks of
+ * ARCHITECTURE.md "Who may be phoned", shared by the component, ringbridgectl
+ * and (as a second line of defence) the SIP bridge. Pure functions over the
+ * loaded configuration, so they are unit-tested with tables.
+ */
+#ifndef RB_POLICY_H
+#define RB_POLICY_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+/*
+ * 0 when the canonical destination DEST (from phone_normalise) matches
+ * [policy] allowed_prefixes (E.164) or allowed_sip_domains (SIP URIs);
+ * otherwise -EPERM with a reason for the user in *WHY.
+ */
+int policy_destination_check(const struct config *cfg, const char *dest,
+			     const char **why);
+
+/* True when bare JID's domain is one of [xmpp] user_domains. */
+bool policy_jid_is_local(const struct config *cfg, const char *bare_jid);
+
+/* True when a message from SENDER (bare JID) may cause a call at all. */
+bool policy_sender_allowed(const struct config *cfg, const char *sender);
+
+/* True when SENDER may use direct dialling (+E164@component). */
+bool policy_direct_dial_allowed(const struct config *cfg, const char *sender);
+
+/*
+ * True when minute-of-day NOW (0..1439) falls in the quiet window
+ * [START, END) which may wrap past midnight; START < 0 means none.
+ */
+bool policy_in_quiet_hours(int start, int end, int now);
+
+#endif

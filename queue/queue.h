@@ -1,0 +1,323 @@
+/*
+ * The durable queue between ringbridge-component and ringbridge-sip, and the
+ * only vocabulary they share (ARCHITECTURE.md "What the queue holds"). Calls
+ * are synchronous and each is one transaction, except inside
+ * queue_batch_begin()/queue_batch_commit(), where many enqueues share one
+ * commit (one fsync for a burst). A back end (SQLite now, PostgreSQL later)
+ * sits behind the vtable in queue_backend.h; callers see only this header.
+ *
+ * Ownership: strings passed in are copied; structures returned through
+ * out-parameters belong to the caller and are freed with the matching
+ * *_free()/*_clear() call. Times are milliseconds since the Unix epoch.
+ * Errors are negative errno values: -ENOENT (no such row), -EAGAIN (nothing
+ * to claim), -EBUSY (the database stayed locked past the busy timeout),
+ * -EPERM (a lease held by someone else), -EIO (the back end failed; logged).
+ */
+#ifndef RB_QUEUE_H
+#define RB_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct queue;
+
+/*
+ * Opens (creating when needed) the queue at URL ("sqlite:PATH"), applying
+ * pending schema migrations. The handle is for one thread at a time.
+ */
+int queue_open(struct queue **qp, const char *url);
+void queue_close(struct queue *q);
+
+/* For tests: replaces the clock (milliseconds since the epoch). */
+void queue_clock_set(struct queue *q, int64_t (*now_ms)(void *), void *arg);
+int64_t queue_now_ms(struct queue *q);
+
+/* The schema version the open database is at. */
+int queue_schema_version(struct queue *q, int *version);
+
+/* ---- group commit ---------------------------------------------------- */
+
+/*
+ * Starts a write transaction that the following write calls join, until
+ * queue_batch_commit() commits them all at once (or queue_batch_rollback()
+ * drops them). A failed call inside a batch leaves the batch usable.
+ */
+int queue_batch_begin(struct queue *q);
+int queue_batch_commit(struct queue *q);
+void queue_batch_rollback(struct queue *q);
+
+/* ---- registrations: the component's own table ------------------------- */
+
+enum queue_call_when {
+	QUEUE_CALL_OFFLINE = 0, /* only when no resource is available */
+	QUEUE_CALL_AWAY = 1,    /* also when every resource is away/xa/dnd */
+};
+
+struct queue_registration {
+	char *jid;   /* bare JID: the key */
+	char *phone; /* canonical: "+E164" or a sip:/sips: URI */
+	bool verified;
+	char *verify_code; /* digits awaiting entry, NULL when none */
+	int verify_failures;
+	char *tz;   /* IANA zone name, NULL for UTC */
+	char *lang; /* BCP 47 tag, NULL for "en" */
+	enum queue_call_when call_when;
+	int quiet_start; /* minute of day, -1 for none */
+	int quiet_end;   /* minute of day */
+	bool roster_only;
+	char *sip_presence; /* SIP address for presence, NULL: derive */
+	char *push_node;    /* the node given to the server's push service */
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+/* Inserts or replaces the row with R->jid; created_ms is kept on replace. */
+int queue_registration_put(struct queue *q, const struct queue_registration *r);
+int queue_registration_get(struct queue *q, const char *jid,
+			   struct queue_registration *out);
+int queue_registration_get_by_node(struct queue *q, const char *push_node,
+				   struct queue_registration *out);
+int queue_registration_delete(struct queue *q, const char *jid);
+/* Calls CB for every row in JID order; a non-zero return stops and is
+ * returned. The row passed is only valid during the call. */
+int queue_registration_foreach(struct queue *q,
+			       int (*cb)(const struct queue_registration *r,
+					 void *arg),
+			       void *arg);
+void queue_registration_clear(struct queue_registration *r);
+
+/* ---- jobs ------------------------------------------------------------- */
+
+enum queue_job_kind {
+	QUEUE_JOB_MESSAGE = 1, /* read messages to the callee */
+	QUEUE_JOB_VERIFY = 2,  /* speak a verification code */
+};
+
+enum queue_job_state {
+	QUEUE_JOB_QUEUED = 0,    /* waiting for next_attempt/not_before */
+	QUEUE_JOB_ACTIVE = 1,    /* claimed: a bridge holds the lease */
+	QUEUE_JOB_NOTIFIED = 2,  /* done: the callee heard it */
+	QUEUE_JOB_FAILED = 3,    /* done: attempts ran out or rejected */
+	QUEUE_JOB_CANCELLED = 4, /* done: withdrawn (user unregistered...) */
+};
+
+const char *queue_job_state_name(enum queue_job_state s);
+const char *queue_job_kind_name(enum queue_job_kind k);
+
+/* One caught message, with the snapshot a new job takes from it. */
+struct queue_message_in {
+	const char *callee_jid;  /* who is phoned (bare JID or gateway addr) */
+	const char *sender_jid;  /* bare JID of who wrote */
+	const char *sender_name; /* display name to speak */
+	const char *reply_from;  /* the address the sender wrote to */
+	const char *body;        /* already shortened to the policy limit */
+	bool encrypted;          /* body is an encryption fallback: not read */
+	int64_t received_ms;
+	const char *idem_key; /* unique per message; a repeat is a no-op */
+	const char *destination; /* canonical +E164 or SIP URI */
+	const char *tz;          /* callee's zone, NULL for UTC */
+	const char *lang;        /* callee's language, NULL for "en" */
+};
+
+struct queue_enqueue_limits {
+	int coalesce_seconds; /* a new job waits this long after the last */
+	int per_callee_per_hour; /* new jobs per callee per hour, 0: none */
+	int per_sender_per_hour; /* new jobs per sender per hour, 0: none */
+};
+
+enum queue_enqueue_result {
+	QUEUE_ENQ_NEW_JOB = 0,  /* a new job was created for this message */
+	QUEUE_ENQ_JOINED = 1,   /* joined the sender's open job */
+	QUEUE_ENQ_DUPLICATE = 2, /* idem_key seen before: nothing done */
+	QUEUE_ENQ_LIMIT_CALLEE = 3, /* refused: callee's hourly limit */
+	QUEUE_ENQ_LIMIT_SENDER = 4, /* refused: sender's hourly limit */
+};
+
+const char *queue_enqueue_result_name(enum queue_enqueue_result r);
+
+/*
+ * Adds M to the open (queued or active) job of the same callee and sender,
+ * or creates a new job whose not_before is the end of the coalescing window
+ * after that pair's last finished job. *JOB_ID is set unless refused.
+ */
+int queue_message_enqueue(struct queue *q, const struct queue_message_in *m,
+			  const struct queue_enqueue_limits *lim,
+			  int64_t *job_id, enum queue_enqueue_result *res);
+
+/* Queues a call that speaks CODE to DEST for JID's verification. */
+int queue_verify_enqueue(struct queue *q, const char *jid, const char *dest,
+			 const char *code, const char *lang, int64_t *job_id);
+
+/* Cancels JID's unfinished jobs (e.g. on unregistration); *N how many. */
+int queue_job_cancel_for(struct queue *q, const char *callee_jid, int *n);
+
+struct queue_job_message {
+	int64_t id;
+	int seq; /* 1, 2, ... in arrival order within the job */
+	char *sender_jid;
+	char *body;
+	bool encrypted;
+	bool heard;
+	int64_t received_ms;
+};
+
+struct queue_job {
+	int64_t id;
+	enum queue_job_kind kind;
+	enum queue_job_state state;
+	char *callee_jid;
+	char *destination;
+	char *tz;
+	char *lang;
+	char *sender_jid;
+	char *sender_name;
+	char *reply_from;
+	char *verify_code;
+	int attempts; /* calls started so far, including the current one */
+	int64_t created_ms;
+	int64_t not_before_ms;
+	int64_t next_attempt_ms;
+	char *lease_owner;
+	int64_t lease_deadline_ms;
+	char *last_reason;
+	int64_t finished_ms;
+	struct queue_job_message *messages;
+	size_t n_messages;
+};
+
+void queue_job_free(struct queue_job *job);
+
+/*
+ * Claims the oldest due job for OWNER with a lease of LEASE_MS: a queued job
+ * whose next_attempt and not_before have passed, or an active one whose
+ * lease has expired. An expired job whose messages were all heard (an
+ * earlier "heard" event) is finished as notified instead of being claimed
+ * again. Increments attempts. -EAGAIN when nothing is due; *NEXT_DUE_MS (if
+ * not NULL) is then the earliest future due time, or 0.
+ */
+int queue_job_claim(struct queue *q, const char *owner, int lease_ms,
+		    struct queue_job **jobp, int64_t *next_due_ms);
+
+/* Re-reads job ID (with its messages); for ctl and for tests. */
+int queue_job_get(struct queue *q, int64_t id, struct queue_job **jobp);
+
+/* Messages that joined job ID after AFTER_SEQ, appended to JOB. */
+int queue_job_refresh_messages(struct queue *q, struct queue_job *job,
+			       int after_seq);
+
+/* Extends OWNER's lease; -EPERM when the lease is no longer OWNER's. */
+int queue_job_lease_renew(struct queue *q, int64_t id, const char *owner,
+			  int lease_ms);
+
+/* Gives the job back to be tried again at NEXT_ATTEMPT_MS. */
+int queue_job_retry(struct queue *q, int64_t id, const char *owner,
+		    int64_t next_attempt_ms, const char *reason);
+
+/*
+ * Ends the job in STATE (notified, failed or cancelled). Messages that were
+ * never heard move to a new queued job of the same pair, so a message that
+ * joined at the last moment is still read.
+ */
+int queue_job_finish(struct queue *q, int64_t id, const char *owner,
+		     enum queue_job_state state, const char *reason);
+
+struct queue_job_filter {
+	const char *callee_jid; /* NULL: all */
+	bool unfinished_only;
+	int limit; /* 0: 100 */
+};
+
+/* Jobs in creation order, newest last; each passed job is freed after CB. */
+int queue_job_foreach(struct queue *q, const struct queue_job_filter *f,
+		      int (*cb)(const struct queue_job *job, void *arg),
+		      void *arg);
+
+/* ---- events: written by the bridge, delivered by the component -------- */
+
+enum queue_event_type {
+	QUEUE_EV_CALLING = 1,  /* INVITE sent; detail: attempt number */
+	QUEUE_EV_ANSWERED = 2, /* detail: codec */
+	QUEUE_EV_HEARD = 3,    /* detail: last message seq heard in full */
+	QUEUE_EV_KEY = 4,      /* detail: the key, "1".."9","0","*","#" */
+	QUEUE_EV_VOICE = 5,    /* detail: MIME type; blob: the audio */
+	QUEUE_EV_FAILED = 6,   /* detail: the reason in words */
+	QUEUE_EV_ENDED = 7,    /* detail: final job state name */
+	QUEUE_EV_VERIFY_SPOKEN = 8, /* the code was spoken in full */
+};
+
+const char *queue_event_type_name(enum queue_event_type t);
+
+struct queue_event {
+	int64_t id;
+	int64_t job_id;
+	enum queue_event_type type;
+	char *detail;
+	unsigned char *blob;
+	size_t blob_len;
+	int64_t created_ms;
+	/* from the job, for the component's convenience */
+	enum queue_job_kind job_kind;
+	char *callee_jid;
+	char *sender_jid;
+	char *reply_from;
+};
+
+/* Writes an event; a HEARD event marks messages up to its seq heard. */
+int queue_event_add(struct queue *q, int64_t job_id,
+		    enum queue_event_type type, const char *detail,
+		    const void *blob, size_t blob_len, int64_t *event_id);
+
+/* Up to LIMIT undelivered events, oldest first, into a new array. */
+int queue_event_fetch_undelivered(struct queue *q, int limit,
+				  struct queue_event **evs, size_t *n);
+void queue_event_array_free(struct queue_event *evs, size_t n);
+int queue_event_mark_delivered(struct queue *q, const int64_t *ids, size_t n);
+
+/* ---- presence: latest-wins rows ----------------------------------------- */
+
+/* SOURCE is "xmpp" or "sip"; STATE a short token; STATUS free text or NULL. */
+int queue_presence_set(struct queue *q, const char *jid, const char *source,
+		       const char *state, const char *status);
+int queue_presence_get(struct queue *q, const char *jid, const char *source,
+		       char **state, char **status, int64_t *updated_ms);
+
+/* ---- leases: work one process does at a time --------------------------- */
+
+/* Takes or renews lease NAME for OWNER; -EPERM while another holds it. */
+int queue_lease_acquire(struct queue *q, const char *name, const char *owner,
+			int lease_ms);
+int queue_lease_release(struct queue *q, const char *name, const char *owner);
+
+/* ---- counts for limits and for operators -------------------------------- */
+
+/* Jobs created since SINCE_MS for CALLEE (or for SENDER when CALLEE is
+ * NULL). */
+int queue_jobs_created_since(struct queue *q, const char *callee_jid,
+			     const char *sender_jid, int64_t since_ms,
+			     int *count);
+
+/* ---- wake-ups between processes ------------------------------------------ */
+
+enum queue_channel {
+	QUEUE_CH_JOBS = 1 << 0,          /* new or due jobs: bridges listen */
+	QUEUE_CH_EVENTS = 1 << 1,        /* new events: the component listens */
+	QUEUE_CH_REGISTRATIONS = 1 << 2, /* ctl changed registrations */
+	QUEUE_CH_PRESENCE = 1 << 3,      /* presence rows changed */
+};
+
+/*
+ * Starts listening for the channels in MASK; *FD becomes readable when a
+ * notification arrives (owned by Q, closed by queue_close). For SQLite each
+ * listener binds a datagram socket in a directory beside the database.
+ */
+int queue_wake_listen(struct queue *q, unsigned mask, int *fd);
+
+/* Reads pending notifications; *CHANNELS gets the union of their masks. */
+int queue_wake_drain(struct queue *q, unsigned *channels);
+
+/* Tells every listener of CHANNEL; best effort (a lost wake-up is covered
+ * by the listener's safety-net poll). */
+int queue_notify(struct queue *q, enum queue_channel channel);
+
+#endif
