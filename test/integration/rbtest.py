@@ -1,0 +1,931 @@
+"""The integration-test harness: real Prosody, the real ringbridge binaries.
+
+Every test owns its processes: a Prosody started in the foreground on
+loopback ports chosen per run (TESTING.md says why: mod_posix disabled, -F,
+wait for the ports), the component started from $RB_BUILD_DIR, and slixmpp
+clients driven synchronously from the test thread while their asyncio loop
+runs in one background thread. Processes are stopped by pid, in tearDown
+(addCleanup) and again at exit, never by name. The queue is inspected
+read-only with sqlite3, one short connection per query so every read sees
+the latest commit.
+"""
+
+import asyncio
+import atexit
+import concurrent.futures
+import copy
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+import xml.etree.ElementTree as ET
+
+try:
+    import slixmpp
+except ImportError:
+    # A pyenv or venv python without Debian's python3-slixmpp: borrow the
+    # system's copy (same minor version on Debian 12) rather than fail.
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import slixmpp
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher.base import MatcherBase
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BUILD_DIR = pathlib.Path(os.environ.get("RB_BUILD_DIR", REPO / "build"))
+COMPONENT_BIN = BUILD_DIR / "ringbridge-component"
+CTL_BIN = BUILD_DIR / "ringbridgectl"
+
+DOMAIN = "localhost"
+GATEWAY = "callgw.localhost"
+UPLOAD = "upload.localhost"
+PROSODY_MODULES = "/usr/lib/prosody/modules"
+
+NS_CLIENT = "jabber:client"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
+NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+NS_REGISTER = "jabber:iq:register"
+NS_COMMANDS = "http://jabber.org/protocol/commands"
+NS_DATA = "jabber:x:data"
+NS_PING = "urn:xmpp:ping"
+NS_VERSION = "jabber:iq:version"
+NS_PRIV2 = "urn:xmpp:privilege:2"
+NS_FORWARD = "urn:xmpp:forward:0"
+NS_PUSH = "urn:xmpp:push:0"
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+
+# Bounds: generous (a loaded CI machine), but every wait has one.
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+IQ_TIMEOUT = 15.0
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:",
+                     "ERROR: LeakSanitizer")
+
+# ---------------------------------------------------------------------------
+# small utilities
+
+
+def free_ports(n):
+    """N distinct loopback TCP ports free right now (bound to port 0 at
+    once, then released: the kernel hands out different ones per run)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(fn, timeout=20.0, interval=0.1, what=None):
+    """Polls FN until it returns something truthy, which is returned.
+    sqlite3 errors (database or table not created yet) count as "not yet".
+    Raises AssertionError naming WHAT after TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            v = fn()
+            if v:
+                return v
+        except sqlite3.Error as e:
+            last_exc = e
+        if time.monotonic() >= deadline:
+            msg = "timed out after %.0f s waiting for %s" % (
+                timeout, what or getattr(fn, "__name__", "condition"))
+            if last_exc is not None:
+                msg += " (last error: %s)" % last_exc
+            raise AssertionError(msg)
+        time.sleep(interval)
+
+
+def tail(path, n=60):
+    try:
+        with open(path, "r", errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+_live = {}  # pid -> Popen of every process a fixture started
+
+
+def _reap_all():
+    for p in list(_live.values()):
+        _terminate(p, STOP_TIMEOUT)
+
+
+atexit.register(_reap_all)
+
+
+def _terminate(proc, timeout, sig=signal.SIGTERM):
+    """Stops PROC (a Popen we started) by pid; SIGKILL after TIMEOUT."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+    _live.pop(proc.pid, None)
+    return proc.returncode
+
+
+def _spawn(argv, log_path, **kw):
+    log = open(log_path, "ab")
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, **kw)
+    finally:
+        log.close()
+    _live[proc.pid] = proc
+    return proc
+
+
+def _chown_prosody(path):
+    subprocess.run(["chown", "-R", "prosody:prosody", str(path)], check=True)
+
+
+def lua_str(s):
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# ---------------------------------------------------------------------------
+# XML helpers for replies (ElementTree elements, namespaces in {ns}tag form)
+
+
+def q(ns, tag):
+    return "{%s}%s" % (ns, tag)
+
+
+def xml_str(el):
+    return ET.tostring(el, encoding="unicode")
+
+
+def bare(jid):
+    return (jid or "").split("/", 1)[0]
+
+
+def error_condition(stanza):
+    """(type, condition, text) of a stanza's <error/>, or None."""
+    err = stanza.find(q(NS_CLIENT, "error"))
+    if err is None:
+        return None
+    cond, text = None, None
+    for child in err:
+        if child.tag == q(NS_STANZAS, "text"):
+            text = child.text or ""
+        elif child.tag.startswith("{%s}" % NS_STANZAS):
+            cond = child.tag.split("}", 1)[1]
+    return err.get("type"), cond, text
+
+
+def form_fields(form):
+    """{var: [values]} and {var: field element} of a jabber:x:data form."""
+    values, elems = {}, {}
+    for f in form.findall(q(NS_DATA, "field")):
+        var = f.get("var")
+        values[var] = [v.text or "" for v in f.findall(q(NS_DATA, "value"))]
+        elems[var] = f
+    return values, elems
+
+
+def xml_escape(s):
+    return (str(s).replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;").replace("'", "&apos;")
+            .replace('"', "&quot;"))
+
+
+def submit_form(fields, form_type=None):
+    """A jabber:x:data submit form (XML text) from {var: value or [values]}."""
+    parts = ["<x xmlns='jabber:x:data' type='submit'>"]
+    if form_type:
+        parts.append("<field var='FORM_TYPE' type='hidden'><value>%s</value>"
+                     "</field>" % xml_escape(form_type))
+    for var, val in fields.items():
+        vals = val if isinstance(val, (list, tuple)) else [val]
+        parts.append("<field var='%s'>" % xml_escape(var))
+        parts.extend("<value>%s</value>" % xml_escape(v) for v in vals)
+        parts.append("</field>")
+    parts.append("</x>")
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------
+# Prosody
+
+
+class Prosody:
+    """A private Prosody 0.12 on loopback ports chosen per run.
+
+    Config (ARCHITECTURE.md + TESTING.md): VirtualHost "localhost" with the
+    privileged_entities block for callgw.localhost, Component
+    "callgw.localhost", optionally an http_file_share upload component and
+    mod_mam. Ports survive restart() (same config file)."""
+
+    def __init__(self, *, roster_privilege=False, mam=False, upload=False,
+                 secret=None, component=GATEWAY, extra_global="",
+                 extra_host="", debug=True):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-prosody-"))
+        os.chmod(self.dir, 0o755)
+        self.c2s_port, self.component_port, self.http_port = free_ports(3)
+        self.secret = secret or "s3cret-" + uuid.uuid4().hex[:12]
+        self.component = component
+        self.mam = mam
+        self.upload = upload
+        self.roster_privilege = roster_privilege
+        self.config = self.dir / "prosody.cfg.lua"
+        self.log = self.dir / "prosody.log"
+        self.proc_log = self.dir / "prosody.stdout"
+        self.data = self.dir / "data"
+        self.data.mkdir()
+        self.users = {}
+        self.proc = None
+        self._write_config(extra_global, extra_host, debug)
+        _chown_prosody(self.dir)
+
+    def _write_config(self, extra_global, extra_host, debug):
+        mods = ["roster", "saslauth", "disco", "ping", "version", "time",
+                "pep", "private", "vcard_legacy", "carbons", "offline",
+                "privilege", "cloud_notify"]
+        if self.mam:
+            mods.append("mam")
+        iq = ('["urn:xmpp:push:0"] = "set"; '
+              '["http://jabber.org/protocol/pubsub"] = "set"')
+        roster = ('\n      roster = "get";' if self.roster_privilege else "")
+        upload = ""
+        if self.upload:
+            upload = """
+Component {up} "http_file_share"
+  http_file_share_access = {{ {gw} }}
+  http_external_url = "http://127.0.0.1:{port}/"
+""".format(up=lua_str(UPLOAD), gw=lua_str(self.component),
+           port=self.http_port)
+        text = """-- Written by test/integration/rbtest.py for one test run.
+plugin_paths = {{ {modpath} }}
+data_path = {data}
+pidfile = {pid}
+modules_enabled = {{ {mods} }}
+modules_disabled = {{ "s2s"; "tls"; "posix" }}
+log = {{ {{ levels = {{ min = {level} }}, to = "file", filename = {log} }} }}
+
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s} }}
+c2s_interfaces = {{ "127.0.0.1" }}
+component_ports = {{ {comp} }}
+component_interfaces = {{ "127.0.0.1" }}
+http_ports = {{ {http} }}
+http_interfaces = {{ "127.0.0.1" }}
+https_ports = {{ }}
+https_interfaces = {{ "127.0.0.1" }}
+s2s_ports = {{ }}
+legacy_ssl_ports = {{ }}
+
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_plain"
+storage = "internal"
+archive_expires_after = "never"
+default_archive_policy = true
+{extra_global}
+
+VirtualHost "localhost"
+  privileged_entities = {{
+    [{gw}] = {{
+      presence = "managed_entity";
+      message = "outgoing";
+      iq = {{ {iq} }};{roster}
+    }};
+  }}
+  push_notification_with_body = true
+  push_notification_with_sender = true
+{extra_host}
+
+Component {gw}
+  component_secret = {secret}
+  modules_enabled = {{ "privilege" }}
+{upload}""".format(
+            modpath=lua_str(PROSODY_MODULES), data=lua_str(self.data),
+            pid=lua_str(self.dir / "prosody.pid"),
+            mods="; ".join(lua_str(m) for m in mods),
+            level=lua_str("debug" if debug else "info"), log=lua_str(self.log),
+            c2s=self.c2s_port, comp=self.component_port, http=self.http_port,
+            extra_global=extra_global, extra_host=extra_host,
+            gw=lua_str(self.component), iq=iq, roster=roster,
+            secret=lua_str(self.secret), upload=upload)
+        self.config.write_text(text)
+
+    # -- lifecycle
+
+    def start(self, timeout=START_TIMEOUT):
+        assert self.proc is None or self.proc.poll() is not None
+        _chown_prosody(self.dir)
+        self.proc = _spawn(["prosody", "--config", str(self.config), "-F"],
+                           self.proc_log, cwd=str(self.dir))
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("prosody exited with %s:\n%s\n%s" % (
+                    self.proc.returncode, tail(self.proc_log), tail(self.log)))
+            if port_open(self.c2s_port) and port_open(self.component_port):
+                return self
+            if time.monotonic() > deadline:
+                raise RuntimeError("prosody ports not open after %.0f s:\n%s"
+                                   % (timeout, tail(self.log)))
+            time.sleep(0.1)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        if self.proc is not None:
+            _terminate(self.proc, timeout)
+        # The ports are released with the process; make sure before a
+        # restart binds them again.
+        wait_until(lambda: not port_open(self.c2s_port)
+                   and not port_open(self.component_port), timeout,
+                   what="prosody ports to close")
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def cleanup(self):
+        """Stops Prosody and removes its directory unless RB_KEEP_TMP is
+        set (then the directory is kept for post-mortem)."""
+        self.stop()
+        if not os.environ.get("RB_KEEP_TMP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- accounts
+
+    def register(self, user, password="pw"):
+        _chown_prosody(self.dir)  # files Prosody (root) created since
+        r = subprocess.run(["prosodyctl", "--config", str(self.config),
+                            "register", user, DOMAIN, password],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("prosodyctl register %s failed: %s%s" % (
+                user, r.stdout, r.stderr))
+        self.users[user] = password
+        return "%s@%s" % (user, DOMAIN)
+
+    def log_text(self):
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+# ---------------------------------------------------------------------------
+# the asyncio loop every slixmpp stream of this process runs on
+
+
+class _Reactor:
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="rb-asyncio",
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro, timeout=IQ_TIMEOUT):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(
+            timeout)
+
+    def call(self, fn, *args, timeout=IQ_TIMEOUT):
+        """Runs FN(*ARGS) on the loop thread and returns its result."""
+        async def wrapper():
+            return fn(*args)
+        return self.run(wrapper(), timeout)
+
+
+_reactor = None
+# Streams that were closed. slixmpp leaves a pending filter task behind a
+# closed stream; keeping the object alive keeps asyncio from printing
+# "Task was destroyed but it is pending!" at garbage collection.
+_retired = []
+
+
+def reactor():
+    global _reactor
+    if _reactor is None:
+        _reactor = _Reactor()
+    return _reactor
+
+
+class _AnyIqReply(MatcherBase):
+    def __init__(self):
+        super().__init__(None)
+
+    def match(self, stanza):
+        x = stanza.xml
+        return (x.tag.endswith("}iq") and x.get("type") in ("result", "error"))
+
+
+def _describe(item):
+    if isinstance(item, tuple):
+        item = item[0]
+    return item if isinstance(item, str) else xml_str(item)
+
+
+class StanzaQueue:
+    """Thread-safe list of received stanzas (ElementTree elements) that a
+    test waits on with a predicate. Stanzas are never consumed implicitly:
+    wait_for returns the first match not yet returned."""
+
+    def __init__(self):
+        self._items = []
+        self._taken = set()
+        self._cond = threading.Condition()
+
+    def put(self, el):
+        with self._cond:
+            self._items.append(el)
+            self._cond.notify_all()
+
+    def all(self):
+        with self._cond:
+            return list(self._items)
+
+    def take_all(self):
+        """Every stanza not returned yet, now marked returned."""
+        with self._cond:
+            out = [el for i, el in enumerate(self._items)
+                   if i not in self._taken]
+            self._taken.update(range(len(self._items)))
+            return out
+
+    def wait_for(self, pred=lambda el: True, timeout=IQ_TIMEOUT, what=None):
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i, el in enumerate(self._items):
+                    if i not in self._taken and pred(el):
+                        self._taken.add(i)
+                        return el
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        "no stanza matching %s within %.0f s; got:\n%s" % (
+                            what or "predicate", timeout,
+                            "\n".join(_describe(e) for e in self._items[-10:])))
+                self._cond.wait(left)
+
+
+class Client:
+    """A synchronous XMPP client (slixmpp ClientXMPP on the shared loop).
+
+    Logs in with SASL over plain TCP (no TLS: the test Prosody offers
+    none), sends initial presence unless presence=None, and records every
+    <message/> and <presence/> it receives (self.messages, self.presences).
+    """
+
+    def __init__(self, prosody, user, password=None, resource=None,
+                 presence="available", register=False):
+        if register or user not in prosody.users:
+            prosody.register(user, password or "pw")
+        self.prosody = prosody
+        self.user = user
+        self.jid = "%s@%s" % (user, DOMAIN)
+        self.password = password or prosody.users.get(user, "pw")
+        self.resource = resource or "rb-" + uuid.uuid4().hex[:6]
+        self.full_jid = "%s/%s" % (self.jid, self.resource)
+        self.initial_presence = presence
+        self.messages = StanzaQueue()
+        self.presences = StanzaQueue()
+        self._pending = {}
+        self._lock = threading.Lock()
+        self.xmpp = None
+        self._seq = 0
+
+    # -- connection
+
+    def _make(self):
+        x = slixmpp.ClientXMPP(self.full_jid, self.password)
+        x.loop = reactor().loop
+        x["feature_mechanisms"].unencrypted_plain = True
+        x.whitespace_keepalive = False
+        x.auto_reconnect = False
+        x.register_handler(Callback("rbtest iq replies", _AnyIqReply(),
+                                    self._on_iq_reply))
+        x.add_event_handler("message", lambda m: self.messages.put(
+            copy.deepcopy(m.xml)))
+        x.add_event_handler("presence", lambda p: self.presences.put(
+            copy.deepcopy(p.xml)))
+        return x
+
+    def connect(self, timeout=30.0):
+        fut = concurrent.futures.Future()
+
+        def on_start(_):
+            if not fut.done():
+                fut.set_result(True)
+
+        def on_fail(why):
+            if not fut.done():
+                fut.set_exception(RuntimeError(
+                    "%s: cannot log in: %s" % (self.full_jid, why)))
+
+        def setup():
+            self.xmpp = self._make()
+            self.xmpp.add_event_handler("session_start", on_start)
+            self.xmpp.add_event_handler("failed_auth", on_fail)
+            self.xmpp.add_event_handler("connection_failed", on_fail)
+            self.xmpp.add_event_handler("disconnected", on_fail)
+            self.xmpp.connect(("127.0.0.1", self.prosody.c2s_port),
+                              force_starttls=False, disable_starttls=True)
+
+        reactor().call(setup)
+        fut.result(timeout)
+        if self.initial_presence:
+            self.send_presence(self.initial_presence)
+        return self
+
+    def disconnect(self, timeout=10.0):
+        """Ends the stream cleanly (</stream:stream>): the server sends
+        unavailable presence for this resource."""
+        if self.xmpp is None:
+            return
+        x, self.xmpp = self.xmpp, None
+        _retired.append(x)
+
+        async def bye():
+            try:
+                await asyncio.wait_for(x.disconnect(wait=2.0), timeout)
+            except Exception:
+                x.abort()
+        try:
+            reactor().run(bye(), timeout + 5)
+        except Exception:
+            pass
+
+    def abort(self):
+        """Drops the TCP connection without closing the stream."""
+        if self.xmpp is not None:
+            x, self.xmpp = self.xmpp, None
+            _retired.append(x)
+            reactor().call(x.abort)
+
+    # -- sending
+
+    def next_id(self, prefix="rb"):
+        with self._lock:
+            self._seq += 1
+            return "%s-%d-%s" % (prefix, self._seq, uuid.uuid4().hex[:6])
+
+    def send_raw(self, xml):
+        x = self.xmpp
+        reactor().call(lambda: x.send_raw(xml))
+
+    def send_message(self, to, body, mtype="chat", extra="", id=None):
+        """Sends a message (EXTRA: raw XML children appended); returns its id."""
+        mid = id or self.next_id("m")
+        self.send_raw("<message xmlns='jabber:client' to='%s' type='%s' "
+                      "id='%s'><body>%s</body>%s</message>" % (
+                          xml_escape(to), mtype, mid, xml_escape(body), extra))
+        return mid
+
+    def send_presence(self, kind="available", status=None):
+        """KIND: available | away | xa | dnd | chat | unavailable."""
+        inner = ""
+        attrs = ""
+        if kind == "unavailable":
+            attrs = " type='unavailable'"
+        elif kind not in ("available", None):
+            inner += "<show>%s</show>" % kind
+        if status:
+            inner += "<status>%s</status>" % xml_escape(status)
+        self.send_raw("<presence xmlns='jabber:client'%s>%s</presence>"
+                      % (attrs, inner))
+        self.sync()
+
+    def sync(self, timeout=IQ_TIMEOUT):
+        """A ping round trip to the server: everything sent before it has
+        been processed (and routed onwards) when this returns."""
+        self.iq("<iq type='get' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>"
+                % DOMAIN, timeout)
+
+    def _on_iq_reply(self, stanza):
+        with self._lock:
+            fut = self._pending.pop(stanza.xml.get("id"), None)
+        if fut is not None and not fut.done():
+            fut.set_result(copy.deepcopy(stanza.xml))
+
+    def iq(self, xml, timeout=IQ_TIMEOUT):
+        """Sends XML, an <iq/> (text; an id is added when it has none),
+        and returns the reply (result or error) as an Element.
+        Raises AssertionError when none arrives within TIMEOUT."""
+        el = ET.fromstring(xml) if isinstance(xml, str) else xml
+        if not isinstance(xml, str):
+            xml = xml_str(xml)
+        iq_id = el.get("id")
+        if iq_id is None:
+            iq_id = self.next_id("iq")
+            xml = xml.replace("<iq", "<iq id='%s'" % iq_id, 1)
+        if "xmlns=" not in xml.split(">", 1)[0]:
+            xml = xml.replace("<iq", "<iq xmlns='jabber:client'", 1)
+        fut = concurrent.futures.Future()
+        with self._lock:
+            self._pending[iq_id] = fut
+        self.send_raw(xml)
+        try:
+            return fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            with self._lock:
+                self._pending.pop(iq_id, None)
+            raise AssertionError("no reply to iq %s within %.0f s: %s" % (
+                iq_id, timeout, xml[:300]))
+
+    def iq_nowait(self, xml):
+        """Sends an <iq/> (must carry an id) and returns a Future of its reply."""
+        el = ET.fromstring(xml)
+        fut = concurrent.futures.Future()
+        with self._lock:
+            self._pending[el.get("id")] = fut
+        self.send_raw(xml)
+        return fut
+
+    # -- common queries
+
+    def disco_info(self, to=GATEWAY, node=None, timeout=IQ_TIMEOUT):
+        n = " node='%s'" % xml_escape(node) if node else ""
+        return self.iq("<iq type='get' to='%s'><query xmlns='%s'%s/></iq>"
+                       % (to, NS_DISCO_INFO, n), timeout)
+
+    def disco_items(self, to=GATEWAY, node=None, timeout=IQ_TIMEOUT):
+        n = " node='%s'" % xml_escape(node) if node else ""
+        return self.iq("<iq type='get' to='%s'><query xmlns='%s'%s/></iq>"
+                       % (to, NS_DISCO_ITEMS, n), timeout)
+
+    def wait_message(self, from_=None, body=None, mtype=None,
+                     timeout=IQ_TIMEOUT):
+        """The next received <message/> from bare JID FROM_ (if given) whose
+        body equals BODY / type equals MTYPE (if given)."""
+        def pred(m):
+            if from_ is not None and bare(m.get("from")) != from_:
+                return False
+            if mtype is not None and m.get("type", "normal") != mtype:
+                return False
+            if body is not None:
+                b = m.find(q(NS_CLIENT, "body"))
+                if b is None or (b.text or "") != body:
+                    return False
+            return True
+        return self.messages.wait_for(pred, timeout, what="message from=%s "
+                                      "body=%r type=%s" % (from_, body, mtype))
+
+
+# ---------------------------------------------------------------------------
+# the queue, read-only
+
+
+class QueueDB:
+    """Read-only view of the component's SQLite queue (schema: queue/,
+    schemas/). Each call opens its own short connection."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    def _connect(self):
+        con = sqlite3.connect("file:%s?mode=ro" % self.path, uri=True,
+                              timeout=10.0)
+        con.row_factory = sqlite3.Row
+        return con
+
+    def exists(self):
+        return self.path.exists()
+
+    def query(self, sql, args=()):
+        if not self.path.exists():
+            raise sqlite3.OperationalError("no database yet: %s" % self.path)
+        con = self._connect()
+        try:
+            return [dict(r) for r in con.execute(sql, args).fetchall()]
+        finally:
+            con.close()
+
+    def registration(self, jid):
+        rows = self.query("SELECT * FROM registrations WHERE jid = ?", (jid,))
+        return rows[0] if rows else None
+
+    def jobs(self, **where):
+        """Jobs matching column=value filters, in id order."""
+        sql = "SELECT * FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join("%s = ?" % k for k in where)
+        return self.query(sql + " ORDER BY id", tuple(where.values()))
+
+    def job_messages(self, job_id=None):
+        if job_id is None:
+            return self.query("SELECT * FROM job_messages ORDER BY job_id, seq")
+        return self.query("SELECT * FROM job_messages WHERE job_id = ? "
+                          "ORDER BY seq", (job_id,))
+
+    def count(self, table):
+        return self.query("SELECT count(*) AS n FROM %s" % table)[0]["n"]
+
+
+# ---------------------------------------------------------------------------
+# the component
+
+
+class Component:
+    """ringbridge-component against PROSODY, with its own INI config and
+    SQLite queue in a temporary directory.
+
+    policy/sections: extra keys, e.g. policy={"direct_dial": "false"},
+    sections={"texts": {...}}. Values are written as given."""
+
+    DEFAULT_POLICY = {
+        "allowed_prefixes": "+1,+44",
+        "allowed_sip_domains": "sip.localhost",
+        "calls_per_callee_per_hour": "100",
+        "calls_per_sender_per_hour": "100",
+        "coalesce_seconds": "0",
+        "direct_dial": "false",
+    }
+
+    def __init__(self, prosody, policy=None, sections=None, binary=None):
+        self.prosody = prosody
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-component-"))
+        self.config = self.dir / "ringbridge.ini"
+        self.db_path = self.dir / "queue.db"
+        self.log = self.dir / "component.log"
+        self.binary = pathlib.Path(binary or COMPONENT_BIN)
+        self.proc = None
+        self.db = QueueDB(self.db_path)
+        pol = dict(self.DEFAULT_POLICY)
+        pol.update(policy or {})
+        conf = {
+            "xmpp": {"host": "127.0.0.1", "port": str(prosody.component_port),
+                     "domain": prosody.component, "secret": prosody.secret,
+                     "user_domains": DOMAIN},
+            "queue": {"url": "sqlite:%s" % self.db_path},
+            "policy": pol,
+            "log": {"level": "debug"},
+        }
+        for sec, kv in (sections or {}).items():
+            conf.setdefault(sec, {}).update(kv)
+        lines = ["; Written by test/integration/rbtest.py for one test run."]
+        for sec, kv in conf.items():
+            lines.append("[%s]" % sec)
+            lines.extend("%s = %s" % (k, v) for k, v in kv.items())
+            lines.append("")
+        self.config.write_text("\n".join(lines))
+
+    @staticmethod
+    def available(binary=None):
+        return os.access(binary or COMPONENT_BIN, os.X_OK)
+
+    def start(self):
+        assert self.proc is None or self.proc.poll() is not None
+        if not self.available(self.binary):
+            raise unittest.SkipTest("%s not built" % self.binary)
+        env = dict(os.environ)
+        # Sanitizer builds: report to stderr (the log), keep going where
+        # the build allows, and do not let leaks at exit fail silently.
+        env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        with open(self.log, "ab") as f:
+            f.write(b"---- start ----\n")
+        self.proc = _spawn([str(self.binary), "-c", str(self.config)],
+                           self.log, cwd=str(self.dir), env=env)
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_ready(self, client, timeout=30.0):
+        """Until a disco#info to the component from CLIENT gets a result
+        (Prosody answers an error while the component is not connected)."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError("component exited with %s:\n%s" % (
+                    self.proc.returncode, tail(self.log)))
+            try:
+                last = client.disco_info(GATEWAY, timeout=5.0)
+                if last.get("type") == "result":
+                    return last
+            except AssertionError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("component not ready after %.0f s (last: %s):\n%s"
+                             % (timeout, xml_str(last) if last is not None
+                                else None, tail(self.log)))
+
+    def sanitizer_report(self):
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        found = [m for m in SANITIZER_MARKERS if m in text]
+        return (found, text) if found else None
+
+    def check_sanitizers(self):
+        rep = self.sanitizer_report()
+        if rep:
+            raise AssertionError("sanitizer report in %s (%s):\n%s" % (
+                self.log, ", ".join(rep[0]), tail(self.log, 120)))
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, wait (SIGKILL after TIMEOUT), then fail on sanitizer
+        reports. Returns the exit status."""
+        rc = None
+        if self.proc is not None:
+            rc = _terminate(self.proc, timeout)
+        self.check_sanitizers()
+        return rc
+
+    def kill(self):
+        if self.proc is not None:
+            _terminate(self.proc, STOP_TIMEOUT, signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            if not os.environ.get("RB_KEEP_TMP"):
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+    def ctl(self, *args, check=True, timeout=60):
+        """Runs ringbridgectl -c CONFIG ARGS; returns the CompletedProcess."""
+        if not os.access(CTL_BIN, os.X_OK):
+            raise unittest.SkipTest("%s not built" % CTL_BIN)
+        r = subprocess.run([str(CTL_BIN), "-c", str(self.config)]
+                           + [str(a) for a in args], capture_output=True,
+                           text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise AssertionError("ringbridgectl %s failed (%d): %s%s" % (
+                " ".join(args), r.returncode, r.stdout, r.stderr))
+        return r
+
+    def register_user(self, jid, phone):
+        """Operator registration (trusted, verified)."""
+        return self.ctl("register", jid, phone)
+
+
+# ---------------------------------------------------------------------------
+# the base test case
+
+
+class IntegrationTest(unittest.TestCase):
+    """Owns every process a test starts: Prosody, components, clients are
+    stopped in reverse order by cleanups, whatever the test's outcome."""
+
+    prosody_options = {}
+    component_policy = None
+    component_sections = None
+
+    def start_prosody(self, **kw):
+        opts = dict(self.prosody_options)
+        opts.update(kw)
+        p = Prosody(**opts)
+        self.addCleanup(self._cleanup_prosody, p)
+        p.start()
+        return p
+
+    def _cleanup_prosody(self, p):
+        p.cleanup()
+        if os.environ.get("RB_KEEP_TMP"):
+            sys.stderr.write("prosody dir kept: %s\n" % p.dir)
+
+    def start_component(self, prosody, start=True, **kw):
+        kw.setdefault("policy", self.component_policy)
+        kw.setdefault("sections", self.component_sections)
+        c = Component(prosody, **kw)
+        self.addCleanup(c.cleanup)
+        if start:
+            c.start()
+        return c
+
+    def client(self, prosody, user, presence="available", **kw):
+        c = Client(prosody, user, presence=presence, **kw)
+        self.addCleanup(c.disconnect)
+        return c.connect()
