@@ -8,7 +8,7 @@
  *
  * Ownership: strings passed in are copied; structures returned through
  * out-parameters belong to the caller and are freed with the matching
- * *_free()/*_clear() call. Times are milliseconds since the Unix epoch.
+ * *_free() or *_clear() call. Times are milliseconds since the Unix epoch.
  * Errors are negative errno values: -ENOENT (no such row), -EAGAIN (nothing
  * to claim), -EBUSY (the database stayed locked past the busy timeout),
  * -EPERM (a lease held by someone else), -EIO (the back end failed; logged).
@@ -21,6 +21,22 @@
 #include <stdint.h>
 
 struct queue;
+
+/*
+ * The longest inputs accepted, in bytes without the NUL; a longer one is
+ * refused with -EINVAL (callers shorten user content before it gets here).
+ */
+/* JIDs (RFC 7622: three parts of up to 1023 bytes each). */
+#define QUEUE_JID_MAX 3071
+/* A message body. */
+#define QUEUE_BODY_MAX (64 * 1024)
+/* Event details, reasons, presence status, display names, idempotency keys. */
+#define QUEUE_DETAIL_MAX 4096
+/* An event's blob (a voice reply's audio). */
+#define QUEUE_BLOB_MAX (16 * 1024 * 1024)
+/* Destinations, zones, languages, codes, owners, lease and push node names,
+ * presence sources and states. */
+#define QUEUE_TOKEN_MAX 1023
 
 /*
  * Opens (creating when needed) the queue at URL ("sqlite:PATH"), applying
@@ -226,6 +242,7 @@ struct queue_job_filter {
 	const char *callee_jid; /* NULL: all */
 	bool unfinished_only;
 	int limit; /* 0: 100 */
+	bool finished_only; /* notified, failed or cancelled jobs only */
 };
 
 /* Jobs in creation order, newest last; each passed job is freed after CB. */

@@ -1,0 +1,662 @@
+/*
+ * The public face of the queue: checks every argument against queue.h's
+ * rules and limits, picks the back end from the URL's scheme, dispatches
+ * through its vtable, and sends wake-ups once a write is committed (at once
+ * for a lone call, at queue_batch_commit() for a batch). Back ends never see
+ * an argument that is NULL where it must not be, or longer than its limit.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "queue.h"
+#include "queue_backend.h"
+
+#define TAG "queue"
+
+static const struct queue_backend *const backends[] = {
+    &queue_backend_sqlite,
+};
+
+char *queue_strdup_or_null(const char *s, int *err)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*err = -ENOMEM;
+	return d;
+}
+
+/* True when S is non-NULL, non-empty and at most MAX bytes long. */
+static bool str_ok(const char *s, size_t max)
+{
+	return s && *s && strnlen(s, max + 1) <= max;
+}
+
+/* True when S is NULL or at most MAX bytes long. */
+static bool opt_ok(const char *s, size_t max)
+{
+	return !s || strnlen(s, max + 1) <= max;
+}
+
+/* True when S is a message sequence number: decimal digits, below 2^31. */
+static bool seq_ok(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strspn(s, "0123456789");
+	return n > 0 && n <= 9 && !s[n];
+}
+
+/* Sends the wake-ups a finished call or batch owes; best effort. */
+static void flush_changed(struct queue *q)
+{
+	unsigned ch = q->changed;
+
+	if (q->in_batch || !ch)
+		return;
+	q->changed = 0;
+	q->be->notify(q, ch);
+}
+
+/* ---- open, close, clock ------------------------------------------------ */
+
+int queue_open(struct queue **qp, const char *url)
+{
+	const struct queue_backend *be = NULL;
+	struct queue *q;
+	size_t i;
+	int err;
+
+	if (!qp || !url)
+		return -EINVAL;
+	*qp = NULL;
+
+	if (!strncmp(url, "postgresql://", 13) ||
+	    !strncmp(url, "postgres://", 11)) {
+		log_err(TAG, "[queue] url: PostgreSQL is not supported yet; "
+		             "use sqlite:PATH");
+		return -ENOTSUP;
+	}
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		size_t n = strlen(backends[i]->scheme);
+
+		if (!strncmp(url, backends[i]->scheme, n)) {
+			be = backends[i];
+			url += n;
+			break;
+		}
+	}
+	if (!be || !*url) {
+		log_err(TAG,
+		        "[queue] url: \"%.64s\" is not sqlite:PATH "
+		        "(or postgresql://...)",
+		        url);
+		return -EINVAL;
+	}
+
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->be = be;
+	err = be->open(q, url);
+	if (err) {
+		be->close(q);
+		free(q);
+		return err;
+	}
+	*qp = q;
+	return 0;
+}
+
+void queue_close(struct queue *q)
+{
+	if (!q)
+		return;
+	if (q->in_batch)
+		queue_batch_rollback(q);
+	q->be->close(q);
+	free(q);
+}
+
+void queue_clock_set(struct queue *q, int64_t (*now_ms)(void *), void *arg)
+{
+	q->now_ms = now_ms;
+	q->now_arg = arg;
+}
+
+int64_t queue_now_ms(struct queue *q)
+{
+	struct timespec ts;
+
+	if (q && q->now_ms)
+		return q->now_ms(q->now_arg);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int queue_schema_version(struct queue *q, int *version)
+{
+	if (!q || !version)
+		return -EINVAL;
+	return q->be->schema_version(q, version);
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+int queue_batch_begin(struct queue *q)
+{
+	int err;
+
+	if (!q)
+		return -EINVAL;
+	if (q->in_batch)
+		return -EBUSY;
+	err = q->be->batch_begin(q);
+	if (!err)
+		q->in_batch = true;
+	return err;
+}
+
+int queue_batch_commit(struct queue *q)
+{
+	int err;
+
+	if (!q || !q->in_batch)
+		return -EINVAL;
+	err = q->be->batch_commit(q);
+	q->in_batch = false;
+	if (err)
+		q->changed = 0;
+	else
+		flush_changed(q);
+	return err;
+}
+
+void queue_batch_rollback(struct queue *q)
+{
+	if (!q || !q->in_batch)
+		return;
+	q->be->batch_rollback(q);
+	q->in_batch = false;
+	q->changed = 0;
+}
+
+/* ---- registrations ------------------------------------------------------ */
+
+int queue_registration_put(struct queue *q, const struct queue_registration *r)
+{
+	int err;
+
+	if (!q || !r || !str_ok(r->jid, QUEUE_JID_MAX) ||
+	    !str_ok(r->phone, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(r->verify_code, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(r->tz, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(r->lang, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(r->sip_presence, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(r->push_node, QUEUE_TOKEN_MAX))
+		return -EINVAL;
+	if (r->quiet_start < -1 || r->quiet_start >= 1440 ||
+	    r->quiet_end < -1 || r->quiet_end >= 1440)
+		return -EINVAL;
+	err = q->be->registration_put(q, r);
+	flush_changed(q);
+	return err;
+}
+
+int queue_registration_get(struct queue *q, const char *jid,
+                           struct queue_registration *out)
+{
+	if (!q || !out || !str_ok(jid, QUEUE_JID_MAX))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	return q->be->registration_get(q, jid, false, out);
+}
+
+int queue_registration_get_by_node(struct queue *q, const char *push_node,
+                                   struct queue_registration *out)
+{
+	if (!q || !out || !str_ok(push_node, QUEUE_TOKEN_MAX))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	return q->be->registration_get(q, push_node, true, out);
+}
+
+int queue_registration_delete(struct queue *q, const char *jid)
+{
+	int err;
+
+	if (!q || !str_ok(jid, QUEUE_JID_MAX))
+		return -EINVAL;
+	err = q->be->registration_delete(q, jid);
+	flush_changed(q);
+	return err;
+}
+
+int queue_registration_foreach(struct queue *q,
+                               int (*cb)(const struct queue_registration *r,
+                                         void *arg),
+                               void *arg)
+{
+	if (!q || !cb)
+		return -EINVAL;
+	return q->be->registration_foreach(q, cb, arg);
+}
+
+void queue_registration_clear(struct queue_registration *r)
+{
+	if (!r)
+		return;
+	free(r->jid);
+	free(r->phone);
+	free(r->verify_code);
+	free(r->tz);
+	free(r->lang);
+	free(r->sip_presence);
+	free(r->push_node);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+const char *queue_job_state_name(enum queue_job_state s)
+{
+	switch (s) {
+	case QUEUE_JOB_QUEUED:
+		return "queued";
+	case QUEUE_JOB_ACTIVE:
+		return "active";
+	case QUEUE_JOB_NOTIFIED:
+		return "notified";
+	case QUEUE_JOB_FAILED:
+		return "failed";
+	case QUEUE_JOB_CANCELLED:
+		return "cancelled";
+	}
+	return "unknown";
+}
+
+const char *queue_job_kind_name(enum queue_job_kind k)
+{
+	switch (k) {
+	case QUEUE_JOB_MESSAGE:
+		return "message";
+	case QUEUE_JOB_VERIFY:
+		return "verify";
+	}
+	return "unknown";
+}
+
+const char *queue_enqueue_result_name(enum queue_enqueue_result r)
+{
+	switch (r) {
+	case QUEUE_ENQ_NEW_JOB:
+		return "new job";
+	case QUEUE_ENQ_JOINED:
+		return "joined";
+	case QUEUE_ENQ_DUPLICATE:
+		return "duplicate";
+	case QUEUE_ENQ_LIMIT_CALLEE:
+		return "callee limit";
+	case QUEUE_ENQ_LIMIT_SENDER:
+		return "sender limit";
+	}
+	return "unknown";
+}
+
+const char *queue_event_type_name(enum queue_event_type t)
+{
+	switch (t) {
+	case QUEUE_EV_CALLING:
+		return "calling";
+	case QUEUE_EV_ANSWERED:
+		return "answered";
+	case QUEUE_EV_HEARD:
+		return "heard";
+	case QUEUE_EV_KEY:
+		return "key";
+	case QUEUE_EV_VOICE:
+		return "voice";
+	case QUEUE_EV_FAILED:
+		return "failed";
+	case QUEUE_EV_ENDED:
+		return "ended";
+	case QUEUE_EV_VERIFY_SPOKEN:
+		return "verify spoken";
+	}
+	return "unknown";
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+int queue_message_enqueue(struct queue *q, const struct queue_message_in *m,
+                          const struct queue_enqueue_limits *lim,
+                          int64_t *job_id, enum queue_enqueue_result *res)
+{
+	static const struct queue_enqueue_limits none;
+	int64_t id = 0;
+	enum queue_enqueue_result r = QUEUE_ENQ_NEW_JOB;
+	int err;
+
+	if (!q || !m || !str_ok(m->callee_jid, QUEUE_JID_MAX) ||
+	    !str_ok(m->sender_jid, QUEUE_JID_MAX) ||
+	    !opt_ok(m->sender_name, QUEUE_DETAIL_MAX) ||
+	    !opt_ok(m->reply_from, QUEUE_JID_MAX) || !m->body ||
+	    !opt_ok(m->body, QUEUE_BODY_MAX) ||
+	    !str_ok(m->idem_key, QUEUE_DETAIL_MAX) ||
+	    !str_ok(m->destination, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(m->tz, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(m->lang, QUEUE_TOKEN_MAX))
+		return -EINVAL;
+	if (lim && (lim->coalesce_seconds < 0 || lim->per_callee_per_hour < 0 ||
+	            lim->per_sender_per_hour < 0))
+		return -EINVAL;
+	err = q->be->message_enqueue(q, m, lim ? lim : &none, &id, &r);
+	flush_changed(q);
+	if (err)
+		return err;
+	if (job_id)
+		*job_id = id;
+	if (res)
+		*res = r;
+	return 0;
+}
+
+int queue_verify_enqueue(struct queue *q, const char *jid, const char *dest,
+                         const char *code, const char *lang, int64_t *job_id)
+{
+	int64_t id = 0;
+	int err;
+
+	if (!q || !str_ok(jid, QUEUE_JID_MAX) ||
+	    !str_ok(dest, QUEUE_TOKEN_MAX) || !str_ok(code, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(lang, QUEUE_TOKEN_MAX))
+		return -EINVAL;
+	err = q->be->verify_enqueue(q, jid, dest, code, lang, &id);
+	flush_changed(q);
+	if (!err && job_id)
+		*job_id = id;
+	return err;
+}
+
+int queue_job_cancel_for(struct queue *q, const char *callee_jid, int *n)
+{
+	int count = 0, err;
+
+	if (!q || !str_ok(callee_jid, QUEUE_JID_MAX))
+		return -EINVAL;
+	err = q->be->job_cancel_for(q, callee_jid, &count);
+	flush_changed(q);
+	if (!err && n)
+		*n = count;
+	return err;
+}
+
+void queue_job_free(struct queue_job *job)
+{
+	size_t i;
+
+	if (!job)
+		return;
+	for (i = 0; i < job->n_messages; i++) {
+		free(job->messages[i].sender_jid);
+		free(job->messages[i].body);
+	}
+	free(job->messages);
+	free(job->callee_jid);
+	free(job->destination);
+	free(job->tz);
+	free(job->lang);
+	free(job->sender_jid);
+	free(job->sender_name);
+	free(job->reply_from);
+	free(job->verify_code);
+	free(job->lease_owner);
+	free(job->last_reason);
+	free(job);
+}
+
+int queue_job_claim(struct queue *q, const char *owner, int lease_ms,
+                    struct queue_job **jobp, int64_t *next_due_ms)
+{
+	int64_t due = 0;
+	int err;
+
+	if (jobp)
+		*jobp = NULL;
+	if (!q || !jobp || !str_ok(owner, QUEUE_TOKEN_MAX) || lease_ms <= 0)
+		return -EINVAL;
+	err = q->be->job_claim(q, owner, lease_ms, jobp, &due);
+	flush_changed(q);
+	if (next_due_ms)
+		*next_due_ms = err == -EAGAIN ? due : 0;
+	return err;
+}
+
+int queue_job_get(struct queue *q, int64_t id, struct queue_job **jobp)
+{
+	if (jobp)
+		*jobp = NULL;
+	if (!q || !jobp)
+		return -EINVAL;
+	return q->be->job_get(q, id, jobp);
+}
+
+int queue_job_refresh_messages(struct queue *q, struct queue_job *job,
+                               int after_seq)
+{
+	if (!q || !job || after_seq < 0)
+		return -EINVAL;
+	return q->be->job_refresh_messages(q, job, after_seq);
+}
+
+int queue_job_lease_renew(struct queue *q, int64_t id, const char *owner,
+                          int lease_ms)
+{
+	if (!q || !str_ok(owner, QUEUE_TOKEN_MAX) || lease_ms <= 0)
+		return -EINVAL;
+	return q->be->job_lease_renew(q, id, owner, lease_ms);
+}
+
+int queue_job_retry(struct queue *q, int64_t id, const char *owner,
+                    int64_t next_attempt_ms, const char *reason)
+{
+	int err;
+
+	if (!q || !str_ok(owner, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(reason, QUEUE_DETAIL_MAX))
+		return -EINVAL;
+	err = q->be->job_retry(q, id, owner, next_attempt_ms, reason);
+	flush_changed(q);
+	return err;
+}
+
+int queue_job_finish(struct queue *q, int64_t id, const char *owner,
+                     enum queue_job_state state, const char *reason)
+{
+	int err;
+
+	if (!q || !str_ok(owner, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(reason, QUEUE_DETAIL_MAX))
+		return -EINVAL;
+	if (state != QUEUE_JOB_NOTIFIED && state != QUEUE_JOB_FAILED &&
+	    state != QUEUE_JOB_CANCELLED)
+		return -EINVAL;
+	err = q->be->job_finish(q, id, owner, state, reason);
+	flush_changed(q);
+	return err;
+}
+
+int queue_job_foreach(struct queue *q, const struct queue_job_filter *f,
+                      int (*cb)(const struct queue_job *job, void *arg),
+                      void *arg)
+{
+	static const struct queue_job_filter all;
+
+	if (!q || !cb)
+		return -EINVAL;
+	if (!f)
+		f = &all;
+	if (!opt_ok(f->callee_jid, QUEUE_JID_MAX) || f->limit < 0)
+		return -EINVAL;
+	return q->be->job_foreach(q, f, cb, arg);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+int queue_event_add(struct queue *q, int64_t job_id, enum queue_event_type type,
+                    const char *detail, const void *blob, size_t blob_len,
+                    int64_t *event_id)
+{
+	int64_t id = 0;
+	int err;
+
+	if (!q || type < QUEUE_EV_CALLING || type > QUEUE_EV_VERIFY_SPOKEN ||
+	    !opt_ok(detail, QUEUE_DETAIL_MAX) || blob_len > QUEUE_BLOB_MAX ||
+	    (blob_len && !blob))
+		return -EINVAL;
+	/* A HEARD event names the last message heard: "0", "1", "2"... */
+	if (type == QUEUE_EV_HEARD && !seq_ok(detail))
+		return -EINVAL;
+	err = q->be->event_add(q, job_id, type, detail, blob, blob_len, &id);
+	flush_changed(q);
+	if (!err && event_id)
+		*event_id = id;
+	return err;
+}
+
+int queue_event_fetch_undelivered(struct queue *q, int limit,
+                                  struct queue_event **evs, size_t *n)
+{
+	if (evs)
+		*evs = NULL;
+	if (n)
+		*n = 0;
+	if (!q || !evs || !n || limit <= 0)
+		return -EINVAL;
+	return q->be->event_fetch_undelivered(q, limit, evs, n);
+}
+
+void queue_event_array_free(struct queue_event *evs, size_t n)
+{
+	size_t i;
+
+	if (!evs)
+		return;
+	for (i = 0; i < n; i++) {
+		free(evs[i].detail);
+		free(evs[i].blob);
+		free(evs[i].callee_jid);
+		free(evs[i].sender_jid);
+		free(evs[i].reply_from);
+	}
+	free(evs);
+}
+
+int queue_event_mark_delivered(struct queue *q, const int64_t *ids, size_t n)
+{
+	if (!q || (n && !ids))
+		return -EINVAL;
+	if (!n)
+		return 0;
+	return q->be->event_mark_delivered(q, ids, n);
+}
+
+/* ---- presence and leases ------------------------------------------------ */
+
+int queue_presence_set(struct queue *q, const char *jid, const char *source,
+                       const char *state, const char *status)
+{
+	int err;
+
+	if (!q || !str_ok(jid, QUEUE_JID_MAX) ||
+	    !str_ok(source, QUEUE_TOKEN_MAX) ||
+	    !str_ok(state, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(status, QUEUE_DETAIL_MAX))
+		return -EINVAL;
+	err = q->be->presence_set(q, jid, source, state, status);
+	flush_changed(q);
+	return err;
+}
+
+int queue_presence_get(struct queue *q, const char *jid, const char *source,
+                       char **state, char **status, int64_t *updated_ms)
+{
+	if (state)
+		*state = NULL;
+	if (status)
+		*status = NULL;
+	if (!q || !str_ok(jid, QUEUE_JID_MAX) ||
+	    !str_ok(source, QUEUE_TOKEN_MAX))
+		return -EINVAL;
+	return q->be->presence_get(q, jid, source, state, status, updated_ms);
+}
+
+int queue_lease_acquire(struct queue *q, const char *name, const char *owner,
+                        int lease_ms)
+{
+	if (!q || !str_ok(name, QUEUE_TOKEN_MAX) ||
+	    !str_ok(owner, QUEUE_TOKEN_MAX) || lease_ms <= 0)
+		return -EINVAL;
+	return q->be->lease_acquire(q, name, owner, lease_ms);
+}
+
+int queue_lease_release(struct queue *q, const char *name, const char *owner)
+{
+	if (!q || !str_ok(name, QUEUE_TOKEN_MAX) ||
+	    !str_ok(owner, QUEUE_TOKEN_MAX))
+		return -EINVAL;
+	return q->be->lease_release(q, name, owner);
+}
+
+int queue_jobs_created_since(struct queue *q, const char *callee_jid,
+                             const char *sender_jid, int64_t since_ms,
+                             int *count)
+{
+	if (!q || !count || !opt_ok(callee_jid, QUEUE_JID_MAX) ||
+	    !opt_ok(sender_jid, QUEUE_JID_MAX) || (!callee_jid && !sender_jid))
+		return -EINVAL;
+	return q->be->jobs_created_since(q, callee_jid, sender_jid, since_ms,
+	                                 count);
+}
+
+/* ---- wake-ups ----------------------------------------------------------- */
+
+int queue_wake_listen(struct queue *q, unsigned mask, int *fd)
+{
+	const unsigned all = QUEUE_CH_JOBS | QUEUE_CH_EVENTS |
+	                     QUEUE_CH_REGISTRATIONS | QUEUE_CH_PRESENCE;
+
+	if (!q || !fd || !mask || (mask & ~all))
+		return -EINVAL;
+	return q->be->wake_listen(q, mask, fd);
+}
+
+int queue_wake_drain(struct queue *q, unsigned *channels)
+{
+	if (!q || !channels)
+		return -EINVAL;
+	return q->be->wake_drain(q, channels);
+}
+
+int queue_notify(struct queue *q, enum queue_channel channel)
+{
+	unsigned ch;
+
+	if (!q || !channel)
+		return -EINVAL;
+	/* Inside a batch nothing is visible yet: tell them at commit. */
+	queue_changed(q, channel);
+	if (q->in_batch)
+		return 0;
+	ch = q->changed;
+	q->changed = 0;
+	return q->be->notify(q, ch);
+}
