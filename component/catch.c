@@ -1,0 +1,271 @@
+/*
+ * The decision to phone someone about a message, and its hand-over to the
+ * store. Order of the checks: registered and verified, unreachable under the
+ * user's call_when, outside quiet hours, an allowed sender, the destination
+ * still within policy, and (when the user asked for it) the sender in the
+ * user's roster. The display name spoken is the user's roster name for the
+ * sender when the roster is read, else the sender's local part.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comp.h"
+#include "jidesc.h"
+#include "log.h"
+#include "policy.h"
+#include "store.h"
+#include "tz.h"
+
+#define TAG "catch"
+#define NAME_CHARS_MAX 64
+
+struct catch_ctx {
+	struct comp *c;
+	char *callee, *sender, *sender_name, *reply_from, *body, *idem_key;
+	char *destination, *tz, *lang;
+	bool encrypted;
+	catch_done_cb done;
+	void *arg;
+};
+
+const char *catch_verdict_name(enum catch_verdict v)
+{
+	static const char *const names[] = {
+		[CATCH_QUEUED] = "queued",
+		[CATCH_NOT_REGISTERED] = "not registered",
+		[CATCH_NOT_VERIFIED] = "phone not verified",
+		[CATCH_ONLINE] = "recipient online",
+		[CATCH_QUIET_HOURS] = "quiet hours",
+		[CATCH_SENDER_REFUSED] = "sender not allowed",
+		[CATCH_NOT_IN_ROSTER] = "sender not in roster",
+		[CATCH_EMPTY] = "no body",
+		[CATCH_POLICY] = "destination outside policy",
+		[CATCH_ERROR] = "error",
+	};
+
+	return (unsigned)v < G_N_ELEMENTS(names) ? names[v] : "?";
+}
+
+static void ctx_free(struct catch_ctx *x)
+{
+	g_free(x->callee);
+	g_free(x->sender);
+	g_free(x->sender_name);
+	g_free(x->reply_from);
+	g_free(x->body);
+	g_free(x->idem_key);
+	g_free(x->destination);
+	g_free(x->tz);
+	g_free(x->lang);
+	g_free(x);
+}
+
+static void finish(struct catch_ctx *x, enum catch_verdict v,
+		   enum queue_enqueue_result r, int err)
+{
+	if (v != CATCH_QUEUED)
+		log_info(TAG, "message from %s to %s not queued: %s",
+			 x->sender, x->callee, catch_verdict_name(v));
+	x->done(x->c, v, r, err, x->arg);
+	ctx_free(x);
+}
+
+/* Cuts S to at most MAX characters, saying so, as STYLE.md asks. */
+static char *shorten(const char *s, int max)
+{
+	if (g_utf8_strlen(s, -1) <= max)
+		return g_strdup(s);
+	const char *end = g_utf8_offset_to_pointer(s, max);
+
+	return g_strdup_printf("%.*s ... (message shortened)",
+			       (int)(end - s), s);
+}
+
+static char *default_name(const char *sender)
+{
+	const char *at = strchr(sender, '@');
+	char local[1024];
+
+	if (!at)
+		return g_strdup(sender);
+	snprintf(local, sizeof(local), "%.*s", (int)(at - sender), sender);
+	char unescaped[1024];
+
+	if (jidesc_unescape(local, unescaped, sizeof(unescaped)) == 0)
+		return shorten(unescaped, NAME_CHARS_MAX);
+	return shorten(local, NAME_CHARS_MAX);
+}
+
+static void stored(struct comp *c, enum queue_enqueue_result r,
+		   int64_t job_id, int err, void *arg)
+{
+	struct catch_ctx *x = arg;
+
+	(void)c;
+	if (err) {
+		finish(x, CATCH_ERROR, r, err);
+		return;
+	}
+	if (r == QUEUE_ENQ_LIMIT_CALLEE || r == QUEUE_ENQ_LIMIT_SENDER)
+		log_warn(TAG, "message from %s to %s not phoned: %s",
+			 x->sender, x->callee, queue_enqueue_result_name(r));
+	else
+		log_info(TAG, "message from %s to %s: %s, job %lld",
+			 x->sender, x->callee, queue_enqueue_result_name(r),
+			 (long long)job_id);
+	finish(x, CATCH_QUEUED, r, 0);
+}
+
+static void submit(struct catch_ctx *x)
+{
+	struct comp *c = x->c;
+	struct queue_message_in m = {
+		.callee_jid = x->callee,
+		.sender_jid = x->sender,
+		.sender_name = x->sender_name,
+		.reply_from = x->reply_from,
+		.body = x->body,
+		.encrypted = x->encrypted,
+		.received_ms = comp_now_ms(),
+		.idem_key = x->idem_key,
+		.destination = x->destination,
+		.tz = x->tz,
+		.lang = x->lang,
+	};
+	struct queue_enqueue_limits lim = {
+		.coalesce_seconds = c->cfg->policy.coalesce_seconds,
+		.per_callee_per_hour = c->cfg->policy.calls_per_callee_per_hour,
+		.per_sender_per_hour = c->cfg->policy.calls_per_sender_per_hour,
+	};
+
+	store_submit(c->store, &m, &lim, stored, x);
+}
+
+static void roster_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
+{
+	struct catch_ctx *x = arg;
+	xmpp_stanza_t *q;
+
+	(void)c;
+	if (!reply || strcmp(xmpp_stanza_get_type(reply), "result") != 0 ||
+	    !(q = xmpp_stanza_get_child_by_name_and_ns(reply, "query",
+						       "jabber:iq:roster"))) {
+		log_warn(TAG, "cannot read the roster of %s; not phoning",
+			 x->callee);
+		finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
+		return;
+	}
+	for (xmpp_stanza_t *it = xmpp_stanza_get_children(q); it;
+	     it = xmpp_stanza_get_next(it)) {
+		const char *jid = xmpp_stanza_get_attribute(it, "jid");
+		const char *name = xmpp_stanza_get_attribute(it, "name");
+
+		if (!jid || g_ascii_strcasecmp(jid, x->sender) != 0)
+			continue;
+		if (name && *name) {
+			g_free(x->sender_name);
+			x->sender_name = shorten(name, NAME_CHARS_MAX);
+		}
+		submit(x);
+		return;
+	}
+	finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
+}
+
+static enum catch_verdict check_registration(struct comp *c,
+					     struct catch_ctx *x,
+					     const struct catch_request *req,
+					     bool *roster_only)
+{
+	struct queue_registration r = {0};
+	enum catch_verdict v = CATCH_QUEUED;
+	const char *why;
+	struct tm tm;
+
+	if (queue_registration_get(c->q, req->callee, &r) != 0)
+		return CATCH_NOT_REGISTERED;
+	if (!r.verified)
+		v = CATCH_NOT_VERIFIED;
+	else if (!comp_presence_unreachable(c, req->callee, r.call_when))
+		v = CATCH_ONLINE;
+	else if (r.quiet_start >= 0 &&
+		 tz_localtime(r.tz, (time_t)(comp_now_ms() / 1000), &tm) == 0 &&
+		 policy_in_quiet_hours(r.quiet_start, r.quiet_end,
+				       tm.tm_hour * 60 + tm.tm_min))
+		v = CATCH_QUIET_HOURS;
+	else if (policy_destination_check(c->cfg, r.phone, &why) != 0)
+		v = CATCH_POLICY;
+	if (v == CATCH_QUEUED) {
+		x->destination = g_strdup(r.phone);
+		x->tz = r.tz ? g_strdup(r.tz) : NULL;
+		x->lang = r.lang ? g_strdup(r.lang) : NULL;
+		*roster_only = r.roster_only;
+	}
+	queue_registration_clear(&r);
+	return v;
+}
+
+void comp_catch(struct comp *c, const struct catch_request *req,
+		catch_done_cb done, void *arg)
+{
+	struct catch_ctx *x = g_new0(struct catch_ctx, 1);
+	bool roster_only = false;
+	enum catch_verdict v = CATCH_QUEUED;
+
+	x->c = c;
+	x->done = done;
+	x->arg = arg;
+	x->callee = g_strdup(req->callee);
+	x->sender = comp_jid_bare(req->sender);
+	x->reply_from = g_strdup(req->reply_from);
+	x->idem_key = g_strdup(req->idem_key);
+	x->encrypted = req->encrypted;
+	if (!x->sender) {
+		x->sender = g_strdup("?");
+		finish(x, CATCH_SENDER_REFUSED, QUEUE_ENQ_NEW_JOB, 0);
+		return;
+	}
+	x->sender_name = default_name(x->sender);
+	if (!req->body || !*req->body) {
+		finish(x, CATCH_EMPTY, QUEUE_ENQ_NEW_JOB, 0);
+		return;
+	}
+	/* An encrypted message's body is only a fallback text: the bridge
+	 * says "sent you an encrypted message" instead of reading it. */
+	x->body = shorten(req->body, c->cfg->policy.max_body_chars);
+	if (!policy_sender_allowed(c->cfg, x->sender)) {
+		finish(x, CATCH_SENDER_REFUSED, QUEUE_ENQ_NEW_JOB, 0);
+		return;
+	}
+	if (req->destination) {
+		x->destination = g_strdup(req->destination);
+	} else {
+		v = check_registration(c, x, req, &roster_only);
+		if (v != CATCH_QUEUED) {
+			finish(x, v, QUEUE_ENQ_NEW_JOB, 0);
+			return;
+		}
+	}
+	if (roster_only) {
+		struct comp_privileges *p = comp_privileges_for(c, x->callee);
+		xmpp_stanza_t *iq = xmpp_iq_new(c->ctx, "get", NULL);
+
+		xmpp_stanza_set_to(iq, x->callee);
+		xmpp_stanza_add_child_ex(
+			iq, comp_elem(c, "query", "jabber:iq:roster"), 0);
+		if (!p || !p->roster_get ||
+		    comp_send_iq(c, iq, roster_reply, x, 5000) != 0) {
+			xmpp_stanza_release(iq);
+			log_warn(TAG,
+				 "%s wants calls only from contacts, but the "
+				 "roster cannot be read (no roster privilege)",
+				 x->callee);
+			finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
+			return;
+		}
+		xmpp_stanza_release(iq);
+		return;
+	}
+	submit(x);
+}

@@ -1,0 +1,226 @@
+/*
+ * The component's shared state and the functions its modules call on one
+ * another. One struct comp per process: the XEP-0114 session (session.c),
+ * the IQ handlers (iq.c, register.c, adhoc.c), presence tracking
+ * (presence.c), privileges granted by the server (privilege.c), catching
+ * messages for offline users (push.c, gateway.c, catch.c) and the writer
+ * thread that commits them (store.c). Everything runs on one thread except
+ * the store's writer.
+ */
+#ifndef RB_COMP_H
+#define RB_COMP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+#include <strophe.h>
+
+#include "config.h"
+#include "queue.h"
+
+struct store;
+struct presence_table;
+
+/* What the server granted through XEP-0356 (advertised after auth). */
+struct comp_privileges {
+	bool advertised;     /* an advertisement arrived on this session */
+	char ns[32];         /* urn:xmpp:privilege:1 or :2 */
+	bool presence;       /* managed_entity (or roster) */
+	bool message;        /* outgoing */
+	bool roster_get;     /* roster get or both */
+	bool iq_push_set;    /* urn:xmpp:push:0 set */
+	bool iq_pubsub_set;  /* http://jabber.org/protocol/pubsub set */
+};
+
+struct comp {
+	struct config *cfg;
+	const char *domain; /* cfg->xmpp.domain */
+
+	xmpp_ctx_t *ctx;
+	xmpp_conn_t *conn;     /* NULL while disconnected */
+	xmpp_conn_t *old_conn; /* released by the loop, never in a handler */
+	int xmpp_fd;           /* captured by the sockopt callback, or -1 */
+	bool connected;        /* handshake done */
+	int64_t connected_at_ms;
+	int64_t reconnect_at_ms; /* 0: no reconnect scheduled */
+	int backoff_ms;
+	int fatal; /* non-zero: exit with this status */
+	bool stopping;
+
+	struct queue *q;       /* main thread's handle: reads, rare writes */
+	struct store *store;   /* writer thread for caught messages */
+	int wake_fd;           /* queue wake-ups (registrations, events) */
+	struct presence_table *presence;
+	/* one per [xmpp] user_domains entry, in the same order */
+	struct comp_privileges *priv;
+	int signal_fd;
+	int64_t startup_due_ms; /* when to do the post-connect work */
+	bool startup_done;
+
+	GHashTable *push_enabled; /* bare JID -> (void *)1, this session */
+	GHashTable *pending_iqs;  /* our IQ id -> struct comp_pending_iq */
+	GHashTable *echoes;       /* gateway messages we expect pushed back */
+	GHashTable *names;        /* sender bare JID -> display name */
+	uint64_t receive_seq;     /* idempotency keys for pushes */
+	char run_id[17];          /* random, distinguishes component runs */
+};
+
+/* ---- time ---- */
+int64_t comp_now_ms(void);
+
+/* ---- session.c ---- */
+int comp_run(struct comp *c); /* the loop; returns the exit status */
+/* Sends STANZA (not released) if connected; false when not. */
+bool comp_send(struct comp *c, xmpp_stanza_t *stanza);
+
+/* ---- xmpputil.c: stanza helpers ---- */
+/* Replies to IQ with an error of TYPE/CONDITION and an optional text. */
+void comp_iq_error(struct comp *c, xmpp_stanza_t *iq, const char *type,
+		   const char *condition, const char *text);
+void comp_iq_result(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *child);
+/* The error type RFC 6120 8.3.3 pairs with CONDITION. */
+const char *comp_error_type(const char *condition);
+/* A new element NAME in NS (NULL: none); caller releases. */
+xmpp_stanza_t *comp_elem(struct comp *c, const char *name, const char *ns);
+/* Adds <NAME>TEXT</NAME> to PARENT. */
+void comp_add_text_child(struct comp *c, xmpp_stanza_t *parent,
+			 const char *name, const char *text);
+/* Text of child NAME (any ns), copied with g_strdup; NULL if absent. */
+char *comp_child_text(xmpp_stanza_t *parent, const char *name);
+/* The bare form of JID as a g_strdup'ed string, or NULL when invalid. */
+char *comp_jid_bare(const char *jid);
+/* True when JID is a syntactically valid JID within XMPP's limits. */
+bool comp_jid_valid(const char *jid);
+/* Makes an id unique to this run. */
+void comp_new_id(struct comp *c, char *buf, size_t len);
+
+/* Data forms (XEP-0004). */
+struct comp_form;
+/* Parses the first jabber:x:data child of PARENT; NULL if none. */
+struct comp_form *comp_form_parse(xmpp_stanza_t *parent);
+const char *comp_form_get(const struct comp_form *f, const char *var);
+bool comp_form_has(const struct comp_form *f, const char *var);
+const char *comp_form_type(const struct comp_form *f);
+void comp_form_free(struct comp_form *f);
+/* Builders: a form element of TYPE with TITLE and INSTRUCTIONS. */
+xmpp_stanza_t *comp_form_new(struct comp *c, const char *type,
+			     const char *title, const char *instructions);
+/* Adds a field; OPTIONS is NULL or a NULL-terminated list for list-single. */
+void comp_form_add_field(struct comp *c, xmpp_stanza_t *form, const char *var,
+			 const char *type, const char *label,
+			 const char *value, bool required,
+			 const char *const *options);
+
+/* ---- privilege.c ---- */
+void comp_privilege_reset(struct comp *c);
+/* The privileges granted for the domain of JID (a served domain), or NULL. */
+struct comp_privileges *comp_privileges_for(struct comp *c, const char *jid);
+/* True once every served domain has advertised (or the wait is over). */
+bool comp_privileges_all_advertised(struct comp *c);
+/* Handles a <message/> carrying a privilege advertisement; true if it was. */
+bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg);
+/* Wraps PAYLOAD (moved in) in a privileged IQ of TYPE to user JID and sends
+ * it; CB is called with the unwrapped reply (or NULL on error/timeout). */
+typedef void (*comp_iq_cb)(struct comp *c, xmpp_stanza_t *reply, void *arg);
+int comp_privileged_iq(struct comp *c, const char *user_jid, const char *type,
+		       xmpp_stanza_t *payload, comp_iq_cb cb, void *arg);
+/* Sends MSG (a jabber:client <message/> from a local bare JID) through the
+ * message privilege. */
+int comp_privileged_message(struct comp *c, xmpp_stanza_t *msg);
+/* Sends an ordinary IQ and calls CB with the reply (NULL on timeout). */
+int comp_send_iq(struct comp *c, xmpp_stanza_t *iq, comp_iq_cb cb, void *arg,
+		 int timeout_ms);
+/* Handles an IQ result/error for one of ours; true if it was ours. */
+bool comp_pending_iq_handle(struct comp *c, xmpp_stanza_t *iq);
+void comp_pending_iq_expire(struct comp *c, int64_t now);
+void comp_pending_iq_clear(struct comp *c);
+/* The table behind comp.pending_iqs, with its destructors. */
+GHashTable *comp_pending_iq_table_new(void);
+
+/* ---- iq.c ---- */
+int comp_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata);
+
+/* ---- register.c / adhoc.c ---- */
+void comp_register_handle(struct comp *c, xmpp_stanza_t *iq);
+/*
+ * The actions both XEP-0077 and XEP-0050 offer, for the local user BARE.
+ * Each returns 0 with a note for the user in NOTE, or a negative code with
+ * the stanza error condition in *COND and a text naming the field in WHY.
+ */
+int comp_settings_submit(struct comp *c, const char *bare,
+			 const struct comp_form *form, const char *legacy_phone,
+			 char *note, size_t notelen, const char **cond,
+			 char *why, size_t whylen);
+int comp_verify_submit(struct comp *c, const char *bare, const char *code,
+		       const char **cond, char *why, size_t whylen);
+int comp_unregister(struct comp *c, const char *bare, const char **cond,
+		    char *why, size_t whylen);
+/* The settings form (TYPE "form"), filled from R when not NULL. */
+xmpp_stanza_t *comp_settings_form(struct comp *c,
+				  const struct queue_registration *r);
+void comp_adhoc_items(struct comp *c, xmpp_stanza_t *iq);
+void comp_adhoc_handle(struct comp *c, xmpp_stanza_t *iq);
+
+/* ---- presence.c ---- */
+int comp_presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza,
+			  void *userdata);
+/* True when bare JID should be phoned now under CALL_WHEN. */
+bool comp_presence_unreachable(struct comp *c, const char *bare_jid,
+			       enum queue_call_when call_when);
+bool comp_presence_online(struct comp *c, const char *bare_jid);
+
+/* ---- push.c ---- */
+/* Enables push for every registered user not yet enabled this session. */
+void comp_push_enable_all(struct comp *c);
+void comp_push_enable(struct comp *c, const struct queue_registration *r);
+void comp_push_disable(struct comp *c, const struct queue_registration *r);
+/* Handles a pubsub publish from the server's push service. */
+void comp_push_handle(struct comp *c, xmpp_stanza_t *iq,
+		      xmpp_stanza_t *pubsub);
+
+/* ---- gateway.c ---- */
+int comp_message_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza,
+			 void *userdata);
+/* True (and forgets it) when a push for CALLEE from SENDER with BODY echoes
+ * a gateway message already caught. */
+bool comp_echo_consume(struct comp *c, const char *callee,
+		       const char *sender, const char *body);
+
+/* ---- catch.c ---- */
+/* Why a message was caught or not, for logs and tests. */
+enum catch_verdict {
+	CATCH_QUEUED = 0,
+	CATCH_NOT_REGISTERED,
+	CATCH_NOT_VERIFIED,
+	CATCH_ONLINE,
+	CATCH_QUIET_HOURS,
+	CATCH_SENDER_REFUSED,
+	CATCH_NOT_IN_ROSTER,
+	CATCH_EMPTY,
+	CATCH_POLICY,
+	CATCH_ERROR,
+};
+
+struct catch_request {
+	const char *callee;      /* bare JID of the registered user */
+	const char *sender;      /* full or bare JID of who wrote */
+	const char *reply_from;  /* address the sender wrote to */
+	const char *body;
+	bool encrypted;          /* an encrypted payload was present */
+	const char *idem_key;
+	const char *destination; /* direct dialling: no registration */
+};
+
+/* Called on the main thread when the catch has been decided (and, when
+ * queued, committed): ERR 0 or negative. */
+typedef void (*catch_done_cb)(struct comp *c, enum catch_verdict v,
+			      enum queue_enqueue_result r, int err,
+			      void *arg);
+
+/* Decides and (when due) queues R; DONE runs exactly once. */
+void comp_catch(struct comp *c, const struct catch_request *r,
+		catch_done_cb done, void *arg);
+const char *catch_verdict_name(enum catch_verdict v);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * ringbridge-component: the XMPP side of ringbridge, an XEP-0114 component.
+ * main() loads and validates the configuration, opens the queue, starts
+ * the writer thread and runs the event loop of session.c until SIGTERM or
+ * a fatal configuration error (exit status 78, EX_CONFIG).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "comp.h"
+#include "config.h"
+#include "log.h"
+#include "presence.h"
+#include "store.h"
+
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 78
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ringbridge-component [-c|--config FILE] "
+		   "[--version] [--help]\n"
+		   "The XMPP side of ringbridge: catches messages to offline "
+		   "users for the SIP bridge.\n");
+}
+
+static void strophe_log(void *userdata, xmpp_log_level_t level,
+			const char *area, const char *msg)
+{
+	(void)userdata;
+	/* libstrophe's debug output includes every stanza: only at debug. */
+	if (level == XMPP_LEVEL_ERROR)
+		log_warn("strophe", "%s: %s", area, msg);
+	else if (level >= XMPP_LEVEL_WARN)
+		log_info("strophe", "%s: %s", area, msg);
+	else if (log_level_get() >= LOG_LEVEL_DEBUG && level >= XMPP_LEVEL_INFO)
+		log_debug("strophe", "%s: %s", area, msg);
+}
+
+static int comp_init(struct comp *c, struct config *cfg)
+{
+	static xmpp_log_t logger = {strophe_log, NULL};
+	unsigned char r[8];
+	int err;
+
+	c->cfg = cfg;
+	c->domain = cfg->xmpp.domain;
+	c->xmpp_fd = -1;
+	c->wake_fd = -1;
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(r); i++)
+		sprintf(c->run_id + 2 * i, "%02x", r[i]);
+	c->priv = g_new0(struct comp_privileges, cfg->xmpp.user_domains.n);
+	c->presence = comp_presence_new();
+	c->push_enabled = g_hash_table_new_full(g_str_hash, g_str_equal,
+						g_free, NULL);
+	c->pending_iqs = comp_pending_iq_table_new();
+	c->echoes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					  g_free);
+	c->names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					 g_free);
+	err = queue_open(&c->q, cfg->queue.url);
+	if (err) {
+		log_err("main", "cannot open the queue at %s: %s",
+			cfg->queue.url, strerror(-err));
+		return err;
+	}
+	err = queue_wake_listen(c->q, QUEUE_CH_REGISTRATIONS | QUEUE_CH_EVENTS,
+				&c->wake_fd);
+	if (err)
+		log_warn("main",
+			 "no wake-ups from the queue (%s): registrations made "
+			 "with ringbridgectl are noticed within a minute",
+			 strerror(-err));
+	err = store_new(&c->store, c, cfg->queue.url);
+	if (err) {
+		log_err("main", "cannot start the writer thread: %s",
+			strerror(-err));
+		return err;
+	}
+	xmpp_initialize();
+	c->ctx = xmpp_ctx_new(NULL, &logger);
+	return c->ctx ? 0 : -ENOMEM;
+}
+
+static void comp_fini(struct comp *c)
+{
+	store_free(c->store);
+	if (c->ctx) {
+		xmpp_ctx_free(c->ctx);
+		xmpp_shutdown();
+	}
+	if (c->pending_iqs)
+		g_hash_table_destroy(c->pending_iqs);
+	if (c->push_enabled)
+		g_hash_table_destroy(c->push_enabled);
+	if (c->echoes)
+		g_hash_table_destroy(c->echoes);
+	if (c->names)
+		g_hash_table_destroy(c->names);
+	comp_presence_free(c->presence);
+	queue_close(c->q);
+	g_free(c->priv);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	struct config *cfg = NULL;
+	struct comp c = {0};
+	enum log_level level;
+	char err[512];
+	int opt, status;
+
+	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'V':
+			printf("ringbridge-component %s\n", RB_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (config_load(&cfg, path, err, sizeof(err)) != 0) {
+		log_err("config", "%s", err);
+		return EXIT_CONFIG;
+	}
+	if (log_level_parse(cfg->log.level, &level) == 0)
+		log_level_set(level);
+	log_info("main", "ringbridge-component %s starting as %s (config %s)",
+		 RB_VERSION, cfg->xmpp.domain, path ? path : "built-in");
+	status = comp_init(&c, cfg) ? 1 : comp_run(&c);
+	comp_fini(&c);
+	config_free(cfg);
+	return status;
+}

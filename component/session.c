@@ -1,0 +1,341 @@
+/*
+ * The XEP-0114 session and the process's one event loop. libstrophe owns
+ * the socket but gives no call that returns it, so the socket-options
+ * callback captures the descriptor; the loop then poll()s it together with
+ * the store's completion fd, the queue's wake-up fd and a signalfd, and
+ * calls xmpp_run_once(ctx, 0) to let libstrophe read, write and run its
+ * timers. Disconnects are followed by reconnects with exponential back-off
+ * and jitter; a refused secret or an unknown component domain is fatal,
+ * since retrying cannot fix configuration.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "comp.h"
+#include "log.h"
+#include "presence.h"
+#include "store.h"
+
+#define TAG "xmpp"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
+/* libstrophe runs its own timers (connect timeout, keepalive) inside
+ * xmpp_run_once; waking four times a second is plenty for them. */
+#define LOOP_MAX_WAIT_MS 250
+/* How long to wait for the server's privilege advertisement before doing
+ * the start-up work without it. */
+#define ADVERT_WAIT_MS 3000
+/* Safety net: re-read registrations even without a wake-up. */
+#define REGISTRATION_POLL_MS 60000
+#define EXIT_CONFIG 78
+
+static struct comp *sockopt_comp; /* one component per process */
+
+static int sockopt_cb(xmpp_conn_t *conn, void *sock)
+{
+	if (sockopt_comp)
+		sockopt_comp->xmpp_fd = *(int *)sock;
+	return xmpp_sockopt_cb_keepalive(conn, sock);
+}
+
+bool comp_send(struct comp *c, xmpp_stanza_t *stanza)
+{
+	if (!c->conn || !c->connected)
+		return false;
+	xmpp_send(c->conn, stanza);
+	return true;
+}
+
+static void schedule_reconnect(struct comp *c)
+{
+	uint32_t r = 0;
+	int jitter;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint32_t)comp_now_ms();
+	/* +-25% so a fleet of components does not reconnect in step. */
+	jitter = (int)(r % (uint32_t)(c->backoff_ms / 2 + 1)) -
+		 c->backoff_ms / 4;
+	c->reconnect_at_ms = comp_now_ms() + c->backoff_ms + jitter;
+	log_info(TAG, "reconnecting to %s:%d in %d ms", c->cfg->xmpp.host,
+		 c->cfg->xmpp.port, c->backoff_ms + jitter);
+	c->backoff_ms *= 2;
+	if (c->backoff_ms > BACKOFF_MAX_MS)
+		c->backoff_ms = BACKOFF_MAX_MS;
+}
+
+static void session_lost(struct comp *c)
+{
+	c->connected = false;
+	c->xmpp_fd = -1;
+	comp_presence_clear(c->presence);
+	g_hash_table_remove_all(c->push_enabled);
+	comp_pending_iq_clear(c);
+	comp_privilege_reset(c);
+	c->startup_done = false;
+	c->startup_due_ms = 0;
+}
+
+static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event,
+			 int error, xmpp_stream_error_t *se, void *userdata)
+{
+	struct comp *c = userdata;
+
+	if (event == XMPP_CONN_CONNECT) {
+		c->connected = true;
+		c->connected_at_ms = comp_now_ms();
+		c->backoff_ms = BACKOFF_MIN_MS;
+		/* Forget all presence: a user who left while we were away
+		 * must not be taken for online. The server resends the
+		 * presence of everyone online after the advertisement. */
+		comp_presence_clear(c->presence);
+		g_hash_table_remove_all(c->push_enabled);
+		comp_privilege_reset(c);
+		c->startup_done = false;
+		c->startup_due_ms = c->connected_at_ms + ADVERT_WAIT_MS;
+		log_info(TAG, "connected to %s:%d as %s", c->cfg->xmpp.host,
+			 c->cfg->xmpp.port, c->domain);
+		return;
+	}
+	if (event == XMPP_CONN_RAW_CONNECT)
+		return;
+
+	if (se && se->type == XMPP_SE_NOT_AUTHORIZED) {
+		log_err(TAG,
+			"the server refused the component secret for %s: "
+			"check [xmpp] secret against the server's "
+			"component_secret",
+			c->domain);
+		c->fatal = EXIT_CONFIG;
+	} else if (se && (se->type == XMPP_SE_HOST_UNKNOWN ||
+			  se->type == XMPP_SE_IMPROPER_ADDR)) {
+		log_err(TAG,
+			"the server does not know the component %s: add a "
+			"Component \"%s\" to its configuration, or fix [xmpp] "
+			"domain",
+			c->domain, c->domain);
+		c->fatal = EXIT_CONFIG;
+	} else if (se && se->type == XMPP_SE_CONFLICT) {
+		log_err(TAG, "another component is connected as %s; retrying",
+			c->domain);
+	} else if (se) {
+		log_warn(TAG, "stream error from the server (%d%s%s)",
+			 (int)se->type, se->text ? ": " : "",
+			 se->text ? se->text : "");
+	} else if (c->connected) {
+		log_warn(TAG, "connection to %s:%d lost (%s)",
+			 c->cfg->xmpp.host, c->cfg->xmpp.port,
+			 error ? strerror(error) : "closed by the server");
+	} else {
+		log_warn(TAG, "cannot connect to %s:%d (%s)",
+			 c->cfg->xmpp.host, c->cfg->xmpp.port,
+			 error ? strerror(error) : "closed during handshake");
+	}
+	session_lost(c);
+	/* Released by the loop: libstrophe is still inside this conn. */
+	c->old_conn = conn;
+	c->conn = NULL;
+	if (!c->fatal && !c->stopping)
+		schedule_reconnect(c);
+}
+
+static void connect_now(struct comp *c)
+{
+	xmpp_conn_t *conn = xmpp_conn_new(c->ctx);
+
+	c->reconnect_at_ms = 0;
+	xmpp_conn_set_jid(conn, c->domain);
+	xmpp_conn_set_pass(conn, c->cfg->xmpp.secret);
+	xmpp_conn_set_sockopt_callback(conn, sockopt_cb);
+	xmpp_handler_add(conn, comp_iq_handler, NULL, "iq", NULL, c);
+	xmpp_handler_add(conn, comp_message_handler, NULL, "message", NULL,
+			 c);
+	xmpp_handler_add(conn, comp_presence_handler, NULL, "presence", NULL,
+			 c);
+	c->conn = conn;
+	c->xmpp_fd = -1;
+	if (xmpp_connect_component(conn, c->cfg->xmpp.host,
+				   (unsigned short)c->cfg->xmpp.port,
+				   conn_handler, c) != XMPP_EOK) {
+		log_warn(TAG, "cannot start connecting to %s:%d",
+			 c->cfg->xmpp.host, c->cfg->xmpp.port);
+		c->conn = NULL;
+		xmpp_conn_release(conn);
+		schedule_reconnect(c);
+	}
+}
+
+/* Work done once per session, after the privileges are known. */
+static void startup_work(struct comp *c)
+{
+	c->startup_done = true;
+	comp_push_enable_all(c);
+	comp_presence_subscribe_fallback(c);
+}
+
+static void handle_wake(struct comp *c)
+{
+	unsigned channels = 0;
+
+	if (queue_wake_drain(c->q, &channels) != 0)
+		return;
+	if ((channels & QUEUE_CH_REGISTRATIONS) && c->startup_done)
+		comp_push_enable_all(c);
+}
+
+static int open_signal_fd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		return -errno;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void handle_signal(struct comp *c)
+{
+	struct signalfd_siginfo si;
+
+	while (read(c->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("main", "SIGHUP: re-reading registrations");
+			if (c->startup_done)
+				comp_push_enable_all(c);
+			continue;
+		}
+		log_info("main", "signal %u: finishing pending work and "
+				 "stopping",
+			 si.ssi_signo);
+		c->stopping = true;
+	}
+}
+
+static int loop_timeout(struct comp *c, int64_t now)
+{
+	int64_t wait = LOOP_MAX_WAIT_MS;
+
+	if (c->reconnect_at_ms && c->reconnect_at_ms - now < wait)
+		wait = c->reconnect_at_ms - now;
+	if (c->connected && !c->startup_done && c->startup_due_ms - now < wait)
+		wait = c->startup_due_ms - now;
+	return wait < 0 ? 0 : (int)wait;
+}
+
+/* Lets libstrophe write what is queued and close the stream cleanly. */
+static void shutdown_session(struct comp *c)
+{
+	int64_t deadline = comp_now_ms() + 2000;
+
+	if (!c->conn)
+		return;
+	if (c->connected) {
+		while (xmpp_conn_send_queue_len(c->conn) > 0 &&
+		       comp_now_ms() < deadline)
+			xmpp_run_once(c->ctx, 50);
+		xmpp_disconnect(c->conn);
+	}
+	while (c->conn && comp_now_ms() < deadline)
+		xmpp_run_once(c->ctx, 50);
+	if (c->conn) {
+		xmpp_conn_release(c->conn);
+		c->conn = NULL;
+	}
+}
+
+int comp_run(struct comp *c)
+{
+	int64_t next_registration_poll = comp_now_ms() + REGISTRATION_POLL_MS;
+
+	c->signal_fd = open_signal_fd();
+	if (c->signal_fd < 0) {
+		log_err("main", "signalfd: %s", strerror(-c->signal_fd));
+		return 1;
+	}
+	sockopt_comp = c;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	connect_now(c);
+
+	while (!c->fatal) {
+		struct pollfd pfd[4];
+		int n = 0, xi = -1, si, wi = -1, stfd;
+		int64_t now;
+
+		if (c->old_conn) {
+			xmpp_conn_release(c->old_conn);
+			c->old_conn = NULL;
+		}
+		if (c->stopping && store_idle(c->store))
+			break;
+		now = comp_now_ms();
+		if (!c->conn && c->reconnect_at_ms && now >= c->reconnect_at_ms)
+			connect_now(c);
+		if (c->connected && !c->startup_done &&
+		    (now >= c->startup_due_ms ||
+		     comp_privileges_all_advertised(c)))
+			startup_work(c);
+		if (now >= next_registration_poll) {
+			next_registration_poll = now + REGISTRATION_POLL_MS;
+			if (c->startup_done)
+				comp_push_enable_all(c);
+		}
+		comp_pending_iq_expire(c, now);
+
+		pfd[n].fd = c->signal_fd;
+		pfd[n++].events = POLLIN;
+		si = n;
+		stfd = store_fd(c->store);
+		pfd[n].fd = stfd;
+		pfd[n++].events = POLLIN;
+		if (c->wake_fd >= 0) {
+			wi = n;
+			pfd[n].fd = c->wake_fd;
+			pfd[n++].events = POLLIN;
+		}
+		if (c->conn && c->xmpp_fd >= 0) {
+			xi = n;
+			pfd[n].fd = c->xmpp_fd;
+			pfd[n].events = POLLIN;
+			if (xmpp_conn_is_connecting(c->conn) ||
+			    xmpp_conn_send_queue_len(c->conn) > 0)
+				pfd[n].events |= POLLOUT;
+			n++;
+		}
+		if (poll(pfd, (nfds_t)n, loop_timeout(c, now)) < 0 &&
+		    errno != EINTR) {
+			log_err("main", "poll: %s", strerror(errno));
+			return 1;
+		}
+		if (pfd[0].revents)
+			handle_signal(c);
+		if (pfd[si].revents)
+			store_complete(c->store);
+		if (wi >= 0 && pfd[wi].revents)
+			handle_wake(c);
+		(void)xi;
+		/* Reads what arrived, runs the handlers (which queue catches
+		 * in the store), writes what is queued, runs timers. */
+		xmpp_run_once(c->ctx, 0);
+		/* Group commit: everything caught in this pass goes to the
+		 * writer as one transaction once it is free. */
+		store_flush(c->store);
+	}
+	store_drain(c->store);
+	store_complete(c->store);
+	shutdown_session(c);
+	sockopt_comp = NULL;
+	close(c->signal_fd);
+	if (c->fatal)
+		return c->fatal;
+	log_info("main", "stopped");
+	return 0;
+}

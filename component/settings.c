@@ -1,0 +1,188 @@
+/*
+ * Validation of user settings (see settings.h). Every check names the field
+ * in its message, because that text goes back to the user's client as the
+ * <text/> of a not-acceptable error. Values are copied only after all
+ * fields passed, so a rejected form changes nothing.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phone.h"
+#include "policy.h"
+#include "settings.h"
+#include "tz.h"
+
+#define LANG_MAX 35
+
+static int fail(char *why, size_t whylen, const char *field,
+		const char *reason)
+{
+	snprintf(why, whylen, "%s: %s", field, reason);
+	return -EINVAL;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "1") || !strcmp(s, "true")) {
+		*out = true;
+		return true;
+	}
+	if (!strcmp(s, "0") || !strcmp(s, "false") || !*s) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+static int parse_hhmm(const char *s, int *minutes)
+{
+	if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
+	    s[2] != ':' || !isdigit((unsigned char)s[3]) ||
+	    !isdigit((unsigned char)s[4]))
+		return -EINVAL;
+	int h = (s[0] - '0') * 10 + (s[1] - '0');
+	int m = (s[3] - '0') * 10 + (s[4] - '0');
+
+	if (h > 23 || m > 59)
+		return -EINVAL;
+	*minutes = h * 60 + m;
+	return 0;
+}
+
+int settings_quiet_parse(const char *s, int *start, int *end)
+{
+	if (!*s) {
+		*start = *end = -1;
+		return 0;
+	}
+	if (strlen(s) != 11 || s[5] != '-' || parse_hhmm(s, start) ||
+	    parse_hhmm(s + 6, end) || *start == *end)
+		return -EINVAL;
+	return 0;
+}
+
+void settings_quiet_format(const struct queue_registration *reg, char *out,
+			   size_t outlen)
+{
+	if (reg->quiet_start < 0) {
+		snprintf(out, outlen, "%s", "");
+		return;
+	}
+	snprintf(out, outlen, "%02d:%02d-%02d:%02d", reg->quiet_start / 60,
+		 reg->quiet_start % 60, reg->quiet_end / 60,
+		 reg->quiet_end % 60);
+}
+
+/* BCP 47, restricted to what the speech engine can say: English. */
+static int check_lang(const char *s, const char **why)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 || n > LANG_MAX) {
+		*why = "not a language tag such as en or en-GB";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-') {
+			*why = "not a language tag such as en or en-GB";
+			return -EINVAL;
+		}
+	}
+	if (strncasecmp(s, "en", 2) != 0 || (n > 2 && s[2] != '-')) {
+		*why = "only English (en) speech is available";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void replace(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = (src && *src) ? strdup(src) : NULL;
+}
+
+int settings_apply(const struct config *cfg, const struct settings_input *in,
+		   bool roster_available, struct queue_registration *reg,
+		   bool *phone_changed, char *why, size_t whylen)
+{
+	char phone[PHONE_MAX], sip[PHONE_MAX];
+	enum phone_kind kind;
+	const char *reason;
+	int qs = reg->quiet_start, qe = reg->quiet_end;
+	enum queue_call_when call_when = reg->call_when;
+	bool roster_only = reg->roster_only;
+
+	*phone_changed = false;
+	if (in->phone) {
+		if (!*in->phone)
+			return fail(why, whylen, SETTINGS_PHONE,
+				    "a phone number or SIP address is required");
+		if (phone_normalise(in->phone, phone, sizeof(phone), &kind,
+				    &reason))
+			return fail(why, whylen, SETTINGS_PHONE, reason);
+		if (policy_destination_check(cfg, phone, &reason))
+			return fail(why, whylen, SETTINGS_PHONE, reason);
+	} else if (!reg->phone) {
+		return fail(why, whylen, SETTINGS_PHONE,
+			    "a phone number or SIP address is required");
+	}
+	if (in->tz && *in->tz && !tz_valid(in->tz))
+		return fail(why, whylen, SETTINGS_TZ,
+			    "not a time zone name such as Europe/Paris or "
+			    "America/New_York");
+	if (in->call_when) {
+		if (!strcmp(in->call_when, "offline") || !*in->call_when)
+			call_when = QUEUE_CALL_OFFLINE;
+		else if (!strcmp(in->call_when, "away"))
+			call_when = QUEUE_CALL_AWAY;
+		else
+			return fail(why, whylen, SETTINGS_CALL_WHEN,
+				    "must be offline or away");
+	}
+	if (in->quiet_hours && settings_quiet_parse(in->quiet_hours, &qs, &qe))
+		return fail(why, whylen, SETTINGS_QUIET,
+			    "must be HH:MM-HH:MM (for example 22:00-07:00) "
+			    "or empty");
+	if (in->lang && *in->lang && check_lang(in->lang, &reason))
+		return fail(why, whylen, SETTINGS_LANG, reason);
+	if (in->roster_only) {
+		if (!parse_bool(in->roster_only, &roster_only))
+			return fail(why, whylen, SETTINGS_ROSTER_ONLY,
+				    "must be true or false");
+		if (roster_only && !roster_available)
+			return fail(why, whylen, SETTINGS_ROSTER_ONLY,
+				    "the server grants ringbridge no roster "
+				    "access, so calls cannot be limited to "
+				    "contacts (ask the administrator to grant "
+				    "roster = \"get\")");
+	}
+	if (in->sip_presence && *in->sip_presence) {
+		if (phone_normalise(in->sip_presence, sip, sizeof(sip), &kind,
+				    &reason) ||
+		    kind != PHONE_SIP)
+			return fail(why, whylen, SETTINGS_SIP_PRESENCE,
+				    "must be a sip: address such as "
+				    "sip:bob@pbx.example.org");
+	}
+
+	/* Everything passed: apply. */
+	if (in->phone && (!reg->phone || strcmp(reg->phone, phone) != 0)) {
+		replace(&reg->phone, phone);
+		*phone_changed = true;
+	}
+	if (in->tz)
+		replace(&reg->tz, in->tz);
+	if (in->lang)
+		replace(&reg->lang, in->lang);
+	if (in->sip_presence)
+		replace(&reg->sip_presence,
+			*in->sip_presence ? sip : in->sip_presence);
+	reg->call_when = call_when;
+	reg->quiet_start = qs;
+	reg->quiet_end = qe;
+	reg->roster_only = roster_only;
+	return 0;
+}

@@ -1,0 +1,55 @@
+/*
+ * A user's settings as typed into the registration form or the "settings"
+ * ad-hoc command, validated field by field into a registration row. Pure
+ * (no XMPP, no queue), so every rule is unit-tested from a table.
+ */
+#ifndef RB_SETTINGS_H
+#define RB_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "queue.h"
+
+/* Field names, shared by the forms and the error texts. */
+#define SETTINGS_PHONE "phone"
+#define SETTINGS_TZ "tz"
+#define SETTINGS_CALL_WHEN "call_when"
+#define SETTINGS_QUIET "quiet_hours"
+#define SETTINGS_LANG "lang"
+#define SETTINGS_ROSTER_ONLY "roster_only"
+#define SETTINGS_SIP_PRESENCE "sip_presence"
+#define SETTINGS_CODE "code"
+
+/* Values as submitted; NULL means the field was not in the form (keep the
+ * current value), "" means cleared. */
+struct settings_input {
+	const char *phone;
+	const char *tz;
+	const char *call_when;
+	const char *quiet_hours;
+	const char *lang;
+	const char *roster_only;
+	const char *sip_presence;
+};
+
+/*
+ * Applies IN to REG (whose strings are malloc'ed and replaced as needed).
+ * ROSTER_AVAILABLE says whether the server grants the roster privilege the
+ * roster_only option needs. On success returns 0 and sets *PHONE_CHANGED.
+ * On a bad value returns -EINVAL and writes "FIELD: reason" into WHY.
+ * REG is left unchanged on error.
+ */
+int settings_apply(const struct config *cfg, const struct settings_input *in,
+		   bool roster_available, struct queue_registration *reg,
+		   bool *phone_changed, char *why, size_t whylen);
+
+/* Formats REG's quiet hours as "HH:MM-HH:MM", or "" when none. */
+void settings_quiet_format(const struct queue_registration *reg, char *out,
+			   size_t outlen);
+
+/* Parses "HH:MM-HH:MM" into minutes of the day; "" gives -1/-1. */
+int settings_quiet_parse(const char *s, int *start, int *end);
+
+#endif

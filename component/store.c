@@ -1,0 +1,269 @@
+/*
+ * Writer thread for caught messages (see store.h). Three lists move items
+ * along: pending (filled by the loop), inflight (owned by the writer while
+ * it commits) and done (waiting for the loop to run completions). Only the
+ * pointer swaps happen under the mutex; the commit itself does not hold it,
+ * so the loop can keep filling the next batch while the disk syncs. Batches
+ * therefore grow with load by themselves: one fsync covers whatever arrived
+ * during the previous one.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "log.h"
+#include "store.h"
+
+#define TAG "store"
+
+struct store_item {
+	struct store_item *next;
+	struct queue_message_in m;
+	struct queue_enqueue_limits lim;
+	char *strings[10]; /* owned copies behind m's pointers */
+	store_done_cb done;
+	void *arg;
+	enum queue_enqueue_result result;
+	int64_t job_id;
+	int err;
+};
+
+struct store {
+	struct comp *comp;
+	struct queue *q; /* the writer's own handle */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int efd;
+	bool quit;
+	/* loop side, no lock needed */
+	struct store_item *pending, **pending_tail;
+	size_t n_pending;
+	/* shared, under lock */
+	struct store_item *inflight; /* handed over, not yet committed */
+	struct store_item *done;
+	bool busy; /* inflight non-empty or being committed */
+};
+
+static char *keep(struct store_item *it, int i, const char *s)
+{
+	it->strings[i] = s ? strdup(s) : NULL;
+	return it->strings[i];
+}
+
+static void item_free(struct store_item *it)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(it->strings); i++)
+		free(it->strings[i]);
+	free(it);
+}
+
+static void commit_batch(struct store *s, struct store_item *batch)
+{
+	struct store_item *it;
+	int err = queue_batch_begin(s->q);
+	size_t n = 0;
+
+	for (it = batch; it; it = it->next, n++) {
+		if (err) {
+			it->err = err;
+			continue;
+		}
+		it->err = queue_message_enqueue(s->q, &it->m, &it->lim,
+						&it->job_id, &it->result);
+	}
+	if (!err)
+		err = queue_batch_commit(s->q);
+	if (err) {
+		log_err(TAG, "committing %zu caught messages failed: %s", n,
+			strerror(-err));
+		queue_batch_rollback(s->q);
+		for (it = batch; it; it = it->next)
+			it->err = err;
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		struct store_item *batch, *it;
+		uint64_t one = 1;
+
+		while (!s->inflight && !s->quit)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (!s->inflight && s->quit)
+			break;
+		batch = s->inflight;
+		pthread_mutex_unlock(&s->lock);
+
+		commit_batch(s, batch);
+
+		pthread_mutex_lock(&s->lock);
+		s->inflight = NULL;
+		s->busy = false;
+		/* Append to done in order. */
+		if (!s->done) {
+			s->done = batch;
+		} else {
+			for (it = s->done; it->next; it = it->next)
+				;
+			it->next = batch;
+		}
+		if (write(s->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_err(TAG, "eventfd write: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int store_new(struct store **sp, struct comp *c, const char *url)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->comp = c;
+	s->pending_tail = &s->pending;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = queue_open(&s->q, url);
+	if (err)
+		goto out;
+	err = -pthread_create(&s->thread, NULL, writer_main, s);
+	if (err) {
+		queue_close(s->q);
+		goto out;
+	}
+	*sp = s;
+	return 0;
+out:
+	if (s->efd >= 0)
+		close(s->efd);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+	return err;
+}
+
+int store_fd(struct store *s)
+{
+	return s->efd;
+}
+
+void store_submit(struct store *s, const struct queue_message_in *m,
+		  const struct queue_enqueue_limits *lim, store_done_cb done,
+		  void *arg)
+{
+	struct store_item *it = calloc(1, sizeof(*it));
+
+	if (!it) {
+		done(s->comp, QUEUE_ENQ_NEW_JOB, 0, -ENOMEM, arg);
+		return;
+	}
+	it->m.callee_jid = keep(it, 0, m->callee_jid);
+	it->m.sender_jid = keep(it, 1, m->sender_jid);
+	it->m.sender_name = keep(it, 2, m->sender_name);
+	it->m.reply_from = keep(it, 3, m->reply_from);
+	it->m.body = keep(it, 4, m->body);
+	it->m.idem_key = keep(it, 5, m->idem_key);
+	it->m.destination = keep(it, 6, m->destination);
+	it->m.tz = keep(it, 7, m->tz);
+	it->m.lang = keep(it, 8, m->lang);
+	it->m.encrypted = m->encrypted;
+	it->m.received_ms = m->received_ms;
+	it->lim = *lim;
+	it->done = done;
+	it->arg = arg;
+	*s->pending_tail = it;
+	s->pending_tail = &it->next;
+	s->n_pending++;
+}
+
+void store_flush(struct store *s)
+{
+	if (!s->pending)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (!s->busy) {
+		s->inflight = s->pending;
+		s->busy = true;
+		s->pending = NULL;
+		s->pending_tail = &s->pending;
+		s->n_pending = 0;
+		pthread_cond_signal(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void store_complete(struct store *s)
+{
+	struct store_item *list, *next;
+	uint64_t v;
+
+	if (read(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_err(TAG, "eventfd read: %s", strerror(errno));
+	pthread_mutex_lock(&s->lock);
+	list = s->done;
+	s->done = NULL;
+	pthread_mutex_unlock(&s->lock);
+	for (; list; list = next) {
+		next = list->next;
+		list->done(s->comp, list->result, list->job_id, list->err,
+			   list->arg);
+		item_free(list);
+	}
+	/* The writer may have become free while completions ran. */
+	store_flush(s);
+}
+
+bool store_idle(struct store *s)
+{
+	bool idle;
+
+	pthread_mutex_lock(&s->lock);
+	idle = !s->busy && !s->done;
+	pthread_mutex_unlock(&s->lock);
+	return idle && !s->pending;
+}
+
+void store_drain(struct store *s)
+{
+	while (!store_idle(s)) {
+		struct timespec ts = {0, 2000000};
+
+		store_flush(s);
+		nanosleep(&ts, NULL);
+		store_complete(s);
+	}
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	store_drain(s);
+	pthread_mutex_lock(&s->lock);
+	s->quit = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	queue_close(s->q);
+	close(s->efd);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}
