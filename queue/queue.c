@@ -71,6 +71,7 @@ static void flush_changed(struct queue *q)
 int queue_open(struct queue **qp, const char *url)
 {
 	const struct queue_backend *be = NULL;
+	const char *location = NULL;
 	struct queue *q;
 	size_t i;
 	int err;
@@ -90,15 +91,21 @@ int queue_open(struct queue **qp, const char *url)
 
 		if (!strncmp(url, backends[i]->scheme, n)) {
 			be = backends[i];
-			url += n;
+			location = url + n;
 			break;
 		}
 	}
-	if (!be || !*url) {
+	if (be && !*location) {
+		log_err(TAG, "[queue] url: %s needs a file name after it",
+		        be->scheme);
+		return -EINVAL;
+	}
+	if (!be) {
+		/* Name only the scheme: the rest may hold a password. */
 		log_err(TAG,
-		        "[queue] url: \"%.64s\" is not sqlite:PATH "
-		        "(or postgresql://...)",
-		        url);
+		        "[queue] url: scheme \"%.*s\" is not supported; use "
+		        "sqlite:PATH",
+		        (int)strcspn(url, ":/"), url);
 		return -EINVAL;
 	}
 
@@ -106,7 +113,7 @@ int queue_open(struct queue **qp, const char *url)
 	if (!q)
 		return -ENOMEM;
 	q->be = be;
-	err = be->open(q, url);
+	err = be->open(q, location);
 	if (err) {
 		be->close(q);
 		free(q);

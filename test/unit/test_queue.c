@@ -1,0 +1,1186 @@
+/*
+ * The queue's state machine against a real SQLite file in a temporary
+ * directory: migrations, enqueue decisions (new, joined, duplicate,
+ * coalesced, limited), claims and leases, finishing with follow-ups,
+ * events, presence, named leases, two writers, wake-ups and batches. Time
+ * is a fake clock moved by the test (queue_clock_set), so nothing sleeps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "check.h"
+#include "queue.h"
+
+#define T0 1700000000000LL /* the fake clock's start */
+
+static char dir[32];
+static char url[80];
+static char dbpath[64];
+static int64_t clock_ms = T0;
+
+static int64_t fake_now(void *arg)
+{
+	(void)arg;
+	return clock_ms;
+}
+
+static struct queue *open_q(void)
+{
+	struct queue *q = NULL;
+	int err = queue_open(&q, url);
+
+	CHECK_INT(err, 0);
+	if (q)
+		queue_clock_set(q, fake_now, NULL);
+	return q;
+}
+
+/* A fresh database file for one group of cases. */
+static void fresh_db(const char *name)
+{
+	snprintf(dbpath, sizeof(dbpath), "%s/%s.db", dir, name);
+	snprintf(url, sizeof(url), "sqlite:%s", dbpath);
+	clock_ms = T0;
+}
+
+static struct queue_message_in msg(const char *callee, const char *sender,
+                                   const char *key, const char *body)
+{
+	struct queue_message_in m = {
+	    .callee_jid = callee,
+	    .sender_jid = sender,
+	    .sender_name = "Alice",
+	    .reply_from = "bob@example.org",
+	    .body = body,
+	    .received_ms = clock_ms,
+	    .idem_key = key,
+	    .destination = "+15551234567",
+	    .tz = "Europe/Paris",
+	    .lang = "fr",
+	};
+	return m;
+}
+
+static int enqueue(struct queue *q, const char *callee, const char *sender,
+                   const char *key, const struct queue_enqueue_limits *lim,
+                   int64_t *id, enum queue_enqueue_result *res)
+{
+	struct queue_message_in m = msg(callee, sender, key, "hello");
+
+	return queue_message_enqueue(q, &m, lim, id, res);
+}
+
+static int count_jobs(struct queue *q)
+{
+	int n = 0;
+
+	CHECK_INT(queue_jobs_created_since(q, "bob@example.org", NULL, 0, &n),
+	          0);
+	return n;
+}
+
+/* ---- open, URLs, migrations ---------------------------------------------- */
+
+static void test_open(void)
+{
+	static const struct {
+		const char *url;
+		int err;
+	} urls[] = {
+	    {"postgresql://localhost/rb", -ENOTSUP},
+	    {"postgres://localhost/rb", -ENOTSUP},
+	    {"mysql://localhost/rb", -EINVAL},
+	    {"sqlite:", -EINVAL},
+	    {"/tmp/x.db", -EINVAL},
+	    {"sqlite:/nonexistent-dir/x.db", -ENOENT},
+	};
+	struct queue *q;
+	struct stat st;
+	size_t i;
+	int v = 0;
+
+	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		q = NULL;
+		CHECK_INT(queue_open(&q, urls[i].url), urls[i].err);
+		CHECK(q == NULL);
+	}
+
+	fresh_db("open");
+	q = open_q();
+	CHECK_INT(queue_schema_version(q, &v), 0);
+	CHECK_INT(v, 1);
+	queue_close(q);
+	CHECK_INT(stat(dbpath, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+
+	/* Re-open: nothing to migrate, data kept. */
+	q = open_q();
+	CHECK_INT(queue_schema_version(q, &v), 0);
+	CHECK_INT(v, 1);
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
+	                  NULL, NULL),
+	          0);
+	queue_close(q);
+	q = open_q();
+	CHECK_INT(count_jobs(q), 1);
+	queue_close(q);
+
+	/* A database from a newer build is refused, not damaged. */
+	{
+		sqlite3 *db = NULL;
+
+		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
+		CHECK_INT(sqlite3_exec(db,
+		                       "UPDATE schema_version SET version = 99",
+		                       NULL, NULL, NULL),
+		          SQLITE_OK);
+		sqlite3_close(db);
+		q = NULL;
+		CHECK_INT(queue_open(&q, url), -EPROTO);
+		CHECK(q == NULL);
+	}
+}
+
+/* ---- enqueue decisions --------------------------------------------------- */
+
+static void test_enqueue(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	enum queue_enqueue_result res;
+	int64_t id1 = 0, id2 = 0, id3 = 0;
+
+	fresh_db("enqueue");
+	q = open_q();
+
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "a1", NULL,
+	                  &id1, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_NEW_JOB);
+	CHECK(id1 > 0);
+	CHECK_INT(queue_job_get(q, id1, &job), 0);
+	if (job) {
+		CHECK_INT(job->kind, QUEUE_JOB_MESSAGE);
+		CHECK_INT(job->state, QUEUE_JOB_QUEUED);
+		CHECK_STR(job->callee_jid, "bob@example.org");
+		CHECK_STR(job->sender_jid, "alice@example.org");
+		CHECK_STR(job->sender_name, "Alice");
+		CHECK_STR(job->reply_from, "bob@example.org");
+		CHECK_STR(job->destination, "+15551234567");
+		CHECK_STR(job->tz, "Europe/Paris");
+		CHECK_STR(job->lang, "fr");
+		CHECK_INT(job->created_ms, T0);
+		CHECK_INT(job->not_before_ms, T0);
+		CHECK_INT(job->next_attempt_ms, T0);
+		CHECK_INT(job->attempts, 0);
+		CHECK_INT(job->n_messages, 1);
+		CHECK_INT(job->messages[0].seq, 1);
+		CHECK_STR(job->messages[0].body, "hello");
+		queue_job_free(job);
+	}
+
+	/* Joins while queued. */
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "a2", NULL,
+	                  &id2, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_JOINED);
+	CHECK_INT(id2, id1);
+
+	/* The same key again: nothing done, the job named. */
+	id2 = 0;
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "a2", NULL,
+	                  &id2, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_DUPLICATE);
+	CHECK_INT(id2, id1);
+
+	/* Another sender: a job of its own. */
+	CHECK_INT(enqueue(q, "bob@example.org", "carol@example.org", "c1", NULL,
+	                  &id3, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_NEW_JOB);
+	CHECK(id3 != id1);
+
+	/* Joins while active, and the bridge picks it up by refreshing. */
+	CHECK_INT(queue_job_claim(q, "bridge-1", 60000, &job, NULL), 0);
+	CHECK(job && job->id == id1);
+	if (job) {
+		CHECK_INT(job->n_messages, 2);
+		CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org",
+		                  "a3", NULL, &id2, &res),
+		          0);
+		CHECK_INT(res, QUEUE_ENQ_JOINED);
+		CHECK_INT(id2, id1);
+		CHECK_INT(queue_job_refresh_messages(q, job, 2), 0);
+		CHECK_INT(job->n_messages, 3);
+		CHECK_INT(job->messages[2].seq, 3);
+		queue_job_free(job);
+	}
+	CHECK_INT(count_jobs(q), 2);
+	queue_close(q);
+}
+
+static void test_bounds(void)
+{
+	struct queue *q;
+	struct queue_message_in m;
+	char *big = malloc(QUEUE_BODY_MAX + 2);
+	char jid[QUEUE_JID_MAX + 2];
+
+	fresh_db("bounds");
+	q = open_q();
+	memset(jid, 'j', sizeof(jid) - 1);
+	jid[sizeof(jid) - 1] = '\0';
+	memset(big, 'b', QUEUE_BODY_MAX + 1);
+	big[QUEUE_BODY_MAX + 1] = '\0';
+
+	m = msg(jid, "alice@example.org", "k", "hi");
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, NULL, NULL), -EINVAL);
+	m = msg("bob@example.org", "alice@example.org", "k", big);
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, NULL, NULL), -EINVAL);
+	big[QUEUE_BODY_MAX] = '\0';
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, NULL, NULL), 0);
+	m = msg("bob@example.org", "alice@example.org", NULL, "hi");
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, NULL, NULL), -EINVAL);
+	CHECK_INT(queue_event_add(q, 1, QUEUE_EV_VOICE, "audio/ogg", big,
+	                          (size_t)QUEUE_BLOB_MAX + 1, NULL),
+	          -EINVAL);
+	CHECK_INT(queue_event_add(q, 1, QUEUE_EV_HEARD, "two", NULL, 0, NULL),
+	          -EINVAL);
+	CHECK_INT(queue_event_add(q, 999, QUEUE_EV_KEY, "1", NULL, 0, NULL),
+	          -ENOENT);
+	free(big);
+	queue_close(q);
+}
+
+/* ---- coalescing and limits ----------------------------------------------- */
+
+static void test_coalesce(void)
+{
+	const struct queue_enqueue_limits lim = {.coalesce_seconds = 60};
+	struct queue *q;
+	struct queue_job *job = NULL;
+	enum queue_enqueue_result res;
+	int64_t id = 0, due = 0;
+
+	fresh_db("coalesce");
+	q = open_q();
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", &lim,
+	                  &id, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_NEW_JOB);
+	CHECK_INT(queue_job_claim(q, "b", 60000, &job, NULL), 0);
+	queue_job_free(job);
+	clock_ms += 10000;
+	CHECK_INT(queue_event_add(q, id, QUEUE_EV_HEARD, "1", NULL, 0, NULL),
+	          0);
+	CHECK_INT(queue_job_finish(q, id, "b", QUEUE_JOB_NOTIFIED, "ok"), 0);
+
+	/* 5 s after the call: the new job waits out the window. */
+	clock_ms += 5000;
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k2", &lim,
+	                  &id, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_NEW_JOB);
+	CHECK_INT(queue_job_get(q, id, &job), 0);
+	if (job) {
+		CHECK_INT(job->not_before_ms, T0 + 10000 + 60000);
+		CHECK_INT(job->next_attempt_ms, T0 + 10000 + 60000);
+		queue_job_free(job);
+	}
+	job = NULL;
+	CHECK_INT(queue_job_claim(q, "b", 60000, &job, &due), -EAGAIN);
+	CHECK_INT(due, T0 + 70000);
+	clock_ms = T0 + 70000;
+	CHECK_INT(queue_job_claim(q, "b", 60000, &job, &due), 0);
+	CHECK(job && job->id == id);
+	queue_job_free(job);
+
+	/* Another pair is not held back by this one's window. */
+	CHECK_INT(enqueue(q, "bob@example.org", "dave@example.org", "d1", &lim,
+	                  &id, &res),
+	          0);
+	CHECK_INT(queue_job_get(q, id, &job), 0);
+	if (job) {
+		CHECK_INT(job->not_before_ms, clock_ms);
+		queue_job_free(job);
+	}
+	queue_close(q);
+}
+
+static void test_limits(void)
+{
+	static const struct {
+		const char *callee, *sender, *key;
+		enum queue_enqueue_result res;
+	} cases[] = {
+	    /* per callee: 2 an hour */
+	    {"bob@example.org", "s1@example.org", "1", QUEUE_ENQ_NEW_JOB},
+	    {"bob@example.org", "s2@example.org", "2", QUEUE_ENQ_NEW_JOB},
+	    {"bob@example.org", "s3@example.org", "3", QUEUE_ENQ_LIMIT_CALLEE},
+	    /* joining an open job is not a new call */
+	    {"bob@example.org", "s1@example.org", "4", QUEUE_ENQ_JOINED},
+	    /* per sender: 3 an hour */
+	    {"c1@example.org", "eve@example.org", "5", QUEUE_ENQ_NEW_JOB},
+	    {"c2@example.org", "eve@example.org", "6", QUEUE_ENQ_NEW_JOB},
+	    {"c3@example.org", "eve@example.org", "7", QUEUE_ENQ_NEW_JOB},
+	    {"c4@example.org", "eve@example.org", "8", QUEUE_ENQ_LIMIT_SENDER},
+	};
+	const struct queue_enqueue_limits lim = {
+	    .per_callee_per_hour = 2,
+	    .per_sender_per_hour = 3,
+	};
+	struct queue *q;
+	enum queue_enqueue_result res;
+	int64_t id;
+	size_t i;
+	int n = -1;
+
+	fresh_db("limits");
+	q = open_q();
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		res = (enum queue_enqueue_result) - 1;
+		CHECK_INT(enqueue(q, cases[i].callee, cases[i].sender,
+		                  cases[i].key, &lim, &id, &res),
+		          0);
+		CHECK_INT(res, cases[i].res);
+		clock_ms += 1000;
+	}
+	/* Refusals wrote nothing. */
+	CHECK_INT(count_jobs(q), 2);
+	CHECK_INT(queue_jobs_created_since(q, NULL, "eve@example.org", 0, &n),
+	          0);
+	CHECK_INT(n, 3);
+	CHECK_INT(
+	    queue_jobs_created_since(q, NULL, "eve@example.org", clock_ms, &n),
+	    0);
+	CHECK_INT(n, 0);
+
+	/* An hour later the callee may be called again. */
+	clock_ms = T0 + 3600 * 1000 + 1000;
+	CHECK_INT(enqueue(q, "bob@example.org", "s3@example.org", "9", &lim,
+	                  &id, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_NEW_JOB);
+	queue_close(q);
+}
+
+/* ---- claims, leases, retries, finishing ---------------------------------- */
+
+static void test_claim_lease(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	int64_t id = 0, due = -1;
+
+	fresh_db("claim");
+	q = open_q();
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, &due), -EAGAIN);
+	CHECK_INT(due, 0);
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
+	                  &id, NULL),
+	          0);
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, &due), 0);
+	if (job) {
+		CHECK_INT(job->state, QUEUE_JOB_ACTIVE);
+		CHECK_STR(job->lease_owner, "b1");
+		CHECK_INT(job->lease_deadline_ms, T0 + 1000);
+		CHECK_INT(job->attempts, 1);
+		queue_job_free(job);
+		job = NULL;
+	}
+	/* Held: nothing for b2 until the lease lapses. */
+	CHECK_INT(queue_job_claim(q, "b2", 1000, &job, &due), -EAGAIN);
+	CHECK_INT(due, T0 + 1001);
+	clock_ms += 500;
+	CHECK_INT(queue_job_lease_renew(q, id, "b1", 1000), 0);
+	CHECK_INT(queue_job_lease_renew(q, id, "b2", 1000), -EPERM);
+	CHECK_INT(queue_job_lease_renew(q, 9999, "b1", 1000), -ENOENT);
+	clock_ms += 1000;
+	CHECK_INT(queue_job_claim(q, "b2", 1000, &job, &due), -EAGAIN);
+
+	/* b1 stopped: the lease lapses and b2 takes the job over. */
+	clock_ms += 1;
+	CHECK_INT(queue_job_claim(q, "b2", 1000, &job, &due), 0);
+	if (job) {
+		CHECK_INT(job->id, id);
+		CHECK_STR(job->lease_owner, "b2");
+		CHECK_INT(job->attempts, 2);
+		queue_job_free(job);
+		job = NULL;
+	}
+	CHECK_INT(queue_job_finish(q, id, "b1", QUEUE_JOB_NOTIFIED, NULL),
+	          -EPERM);
+	CHECK_INT(queue_job_retry(q, id, "b1", clock_ms, NULL), -EPERM);
+
+	/* b2 gives it back for later. */
+	CHECK_INT(queue_job_retry(q, id, "b2", clock_ms + 30000, "busy"), 0);
+	CHECK_INT(queue_job_get(q, id, &job), 0);
+	if (job) {
+		CHECK_INT(job->state, QUEUE_JOB_QUEUED);
+		CHECK_INT(job->next_attempt_ms, clock_ms + 30000);
+		CHECK_STR(job->last_reason, "busy");
+		CHECK(job->lease_owner == NULL);
+		CHECK_INT(job->attempts, 2);
+		queue_job_free(job);
+		job = NULL;
+	}
+	CHECK_INT(queue_job_claim(q, "b2", 1000, &job, &due), -EAGAIN);
+	CHECK_INT(due, clock_ms + 30000);
+	clock_ms += 30000;
+	CHECK_INT(queue_job_claim(q, "b2", 1000, &job, &due), 0);
+	if (job) {
+		CHECK_INT(job->attempts, 3);
+		queue_job_free(job);
+		job = NULL;
+	}
+	CHECK_INT(queue_job_finish(q, id, "b2", QUEUE_JOB_QUEUED, NULL),
+	          -EINVAL);
+	CHECK_INT(queue_job_finish(q, id, "b2", QUEUE_JOB_FAILED, "no answer"),
+	          0);
+	CHECK_INT(queue_job_finish(q, id, "b2", QUEUE_JOB_FAILED, NULL),
+	          -EPERM);
+	CHECK_INT(queue_job_get(q, id, &job), 0);
+	if (job) {
+		CHECK_INT(job->state, QUEUE_JOB_FAILED);
+		CHECK_INT(job->finished_ms, clock_ms);
+		CHECK_STR(job->last_reason, "no answer");
+		queue_job_free(job);
+	}
+	/* A failed job's messages are reported, not called again. */
+	CHECK_INT(count_jobs(q), 1);
+	queue_close(q);
+}
+
+/* Oldest due first: by next attempt, then by id. */
+static void test_claim_order(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	int64_t a = 0, b = 0, c = 0;
+
+	fresh_db("order");
+	q = open_q();
+	CHECK_INT(enqueue(q, "bob@example.org", "s1@example.org", "1", NULL, &a,
+	                  NULL),
+	          0);
+	CHECK_INT(enqueue(q, "bob@example.org", "s2@example.org", "2", NULL, &b,
+	                  NULL),
+	          0);
+	clock_ms += 10;
+	CHECK_INT(enqueue(q, "bob@example.org", "s3@example.org", "3", NULL, &c,
+	                  NULL),
+	          0);
+	/* a is retried later than c. */
+	CHECK_INT(queue_job_claim(q, "x", 1000, &job, NULL), 0);
+	CHECK(job && job->id == a);
+	queue_job_free(job);
+	CHECK_INT(queue_job_retry(q, a, "x", clock_ms + 5, NULL), 0);
+	CHECK_INT(queue_job_claim(q, "x", 1000, &job, NULL), 0);
+	CHECK(job && job->id == b);
+	queue_job_free(job);
+	CHECK_INT(queue_job_claim(q, "x", 1000, &job, NULL), 0);
+	CHECK(job && job->id == c);
+	queue_job_free(job);
+	clock_ms += 5;
+	CHECK_INT(queue_job_claim(q, "x", 1000, &job, NULL), 0);
+	CHECK(job && job->id == a);
+	queue_job_free(job);
+	queue_close(q);
+}
+
+static int count_events(struct queue *q, enum queue_event_type type,
+                        int64_t job_id)
+{
+	struct queue_event *evs = NULL;
+	size_t n = 0, i;
+	int c = 0;
+
+	CHECK_INT(queue_event_fetch_undelivered(q, 1000, &evs, &n), 0);
+	for (i = 0; i < n; i++)
+		c += evs[i].type == type && evs[i].job_id == job_id;
+	queue_event_array_free(evs, n);
+	return c;
+}
+
+/* A bridge that stopped after everything was heard: no second call. */
+static void test_expired_heard(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	int64_t id = 0, vid = 0, due;
+
+	fresh_db("heard");
+	q = open_q();
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
+	                  &id, NULL),
+	          0);
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k2", NULL,
+	                  NULL, NULL),
+	          0);
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, NULL), 0);
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_event_add(q, id, QUEUE_EV_HEARD, "2", NULL, 0, NULL),
+	          0);
+
+	CHECK_INT(queue_verify_enqueue(q, "carol@example.org", "+15550000000",
+	                               "1234", "en", &vid),
+	          0);
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, NULL), 0);
+	CHECK(job && job->id == vid);
+	if (job) {
+		CHECK_INT(job->kind, QUEUE_JOB_VERIFY);
+		CHECK_STR(job->verify_code, "1234");
+		queue_job_free(job);
+		job = NULL;
+	}
+	CHECK_INT(queue_event_add(q, vid, QUEUE_EV_VERIFY_SPOKEN, NULL, NULL, 0,
+	                          NULL),
+	          0);
+
+	clock_ms += 2000;
+	CHECK_INT(queue_job_claim(q, "b2", 1000, &job, &due), -EAGAIN);
+	CHECK_INT(due, 0);
+	CHECK_INT(queue_job_get(q, id, &job), 0);
+	if (job) {
+		CHECK_INT(job->state, QUEUE_JOB_NOTIFIED);
+		CHECK_STR(job->last_reason, "heard before the bridge stopped");
+		CHECK_INT(job->attempts, 1);
+		queue_job_free(job);
+		job = NULL;
+	}
+	CHECK_INT(queue_job_get(q, vid, &job), 0);
+	if (job) {
+		CHECK_INT(job->state, QUEUE_JOB_NOTIFIED);
+		queue_job_free(job);
+		job = NULL;
+	}
+	CHECK_INT(count_events(q, QUEUE_EV_ENDED, id), 1);
+	CHECK_INT(count_events(q, QUEUE_EV_ENDED, vid), 1);
+
+	/* Heard in part: claimed again, the heard one still marked. */
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k3", NULL,
+	                  &id, NULL),
+	          0);
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k4", NULL,
+	                  NULL, NULL),
+	          0);
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, NULL), 0);
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_event_add(q, id, QUEUE_EV_HEARD, "1", NULL, 0, NULL),
+	          0);
+	clock_ms += 2000;
+	CHECK_INT(queue_job_claim(q, "b2", 1000, &job, NULL), 0);
+	CHECK(job && job->id == id);
+	if (job && job->n_messages == 2) {
+		CHECK(job->messages[0].heard);
+		CHECK(!job->messages[1].heard);
+	}
+	queue_job_free(job);
+	queue_close(q);
+}
+
+static void test_finish_follow_up(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	int64_t id = 0, id2 = 0;
+	char key[8];
+	int i;
+
+	fresh_db("follow");
+	q = open_q();
+	for (i = 1; i <= 3; i++) {
+		struct queue_message_in m;
+		char body[16];
+
+		snprintf(key, sizeof(key), "k%d", i);
+		snprintf(body, sizeof(body), "body %d", i);
+		m = msg("bob@example.org", "alice@example.org", key, body);
+		CHECK_INT(queue_message_enqueue(q, &m, NULL, &id, NULL), 0);
+		if (i == 2) {
+			CHECK_INT(queue_job_claim(q, "b", 60000, &job, NULL),
+			          0);
+			queue_job_free(job);
+			job = NULL;
+		}
+	}
+	/* Two were read; the third joined at the last moment. */
+	CHECK_INT(queue_event_add(q, id, QUEUE_EV_HEARD, "2", NULL, 0, NULL),
+	          0);
+	clock_ms += 1000;
+	CHECK_INT(queue_job_finish(q, id, "b", QUEUE_JOB_NOTIFIED, "heard"), 0);
+	CHECK_INT(queue_job_claim(q, "b", 60000, &job, NULL), 0);
+	if (job) {
+		id2 = job->id;
+		CHECK(id2 != id);
+		CHECK_INT(job->kind, QUEUE_JOB_MESSAGE);
+		CHECK_STR(job->callee_jid, "bob@example.org");
+		CHECK_STR(job->sender_jid, "alice@example.org");
+		CHECK_STR(job->sender_name, "Alice");
+		CHECK_STR(job->destination, "+15551234567");
+		CHECK_STR(job->tz, "Europe/Paris");
+		CHECK_INT(job->not_before_ms, clock_ms);
+		CHECK_INT(job->attempts, 1);
+		CHECK_INT(job->n_messages, 1);
+		if (job->n_messages == 1) {
+			CHECK_INT(job->messages[0].seq, 1);
+			CHECK_STR(job->messages[0].body, "body 3");
+			CHECK(!job->messages[0].heard);
+		}
+		queue_job_free(job);
+		job = NULL;
+	}
+	CHECK_INT(queue_job_get(q, id, &job), 0);
+	if (job) {
+		CHECK_INT(job->n_messages, 2);
+		queue_job_free(job);
+		job = NULL;
+	}
+	/* The moved message keeps its key: a resend is still a duplicate. */
+	{
+		enum queue_enqueue_result res;
+		int64_t dup = 0;
+
+		CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org",
+		                  "k3", NULL, &dup, &res),
+		          0);
+		CHECK_INT(res, QUEUE_ENQ_DUPLICATE);
+		CHECK_INT(dup, id2);
+	}
+	/* Everything heard: no follow-up. */
+	CHECK_INT(queue_event_add(q, id2, QUEUE_EV_HEARD, "1", NULL, 0, NULL),
+	          0);
+	CHECK_INT(queue_job_finish(q, id2, "b", QUEUE_JOB_NOTIFIED, NULL), 0);
+	CHECK_INT(count_jobs(q), 2);
+
+	/* Cancelling for an unregistered user. */
+	{
+		int n = -1;
+
+		CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org",
+		                  "k9", NULL, &id, NULL),
+		          0);
+		CHECK_INT(queue_job_cancel_for(q, "bob@example.org", &n), 0);
+		CHECK_INT(n, 1);
+		CHECK_INT(queue_job_get(q, id, &job), 0);
+		if (job) {
+			CHECK_INT(job->state, QUEUE_JOB_CANCELLED);
+			queue_job_free(job);
+		}
+	}
+	queue_close(q);
+}
+
+/* ---- events, presence, leases -------------------------------------------- */
+
+static void test_events(void)
+{
+	static const unsigned char audio[] = {0x4f, 0x67, 0x67, 0x53, 0x00};
+	struct queue *q;
+	struct queue_event *evs = NULL;
+	int64_t id = 0, e1 = 0, e2 = 0, ids[2];
+	size_t n = 0;
+
+	fresh_db("events");
+	q = open_q();
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
+	                  &id, NULL),
+	          0);
+	CHECK_INT(queue_event_fetch_undelivered(q, 10, &evs, &n), 0);
+	CHECK_INT(n, 0);
+	CHECK_INT(queue_event_add(q, id, QUEUE_EV_KEY, "1", NULL, 0, &e1), 0);
+	clock_ms += 1;
+	CHECK_INT(queue_event_add(q, id, QUEUE_EV_VOICE, "audio/ogg", audio,
+	                          sizeof(audio), &e2),
+	          0);
+	CHECK(e2 > e1);
+	CHECK_INT(queue_event_fetch_undelivered(q, 1, &evs, &n), 0);
+	CHECK_INT(n, 1);
+	queue_event_array_free(evs, n);
+	CHECK_INT(queue_event_fetch_undelivered(q, 10, &evs, &n), 0);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_INT(evs[0].id, e1);
+		CHECK_INT(evs[0].type, QUEUE_EV_KEY);
+		CHECK_STR(evs[0].detail, "1");
+		CHECK_INT(evs[0].job_kind, QUEUE_JOB_MESSAGE);
+		CHECK_STR(evs[0].callee_jid, "bob@example.org");
+		CHECK_STR(evs[0].sender_jid, "alice@example.org");
+		CHECK_STR(evs[0].reply_from, "bob@example.org");
+		CHECK_INT(evs[0].created_ms, T0);
+		CHECK(evs[0].blob == NULL);
+		CHECK_INT(evs[1].blob_len, sizeof(audio));
+		CHECK(evs[1].blob &&
+		      !memcmp(evs[1].blob, audio, sizeof(audio)));
+	}
+	queue_event_array_free(evs, n);
+	ids[0] = e1;
+	ids[1] = e2;
+	CHECK_INT(queue_event_mark_delivered(q, ids, 1), 0);
+	CHECK_INT(queue_event_fetch_undelivered(q, 10, &evs, &n), 0);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_INT(evs[0].id, e2);
+	queue_event_array_free(evs, n);
+	CHECK_INT(queue_event_mark_delivered(q, ids, 2), 0);
+	CHECK_INT(queue_event_fetch_undelivered(q, 10, &evs, &n), 0);
+	CHECK_INT(n, 0);
+	queue_event_array_free(evs, n);
+	queue_close(q);
+}
+
+static void test_presence(void)
+{
+	struct queue *q;
+	char *state = NULL, *status = NULL;
+	int64_t at = 0;
+
+	fresh_db("presence");
+	q = open_q();
+	CHECK_INT(queue_presence_get(q, "bob@example.org", "sip", &state,
+	                             &status, &at),
+	          -ENOENT);
+	CHECK_INT(queue_presence_set(q, "bob@example.org", "sip",
+	                             "on-the-phone", "In a call"),
+	          0);
+	CHECK_INT(
+	    queue_presence_set(q, "bob@example.org", "xmpp", "away", NULL), 0);
+	clock_ms += 100;
+	CHECK_INT(queue_presence_set(q, "bob@example.org", "sip", "idle", NULL),
+	          0);
+	CHECK_INT(queue_presence_get(q, "bob@example.org", "sip", &state,
+	                             &status, &at),
+	          0);
+	CHECK_STR(state, "idle");
+	CHECK(status == NULL);
+	CHECK_INT(at, T0 + 100);
+	free(state);
+	free(status);
+	CHECK_INT(queue_presence_get(q, "bob@example.org", "xmpp", &state, NULL,
+	                             NULL),
+	          0);
+	CHECK_STR(state, "away");
+	free(state);
+	queue_close(q);
+}
+
+static void test_leases(void)
+{
+	static const struct {
+		int64_t advance;
+		const char *op, *owner;
+		int err;
+	} steps[] = {
+	    {0, "acquire", "b1", 0},
+	    {0, "acquire", "b2", -EPERM},
+	    {500, "acquire", "b1", 0}, /* renew: deadline now +1000 */
+	    {1000, "acquire", "b2", -EPERM},
+	    {1, "acquire", "b2", 0}, /* lapsed: stolen */
+	    {0, "release", "b1", -EPERM},
+	    {0, "acquire", "b1", -EPERM},
+	    {0, "release", "b2", 0},
+	    {0, "release", "b2", -ENOENT},
+	    {0, "acquire", "b1", 0},
+	};
+	struct queue *q;
+	size_t i;
+
+	fresh_db("leases");
+	q = open_q();
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int err;
+
+		clock_ms += steps[i].advance;
+		if (!strcmp(steps[i].op, "acquire"))
+			err = queue_lease_acquire(q, "sip-presence",
+			                          steps[i].owner, 1000);
+		else
+			err = queue_lease_release(q, "sip-presence",
+			                          steps[i].owner);
+		if (err != steps[i].err)
+			fprintf(stderr, "lease step %zu\n", i);
+		CHECK_INT(err, steps[i].err);
+	}
+	queue_close(q);
+}
+
+static int reg_count_cb(const struct queue_registration *r, void *arg)
+{
+	int *n = arg;
+
+	(void)r;
+	(*n)++;
+	return 0;
+}
+
+static void test_registrations(void)
+{
+	struct queue *q;
+	struct queue_registration r = {0}, out;
+	int n = 0;
+
+	fresh_db("regs");
+	q = open_q();
+	r.jid = "bob@example.org";
+	r.phone = "+15551234567";
+	r.verified = true;
+	r.tz = "Europe/Paris";
+	r.quiet_start = 22 * 60;
+	r.quiet_end = 7 * 60;
+	r.push_node = "0123abcd";
+	CHECK_INT(queue_registration_put(q, &r), 0);
+	clock_ms += 1000;
+	r.phone = "sip:bob@pbx.example.org";
+	CHECK_INT(queue_registration_put(q, &r), 0);
+	CHECK_INT(queue_registration_get(q, "bob@example.org", &out), 0);
+	CHECK_STR(out.phone, "sip:bob@pbx.example.org");
+	CHECK_INT(out.created_ms, T0);
+	CHECK_INT(out.updated_ms, T0 + 1000);
+	CHECK_INT(out.quiet_start, 22 * 60);
+	CHECK(out.verified);
+	CHECK(out.lang == NULL);
+	queue_registration_clear(&out);
+	CHECK_INT(queue_registration_get_by_node(q, "0123abcd", &out), 0);
+	CHECK_STR(out.jid, "bob@example.org");
+	queue_registration_clear(&out);
+
+	/* A push node is one user's. */
+	r.jid = "carol@example.org";
+	CHECK_INT(queue_registration_put(q, &r), -EEXIST);
+	r.push_node = NULL;
+	CHECK_INT(queue_registration_put(q, &r), 0);
+	CHECK_INT(queue_registration_foreach(q, reg_count_cb, &n), 0);
+	CHECK_INT(n, 2);
+	CHECK_INT(queue_registration_delete(q, "carol@example.org"), 0);
+	CHECK_INT(queue_registration_delete(q, "carol@example.org"), -ENOENT);
+	CHECK_INT(queue_registration_get(q, "carol@example.org", &out),
+	          -ENOENT);
+	queue_close(q);
+}
+
+/* ---- two processes, wake-ups, batches ------------------------------------ */
+
+#define PER_WRITER 200
+
+static int write_many(struct queue *q, const char *tag)
+{
+	char key[32], sender[32];
+	int i, err;
+
+	for (i = 0; i < PER_WRITER; i++) {
+		snprintf(key, sizeof(key), "%s-%d", tag, i);
+		snprintf(sender, sizeof(sender), "%s%d@example.org", tag, i);
+		err = enqueue(q, "bob@example.org", sender, key, NULL, NULL,
+		              NULL);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void test_two_processes(void)
+{
+	struct queue *q, *q2;
+	struct queue_job *job = NULL;
+	int status = -1, err, claimed = 0;
+	pid_t pid;
+
+	fresh_db("two");
+	q = open_q();
+	pid = fork();
+	if (pid == 0) {
+		struct queue *c = NULL;
+
+		if (queue_open(&c, url))
+			_exit(2);
+		queue_clock_set(c, fake_now, NULL);
+		err = write_many(c, "child");
+		queue_close(c);
+		_exit(err ? 1 : 0);
+	}
+	CHECK_INT(write_many(q, "parent"), 0);
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_INT(count_jobs(q), 2 * PER_WRITER);
+
+	/* Two handles claiming in turn never get the same job. */
+	q2 = open_q();
+	clock_ms += 1;
+	for (;;) {
+		err = queue_job_claim(claimed % 2 ? q2 : q, "b", 60000, &job,
+		                      NULL);
+		if (err)
+			break;
+		claimed++;
+		queue_job_free(job);
+	}
+	CHECK_INT(err, -EAGAIN);
+	CHECK_INT(claimed, 2 * PER_WRITER);
+	queue_close(q2);
+	queue_close(q);
+}
+
+static bool readable(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+static int wake_dir_count(void)
+{
+	char path[256], cmd[300];
+	FILE *f;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "%s.wake", dbpath);
+	snprintf(cmd, sizeof(cmd), "ls '%s' | grep -c '\\.sock$'", path);
+	f = popen(cmd, "r");
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		pclose(f);
+	}
+	return n;
+}
+
+static void test_wake(void)
+{
+	struct queue *bridge, *comp, *writer;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	unsigned ch = 0;
+	int fd_b = -1, fd_c = -1, fd2 = -1, s;
+	int64_t id = 0;
+	struct stat st;
+	char wdir[80];
+
+	fresh_db("wake");
+	bridge = open_q();
+	comp = open_q();
+	writer = open_q();
+	CHECK_INT(queue_wake_listen(bridge, QUEUE_CH_JOBS, &fd_b), 0);
+	CHECK_INT(queue_wake_listen(comp, QUEUE_CH_EVENTS, &fd_c), 0);
+	snprintf(wdir, sizeof(wdir), "%s.wake", dbpath);
+	CHECK_INT(stat(wdir, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0700);
+	CHECK(!readable(fd_b, 0));
+
+	/* A new job wakes the bridge, not the component. */
+	CHECK_INT(enqueue(writer, "bob@example.org", "alice@example.org", "k1",
+	                  NULL, &id, NULL),
+	          0);
+	CHECK(readable(fd_b, 1000));
+	CHECK(!readable(fd_c, 0));
+	CHECK_INT(queue_wake_drain(bridge, &ch), 0);
+	CHECK_INT(ch, QUEUE_CH_JOBS);
+	CHECK(!readable(fd_b, 0));
+	CHECK_INT(queue_wake_drain(bridge, &ch), 0);
+	CHECK_INT(ch, 0);
+
+	/* An event wakes the component; its own writes do not wake it. */
+	CHECK_INT(queue_event_add(writer, id, QUEUE_EV_KEY, "1", NULL, 0, NULL),
+	          0);
+	CHECK(readable(fd_c, 1000));
+	CHECK_INT(queue_wake_drain(comp, &ch), 0);
+	CHECK_INT(ch, QUEUE_CH_EVENTS);
+	CHECK_INT(queue_event_add(comp, id, QUEUE_EV_KEY, "2", NULL, 0, NULL),
+	          0);
+	CHECK(!readable(fd_c, 0));
+
+	/* Widening the mask keeps the descriptor. */
+	CHECK_INT(queue_wake_listen(comp, QUEUE_CH_REGISTRATIONS, &fd2), 0);
+	CHECK_INT(fd2, fd_c);
+	CHECK_INT(queue_notify(writer, QUEUE_CH_REGISTRATIONS), 0);
+	CHECK(readable(fd_c, 1000));
+	CHECK_INT(queue_wake_drain(comp, &ch), 0);
+	CHECK_INT(ch, QUEUE_CH_REGISTRATIONS);
+
+	/* A crashed listener's socket is cleaned up by the next notify. */
+	s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/f-1-dead.sock", wdir);
+	CHECK_INT(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(s);
+	CHECK_INT(wake_dir_count(), 3);
+	CHECK_INT(queue_notify(writer, QUEUE_CH_PRESENCE), 0);
+	CHECK_INT(wake_dir_count(), 2);
+
+	/* Closing removes the handle's own socket. */
+	queue_close(comp);
+	CHECK_INT(wake_dir_count(), 1);
+	queue_close(bridge);
+	CHECK_INT(wake_dir_count(), 0);
+	queue_close(writer);
+}
+
+/* sun_path holds 108 bytes; a deeper database still gets wake-ups. */
+static void test_wake_long_path(void)
+{
+	char sub[200], path[260], lurl[280];
+	struct queue *a = NULL, *b = NULL;
+	unsigned ch = 0;
+	int fd = -1;
+
+	snprintf(sub, sizeof(sub), "%s/%0120d", dir, 0);
+	CHECK_INT(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/long.db", sub);
+	snprintf(lurl, sizeof(lurl), "sqlite:%s", path);
+	CHECK_INT(queue_open(&a, lurl), 0);
+	CHECK_INT(queue_open(&b, lurl), 0);
+	if (!a || !b)
+		goto out;
+	CHECK_INT(queue_wake_listen(a, QUEUE_CH_PRESENCE, &fd), 0);
+	CHECK_INT(queue_presence_set(b, "bob@example.org", "sip", "idle", NULL),
+	          0);
+	CHECK(readable(fd, 1000));
+	CHECK_INT(queue_wake_drain(a, &ch), 0);
+	CHECK_INT(ch, QUEUE_CH_PRESENCE);
+out:
+	queue_close(a);
+	queue_close(b);
+}
+
+static void test_batch(void)
+{
+	struct queue *q, *listener;
+	char key[32], sender[48];
+	unsigned ch = 0;
+	int fd = -1, i, err = 0;
+
+	fresh_db("batch");
+	q = open_q();
+	listener = open_q();
+	CHECK_INT(
+	    queue_wake_listen(listener, QUEUE_CH_JOBS | QUEUE_CH_EVENTS, &fd),
+	    0);
+	CHECK_INT(queue_batch_begin(q), 0);
+	CHECK_INT(queue_batch_begin(q), -EBUSY);
+	for (i = 0; i < 1000 && !err; i++) {
+		snprintf(key, sizeof(key), "b-%d", i);
+		snprintf(sender, sizeof(sender), "s%d@example.org", i % 300);
+		err = enqueue(q, "bob@example.org", sender, key, NULL, NULL,
+		              NULL);
+		/* A failed call leaves the batch usable. */
+		if (i == 500)
+			CHECK_INT(queue_event_add(q, 99999, QUEUE_EV_KEY, "1",
+			                          NULL, 0, NULL),
+			          -ENOENT);
+	}
+	CHECK_INT(err, 0);
+	/* Not visible, and nobody woken, before the commit. */
+	CHECK_INT(count_jobs(listener), 0);
+	CHECK(!readable(fd, 0));
+	CHECK_INT(queue_batch_commit(q), 0);
+	CHECK_INT(count_jobs(listener), 300);
+	CHECK(readable(fd, 1000));
+	CHECK_INT(queue_wake_drain(listener, &ch), 0);
+	CHECK_INT(ch, QUEUE_CH_JOBS);
+
+	/* A rolled-back batch leaves nothing. */
+	CHECK_INT(queue_batch_begin(q), 0);
+	CHECK_INT(enqueue(q, "bob@example.org", "new@example.org", "r1", NULL,
+	                  NULL, NULL),
+	          0);
+	queue_batch_rollback(q);
+	CHECK_INT(count_jobs(q), 300);
+	CHECK(!readable(fd, 0));
+	CHECK_INT(queue_batch_commit(q), -EINVAL);
+	queue_close(listener);
+	queue_close(q);
+}
+
+static int job_list_cb(const struct queue_job *job, void *arg)
+{
+	int64_t *last = arg;
+
+	CHECK(job->id > *last);
+	*last = job->id;
+	return 0;
+}
+
+static void test_job_foreach(void)
+{
+	struct queue_job_filter f = {.callee_jid = "bob@example.org"};
+	struct queue *q;
+	struct queue_job *job = NULL;
+	int64_t last = 0;
+	char key[16], sender[32];
+	int i;
+
+	fresh_db("foreach");
+	q = open_q();
+	for (i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		snprintf(sender, sizeof(sender), "s%d@example.org", i);
+		CHECK_INT(enqueue(q, "bob@example.org", sender, key, NULL, NULL,
+		                  NULL),
+		          0);
+	}
+	CHECK_INT(queue_job_claim(q, "b", 1000, &job, NULL), 0);
+	if (job)
+		CHECK_INT(
+		    queue_job_finish(q, job->id, "b", QUEUE_JOB_FAILED, "x"),
+		    0);
+	queue_job_free(job);
+	CHECK_INT(queue_job_foreach(q, &f, job_list_cb, &last), 0);
+	CHECK_INT(last, 5);
+	f.limit = 2;
+	last = 3;
+	CHECK_INT(queue_job_foreach(q, &f, job_list_cb, &last), 0);
+	CHECK_INT(last, 5);
+	f.limit = 0;
+	f.finished_only = true;
+	last = 0;
+	CHECK_INT(queue_job_foreach(q, &f, job_list_cb, &last), 0);
+	CHECK_INT(last, 1);
+	queue_close(q);
+}
+
+int main(void)
+{
+	char cmd[128];
+
+	snprintf(dir, sizeof(dir), "/tmp/rb-test-queue-XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_open();
+	test_enqueue();
+	test_bounds();
+	test_coalesce();
+	test_limits();
+	test_claim_lease();
+	test_claim_order();
+	test_expired_heard();
+	test_finish_follow_up();
+	test_events();
+	test_presence();
+	test_leases();
+	test_registrations();
+	test_two_processes();
+	test_wake();
+	test_wake_long_path();
+	test_batch();
+	test_job_foreach();
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return check_exit("test_queue");
+}
