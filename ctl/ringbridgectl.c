@@ -1,0 +1,665 @@
+/*
+ * ringbridgectl: the operator's command line over the queue. It registers
+ * and unregisters users (an operator's registration counts as verified),
+ * and lists users, jobs and calls. Every change goes through the queue
+ * library and ends with a wake-up on QUEUE_CH_REGISTRATIONS, so a running
+ * component picks it up at once. Exit status: 0 done, 1 refused or failed
+ * (the reason on stderr), 2 bad usage, 78 a bad configuration file.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "phone.h"
+#include "policy.h"
+#include "queue.h"
+
+#define EXIT_FAIL   1
+#define EXIT_USAGE  2
+#define EXIT_CONFIG 78
+
+/* How many finished calls "calls" shows. */
+#define RECENT_CALLS 20
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: ringbridgectl [-c|--config FILE] COMMAND [ARGS]\n"
+	        "\n"
+	        "commands:\n"
+	        "  register JID PHONE   register (or change) a user's phone, "
+	        "as verified;\n"
+	        "                       PHONE is +E164 or a sip:/sips: URI\n"
+	        "  unregister JID       remove a user and cancel their "
+	        "pending calls\n"
+	        "  users                list registered users\n"
+	        "  jobs [--all] [JID]   list pending jobs (--all: finished "
+	        "ones too)\n"
+	        "  calls                calls in progress and the last %d "
+	        "finished\n"
+	        "\n"
+	        "options:\n"
+	        "  -c, --config FILE    the configuration file (default: "
+	        "built-in defaults)\n"
+	        "  -h, --help           this text\n"
+	        "  -V, --version        the version\n",
+	        RECENT_CALLS);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ringbridgectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- tables ---------------------------------------------------------------
+ */
+
+/*
+ * Rows are collected, then printed with columns as wide as their widest
+ * cell. Cells hold text from the network (JIDs, reasons, names): control
+ * characters are shown as '?' so nothing reaches the terminal as an escape.
+ */
+#define TABLE_COLS 10
+
+struct table {
+	size_t ncols;
+	const char *head[TABLE_COLS];
+	char **cells; /* nrows * ncols, owned */
+	size_t nrows, cap;
+	int err;
+};
+
+static char *cell_clean(const char *s)
+{
+	char *d = strdup(s ? s : "-");
+	unsigned char *p;
+
+	if (!d)
+		return NULL;
+	for (p = (unsigned char *)d; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	return d;
+}
+
+/* Adds a row of T->ncols cells (NULL shows as "-"). */
+static void table_row(struct table *t, ...)
+{
+	va_list ap;
+	size_t i;
+
+	if (t->err)
+		return;
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char **c = realloc(t->cells, cap * t->ncols * sizeof(*c));
+
+		if (!c) {
+			t->err = -ENOMEM;
+			return;
+		}
+		t->cells = c;
+		t->cap = cap;
+	}
+	va_start(ap, t);
+	for (i = 0; i < t->ncols; i++) {
+		char *c = cell_clean(va_arg(ap, const char *));
+
+		if (!c)
+			t->err = -ENOMEM;
+		t->cells[t->nrows * t->ncols + i] = c;
+	}
+	va_end(ap);
+	t->nrows++;
+}
+
+/* Byte width; good enough for the mostly-ASCII cells we print. */
+static size_t width(const char *s)
+{
+	return s ? strlen(s) : 1;
+}
+
+/* A cell padded to W, or the last one of its line without padding. */
+static void print_cell(const char *s, size_t w, bool last)
+{
+	if (last)
+		printf("%s\n", s ? s : "-");
+	else
+		printf("%-*s  ", (int)w, s ? s : "-");
+}
+
+static void table_print(struct table *t)
+{
+	size_t w[TABLE_COLS], r, c;
+
+	for (c = 0; c < t->ncols; c++)
+		w[c] = strlen(t->head[c]);
+	for (r = 0; r < t->nrows; r++) {
+		for (c = 0; c < t->ncols; c++) {
+			size_t n = width(t->cells[r * t->ncols + c]);
+
+			if (n > w[c])
+				w[c] = n;
+		}
+	}
+	for (c = 0; c < t->ncols; c++)
+		print_cell(t->head[c], w[c], c + 1 == t->ncols);
+	for (r = 0; r < t->nrows; r++) {
+		for (c = 0; c < t->ncols; c++)
+			print_cell(t->cells[r * t->ncols + c], w[c],
+			           c + 1 == t->ncols);
+	}
+}
+
+static void table_free(struct table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = t->cap = 0;
+}
+
+/* ---- formatting -------------------------------------------------------------
+ */
+
+/* Local time "YYYY-MM-DD HH:MM:SS", or "-" for 0. */
+static const char *fmt_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || !localtime_r(&t, &tm) ||
+	    !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		return "-";
+	return buf;
+}
+
+static const char *fmt_int(long long v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lld", v);
+	return buf;
+}
+
+/* "22:00-07:00", or "-" when none. */
+static const char *fmt_quiet(int start, int end, char *buf, size_t len)
+{
+	if (start < 0 || end < 0)
+		return "-";
+	snprintf(buf, len, "%02d:%02d-%02d:%02d", start / 60, start % 60,
+	         end / 60, end % 60);
+	return buf;
+}
+
+/* ---- commands
+ * ----------------------------------------------------------------- */
+
+struct ctl {
+	struct config *cfg;
+	struct queue *q;
+};
+
+/* The JID as a registration key: lowercase ASCII (what servers send after
+ * PRECIS case mapping), "local@domain" with no resource. Returns a new
+ * string, or NULL with *WHY set. */
+static char *jid_key(const char *in, const char **why)
+{
+	char *jid;
+	size_t i;
+
+	if (strlen(in) > QUEUE_JID_MAX) {
+		*why = "too long";
+		return NULL;
+	}
+	if (strchr(in, '/')) {
+		*why = "give the bare JID (user@domain), without a resource";
+		return NULL;
+	}
+	jid = strdup(in);
+	if (!jid) {
+		*why = "out of memory";
+		return NULL;
+	}
+	for (i = 0; jid[i]; i++)
+		jid[i] = (char)tolower((unsigned char)jid[i]);
+	if (!policy_bare_jid_valid(jid)) {
+		*why = "not a bare JID (user@domain)";
+		free(jid);
+		return NULL;
+	}
+	return jid;
+}
+
+static int random_hex(char *out, size_t bytes)
+{
+	unsigned char r[32];
+	size_t i;
+
+	if (bytes > sizeof(r) || getrandom(r, bytes, 0) != (ssize_t)bytes)
+		return -EIO;
+	for (i = 0; i < bytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
+static int cmd_register(struct ctl *c, const char *jid_in, const char *phone)
+{
+	struct queue_registration r = {0};
+	char canon[PHONE_MAX], node[33];
+	enum phone_kind kind;
+	const char *why = NULL;
+	char *jid;
+	bool existed;
+	int err, status = EXIT_FAIL;
+
+	jid = jid_key(jid_in, &why);
+	if (!jid) {
+		fail("%s: %s", jid_in, why);
+		return EXIT_FAIL;
+	}
+	if (!policy_jid_is_local(c->cfg, jid)) {
+		fail("%s: its domain is not one of [xmpp] user_domains", jid);
+		goto out;
+	}
+	if (phone_normalise(phone, canon, sizeof(canon), &kind, &why)) {
+		fail("%s: %s", phone, why ? why : "not a valid phone number");
+		goto out;
+	}
+	if (policy_destination_check(c->cfg, canon, &why)) {
+		fail("%s: %s (see [policy] %s)", canon,
+		     why ? why : "not allowed",
+		     kind == PHONE_E164 ? "allowed_prefixes"
+		                        : "allowed_sip_domains");
+		goto out;
+	}
+
+	err = queue_registration_get(c->q, jid, &r);
+	if (err && err != -ENOENT) {
+		fail("reading the registration of %s: %s", jid, strerror(-err));
+		goto out;
+	}
+	existed = err == 0;
+	if (!existed) {
+		r.jid = strdup(jid);
+		r.quiet_start = r.quiet_end = -1;
+		if (!r.jid)
+			goto nomem;
+	}
+	free(r.phone);
+	r.phone = strdup(canon);
+	if (!r.phone)
+		goto nomem;
+	r.verified = true;
+	free(r.verify_code);
+	r.verify_code = NULL;
+	r.verify_failures = 0;
+	if (!r.push_node) {
+		if (random_hex(node, 16)) {
+			fail("no randomness for a push node");
+			goto out;
+		}
+		r.push_node = strdup(node);
+		if (!r.push_node)
+			goto nomem;
+	}
+
+	/* One commit, one wake-up for the component. */
+	err = queue_batch_begin(c->q);
+	if (!err)
+		err = queue_registration_put(c->q, &r);
+	if (!err)
+		err = queue_notify(c->q, QUEUE_CH_REGISTRATIONS);
+	if (!err)
+		err = queue_batch_commit(c->q);
+	if (err) {
+		queue_batch_rollback(c->q);
+		fail("saving the registration of %s: %s", jid, strerror(-err));
+		goto out;
+	}
+	printf("%s %s: %s (verified)\n", existed ? "updated" : "registered",
+	       jid, canon);
+	status = 0;
+	goto out;
+nomem:
+	fail("out of memory");
+out:
+	queue_registration_clear(&r);
+	free(jid);
+	return status;
+}
+
+static int cmd_unregister(struct ctl *c, const char *jid_in)
+{
+	const char *why = NULL;
+	char *jid;
+	int n = 0, err;
+
+	/* Any domain: an operator may clean up after a user_domains change. */
+	jid = jid_key(jid_in, &why);
+	if (!jid) {
+		fail("%s: %s", jid_in, why);
+		return EXIT_FAIL;
+	}
+	err = queue_batch_begin(c->q);
+	if (!err)
+		err = queue_registration_delete(c->q, jid);
+	if (!err)
+		err = queue_job_cancel_for(c->q, jid, &n);
+	if (!err)
+		err = queue_notify(c->q, QUEUE_CH_REGISTRATIONS);
+	if (!err)
+		err = queue_batch_commit(c->q);
+	if (err) {
+		queue_batch_rollback(c->q);
+		if (err == -ENOENT)
+			fail("%s is not registered", jid);
+		else
+			fail("unregistering %s: %s", jid, strerror(-err));
+		free(jid);
+		return EXIT_FAIL;
+	}
+	printf("unregistered %s; %d pending job%s cancelled\n", jid, n,
+	       n == 1 ? "" : "s");
+	free(jid);
+	return 0;
+}
+
+static int users_row(const struct queue_registration *r, void *arg)
+{
+	struct table *t = arg;
+	char quiet[16];
+
+	table_row(
+	    t, r->jid, r->phone, r->verified ? "yes" : "no",
+	    r->tz ? r->tz : "UTC",
+	    r->call_when == QUEUE_CALL_AWAY ? "away" : "offline",
+	    fmt_quiet(r->quiet_start, r->quiet_end, quiet, sizeof(quiet)));
+	return t->err;
+}
+
+static int cmd_users(struct ctl *c)
+{
+	struct table t = {
+	    .ncols = 6,
+	    .head = {"JID", "PHONE", "VERIFIED", "TZ", "CALL WHEN",
+	             "QUIET HOURS"},
+	};
+	int err;
+
+	err = queue_registration_foreach(c->q, users_row, &t);
+	if (err) {
+		fail("listing users: %s", strerror(-err));
+		table_free(&t);
+		return EXIT_FAIL;
+	}
+	if (t.nrows)
+		table_print(&t);
+	else
+		printf("no users registered\n");
+	table_free(&t);
+	return 0;
+}
+
+static int jobs_row(const struct queue_job *j, void *arg)
+{
+	struct table *t = arg;
+	char id[24], n[24], att[24], next[32];
+
+	table_row(t, fmt_int(j->id, id, sizeof(id)),
+	          queue_job_kind_name(j->kind), queue_job_state_name(j->state),
+	          j->callee_jid, j->sender_jid,
+	          fmt_int((long long)j->n_messages, n, sizeof(n)),
+	          fmt_int(j->attempts, att, sizeof(att)),
+	          j->state == QUEUE_JOB_QUEUED
+	              ? fmt_time(j->next_attempt_ms > j->not_before_ms
+	                             ? j->next_attempt_ms
+	                             : j->not_before_ms,
+	                         next, sizeof(next))
+	              : "-",
+	          j->last_reason);
+	return t->err;
+}
+
+static int cmd_jobs(struct ctl *c, bool all, const char *jid_in)
+{
+	struct table t = {
+	    .ncols = 9,
+	    .head = {"ID", "KIND", "STATE", "CALLEE", "SENDER", "MESSAGES",
+	             "ATTEMPTS", "NEXT ATTEMPT", "LAST REASON"},
+	};
+	struct queue_job_filter f = {
+	    .unfinished_only = !all,
+	    .limit = 1000,
+	};
+	char *jid = NULL;
+	int err;
+
+	if (jid_in) {
+		jid = strdup(jid_in);
+		if (!jid) {
+			fail("out of memory");
+			return EXIT_FAIL;
+		}
+		/* Gateway addresses are callees too: only fold the case. */
+		for (char *p = jid; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		f.callee_jid = jid;
+	}
+	err = queue_job_foreach(c->q, &f, jobs_row, &t);
+	free(jid);
+	if (err) {
+		fail("listing jobs: %s", strerror(-err));
+		table_free(&t);
+		return EXIT_FAIL;
+	}
+	if (t.nrows)
+		table_print(&t);
+	else
+		printf("no %sjobs\n", all ? "" : "pending ");
+	table_free(&t);
+	return 0;
+}
+
+static int calls_active_row(const struct queue_job *j, void *arg)
+{
+	struct table *t = arg;
+	char id[24], att[24], until[32];
+
+	if (j->state != QUEUE_JOB_ACTIVE)
+		return 0;
+	table_row(t, fmt_int(j->id, id, sizeof(id)),
+	          queue_job_kind_name(j->kind), j->callee_jid, j->destination,
+	          fmt_int(j->attempts, att, sizeof(att)), j->lease_owner,
+	          fmt_time(j->lease_deadline_ms, until, sizeof(until)));
+	return t->err;
+}
+
+static int calls_done_row(const struct queue_job *j, void *arg)
+{
+	struct table *t = arg;
+	char id[24], att[24], at[32];
+
+	table_row(t, fmt_int(j->id, id, sizeof(id)),
+	          queue_job_kind_name(j->kind), j->callee_jid, j->sender_jid,
+	          queue_job_state_name(j->state),
+	          fmt_int(j->attempts, att, sizeof(att)),
+	          fmt_time(j->finished_ms, at, sizeof(at)), j->last_reason);
+	return t->err;
+}
+
+static int cmd_calls(struct ctl *c)
+{
+	struct table active = {
+	    .ncols = 7,
+	    .head = {"ID", "KIND", "CALLEE", "DESTINATION", "ATTEMPT", "BRIDGE",
+	             "LEASE UNTIL"},
+	};
+	struct table done_ = {
+	    .ncols = 8,
+	    .head = {"ID", "KIND", "CALLEE", "SENDER", "OUTCOME", "ATTEMPTS",
+	             "FINISHED", "REASON"},
+	};
+	struct queue_job_filter f = {.unfinished_only = true, .limit = 10000};
+	int err, status = EXIT_FAIL;
+
+	err = queue_job_foreach(c->q, &f, calls_active_row, &active);
+	if (!err) {
+		f.unfinished_only = false;
+		f.finished_only = true;
+		f.limit = RECENT_CALLS;
+		err = queue_job_foreach(c->q, &f, calls_done_row, &done_);
+	}
+	if (err) {
+		fail("listing calls: %s", strerror(-err));
+		goto out;
+	}
+	printf("Calls in progress:\n");
+	if (active.nrows)
+		table_print(&active);
+	else
+		printf("none\n");
+	printf("\nLast %d finished:\n", RECENT_CALLS);
+	if (done_.nrows)
+		table_print(&done_);
+	else
+		printf("none\n");
+	status = 0;
+out:
+	table_free(&active);
+	table_free(&done_);
+	return status;
+}
+
+/* ---- main -------------------------------------------------------------------
+ */
+
+/* The command and its number of arguments (min, max). */
+static const struct {
+	const char *name;
+	int min, max;
+} commands[] = {
+    {"register", 2, 2}, {"unregister", 1, 1}, {"users", 0, 0},
+    {"jobs", 0, 2},     {"calls", 0, 0},
+};
+
+static int run(struct ctl *c, const char *cmd, int argc, char **argv)
+{
+	if (!strcmp(cmd, "register"))
+		return cmd_register(c, argv[0], argv[1]);
+	if (!strcmp(cmd, "unregister"))
+		return cmd_unregister(c, argv[0]);
+	if (!strcmp(cmd, "users"))
+		return cmd_users(c);
+	if (!strcmp(cmd, "calls"))
+		return cmd_calls(c);
+	if (!strcmp(cmd, "jobs")) {
+		const char *jid = NULL;
+		bool all = false;
+		int i;
+
+		for (i = 0; i < argc; i++) {
+			if (!strcmp(argv[i], "--all") && !all) {
+				all = true;
+			} else if (argv[i][0] != '-' && !jid) {
+				jid = argv[i];
+			} else {
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+		}
+		return cmd_jobs(c, all, jid);
+	}
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct ctl c = {0};
+	const char *path = NULL, *cmd;
+	enum log_level level;
+	char err[512];
+	size_t i;
+	int opt, nargs, e, status;
+
+	/* '+': options stop at the command, whose own come after it. */
+	while ((opt = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'V':
+			printf("ringbridgectl %s\n", RB_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	nargs = argc - optind - 1;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(cmd, commands[i].name))
+			break;
+	}
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		fail("unknown command \"%s\"", cmd);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (nargs < commands[i].min || nargs > commands[i].max) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	if (config_load(&c.cfg, path, err, sizeof(err)) != 0) {
+		fail("%s", err);
+		return EXIT_CONFIG;
+	}
+	if (log_level_parse(c.cfg->log.level, &level) == 0)
+		log_level_set(level);
+	/* The queue logs its own failures; ours go to stderr as one line. */
+	e = queue_open(&c.q, c.cfg->queue.url);
+	if (e) {
+		fail("cannot open the queue ([queue] url): %s", strerror(-e));
+		config_free(c.cfg);
+		return EXIT_FAIL;
+	}
+	status = run(&c, cmd, nargs, argv + optind + 1);
+	queue_close(c.q);
+	config_free(c.cfg);
+	return status;
+}
