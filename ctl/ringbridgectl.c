@@ -250,6 +250,23 @@ static char *jid_key(const char *in, const char **why)
 	return jid;
 }
 
+/*
+ * Opens the queue the first time a command needs it, after its arguments
+ * were checked, so a refused command creates no database. The queue logs
+ * its own failures; ours is one line naming the setting.
+ */
+static int ctl_open(struct ctl *c)
+{
+	int err;
+
+	if (c->q)
+		return 0;
+	err = queue_open(&c->q, c->cfg->queue.url);
+	if (err)
+		fail("cannot open the queue ([queue] url): %s", strerror(-err));
+	return err;
+}
+
 static int random_hex(char *out, size_t bytes)
 {
 	unsigned char r[32];
@@ -293,6 +310,8 @@ static int cmd_register(struct ctl *c, const char *jid_in, const char *phone)
 		goto out;
 	}
 
+	if (ctl_open(c))
+		goto out;
 	err = queue_registration_get(c->q, jid, &r);
 	if (err && err != -ENOENT) {
 		fail("reading the registration of %s: %s", jid, strerror(-err));
@@ -360,6 +379,10 @@ static int cmd_unregister(struct ctl *c, const char *jid_in)
 		fail("%s: %s", jid_in, why);
 		return EXIT_FAIL;
 	}
+	if (ctl_open(c)) {
+		free(jid);
+		return EXIT_FAIL;
+	}
 	err = queue_batch_begin(c->q);
 	if (!err)
 		err = queue_registration_delete(c->q, jid);
@@ -406,6 +429,8 @@ static int cmd_users(struct ctl *c)
 	};
 	int err;
 
+	if (ctl_open(c))
+		return EXIT_FAIL;
 	err = queue_registration_foreach(c->q, users_row, &t);
 	if (err) {
 		fail("listing users: %s", strerror(-err));
@@ -454,6 +479,8 @@ static int cmd_jobs(struct ctl *c, bool all, const char *jid_in)
 	char *jid = NULL;
 	int err;
 
+	if (ctl_open(c))
+		return EXIT_FAIL;
 	if (jid_in) {
 		jid = strdup(jid_in);
 		if (!jid) {
@@ -522,6 +549,8 @@ static int cmd_calls(struct ctl *c)
 	struct queue_job_filter f = {.unfinished_only = true, .limit = 10000};
 	int err, status = EXIT_FAIL;
 
+	if (ctl_open(c))
+		return EXIT_FAIL;
 	err = queue_job_foreach(c->q, &f, calls_active_row, &active);
 	if (!err) {
 		f.unfinished_only = false;
@@ -606,7 +635,7 @@ int main(int argc, char **argv)
 	enum log_level level;
 	char err[512];
 	size_t i;
-	int opt, nargs, e, status;
+	int opt, nargs, status;
 
 	/* '+': options stop at the command, whose own come after it. */
 	while ((opt = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
@@ -651,13 +680,6 @@ int main(int argc, char **argv)
 	}
 	if (log_level_parse(c.cfg->log.level, &level) == 0)
 		log_level_set(level);
-	/* The queue logs its own failures; ours go to stderr as one line. */
-	e = queue_open(&c.q, c.cfg->queue.url);
-	if (e) {
-		fail("cannot open the queue ([queue] url): %s", strerror(-e));
-		config_free(c.cfg);
-		return EXIT_FAIL;
-	}
 	status = run(&c, cmd, nargs, argv + optind + 1);
 	queue_close(c.q);
 	config_free(c.cfg);

@@ -1,0 +1,245 @@
+"""ringbridgectl against a temporary configuration and queue: operator
+registrations (numbers normalised, destinations outside the policy refused
+with a message naming the problem), the users table, unregistration with
+its pending jobs cancelled, listings, and usage errors. Needs no XMPP
+server: the queue is inspected read-only with sqlite3, as the component
+tests do."""
+
+import os
+import pathlib
+import shutil
+import sqlite3
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BUILD_DIR = pathlib.Path(os.environ.get("RB_BUILD_DIR", REPO / "build"))
+CTL_BIN = BUILD_DIR / "ringbridgectl"
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:",
+                     "ERROR: LeakSanitizer")
+
+CONFIG = """\
+[xmpp]
+user_domains = localhost, example.org
+
+[queue]
+url = sqlite:{db}
+
+[policy]
+allowed_prefixes = +1, +44
+allowed_sip_domains = pbx.example.org
+"""
+
+
+def require_binary(path):
+    """Under ctest (RB_BUILD_DIR set) a missing binary fails the test; run
+    by hand without a build, it skips."""
+    if os.access(path, os.X_OK):
+        return
+    if os.environ.get("RB_BUILD_DIR"):
+        raise AssertionError("%s is missing (RB_BUILD_DIR=%s)" % (
+            path, os.environ["RB_BUILD_DIR"]))
+    raise unittest.SkipTest("%s not built (set RB_BUILD_DIR)" % path)
+
+
+class CtlTest(unittest.TestCase):
+
+    def setUp(self):
+        require_binary(CTL_BIN)
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-ctl-"))
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        self.db = self.dir / "queue.db"
+        self.config = self.dir / "ringbridge.conf"
+        self.config.write_text(CONFIG.format(db=self.db))
+
+    def ctl(self, *args, config=True):
+        argv = [str(CTL_BIN)]
+        if config:
+            argv += ["-c", str(self.config)]
+        r = subprocess.run(argv + list(args), capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        for marker in SANITIZER_MARKERS:
+            self.assertNotIn(marker, r.stderr)
+        return r
+
+    def ok(self, *args):
+        r = self.ctl(*args)
+        self.assertEqual(r.returncode, 0, "%s: %s%s" % (args, r.stdout,
+                                                         r.stderr))
+        return r.stdout
+
+    def refused(self, *args, status=1):
+        r = self.ctl(*args)
+        self.assertEqual(r.returncode, status, "%s: %s%s" % (
+            args, r.stdout, r.stderr))
+        return r.stderr
+
+    def query(self, sql, *params):
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+
+    def registration(self, jid):
+        rows = self.query("SELECT phone, verified, push_node, verify_code "
+                          "FROM registrations WHERE jid = ?", jid)
+        return rows[0] if rows else None
+
+    # -- register -----------------------------------------------------------
+
+    def test_register_good_numbers(self):
+        cases = [
+            ("bob@localhost", "+1 (555) 123-4567", "+15551234567"),
+            ("carol@example.org", "+44 20 7946 0000", "+442079460000"),
+            ("dave@localhost", "sip:dave@pbx.example.org",
+             "sip:dave@pbx.example.org"),
+            # The JID is a key: its case is folded, as servers do.
+            ("Erin@Example.ORG", "+1.555.000.1111", "+15550001111"),
+        ]
+        for jid, phone, canon in cases:
+            with self.subTest(jid=jid, phone=phone):
+                out = self.ok("register", jid, phone)
+                self.assertIn(canon, out)
+                phone_db, verified, node, code = self.registration(
+                    jid.lower())
+                self.assertEqual(phone_db, canon)
+                self.assertEqual(verified, 1)
+                self.assertRegex(node, r"^[0-9a-f]{32}$")
+                self.assertIsNone(code)
+        nodes = self.query("SELECT push_node FROM registrations")
+        self.assertEqual(len(set(nodes)), len(cases))
+        self.assertEqual(stat.S_IMODE(os.stat(self.db).st_mode), 0o600)
+
+    def test_register_keeps_other_fields(self):
+        self.ok("register", "bob@localhost", "+15551234567")
+        node = self.registration("bob@localhost")[2]
+        con = sqlite3.connect(str(self.db))
+        con.execute("UPDATE registrations SET tz = 'Europe/London', "
+                    "quiet_start = 1320, quiet_end = 420, call_when = 1 "
+                    "WHERE jid = 'bob@localhost'")
+        con.commit()
+        con.close()
+        out = self.ok("register", "bob@localhost", "+44 20 7946 0000")
+        self.assertIn("updated", out)
+        row = self.query("SELECT phone, tz, quiet_start, quiet_end, "
+                         "call_when, push_node FROM registrations")
+        self.assertEqual(row, [("+442079460000", "Europe/London", 1320, 420,
+                                1, node)])
+        users = self.ok("users")
+        self.assertIn("Europe/London", users)
+        self.assertIn("22:00-07:00", users)
+        self.assertIn("away", users)
+
+    def test_register_refused(self):
+        cases = [
+            # (jid, phone, words the message must contain)
+            ("bob@localhost", "+33 1 23 45 67 89", "allowed_prefixes"),
+            ("bob@localhost", "+49 30 1234567", "country or area"),
+            ("bob@localhost", "sip:bob@evil.example.com",
+             "allowed_sip_domains"),
+            ("bob@localhost", "5551234567", "international"),
+            ("bob@localhost", "+1 555 CALL NOW", "+1 555 CALL NOW"),
+            ("bob@elsewhere.net", "+15551234567", "user_domains"),
+            ("bob@localhost/phone", "+15551234567", "bare JID"),
+            ("not a jid", "+15551234567", "not a jid"),
+        ]
+        for jid, phone, words in cases:
+            with self.subTest(jid=jid, phone=phone):
+                err = self.refused("register", jid, phone)
+                self.assertIn(words, err)
+                self.assertTrue(err.startswith("ringbridgectl: "), err)
+                self.assertEqual(len(err.splitlines()), 1, err)
+        # Refused before the queue was even opened.
+        self.assertFalse(self.db.exists())
+
+    # -- users, unregister, jobs ------------------------------------------
+
+    def test_users_listing(self):
+        self.assertIn("no users", self.ok("users"))
+        self.ok("register", "bob@localhost", "+15551234567")
+        self.ok("register", "alice@localhost", "sip:alice@pbx.example.org")
+        lines = self.ok("users").splitlines()
+        self.assertEqual(lines[0].split()[:3], ["JID", "PHONE", "VERIFIED"])
+        self.assertEqual([l.split()[0] for l in lines[1:]],
+                         ["alice@localhost", "bob@localhost"])
+        self.assertEqual(lines[2].split()[1:3], ["+15551234567", "yes"])
+
+    def insert_job(self, callee, sender, state, reason=None):
+        now = int(time.time() * 1000)
+        con = sqlite3.connect(str(self.db))
+        cur = con.execute(
+            "INSERT INTO jobs (kind, state, callee_jid, destination, "
+            "sender_jid, created_ms, not_before_ms, next_attempt_ms, "
+            "attempts, lease_owner, lease_deadline_ms, last_reason, "
+            "finished_ms) VALUES (1, ?, ?, '+15551234567', ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?)",
+            (state, callee, sender, now, now, now, 1 if state else 0,
+             "bridge-a" if state == 1 else None,
+             now + 30000 if state == 1 else None, reason,
+             now if state >= 2 else None))
+        con.execute("INSERT INTO job_messages (job_id, seq, sender_jid, "
+                    "body, received_ms, idem_key) VALUES (?, 1, ?, 'hi', "
+                    "?, ?)", (cur.lastrowid, sender, now,
+                              "k%d" % cur.lastrowid))
+        con.commit()
+        con.close()
+        return cur.lastrowid
+
+    def test_unregister_cancels_jobs(self):
+        self.ok("register", "bob@localhost", "+15551234567")
+        self.ok("register", "carol@localhost", "+15557654321")
+        queued = self.insert_job("bob@localhost", "alice@localhost", 0)
+        active = self.insert_job("bob@localhost", "dave@localhost", 1)
+        done = self.insert_job("bob@localhost", "erin@localhost", 3,
+                               "no answer")
+        other = self.insert_job("carol@localhost", "alice@localhost", 0)
+
+        jobs = self.ok("jobs")
+        self.assertIn("queued", jobs)
+        self.assertIn("active", jobs)
+        self.assertNotIn("no answer", jobs)
+        self.assertIn("no answer", self.ok("jobs", "--all"))
+        only_carol = self.ok("jobs", "carol@localhost")
+        self.assertNotIn("bob@localhost", only_carol)
+        calls = self.ok("calls")
+        self.assertIn("bridge-a", calls)
+        self.assertIn("no answer", calls)
+
+        out = self.ok("unregister", "bob@localhost")
+        self.assertIn("2 pending jobs cancelled", out)
+        self.assertIsNone(self.registration("bob@localhost"))
+        states = dict(self.query("SELECT id, state FROM jobs"))
+        self.assertEqual(states, {queued: 4, active: 4, done: 3, other: 0})
+        self.assertNotIn("bob@localhost", self.ok("users"))
+        self.assertIn("not registered",
+                      self.refused("unregister", "bob@localhost"))
+
+    # -- usage --------------------------------------------------------------
+
+    def test_usage(self):
+        for args in (["bogus"], ["register", "bob@localhost"], [],
+                     ["users", "extra"], ["jobs", "--bogus"]):
+            with self.subTest(args=args):
+                self.assertIn("usage:", self.refused(*args, status=2))
+        r = self.ctl("--help", config=False)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("register JID PHONE", r.stdout)
+
+    def test_bad_config(self):
+        self.config.write_text("[queue]\nurl = postgresql://db/rb\n")
+        err = self.refused("users")
+        self.assertIn("PostgreSQL is not supported yet", err)
+        self.assertIn("[queue] url", err)
+        self.config.write_text("[queue]\nurl = mysql://db/rb\n")
+        self.assertIn("url", self.refused("users", status=78))
+        self.config.write_text("[policy]\nno_such_key = 1\n")
+        self.refused("users", status=78)
+
+
+if __name__ == "__main__":
+    unittest.main()
