@@ -16,6 +16,7 @@ import concurrent.futures
 import copy
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -163,6 +164,17 @@ def _spawn(argv, log_path, **kw):
     return proc
 
 
+def _require_binary(path):
+    """Run by hand without a build, a missing binary skips the test; under
+    ctest (RB_BUILD_DIR set) it fails it, so CI cannot pass by skipping."""
+    if os.access(path, os.X_OK):
+        return
+    if os.environ.get("RB_BUILD_DIR"):
+        raise AssertionError("%s is missing (RB_BUILD_DIR=%s)" % (
+            path, os.environ["RB_BUILD_DIR"]))
+    raise unittest.SkipTest("%s not built (set RB_BUILD_DIR)" % path)
+
+
 def _chown_prosody(path):
     subprocess.run(["chown", "-R", "prosody:prosody", str(path)], check=True)
 
@@ -260,6 +272,7 @@ class Prosody:
         self.proc_log = self.dir / "prosody.stdout"
         self.data = self.dir / "data"
         self.data.mkdir()
+        (self.dir / "certs").mkdir()  # none needed; keeps the log quiet
         self.users = {}
         self.proc = None
         self._write_config(extra_global, extra_host, debug)
@@ -391,6 +404,25 @@ Component {gw}
                 user, r.stdout, r.stderr))
         self.users[user] = password
         return "%s@%s" % (user, DOMAIN)
+
+    def push_registrations(self, user):
+        """The push service JIDs and nodes Prosody has stored for USER
+        (mod_cloud_notify's store, written when push is enabled)."""
+        f = self.data / DOMAIN / "cloud_notify" / ("%s.dat" % user)
+        try:
+            text = f.read_text(errors="replace")
+        except OSError:
+            return []
+        jids = re.findall(r'\["jid"\]\s*=\s*"([^"]*)"', text)
+        nodes = re.findall(r'\["node"\]\s*=\s*"([^"]*)"', text)
+        return list(zip(jids, nodes))
+
+    def wait_push_enabled(self, user, service=None, timeout=30.0):
+        """Until push to SERVICE (the component) is enabled for USER."""
+        service = service or self.component
+        return wait_until(lambda: [r for r in self.push_registrations(user)
+                                   if r[0] == service], timeout,
+                          what="push enabled for %s to %s" % (user, service))
 
     def log_text(self):
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -531,8 +563,9 @@ class Client:
         x.auto_reconnect = False
         x.register_handler(Callback("rbtest iq replies", _AnyIqReply(),
                                     self._on_iq_reply))
-        x.add_event_handler("message", lambda m: self.messages.put(
-            copy.deepcopy(m.xml)))
+        for ev in ("message", "message_error"):
+            x.add_event_handler(ev, lambda m: self.messages.put(
+                copy.deepcopy(m.xml)))
         x.add_event_handler("presence", lambda p: self.presences.put(
             copy.deepcopy(p.xml)))
         return x
@@ -670,6 +703,11 @@ class Client:
 
     # -- common queries
 
+    def ping(self, to=GATEWAY, timeout=IQ_TIMEOUT):
+        """The reply (Element) to an XEP-0199 ping."""
+        return self.iq("<iq type='get' to='%s'><ping xmlns='urn:xmpp:ping'/>"
+                       "</iq>" % to, timeout)
+
     def disco_info(self, to=GATEWAY, node=None, timeout=IQ_TIMEOUT):
         n = " node='%s'" % xml_escape(node) if node else ""
         return self.iq("<iq type='get' to='%s'><query xmlns='%s'%s/></iq>"
@@ -776,6 +814,7 @@ class Component:
         self.log = self.dir / "component.log"
         self.binary = pathlib.Path(binary or COMPONENT_BIN)
         self.proc = None
+        self._exit_expected = True
         self.db = QueueDB(self.db_path)
         pol = dict(self.DEFAULT_POLICY)
         pol.update(policy or {})
@@ -796,23 +835,16 @@ class Component:
             lines.append("")
         self.config.write_text("\n".join(lines))
 
-    @staticmethod
-    def available(binary=None):
-        return os.access(binary or COMPONENT_BIN, os.X_OK)
-
     def start(self):
         assert self.proc is None or self.proc.poll() is not None
-        if not self.available(self.binary):
-            raise unittest.SkipTest("%s not built" % self.binary)
-        env = dict(os.environ)
-        # Sanitizer builds: report to stderr (the log), keep going where
-        # the build allows, and do not let leaks at exit fail silently.
-        env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        _require_binary(self.binary)
         with open(self.log, "ab") as f:
             f.write(b"---- start ----\n")
+        # Sanitizer options come from the environment (scripts/test sets
+        # them); reports go to stderr, which is the log.
         self.proc = _spawn([str(self.binary), "-c", str(self.config)],
-                           self.log, cwd=str(self.dir), env=env)
+                           self.log, cwd=str(self.dir))
+        self._exit_expected = False
         return self
 
     def running(self):
@@ -851,15 +883,23 @@ class Component:
 
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM, wait (SIGKILL after TIMEOUT), then fail on sanitizer
-        reports. Returns the exit status."""
-        rc = None
-        if self.proc is not None:
-            rc = _terminate(self.proc, timeout)
+        reports or on an exit nobody asked for (a crash). Returns the exit
+        status."""
+        if self.proc is None:
+            return None
+        died = self.proc.poll() is not None and not self._exit_expected
+        rc = _terminate(self.proc, timeout)
+        self._exit_expected = True
         self.check_sanitizers()
+        if died:
+            raise AssertionError("component exited by itself with status %s:"
+                                 "\n%s" % (rc, tail(self.log)))
         return rc
 
     def kill(self):
+        """SIGKILL (a crash the test causes on purpose)."""
         if self.proc is not None:
+            self._exit_expected = True
             _terminate(self.proc, STOP_TIMEOUT, signal.SIGKILL)
 
     def restart(self):
@@ -867,16 +907,15 @@ class Component:
         return self.start()
 
     def cleanup(self):
-        try:
-            self.stop()
-        finally:
-            if not os.environ.get("RB_KEEP_TMP"):
-                shutil.rmtree(self.dir, ignore_errors=True)
+        """Stops the component; its directory (config, queue, log) is
+        removed only when that went well and RB_KEEP_TMP is unset."""
+        self.stop()
+        if not os.environ.get("RB_KEEP_TMP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def ctl(self, *args, check=True, timeout=60):
         """Runs ringbridgectl -c CONFIG ARGS; returns the CompletedProcess."""
-        if not os.access(CTL_BIN, os.X_OK):
-            raise unittest.SkipTest("%s not built" % CTL_BIN)
+        _require_binary(CTL_BIN)
         r = subprocess.run([str(CTL_BIN), "-c", str(self.config)]
                            + [str(a) for a in args], capture_output=True,
                            text=True, timeout=timeout,
@@ -929,3 +968,69 @@ class IntegrationTest(unittest.TestCase):
         c = Client(prosody, user, presence=presence, **kw)
         self.addCleanup(c.disconnect)
         return c.connect()
+
+
+def jid(user):
+    return "%s@%s" % (user, DOMAIN)
+
+
+class ComponentTest(IntegrationTest):
+    """Prosody + the component + alice online, ready before each test.
+
+    USERS get accounts; OPERATOR_REGISTRATIONS ({user: phone}) are
+    registered with ringbridgectl before the component starts, and the
+    set-up waits until Prosody has stored the component's push
+    registration for each of them (so a message sent next is pushed)."""
+
+    users = ("alice",)
+    operator_registrations = {}
+
+    def setUp(self):
+        self.prosody = self.start_prosody()
+        for u in sorted(set(self.users) | set(self.operator_registrations)
+                        | {"alice"}):
+            self.prosody.register(u)
+        self.comp = self.start_component(self.prosody, start=False)
+        self.db = self.comp.db
+        for u, phone in sorted(self.operator_registrations.items()):
+            self.comp.register_user(jid(u), phone)
+        self.comp.start()
+        self.alice = self.client(self.prosody, "alice")
+        self.addCleanup(self._logs_on_failure)
+        self.comp.wait_ready(self.alice)
+        for u in sorted(self.operator_registrations):
+            self.prosody.wait_push_enabled(u)
+
+    def _logs_on_failure(self):
+        """Runs before the fixtures' own cleanups (LIFO): on a failed test,
+        shows the end of the component's log and Prosody's non-debug log."""
+        outcome = getattr(self, "_outcome", None)
+        if outcome is None:
+            return
+        res = getattr(outcome, "result", None)
+        failed = not getattr(outcome, "success", True) or any(
+            t is self for t, _ in getattr(res, "failures", [])
+            + getattr(res, "errors", []))
+        if not failed:
+            return
+        lines = [l for l in self.prosody.log_text().splitlines()
+                 if "\tdebug\t" not in l]
+        sys.stderr.write("\n--- %s: component log %s (end) ---\n%s"
+                         "--- prosody log (end, no debug) ---\n%s\n" % (
+                             self.id(), self.comp.log, tail(self.comp.log, 80),
+                             "\n".join(lines[-30:])))
+
+    # -- queue assertions
+
+    def wait_messages(self, callee, n, timeout=20.0, kind=1):
+        """Until N job messages exist for CALLEE's message jobs; returns
+        (jobs, messages) for that callee."""
+        def ready():
+            jobs = self.db.jobs(callee_jid=callee, kind=kind)
+            msgs = [m for j in jobs for m in self.db.job_messages(j["id"])]
+            return (jobs, msgs) if len(msgs) >= n else None
+        return wait_until(ready, timeout,
+                          what="%d caught message(s) for %s" % (n, callee))
+
+    def message_jobs(self, **where):
+        return self.db.jobs(kind=1, **where)

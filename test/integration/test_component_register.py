@@ -1,0 +1,237 @@
+"""Users registering their own phone: XEP-0077 with a data form (and the
+legacy <phone/> element), verification by a spoken code, XEP-0050 ad-hoc
+commands. The bridge is not running: a verify job stays queued and the
+test reads its code from the queue, as the bridge would speak it."""
+
+import unittest
+
+import rbtest
+from rbtest import (GATEWAY, NS_COMMANDS, NS_DATA, NS_DISCO_ITEMS,
+                    NS_REGISTER, error_condition, form_fields, q, submit_form)
+
+PHONE = "+15551234567"
+FIELDS = ("phone", "tz", "call_when", "quiet_hours", "lang", "roster_only",
+          "code")
+
+
+class RegisterTest(rbtest.ComponentTest):
+    users = ("alice", "frank")
+
+    def setUp(self):
+        super().setUp()
+        self.frank = self.client(self.prosody, "frank")
+        self.frank_jid = rbtest.jid("frank")
+
+    # -- helpers
+
+    def reg_get(self):
+        r = self.frank.iq("<iq type='get' to='%s'><query xmlns='%s'/></iq>"
+                          % (GATEWAY, NS_REGISTER))
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        query = r.find(q(NS_REGISTER, "query"))
+        self.assertIsNotNone(query, rbtest.xml_str(r))
+        return query
+
+    def reg_set(self, fields):
+        return self.frank.iq(
+            "<iq type='set' to='%s'><query xmlns='%s'>%s</query></iq>" % (
+                GATEWAY, NS_REGISTER, submit_form(fields, NS_REGISTER)))
+
+    def register(self, phone=PHONE, **extra):
+        fields = {"phone": phone}
+        fields.update(extra)
+        r = self.reg_set(fields)
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        return r
+
+    def verify_job(self):
+        jobs = rbtest.wait_until(
+            lambda: self.db.jobs(callee_jid=self.frank_jid, kind=2), 20,
+            what="a verify job for frank")
+        return jobs[-1]
+
+    def assert_refused(self, r, conditions, mention=None):
+        self.assertEqual(r.get("type"), "error", rbtest.xml_str(r))
+        etype, cond, text = error_condition(r)
+        self.assertIn(cond, conditions, rbtest.xml_str(r))
+        if mention:
+            self.assertIn(mention, (text or "").lower(), rbtest.xml_str(r))
+        return etype, cond, text
+
+    # -- XEP-0077
+
+    def test_get_returns_the_form(self):
+        query = self.reg_get()
+        form = query.find(q(NS_DATA, "x"))
+        self.assertIsNotNone(form, rbtest.xml_str(query))
+        self.assertEqual(form.get("type"), "form")
+        values, elems = form_fields(form)
+        self.assertEqual(values.get("FORM_TYPE"), [NS_REGISTER])
+        for var in FIELDS:
+            self.assertIn(var, elems, "field %s missing" % var)
+        self.assertIsNotNone(elems["phone"].find(q(NS_DATA, "required")))
+        self.assertEqual(elems["call_when"].get("type"), "list-single")
+        options = {o.find(q(NS_DATA, "value")).text
+                   for o in elems["call_when"].findall(q(NS_DATA, "option"))}
+        self.assertEqual(options, {"offline", "away"})
+        self.assertEqual(elems["roster_only"].get("type"), "boolean")
+        # The legacy field, for clients without data forms.
+        self.assertIsNotNone(query.find(q(NS_REGISTER, "phone")))
+        self.assertIsNone(query.find(q(NS_REGISTER, "registered")))
+
+    def test_register_queues_a_verification_call(self):
+        self.register()
+        reg = rbtest.wait_until(lambda: self.db.registration(self.frank_jid),
+                                10, what="frank's registration row")
+        self.assertEqual(reg["phone"], PHONE)
+        self.assertEqual(reg["verified"], 0)
+        job = self.verify_job()
+        self.assertEqual(job["destination"], PHONE)
+        self.assertEqual(job["state"], 0)
+        self.assertRegex(job["verify_code"] or "", r"^[0-9]{6}$")
+        self.assertEqual(job["verify_code"], reg["verify_code"])
+        # No message job comes from a registration.
+        self.assertEqual(self.message_jobs(callee_jid=self.frank_jid), [])
+
+    def test_get_when_registered_shows_current_values(self):
+        self.register(tz="Europe/London", call_when="away",
+                      quiet_hours="22:00-07:00", lang="en")
+        query = self.reg_get()
+        self.assertIsNotNone(query.find(q(NS_REGISTER, "registered")),
+                             rbtest.xml_str(query))
+        values, _ = form_fields(query.find(q(NS_DATA, "x")))
+        self.assertEqual(values.get("phone"), [PHONE])
+        self.assertEqual(values.get("tz"), ["Europe/London"])
+        self.assertEqual(values.get("call_when"), ["away"])
+        self.assertEqual(values.get("quiet_hours"), ["22:00-07:00"])
+        legacy = query.find(q(NS_REGISTER, "phone"))
+        self.assertEqual(legacy.text if legacy is not None else PHONE, PHONE)
+
+    def test_legacy_phone_element(self):
+        r = self.frank.iq("<iq type='set' to='%s'><query xmlns='%s'><phone>%s"
+                          "</phone></query></iq>" % (GATEWAY, NS_REGISTER,
+                                                     PHONE))
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        reg = rbtest.wait_until(lambda: self.db.registration(self.frank_jid),
+                                10, what="frank's registration row")
+        self.assertEqual((reg["phone"], reg["verified"]), (PHONE, 0))
+
+    def test_bad_phone_refused(self):
+        r = self.reg_set({"phone": "12345abc"})
+        etype, _, _ = self.assert_refused(r, ("not-acceptable",), "phone")
+        self.assertEqual(etype, "modify")
+        self.assertIsNone(self.db.registration(self.frank_jid)
+                          if self.db.exists() else None)
+
+    def test_phone_outside_allowed_prefixes_refused(self):
+        r = self.reg_set({"phone": "+33612345678"})
+        self.assert_refused(r, ("not-acceptable",), "phone")
+        self.assertEqual(self.db.jobs(callee_jid=self.frank_jid), [])
+
+    def test_right_code_verifies(self):
+        self.register()
+        code = self.verify_job()["verify_code"]
+        r = self.reg_set({"code": code})
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        reg = self.db.registration(self.frank_jid)
+        self.assertEqual(reg["verified"], 1)
+        self.assertEqual(reg["phone"], PHONE)
+
+    def test_wrong_codes_lock_verification(self):
+        self.register()
+        code = self.verify_job()["verify_code"]
+        wrong = "%06d" % ((int(code) + 1) % 1000000)
+        for i in range(5):
+            r = self.reg_set({"code": wrong})
+            self.assert_refused(r, ("not-acceptable", "policy-violation",
+                                    "not-allowed", "forbidden"))
+        self.assertGreaterEqual(
+            self.db.registration(self.frank_jid)["verify_failures"], 5)
+        # Now even the right code is refused.
+        r = self.reg_set({"code": code})
+        self.assert_refused(r, ("not-acceptable", "policy-violation",
+                                "not-allowed", "forbidden",
+                                "resource-constraint"))
+        self.assertEqual(self.db.registration(self.frank_jid)["verified"], 0)
+
+    def test_remove(self):
+        self.register()
+        rbtest.wait_until(lambda: self.db.registration(self.frank_jid), 10)
+        r = self.frank.iq("<iq type='set' to='%s'><query xmlns='%s'><remove/>"
+                          "</query></iq>" % (GATEWAY, NS_REGISTER))
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        self.assertIsNone(self.db.registration(self.frank_jid))
+        self.assertIsNone(self.reg_get().find(q(NS_REGISTER, "registered")))
+
+    # -- XEP-0050
+
+    def command(self, node, action="execute", sessionid=None, form=None):
+        attrs = "node='%s' action='%s'" % (node, action)
+        if sessionid:
+            attrs += " sessionid='%s'" % sessionid
+        return self.frank.iq("<iq type='set' to='%s'><command xmlns='%s' %s>"
+                             "%s</command></iq>" % (GATEWAY, NS_COMMANDS,
+                                                    attrs, form or ""))
+
+    def test_commands_listed(self):
+        r = self.frank.disco_items(GATEWAY, node=NS_COMMANDS)
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        nodes = {i.get("node") for i in r.iter(q(NS_DISCO_ITEMS, "item"))}
+        self.assertLessEqual({"settings", "verify", "unregister"}, nodes)
+        for i in r.iter(q(NS_DISCO_ITEMS, "item")):
+            self.assertEqual(i.get("jid"), GATEWAY)
+
+    def test_verify_command(self):
+        self.register()
+        code = self.verify_job()["verify_code"]
+        r = self.command("verify")
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        cmd = r.find(q(NS_COMMANDS, "command"))
+        self.assertEqual(cmd.get("status"), "executing", rbtest.xml_str(r))
+        _, elems = form_fields(cmd.find(q(NS_DATA, "x")))
+        self.assertIn("code", elems)
+        r = self.command("verify", "complete", cmd.get("sessionid"),
+                         submit_form({"code": code}))
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        self.assertEqual(r.find(q(NS_COMMANDS, "command")).get("status"),
+                         "completed")
+        self.assertEqual(self.db.registration(self.frank_jid)["verified"], 1)
+
+    def test_verify_command_wrong_code(self):
+        self.register()
+        code = self.verify_job()["verify_code"]
+        r = self.command("verify")
+        cmd = r.find(q(NS_COMMANDS, "command"))
+        wrong = "%06d" % ((int(code) + 7) % 1000000)
+        r = self.command("verify", "complete", cmd.get("sessionid"),
+                         submit_form({"code": wrong}))
+        # Either an IQ error or a completed command whose note says so;
+        # in both cases the phone stays unverified.
+        if r.get("type") == "result":
+            note = r.find("%s/%s" % (q(NS_COMMANDS, "command"),
+                                     q(NS_COMMANDS, "note")))
+            self.assertIsNotNone(note, rbtest.xml_str(r))
+            self.assertEqual(note.get("type"), "error", rbtest.xml_str(r))
+        self.assertEqual(self.db.registration(self.frank_jid)["verified"], 0)
+
+    def test_unregister_command(self):
+        self.register()
+        rbtest.wait_until(lambda: self.db.registration(self.frank_jid), 10)
+        r = self.command("unregister")
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        cmd = r.find(q(NS_COMMANDS, "command"))
+        if cmd.get("status") == "executing":
+            # A confirmation form: say yes to every boolean it asks.
+            _, elems = form_fields(cmd.find(q(NS_DATA, "x")))
+            answers = {var: "true" for var, f in elems.items()
+                       if f.get("type") == "boolean"}
+            r = self.command("unregister", "complete", cmd.get("sessionid"),
+                             submit_form(answers))
+            self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+            cmd = r.find(q(NS_COMMANDS, "command"))
+        self.assertEqual(cmd.get("status"), "completed", rbtest.xml_str(r))
+        self.assertIsNone(self.db.registration(self.frank_jid))
+
+
+if __name__ == "__main__":
+    unittest.main()
