@@ -90,7 +90,7 @@ static int addr_of(const struct queue_wakedir *w, int dfd, const char *name,
 }
 
 /* Creates the directory (0700) unless it is there; refuses anything but a
- * directory (a symlink planted there, for one). */
+ * directory of our own (a symlink planted there, for one). */
 static int dir_ensure(const struct queue_wakedir *w)
 {
 	struct stat st;
@@ -108,6 +108,11 @@ static int dir_ensure(const struct queue_wakedir *w)
 	if (!S_ISDIR(st.st_mode)) {
 		log_err(TAG, "%s: not a directory", w->dir);
 		return -ENOTDIR;
+	}
+	/* Another user's directory could swallow or forge our wake-ups. */
+	if (st.st_uid != geteuid()) {
+		log_err(TAG, "%s: owned by another user", w->dir);
+		return -EPERM;
 	}
 	return 0;
 }
