@@ -1505,7 +1505,7 @@ static int sq_job_foreach(struct queue *q, const struct queue_job_filter *f,
 	struct queue_job *job;
 	sqlite3_stmt *st;
 	int64_t *ids = NULL;
-	size_t n = 0, i;
+	size_t n = 0, cap = 0, i;
 	int limit = f->limit > 0 ? f->limit : 100;
 	int rc, err = 0;
 
@@ -1518,18 +1518,25 @@ static int sq_job_foreach(struct queue *q, const struct queue_job_filter *f,
 	    -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sq_err(s, rc, "listing jobs");
-	ids = calloc((size_t)limit, sizeof(*ids));
-	if (!ids) {
-		sqlite3_finalize(st);
-		return -ENOMEM;
-	}
 	bind_text(st, 1, f->callee_jid);
 	sqlite3_bind_int(st, 2, f->unfinished_only);
 	sqlite3_bind_int(st, 3, f->finished_only);
 	sqlite3_bind_int(st, 4, limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < (size_t)limit)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			int64_t *p;
+
+			cap = cap ? cap * 2 : 64;
+			p = realloc(ids, cap * sizeof(*ids));
+			if (!p) {
+				err = -ENOMEM;
+				break;
+			}
+			ids = p;
+		}
 		ids[n++] = col_i64(st, 0);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	}
+	if (!err && rc != SQLITE_DONE)
 		err = sq_err(s, rc, "listing jobs");
 	sqlite3_finalize(st);
 
@@ -1599,16 +1606,13 @@ static int sq_event_fetch_undelivered(struct queue *q, int limit,
 {
 	struct sq *s = sq_of(q);
 	sqlite3_stmt *st = stmt(s, ST_EVENTS_UNDELIVERED);
-	struct queue_event *a, *e;
-	size_t count = 0;
+	struct queue_event *a = NULL, *e;
+	size_t count = 0, cap = 0;
 	bool row;
 	int err;
 
 	if (!st)
 		return -EIO;
-	a = calloc((size_t)limit, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
 	sqlite3_bind_int(st, 1, limit);
 	for (;;) {
 		const void *b;
@@ -1617,11 +1621,18 @@ static int sq_event_fetch_undelivered(struct queue *q, int limit,
 		err = step(s, st, &row, "reading events");
 		if (err || !row)
 			break;
-		if (count == (size_t)limit) {
-			done(st);
-			break;
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			e = realloc(a, cap * sizeof(*a));
+			if (!e) {
+				done(st);
+				err = -ENOMEM;
+				break;
+			}
+			a = e;
 		}
 		e = &a[count++];
+		memset(e, 0, sizeof(*e));
 		e->id = col_i64(st, 0);
 		e->job_id = col_i64(st, 1);
 		e->type = (enum queue_event_type)sqlite3_column_int(st, 2);
