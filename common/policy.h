@@ -17,7 +17,15 @@
  * otherwise -EPERM with a reason for the user in *WHY.
  */
 int policy_destination_check(const struct config *cfg, const char *dest,
-			     const char **why);
+                             const char **why);
+
+/*
+ * True when JID is a plausible bare JID "local@domain": a localpart of 1 to
+ * 1023 bytes without spaces, control characters or any of " & ' / : < > @
+ * (RFC 7622), and a domain name or IP address. Used for configuration and
+ * for addresses taken apart by the gateway.
+ */
+bool policy_bare_jid_valid(const char *jid);
 
 /* True when bare JID's domain is one of [xmpp] user_domains. */
 bool policy_jid_is_local(const struct config *cfg, const char *bare_jid);
@@ -30,7 +38,8 @@ bool policy_direct_dial_allowed(const struct config *cfg, const char *sender);
 
 /*
  * True when minute-of-day NOW (0..1439) falls in the quiet window
- * [START, END) which may wrap past midnight; START < 0 means none.
+ * [START, END) which may wrap past midnight; START < 0 means none, and
+ * START == END is an empty window. Out-of-range values give false.
  */
 bool policy_in_quiet_hours(int start, int end, int now);
 
