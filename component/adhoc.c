@@ -17,15 +17,15 @@
 static const struct {
 	const char *node, *name;
 } commands[] = {
-	{"settings", "Phone and call settings"},
-	{"verify", "Enter the verification code"},
-	{"unregister", "Stop phone calls (unregister)"},
+    {"settings", "Phone and call settings"},
+    {"verify", "Enter the verification code"},
+    {"unregister", "Stop phone calls (unregister)"},
 };
 
 void comp_adhoc_items(struct comp *c, xmpp_stanza_t *iq)
 {
-	xmpp_stanza_t *q = comp_elem(c, "query",
-				     "http://jabber.org/protocol/disco#items");
+	xmpp_stanza_t *q =
+	    comp_elem(c, "query", "http://jabber.org/protocol/disco#items");
 
 	xmpp_stanza_set_attribute(q, "node", NS_COMMANDS);
 	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
@@ -41,7 +41,7 @@ void comp_adhoc_items(struct comp *c, xmpp_stanza_t *iq)
 }
 
 static xmpp_stanza_t *command_reply(struct comp *c, const char *node,
-				    const char *sessionid, const char *status)
+                                    const char *sessionid, const char *status)
 {
 	xmpp_stanza_t *cmd = comp_elem(c, "command", NS_COMMANDS);
 	char id[64];
@@ -68,7 +68,7 @@ static void add_note(struct comp *c, xmpp_stanza_t *cmd, const char *text)
 }
 
 static xmpp_stanza_t *first_form(struct comp *c, const char *node,
-				 const char *bare)
+                                 const char *bare)
 {
 	struct queue_registration r = {0};
 	xmpp_stanza_t *x;
@@ -82,32 +82,32 @@ static xmpp_stanza_t *first_form(struct comp *c, const char *node,
 	}
 	if (!strcmp(node, "verify")) {
 		x = comp_form_new(c, "form", "Verify your phone",
-				  "Enter the six-digit code ringbridge spoke "
-				  "when it called you.");
-		comp_form_add_field(c, x, SETTINGS_CODE, "text-single",
-				    "Code", NULL, true, NULL);
+		                  "Enter the six-digit code ringbridge spoke "
+		                  "when it called you.");
+		comp_form_add_field(c, x, SETTINGS_CODE, "text-single", "Code",
+		                    NULL, true, NULL);
 		return x;
 	}
 	x = comp_form_new(c, "form", "Unregister",
-			  "Stop phone calls and forget your phone number.");
+	                  "Stop phone calls and forget your phone number.");
 	comp_form_add_field(c, x, "confirm", "boolean", "Yes, unregister me",
-			    "0", true, NULL);
+	                    "0", true, NULL);
 	return x;
 }
 
 static int submit(struct comp *c, const char *node, const char *bare,
-		  const struct comp_form *form, char *note, size_t notelen,
-		  const char **cond, char *why, size_t whylen)
+                  const struct comp_form *form, char *note, size_t notelen,
+                  const char **cond, char *why, size_t whylen)
 {
 	if (!strcmp(node, "settings"))
 		return comp_settings_submit(c, bare, form, NULL, note, notelen,
-					    cond, why, whylen);
+		                            cond, why, whylen);
 	if (!strcmp(node, "verify")) {
 		const char *code = comp_form_get(form, SETTINGS_CODE);
 
 		snprintf(note, notelen, "Your phone is verified.");
 		return comp_verify_submit(c, bare, code ? code : "", cond, why,
-					  whylen);
+		                          whylen);
 	}
 	const char *confirm = comp_form_get(form, "confirm");
 
@@ -121,8 +121,8 @@ static int submit(struct comp *c, const char *node, const char *bare,
 
 void comp_adhoc_handle(struct comp *c, xmpp_stanza_t *iq)
 {
-	xmpp_stanza_t *cmd = xmpp_stanza_get_child_by_name_and_ns(
-		iq, "command", NS_COMMANDS);
+	xmpp_stanza_t *cmd =
+	    xmpp_stanza_get_child_by_name_and_ns(iq, "command", NS_COMMANDS);
 	const char *node = xmpp_stanza_get_attribute(cmd, "node");
 	const char *action = xmpp_stanza_get_attribute(cmd, "action");
 	const char *sessionid = xmpp_stanza_get_attribute(cmd, "sessionid");
@@ -135,18 +135,18 @@ void comp_adhoc_handle(struct comp *c, xmpp_stanza_t *iq)
 		known |= !strcmp(node, commands[i].node);
 	if (!known) {
 		comp_iq_error(c, iq, "cancel", "item-not-found",
-			      "no such command");
+		              "no such command");
 		goto out;
 	}
 	if (!bare || !policy_jid_is_local(c->cfg, bare)) {
 		comp_iq_error(c, iq, "auth", "forbidden",
-			      "only users of this server's domains may use "
-			      "these commands");
+		              "only users of this server's domains may use "
+		              "these commands");
 		goto out;
 	}
 	if (sessionid && strlen(sessionid) > 128) {
 		comp_iq_error(c, iq, "modify", "bad-request",
-			      "sessionid too long");
+		              "sessionid too long");
 		goto out;
 	}
 	if (action && !strcmp(action, "cancel")) {
@@ -162,7 +162,7 @@ void comp_adhoc_handle(struct comp *c, xmpp_stanza_t *iq)
 		reply = command_reply(c, node, sessionid, "executing");
 		xmpp_stanza_set_attribute(actions, "execute", "complete");
 		xmpp_stanza_add_child_ex(actions,
-					 comp_elem(c, "complete", NULL), 0);
+		                         comp_elem(c, "complete", NULL), 0);
 		xmpp_stanza_add_child_ex(reply, actions, 0);
 		xmpp_stanza_add_child_ex(reply, first_form(c, node, bare), 0);
 		comp_iq_result(c, iq, reply);
@@ -173,7 +173,7 @@ void comp_adhoc_handle(struct comp *c, xmpp_stanza_t *iq)
 	const char *cond = "bad-request";
 
 	if (submit(c, node, bare, form, note, sizeof(note), &cond, why,
-		   sizeof(why))) {
+	           sizeof(why))) {
 		comp_iq_error(c, iq, comp_error_type(cond), cond, why);
 		goto out;
 	}

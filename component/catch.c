@@ -7,6 +7,7 @@
  * sender when the roster is read, else the sender's local part.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,7 @@
 #include "store.h"
 #include "tz.h"
 
-#define TAG "catch"
+#define TAG            "catch"
 #define NAME_CHARS_MAX 64
 
 struct catch_ctx {
@@ -32,16 +33,16 @@ struct catch_ctx {
 const char *catch_verdict_name(enum catch_verdict v)
 {
 	static const char *const names[] = {
-		[CATCH_QUEUED] = "queued",
-		[CATCH_NOT_REGISTERED] = "not registered",
-		[CATCH_NOT_VERIFIED] = "phone not verified",
-		[CATCH_ONLINE] = "recipient online",
-		[CATCH_QUIET_HOURS] = "quiet hours",
-		[CATCH_SENDER_REFUSED] = "sender not allowed",
-		[CATCH_NOT_IN_ROSTER] = "sender not in roster",
-		[CATCH_EMPTY] = "no body",
-		[CATCH_POLICY] = "destination outside policy",
-		[CATCH_ERROR] = "error",
+	    [CATCH_QUEUED] = "queued",
+	    [CATCH_NOT_REGISTERED] = "not registered",
+	    [CATCH_NOT_VERIFIED] = "phone not verified",
+	    [CATCH_ONLINE] = "recipient online",
+	    [CATCH_QUIET_HOURS] = "quiet hours",
+	    [CATCH_SENDER_REFUSED] = "sender not allowed",
+	    [CATCH_NOT_IN_ROSTER] = "sender not in roster",
+	    [CATCH_EMPTY] = "no body",
+	    [CATCH_POLICY] = "destination outside policy",
+	    [CATCH_ERROR] = "error",
 	};
 
 	return (unsigned)v < G_N_ELEMENTS(names) ? names[v] : "?";
@@ -62,11 +63,11 @@ static void ctx_free(struct catch_ctx *x)
 }
 
 static void finish(struct catch_ctx *x, enum catch_verdict v,
-		   enum queue_enqueue_result r, int err)
+                   enum queue_enqueue_result r, int err)
 {
 	if (v != CATCH_QUEUED)
-		log_info(TAG, "message from %s to %s not queued: %s",
-			 x->sender, x->callee, catch_verdict_name(v));
+		log_info(TAG, "message from %s to %s not queued: %s", x->sender,
+		         x->callee, catch_verdict_name(v));
 	x->done(x->c, v, r, err, x->arg);
 	ctx_free(x);
 }
@@ -78,8 +79,8 @@ static char *shorten(const char *s, int max)
 		return g_strdup(s);
 	const char *end = g_utf8_offset_to_pointer(s, max);
 
-	return g_strdup_printf("%.*s ... (message shortened)",
-			       (int)(end - s), s);
+	return g_strdup_printf("%.*s ... (message shortened)", (int)(end - s),
+	                       s);
 }
 
 static char *default_name(const char *sender)
@@ -97,8 +98,8 @@ static char *default_name(const char *sender)
 	return shorten(local, NAME_CHARS_MAX);
 }
 
-static void stored(struct comp *c, enum queue_enqueue_result r,
-		   int64_t job_id, int err, void *arg)
+static void stored(struct comp *c, enum queue_enqueue_result r, int64_t job_id,
+                   int err, void *arg)
 {
 	struct catch_ctx *x = arg;
 
@@ -108,12 +109,12 @@ static void stored(struct comp *c, enum queue_enqueue_result r,
 		return;
 	}
 	if (r == QUEUE_ENQ_LIMIT_CALLEE || r == QUEUE_ENQ_LIMIT_SENDER)
-		log_warn(TAG, "message from %s to %s not phoned: %s",
-			 x->sender, x->callee, queue_enqueue_result_name(r));
+		log_warn(TAG, "message from %s to %s not phoned: %s", x->sender,
+		         x->callee, queue_enqueue_result_name(r));
 	else
-		log_info(TAG, "message from %s to %s: %s, job %lld",
-			 x->sender, x->callee, queue_enqueue_result_name(r),
-			 (long long)job_id);
+		log_info(TAG, "message from %s to %s: %s, job %lld", x->sender,
+		         x->callee, queue_enqueue_result_name(r),
+		         (long long)job_id);
 	finish(x, CATCH_QUEUED, r, 0);
 }
 
@@ -121,22 +122,22 @@ static void submit(struct catch_ctx *x)
 {
 	struct comp *c = x->c;
 	struct queue_message_in m = {
-		.callee_jid = x->callee,
-		.sender_jid = x->sender,
-		.sender_name = x->sender_name,
-		.reply_from = x->reply_from,
-		.body = x->body,
-		.encrypted = x->encrypted,
-		.received_ms = comp_now_ms(),
-		.idem_key = x->idem_key,
-		.destination = x->destination,
-		.tz = x->tz,
-		.lang = x->lang,
+	    .callee_jid = x->callee,
+	    .sender_jid = x->sender,
+	    .sender_name = x->sender_name,
+	    .reply_from = x->reply_from,
+	    .body = x->body,
+	    .encrypted = x->encrypted,
+	    .received_ms = comp_now_ms(),
+	    .idem_key = x->idem_key,
+	    .destination = x->destination,
+	    .tz = x->tz,
+	    .lang = x->lang,
 	};
 	struct queue_enqueue_limits lim = {
-		.coalesce_seconds = c->cfg->policy.coalesce_seconds,
-		.per_callee_per_hour = c->cfg->policy.calls_per_callee_per_hour,
-		.per_sender_per_hour = c->cfg->policy.calls_per_sender_per_hour,
+	    .coalesce_seconds = c->cfg->policy.coalesce_seconds,
+	    .per_callee_per_hour = c->cfg->policy.calls_per_callee_per_hour,
+	    .per_sender_per_hour = c->cfg->policy.calls_per_sender_per_hour,
 	};
 
 	store_submit(c->store, &m, &lim, stored, x);
@@ -150,9 +151,9 @@ static void roster_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 	(void)c;
 	if (!reply || strcmp(xmpp_stanza_get_type(reply), "result") != 0 ||
 	    !(q = xmpp_stanza_get_child_by_name_and_ns(reply, "query",
-						       "jabber:iq:roster"))) {
+	                                               "jabber:iq:roster"))) {
 		log_warn(TAG, "cannot read the roster of %s; not phoning",
-			 x->callee);
+		         x->callee);
 		finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
 		return;
 	}
@@ -174,9 +175,9 @@ static void roster_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 }
 
 static enum catch_verdict check_registration(struct comp *c,
-					     struct catch_ctx *x,
-					     const struct catch_request *req,
-					     bool *roster_only)
+                                             struct catch_ctx *x,
+                                             const struct catch_request *req,
+                                             bool *roster_only)
 {
 	struct queue_registration r = {0};
 	enum catch_verdict v = CATCH_QUEUED;
@@ -190,9 +191,9 @@ static enum catch_verdict check_registration(struct comp *c,
 	else if (!comp_presence_unreachable(c, req->callee, r.call_when))
 		v = CATCH_ONLINE;
 	else if (r.quiet_start >= 0 &&
-		 tz_localtime(r.tz, (time_t)(comp_now_ms() / 1000), &tm) == 0 &&
-		 policy_in_quiet_hours(r.quiet_start, r.quiet_end,
-				       tm.tm_hour * 60 + tm.tm_min))
+	         tz_localtime(r.tz, (time_t)(comp_now_ms() / 1000), &tm) == 0 &&
+	         policy_in_quiet_hours(r.quiet_start, r.quiet_end,
+	                               tm.tm_hour * 60 + tm.tm_min))
 		v = CATCH_QUIET_HOURS;
 	else if (policy_destination_check(c->cfg, r.phone, &why) != 0)
 		v = CATCH_POLICY;
@@ -207,7 +208,7 @@ static enum catch_verdict check_registration(struct comp *c,
 }
 
 void comp_catch(struct comp *c, const struct catch_request *req,
-		catch_done_cb done, void *arg)
+                catch_done_cb done, void *arg)
 {
 	struct catch_ctx *x = g_new0(struct catch_ctx, 1);
 	bool roster_only = false;
@@ -253,14 +254,14 @@ void comp_catch(struct comp *c, const struct catch_request *req,
 
 		xmpp_stanza_set_to(iq, x->callee);
 		xmpp_stanza_add_child_ex(
-			iq, comp_elem(c, "query", "jabber:iq:roster"), 0);
+		    iq, comp_elem(c, "query", "jabber:iq:roster"), 0);
 		if (!p || !p->roster_get ||
 		    comp_send_iq(c, iq, roster_reply, x, 5000) != 0) {
 			xmpp_stanza_release(iq);
 			log_warn(TAG,
-				 "%s wants calls only from contacts, but the "
-				 "roster cannot be read (no roster privilege)",
-				 x->callee);
+			         "%s wants calls only from contacts, but the "
+			         "roster cannot be read (no roster privilege)",
+			         x->callee);
 			finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
 			return;
 		}

@@ -24,13 +24,13 @@ struct presence_table;
 
 /* What the server granted through XEP-0356 (advertised after auth). */
 struct comp_privileges {
-	bool advertised;     /* an advertisement arrived on this session */
-	char ns[32];         /* urn:xmpp:privilege:1 or :2 */
-	bool presence;       /* managed_entity (or roster) */
-	bool message;        /* outgoing */
-	bool roster_get;     /* roster get or both */
-	bool iq_push_set;    /* urn:xmpp:push:0 set */
-	bool iq_pubsub_set;  /* http://jabber.org/protocol/pubsub set */
+	bool advertised;    /* an advertisement arrived on this session */
+	char ns[32];        /* urn:xmpp:privilege:1 or :2 */
+	bool presence;      /* managed_entity (or roster) */
+	bool message;       /* outgoing */
+	bool roster_get;    /* roster get or both */
+	bool iq_push_set;   /* urn:xmpp:push:0 set */
+	bool iq_pubsub_set; /* http://jabber.org/protocol/pubsub set */
 };
 
 struct comp {
@@ -48,9 +48,9 @@ struct comp {
 	int fatal; /* non-zero: exit with this status */
 	bool stopping;
 
-	struct queue *q;       /* main thread's handle: reads, rare writes */
-	struct store *store;   /* writer thread for caught messages */
-	int wake_fd;           /* queue wake-ups (registrations, events) */
+	struct queue *q;     /* main thread's handle: reads, rare writes */
+	struct store *store; /* writer thread for caught messages */
+	int wake_fd;         /* queue wake-ups (registrations, events) */
 	struct presence_table *presence;
 	/* one per [xmpp] user_domains entry, in the same order */
 	struct comp_privileges *priv;
@@ -77,7 +77,7 @@ bool comp_send(struct comp *c, xmpp_stanza_t *stanza);
 /* ---- xmpputil.c: stanza helpers ---- */
 /* Replies to IQ with an error of TYPE/CONDITION and an optional text. */
 void comp_iq_error(struct comp *c, xmpp_stanza_t *iq, const char *type,
-		   const char *condition, const char *text);
+                   const char *condition, const char *text);
 void comp_iq_result(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *child);
 /* The error type RFC 6120 8.3.3 pairs with CONDITION. */
 const char *comp_error_type(const char *condition);
@@ -85,7 +85,7 @@ const char *comp_error_type(const char *condition);
 xmpp_stanza_t *comp_elem(struct comp *c, const char *name, const char *ns);
 /* Adds <NAME>TEXT</NAME> to PARENT. */
 void comp_add_text_child(struct comp *c, xmpp_stanza_t *parent,
-			 const char *name, const char *text);
+                         const char *name, const char *text);
 /* Text of child NAME (any ns), copied with g_strdup; NULL if absent. */
 char *comp_child_text(xmpp_stanza_t *parent, const char *name);
 /* The bare form of JID as a g_strdup'ed string, or NULL when invalid. */
@@ -105,12 +105,11 @@ const char *comp_form_type(const struct comp_form *f);
 void comp_form_free(struct comp_form *f);
 /* Builders: a form element of TYPE with TITLE and INSTRUCTIONS. */
 xmpp_stanza_t *comp_form_new(struct comp *c, const char *type,
-			     const char *title, const char *instructions);
+                             const char *title, const char *instructions);
 /* Adds a field; OPTIONS is NULL or a NULL-terminated list for list-single. */
 void comp_form_add_field(struct comp *c, xmpp_stanza_t *form, const char *var,
-			 const char *type, const char *label,
-			 const char *value, bool required,
-			 const char *const *options);
+                         const char *type, const char *label, const char *value,
+                         bool required, const char *const *options);
 
 /* ---- privilege.c ---- */
 void comp_privilege_reset(struct comp *c);
@@ -124,13 +123,13 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg);
  * it; CB is called with the unwrapped reply (or NULL on error/timeout). */
 typedef void (*comp_iq_cb)(struct comp *c, xmpp_stanza_t *reply, void *arg);
 int comp_privileged_iq(struct comp *c, const char *user_jid, const char *type,
-		       xmpp_stanza_t *payload, comp_iq_cb cb, void *arg);
+                       xmpp_stanza_t *payload, comp_iq_cb cb, void *arg);
 /* Sends MSG (a jabber:client <message/> from a local bare JID) through the
  * message privilege. */
 int comp_privileged_message(struct comp *c, xmpp_stanza_t *msg);
 /* Sends an ordinary IQ and calls CB with the reply (NULL on timeout). */
 int comp_send_iq(struct comp *c, xmpp_stanza_t *iq, comp_iq_cb cb, void *arg,
-		 int timeout_ms);
+                 int timeout_ms);
 /* Handles an IQ result/error for one of ours; true if it was ours. */
 bool comp_pending_iq_handle(struct comp *c, xmpp_stanza_t *iq);
 void comp_pending_iq_expire(struct comp *c, int64_t now);
@@ -149,25 +148,25 @@ void comp_register_handle(struct comp *c, xmpp_stanza_t *iq);
  * the stanza error condition in *COND and a text naming the field in WHY.
  */
 int comp_settings_submit(struct comp *c, const char *bare,
-			 const struct comp_form *form, const char *legacy_phone,
-			 char *note, size_t notelen, const char **cond,
-			 char *why, size_t whylen);
+                         const struct comp_form *form, const char *legacy_phone,
+                         char *note, size_t notelen, const char **cond,
+                         char *why, size_t whylen);
 int comp_verify_submit(struct comp *c, const char *bare, const char *code,
-		       const char **cond, char *why, size_t whylen);
+                       const char **cond, char *why, size_t whylen);
 int comp_unregister(struct comp *c, const char *bare, const char **cond,
-		    char *why, size_t whylen);
+                    char *why, size_t whylen);
 /* The settings form (TYPE "form"), filled from R when not NULL. */
 xmpp_stanza_t *comp_settings_form(struct comp *c,
-				  const struct queue_registration *r);
+                                  const struct queue_registration *r);
 void comp_adhoc_items(struct comp *c, xmpp_stanza_t *iq);
 void comp_adhoc_handle(struct comp *c, xmpp_stanza_t *iq);
 
 /* ---- presence.c ---- */
 int comp_presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza,
-			  void *userdata);
+                          void *userdata);
 /* True when bare JID should be phoned now under CALL_WHEN. */
 bool comp_presence_unreachable(struct comp *c, const char *bare_jid,
-			       enum queue_call_when call_when);
+                               enum queue_call_when call_when);
 bool comp_presence_online(struct comp *c, const char *bare_jid);
 
 /* ---- push.c ---- */
@@ -176,16 +175,15 @@ void comp_push_enable_all(struct comp *c);
 void comp_push_enable(struct comp *c, const struct queue_registration *r);
 void comp_push_disable(struct comp *c, const struct queue_registration *r);
 /* Handles a pubsub publish from the server's push service. */
-void comp_push_handle(struct comp *c, xmpp_stanza_t *iq,
-		      xmpp_stanza_t *pubsub);
+void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub);
 
 /* ---- gateway.c ---- */
 int comp_message_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza,
-			 void *userdata);
+                         void *userdata);
 /* True (and forgets it) when a push for CALLEE from SENDER with BODY echoes
  * a gateway message already caught. */
-bool comp_echo_consume(struct comp *c, const char *callee,
-		       const char *sender, const char *body);
+bool comp_echo_consume(struct comp *c, const char *callee, const char *sender,
+                       const char *body);
 
 /* ---- catch.c ---- */
 /* Why a message was caught or not, for logs and tests. */
@@ -203,11 +201,11 @@ enum catch_verdict {
 };
 
 struct catch_request {
-	const char *callee;      /* bare JID of the registered user */
-	const char *sender;      /* full or bare JID of who wrote */
-	const char *reply_from;  /* address the sender wrote to */
+	const char *callee;     /* bare JID of the registered user */
+	const char *sender;     /* full or bare JID of who wrote */
+	const char *reply_from; /* address the sender wrote to */
 	const char *body;
-	bool encrypted;          /* an encrypted payload was present */
+	bool encrypted; /* an encrypted payload was present */
 	const char *idem_key;
 	const char *destination; /* direct dialling: no registration */
 };
@@ -215,12 +213,11 @@ struct catch_request {
 /* Called on the main thread when the catch has been decided (and, when
  * queued, committed): ERR 0 or negative. */
 typedef void (*catch_done_cb)(struct comp *c, enum catch_verdict v,
-			      enum queue_enqueue_result r, int err,
-			      void *arg);
+                              enum queue_enqueue_result r, int err, void *arg);
 
 /* Decides and (when due) queues R; DONE runs exactly once. */
 void comp_catch(struct comp *c, const struct catch_request *r,
-		catch_done_cb done, void *arg);
+                catch_done_cb done, void *arg);
 const char *catch_verdict_name(enum catch_verdict v);
 
 #endif

@@ -19,27 +19,26 @@
 #include "phone.h"
 #include "policy.h"
 
-#define TAG "gateway"
+#define TAG         "gateway"
 #define ECHO_TTL_MS 60000
-#define ECHOES_MAX 10000
+#define ECHOES_MAX  10000
 
 static void message_error(struct comp *c, xmpp_stanza_t *orig,
-			  const char *condition, const char *text)
+                          const char *condition, const char *text)
 {
-	xmpp_stanza_t *m = xmpp_message_new(c->ctx, "error",
-					    xmpp_stanza_get_from(orig),
-					    xmpp_stanza_get_id(orig));
+	xmpp_stanza_t *m =
+	    xmpp_message_new(c->ctx, "error", xmpp_stanza_get_from(orig),
+	                     xmpp_stanza_get_id(orig));
 	xmpp_stanza_t *err = comp_elem(c, "error", NULL);
-	xmpp_stanza_t *t = comp_elem(c, "text",
-				     "urn:ietf:params:xml:ns:xmpp-stanzas");
+	xmpp_stanza_t *t =
+	    comp_elem(c, "text", "urn:ietf:params:xml:ns:xmpp-stanzas");
 	xmpp_stanza_t *body = xmpp_stanza_new(c->ctx);
 
 	xmpp_stanza_set_from(m, xmpp_stanza_get_to(orig));
 	xmpp_stanza_set_type(err, comp_error_type(condition));
 	xmpp_stanza_add_child_ex(
-		err,
-		comp_elem(c, condition, "urn:ietf:params:xml:ns:xmpp-stanzas"),
-		0);
+	    err, comp_elem(c, condition, "urn:ietf:params:xml:ns:xmpp-stanzas"),
+	    0);
 	xmpp_stanza_set_text(body, text);
 	xmpp_stanza_set_attribute(t, "xml:lang", "en");
 	xmpp_stanza_add_child_ex(t, body, 0);
@@ -49,11 +48,10 @@ static void message_error(struct comp *c, xmpp_stanza_t *orig,
 	xmpp_stanza_release(m);
 }
 
-static char *echo_key(const char *callee, const char *sender,
-		      const char *body)
+static char *echo_key(const char *callee, const char *sender, const char *body)
 {
 	return g_strdup_printf("%s\n%s\n%08x", callee, sender,
-			       g_str_hash(body));
+	                       g_str_hash(body));
 }
 
 static void echo_sweep(struct comp *c, int64_t now)
@@ -68,7 +66,7 @@ static void echo_sweep(struct comp *c, int64_t now)
 }
 
 static void echo_remember(struct comp *c, const char *callee,
-			  const char *sender, const char *body)
+                          const char *sender, const char *body)
 {
 	int64_t now = comp_now_ms();
 	int64_t *deadline;
@@ -80,11 +78,11 @@ static void echo_remember(struct comp *c, const char *callee,
 	deadline = g_new(int64_t, 1);
 	*deadline = now + ECHO_TTL_MS;
 	g_hash_table_replace(c->echoes, echo_key(callee, sender, body),
-			     deadline);
+	                     deadline);
 }
 
-bool comp_echo_consume(struct comp *c, const char *callee,
-		       const char *sender, const char *body)
+bool comp_echo_consume(struct comp *c, const char *callee, const char *sender,
+                       const char *body)
 {
 	char *key = echo_key(callee, sender, body);
 	int64_t *deadline = g_hash_table_lookup(c->echoes, key);
@@ -99,15 +97,15 @@ bool comp_echo_consume(struct comp *c, const char *callee,
 static bool has_encrypted_payload(xmpp_stanza_t *m)
 {
 	static const char *const payloads[][2] = {
-		{"encrypted", "eu.siacs.conversations.axolotl"},
-		{"encrypted", "urn:xmpp:omemo:2"},
-		{"openpgp", "urn:xmpp:openpgp:0"},
-		{"x", "jabber:x:encrypted"},
+	    {"encrypted", "eu.siacs.conversations.axolotl"},
+	    {"encrypted", "urn:xmpp:omemo:2"},
+	    {"openpgp", "urn:xmpp:openpgp:0"},
+	    {"x", "jabber:x:encrypted"},
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(payloads); i++)
 		if (xmpp_stanza_get_child_by_name_and_ns(m, payloads[i][0],
-							 payloads[i][1]))
+		                                         payloads[i][1]))
 			return true;
 	return false;
 }
@@ -118,7 +116,7 @@ static bool has_encrypted_payload(xmpp_stanza_t *m)
  * address. Returns false when it could not be sent.
  */
 static bool deliver(struct comp *c, xmpp_stanza_t *orig, const char *sender,
-		    const char *user)
+                    const char *user)
 {
 	xmpp_stanza_t *m = xmpp_stanza_copy(orig);
 	bool ok = false;
@@ -151,27 +149,27 @@ struct gw_ctx {
 };
 
 static void gw_done(struct comp *c, enum catch_verdict v,
-		    enum queue_enqueue_result r, int err, void *arg)
+                    enum queue_enqueue_result r, int err, void *arg)
 {
 	struct gw_ctx *g = arg;
 	char text[512];
 
 	if (err) {
 		message_error(c, g->orig, "internal-server-error",
-			      "ringbridge could not queue the call; try "
-			      "again later");
-	} else if (v == CATCH_QUEUED &&
-		   (r == QUEUE_ENQ_LIMIT_CALLEE || r == QUEUE_ENQ_LIMIT_SENDER)) {
+		              "ringbridge could not queue the call; try "
+		              "again later");
+	} else if (v == CATCH_QUEUED && (r == QUEUE_ENQ_LIMIT_CALLEE ||
+	                                 r == QUEUE_ENQ_LIMIT_SENDER)) {
 		if (!g->delivered)
 			message_error(c, g->orig, "resource-constraint",
-				      r == QUEUE_ENQ_LIMIT_CALLEE
-					      ? "this person has been phoned "
-						"too often in the last hour"
-					      : "you have caused too many calls "
-						"in the last hour");
+			              r == QUEUE_ENQ_LIMIT_CALLEE
+			                  ? "this person has been phoned "
+			                    "too often in the last hour"
+			                  : "you have caused too many calls "
+			                    "in the last hour");
 	} else if (v != CATCH_QUEUED && !g->delivered) {
 		snprintf(text, sizeof(text), "%s cannot be phoned: %s",
-			 g->callee, catch_verdict_name(v));
+		         g->callee, catch_verdict_name(v));
 		message_error(c, g->orig, "service-unavailable", text);
 	}
 	xmpp_stanza_release(g->orig);
@@ -180,15 +178,15 @@ static void gw_done(struct comp *c, enum catch_verdict v,
 }
 
 static void catch_for(struct comp *c, xmpp_stanza_t *msg, const char *callee,
-		      const char *destination, const char *reply_from,
-		      const char *body, bool delivered)
+                      const char *destination, const char *reply_from,
+                      const char *body, bool delivered)
 {
 	struct gw_ctx *g = g_new0(struct gw_ctx, 1);
 	const char *from = xmpp_stanza_get_from(msg);
 	xmpp_stanza_t *oid = xmpp_stanza_get_child_by_name_and_ns(
-		msg, "origin-id", "urn:xmpp:sid:0");
+	    msg, "origin-id", "urn:xmpp:sid:0");
 	const char *id = oid ? xmpp_stanza_get_attribute(oid, "id")
-			     : xmpp_stanza_get_id(msg);
+	                     : xmpp_stanza_get_id(msg);
 	char *sender = comp_jid_bare(from);
 	char *key;
 	struct catch_request req = {0};
@@ -198,7 +196,7 @@ static void catch_for(struct comp *c, xmpp_stanza_t *msg, const char *callee,
 		key = g_strdup_printf("gw:%s:%s", sender, id);
 	else
 		key = g_strdup_printf("gw:%s:%llu", c->run_id,
-				      (unsigned long long)++c->receive_seq);
+		                      (unsigned long long)++c->receive_seq);
 	g->orig = xmpp_stanza_copy(msg);
 	g->delivered = delivered;
 	g->callee = g_strdup(callee);
@@ -207,7 +205,7 @@ static void catch_for(struct comp *c, xmpp_stanza_t *msg, const char *callee,
 	req.reply_from = reply_from;
 	req.body = body;
 	req.encrypted =
-		has_encrypted_payload(msg) || fallback_is_encrypted_body(body);
+	    has_encrypted_payload(msg) || fallback_is_encrypted_body(body);
 	req.idem_key = key;
 	req.destination = destination;
 	comp_catch(c, &req, gw_done, g);
@@ -216,8 +214,8 @@ static void catch_for(struct comp *c, xmpp_stanza_t *msg, const char *callee,
 }
 
 static void handle_gateway(struct comp *c, xmpp_stanza_t *msg,
-			   const char *local, const char *to_bare,
-			   const char *body)
+                           const char *local, const char *to_bare,
+                           const char *body)
 {
 	struct jidesc_target t;
 	char *sender = comp_jid_bare(xmpp_stanza_get_from(msg));
@@ -226,18 +224,18 @@ static void handle_gateway(struct comp *c, xmpp_stanza_t *msg,
 
 	if (err) {
 		message_error(c, msg, "item-not-found",
-			      err == -EPERM
-				      ? "that user's domain is not served by "
-					"this gateway"
-				      : "not a gateway address: write to "
-					"user@gateway or +number@gateway");
+		              err == -EPERM
+		                  ? "that user's domain is not served by "
+		                    "this gateway"
+		                  : "not a gateway address: write to "
+		                    "user@gateway or +number@gateway");
 		goto out;
 	}
 	if (t.kind == JIDESC_NUMBER) {
 		if (!policy_direct_dial_allowed(c->cfg, sender)) {
 			message_error(c, msg, "not-allowed",
-				      "direct dialling of numbers is not "
-				      "enabled for you on this gateway");
+			              "direct dialling of numbers is not "
+			              "enabled for you on this gateway");
 			goto out;
 		}
 		if (policy_destination_check(c->cfg, t.number, &why)) {
@@ -250,7 +248,7 @@ static void handle_gateway(struct comp *c, xmpp_stanza_t *msg,
 	if (comp_presence_online(c, t.jid)) {
 		if (!deliver(c, msg, sender, t.jid))
 			message_error(c, msg, "service-unavailable",
-				      "the message could not be delivered");
+			              "the message could not be delivered");
 		goto out;
 	}
 	/* Offline: into the user's offline storage as well, so it is in his
@@ -265,8 +263,7 @@ out:
 	g_free(sender);
 }
 
-int comp_message_handler(xmpp_conn_t *conn, xmpp_stanza_t *msg,
-			 void *userdata)
+int comp_message_handler(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *userdata)
 {
 	struct comp *c = userdata;
 	const char *type = xmpp_stanza_get_type(msg);
@@ -279,7 +276,7 @@ int comp_message_handler(xmpp_conn_t *conn, xmpp_stanza_t *msg,
 	if (comp_privilege_handle_advert(c, msg))
 		return 1;
 	if (type && (!strcmp(type, "error") || !strcmp(type, "groupchat") ||
-		     !strcmp(type, "headline")))
+	             !strcmp(type, "headline")))
 		return 1;
 	if (!from || !to || !comp_jid_valid(from) || !comp_jid_valid(to))
 		return 1;

@@ -11,15 +11,14 @@
 #include "log.h"
 #include "policy.h"
 
-#define TAG "iq"
-#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define TAG            "iq"
+#define NS_DISCO_INFO  "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
-#define NS_COMMANDS "http://jabber.org/protocol/commands"
+#define NS_COMMANDS    "http://jabber.org/protocol/commands"
 
 static const char *const features[] = {
-	NS_DISCO_INFO,     NS_DISCO_ITEMS, "jabber:iq:register",
-	NS_COMMANDS,       "urn:xmpp:ping", "jabber:iq:version",
-	"urn:xmpp:push:0", NULL,
+    NS_DISCO_INFO,   NS_DISCO_ITEMS,      "jabber:iq:register", NS_COMMANDS,
+    "urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:push:0",    NULL,
 };
 
 static void add_feature(struct comp *c, xmpp_stanza_t *q, const char *var)
@@ -45,13 +44,14 @@ static void disco_info(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 			xmpp_stanza_release(res);
 			xmpp_stanza_release(id);
 			comp_iq_error(c, iq, "cancel", "item-not-found",
-				      "no such node");
+			              "no such node");
 			return;
 		}
 		xmpp_stanza_set_attribute(id, "category", "automation");
 		xmpp_stanza_set_attribute(id, "type",
-					  strcmp(node, NS_COMMANDS) ? "command-node"
-								   : "command-list");
+		                          strcmp(node, NS_COMMANDS)
+		                              ? "command-node"
+		                              : "command-list");
 		xmpp_stanza_add_child_ex(res, id, 0);
 		add_feature(c, res, NS_COMMANDS);
 		add_feature(c, res, "jabber:x:data");
@@ -80,7 +80,7 @@ static void disco_items(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 	}
 	if (node) {
 		comp_iq_error(c, iq, "cancel", "item-not-found",
-			      "no such node");
+		              "no such node");
 		return;
 	}
 	xmpp_stanza_t *res = comp_elem(c, "query", NS_DISCO_ITEMS);
@@ -146,8 +146,8 @@ int comp_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *userdata)
 	q = payload_of(iq);
 	if (!q || !(ns = xmpp_stanza_get_ns(q))) {
 		comp_iq_error(c, iq, "modify", "bad-request",
-			      "an IQ get or set carries exactly one payload "
-			      "element with a namespace");
+		              "an IQ get or set carries exactly one payload "
+		              "element with a namespace");
 		return 1;
 	}
 	name = xmpp_stanza_get_name(q);
@@ -157,7 +157,7 @@ int comp_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *userdata)
 	else if (get && !strcmp(ns, NS_DISCO_ITEMS) && !strcmp(name, "query"))
 		disco_items(c, iq, q);
 	else if (get && !strcmp(ns, "jabber:iq:version") &&
-		 !strcmp(name, "query"))
+	         !strcmp(name, "query"))
 		version(c, iq);
 	else if (get && !strcmp(ns, "urn:xmpp:ping") && !strcmp(name, "ping"))
 		comp_iq_result(c, iq, NULL);
@@ -166,7 +166,7 @@ int comp_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *userdata)
 	else if (!get && !strcmp(ns, NS_COMMANDS) && !strcmp(name, "command"))
 		comp_adhoc_handle(c, iq);
 	else if (!get && !strcmp(ns, "http://jabber.org/protocol/pubsub") &&
-		 !strcmp(name, "pubsub"))
+	         !strcmp(name, "pubsub"))
 		comp_push_handle(c, iq, q);
 	else
 		comp_iq_error(c, iq, "cancel", "service-unavailable", NULL);

@@ -17,19 +17,19 @@
 #include "presence.h"
 #include "store.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE  2
 #define EXIT_CONFIG 78
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ringbridge-component [-c|--config FILE] "
-		   "[--version] [--help]\n"
-		   "The XMPP side of ringbridge: catches messages to offline "
-		   "users for the SIP bridge.\n");
+	           "[--version] [--help]\n"
+	           "The XMPP side of ringbridge: catches messages to offline "
+	           "users for the SIP bridge.\n");
 }
 
 static void strophe_log(void *userdata, xmpp_log_level_t level,
-			const char *area, const char *msg)
+                        const char *area, const char *msg)
 {
 	(void)userdata;
 	/* libstrophe's debug output includes every stanza: only at debug. */
@@ -57,30 +57,30 @@ static int comp_init(struct comp *c, struct config *cfg)
 		sprintf(c->run_id + 2 * i, "%02x", r[i]);
 	c->priv = g_new0(struct comp_privileges, cfg->xmpp.user_domains.n);
 	c->presence = comp_presence_new();
-	c->push_enabled = g_hash_table_new_full(g_str_hash, g_str_equal,
-						g_free, NULL);
+	c->push_enabled =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	c->pending_iqs = comp_pending_iq_table_new();
-	c->echoes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					  g_free);
-	c->names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					 g_free);
+	c->echoes =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	c->names =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	err = queue_open(&c->q, cfg->queue.url);
 	if (err) {
 		log_err("main", "cannot open the queue at %s: %s",
-			cfg->queue.url, strerror(-err));
+		        cfg->queue.url, strerror(-err));
 		return err;
 	}
 	err = queue_wake_listen(c->q, QUEUE_CH_REGISTRATIONS | QUEUE_CH_EVENTS,
-				&c->wake_fd);
+	                        &c->wake_fd);
 	if (err)
 		log_warn("main",
-			 "no wake-ups from the queue (%s): registrations made "
-			 "with ringbridgectl are noticed within a minute",
-			 strerror(-err));
+		         "no wake-ups from the queue (%s): registrations made "
+		         "with ringbridgectl are noticed within a minute",
+		         strerror(-err));
 	err = store_new(&c->store, c, cfg->queue.url);
 	if (err) {
 		log_err("main", "cannot start the writer thread: %s",
-			strerror(-err));
+		        strerror(-err));
 		return err;
 	}
 	xmpp_initialize();
@@ -111,10 +111,10 @@ static void comp_fini(struct comp *c)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	struct config *cfg = NULL;
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 	if (log_level_parse(cfg->log.level, &level) == 0)
 		log_level_set(level);
 	log_info("main", "ringbridge-component %s starting as %s (config %s)",
-		 RB_VERSION, cfg->xmpp.domain, path ? path : "built-in");
+	         RB_VERSION, cfg->xmpp.domain, path ? path : "built-in");
 	status = comp_init(&c, cfg) ? 1 : comp_run(&c);
 	comp_fini(&c);
 	config_free(cfg);

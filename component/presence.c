@@ -13,9 +13,9 @@
 #include "policy.h"
 #include "presence.h"
 
-#define TAG "presence"
+#define TAG                    "presence"
 #define RESOURCES_PER_USER_MAX 64
-#define USERS_MAX 1000000
+#define USERS_MAX              1000000
 
 struct presence_table {
 	GHashTable *users; /* bare JID -> GHashTable resource -> show */
@@ -26,7 +26,7 @@ struct presence_table *comp_presence_new(void)
 	struct presence_table *t = g_new0(struct presence_table, 1);
 
 	t->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					 (GDestroyNotify)g_hash_table_destroy);
+	                                 (GDestroyNotify)g_hash_table_destroy);
 	return t;
 }
 
@@ -59,11 +59,11 @@ enum presence_show comp_presence_show_parse(const char *s)
 }
 
 int comp_presence_update(struct presence_table *t, const char *full_jid,
-			 bool available, enum presence_show show)
+                         bool available, enum presence_show show)
 {
 	const char *slash = strchr(full_jid, '/');
 	char *bare = slash ? g_strndup(full_jid, (size_t)(slash - full_jid))
-			   : g_strdup(full_jid);
+	                   : g_strdup(full_jid);
 	const char *resource = slash ? slash + 1 : "";
 	GHashTable *res = g_hash_table_lookup(t->users, bare);
 	int err = 0;
@@ -86,7 +86,7 @@ int comp_presence_update(struct presence_table *t, const char *full_jid,
 			goto out;
 		}
 		res = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					    NULL);
+		                            NULL);
 		g_hash_table_insert(t->users, g_strdup(bare), res);
 	}
 	if (!g_hash_table_contains(res, resource) &&
@@ -95,14 +95,14 @@ int comp_presence_update(struct presence_table *t, const char *full_jid,
 		goto out;
 	}
 	g_hash_table_replace(res, g_strdup(resource),
-			     GINT_TO_POINTER((int)show + 1));
+	                     GINT_TO_POINTER((int)show + 1));
 out:
 	g_free(bare);
 	return err;
 }
 
 bool comp_presence_best(struct presence_table *t, const char *bare,
-			enum presence_show *show)
+                        enum presence_show *show)
 {
 	GHashTable *res = g_hash_table_lookup(t->users, bare);
 	GHashTableIter it;
@@ -132,7 +132,7 @@ bool comp_presence_online(struct comp *c, const char *bare_jid)
 }
 
 bool comp_presence_unreachable(struct comp *c, const char *bare_jid,
-			       enum queue_call_when call_when)
+                               enum queue_call_when call_when)
 {
 	enum presence_show show;
 
@@ -154,7 +154,7 @@ static void send_presence(struct comp *c, const char *to, const char *type)
 }
 
 int comp_presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza,
-			  void *userdata)
+                          void *userdata)
 {
 	struct comp *c = userdata;
 	const char *from = xmpp_stanza_get_from(stanza);
@@ -173,17 +173,17 @@ int comp_presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza,
 	if (!type || !strcmp(type, "unavailable")) {
 		bool available = !type;
 		char *show = available ? comp_child_text(stanza, "show") : NULL;
-		int err = comp_presence_update(
-			c->presence, from, available,
-			comp_presence_show_parse(show));
+		int err = comp_presence_update(c->presence, from, available,
+		                               comp_presence_show_parse(show));
 
 		if (err)
-			log_warn(TAG, "too many resources for %s; ignoring "
-				      "presence",
-				 bare);
+			log_warn(TAG,
+			         "too many resources for %s; ignoring "
+			         "presence",
+			         bare);
 		log_debug(TAG, "%s is %s%s%s", from,
-			  available ? "available" : "unavailable",
-			  show ? "/" : "", show ? show : "");
+		          available ? "available" : "unavailable",
+		          show ? "/" : "", show ? show : "");
 		g_free(show);
 	} else if (!strcmp(type, "subscribe")) {
 		/* A user adding the gateway contact: accept, and ask back so
@@ -222,15 +222,15 @@ void comp_presence_subscribe_fallback(struct comp *c)
 	for (size_t i = 0; i < c->cfg->xmpp.user_domains.n; i++) {
 		if (!c->priv[i].presence)
 			log_warn(TAG,
-				 "%s grants no presence privilege to %s: "
-				 "subscribing to registered users' presence "
-				 "instead (each must accept); configure "
-				 "privileged_entities presence = "
-				 "\"managed_entity\"",
-				 c->cfg->xmpp.user_domains.v[i], c->domain);
+			         "%s grants no presence privilege to %s: "
+			         "subscribing to registered users' presence "
+			         "instead (each must accept); configure "
+			         "privileged_entities presence = "
+			         "\"managed_entity\"",
+			         c->cfg->xmpp.user_domains.v[i], c->domain);
 	}
 	queue_registration_foreach(c->q, subscribe_one, &f);
 	if (f.n)
 		log_info(TAG, "asked %d registered users for their presence",
-			 f.n);
+		         f.n);
 }

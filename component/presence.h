@@ -30,11 +30,11 @@ void comp_presence_clear(struct presence_table *t);
 /* Records FULL_JID as available with SHOW, or gone when AVAILABLE is
  * false. Returns -E2BIG past the per-user resource limit. */
 int comp_presence_update(struct presence_table *t, const char *full_jid,
-			 bool available, enum presence_show show);
+                         bool available, enum presence_show show);
 
 /* The most available show among BARE's resources; false when none. */
 bool comp_presence_best(struct presence_table *t, const char *bare,
-			enum presence_show *show);
+                        enum presence_show *show);
 
 /* Parses a <show/> text; unknown or absent means available. */
 enum presence_show comp_presence_show_parse(const char *s);

@@ -14,11 +14,11 @@
 #include "comp.h"
 #include "log.h"
 
-#define TAG "privilege"
-#define NS_PRIV1 "urn:xmpp:privilege:1"
-#define NS_PRIV2 "urn:xmpp:privilege:2"
-#define NS_FORWARD "urn:xmpp:forward:0"
-#define IQ_TIMEOUT_MS 30000
+#define TAG             "privilege"
+#define NS_PRIV1        "urn:xmpp:privilege:1"
+#define NS_PRIV2        "urn:xmpp:privilege:2"
+#define NS_FORWARD      "urn:xmpp:forward:0"
+#define IQ_TIMEOUT_MS   30000
 #define PENDING_IQS_MAX 100000
 
 struct comp_pending_iq {
@@ -30,8 +30,7 @@ struct comp_pending_iq {
 
 void comp_privilege_reset(struct comp *c)
 {
-	memset(c->priv, 0,
-	       sizeof(*c->priv) * c->cfg->xmpp.user_domains.n);
+	memset(c->priv, 0, sizeof(*c->priv) * c->cfg->xmpp.user_domains.n);
 }
 
 struct comp_privileges *comp_privileges_for(struct comp *c, const char *jid)
@@ -86,11 +85,10 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 	struct comp_privileges *p;
 	const char *ns = NS_PRIV2;
 
-	priv = xmpp_stanza_get_child_by_name_and_ns(msg, "privilege",
-						    NS_PRIV2);
+	priv = xmpp_stanza_get_child_by_name_and_ns(msg, "privilege", NS_PRIV2);
 	if (!priv) {
 		priv = xmpp_stanza_get_child_by_name_and_ns(msg, "privilege",
-							    NS_PRIV1);
+		                                            NS_PRIV1);
 		ns = NS_PRIV1;
 	}
 	if (!priv)
@@ -99,7 +97,7 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 	if (!from || strchr(from, '@') || strchr(from, '/') ||
 	    !(p = comp_privileges_for(c, from))) {
 		log_warn(TAG, "ignoring a privilege advertisement from %s",
-			 from ? from : "(no from)");
+		         from ? from : "(no from)");
 		return true;
 	}
 	memset(p, 0, sizeof(*p));
@@ -117,30 +115,31 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 		if (!access)
 			continue;
 		if (!strcmp(access, "presence") && type &&
-		    (!strcmp(type, "managed_entity") || !strcmp(type, "roster")))
+		    (!strcmp(type, "managed_entity") ||
+		     !strcmp(type, "roster")))
 			p->presence = true;
 		else if (!strcmp(access, "message") && type &&
-			 !strcmp(type, "outgoing"))
+		         !strcmp(type, "outgoing"))
 			p->message = true;
 		else if (!strcmp(access, "roster") && type &&
-			 (!strcmp(type, "get") || !strcmp(type, "both")))
+		         (!strcmp(type, "get") || !strcmp(type, "both")))
 			p->roster_get = true;
 		else if (!strcmp(access, "iq"))
 			read_namespaces(p, perm);
 	}
 	log_info(TAG,
-		 "%s grants %s: presence %s, message %s, roster %s, push %s, "
-		 "pubsub %s",
-		 from, ns, p->presence ? "yes" : "no",
-		 p->message ? "yes" : "no", p->roster_get ? "yes" : "no",
-		 p->iq_push_set ? "yes" : "no",
-		 p->iq_pubsub_set ? "yes" : "no");
+	         "%s grants %s: presence %s, message %s, roster %s, push %s, "
+	         "pubsub %s",
+	         from, ns, p->presence ? "yes" : "no",
+	         p->message ? "yes" : "no", p->roster_get ? "yes" : "no",
+	         p->iq_push_set ? "yes" : "no",
+	         p->iq_pubsub_set ? "yes" : "no");
 	if (!p->iq_push_set)
 		log_warn(TAG,
-			 "%s grants no urn:xmpp:push:0 IQ privilege: messages "
-			 "to its users' own JIDs will not be caught, only "
-			 "messages to gateway addresses (user@%s)",
-			 from, c->domain);
+		         "%s grants no urn:xmpp:push:0 IQ privilege: messages "
+		         "to its users' own JIDs will not be caught, only "
+		         "messages to gateway addresses (user@%s)",
+		         from, c->domain);
 	return true;
 }
 
@@ -150,7 +149,7 @@ static void pending_free(gpointer p)
 }
 
 int comp_send_iq(struct comp *c, xmpp_stanza_t *iq, comp_iq_cb cb, void *arg,
-		 int timeout_ms)
+                 int timeout_ms)
 {
 	char id[64];
 	struct comp_pending_iq *p;
@@ -166,15 +165,15 @@ int comp_send_iq(struct comp *c, xmpp_stanza_t *iq, comp_iq_cb cb, void *arg,
 	p = g_new0(struct comp_pending_iq, 1);
 	p->cb = cb;
 	p->arg = arg;
-	p->deadline_ms = comp_now_ms() + (timeout_ms ? timeout_ms
-						      : IQ_TIMEOUT_MS);
+	p->deadline_ms =
+	    comp_now_ms() + (timeout_ms ? timeout_ms : IQ_TIMEOUT_MS);
 	g_hash_table_insert(c->pending_iqs, g_strdup(id), p);
 	comp_send(c, iq);
 	return 0;
 }
 
 int comp_privileged_iq(struct comp *c, const char *user_jid, const char *type,
-		       xmpp_stanza_t *payload, comp_iq_cb cb, void *arg)
+                       xmpp_stanza_t *payload, comp_iq_cb cb, void *arg)
 {
 	struct comp_privileges *p = comp_privileges_for(c, user_jid);
 	xmpp_stanza_t *outer, *wrap, *inner;
@@ -199,7 +198,7 @@ int comp_privileged_iq(struct comp *c, const char *user_jid, const char *type,
 	err = comp_send_iq(c, outer, cb, arg, 0);
 	if (!err) {
 		struct comp_pending_iq *pi = g_hash_table_lookup(
-			c->pending_iqs, xmpp_stanza_get_id(outer));
+		    c->pending_iqs, xmpp_stanza_get_id(outer));
 
 		if (pi)
 			pi->privileged = true;
@@ -220,7 +219,7 @@ int comp_privileged_message(struct comp *c, xmpp_stanza_t *msg)
 		return -EPERM;
 	at = strchr(from, '@');
 	snprintf(domain, sizeof(domain), "%.*s", (int)strcspn(at + 1, "/"),
-		 at + 1);
+	         at + 1);
 	outer = xmpp_message_new(c->ctx, NULL, domain, NULL);
 	xmpp_stanza_set_from(outer, c->domain);
 	priv = comp_elem(c, "privilege", p->ns);
@@ -248,13 +247,13 @@ bool comp_pending_iq_handle(struct comp *c, xmpp_stanza_t *iq)
 	p = val;
 	if (p->privileged && type && !strcmp(type, "result")) {
 		/* <iq type=result><privilege><forwarded><iq/>... */
-		xmpp_stanza_t *priv = xmpp_stanza_get_child_by_name(
-			iq, "privilege");
+		xmpp_stanza_t *priv =
+		    xmpp_stanza_get_child_by_name(iq, "privilege");
 		xmpp_stanza_t *fwd =
-			priv ? xmpp_stanza_get_child_by_name(priv, "forwarded")
-			     : NULL;
+		    priv ? xmpp_stanza_get_child_by_name(priv, "forwarded")
+		         : NULL;
 		xmpp_stanza_t *inner =
-			fwd ? xmpp_stanza_get_child_by_name(fwd, "iq") : NULL;
+		    fwd ? xmpp_stanza_get_child_by_name(fwd, "iq") : NULL;
 
 		if (inner)
 			reply = inner;
@@ -302,5 +301,5 @@ void comp_pending_iq_clear(struct comp *c)
 GHashTable *comp_pending_iq_table_new(void)
 {
 	return g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-				     pending_free);
+	                             pending_free);
 }

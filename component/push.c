@@ -17,7 +17,7 @@
 #include "log.h"
 #include "policy.h"
 
-#define TAG "push"
+#define TAG     "push"
 #define NS_PUSH "urn:xmpp:push:0"
 
 struct enable_ctx {
@@ -32,11 +32,11 @@ static void enable_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 
 	if (type && !strcmp(type, "result")) {
 		log_info(TAG, "push %s for %s",
-			 e->enable ? "enabled" : "disabled", e->jid);
+		         e->enable ? "enabled" : "disabled", e->jid);
 	} else {
 		log_warn(TAG, "the server refused to %s push for %s%s",
-			 e->enable ? "enable" : "disable", e->jid,
-			 reply ? "" : " (no answer)");
+		         e->enable ? "enable" : "disable", e->jid,
+		         reply ? "" : " (no answer)");
 		/* Forget it so the next pass over registrations retries. */
 		if (e->enable)
 			g_hash_table_remove(c->push_enabled, e->jid);
@@ -46,10 +46,10 @@ static void enable_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 }
 
 static void push_iq(struct comp *c, const struct queue_registration *r,
-		    bool enable)
+                    bool enable)
 {
-	xmpp_stanza_t *el = comp_elem(c, enable ? "enable" : "disable",
-				      NS_PUSH);
+	xmpp_stanza_t *el =
+	    comp_elem(c, enable ? "enable" : "disable", NS_PUSH);
 	struct enable_ctx *e = g_new0(struct enable_ctx, 1);
 	int err;
 
@@ -60,9 +60,9 @@ static void push_iq(struct comp *c, const struct queue_registration *r,
 	err = comp_privileged_iq(c, r->jid, "set", el, enable_reply, e);
 	if (err) {
 		log_warn(TAG, "cannot %s push for %s: %s",
-			 enable ? "enable" : "disable", r->jid,
-			 err == -EPERM ? "no IQ privilege for urn:xmpp:push:0"
-				       : strerror(-err));
+		         enable ? "enable" : "disable", r->jid,
+		         err == -EPERM ? "no IQ privilege for urn:xmpp:push:0"
+		                       : strerror(-err));
 		if (enable)
 			g_hash_table_remove(c->push_enabled, r->jid);
 		g_free(e->jid);
@@ -113,7 +113,7 @@ struct notify_ctx {
 };
 
 static void notify_done(struct comp *c, enum catch_verdict v,
-			enum queue_enqueue_result r, int err, void *arg)
+                        enum queue_enqueue_result r, int err, void *arg)
 {
 	struct notify_ctx *n = arg;
 
@@ -123,7 +123,7 @@ static void notify_done(struct comp *c, enum catch_verdict v,
 		/* "wait" errors do not count toward the server dropping
 		 * the push registration (mod_cloud_notify). */
 		comp_iq_error(c, n->iq, "wait", "internal-server-error",
-			      "the message could not be queued");
+		              "the message could not be queued");
 	else
 		comp_iq_result(c, n->iq, NULL);
 	xmpp_stanza_release(n->iq);
@@ -142,8 +142,7 @@ static char *form_value(xmpp_stanza_t *x, const char *var)
 	return NULL;
 }
 
-void comp_push_handle(struct comp *c, xmpp_stanza_t *iq,
-		      xmpp_stanza_t *pubsub)
+void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 {
 	const char *from = xmpp_stanza_get_from(iq);
 	xmpp_stanza_t *publish, *notif, *x;
@@ -155,22 +154,21 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq,
 
 	publish = xmpp_stanza_get_child_by_name(pubsub, "publish");
 	node = publish ? xmpp_stanza_get_attribute(publish, "node") : NULL;
-	notif = publish ? xmpp_stanza_get_child_by_path(
-				  publish, "item",
-				  XMPP_STANZA_NAME_IN_NS("notification",
-							 NS_PUSH),
-				  NULL)
-			: NULL;
+	notif = publish
+	            ? xmpp_stanza_get_child_by_path(
+	                  publish, "item",
+	                  XMPP_STANZA_NAME_IN_NS("notification", NS_PUSH), NULL)
+	            : NULL;
 	if (!node || !notif) {
 		comp_iq_error(c, iq, "modify", "bad-request",
-			      "not a push notification");
+		              "not a push notification");
 		return;
 	}
 	/* Notifications come from the served domain itself. */
 	if (strchr(from, '@') || !comp_privileges_for(c, from)) {
 		comp_iq_error(c, iq, "auth", "forbidden",
-			      "push notifications are accepted only from "
-			      "the served domains");
+		              "push notifications are accepted only from "
+		              "the served domains");
 		return;
 	}
 	if (queue_registration_get_by_node(c->q, node, &r) != 0 ||
@@ -178,7 +176,7 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq,
 		/* An unknown node is a stale registration: the error lets
 		 * the server drop it after a few tries. */
 		comp_iq_error(c, iq, "cancel", "item-not-found",
-			      "no such push node");
+		              "no such push node");
 		goto out;
 	}
 	x = xmpp_stanza_get_child_by_name_and_ns(notif, "x", "jabber:x:data");
@@ -196,7 +194,7 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq,
 
 	if (sender_bare && comp_echo_consume(c, r.jid, sender_bare, body)) {
 		log_debug(TAG, "push for %s from %s echoes a gateway message",
-			  r.jid, sender_bare);
+		          r.jid, sender_bare);
 		comp_iq_result(c, iq, NULL);
 		g_free(sender_bare);
 		goto out;
@@ -204,7 +202,7 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq,
 	g_free(sender_bare);
 	/* Pushes carry no id: the key is this run's receive sequence. */
 	snprintf(key, sizeof(key), "push:%s:%llu", c->run_id,
-		 (unsigned long long)++c->receive_seq);
+	         (unsigned long long)++c->receive_seq);
 	req.callee = r.jid;
 	req.sender = sender;
 	req.reply_from = r.jid;

@@ -19,11 +19,11 @@
 #include "policy.h"
 #include "settings.h"
 
-#define TAG "register"
-#define NS_REGISTER "jabber:iq:register"
-#define VERIFY_FAILURES_MAX 5
+#define TAG                   "register"
+#define NS_REGISTER           "jabber:iq:register"
+#define VERIFY_FAILURES_MAX   5
 #define VERIFY_CALLS_PER_HOUR 3
-#define CODE_LEN 6
+#define CODE_LEN              6
 
 static const char *const call_when_options[] = {"offline", "away", NULL};
 
@@ -50,47 +50,46 @@ static int random_code(char *out)
 }
 
 xmpp_stanza_t *comp_settings_form(struct comp *c,
-				  const struct queue_registration *r)
+                                  const struct queue_registration *r)
 {
 	xmpp_stanza_t *x = comp_form_new(
-		c, "form", "Phone calls for messages you miss",
-		"When someone writes to you while you are offline, ringbridge "
-		"phones you and reads the message. Enter your phone as an "
-		"international number (+15551234567) or a SIP address "
-		"(sip:you@pbx.example.org). A new number gets a call with a "
-		"code: enter it in the code field.");
+	    c, "form", "Phone calls for messages you miss",
+	    "When someone writes to you while you are offline, ringbridge "
+	    "phones you and reads the message. Enter your phone as an "
+	    "international number (+15551234567) or a SIP address "
+	    "(sip:you@pbx.example.org). A new number gets a call with a "
+	    "code: enter it in the code field.");
 	char quiet[16] = "";
 
 	if (r)
 		settings_quiet_format(r, quiet, sizeof(quiet));
 	comp_form_add_field(c, x, "FORM_TYPE", "hidden", NULL, NS_REGISTER,
-			    false, NULL);
+	                    false, NULL);
 	comp_form_add_field(c, x, SETTINGS_PHONE, "text-single",
-			    "Phone number or SIP address",
-			    r ? r->phone : NULL, true, NULL);
+	                    "Phone number or SIP address", r ? r->phone : NULL,
+	                    true, NULL);
 	comp_form_add_field(c, x, SETTINGS_CODE, "text-single",
-			    "Verification code (from the call)", NULL, false,
-			    NULL);
+	                    "Verification code (from the call)", NULL, false,
+	                    NULL);
 	comp_form_add_field(c, x, SETTINGS_TZ, "text-single",
-			    "Time zone (e.g. Europe/Paris)",
-			    r && r->tz ? r->tz : "UTC", false, NULL);
-	comp_form_add_field(c, x, SETTINGS_CALL_WHEN, "list-single",
-			    "Call me when I am",
-			    r && r->call_when == QUEUE_CALL_AWAY ? "away"
-								 : "offline",
-			    false, call_when_options);
+	                    "Time zone (e.g. Europe/Paris)",
+	                    r && r->tz ? r->tz : "UTC", false, NULL);
+	comp_form_add_field(
+	    c, x, SETTINGS_CALL_WHEN, "list-single", "Call me when I am",
+	    r && r->call_when == QUEUE_CALL_AWAY ? "away" : "offline", false,
+	    call_when_options);
 	comp_form_add_field(c, x, SETTINGS_QUIET, "text-single",
-			    "Quiet hours, no calls (HH:MM-HH:MM)", quiet,
-			    false, NULL);
+	                    "Quiet hours, no calls (HH:MM-HH:MM)", quiet, false,
+	                    NULL);
 	comp_form_add_field(c, x, SETTINGS_LANG, "text-single", "Language",
-			    r && r->lang ? r->lang : "en", false, NULL);
+	                    r && r->lang ? r->lang : "en", false, NULL);
 	comp_form_add_field(c, x, SETTINGS_ROSTER_ONLY, "boolean",
-			    "Only for messages from my contacts",
-			    r && r->roster_only ? "1" : "0", false, NULL);
+	                    "Only for messages from my contacts",
+	                    r && r->roster_only ? "1" : "0", false, NULL);
 	comp_form_add_field(c, x, SETTINGS_SIP_PRESENCE, "text-single",
-			    "SIP address for presence (optional)",
-			    r && r->sip_presence ? r->sip_presence : "", false,
-			    NULL);
+	                    "SIP address for presence (optional)",
+	                    r && r->sip_presence ? r->sip_presence : "", false,
+	                    NULL);
 	return x;
 }
 
@@ -102,29 +101,28 @@ static void register_get(struct comp *c, xmpp_stanza_t *iq, const char *bare)
 
 	if (have)
 		xmpp_stanza_add_child_ex(q, comp_elem(c, "registered", NULL),
-					 0);
+		                         0);
 	comp_add_text_child(c, q, "instructions",
-			    "Use the form to register the phone ringbridge "
-			    "calls when you miss a message.");
+	                    "Use the form to register the phone ringbridge "
+	                    "calls when you miss a message.");
 	comp_add_text_child(c, q, "phone", have ? r.phone : "");
-	xmpp_stanza_add_child_ex(q, comp_settings_form(c, have ? &r : NULL),
-				 0);
+	xmpp_stanza_add_child_ex(q, comp_settings_form(c, have ? &r : NULL), 0);
 	comp_iq_result(c, iq, q);
 	xmpp_stanza_release(q);
 	queue_registration_clear(&r);
 }
 
 static void enable_push_if_ready(struct comp *c,
-				 const struct queue_registration *r)
+                                 const struct queue_registration *r)
 {
 	if (r->verified)
 		comp_push_enable(c, r);
 }
 
 int comp_settings_submit(struct comp *c, const char *bare,
-			 const struct comp_form *form, const char *legacy_phone,
-			 char *note, size_t notelen, const char **cond,
-			 char *why, size_t whylen)
+                         const struct comp_form *form, const char *legacy_phone,
+                         char *note, size_t notelen, const char **cond,
+                         char *why, size_t whylen)
 {
 	struct queue_registration r = {0};
 	struct settings_input in = {0};
@@ -154,8 +152,8 @@ int comp_settings_submit(struct comp *c, const char *bare,
 	in.roster_only = comp_form_get(form, SETTINGS_ROSTER_ONLY);
 	in.sip_presence = comp_form_get(form, SETTINGS_SIP_PRESENCE);
 	/* A form that repeats the current number is not a change. */
-	err = settings_apply(c->cfg, &in, p && p->roster_get, &r, &changed,
-			     why, whylen);
+	err = settings_apply(c->cfg, &in, p && p->roster_get, &r, &changed, why,
+	                     whylen);
 	if (err)
 		goto out;
 	if (!r.push_node) {
@@ -167,15 +165,14 @@ int comp_settings_submit(struct comp *c, const char *bare,
 	if (changed) {
 		char fresh[CODE_LEN + 1];
 
-		err = queue_jobs_created_since(c->q, bare, NULL,
-					       comp_now_ms() - 3600 * 1000,
-					       &recent);
+		err = queue_jobs_created_since(
+		    c->q, bare, NULL, comp_now_ms() - 3600 * 1000, &recent);
 		if (!err && recent >= VERIFY_CALLS_PER_HOUR) {
 			*cond = "resource-constraint";
 			snprintf(why, whylen,
-				 "%s: too many calls to verify numbers in the "
-				 "last hour; try again later",
-				 SETTINGS_PHONE);
+			         "%s: too many calls to verify numbers in the "
+			         "last hour; try again later",
+			         SETTINGS_PHONE);
 			err = -EAGAIN;
 			goto out;
 		}
@@ -193,28 +190,28 @@ int comp_settings_submit(struct comp *c, const char *bare,
 	err = queue_registration_put(c->q, &r);
 	if (!err && changed)
 		err = queue_verify_enqueue(c->q, bare, r.phone, r.verify_code,
-					   r.lang, NULL);
+		                           r.lang, NULL);
 	if (err) {
 		*cond = "internal-server-error";
 		snprintf(why, whylen, "the registration could not be saved");
 		log_err(TAG, "saving the registration of %s failed: %s", bare,
-			strerror(-err));
+		        strerror(-err));
 		goto out;
 	}
 	log_info(TAG, "%s %s, phone %s%s", bare,
-		 existed ? "changed settings" : "registered", r.phone,
-		 changed ? " (verification call queued)" : "");
+	         existed ? "changed settings" : "registered", r.phone,
+	         changed ? " (verification call queued)" : "");
 	if (changed)
 		snprintf(note, notelen,
-			 "Settings saved. ringbridge is calling %s now to "
-			 "give you a code: enter it in the code field.",
-			 r.phone);
+		         "Settings saved. ringbridge is calling %s now to "
+		         "give you a code: enter it in the code field.",
+		         r.phone);
 	code = comp_form_get(form, SETTINGS_CODE);
 	if (code && *code && !changed) {
 		err = comp_verify_submit(c, bare, code, cond, why, whylen);
 		if (!err)
 			snprintf(note, notelen,
-				 "Settings saved and phone verified.");
+			         "Settings saved and phone verified.");
 		goto out;
 	}
 	enable_push_if_ready(c, &r);
@@ -224,16 +221,16 @@ out:
 }
 
 int comp_verify_submit(struct comp *c, const char *bare, const char *code,
-		       const char **cond, char *why, size_t whylen)
+                       const char **cond, char *why, size_t whylen)
 {
 	struct queue_registration r = {0};
 	int err = queue_registration_get(c->q, bare, &r);
 
 	if (err) {
 		*cond = err == -ENOENT ? "registration-required"
-				       : "internal-server-error";
+		                       : "internal-server-error";
 		snprintf(why, whylen, "%s: register a phone first",
-			 SETTINGS_CODE);
+		         SETTINGS_CODE);
 		goto out;
 	}
 	if (r.verified) {
@@ -243,9 +240,9 @@ int comp_verify_submit(struct comp *c, const char *bare, const char *code,
 	if (!r.verify_code || r.verify_failures >= VERIFY_FAILURES_MAX) {
 		*cond = "not-allowed";
 		snprintf(why, whylen,
-			 "%s: too many wrong codes; submit your phone number "
-			 "again to get a new call",
-			 SETTINGS_CODE);
+		         "%s: too many wrong codes; submit your phone number "
+		         "again to get a new call",
+		         SETTINGS_CODE);
 		err = -EPERM;
 		goto out;
 	}
@@ -254,9 +251,9 @@ int comp_verify_submit(struct comp *c, const char *bare, const char *code,
 		r.verify_failures++;
 		queue_registration_put(c->q, &r);
 		*cond = "not-acceptable";
-		snprintf(why, whylen,
-			 "%s: wrong verification code (%d tries left)",
-			 SETTINGS_CODE, VERIFY_FAILURES_MAX - r.verify_failures);
+		snprintf(
+		    why, whylen, "%s: wrong verification code (%d tries left)",
+		    SETTINGS_CODE, VERIFY_FAILURES_MAX - r.verify_failures);
 		log_info(TAG, "%s entered a wrong verification code", bare);
 		err = -EINVAL;
 		goto out;
@@ -279,15 +276,15 @@ out:
 }
 
 int comp_unregister(struct comp *c, const char *bare, const char **cond,
-		    char *why, size_t whylen)
+                    char *why, size_t whylen)
 {
 	struct queue_registration r = {0};
 	int err = queue_registration_get(c->q, bare, &r);
 	int cancelled = 0;
 
 	if (err) {
-		*cond = err == -ENOENT ? "item-not-found"
-				       : "internal-server-error";
+		*cond =
+		    err == -ENOENT ? "item-not-found" : "internal-server-error";
 		snprintf(why, whylen, "%s", "not registered");
 		goto out;
 	}
@@ -301,7 +298,7 @@ int comp_unregister(struct comp *c, const char *bare, const char **cond,
 		goto out;
 	}
 	log_info(TAG, "%s unregistered (%d pending calls cancelled)", bare,
-		 cancelled);
+	         cancelled);
 out:
 	queue_registration_clear(&r);
 	return err;
@@ -311,8 +308,8 @@ void comp_register_handle(struct comp *c, xmpp_stanza_t *iq)
 {
 	const char *type = xmpp_stanza_get_type(iq);
 	char *bare = comp_jid_bare(xmpp_stanza_get_from(iq));
-	xmpp_stanza_t *q = xmpp_stanza_get_child_by_name_and_ns(iq, "query",
-								NS_REGISTER);
+	xmpp_stanza_t *q =
+	    xmpp_stanza_get_child_by_name_and_ns(iq, "query", NS_REGISTER);
 	char why[512], note[512];
 	const char *cond = "bad-request";
 	struct comp_form *form = NULL;
@@ -320,8 +317,8 @@ void comp_register_handle(struct comp *c, xmpp_stanza_t *iq)
 
 	if (!bare || !policy_jid_is_local(c->cfg, bare)) {
 		comp_iq_error(c, iq, "cancel", "forbidden",
-			      "only users of this server's domains may "
-			      "register");
+		              "only users of this server's domains may "
+		              "register");
 		goto out;
 	}
 	if (!strcmp(type, "get")) {
@@ -338,29 +335,29 @@ void comp_register_handle(struct comp *c, xmpp_stanza_t *iq)
 	form = comp_form_parse(q);
 	if (form && strcmp(comp_form_type(form), "submit") != 0) {
 		comp_iq_error(c, iq, "modify", "bad-request",
-			      "the data form must be of type submit");
+		              "the data form must be of type submit");
 		goto out;
 	}
 	legacy = form ? NULL : comp_child_text(q, "phone");
 	if (!form && !legacy) {
 		comp_iq_error(c, iq, "modify", "bad-request",
-			      "phone: missing (send the data form or a "
-			      "<phone/> element)");
+		              "phone: missing (send the data form or a "
+		              "<phone/> element)");
 		goto out;
 	}
 	if (form && !comp_form_has(form, SETTINGS_PHONE) &&
 	    comp_form_get(form, SETTINGS_CODE)) {
 		/* Only a code: the verification step. */
 		if (comp_verify_submit(c, bare,
-				       comp_form_get(form, SETTINGS_CODE),
-				       &cond, why, sizeof(why)))
+		                       comp_form_get(form, SETTINGS_CODE),
+		                       &cond, why, sizeof(why)))
 			comp_iq_error(c, iq, comp_error_type(cond), cond, why);
 		else
 			comp_iq_result(c, iq, NULL);
 		goto out;
 	}
 	if (comp_settings_submit(c, bare, form, legacy, note, sizeof(note),
-				 &cond, why, sizeof(why)))
+	                         &cond, why, sizeof(why)))
 		comp_iq_error(c, iq, comp_error_type(cond), cond, why);
 	else
 		comp_iq_result(c, iq, NULL);

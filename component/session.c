@@ -33,7 +33,7 @@
 #define ADVERT_WAIT_MS 3000
 /* Safety net: re-read registrations even without a wake-up. */
 #define REGISTRATION_POLL_MS 60000
-#define EXIT_CONFIG 78
+#define EXIT_CONFIG          78
 
 static struct comp *sockopt_comp; /* one component per process */
 
@@ -60,11 +60,11 @@ static void schedule_reconnect(struct comp *c)
 	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		r = (uint32_t)comp_now_ms();
 	/* +-25% so a fleet of components does not reconnect in step. */
-	jitter = (int)(r % (uint32_t)(c->backoff_ms / 2 + 1)) -
-		 c->backoff_ms / 4;
+	jitter =
+	    (int)(r % (uint32_t)(c->backoff_ms / 2 + 1)) - c->backoff_ms / 4;
 	c->reconnect_at_ms = comp_now_ms() + c->backoff_ms + jitter;
 	log_info(TAG, "reconnecting to %s:%d in %d ms", c->cfg->xmpp.host,
-		 c->cfg->xmpp.port, c->backoff_ms + jitter);
+	         c->cfg->xmpp.port, c->backoff_ms + jitter);
 	c->backoff_ms *= 2;
 	if (c->backoff_ms > BACKOFF_MAX_MS)
 		c->backoff_ms = BACKOFF_MAX_MS;
@@ -82,8 +82,8 @@ static void session_lost(struct comp *c)
 	c->startup_due_ms = 0;
 }
 
-static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event,
-			 int error, xmpp_stream_error_t *se, void *userdata)
+static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+                         xmpp_stream_error_t *se, void *userdata)
 {
 	struct comp *c = userdata;
 
@@ -100,7 +100,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event,
 		c->startup_done = false;
 		c->startup_due_ms = c->connected_at_ms + ADVERT_WAIT_MS;
 		log_info(TAG, "connected to %s:%d as %s", c->cfg->xmpp.host,
-			 c->cfg->xmpp.port, c->domain);
+		         c->cfg->xmpp.port, c->domain);
 		return;
 	}
 	if (event == XMPP_CONN_RAW_CONNECT)
@@ -108,34 +108,34 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event,
 
 	if (se && se->type == XMPP_SE_NOT_AUTHORIZED) {
 		log_err(TAG,
-			"the server refused the component secret for %s: "
-			"check [xmpp] secret against the server's "
-			"component_secret",
-			c->domain);
+		        "the server refused the component secret for %s: "
+		        "check [xmpp] secret against the server's "
+		        "component_secret",
+		        c->domain);
 		c->fatal = EXIT_CONFIG;
 	} else if (se && (se->type == XMPP_SE_HOST_UNKNOWN ||
-			  se->type == XMPP_SE_IMPROPER_ADDR)) {
+	                  se->type == XMPP_SE_IMPROPER_ADDR)) {
 		log_err(TAG,
-			"the server does not know the component %s: add a "
-			"Component \"%s\" to its configuration, or fix [xmpp] "
-			"domain",
-			c->domain, c->domain);
+		        "the server does not know the component %s: add a "
+		        "Component \"%s\" to its configuration, or fix [xmpp] "
+		        "domain",
+		        c->domain, c->domain);
 		c->fatal = EXIT_CONFIG;
 	} else if (se && se->type == XMPP_SE_CONFLICT) {
 		log_err(TAG, "another component is connected as %s; retrying",
-			c->domain);
+		        c->domain);
 	} else if (se) {
 		log_warn(TAG, "stream error from the server (%d%s%s)",
-			 (int)se->type, se->text ? ": " : "",
-			 se->text ? se->text : "");
+		         (int)se->type, se->text ? ": " : "",
+		         se->text ? se->text : "");
 	} else if (c->connected) {
 		log_warn(TAG, "connection to %s:%d lost (%s)",
-			 c->cfg->xmpp.host, c->cfg->xmpp.port,
-			 error ? strerror(error) : "closed by the server");
+		         c->cfg->xmpp.host, c->cfg->xmpp.port,
+		         error ? strerror(error) : "closed by the server");
 	} else {
-		log_warn(TAG, "cannot connect to %s:%d (%s)",
-			 c->cfg->xmpp.host, c->cfg->xmpp.port,
-			 error ? strerror(error) : "closed during handshake");
+		log_warn(TAG, "cannot connect to %s:%d (%s)", c->cfg->xmpp.host,
+		         c->cfg->xmpp.port,
+		         error ? strerror(error) : "closed during handshake");
 	}
 	session_lost(c);
 	/* Released by the loop: libstrophe is still inside this conn. */
@@ -154,17 +154,16 @@ static void connect_now(struct comp *c)
 	xmpp_conn_set_pass(conn, c->cfg->xmpp.secret);
 	xmpp_conn_set_sockopt_callback(conn, sockopt_cb);
 	xmpp_handler_add(conn, comp_iq_handler, NULL, "iq", NULL, c);
-	xmpp_handler_add(conn, comp_message_handler, NULL, "message", NULL,
-			 c);
+	xmpp_handler_add(conn, comp_message_handler, NULL, "message", NULL, c);
 	xmpp_handler_add(conn, comp_presence_handler, NULL, "presence", NULL,
-			 c);
+	                 c);
 	c->conn = conn;
 	c->xmpp_fd = -1;
 	if (xmpp_connect_component(conn, c->cfg->xmpp.host,
-				   (unsigned short)c->cfg->xmpp.port,
-				   conn_handler, c) != XMPP_EOK) {
+	                           (unsigned short)c->cfg->xmpp.port,
+	                           conn_handler, c) != XMPP_EOK) {
 		log_warn(TAG, "cannot start connecting to %s:%d",
-			 c->cfg->xmpp.host, c->cfg->xmpp.port);
+		         c->cfg->xmpp.host, c->cfg->xmpp.port);
 		c->conn = NULL;
 		xmpp_conn_release(conn);
 		schedule_reconnect(c);
@@ -213,9 +212,10 @@ static void handle_signal(struct comp *c)
 				comp_push_enable_all(c);
 			continue;
 		}
-		log_info("main", "signal %u: finishing pending work and "
-				 "stopping",
-			 si.ssi_signo);
+		log_info("main",
+		         "signal %u: finishing pending work and "
+		         "stopping",
+		         si.ssi_signo);
 		c->stopping = true;
 	}
 }

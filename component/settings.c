@@ -17,8 +17,7 @@
 
 #define LANG_MAX 35
 
-static int fail(char *why, size_t whylen, const char *field,
-		const char *reason)
+static int fail(char *why, size_t whylen, const char *field, const char *reason)
 {
 	snprintf(why, whylen, "%s: %s", field, reason);
 	return -EINVAL;
@@ -65,15 +64,15 @@ int settings_quiet_parse(const char *s, int *start, int *end)
 }
 
 void settings_quiet_format(const struct queue_registration *reg, char *out,
-			   size_t outlen)
+                           size_t outlen)
 {
 	if (reg->quiet_start < 0) {
 		snprintf(out, outlen, "%s", "");
 		return;
 	}
 	snprintf(out, outlen, "%02d:%02d-%02d:%02d", reg->quiet_start / 60,
-		 reg->quiet_start % 60, reg->quiet_end / 60,
-		 reg->quiet_end % 60);
+	         reg->quiet_start % 60, reg->quiet_end / 60,
+	         reg->quiet_end % 60);
 }
 
 /* BCP 47, restricted to what the speech engine can say: English. */
@@ -105,8 +104,8 @@ static void replace(char **dst, const char *src)
 }
 
 int settings_apply(const struct config *cfg, const struct settings_input *in,
-		   bool roster_available, struct queue_registration *reg,
-		   bool *phone_changed, char *why, size_t whylen)
+                   bool roster_available, struct queue_registration *reg,
+                   bool *phone_changed, char *why, size_t whylen)
 {
 	char phone[PHONE_MAX], sip[PHONE_MAX];
 	enum phone_kind kind;
@@ -118,21 +117,22 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 	*phone_changed = false;
 	if (in->phone) {
 		if (!*in->phone)
-			return fail(why, whylen, SETTINGS_PHONE,
-				    "a phone number or SIP address is required");
+			return fail(
+			    why, whylen, SETTINGS_PHONE,
+			    "a phone number or SIP address is required");
 		if (phone_normalise(in->phone, phone, sizeof(phone), &kind,
-				    &reason))
+		                    &reason))
 			return fail(why, whylen, SETTINGS_PHONE, reason);
 		if (policy_destination_check(cfg, phone, &reason))
 			return fail(why, whylen, SETTINGS_PHONE, reason);
 	} else if (!reg->phone) {
 		return fail(why, whylen, SETTINGS_PHONE,
-			    "a phone number or SIP address is required");
+		            "a phone number or SIP address is required");
 	}
 	if (in->tz && *in->tz && !tz_valid(in->tz))
 		return fail(why, whylen, SETTINGS_TZ,
-			    "not a time zone name such as Europe/Paris or "
-			    "America/New_York");
+		            "not a time zone name such as Europe/Paris or "
+		            "America/New_York");
 	if (in->call_when) {
 		if (!strcmp(in->call_when, "offline") || !*in->call_when)
 			call_when = QUEUE_CALL_OFFLINE;
@@ -140,32 +140,32 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 			call_when = QUEUE_CALL_AWAY;
 		else
 			return fail(why, whylen, SETTINGS_CALL_WHEN,
-				    "must be offline or away");
+			            "must be offline or away");
 	}
 	if (in->quiet_hours && settings_quiet_parse(in->quiet_hours, &qs, &qe))
 		return fail(why, whylen, SETTINGS_QUIET,
-			    "must be HH:MM-HH:MM (for example 22:00-07:00) "
-			    "or empty");
+		            "must be HH:MM-HH:MM (for example 22:00-07:00) "
+		            "or empty");
 	if (in->lang && *in->lang && check_lang(in->lang, &reason))
 		return fail(why, whylen, SETTINGS_LANG, reason);
 	if (in->roster_only) {
 		if (!parse_bool(in->roster_only, &roster_only))
 			return fail(why, whylen, SETTINGS_ROSTER_ONLY,
-				    "must be true or false");
+			            "must be true or false");
 		if (roster_only && !roster_available)
 			return fail(why, whylen, SETTINGS_ROSTER_ONLY,
-				    "the server grants ringbridge no roster "
-				    "access, so calls cannot be limited to "
-				    "contacts (ask the administrator to grant "
-				    "roster = \"get\")");
+			            "the server grants ringbridge no roster "
+			            "access, so calls cannot be limited to "
+			            "contacts (ask the administrator to grant "
+			            "roster = \"get\")");
 	}
 	if (in->sip_presence && *in->sip_presence) {
 		if (phone_normalise(in->sip_presence, sip, sizeof(sip), &kind,
-				    &reason) ||
+		                    &reason) ||
 		    kind != PHONE_SIP)
 			return fail(why, whylen, SETTINGS_SIP_PRESENCE,
-				    "must be a sip: address such as "
-				    "sip:bob@pbx.example.org");
+			            "must be a sip: address such as "
+			            "sip:bob@pbx.example.org");
 	}
 
 	/* Everything passed: apply. */
@@ -179,7 +179,7 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 		replace(&reg->lang, in->lang);
 	if (in->sip_presence)
 		replace(&reg->sip_presence,
-			*in->sip_presence ? sip : in->sip_presence);
+		        *in->sip_presence ? sip : in->sip_presence);
 	reg->call_when = call_when;
 	reg->quiet_start = qs;
 	reg->quiet_end = qe;

@@ -13,14 +13,14 @@
 #include "queue.h"
 
 /* Field names, shared by the forms and the error texts. */
-#define SETTINGS_PHONE "phone"
-#define SETTINGS_TZ "tz"
-#define SETTINGS_CALL_WHEN "call_when"
-#define SETTINGS_QUIET "quiet_hours"
-#define SETTINGS_LANG "lang"
-#define SETTINGS_ROSTER_ONLY "roster_only"
+#define SETTINGS_PHONE        "phone"
+#define SETTINGS_TZ           "tz"
+#define SETTINGS_CALL_WHEN    "call_when"
+#define SETTINGS_QUIET        "quiet_hours"
+#define SETTINGS_LANG         "lang"
+#define SETTINGS_ROSTER_ONLY  "roster_only"
 #define SETTINGS_SIP_PRESENCE "sip_presence"
-#define SETTINGS_CODE "code"
+#define SETTINGS_CODE         "code"
 
 /* Values as submitted; NULL means the field was not in the form (keep the
  * current value), "" means cleared. */
@@ -42,12 +42,12 @@ struct settings_input {
  * REG is left unchanged on error.
  */
 int settings_apply(const struct config *cfg, const struct settings_input *in,
-		   bool roster_available, struct queue_registration *reg,
-		   bool *phone_changed, char *why, size_t whylen);
+                   bool roster_available, struct queue_registration *reg,
+                   bool *phone_changed, char *why, size_t whylen);
 
 /* Formats REG's quiet hours as "HH:MM-HH:MM", or "" when none. */
 void settings_quiet_format(const struct queue_registration *reg, char *out,
-			   size_t outlen);
+                           size_t outlen);
 
 /* Parses "HH:MM-HH:MM" into minutes of the day; "" gives -1/-1. */
 int settings_quiet_parse(const char *s, int *start, int *end);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -31,6 +32,19 @@ struct store_item {
 	enum queue_enqueue_result result;
 	int64_t job_id;
 	int err;
+	int64_t submitted_us;
+};
+
+/* Push-to-commit latency in 0.1 ms buckets up to 100 ms: enough to report
+ * the p50/p99 an operator (and the benchmark) asks for at exit. */
+#define HIST_BUCKETS   1000
+#define HIST_BUCKET_US 100
+
+struct store_stats {
+	uint64_t items;
+	uint64_t batches;
+	uint64_t over; /* slower than the histogram's range */
+	uint32_t hist[HIST_BUCKETS];
 };
 
 struct store {
@@ -47,8 +61,60 @@ struct store {
 	/* shared, under lock */
 	struct store_item *inflight; /* handed over, not yet committed */
 	struct store_item *done;
-	bool busy; /* inflight non-empty or being committed */
+	bool busy;                /* inflight non-empty or being committed */
+	struct store_stats stats; /* loop side, but batches under lock */
 };
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void stats_add(struct store_stats *st, int64_t us)
+{
+	int64_t b = us / HIST_BUCKET_US;
+
+	st->items++;
+	if (b >= HIST_BUCKETS)
+		st->over++;
+	else
+		st->hist[b]++;
+}
+
+/* The latency under which a fraction P of the items committed, in ms. */
+static double stats_percentile(const struct store_stats *st, double p)
+{
+	uint64_t want = (uint64_t)(p * (double)st->items + 0.5), seen = 0;
+
+	for (int i = 0; i < HIST_BUCKETS; i++) {
+		seen += st->hist[i];
+		if (seen >= want && seen)
+			return (i + 1) * HIST_BUCKET_US / 1000.0;
+	}
+	return HIST_BUCKETS * HIST_BUCKET_US / 1000.0;
+}
+
+void store_stats_log(struct store *s)
+{
+	const struct store_stats *st = &s->stats;
+
+	if (!st->items)
+		return;
+	pthread_mutex_lock(&s->lock);
+	uint64_t batches = st->batches;
+
+	pthread_mutex_unlock(&s->lock);
+	log_info(TAG,
+	         "%llu caught messages in %llu commits (%.1f per commit); "
+	         "push-to-commit p50 %.1f ms, p99 %.1f ms, %llu over 100 ms",
+	         (unsigned long long)st->items, (unsigned long long)batches,
+	         batches ? (double)st->items / (double)batches : 0.0,
+	         stats_percentile(st, 0.50), stats_percentile(st, 0.99),
+	         (unsigned long long)st->over);
+}
 
 static char *keep(struct store_item *it, int i, const char *s)
 {
@@ -75,13 +141,13 @@ static void commit_batch(struct store *s, struct store_item *batch)
 			continue;
 		}
 		it->err = queue_message_enqueue(s->q, &it->m, &it->lim,
-						&it->job_id, &it->result);
+		                                &it->job_id, &it->result);
 	}
 	if (!err)
 		err = queue_batch_commit(s->q);
 	if (err) {
 		log_err(TAG, "committing %zu caught messages failed: %s", n,
-			strerror(-err));
+		        strerror(-err));
 		queue_batch_rollback(s->q);
 		for (it = batch; it; it = it->next)
 			it->err = err;
@@ -109,6 +175,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&s->lock);
 		s->inflight = NULL;
 		s->busy = false;
+		s->stats.batches++;
 		/* Append to done in order. */
 		if (!s->done) {
 			s->done = batch;
@@ -165,8 +232,8 @@ int store_fd(struct store *s)
 }
 
 void store_submit(struct store *s, const struct queue_message_in *m,
-		  const struct queue_enqueue_limits *lim, store_done_cb done,
-		  void *arg)
+                  const struct queue_enqueue_limits *lim, store_done_cb done,
+                  void *arg)
 {
 	struct store_item *it = calloc(1, sizeof(*it));
 
@@ -188,6 +255,7 @@ void store_submit(struct store *s, const struct queue_message_in *m,
 	it->lim = *lim;
 	it->done = done;
 	it->arg = arg;
+	it->submitted_us = mono_us();
 	*s->pending_tail = it;
 	s->pending_tail = &it->next;
 	s->n_pending++;
@@ -222,8 +290,9 @@ void store_complete(struct store *s)
 	pthread_mutex_unlock(&s->lock);
 	for (; list; list = next) {
 		next = list->next;
+		stats_add(&s->stats, mono_us() - list->submitted_us);
 		list->done(s->comp, list->result, list->job_id, list->err,
-			   list->arg);
+		           list->arg);
 		item_free(list);
 	}
 	/* The writer may have become free while completions ran. */
@@ -256,6 +325,7 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	store_drain(s);
+	store_stats_log(s);
 	pthread_mutex_lock(&s->lock);
 	s->quit = true;
 	pthread_cond_signal(&s->cond);

@@ -17,7 +17,7 @@ struct store;
 struct comp;
 
 typedef void (*store_done_cb)(struct comp *c, enum queue_enqueue_result r,
-			      int64_t job_id, int err, void *arg);
+                              int64_t job_id, int err, void *arg);
 
 int store_new(struct store **sp, struct comp *c, const char *url);
 /* Commits what is pending, stops the thread, frees. NULL-safe. */
@@ -31,8 +31,8 @@ int store_fd(struct store *s);
  * after the batch holding it committed (err 0) or failed (err < 0).
  */
 void store_submit(struct store *s, const struct queue_message_in *m,
-		  const struct queue_enqueue_limits *lim, store_done_cb done,
-		  void *arg);
+                  const struct queue_enqueue_limits *lim, store_done_cb done,
+                  void *arg);
 
 /* Hands the submitted items to the writer if it is free. */
 void store_flush(struct store *s);
@@ -42,5 +42,8 @@ void store_complete(struct store *s);
 bool store_idle(struct store *s);
 /* Blocks until everything submitted is committed (for shutdown). */
 void store_drain(struct store *s);
+/* Logs how many messages were committed, in how many commits, and the
+ * push-to-commit latency percentiles (also done by store_free). */
+void store_stats_log(struct store *s);
 
 #endif

@@ -32,7 +32,7 @@ xmpp_stanza_t *comp_elem(struct comp *c, const char *name, const char *ns)
 }
 
 void comp_add_text_child(struct comp *c, xmpp_stanza_t *parent,
-			 const char *name, const char *text)
+                         const char *name, const char *text)
 {
 	xmpp_stanza_t *e = comp_elem(c, name, NULL);
 	xmpp_stanza_t *t = xmpp_stanza_new(c->ctx);
@@ -58,7 +58,7 @@ char *comp_child_text(xmpp_stanza_t *parent, const char *name)
 }
 
 void comp_iq_error(struct comp *c, xmpp_stanza_t *iq, const char *type,
-		   const char *condition, const char *text)
+                   const char *condition, const char *text)
 {
 	xmpp_stanza_t *reply, *err, *cond;
 
@@ -74,8 +74,8 @@ void comp_iq_error(struct comp *c, xmpp_stanza_t *iq, const char *type,
 	cond = comp_elem(c, condition, "urn:ietf:params:xml:ns:xmpp-stanzas");
 	xmpp_stanza_add_child_ex(err, cond, 0);
 	if (text) {
-		xmpp_stanza_t *t = comp_elem(
-			c, "text", "urn:ietf:params:xml:ns:xmpp-stanzas");
+		xmpp_stanza_t *t =
+		    comp_elem(c, "text", "urn:ietf:params:xml:ns:xmpp-stanzas");
 		xmpp_stanza_t *body = xmpp_stanza_new(c->ctx);
 
 		xmpp_stanza_set_attribute(t, "xml:lang", "en");
@@ -93,14 +93,10 @@ const char *comp_error_type(const char *condition)
 	static const struct {
 		const char *cond, *type;
 	} table[] = {
-		{"bad-request", "modify"},
-		{"not-acceptable", "modify"},
-		{"jid-malformed", "modify"},
-		{"internal-server-error", "wait"},
-		{"resource-constraint", "wait"},
-		{"registration-required", "auth"},
-		{"forbidden", "auth"},
-		{"not-authorized", "auth"},
+	    {"bad-request", "modify"},       {"not-acceptable", "modify"},
+	    {"jid-malformed", "modify"},     {"internal-server-error", "wait"},
+	    {"resource-constraint", "wait"}, {"registration-required", "auth"},
+	    {"forbidden", "auth"},           {"not-authorized", "auth"},
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(table); i++)
@@ -111,8 +107,8 @@ const char *comp_error_type(const char *condition)
 
 void comp_iq_result(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *child)
 {
-	xmpp_stanza_t *reply = xmpp_iq_new(c->ctx, "result",
-					   xmpp_stanza_get_id(iq));
+	xmpp_stanza_t *reply =
+	    xmpp_iq_new(c->ctx, "result", xmpp_stanza_get_id(iq));
 
 	if (xmpp_stanza_get_from(iq))
 		xmpp_stanza_set_to(reply, xmpp_stanza_get_from(iq));
@@ -180,13 +176,13 @@ void comp_new_id(struct comp *c, char *buf, size_t len)
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		memset(r, 0, sizeof(r));
 	snprintf(buf, len, "rb-%s-%02x%02x%02x%02x%02x%02x", c->run_id, r[0],
-		 r[1], r[2], r[3], r[4], r[5]);
+	         r[1], r[2], r[3], r[4], r[5]);
 }
 
 /* ---- data forms ---- */
 
 #define FORM_FIELDS_MAX 64
-#define FORM_VALUE_MAX 4096
+#define FORM_VALUE_MAX  4096
 
 struct comp_form {
 	char *type;
@@ -199,15 +195,14 @@ struct comp_form *comp_form_parse(xmpp_stanza_t *parent)
 	struct comp_form *f;
 	int n = 0;
 
-	x = xmpp_stanza_get_child_by_name_and_ns(parent, "x",
-						 "jabber:x:data");
+	x = xmpp_stanza_get_child_by_name_and_ns(parent, "x", "jabber:x:data");
 	if (!x)
 		return NULL;
 	f = g_new0(struct comp_form, 1);
-	f->type = g_strdup(xmpp_stanza_get_type(x) ? xmpp_stanza_get_type(x)
-						    : "");
-	f->values = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					  g_free);
+	f->type =
+	    g_strdup(xmpp_stanza_get_type(x) ? xmpp_stanza_get_type(x) : "");
+	f->values =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	for (field = xmpp_stanza_get_children(x); field;
 	     field = xmpp_stanza_get_next(field)) {
 		const char *var, *name = xmpp_stanza_get_name(field);
@@ -222,7 +217,7 @@ struct comp_form *comp_form_parse(xmpp_stanza_t *parent)
 		if (value && strlen(value) > FORM_VALUE_MAX)
 			value[FORM_VALUE_MAX] = '\0';
 		g_hash_table_replace(f->values, g_strdup(var),
-				     value ? value : g_strdup(""));
+		                     value ? value : g_strdup(""));
 	}
 	return f;
 }
@@ -252,7 +247,7 @@ void comp_form_free(struct comp_form *f)
 }
 
 xmpp_stanza_t *comp_form_new(struct comp *c, const char *type,
-			     const char *title, const char *instructions)
+                             const char *title, const char *instructions)
 {
 	xmpp_stanza_t *x = comp_elem(c, "x", "jabber:x:data");
 
@@ -265,9 +260,8 @@ xmpp_stanza_t *comp_form_new(struct comp *c, const char *type,
 }
 
 void comp_form_add_field(struct comp *c, xmpp_stanza_t *form, const char *var,
-			 const char *type, const char *label,
-			 const char *value, bool required,
-			 const char *const *options)
+                         const char *type, const char *label, const char *value,
+                         bool required, const char *const *options)
 {
 	xmpp_stanza_t *field = comp_elem(c, "field", NULL);
 

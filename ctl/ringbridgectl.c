@@ -204,10 +204,10 @@ static const char *fmt_int(long long v, char *buf, size_t len)
 /* "22:00-07:00", or "-" when none. */
 static const char *fmt_quiet(int start, int end, char *buf, size_t len)
 {
-	if (start < 0 || end < 0)
+	if (start < 0 || end < 0 || start >= 1440 || end >= 1440)
 		return "-";
-	snprintf(buf, len, "%02d:%02d-%02d:%02d", start / 60, start % 60,
-	         end / 60, end % 60);
+	snprintf(buf, len, "%02d:%02d-%02d:%02d", (start / 60) % 24, start % 60,
+	         (end / 60) % 24, end % 60);
 	return buf;
 }
 

@@ -1,0 +1,123 @@
+/*
+ * Table-driven tests of the settings form validation (component/settings.c):
+ * every accepted and refused value, and that a refusal names its field and
+ * leaves the registration untouched.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "config.h"
+#include "settings.h"
+
+static char *prefixes[] = {"+1", "+44"};
+static char *domains[] = {"sip.example.org"};
+
+struct apply_case {
+	struct settings_input in;
+	bool roster;
+	int ok;            /* 1 accepted, 0 refused */
+	const char *field; /* the field named in the refusal */
+	bool phone_changed;
+};
+
+static const struct apply_case cases[] = {
+    {{.phone = "+1 (555) 123-4567"}, false, 1, NULL, false},
+    {{.phone = "+44 20 7946 0958"}, false, 1, NULL, true},
+    {{.phone = "+33612345678"}, false, 0, "phone", false},
+    {{.phone = "12345abc"}, false, 0, "phone", false},
+    {{.phone = ""}, false, 0, "phone", false},
+    {{.phone = "sip:bob@sip.example.org"}, false, 1, NULL, true},
+    {{.phone = "sip:bob@evil.example.com"}, false, 0, "phone", false},
+    {{.tz = "Europe/Paris"}, false, 1, NULL, false},
+    {{.tz = "../../etc/passwd"}, false, 0, "tz", false},
+    {{.tz = "Mars/Olympus"}, false, 0, "tz", false},
+    {{.call_when = "away"}, false, 1, NULL, false},
+    {{.call_when = "sometimes"}, false, 0, "call_when", false},
+    {{.quiet_hours = "22:00-07:00"}, false, 1, NULL, false},
+    {{.quiet_hours = ""}, false, 1, NULL, false},
+    {{.quiet_hours = "25:00-07:00"}, false, 0, "quiet_hours", false},
+    {{.quiet_hours = "22:00-22:00"}, false, 0, "quiet_hours", false},
+    {{.quiet_hours = "22-7"}, false, 0, "quiet_hours", false},
+    {{.lang = "en-GB"}, false, 1, NULL, false},
+    {{.lang = "fr"}, false, 0, "lang", false},
+    {{.lang = "e"}, false, 0, "lang", false},
+    {{.roster_only = "true"}, true, 1, NULL, false},
+    {{.roster_only = "true"}, false, 0, "roster_only", false},
+    {{.roster_only = "maybe"}, true, 0, "roster_only", false},
+    {{.sip_presence = "sip:bob@pbx.example.org"}, false, 1, NULL, false},
+    {{.sip_presence = "+15551234567"}, false, 0, "sip_presence", false},
+};
+
+static void reg_init(struct queue_registration *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->jid = strdup("bob@localhost");
+	r->phone = strdup("+15551234567");
+	r->quiet_start = r->quiet_end = -1;
+}
+
+int main(void)
+{
+	struct config *cfg;
+	char err[256], why[256];
+
+	CHECK_INT(config_load(&cfg, NULL, err, sizeof(err)), 0);
+	cfg->policy.allowed_prefixes.v = prefixes;
+	cfg->policy.allowed_prefixes.n = 2;
+	cfg->policy.allowed_sip_domains.v = domains;
+	cfg->policy.allowed_sip_domains.n = 1;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct apply_case *t = &cases[i];
+		struct queue_registration r;
+		bool changed = false;
+		int rc;
+
+		reg_init(&r);
+		why[0] = '\0';
+		rc = settings_apply(cfg, &t->in, t->roster, &r, &changed, why,
+		                    sizeof(why));
+		if (t->ok) {
+			CHECK_INT(rc, 0);
+			CHECK_INT(changed, t->phone_changed);
+		} else {
+			CHECK(rc < 0);
+			CHECK(strncmp(why, t->field, strlen(t->field)) == 0);
+			CHECK(why[strlen(t->field)] == ':');
+			/* A refusal changes nothing. */
+			CHECK_STR(r.phone, "+15551234567");
+			CHECK(r.tz == NULL && r.lang == NULL);
+			CHECK_INT(r.quiet_start, -1);
+		}
+		if (t->ok && t->in.quiet_hours && *t->in.quiet_hours) {
+			char q[16];
+
+			settings_quiet_format(&r, q, sizeof(q));
+			CHECK_STR(q, t->in.quiet_hours);
+		}
+		if (t->ok && t->in.phone &&
+		    !strcmp(t->in.phone, "+44 20 7946 0958"))
+			CHECK_STR(r.phone, "+442079460958");
+		queue_registration_clear(&r);
+	}
+
+	/* A new registration without a phone is refused. */
+	{
+		struct queue_registration r = {0};
+		struct settings_input in = {.tz = "UTC"};
+		bool changed;
+
+		r.quiet_start = r.quiet_end = -1;
+		CHECK(settings_apply(cfg, &in, false, &r, &changed, why,
+		                     sizeof(why)) < 0);
+		CHECK(strncmp(why, "phone:", 6) == 0);
+	}
+
+	cfg->policy.allowed_prefixes.v = NULL;
+	cfg->policy.allowed_prefixes.n = 0;
+	cfg->policy.allowed_sip_domains.v = NULL;
+	cfg->policy.allowed_sip_domains.n = 0;
+	config_free(cfg);
+	return check_exit("test_settings");
+}
