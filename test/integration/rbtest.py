@@ -455,10 +455,10 @@ class _Reactor:
 
 
 _reactor = None
-# Streams that were closed. slixmpp leaves a pending filter task behind a
-# closed stream; keeping the object alive keeps asyncio from printing
-# "Task was destroyed but it is pending!" at garbage collection.
-_retired = []
+# Every stream made. slixmpp leaves a pending filter task behind a closed
+# stream; keeping the object alive keeps asyncio from printing "Task was
+# destroyed but it is pending!" at garbage collection.
+_streams = []
 
 
 def reactor():
@@ -557,6 +557,7 @@ class Client:
 
     def _make(self):
         x = slixmpp.ClientXMPP(self.full_jid, self.password)
+        _streams.append(x)
         x.loop = reactor().loop
         x["feature_mechanisms"].unencrypted_plain = True
         x.whitespace_keepalive = False
@@ -603,7 +604,6 @@ class Client:
         if self.xmpp is None:
             return
         x, self.xmpp = self.xmpp, None
-        _retired.append(x)
 
         async def bye():
             try:
@@ -619,7 +619,6 @@ class Client:
         """Drops the TCP connection without closing the stream."""
         if self.xmpp is not None:
             x, self.xmpp = self.xmpp, None
-            _retired.append(x)
             reactor().call(x.abort)
 
     # -- sending
