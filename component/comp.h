@@ -38,10 +38,9 @@ struct comp {
 	const char *domain; /* cfg->xmpp.domain */
 
 	xmpp_ctx_t *ctx;
-	xmpp_conn_t *conn;     /* NULL while disconnected */
-	xmpp_conn_t *old_conn; /* released by the loop, never in a handler */
-	int xmpp_fd;           /* captured by the sockopt callback, or -1 */
-	bool connected;        /* handshake done */
+	xmpp_conn_t *conn; /* one object, reconnected after each loss */
+	int xmpp_fd;       /* captured by the sockopt callback, or -1 */
+	bool connected;    /* handshake done */
 	int64_t connected_at_ms;
 	int64_t reconnect_at_ms; /* 0: no reconnect scheduled */
 	int backoff_ms;

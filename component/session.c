@@ -8,12 +8,15 @@
  * and jitter; a refused secret or an unknown component domain is fatal,
  * since retrying cannot fix configuration.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "comp.h"
@@ -137,19 +140,76 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		         c->cfg->xmpp.port,
 		         error ? strerror(error) : "closed during handshake");
 	}
+	(void)conn; /* kept and reused for the next attempt */
 	session_lost(c);
-	/* Released by the loop: libstrophe is still inside this conn. */
-	c->old_conn = conn;
-	c->conn = NULL;
 	if (!c->fatal && !c->stopping)
 		schedule_reconnect(c);
 }
 
-static void connect_now(struct comp *c)
+static void dummy_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+                          xmpp_stream_error_t *se, void *userdata)
+{
+	(void)conn, (void)event, (void)error, (void)se, (void)userdata;
+}
+
+/*
+ * libstrophe 0.12.2 (Debian 12) reads conn->sm_state after every received
+ * stanza, but only xmpp_connect_client() allocates it, so a component
+ * connection crashes on its first stanza. The public API can move a state
+ * from one connection to another: a client connection to a loopback port
+ * that is bound but not listening is refused at once, and its (empty,
+ * disabled) stream-management state is handed to the component connection,
+ * which is then kept for every reconnect. Newer libstrophe releases do not
+ * need this; it is harmless there.
+ */
+static int give_sm_state(struct comp *c, xmpp_conn_t *conn)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	xmpp_conn_t *tmp = NULL;
+	xmpp_sm_state_t *st = NULL;
+	int fd, err = -EIO;
+	int64_t deadline = comp_now_ms() + 2000;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		goto out;
+	tmp = xmpp_conn_new(c->ctx);
+	xmpp_conn_set_jid(tmp, "sm-state@127.0.0.1");
+	if (xmpp_connect_client(tmp, "127.0.0.1", ntohs(sa.sin_port),
+	                        dummy_handler, NULL) != XMPP_EOK)
+		goto out;
+	while (!xmpp_conn_is_disconnected(tmp) && comp_now_ms() < deadline)
+		xmpp_run_once(c->ctx, 10);
+	st =
+	    xmpp_conn_is_disconnected(tmp) ? xmpp_conn_get_sm_state(tmp) : NULL;
+	if (st && xmpp_conn_set_sm_state(conn, st) == XMPP_EOK)
+		err = 0;
+	else if (st)
+		xmpp_free_sm_state(st);
+out:
+	if (tmp)
+		xmpp_conn_release(tmp);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* The one connection object, created once and reconnected. */
+static int make_conn(struct comp *c)
 {
 	xmpp_conn_t *conn = xmpp_conn_new(c->ctx);
 
-	c->reconnect_at_ms = 0;
+	if (!conn)
+		return -ENOMEM;
+	if (give_sm_state(c, conn) != 0) {
+		log_err(TAG, "cannot prepare the XMPP connection (libstrophe "
+		             "stream-management state)");
+		xmpp_conn_release(conn);
+		return -EIO;
+	}
 	xmpp_conn_set_jid(conn, c->domain);
 	xmpp_conn_set_pass(conn, c->cfg->xmpp.secret);
 	xmpp_conn_set_sockopt_callback(conn, sockopt_cb);
@@ -158,14 +218,18 @@ static void connect_now(struct comp *c)
 	xmpp_handler_add(conn, comp_presence_handler, NULL, "presence", NULL,
 	                 c);
 	c->conn = conn;
+	return 0;
+}
+
+static void connect_now(struct comp *c)
+{
+	c->reconnect_at_ms = 0;
 	c->xmpp_fd = -1;
-	if (xmpp_connect_component(conn, c->cfg->xmpp.host,
+	if (xmpp_connect_component(c->conn, c->cfg->xmpp.host,
 	                           (unsigned short)c->cfg->xmpp.port,
 	                           conn_handler, c) != XMPP_EOK) {
 		log_warn(TAG, "cannot start connecting to %s:%d",
 		         c->cfg->xmpp.host, c->cfg->xmpp.port);
-		c->conn = NULL;
-		xmpp_conn_release(conn);
 		schedule_reconnect(c);
 	}
 }
@@ -238,18 +302,18 @@ static void shutdown_session(struct comp *c)
 
 	if (!c->conn)
 		return;
+	c->stopping = true;
 	if (c->connected) {
 		while (xmpp_conn_send_queue_len(c->conn) > 0 &&
 		       comp_now_ms() < deadline)
 			xmpp_run_once(c->ctx, 50);
 		xmpp_disconnect(c->conn);
+		while (!xmpp_conn_is_disconnected(c->conn) &&
+		       comp_now_ms() < deadline)
+			xmpp_run_once(c->ctx, 50);
 	}
-	while (c->conn && comp_now_ms() < deadline)
-		xmpp_run_once(c->ctx, 50);
-	if (c->conn) {
-		xmpp_conn_release(c->conn);
-		c->conn = NULL;
-	}
+	xmpp_conn_release(c->conn);
+	c->conn = NULL;
 }
 
 int comp_run(struct comp *c)
@@ -263,6 +327,8 @@ int comp_run(struct comp *c)
 	}
 	sockopt_comp = c;
 	c->backoff_ms = BACKOFF_MIN_MS;
+	if (make_conn(c) != 0)
+		return 1;
 	connect_now(c);
 
 	while (!c->fatal) {
@@ -270,14 +336,11 @@ int comp_run(struct comp *c)
 		int n = 0, xi = -1, si, wi = -1, stfd;
 		int64_t now;
 
-		if (c->old_conn) {
-			xmpp_conn_release(c->old_conn);
-			c->old_conn = NULL;
-		}
 		if (c->stopping && store_idle(c->store))
 			break;
 		now = comp_now_ms();
-		if (!c->conn && c->reconnect_at_ms && now >= c->reconnect_at_ms)
+		if (!c->connected && c->reconnect_at_ms &&
+		    now >= c->reconnect_at_ms)
 			connect_now(c);
 		if (c->connected && !c->startup_done &&
 		    (now >= c->startup_due_ms ||
@@ -301,7 +364,7 @@ int comp_run(struct comp *c)
 			pfd[n].fd = c->wake_fd;
 			pfd[n++].events = POLLIN;
 		}
-		if (c->conn && c->xmpp_fd >= 0) {
+		if (c->xmpp_fd >= 0 && !xmpp_conn_is_disconnected(c->conn)) {
 			xi = n;
 			pfd[n].fd = c->xmpp_fd;
 			pfd[n].events = POLLIN;
