@@ -856,6 +856,7 @@ class Component:
         last = None
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
+                self._exit_expected = True  # reported here, not again
                 raise AssertionError("component exited with %s:\n%s" % (
                     self.proc.returncode, tail(self.log)))
             try:
