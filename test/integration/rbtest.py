@@ -39,6 +39,7 @@ except ImportError:
     import slixmpp
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher.base import MatcherBase
+from slixmpp.xmlstream.matcher.xpath import MatchXPath
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD_DIR = pathlib.Path(os.environ.get("RB_BUILD_DIR", REPO / "build"))
@@ -564,9 +565,12 @@ class Client:
         x.auto_reconnect = False
         x.register_handler(Callback("rbtest iq replies", _AnyIqReply(),
                                     self._on_iq_reply))
-        for ev in ("message", "message_error"):
-            x.add_event_handler(ev, lambda m: self.messages.put(
-                copy.deepcopy(m.xml)))
+        # Every <message/>, not only slixmpp's "message" event (which
+        # needs a jabber:client <body/>): tests look at what arrived.
+        x.register_handler(Callback("rbtest messages",
+                                    MatchXPath("{%s}message" % NS_CLIENT),
+                                    lambda m: self.messages.put(
+                                        copy.deepcopy(m.xml))))
         x.add_event_handler("presence", lambda p: self.presences.put(
             copy.deepcopy(p.xml)))
         return x
