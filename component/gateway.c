@@ -118,12 +118,35 @@ static bool has_encrypted_payload(xmpp_stanza_t *m)
 static bool deliver(struct comp *c, xmpp_stanza_t *orig, const char *sender,
                     const char *user)
 {
-	xmpp_stanza_t *m = xmpp_stanza_copy(orig);
+	const char *type = xmpp_stanza_get_type(orig);
+	xmpp_stanza_t *m = xmpp_message_new(c->ctx, type ? type : "chat", user,
+	                                    xmpp_stanza_get_id(orig));
 	bool ok = false;
 
-	xmpp_stanza_set_to(m, user);
-	if (!xmpp_stanza_get_type(m))
-		xmpp_stanza_set_type(m, "chat");
+	/* Rebuilt rather than copied: the received stanza's own elements
+	 * carry jabber:component:accept, which clients do not read. Elements
+	 * of other namespaces (origin-id, OMEMO, receipts...) go as they are.
+	 */
+	for (xmpp_stanza_t *ch = xmpp_stanza_get_children(orig); ch;
+	     ch = xmpp_stanza_get_next(ch)) {
+		const char *name = xmpp_stanza_get_name(ch);
+		const char *ns = xmpp_stanza_get_ns(ch);
+
+		if (!xmpp_stanza_is_tag(ch))
+			continue;
+		if (!ns || !strcmp(ns, "jabber:component:accept") ||
+		    !strcmp(ns, "jabber:client")) {
+			if (!strcmp(name, "body") || !strcmp(name, "subject") ||
+			    !strcmp(name, "thread")) {
+				char *text = comp_child_text(orig, name);
+
+				comp_add_text_child(c, m, name, text);
+				g_free(text);
+			}
+			continue;
+		}
+		xmpp_stanza_add_child_ex(m, xmpp_stanza_copy(ch), 0);
+	}
 	if (policy_jid_is_local(c->cfg, sender)) {
 		xmpp_stanza_set_from(m, sender);
 		ok = comp_privileged_message(c, m) == 0;
@@ -134,7 +157,6 @@ static bool deliver(struct comp *c, xmpp_stanza_t *orig, const char *sender,
 		if (jidesc_escape(sender, esc, sizeof(esc)) == 0) {
 			snprintf(from, sizeof(from), "%s@%s", esc, c->domain);
 			xmpp_stanza_set_from(m, from);
-			xmpp_stanza_set_ns(m, NULL);
 			ok = comp_send(c, m);
 		}
 	}

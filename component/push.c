@@ -145,7 +145,7 @@ static char *form_value(xmpp_stanza_t *x, const char *var)
 void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 {
 	const char *from = xmpp_stanza_get_from(iq);
-	xmpp_stanza_t *publish, *notif, *x;
+	xmpp_stanza_t *publish, *item, *notif, *x;
 	struct queue_registration r = {0};
 	struct catch_request req = {0};
 	struct notify_ctx *n;
@@ -154,11 +154,10 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 
 	publish = xmpp_stanza_get_child_by_name(pubsub, "publish");
 	node = publish ? xmpp_stanza_get_attribute(publish, "node") : NULL;
-	notif = publish
-	            ? xmpp_stanza_get_child_by_path(
-	                  publish, "item",
-	                  XMPP_STANZA_NAME_IN_NS("notification", NS_PUSH), NULL)
-	            : NULL;
+	item = publish ? xmpp_stanza_get_child_by_name(publish, "item") : NULL;
+	notif = item ? xmpp_stanza_get_child_by_name_and_ns(
+	                   item, "notification", NS_PUSH)
+	             : NULL;
 	if (!node || !notif) {
 		comp_iq_error(c, iq, "modify", "bad-request",
 		              "not a push notification");
