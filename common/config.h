@@ -32,16 +32,17 @@ struct config {
 	char *path; /* the file loaded, or NULL for the embedded defaults */
 
 	struct {
-		char *host;   /* XMPP server to connect to, default 127.0.0.1 */
-		int port;     /* component port, default 5347 */
-		char *domain; /* the component's JID, default callgw.localhost */
-		char *secret; /* never logged */
+		char *host; /* XMPP server to connect to, default 127.0.0.1 */
+		int port;   /* component port, default 5347 */
+		char
+		    *domain; /* the component's JID, default callgw.localhost */
+		char *secret;                    /* never logged */
 		struct config_list user_domains; /* default "localhost" */
 	} xmpp;
 
 	struct {
 		char *url; /* "sqlite:PATH" or "postgresql://...",
-			      default sqlite:ringbridge.db */
+		              default sqlite:ringbridge.db */
 	} queue;
 
 	struct {
@@ -83,9 +84,10 @@ struct config {
 		int calls_per_sender_per_hour;
 		int coalesce_seconds;
 		bool direct_dial;
-		struct config_list direct_dial_senders; /* bare JIDs or domains */
-		bool external_senders; /* senders outside user_domains */
-		int max_body_chars;    /* longer bodies are shortened */
+		struct config_list
+		    direct_dial_senders; /* bare JIDs or domains */
+		bool external_senders;   /* senders outside user_domains */
+		int max_body_chars;      /* longer bodies are shortened */
 	} policy;
 
 	struct {
@@ -115,7 +117,7 @@ struct config {
  * line and key into ERR (ERRLEN bytes).
  */
 int config_load(struct config **cfgp, const char *path, char *err,
-		size_t errlen);
+                size_t errlen);
 void config_free(struct config *cfg);
 
 /* True when S is listed in L (case-insensitive, for domains). */

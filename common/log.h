@@ -23,7 +23,7 @@ int log_level_parse(const char *s, enum log_level *out);
 
 /* Writes one line "2026-11-23T01:02:03.456Z level tag: message". */
 void log_write(enum log_level level, const char *tag, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_err(tag, ...)  log_write(LOG_LEVEL_ERROR, tag, __VA_ARGS__)
 #define log_warn(tag, ...) log_write(LOG_LEVEL_WARN, tag, __VA_ARGS__)

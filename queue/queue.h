@@ -91,16 +91,16 @@ struct queue_registration {
 /* Inserts or replaces the row with R->jid; created_ms is kept on replace. */
 int queue_registration_put(struct queue *q, const struct queue_registration *r);
 int queue_registration_get(struct queue *q, const char *jid,
-			   struct queue_registration *out);
+                           struct queue_registration *out);
 int queue_registration_get_by_node(struct queue *q, const char *push_node,
-				   struct queue_registration *out);
+                                   struct queue_registration *out);
 int queue_registration_delete(struct queue *q, const char *jid);
 /* Calls CB for every row in JID order; a non-zero return stops and is
  * returned. The row passed is only valid during the call. */
 int queue_registration_foreach(struct queue *q,
-			       int (*cb)(const struct queue_registration *r,
-					 void *arg),
-			       void *arg);
+                               int (*cb)(const struct queue_registration *r,
+                                         void *arg),
+                               void *arg);
 void queue_registration_clear(struct queue_registration *r);
 
 /* ---- jobs ------------------------------------------------------------- */
@@ -130,22 +130,22 @@ struct queue_message_in {
 	const char *body;        /* already shortened to the policy limit */
 	bool encrypted;          /* body is an encryption fallback: not read */
 	int64_t received_ms;
-	const char *idem_key; /* unique per message; a repeat is a no-op */
+	const char *idem_key;    /* unique per message; a repeat is a no-op */
 	const char *destination; /* canonical +E164 or SIP URI */
 	const char *tz;          /* callee's zone, NULL for UTC */
 	const char *lang;        /* callee's language, NULL for "en" */
 };
 
 struct queue_enqueue_limits {
-	int coalesce_seconds; /* a new job waits this long after the last */
+	int coalesce_seconds;    /* a new job waits this long after the last */
 	int per_callee_per_hour; /* new jobs per callee per hour, 0: none */
 	int per_sender_per_hour; /* new jobs per sender per hour, 0: none */
 };
 
 enum queue_enqueue_result {
-	QUEUE_ENQ_NEW_JOB = 0,  /* a new job was created for this message */
-	QUEUE_ENQ_JOINED = 1,   /* joined the sender's open job */
-	QUEUE_ENQ_DUPLICATE = 2, /* idem_key seen before: nothing done */
+	QUEUE_ENQ_NEW_JOB = 0,      /* a new job was created for this message */
+	QUEUE_ENQ_JOINED = 1,       /* joined the sender's open job */
+	QUEUE_ENQ_DUPLICATE = 2,    /* idem_key seen before: nothing done */
 	QUEUE_ENQ_LIMIT_CALLEE = 3, /* refused: callee's hourly limit */
 	QUEUE_ENQ_LIMIT_SENDER = 4, /* refused: sender's hourly limit */
 };
@@ -158,12 +158,12 @@ const char *queue_enqueue_result_name(enum queue_enqueue_result r);
  * after that pair's last finished job. *JOB_ID is set unless refused.
  */
 int queue_message_enqueue(struct queue *q, const struct queue_message_in *m,
-			  const struct queue_enqueue_limits *lim,
-			  int64_t *job_id, enum queue_enqueue_result *res);
+                          const struct queue_enqueue_limits *lim,
+                          int64_t *job_id, enum queue_enqueue_result *res);
 
 /* Queues a call that speaks CODE to DEST for JID's verification. */
 int queue_verify_enqueue(struct queue *q, const char *jid, const char *dest,
-			 const char *code, const char *lang, int64_t *job_id);
+                         const char *code, const char *lang, int64_t *job_id);
 
 /* Cancels JID's unfinished jobs (e.g. on unregistration); *N how many. */
 int queue_job_cancel_for(struct queue *q, const char *callee_jid, int *n);
@@ -213,22 +213,22 @@ void queue_job_free(struct queue_job *job);
  * not NULL) is then the earliest future due time, or 0.
  */
 int queue_job_claim(struct queue *q, const char *owner, int lease_ms,
-		    struct queue_job **jobp, int64_t *next_due_ms);
+                    struct queue_job **jobp, int64_t *next_due_ms);
 
 /* Re-reads job ID (with its messages); for ctl and for tests. */
 int queue_job_get(struct queue *q, int64_t id, struct queue_job **jobp);
 
 /* Messages that joined job ID after AFTER_SEQ, appended to JOB. */
 int queue_job_refresh_messages(struct queue *q, struct queue_job *job,
-			       int after_seq);
+                               int after_seq);
 
 /* Extends OWNER's lease; -EPERM when the lease is no longer OWNER's. */
 int queue_job_lease_renew(struct queue *q, int64_t id, const char *owner,
-			  int lease_ms);
+                          int lease_ms);
 
 /* Gives the job back to be tried again at NEXT_ATTEMPT_MS. */
 int queue_job_retry(struct queue *q, int64_t id, const char *owner,
-		    int64_t next_attempt_ms, const char *reason);
+                    int64_t next_attempt_ms, const char *reason);
 
 /*
  * Ends the job in STATE (notified, failed or cancelled). Messages that were
@@ -236,30 +236,30 @@ int queue_job_retry(struct queue *q, int64_t id, const char *owner,
  * joined at the last moment is still read.
  */
 int queue_job_finish(struct queue *q, int64_t id, const char *owner,
-		     enum queue_job_state state, const char *reason);
+                     enum queue_job_state state, const char *reason);
 
 struct queue_job_filter {
 	const char *callee_jid; /* NULL: all */
 	bool unfinished_only;
-	int limit; /* 0: 100 */
+	int limit;          /* 0: 100 */
 	bool finished_only; /* notified, failed or cancelled jobs only */
 };
 
 /* Jobs in creation order, newest last; each passed job is freed after CB. */
 int queue_job_foreach(struct queue *q, const struct queue_job_filter *f,
-		      int (*cb)(const struct queue_job *job, void *arg),
-		      void *arg);
+                      int (*cb)(const struct queue_job *job, void *arg),
+                      void *arg);
 
 /* ---- events: written by the bridge, delivered by the component -------- */
 
 enum queue_event_type {
-	QUEUE_EV_CALLING = 1,  /* INVITE sent; detail: attempt number */
-	QUEUE_EV_ANSWERED = 2, /* detail: codec */
-	QUEUE_EV_HEARD = 3,    /* detail: last message seq heard in full */
-	QUEUE_EV_KEY = 4,      /* detail: the key, "1".."9","0","*","#" */
-	QUEUE_EV_VOICE = 5,    /* detail: MIME type; blob: the audio */
-	QUEUE_EV_FAILED = 6,   /* detail: the reason in words */
-	QUEUE_EV_ENDED = 7,    /* detail: final job state name */
+	QUEUE_EV_CALLING = 1,       /* INVITE sent; detail: attempt number */
+	QUEUE_EV_ANSWERED = 2,      /* detail: codec */
+	QUEUE_EV_HEARD = 3,         /* detail: last message seq heard in full */
+	QUEUE_EV_KEY = 4,           /* detail: the key, "1".."9","0","*","#" */
+	QUEUE_EV_VOICE = 5,         /* detail: MIME type; blob: the audio */
+	QUEUE_EV_FAILED = 6,        /* detail: the reason in words */
+	QUEUE_EV_ENDED = 7,         /* detail: final job state name */
 	QUEUE_EV_VERIFY_SPOKEN = 8, /* the code was spoken in full */
 };
 
@@ -281,13 +281,13 @@ struct queue_event {
 };
 
 /* Writes an event; a HEARD event marks messages up to its seq heard. */
-int queue_event_add(struct queue *q, int64_t job_id,
-		    enum queue_event_type type, const char *detail,
-		    const void *blob, size_t blob_len, int64_t *event_id);
+int queue_event_add(struct queue *q, int64_t job_id, enum queue_event_type type,
+                    const char *detail, const void *blob, size_t blob_len,
+                    int64_t *event_id);
 
 /* Up to LIMIT undelivered events, oldest first, into a new array. */
 int queue_event_fetch_undelivered(struct queue *q, int limit,
-				  struct queue_event **evs, size_t *n);
+                                  struct queue_event **evs, size_t *n);
 void queue_event_array_free(struct queue_event *evs, size_t n);
 int queue_event_mark_delivered(struct queue *q, const int64_t *ids, size_t n);
 
@@ -295,15 +295,15 @@ int queue_event_mark_delivered(struct queue *q, const int64_t *ids, size_t n);
 
 /* SOURCE is "xmpp" or "sip"; STATE a short token; STATUS free text or NULL. */
 int queue_presence_set(struct queue *q, const char *jid, const char *source,
-		       const char *state, const char *status);
+                       const char *state, const char *status);
 int queue_presence_get(struct queue *q, const char *jid, const char *source,
-		       char **state, char **status, int64_t *updated_ms);
+                       char **state, char **status, int64_t *updated_ms);
 
 /* ---- leases: work one process does at a time --------------------------- */
 
 /* Takes or renews lease NAME for OWNER; -EPERM while another holds it. */
 int queue_lease_acquire(struct queue *q, const char *name, const char *owner,
-			int lease_ms);
+                        int lease_ms);
 int queue_lease_release(struct queue *q, const char *name, const char *owner);
 
 /* ---- counts for limits and for operators -------------------------------- */
@@ -311,8 +311,8 @@ int queue_lease_release(struct queue *q, const char *name, const char *owner);
 /* Jobs created since SINCE_MS for CALLEE (or for SENDER when CALLEE is
  * NULL). */
 int queue_jobs_created_since(struct queue *q, const char *callee_jid,
-			     const char *sender_jid, int64_t since_ms,
-			     int *count);
+                             const char *sender_jid, int64_t since_ms,
+                             int *count);
 
 /* ---- wake-ups between processes ------------------------------------------ */
 

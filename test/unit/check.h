@@ -18,7 +18,7 @@ static int check_count;
 		if (!(cond)) {                                                 \
 			check_failures++;                                      \
 			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                              \
+			        __LINE__, #cond);                              \
 		}                                                              \
 	} while (0)
 
@@ -29,27 +29,26 @@ static int check_count;
 		if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_)) {    \
 			check_failures++;                                      \
 			fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, \
-				__LINE__, check_a_ ? check_a_ : "(null)",      \
-				check_b_ ? check_b_ : "(null)");               \
+			        __LINE__, check_a_ ? check_a_ : "(null)",      \
+			        check_b_ ? check_b_ : "(null)");               \
 		}                                                              \
 	} while (0)
 
 #define CHECK_INT(a, b)                                                        \
 	do {                                                                   \
 		long long check_a_ = (long long)(a),                           \
-			  check_b_ = (long long)(b);                           \
+		          check_b_ = (long long)(b);                           \
 		check_count++;                                                 \
 		if (check_a_ != check_b_) {                                    \
 			check_failures++;                                      \
 			fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n",  \
-				__FILE__, __LINE__, #a, check_a_, check_b_);   \
+			        __FILE__, __LINE__, #a, check_a_, check_b_);   \
 		}                                                              \
 	} while (0)
 
 static inline int check_exit(const char *name)
 {
-	printf("%s: %d checks, %d failed\n", name, check_count,
-	       check_failures);
+	printf("%s: %d checks, %d failed\n", name, check_count, check_failures);
 	return check_failures ? 1 : 0;
 }
 
