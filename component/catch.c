@@ -26,6 +26,7 @@ struct catch_ctx {
 	char *callee, *sender, *sender_name, *reply_from, *body, *idem_key;
 	char *destination, *tz, *lang;
 	bool encrypted;
+	bool roster_only; /* the callee wants calls only from contacts */
 	catch_done_cb done;
 	void *arg;
 };
@@ -143,41 +144,9 @@ static void submit(struct catch_ctx *x)
 	store_submit(c->store, &m, &lim, stored, x);
 }
 
-static void roster_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
-{
-	struct catch_ctx *x = arg;
-	xmpp_stanza_t *q;
-
-	(void)c;
-	if (!reply || strcmp(xmpp_stanza_get_type(reply), "result") != 0 ||
-	    !(q = xmpp_stanza_get_child_by_name_and_ns(reply, "query",
-	                                               "jabber:iq:roster"))) {
-		log_warn(TAG, "cannot read the roster of %s; not phoning",
-		         x->callee);
-		finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
-		return;
-	}
-	for (xmpp_stanza_t *it = xmpp_stanza_get_children(q); it;
-	     it = xmpp_stanza_get_next(it)) {
-		const char *jid = xmpp_stanza_get_attribute(it, "jid");
-		const char *name = xmpp_stanza_get_attribute(it, "name");
-
-		if (!jid || g_ascii_strcasecmp(jid, x->sender) != 0)
-			continue;
-		if (name && *name) {
-			g_free(x->sender_name);
-			x->sender_name = shorten(name, NAME_CHARS_MAX);
-		}
-		submit(x);
-		return;
-	}
-	finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
-}
-
 static enum catch_verdict check_registration(struct comp *c,
                                              struct catch_ctx *x,
-                                             const struct catch_request *req,
-                                             bool *roster_only)
+                                             const struct catch_request *req)
 {
 	struct queue_registration r = {0};
 	enum catch_verdict v = CATCH_QUEUED;
@@ -201,18 +170,135 @@ static enum catch_verdict check_registration(struct comp *c,
 		x->destination = g_strdup(r.phone);
 		x->tz = r.tz ? g_strdup(r.tz) : NULL;
 		x->lang = r.lang ? g_strdup(r.lang) : NULL;
-		*roster_only = r.roster_only;
+		x->roster_only = r.roster_only;
 	}
 	queue_registration_clear(&r);
 	return v;
+}
+
+/* Display names learnt from vCards, so only a sender's first message
+ * waits for one: NAME is "" when the sender has none. */
+struct name_entry {
+	int64_t expires_ms;
+	char name[];
+};
+
+#define NAMES_MAX        10000
+#define NAME_TTL_MS      (3600 * 1000)
+#define NAME_MISS_TTL_MS (600 * 1000)
+#define VCARD_TIMEOUT_MS 1500
+
+static void name_remember(struct comp *c, const char *sender, const char *name,
+                          int64_t ttl_ms)
+{
+	size_t len = strlen(name);
+	struct name_entry *e = g_malloc(sizeof(*e) + len + 1);
+
+	if (g_hash_table_size(c->names) >= NAMES_MAX)
+		g_hash_table_remove_all(c->names);
+	e->expires_ms = comp_now_ms() + ttl_ms;
+	memcpy(e->name, name, len + 1);
+	g_hash_table_replace(c->names, g_strdup(sender), e);
+}
+
+static void set_name(struct catch_ctx *x, const char *name)
+{
+	g_free(x->sender_name);
+	x->sender_name = shorten(name, NAME_CHARS_MAX);
+}
+
+static void vcard_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
+{
+	struct catch_ctx *x = arg;
+	xmpp_stanza_t *v = NULL;
+	char *name = NULL;
+
+	if (reply && !strcmp(xmpp_stanza_get_type(reply), "result"))
+		v = xmpp_stanza_get_child_by_name_and_ns(reply, "vCard",
+		                                         "vcard-temp");
+	if (v) {
+		name = comp_child_text(v, "FN");
+		if (!name || !*name) {
+			g_free(name);
+			name = comp_child_text(v, "NICKNAME");
+		}
+	}
+	if (reply) /* a timeout says nothing about the sender */
+		name_remember(c, x->sender, name ? name : "",
+		              name && *name ? NAME_TTL_MS : NAME_MISS_TTL_MS);
+	if (name && *name)
+		set_name(x, name);
+	g_free(name);
+	submit(x);
+}
+
+/* The sender's own vCard name (cached), else the local part. */
+static void resolve_name(struct catch_ctx *x)
+{
+	struct comp *c = x->c;
+	struct name_entry *e = g_hash_table_lookup(c->names, x->sender);
+	xmpp_stanza_t *iq;
+
+	if (e && e->expires_ms > comp_now_ms()) {
+		if (*e->name)
+			set_name(x, e->name);
+		submit(x);
+		return;
+	}
+	iq = xmpp_iq_new(c->ctx, "get", NULL);
+	xmpp_stanza_set_to(iq, x->sender);
+	xmpp_stanza_add_child_ex(iq, comp_elem(c, "vCard", "vcard-temp"), 0);
+	if (comp_send_iq(c, iq, vcard_reply, x, VCARD_TIMEOUT_MS) != 0)
+		submit(x);
+	xmpp_stanza_release(iq);
+}
+
+/* The callee's roster: his own name for the sender, and the contacts-only
+ * option. */
+static void roster_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
+{
+	struct catch_ctx *x = arg;
+	xmpp_stanza_t *q = NULL;
+	bool found = false;
+
+	(void)c;
+	if (reply && !strcmp(xmpp_stanza_get_type(reply), "result"))
+		q = xmpp_stanza_get_child_by_name_and_ns(reply, "query",
+		                                         "jabber:iq:roster");
+	if (!q && x->roster_only) {
+		log_warn(TAG, "cannot read the roster of %s; not phoning",
+		         x->callee);
+		finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
+		return;
+	}
+	for (xmpp_stanza_t *it = q ? xmpp_stanza_get_children(q) : NULL; it;
+	     it = xmpp_stanza_get_next(it)) {
+		const char *jid = xmpp_stanza_get_attribute(it, "jid");
+		const char *name = xmpp_stanza_get_attribute(it, "name");
+
+		if (!jid || g_ascii_strcasecmp(jid, x->sender) != 0)
+			continue;
+		found = true;
+		if (name && *name) {
+			set_name(x, name);
+			submit(x);
+			return;
+		}
+		break;
+	}
+	if (!found && x->roster_only) {
+		finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
+		return;
+	}
+	resolve_name(x);
 }
 
 void comp_catch(struct comp *c, const struct catch_request *req,
                 catch_done_cb done, void *arg)
 {
 	struct catch_ctx *x = g_new0(struct catch_ctx, 1);
-	bool roster_only = false;
 	enum catch_verdict v = CATCH_QUEUED;
+	struct comp_privileges *p;
 
 	x->c = c;
 	x->done = done;
@@ -242,31 +328,33 @@ void comp_catch(struct comp *c, const struct catch_request *req,
 	if (req->destination) {
 		x->destination = g_strdup(req->destination);
 	} else {
-		v = check_registration(c, x, req, &roster_only);
+		v = check_registration(c, x, req);
 		if (v != CATCH_QUEUED) {
 			finish(x, v, QUEUE_ENQ_NEW_JOB, 0);
 			return;
 		}
 	}
-	if (roster_only) {
-		struct comp_privileges *p = comp_privileges_for(c, x->callee);
+	p = req->destination ? NULL : comp_privileges_for(c, x->callee);
+	if (p && p->roster_get) {
 		xmpp_stanza_t *iq = xmpp_iq_new(c->ctx, "get", NULL);
+		int err;
 
 		xmpp_stanza_set_to(iq, x->callee);
 		xmpp_stanza_add_child_ex(
 		    iq, comp_elem(c, "query", "jabber:iq:roster"), 0);
-		if (!p || !p->roster_get ||
-		    comp_send_iq(c, iq, roster_reply, x, 5000) != 0) {
-			xmpp_stanza_release(iq);
-			log_warn(TAG,
-			         "%s wants calls only from contacts, but the "
-			         "roster cannot be read (no roster privilege)",
-			         x->callee);
-			finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
-			return;
-		}
+		err = comp_send_iq(c, iq, roster_reply, x, 5000);
 		xmpp_stanza_release(iq);
+		if (err)
+			roster_reply(c, NULL, x);
 		return;
 	}
-	submit(x);
+	if (x->roster_only) {
+		log_warn(TAG,
+		         "%s wants calls only from contacts, but the roster "
+		         "cannot be read (no roster privilege)",
+		         x->callee);
+		finish(x, CATCH_NOT_IN_ROSTER, QUEUE_ENQ_NEW_JOB, 0);
+		return;
+	}
+	resolve_name(x);
 }
