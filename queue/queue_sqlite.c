@@ -571,6 +571,10 @@ static int sq_open(struct queue *q, const char *path)
 		err = pragma(s, "PRAGMA synchronous = FULL", NULL);
 	if (!err)
 		err = pragma(s, "PRAGMA foreign_keys = ON", NULL);
+	/* Savepoints (one per call inside a group commit) keep their undo
+	 * journal in a temporary file by default: a file write per call. */
+	if (!err)
+		err = pragma(s, "PRAGMA temp_store = MEMORY", NULL);
 	if (!err)
 		err = migrate(s);
 	if (!err)
