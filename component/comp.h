@@ -69,6 +69,9 @@ struct comp {
 int64_t comp_now_ms(void);
 
 /* ---- session.c ---- */
+/* Blocks SIGTERM, SIGINT and SIGHUP for this thread and those it starts
+ * later; call before starting any thread. */
+int comp_signals_block(void);
 int comp_run(struct comp *c); /* the loop; returns the exit status */
 /* Sends STANZA (not released) if connected; false when not. */
 bool comp_send(struct comp *c, xmpp_stanza_t *stanza);

@@ -151,6 +151,11 @@ int main(int argc, char **argv)
 		log_level_set(level);
 	log_info("main", "ringbridge-component %s starting as %s (config %s)",
 	         RB_VERSION, cfg->xmpp.domain, path ? path : "built-in");
+	if (comp_signals_block() != 0) {
+		log_err("main", "cannot block signals");
+		config_free(cfg);
+		return 1;
+	}
 	status = comp_init(&c, cfg) ? 1 : comp_run(&c);
 	comp_fini(&c);
 	config_free(cfg);

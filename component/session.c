@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
@@ -131,6 +132,9 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		log_warn(TAG, "stream error from the server (%d%s%s)",
 		         (int)se->type, se->text ? ": " : "",
 		         se->text ? se->text : "");
+	} else if (c->stopping) {
+		log_info(TAG, "disconnected from %s:%d", c->cfg->xmpp.host,
+		         c->cfg->xmpp.port);
 	} else if (c->connected) {
 		log_warn(TAG, "connection to %s:%d lost (%s)",
 		         c->cfg->xmpp.host, c->cfg->xmpp.port,
@@ -252,6 +256,21 @@ static void handle_wake(struct comp *c)
 		comp_push_enable_all(c);
 }
 
+int comp_signals_block(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Threads inherit the mask: blocked here, before any is started,
+	 * the signals reach only the signalfd the loop reads. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -EINVAL;
+	return 0;
+}
+
 static int open_signal_fd(void)
 {
 	sigset_t set;
@@ -260,8 +279,6 @@ static int open_signal_fd(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
-		return -errno;
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
@@ -287,7 +304,10 @@ static void handle_signal(struct comp *c)
 static int loop_timeout(struct comp *c, int64_t now)
 {
 	int64_t wait = LOOP_MAX_WAIT_MS;
+	int due = store_flush_wait_ms(c->store);
 
+	if (due >= 0 && due < wait)
+		wait = due;
 	if (c->reconnect_at_ms && c->reconnect_at_ms - now < wait)
 		wait = c->reconnect_at_ms - now;
 	if (c->connected && !c->startup_done && c->startup_due_ms - now < wait)
@@ -322,7 +342,7 @@ int comp_run(struct comp *c)
 
 	c->signal_fd = open_signal_fd();
 	if (c->signal_fd < 0) {
-		log_err("main", "signalfd: %s", strerror(-c->signal_fd));
+		log_err("main", "signalfd: %s", strerror(errno));
 		return 1;
 	}
 	sockopt_comp = c;

@@ -34,8 +34,13 @@ void store_submit(struct store *s, const struct queue_message_in *m,
                   const struct queue_enqueue_limits *lim, store_done_cb done,
                   void *arg);
 
-/* Hands the submitted items to the writer if it is free. */
+/* Hands the submitted items to the writer if it is free and the batch is
+ * due (full, or its oldest item has waited the commit delay). */
 void store_flush(struct store *s);
+/* The same without waiting for the batch to be due. */
+void store_flush_now(struct store *s);
+/* Milliseconds until the pending batch is due: -1 none pending, 0 now. */
+int store_flush_wait_ms(struct store *s);
 /* Runs the completions of committed batches. */
 void store_complete(struct store *s);
 /* True when nothing is submitted, in flight or awaiting completion. */
