@@ -546,15 +546,21 @@ static int sq_open(struct queue *q, const char *path)
 	/*
 	 * Create the file ourselves with mode 0600 (the process umask can
 	 * only narrow it): it holds phone numbers and messages. SQLite gives
-	 * the -wal and -shm files the database file's mode.
+	 * the -wal and -shm files the database file's mode. O_EXCL matters:
+	 * close() drops every POSIX lock this process holds on a file, so
+	 * opening and closing a database another handle of this process has
+	 * open would let a second process take it for unused and reset the
+	 * WAL under us (commits then stay invisible to other processes).
 	 */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	          0600);
+	if (fd >= 0) {
+		close(fd);
+	} else if (errno != EEXIST) {
 		err = -errno;
 		log_err(TAG, "%s: %s", path, strerror(errno));
 		return err;
 	}
-	close(fd);
 
 	rc = sqlite3_open_v2(path, &s->db,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);

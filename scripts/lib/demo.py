@@ -94,6 +94,7 @@ def main():
 
         bob.disconnect()
         clients.remove(bob)
+        time.sleep(1.0)  # his "unavailable" reaches the component first
         say("bob goes offline; alice writes to his gateway address "
             "bob@%s:" % rbtest.GATEWAY)
         alice.send_message("bob@" + rbtest.GATEWAY, "Running late, 10 min.")

@@ -39,8 +39,8 @@ def run(rate, seconds, users, flat_out):
         prosody.register("alice")
         names = ["u%03d" % i for i in range(users)]
         comp = rbtest.Component(prosody, policy={
-            "calls_per_callee_per_hour": "100000",
-            "calls_per_sender_per_hour": "100000",
+            "calls_per_callee_per_hour": "1000",
+            "calls_per_sender_per_hour": "1000",
             "coalesce_seconds": "0"}, sections={"log": {"level": "info"}})
         for n in names:
             prosody.register(n)
