@@ -1,0 +1,1021 @@
+/*
+ * The worker behind tts_worker.h: three processes. The caller's keeps the
+ * queue and talks to the supervisor over a SOCK_SEQPACKET control socket
+ * (one byte "spawn" out; a status, a pid and a descriptor back) and to the
+ * current renderer over a SOCK_STREAM data socket carrying length-prefixed
+ * requests and replies. Everything on the caller's side is non-blocking and
+ * gathered under one epoll descriptor: control socket, data socket, a timerfd
+ * for the render deadline and an eventfd raised whenever results wait.
+ *
+ * Wire format (one host, so native byte order): a request is struct
+ * wire_req then LEN bytes of text; a reply is struct wire_reply then N
+ * 16-bit samples, N being 0 when status is an error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "tts_worker.h"
+
+/* How long tts_worker_free() lets the supervisor exit on its own before
+ * killing it. It exits as soon as its control socket closes, in well under a
+ * millisecond; the wait only matters if another fork kept a copy of it. */
+#define WORKER_EXIT_WAIT_MS 2000
+
+#define ZYGOTE_CMD_SPAWN 'S'
+
+struct zygote_reply {
+	int32_t status; /* 0, or why no renderer was started */
+	int32_t pid;    /* the renderer's, when status is 0 */
+};
+
+struct wire_req {
+	uint64_t id;
+	uint32_t len; /* bytes of text that follow, 1..TTS_TEXT_MAX */
+	uint32_t reserved;
+};
+
+struct wire_reply {
+	uint64_t id;
+	int32_t status; /* 0 or a negative errno value */
+	uint32_t n;     /* samples that follow */
+};
+
+struct tts_req {
+	struct tts_req *next;
+	uint64_t id;
+	int err;
+	int16_t *pcm;
+	size_t n;
+	int sends; /* renderers this request was offered to */
+	size_t wire_len;
+	unsigned char wire[]; /* struct wire_req, then the text */
+};
+
+struct req_list {
+	struct tts_req *head, *tail;
+	size_t count;
+};
+
+struct tts_worker {
+	int epfd;
+	int ctl;     /* to the supervisor; -1 once broken */
+	int data;    /* to the renderer; -1 when none runs */
+	int timer;   /* fires at the render deadline */
+	int readyfd; /* eventfd: results wait in done */
+	pid_t zygote;
+	int zygote_pidfd; /* -1 if the kernel has no pidfd_open() */
+	pid_t renderer;
+	bool spawning; /* a spawn request awaits its reply */
+	bool broken;   /* the supervisor is gone: everything fails */
+	bool out_watch;
+	int timeout_ms;
+	struct req_list queue; /* not yet sent */
+	struct req_list done;  /* finished, callback not yet run */
+	struct tts_req *inflight;
+	size_t out_off;        /* bytes of inflight->wire sent */
+	struct wire_reply hdr; /* the reply being read */
+	size_t hdr_got;
+	size_t pcm_got; /* bytes of inflight->pcm read */
+	int64_t deadline_ms;
+};
+
+/* ---- shared helpers ---- */
+
+static int64_t worker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void req_list_push_front(struct req_list *l, struct tts_req *r)
+{
+	r->next = l->head;
+	l->head = r;
+	if (!l->tail)
+		l->tail = r;
+	l->count++;
+}
+
+static void req_list_push(struct req_list *l, struct tts_req *r)
+{
+	r->next = NULL;
+	if (l->tail)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+	l->count++;
+}
+
+static struct tts_req *req_list_pop(struct req_list *l)
+{
+	struct tts_req *r = l->head;
+
+	if (!r)
+		return NULL;
+	l->head = r->next;
+	if (!l->head)
+		l->tail = NULL;
+	l->count--;
+	r->next = NULL;
+	return r;
+}
+
+static void req_free(struct tts_req *r)
+{
+	if (!r)
+		return;
+	free(r->pcm);
+	free(r);
+}
+
+static void req_list_clear(struct req_list *l)
+{
+	struct tts_req *r;
+
+	while ((r = req_list_pop(l)))
+		req_free(r);
+}
+
+/* Blocking full reads and writes, for the helper processes. */
+static int fd_read_full(int fd, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len) {
+		ssize_t r = read(fd, p, len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EPIPE;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static int fd_write_full(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len) {
+		ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EPIPE;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+/* ---- the renderer ---- */
+
+/*
+ * An engine that calls exit() (flite does, on errors it cannot longjmp out
+ * of) would run the atexit handlers the caller's process registered before
+ * the fork: flushing its stdio buffers a second time, LeakSanitizer's report,
+ * anything that removes files. Registered last, this one runs first and ends
+ * the process on the spot.
+ */
+static void renderer_on_exit(int status, void *arg)
+{
+	(void)arg;
+	_exit(status);
+}
+
+static void __attribute__((noreturn))
+renderer_run(int fd, pid_t zygote, const struct tts_engine *engine, void *state)
+{
+	prctl(PR_SET_NAME, "rb-tts-render");
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != zygote)
+		_exit(0);
+	on_exit(renderer_on_exit, NULL);
+
+	for (;;) {
+		struct wire_req rq;
+		struct wire_reply rp;
+		int16_t *pcm = NULL;
+		size_t n = 0;
+		char *text;
+		int err;
+
+		if (fd_read_full(fd, &rq, sizeof(rq)))
+			_exit(0);
+		if (!rq.len || rq.len > TTS_TEXT_MAX)
+			_exit(2);
+		text = malloc((size_t)rq.len + 1);
+		if (!text)
+			_exit(3);
+		if (fd_read_full(fd, text, rq.len))
+			_exit(0);
+		text[rq.len] = '\0';
+
+		err = engine->render(state, text, &pcm, &n);
+		free(text);
+		if (!err && (!pcm || !n))
+			err = -ENODATA;
+		else if (!err && n > TTS_PCM_MAX)
+			err = -EFBIG;
+		if (err) {
+			free(pcm);
+			pcm = NULL;
+			n = 0;
+		}
+
+		memset(&rp, 0, sizeof(rp));
+		rp.id = rq.id;
+		rp.status = err;
+		rp.n = (uint32_t)n;
+		if (fd_write_full(fd, &rp, sizeof(rp)) ||
+		    (n && fd_write_full(fd, pcm, n * sizeof(*pcm))))
+			_exit(0);
+		free(pcm);
+		/* The engine says its state is damaged: let the next request
+		 * go to a fresh copy of the supervisor's. */
+		if (err == -ENOTRECOVERABLE)
+			_exit(0);
+	}
+}
+
+/* ---- the supervisor ---- */
+
+static void zygote_reap(pid_t *child)
+{
+	if (*child <= 0)
+		return;
+	kill(*child, SIGKILL);
+	while (waitpid(*child, NULL, 0) < 0 && errno == EINTR)
+		;
+	*child = 0;
+}
+
+static int zygote_spawn(int ctl, const struct tts_engine *engine, void *state,
+                        pid_t *childp, int *fdp)
+{
+	pid_t self = getpid(), pid;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
+	if (pid == 0) {
+		/* The control socket stays with the supervisor alone, so that
+		 * its end of file tells the caller the supervisor is gone. */
+		close(ctl);
+		close(sv[0]);
+		renderer_run(sv[1], self, engine, state);
+	}
+	close(sv[1]);
+	*childp = pid;
+	*fdp = sv[0];
+	return 0;
+}
+
+static void zygote_reply_send(int ctl, const struct zygote_reply *rep, int fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = {.iov_base = (void *)rep, .iov_len = sizeof(*rep)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	memset(&cbuf, 0, sizeof(cbuf));
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	while (sendmsg(ctl, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Makes the forked copy of the caller's process harmless before it loads the
+ * engine: it dies with its parent, keeps none of the caller's descriptors
+ * (listening sockets, database files, RTP ports) and none of its signal
+ * handlers, which would run the caller's code here. SIGINT is ignored so
+ * that Ctrl-C in a terminal leaves speech working while the bridge shuts
+ * down; the supervisor ends when the bridge closes its socket or dies.
+ * PR_SET_PDEATHSIG fires when the thread that forked ends, not the process,
+ * which is one reason tts_worker_new() belongs on the main thread.
+ */
+static int zygote_setup(int ctl, pid_t parent)
+{
+	struct sigaction sa;
+	sigset_t all;
+
+	prctl(PR_SET_NAME, "rb-tts-super");
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+
+	if (ctl < 3) {
+		int moved = fcntl(ctl, F_DUPFD_CLOEXEC, 3);
+
+		if (moved < 0)
+			_exit(4);
+		close(ctl);
+		ctl = moved;
+	}
+	if (ctl > 3)
+		close_range(3, (unsigned)ctl - 1, 0);
+	close_range((unsigned)ctl + 1, ~0U, 0);
+
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &sa) < 0)
+			continue;
+		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
+			sa.sa_handler = SIG_DFL;
+			sa.sa_flags = 0;
+			sigaction(sig, &sa, NULL);
+		}
+	}
+	/* An ignored SIGCHLD would have the kernel reap renderers behind
+	 * zygote_reap()'s back, leaving it a pid that may be reused. */
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGINT, SIG_IGN);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	return ctl;
+}
+
+static void __attribute__((noreturn))
+zygote_run(int ctl, pid_t parent, const struct tts_engine *engine,
+           const char *voice)
+{
+	void *state = NULL;
+	pid_t child = 0;
+	int open_err;
+
+	ctl = zygote_setup(ctl, parent);
+	open_err = engine->open(&state, voice);
+
+	for (;;) {
+		struct zygote_reply rep = {0, 0};
+		int fd = -1;
+		char cmd;
+		ssize_t r = recv(ctl, &cmd, 1, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		/* A new renderer replaces the old one, whether it died,
+		 * hangs or merely broke the protocol. */
+		zygote_reap(&child);
+		rep.status = open_err;
+		if (!open_err && cmd == ZYGOTE_CMD_SPAWN)
+			rep.status =
+			    zygote_spawn(ctl, engine, state, &child, &fd);
+		rep.pid = child;
+		zygote_reply_send(ctl, &rep, fd);
+		if (fd >= 0)
+			close(fd);
+		if (open_err)
+			break;
+	}
+	zygote_reap(&child);
+	if (!open_err)
+		engine->close(state);
+	_exit(0);
+}
+
+/* ---- the caller's side: control socket ---- */
+
+static void worker_ready_raise(struct tts_worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->readyfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_err("tts", "worker: eventfd: %s", strerror(errno));
+}
+
+static void worker_finish(struct tts_worker *w, struct tts_req *r, int err,
+                          int16_t *pcm, size_t n)
+{
+	if (err) {
+		free(pcm);
+		pcm = NULL;
+		n = 0;
+	}
+	r->err = err;
+	r->pcm = pcm;
+	r->n = n;
+	req_list_push(&w->done, r);
+	worker_ready_raise(w);
+}
+
+static void worker_timer_set(struct tts_worker *w, int ms)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	timerfd_settime(w->timer, 0, &its, NULL);
+}
+
+/* Forgets the renderer: its socket closes (so it ends if it still runs) and
+ * the request it had fails with ERR. The supervisor reaps it at the next
+ * spawn. */
+static void worker_renderer_drop(struct tts_worker *w, int err)
+{
+	if (w->data >= 0) {
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->data, NULL);
+		close(w->data);
+		w->data = -1;
+	}
+	w->renderer = 0;
+	w->out_watch = false;
+	w->hdr_got = 0;
+	w->pcm_got = 0;
+	worker_timer_set(w, 0);
+	if (w->inflight) {
+		struct tts_req *r = w->inflight;
+		int16_t *partial = r->pcm;
+
+		w->inflight = NULL;
+		r->pcm = NULL;
+		worker_finish(w, r, err, partial, 0);
+	}
+}
+
+static void worker_break(struct tts_worker *w)
+{
+	struct tts_req *r;
+
+	if (w->broken)
+		return;
+	log_err("tts", "worker: the speech supervisor process is gone; "
+	               "speech fails until restart");
+	w->broken = true;
+	w->spawning = false;
+	worker_renderer_drop(w, -EPIPE);
+	while ((r = req_list_pop(&w->queue)))
+		worker_finish(w, r, -EPIPE, NULL, 0);
+	if (w->ctl >= 0) {
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->ctl, NULL);
+		close(w->ctl);
+		w->ctl = -1;
+	}
+}
+
+static void worker_spawn_request(struct tts_worker *w)
+{
+	char cmd = ZYGOTE_CMD_SPAWN;
+
+	if (w->broken || w->spawning)
+		return;
+	if (send(w->ctl, &cmd, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) {
+		worker_break(w);
+		return;
+	}
+	w->spawning = true;
+}
+
+/* Receives one supervisor reply: 1 when one was read, 0 when none waits,
+ * negative when the supervisor is gone. */
+static int worker_ctl_recv(int ctl, struct zygote_reply *rep, int *fdp,
+                           bool block)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = {.iov_base = rep, .iov_len = sizeof(*rep)};
+	struct msghdr msg = {.msg_iov = &iov,
+	                     .msg_iovlen = 1,
+	                     .msg_control = cbuf.buf,
+	                     .msg_controllen = sizeof(cbuf.buf)};
+	struct cmsghdr *c;
+	ssize_t r;
+
+	*fdp = -1;
+	do {
+		r = recvmsg(ctl, &msg,
+		            MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
+	} while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	for (c = CMSG_FIRSTHDR(&msg); r >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)) && *fdp < 0)
+			memcpy(fdp, CMSG_DATA(c), sizeof(int));
+	}
+	if (r != (ssize_t)sizeof(*rep) || (msg.msg_flags & MSG_CTRUNC) ||
+	    (!rep->status && *fdp < 0)) {
+		if (*fdp >= 0)
+			close(*fdp);
+		*fdp = -1;
+		return -EPIPE;
+	}
+	return 1;
+}
+
+static void worker_renderer_attach(struct tts_worker *w, int fd, pid_t pid)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_err("tts", "worker: cannot watch the renderer: %s",
+		        strerror(errno));
+		close(fd);
+		return;
+	}
+	w->data = fd;
+	w->renderer = pid;
+}
+
+static void worker_ctl_handle(struct tts_worker *w)
+{
+	struct zygote_reply rep;
+	int fd, r;
+
+	while (!w->broken) {
+		r = worker_ctl_recv(w->ctl, &rep, &fd, false);
+		if (r == 0)
+			return;
+		if (r < 0 || !w->spawning) {
+			if (fd >= 0)
+				close(fd);
+			worker_break(w);
+			return;
+		}
+		w->spawning = false;
+		if (rep.status) {
+			struct tts_req *q = req_list_pop(&w->queue);
+
+			/* Fail one request per failed spawn, so a fork that
+			 * keeps failing drains the queue instead of spinning.
+			 */
+			log_err("tts", "worker: cannot start a renderer: %s",
+			        strerror(-rep.status));
+			if (q)
+				worker_finish(w, q, rep.status, NULL, 0);
+			continue;
+		}
+		worker_renderer_attach(w, fd, rep.pid);
+	}
+}
+
+/* ---- the caller's side: data socket ---- */
+
+static void worker_out_watch(struct tts_worker *w, bool on)
+{
+	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
+	                         .data.fd = w->data};
+
+	if (w->out_watch == on)
+		return;
+	epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->data, &ev);
+	w->out_watch = on;
+}
+
+static void worker_flush(struct tts_worker *w)
+{
+	struct tts_req *r = w->inflight;
+
+	while (r && w->data >= 0 && w->out_off < r->wire_len) {
+		ssize_t s =
+		    send(w->data, r->wire + w->out_off,
+		         r->wire_len - w->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (s < 0 && errno == EINTR)
+			continue;
+		if (s < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			worker_out_watch(w, true);
+			return;
+		}
+		if (s <= 0) {
+			/*
+			 * The renderer died before it had all of this request,
+			 * so this text did not kill it: offer it to the next
+			 * renderer, once more at most, in case renderers die
+			 * for some other reason as soon as they start.
+			 */
+			if (r->sends < 2) {
+				w->inflight = NULL;
+				req_list_push_front(&w->queue, r);
+			}
+			worker_renderer_drop(w, -EPIPE);
+			return;
+		}
+		w->out_off += (size_t)s;
+	}
+	if (w->data >= 0)
+		worker_out_watch(w, false);
+}
+
+/* Sends the next queued request if the renderer is free, starting a
+ * renderer first if none runs. */
+static void worker_kick(struct tts_worker *w)
+{
+	while (!w->broken && !w->inflight && !w->spawning && w->queue.head) {
+		if (w->data < 0) {
+			worker_spawn_request(w);
+			return;
+		}
+		w->inflight = req_list_pop(&w->queue);
+		w->inflight->sends++;
+		w->out_off = 0;
+		w->hdr_got = 0;
+		w->pcm_got = 0;
+		w->deadline_ms = worker_now_ms() + w->timeout_ms;
+		worker_timer_set(w, w->timeout_ms);
+		worker_flush(w);
+	}
+}
+
+/* The renderer cannot be trusted any more but may still run: drop it and
+ * have the supervisor kill it by starting the next one now. */
+static void worker_renderer_replace(struct tts_worker *w, int err)
+{
+	worker_renderer_drop(w, err);
+	worker_spawn_request(w);
+}
+
+static bool worker_reply_valid(const struct tts_worker *w)
+{
+	const struct wire_reply *h = &w->hdr;
+
+	if (h->id != w->inflight->id || h->status > 0)
+		return false;
+	if (h->status)
+		return h->n == 0;
+	return h->n > 0 && h->n <= TTS_PCM_MAX;
+}
+
+static void worker_data_handle(struct tts_worker *w)
+{
+	while (w->data >= 0) {
+		struct tts_req *r = w->inflight;
+		unsigned char *dst;
+		size_t want;
+		ssize_t got;
+
+		if (r && w->out_off < r->wire_len) {
+			worker_flush(w);
+			if (w->data < 0 || w->out_off < r->wire_len)
+				return;
+		}
+		if (r && w->hdr_got < sizeof(w->hdr)) {
+			dst = (unsigned char *)&w->hdr + w->hdr_got;
+			want = sizeof(w->hdr) - w->hdr_got;
+		} else if (r) {
+			dst = (unsigned char *)r->pcm + w->pcm_got;
+			want = (size_t)w->hdr.n * sizeof(int16_t) - w->pcm_got;
+		} else {
+			/* Between requests only an end of file is expected;
+			 * read one byte to tell it from garbage. */
+			dst = (unsigned char *)&w->hdr;
+			want = 1;
+		}
+		got = recv(w->data, dst, want, MSG_DONTWAIT);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (got <= 0) {
+			if (r)
+				log_warn("tts",
+				         "worker: renderer %d died while "
+				         "rendering request %llu",
+				         (int)w->renderer,
+				         (unsigned long long)r->id);
+			worker_renderer_drop(w, -EPIPE);
+			return;
+		}
+		if (!r) {
+			log_err("tts", "worker: renderer sent data unasked");
+			worker_renderer_replace(w, -EPROTO);
+			return;
+		}
+		if (w->hdr_got < sizeof(w->hdr)) {
+			w->hdr_got += (size_t)got;
+			if (w->hdr_got < sizeof(w->hdr))
+				continue;
+			if (!worker_reply_valid(w)) {
+				log_err("tts",
+				        "worker: malformed reply for "
+				        "request %llu",
+				        (unsigned long long)r->id);
+				worker_renderer_replace(w, -EPROTO);
+				return;
+			}
+			/* Rendering is over; the transfer is not timed. */
+			worker_timer_set(w, 0);
+			if (w->hdr.n) {
+				r->pcm =
+				    malloc((size_t)w->hdr.n * sizeof(int16_t));
+				if (!r->pcm) {
+					worker_renderer_replace(w, -ENOMEM);
+					return;
+				}
+				continue;
+			}
+		} else {
+			w->pcm_got += (size_t)got;
+			if (w->pcm_got < (size_t)w->hdr.n * sizeof(int16_t))
+				continue;
+		}
+		w->inflight = NULL;
+		worker_finish(w, r, w->hdr.status, r->pcm, w->hdr.n);
+		/* The renderer exits after this reply; sending it the next
+		 * request would race with that exit and fail an innocent
+		 * text. */
+		if (w->hdr.status == -ENOTRECOVERABLE)
+			worker_renderer_drop(w, 0);
+		worker_kick(w);
+	}
+}
+
+static void worker_timer_handle(struct tts_worker *w)
+{
+	uint64_t expirations;
+
+	while (read(w->timer, &expirations, sizeof(expirations)) > 0)
+		;
+	if (!w->inflight || w->hdr_got >= sizeof(w->hdr) ||
+	    worker_now_ms() < w->deadline_ms)
+		return;
+	log_warn("tts",
+	         "worker: request %llu took over %d ms; killing renderer %d",
+	         (unsigned long long)w->inflight->id, w->timeout_ms,
+	         (int)w->renderer);
+	worker_renderer_replace(w, -ETIMEDOUT);
+}
+
+/* ---- the public functions ---- */
+
+static int worker_watch(struct tts_worker *w, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int tts_worker_new(struct tts_worker **wp, const struct tts_engine *engine,
+                   const char *voice)
+{
+	struct tts_worker *w;
+	struct zygote_reply rep;
+	char cmd = ZYGOTE_CMD_SPAWN;
+	int sv[2] = {-1, -1}, fd = -1, err = 0;
+	pid_t parent = getpid();
+
+	*wp = NULL;
+	if (!engine || !engine->open || !engine->render || !engine->close)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->epfd = w->ctl = w->data = w->timer = w->readyfd = -1;
+	w->zygote_pidfd = -1;
+	w->timeout_ms = TTS_WORKER_TIMEOUT_MS;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err = -errno;
+		log_err("tts", "worker: socketpair: %s", strerror(errno));
+		goto out;
+	}
+	/* Output still buffered here would be written again by the copy. */
+	fflush(NULL);
+	w->zygote = fork();
+	if (w->zygote < 0) {
+		err = -errno;
+		log_err("tts", "worker: fork: %s", strerror(errno));
+		goto out;
+	}
+	if (w->zygote == 0) {
+		close(sv[0]);
+		zygote_run(sv[1], parent, engine, voice);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	w->ctl = sv[0];
+	sv[0] = -1;
+	w->zygote_pidfd = pidfd_open(w->zygote, 0);
+
+	/* Start-up is the one place that waits: for the voice to load and the
+	 * first renderer to start, which also reports an unknown voice. */
+	if (send(w->ctl, &cmd, 1, MSG_NOSIGNAL) != 1 ||
+	    worker_ctl_recv(w->ctl, &rep, &fd, true) != 1) {
+		log_err("tts", "worker: the speech supervisor did not start");
+		err = -EPIPE;
+		goto out;
+	}
+	if (rep.status) {
+		err = rep.status;
+		if (err != -EINVAL)
+			log_err("tts", "worker: cannot start a renderer: %s",
+			        strerror(-err));
+		goto out;
+	}
+
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	w->readyfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epfd < 0 || w->timer < 0 || w->readyfd < 0 ||
+	    fcntl(w->ctl, F_SETFL, O_NONBLOCK) < 0) {
+		err = -errno;
+		log_err("tts", "worker: %s", strerror(errno));
+		goto out;
+	}
+	err = worker_watch(w, w->ctl);
+	if (!err)
+		err = worker_watch(w, w->timer);
+	if (!err)
+		err = worker_watch(w, w->readyfd);
+	if (err) {
+		log_err("tts", "worker: epoll: %s", strerror(-err));
+		goto out;
+	}
+	worker_renderer_attach(w, fd, rep.pid);
+	fd = -1;
+	if (w->data < 0) {
+		err = -EIO;
+		goto out;
+	}
+	*wp = w;
+	w = NULL;
+out:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (fd >= 0)
+		close(fd);
+	tts_worker_free(w);
+	return err;
+}
+
+static void worker_zygote_wait(struct tts_worker *w)
+{
+	if (w->zygote <= 0)
+		return;
+	/* The supervisor leaves when its control socket closes; give it the
+	 * time to kill and reap its renderer, then insist. The pidfd makes
+	 * the kill safe against a reused pid. */
+	if (w->zygote_pidfd >= 0) {
+		struct pollfd p = {.fd = w->zygote_pidfd, .events = POLLIN};
+
+		if (poll(&p, 1, WORKER_EXIT_WAIT_MS) == 0) {
+			log_warn("tts",
+			         "worker: supervisor %d lingers; "
+			         "killing it",
+			         (int)w->zygote);
+			pidfd_send_signal(w->zygote_pidfd, SIGKILL, NULL, 0);
+		}
+	}
+	while (waitpid(w->zygote, NULL, 0) < 0 && errno == EINTR)
+		;
+	w->zygote = 0;
+}
+
+void tts_worker_free(struct tts_worker *w)
+{
+	if (!w)
+		return;
+	if (w->data >= 0)
+		close(w->data);
+	if (w->ctl >= 0)
+		close(w->ctl);
+	worker_zygote_wait(w);
+	if (w->zygote_pidfd >= 0)
+		close(w->zygote_pidfd);
+	if (w->timer >= 0)
+		close(w->timer);
+	if (w->readyfd >= 0)
+		close(w->readyfd);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	req_free(w->inflight);
+	req_list_clear(&w->queue);
+	req_list_clear(&w->done);
+	free(w);
+}
+
+int tts_worker_fd(const struct tts_worker *w)
+{
+	return w->epfd;
+}
+
+int tts_worker_submit(struct tts_worker *w, uint64_t id, const char *text)
+{
+	struct wire_req hdr;
+	struct tts_req *r;
+	size_t len = text ? strlen(text) : 0;
+
+	if (!len)
+		return -EINVAL;
+	if (len > TTS_TEXT_MAX)
+		return -EMSGSIZE;
+	if (w->broken)
+		return -EPIPE;
+	if (w->queue.count + (w->inflight ? 1 : 0) >= TTS_WORKER_QUEUE_MAX)
+		return -EBUSY;
+	r = calloc(1, sizeof(*r) + sizeof(hdr) + len);
+	if (!r)
+		return -ENOMEM;
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.id = id;
+	hdr.len = (uint32_t)len;
+	r->id = id;
+	r->wire_len = sizeof(hdr) + len;
+	memcpy(r->wire, &hdr, sizeof(hdr));
+	memcpy(r->wire + sizeof(hdr), text, len);
+	req_list_push(&w->queue, r);
+	worker_kick(w);
+	return 0;
+}
+
+int tts_worker_collect(struct tts_worker *w, tts_worker_done_fn *cb, void *arg)
+{
+	struct req_list done;
+	struct tts_req *r;
+	uint64_t count;
+	int calls = 0;
+
+	/* Data first: a reply already in the socket counts even if the
+	 * renderer or the supervisor has died since, or the deadline passed
+	 * while nobody collected. */
+	worker_data_handle(w);
+	if (!w->broken)
+		worker_ctl_handle(w);
+	worker_timer_handle(w);
+	worker_kick(w);
+
+	/* Take the finished list first: callbacks may submit, and a failure
+	 * inside that submit lands in a fresh list and raises the eventfd
+	 * again for the next collect. */
+	if (read(w->readyfd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_err("tts", "worker: eventfd: %s", strerror(errno));
+	done = w->done;
+	memset(&w->done, 0, sizeof(w->done));
+	while ((r = req_list_pop(&done))) {
+		int16_t *pcm = r->pcm;
+
+		r->pcm = NULL;
+		cb(r->id, r->err, pcm, r->n, arg);
+		req_free(r);
+		calls++;
+	}
+	return calls;
+}
+
+size_t tts_worker_pending(const struct tts_worker *w)
+{
+	return w->queue.count + (w->inflight ? 1 : 0) + w->done.count;
+}
+
+void tts_worker_timeout_set(struct tts_worker *w, int timeout_ms)
+{
+	if (timeout_ms > 0)
+		w->timeout_ms = timeout_ms;
+}
+
+pid_t tts_worker_renderer_pid(const struct tts_worker *w)
+{
+	return w->renderer;
+}

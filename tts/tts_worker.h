@@ -1,0 +1,103 @@
+/*
+ * Rendering out of harm's way, for an event loop. A worker keeps a speech
+ * engine in a helper process, so a text that makes the engine exit, abort,
+ * crash or spin ends that one prompt and not the bridge. Requests are queued
+ * here and sent to the helper one at a time; results come back as PCM over a
+ * socket, and one file descriptor tells the caller's loop when to collect.
+ *
+ * How it works: tts_worker_new() forks a small supervisor process (call it
+ * at start-up, from the main thread, before creating threads: it is the only
+ * fork from the caller's process). The supervisor opens the engine, then
+ * forks a renderer from itself whenever asked and hands the renderer's end of
+ * a fresh socketpair back over SCM_RIGHTS. A renderer that dies, stops
+ * answering (a per-request timeout) or breaks the protocol is replaced this
+ * way, from a single-threaded process with the voice already loaded, while
+ * the caller's process never forks again.
+ *
+ * Failures a callback can see: -EPIPE (the renderer died while rendering
+ * this request, or the worker is broken), -ETIMEDOUT (it took longer than
+ * the timeout and was killed), -EPROTO (it sent a malformed reply), and any
+ * error the engine's render() returns (-EFBIG, -ENODATA, -EIO, ...). Only
+ * the request being rendered fails; the queued ones go to the next renderer.
+ *
+ * Threads: a worker is used from one thread (the event loop's).
+ */
+#ifndef RB_TTS_WORKER_H
+#define RB_TTS_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tts.h"
+
+struct tts_worker;
+
+/* Requests queued or being rendered, at most; tts_worker_submit() refuses
+ * more with -EBUSY. Sixty-four prompts are seconds of work for kal. */
+#define TTS_WORKER_QUEUE_MAX 64
+
+/* The default time one rendering may take before its renderer is killed.
+ * kal renders a 17 s prompt in about 25 ms and slt in about 200 ms. */
+#define TTS_WORKER_TIMEOUT_MS 5000
+
+/*
+ * Called by tts_worker_collect() once per finished request. On success err
+ * is 0 and PCM holds N > 0 samples at TTS_RATE; the buffer is malloc'ed and
+ * becomes the callback's: keep it (a cache, a call's playout) or free() it.
+ * On failure err is a negative errno value, PCM is NULL and N is 0. The
+ * callback may call tts_worker_submit() but not tts_worker_free().
+ */
+typedef void tts_worker_done_fn(uint64_t id, int err, int16_t *pcm, size_t n,
+                                void *arg);
+
+/*
+ * Starts a worker rendering with ENGINE's VOICE (NULL: the engine's default)
+ * and waits until the voice is loaded. ENGINE must stay valid (engines are
+ * static). Errors: -EINVAL (unknown voice; logged), -ENOMEM, or the errno of
+ * a failed fork() or socket call. See above for when to call it.
+ */
+int tts_worker_new(struct tts_worker **wp, const struct tts_engine *engine,
+                   const char *voice);
+
+/*
+ * Stops the helper processes and frees the worker. Requests not yet
+ * collected are dropped: their callbacks never run. NULL-safe.
+ */
+void tts_worker_free(struct tts_worker *w);
+
+/*
+ * A descriptor that polls readable when tts_worker_collect() has something to
+ * do (a result, a timeout, a replacement renderer). It stays the same for the
+ * worker's life; do not read it or close it.
+ */
+int tts_worker_fd(const struct tts_worker *w);
+
+/*
+ * Queues TEXT (UTF-8, 1..TTS_TEXT_MAX bytes, copied) under the caller's ID;
+ * the result arrives through tts_worker_collect(). Never blocks. Errors:
+ * -EINVAL (empty), -EMSGSIZE (too long), -EBUSY (TTS_WORKER_QUEUE_MAX
+ * requests pending), -EPIPE (the worker is broken: its supervisor died),
+ * -ENOMEM.
+ */
+int tts_worker_submit(struct tts_worker *w, uint64_t id, const char *text);
+
+/*
+ * Does the pending socket work without blocking and calls CB for each
+ * request that finished, in the order they finished (which is the order of
+ * submission). Returns the number of callbacks made.
+ */
+int tts_worker_collect(struct tts_worker *w, tts_worker_done_fn *cb, void *arg);
+
+/* Requests submitted whose callback has not run yet. */
+size_t tts_worker_pending(const struct tts_worker *w);
+
+/* Sets the per-request render timeout (milliseconds, > 0); it applies from
+ * the next request sent to a renderer. */
+void tts_worker_timeout_set(struct tts_worker *w, int timeout_ms);
+
+/* The current renderer's process id, 0 when none runs: for diagnostics and
+ * tests. It is a child of the supervisor, not of the caller. */
+pid_t tts_worker_renderer_pid(const struct tts_worker *w);
+
+#endif
