@@ -551,6 +551,18 @@ int queue_event_fetch_undelivered(struct queue *q, int limit,
 	return q->be->event_fetch_undelivered(q, limit, evs, n);
 }
 
+int queue_event_fetch_for_job(struct queue *q, int64_t job_id,
+                              struct queue_event **evs, size_t *n)
+{
+	if (evs)
+		*evs = NULL;
+	if (n)
+		*n = 0;
+	if (!q || !evs || !n || job_id <= 0)
+		return -EINVAL;
+	return q->be->event_fetch_for_job(q, job_id, evs, n);
+}
+
 void queue_event_array_free(struct queue_event *evs, size_t n)
 {
 	size_t i;

@@ -290,6 +290,9 @@ int queue_event_fetch_undelivered(struct queue *q, int limit,
                                   struct queue_event **evs, size_t *n);
 void queue_event_array_free(struct queue_event *evs, size_t n);
 int queue_event_mark_delivered(struct queue *q, const int64_t *ids, size_t n);
+/* Every event of job JOB_ID, delivered or not, oldest first. */
+int queue_event_fetch_for_job(struct queue *q, int64_t job_id,
+                              struct queue_event **evs, size_t *n);
 
 /* ---- presence: latest-wins rows ----------------------------------------- */
 

@@ -118,6 +118,8 @@ struct queue_backend {
 	                 const void *blob, size_t blob_len, int64_t *event_id);
 	int (*event_fetch_undelivered)(struct queue *q, int limit,
 	                               struct queue_event **evs, size_t *n);
+	int (*event_fetch_for_job)(struct queue *q, int64_t job_id,
+	                           struct queue_event **evs, size_t *n);
 	int (*event_mark_delivered)(struct queue *q, const int64_t *ids,
 	                            size_t n);
 

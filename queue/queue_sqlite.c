@@ -84,6 +84,7 @@ enum st {
 	ST_EVENT_INSERT,
 	ST_MSGS_MARK_HEARD,
 	ST_EVENTS_UNDELIVERED,
+	ST_EVENTS_FOR_JOB,
 	ST_EVENT_DELIVERED,
 	ST_PRES_SET,
 	ST_PRES_GET,
@@ -204,6 +205,11 @@ static const char *const st_sql[ST_COUNT] = {
         "j.reply_from FROM events AS e JOIN jobs AS j ON "
         "j.id = e.job_id WHERE e.delivered_ms IS NULL "
         "ORDER BY e.id LIMIT ?1",
+    [ST_EVENTS_FOR_JOB] =
+        "SELECT e.id, e.job_id, e.type, e.detail, e.blob, "
+        "e.created_ms, j.kind, j.callee_jid, j.sender_jid, "
+        "j.reply_from FROM events AS e JOIN jobs AS j ON "
+        "j.id = e.job_id WHERE e.job_id = ?1 ORDER BY e.id",
     [ST_EVENT_DELIVERED] = "UPDATE events SET delivered_ms = ?2 WHERE "
                            "id = ?1 AND delivered_ms IS NULL",
 
@@ -1611,19 +1617,15 @@ out:
 	return err;
 }
 
-static int sq_event_fetch_undelivered(struct queue *q, int limit,
-                                      struct queue_event **evs, size_t *n)
+/* Reads the event rows ST (bound by the caller) returns into a new array. */
+static int read_events(struct sq *s, sqlite3_stmt *st, struct queue_event **evs,
+                       size_t *n)
 {
-	struct sq *s = sq_of(q);
-	sqlite3_stmt *st = stmt(s, ST_EVENTS_UNDELIVERED);
 	struct queue_event *a = NULL, *e;
 	size_t count = 0, cap = 0;
 	bool row;
 	int err;
 
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int(st, 1, limit);
 	for (;;) {
 		const void *b;
 		int blen;
@@ -1679,6 +1681,30 @@ static int sq_event_fetch_undelivered(struct queue *q, int limit,
 	*evs = a;
 	*n = count;
 	return 0;
+}
+
+static int sq_event_fetch_undelivered(struct queue *q, int limit,
+                                      struct queue_event **evs, size_t *n)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st = stmt(s, ST_EVENTS_UNDELIVERED);
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int(st, 1, limit);
+	return read_events(s, st, evs, n);
+}
+
+static int sq_event_fetch_for_job(struct queue *q, int64_t job_id,
+                                  struct queue_event **evs, size_t *n)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st = stmt(s, ST_EVENTS_FOR_JOB);
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, job_id);
+	return read_events(s, st, evs, n);
 }
 
 static int sq_event_mark_delivered(struct queue *q, const int64_t *ids,
@@ -1914,6 +1940,7 @@ const struct queue_backend queue_backend_sqlite = {
     .job_foreach = sq_job_foreach,
     .event_add = sq_event_add,
     .event_fetch_undelivered = sq_event_fetch_undelivered,
+    .event_fetch_for_job = sq_event_fetch_for_job,
     .event_mark_delivered = sq_event_mark_delivered,
     .presence_set = sq_presence_set,
     .presence_get = sq_presence_get,
