@@ -205,11 +205,10 @@ static const char *const st_sql[ST_COUNT] = {
         "j.reply_from FROM events AS e JOIN jobs AS j ON "
         "j.id = e.job_id WHERE e.delivered_ms IS NULL "
         "ORDER BY e.id LIMIT ?1",
-    [ST_EVENTS_FOR_JOB] =
-        "SELECT e.id, e.job_id, e.type, e.detail, e.blob, "
-        "e.created_ms, j.kind, j.callee_jid, j.sender_jid, "
-        "j.reply_from FROM events AS e JOIN jobs AS j ON "
-        "j.id = e.job_id WHERE e.job_id = ?1 ORDER BY e.id",
+    [ST_EVENTS_FOR_JOB] = "SELECT e.id, e.job_id, e.type, e.detail, e.blob, "
+                          "e.created_ms, j.kind, j.callee_jid, j.sender_jid, "
+                          "j.reply_from FROM events AS e JOIN jobs AS j ON "
+                          "j.id = e.job_id WHERE e.job_id = ?1 ORDER BY e.id",
     [ST_EVENT_DELIVERED] = "UPDATE events SET delivered_ms = ?2 WHERE "
                            "id = ?1 AND delivered_ms IS NULL",
 
