@@ -1,0 +1,182 @@
+/*
+ * ringbridge-sip's shared declarations: the process (struct bridge), one
+ * call (struct call), and the functions the files of sip-bridge/ offer each
+ * other. sofia-sip's context types are fixed here, before any sofia header,
+ * so that every callback receives a typed pointer instead of a void *.
+ *
+ * Files: main.c (process, loop, claiming, shutdown), ua.c (every nua call
+ * and tag list), call.c (one call's life: outcome, prompts, keys, events),
+ * rtp.c (ports, sockets, G.711, pacing), sdp.c (offer and answer),
+ * prompts.c (the texts).
+ */
+#ifndef RB_SIP_BRIDGE_H
+#define RB_SIP_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+struct bridge;
+struct call;
+
+#define SU_ROOT_MAGIC_T struct bridge
+#define SU_WAKEUP_ARG_T void
+#define SU_TIMER_ARG_T  void
+#define NUA_MAGIC_T     struct bridge
+#define NUA_HMAGIC_T    struct call
+
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_wait.h>
+#include <sofia-sip/nua.h>
+
+#include "config.h"
+#include "queue.h"
+#include "sdp_nego.h"
+
+struct tts_worker;
+struct tts_cache;
+struct dtmf_keys;
+struct recorder;
+typedef struct tone_gen_state_s tone_gen_state_t;
+
+/* RTP ports handed out in even/odd pairs from [sip] rtp_port_min..max. */
+struct ports {
+	int min, max;  /* even min, the last usable even port */
+	uint8_t *used; /* one flag per pair */
+	int n, next;
+};
+
+int ports_init(struct ports *p, int min, int max);
+void ports_fini(struct ports *p);
+/* An even port, or -EAGAIN when every pair is taken. */
+int ports_take(struct ports *p);
+void ports_give(struct ports *p, int port);
+
+/* What a call plays: a list of PCM pieces played one after another. */
+struct piece {
+	const int16_t *pcm; /* cached (not owned) or owned */
+	int16_t *owned;
+	size_t n;
+	int heard_seq; /* > 0: HEARD this message seq when it ends */
+	bool verify;   /* VERIFY_SPOKEN when it ends */
+	bool beep;     /* generated tone, not PCM */
+};
+
+#define PLAY_MAX 16
+
+enum call_phase {
+	PHASE_RINGING = 0,
+	PHASE_PLAYING,   /* messages and menu */
+	PHASE_WAITING,   /* menu played, waiting for a key */
+	PHASE_RECORDING, /* after 7 */
+	PHASE_CLOSING,   /* final prompt, then BYE */
+	PHASE_ENDED,
+};
+
+struct call {
+	struct bridge *b;
+	struct call *next;
+	struct queue_job *job;
+	uint64_t tts_id;  /* the variable prompt's request, 0 when none */
+	int16_t *msg_pcm; /* rendered variable prompt (owned) */
+	size_t msg_n;
+	bool msg_failed;
+	int rendered_seq; /* messages covered by the rendering */
+
+	nua_handle_t *nh;
+	bool invited, answered, auth_tried, bye_sent, cancelled;
+	int64_t start_ms, answer_ms;
+	char reason[128]; /* the outcome in words, "" while unknown */
+	enum queue_job_state final_state;
+
+	struct sdp_answer ans;
+	int rtp_port;
+	int fd;
+	su_wait_t wait;
+	int wait_index;
+	uint16_t seq;
+	uint32_t ts, ssrc;
+	su_time_t next_send;
+	su_timer_t *media_timer, *ring_timer, *cap_timer, *key_timer;
+	uint64_t rx_packets, rx_dropped;
+
+	struct dtmf_keys *keys;
+	struct recorder *rec;
+	tone_gen_state_t *tone;
+	int beep_left;
+
+	enum call_phase phase;
+	struct piece play[PLAY_MAX];
+	int n_play, cur;
+	size_t pos;
+	int menu_repeats;
+	int heard_seq; /* last seq reported HEARD */
+	int pending_seq;
+	bool awaiting_render, record_next, replied, no_retry;
+	int64_t last_renew_ms;
+};
+
+struct bridge {
+	struct config *cfg;
+	struct queue *q;
+	su_home_t home[1];
+	su_root_t *root;
+	nua_t *nua;
+	su_timer_t *poll_timer, *drain_timer;
+	int wake_fd, sig_fd, tts_fd;
+	su_wait_t wake_wait, sig_wait, tts_wait;
+	struct tts_worker *tts;
+	struct tts_cache *cache;
+	struct ports ports;
+	struct call *calls;
+	int n_calls;
+	bool stopping, shutdown_sent;
+	char owner[128];
+	char local_ip[64];
+	uint64_t next_tts_id;
+	int exit_status;
+};
+
+/* main.c */
+int64_t bridge_now_ms(void);
+/* A call ended and was freed: claim more, or finish stopping. */
+void bridge_call_gone(struct bridge *b);
+/* Called when the TTS worker has something. */
+void bridge_tts_done(uint64_t id, int err, int16_t *pcm, size_t n, void *arg);
+
+/* ua.c */
+int ua_start(struct bridge *b);
+/* Sends the INVITE for C with SDP; 0 or a negative errno. */
+int ua_invite(struct call *c, const char *to, const char *sdp);
+void ua_cancel(struct call *c);
+void ua_bye(struct call *c);
+void ua_release(struct call *c);
+void ua_shutdown(struct bridge *b);
+void ua_destroy(struct bridge *b);
+
+/* call.c */
+int call_start(struct bridge *b, struct queue_job *job);
+void call_on_progress(struct call *c, int status);
+void call_on_answer(struct call *c, const char *sdp, size_t len);
+void call_on_failure(struct call *c, int status, const char *phrase);
+void call_on_terminated(struct call *c);
+void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n);
+/* Ends the call now (stopping, cap); REASON for a job not heard yet. */
+void call_hangup(struct call *c, const char *reason);
+/* A claim of the job's lease in ms. */
+int call_lease_ms(const struct config *cfg);
+
+/* rtp.c */
+int rtp_open(struct call *c);
+void rtp_close(struct call *c);
+/* Starts pacing the outgoing stream. */
+int rtp_start(struct call *c);
+/* Fills 160 samples of what the call says now (call.c). */
+void call_next_frame(struct call *c, int16_t *pcm);
+/* Received decoded audio and events (call.c). */
+void call_rx_audio(struct call *c, const int16_t *pcm, size_t n);
+void call_rx_event(struct call *c, const uint8_t *p, size_t len, uint32_t ts,
+                   uint16_t seq);
+
+#endif

@@ -1,0 +1,781 @@
+/*
+ * One call, from claim to outcome. The INVITE goes out at once and the
+ * variable prompt is rendered while the phone rings; on answer the call
+ * plays a list of pieces (cached phrases, the rendered messages, a beep),
+ * and each piece's end can write an event (HEARD the moment the message
+ * text has played, so a crash afterwards does not phone again). Keys from
+ * either DTMF path cut the current list (barge-in) and choose the next.
+ * When nua reports the dialog terminated, the outcome is written to the
+ * queue (notified, retried with back-off, or failed) and the call is freed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <spandsp/telephony.h>
+#include <spandsp/tone_generate.h>
+
+#include "bridge.h"
+#include "dtmf.h"
+#include "log.h"
+#include "policy.h"
+#include "prompts.h"
+#include "recorder.h"
+#include "tts_cache.h"
+#include "tts_worker.h"
+
+#define TAG "call"
+
+#define FRAME 160
+/* No key this long after the menu: repeat it once, then end. */
+#define KEY_WAIT_MS 10000
+/* Renew the lease this often while a call lasts. */
+#define RENEW_MS 30000
+/* The beep before recording: 1 kHz for 300 ms. */
+#define BEEP_SAMPLES 2400
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int call_lease_ms(const struct config *cfg)
+{
+	return 2 * (cfg->sip.ring_timeout + cfg->sip.max_call_seconds) * 1000 +
+	       60000;
+}
+
+static void event(struct call *c, enum queue_event_type t, const char *detail,
+                  const void *blob, size_t len)
+{
+	int err =
+	    queue_event_add(c->b->q, c->job->id, t, detail, blob, len, NULL);
+
+	if (err)
+		log_err(TAG, "job %lld: writing %s event: %s",
+		        (long long)c->job->id, queue_event_type_name(t),
+		        strerror(-err));
+	else
+		queue_notify(c->b->q, QUEUE_CH_EVENTS);
+}
+
+static void set_reason(struct call *c, const char *r)
+{
+	if (!c->reason[0])
+		snprintf(c->reason, sizeof(c->reason), "%s", r);
+}
+
+/* ---- what is played ------------------------------------------------------ */
+
+static void play_clear(struct call *c)
+{
+	int i;
+
+	for (i = 0; i < c->n_play; i++)
+		free(c->play[i].owned);
+	memset(c->play, 0, sizeof(c->play));
+	c->n_play = c->cur = 0;
+	c->pos = 0;
+}
+
+static void play_fixed(struct call *c, enum prompt_id id)
+{
+	const int16_t *pcm;
+	size_t n;
+
+	if (c->n_play >= PLAY_MAX)
+		return;
+	if (tts_cache_get(c->b->cache, prompt_text(id), &pcm, &n)) {
+		log_warn(TAG, "phrase %d is not cached", (int)id);
+		return;
+	}
+	c->play[c->n_play].pcm = pcm;
+	c->play[c->n_play].n = n;
+	c->n_play++;
+}
+
+static void play_beep(struct call *c)
+{
+	if (c->n_play >= PLAY_MAX)
+		return;
+	c->play[c->n_play].beep = true;
+	c->play[c->n_play].n = BEEP_SAMPLES;
+	c->n_play++;
+}
+
+static void key_timer_stop(struct call *c)
+{
+	if (c->key_timer)
+		su_timer_reset(c->key_timer);
+}
+
+/* The messages (as rendered so far), then the menu. */
+static void play_messages(struct call *c)
+{
+	play_clear(c);
+	key_timer_stop(c);
+	c->phase = PHASE_PLAYING;
+	c->play[0].pcm = c->msg_pcm;
+	c->play[0].n = c->msg_n;
+	if (c->job->kind == QUEUE_JOB_VERIFY) {
+		c->play[0].verify = true;
+		c->n_play = 1;
+		return;
+	}
+	c->play[0].heard_seq = c->rendered_seq;
+	c->n_play = 1;
+	play_fixed(c, PROMPT_MENU);
+}
+
+static void closing(struct call *c, enum prompt_id id)
+{
+	play_clear(c);
+	key_timer_stop(c);
+	c->phase = PHASE_CLOSING;
+	play_fixed(c, id);
+}
+
+static void on_key_timeout(struct bridge *b, su_timer_t *t, void *arg)
+{
+	struct call *c = arg;
+
+	(void)b;
+	(void)t;
+	if (c->phase != PHASE_WAITING)
+		return;
+	if (c->menu_repeats++ < 1) {
+		play_clear(c);
+		c->phase = PHASE_PLAYING;
+		play_fixed(c, PROMPT_MENU);
+		return;
+	}
+	log_info(TAG, "job %lld: no key, ending the call as heard",
+	         (long long)c->job->id);
+	closing(c, PROMPT_GOODBYE);
+}
+
+static void submit_render(struct call *c);
+
+static void on_piece_end(struct call *c, const struct piece *p)
+{
+	char d[16];
+
+	if (p->heard_seq > c->heard_seq) {
+		c->heard_seq = p->heard_seq;
+		snprintf(d, sizeof(d), "%d", p->heard_seq);
+		event(c, QUEUE_EV_HEARD, d, NULL, 0);
+	}
+	if (p->verify && c->heard_seq == 0) {
+		c->heard_seq = 1;
+		event(c, QUEUE_EV_VERIFY_SPOKEN, NULL, NULL, 0);
+	}
+}
+
+static void finish_recording(struct call *c, bool speak);
+
+static void on_list_end(struct call *c)
+{
+	switch (c->phase) {
+	case PHASE_PLAYING:
+		if (c->record_next) {
+			c->record_next = false;
+			c->phase = PHASE_RECORDING;
+			return;
+		}
+		if (c->job->kind == QUEUE_JOB_VERIFY) {
+			c->phase = PHASE_CLOSING;
+			ua_bye(c);
+			c->phase = PHASE_ENDED;
+			return;
+		}
+		if (!c->msg_pcm) {
+			/* The greeting ended before the rendering. */
+			c->awaiting_render = true;
+			return;
+		}
+		/* Messages that joined during the call are read next. */
+		if (c->job->n_messages > 0) {
+			size_t before = c->job->n_messages;
+
+			if (queue_job_refresh_messages(c->b->q, c->job,
+			                               c->rendered_seq) == 0 &&
+			    c->job->n_messages > before) {
+				submit_render(c);
+				if (c->tts_id) {
+					c->awaiting_render = true;
+					return;
+				}
+			}
+		}
+		c->phase = PHASE_WAITING;
+		su_timer_set(c->key_timer, on_key_timeout, c);
+		return;
+	case PHASE_CLOSING:
+		c->phase = PHASE_ENDED;
+		ua_bye(c);
+		return;
+	default:
+		return;
+	}
+}
+
+void call_next_frame(struct call *c, int16_t *pcm)
+{
+	size_t o = 0;
+	int64_t now = bridge_now_ms();
+
+	if (c->last_renew_ms + RENEW_MS < now) {
+		c->last_renew_ms = now;
+		if (queue_job_lease_renew(c->b->q, c->job->id, c->b->owner,
+		                          call_lease_ms(c->b->cfg)) == -EPERM)
+			log_warn(TAG, "job %lld: lease lost",
+			         (long long)c->job->id);
+	}
+	while (o < FRAME && c->cur < c->n_play) {
+		struct piece *p = &c->play[c->cur];
+		size_t k = p->n - c->pos;
+
+		if (k > FRAME - o)
+			k = FRAME - o;
+		if (p->beep) {
+			if (!c->tone) {
+				tone_gen_descriptor_t *d =
+				    tone_gen_descriptor_init(
+				        NULL, 1000, -10, 0, 0, 300, 0, 0, 0, 0);
+				c->tone = tone_gen_init(NULL, d);
+				tone_gen_descriptor_free(d);
+			}
+			if (!c->tone ||
+			    tone_gen(c->tone, pcm + o, (int)k) != (int)k)
+				memset(pcm + o, 0, k * sizeof(*pcm));
+		} else if (p->pcm) {
+			memcpy(pcm + o, p->pcm + c->pos, k * sizeof(*pcm));
+		} else {
+			memset(pcm + o, 0, k * sizeof(*pcm));
+		}
+		o += k;
+		c->pos += k;
+		if (c->pos >= p->n) {
+			struct piece done = *p;
+
+			if (p->beep && c->tone) {
+				tone_gen_free(c->tone);
+				c->tone = NULL;
+			}
+			c->cur++;
+			c->pos = 0;
+			on_piece_end(c, &done);
+			if (c->cur >= c->n_play)
+				on_list_end(c);
+		}
+	}
+	if (o < FRAME)
+		memset(pcm + o, 0, (FRAME - o) * sizeof(*pcm));
+}
+
+/* ---- keys and recording ---------------------------------------------------
+ */
+
+static void finish_recording(struct call *c, bool speak)
+{
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+	int ms = 0, err;
+
+	if (!c->rec)
+		return;
+	err = recorder_finish(c->rec, &bytes, &len, &ms);
+	recorder_free(c->rec);
+	c->rec = NULL;
+	if (err == 0) {
+		const struct recorder_format *f =
+		    c->b->cfg->recordings.format == CONFIG_REC_MP3
+		        ? &recorder_format_mp3
+		        : &recorder_format_opus;
+
+		log_info(TAG, "job %lld: voice reply of %d ms, %zu bytes",
+		         (long long)c->job->id, ms, len);
+		event(c, QUEUE_EV_VOICE, f->mime_type, bytes, len);
+		c->replied = true;
+		free(bytes);
+	} else {
+		log_info(TAG, "job %lld: no voice reply (%s)",
+		         (long long)c->job->id, strerror(-err));
+	}
+	if (speak)
+		closing(c, err == 0 ? PROMPT_REPLY_SENT : PROMPT_NO_REPLY);
+}
+
+static void start_recording(struct call *c)
+{
+	const struct recorder_format *f =
+	    c->b->cfg->recordings.format == CONFIG_REC_MP3
+	        ? &recorder_format_mp3
+	        : &recorder_format_opus;
+	int err;
+
+	err = recorder_new(&c->rec, f, c->b->cfg->recordings.max_seconds,
+	                   c->b->cfg->recordings.silence_seconds);
+	if (err) {
+		log_err(TAG, "job %lld: cannot record: %s",
+		        (long long)c->job->id, strerror(-err));
+		closing(c, PROMPT_NO_REPLY);
+		return;
+	}
+	play_clear(c);
+	key_timer_stop(c);
+	c->phase = PHASE_PLAYING;
+	c->record_next = true;
+	play_fixed(c, PROMPT_RECORD);
+	play_beep(c);
+}
+
+static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
+{
+	struct call *c = arg;
+	char d[2] = {key, '\0'};
+
+	(void)now_ms;
+	log_info(TAG, "job %lld: key %c (%s)", (long long)c->job->id, key,
+	         src == DTMF_SOURCE_RFC4733 ? "RFC 4733" : "in-band");
+	if (c->job->kind != QUEUE_JOB_MESSAGE)
+		return;
+	switch (c->phase) {
+	case PHASE_RECORDING:
+		if (key == '8') {
+			event(c, QUEUE_EV_KEY, d, NULL, 0);
+			finish_recording(c, true);
+		}
+		return;
+	case PHASE_PLAYING:
+	case PHASE_WAITING:
+		break;
+	default:
+		return;
+	}
+	if (c->rec) /* the record prompt is playing: only 8 counts */
+		return;
+	switch (key) {
+	case '1':
+	case '2':
+	case '3':
+		event(c, QUEUE_EV_KEY, d, NULL, 0);
+		c->replied = true;
+		closing(c, key == '1'   ? PROMPT_CONFIRM_1
+		           : key == '2' ? PROMPT_CONFIRM_2
+		                        : PROMPT_CONFIRM_3);
+		break;
+	case '7':
+		event(c, QUEUE_EV_KEY, d, NULL, 0);
+		c->replied = true;
+		start_recording(c);
+		break;
+	case '0':
+		event(c, QUEUE_EV_KEY, d, NULL, 0);
+		c->menu_repeats = 0;
+		if (c->msg_pcm)
+			play_messages(c);
+		break;
+	default:
+		break;
+	}
+}
+
+void call_rx_event(struct call *c, const uint8_t *p, size_t len, uint32_t ts,
+                   uint16_t seq)
+{
+	if (c->keys && c->phase != PHASE_ENDED)
+		dtmf_keys_event(c->keys, p, len, ts, seq, mono_ms());
+}
+
+void call_rx_audio(struct call *c, const int16_t *pcm, size_t n)
+{
+	if (c->phase == PHASE_ENDED)
+		return;
+	if (c->keys)
+		dtmf_keys_audio(c->keys, pcm, n, mono_ms());
+	if (c->rec && c->phase == PHASE_RECORDING) {
+		enum recorder_state st = RECORDER_RUNNING;
+
+		if (recorder_feed(c->rec, pcm, n, &st) ||
+		    st != RECORDER_RUNNING)
+			finish_recording(c, true);
+	}
+}
+
+/* ---- rendering ------------------------------------------------------------
+ */
+
+static void submit_render(struct call *c)
+{
+	struct bridge *b = c->b;
+	char *text = NULL;
+	int err, last = 0;
+	size_t i;
+
+	if (c->job->kind == QUEUE_JOB_VERIFY) {
+		err = prompt_verify(
+		    c->job->verify_code ? c->job->verify_code : "", &text);
+	} else {
+		err = prompt_messages(c->job, c->rendered_seq,
+		                      b->cfg->tts.max_chars, &text);
+		for (i = 0; i < c->job->n_messages; i++)
+			if (c->job->messages[i].seq > last)
+				last = c->job->messages[i].seq;
+	}
+	if (err) {
+		log_err(TAG, "job %lld: composing the prompt: %s",
+		        (long long)c->job->id, strerror(-err));
+		c->msg_failed = true;
+		return;
+	}
+	c->tts_id = ++b->next_tts_id;
+	c->pending_seq = last;
+	err = tts_worker_submit(b->tts, c->tts_id, text);
+	free(text);
+	if (err) {
+		log_err(TAG, "job %lld: rendering: %s", (long long)c->job->id,
+		        strerror(-err));
+		c->tts_id = 0;
+		c->msg_failed = true;
+	}
+}
+
+void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n)
+{
+	c->tts_id = 0;
+	if (err) {
+		log_err(TAG, "job %lld: the prompt did not render: %s",
+		        (long long)c->job->id, strerror(-err));
+		c->msg_failed = true;
+		if (c->answered && c->awaiting_render)
+			call_hangup(c, "the message could not be spoken");
+		return;
+	}
+	free(c->msg_pcm);
+	c->msg_pcm = pcm;
+	c->msg_n = n;
+	c->rendered_seq = c->pending_seq;
+	if (c->answered && c->awaiting_render) {
+		c->awaiting_render = false;
+		play_messages(c);
+	}
+}
+
+/* ---- the call's life ------------------------------------------------------
+ */
+
+static void on_ring_timeout(struct bridge *b, su_timer_t *t, void *arg)
+{
+	struct call *c = arg;
+
+	(void)b;
+	(void)t;
+	if (c->answered)
+		return;
+	log_info(TAG, "job %lld: no answer within %d s", (long long)c->job->id,
+	         c->b->cfg->sip.ring_timeout);
+	set_reason(c, "no answer");
+	ua_cancel(c);
+}
+
+static void on_cap(struct bridge *b, su_timer_t *t, void *arg)
+{
+	(void)b;
+	(void)t;
+	call_hangup(arg, "the call reached its time limit");
+}
+
+static void call_free(struct call *c)
+{
+	struct bridge *b = c->b;
+	struct call **pp;
+
+	for (pp = &b->calls; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			b->n_calls--;
+			break;
+		}
+	}
+	rtp_close(c);
+	su_timer_destroy(c->ring_timer);
+	su_timer_destroy(c->cap_timer);
+	su_timer_destroy(c->key_timer);
+	ua_release(c);
+	play_clear(c);
+	dtmf_keys_free(c->keys);
+	recorder_free(c->rec);
+	if (c->tone)
+		tone_gen_free(c->tone);
+	free(c->msg_pcm);
+	queue_job_free(c->job);
+	free(c);
+}
+
+/* Gives the job back for another attempt, or fails it for good. */
+static void retry_or_fail(struct call *c, const char *reason, bool retry)
+{
+	struct bridge *b = c->b;
+	struct queue_job *job = c->job;
+	char words[256];
+	int err;
+
+	if (b->stopping && retry) {
+		err = queue_job_retry(b->q, job->id, b->owner,
+		                      queue_now_ms(b->q), reason);
+		if (!err)
+			queue_notify(b->q, QUEUE_CH_JOBS);
+		return;
+	}
+	if (retry && job->attempts < b->cfg->sip.attempts) {
+		int shift = job->attempts - 1 < 20 ? job->attempts - 1 : 20;
+		int64_t delay =
+		    (int64_t)b->cfg->sip.retry_backoff * 1000 * (1LL << shift);
+
+		log_info(TAG, "job %lld: %s; attempt %d again in %lld s",
+		         (long long)job->id, reason, job->attempts + 1,
+		         (long long)(delay / 1000));
+		err = queue_job_retry(b->q, job->id, b->owner,
+		                      queue_now_ms(b->q) + delay, reason);
+		if (err)
+			log_err(TAG, "job %lld: retry: %s", (long long)job->id,
+			        strerror(-err));
+		return;
+	}
+	if (retry)
+		snprintf(words, sizeof(words), "%s after %d attempt%s", reason,
+		         job->attempts, job->attempts == 1 ? "" : "s");
+	else
+		snprintf(words, sizeof(words), "%s", reason);
+	log_info(TAG, "job %lld: failed: %s", (long long)job->id, words);
+	event(c, QUEUE_EV_FAILED, words, NULL, 0);
+	err =
+	    queue_job_finish(b->q, job->id, b->owner, QUEUE_JOB_FAILED, words);
+	if (err)
+		log_err(TAG, "job %lld: finish: %s", (long long)job->id,
+		        strerror(-err));
+	event(c, QUEUE_EV_ENDED, queue_job_state_name(QUEUE_JOB_FAILED), NULL,
+	      0);
+}
+
+static void outcome(struct call *c)
+{
+	struct bridge *b = c->b;
+	int err;
+
+	if (c->answered && (c->heard_seq > 0 || c->replied)) {
+		err = queue_job_finish(b->q, c->job->id, b->owner,
+		                       QUEUE_JOB_NOTIFIED, NULL);
+		if (err)
+			log_err(TAG, "job %lld: finish: %s",
+			        (long long)c->job->id, strerror(-err));
+		log_info(TAG, "job %lld: notified", (long long)c->job->id);
+		event(c, QUEUE_EV_ENDED,
+		      queue_job_state_name(QUEUE_JOB_NOTIFIED), NULL, 0);
+		return;
+	}
+	if (c->answered)
+		set_reason(c, "the call ended before the message was heard");
+	set_reason(c, "unreachable");
+	retry_or_fail(c, c->reason, !c->no_retry);
+}
+
+void call_on_terminated(struct call *c)
+{
+	finish_recording(c, false);
+	c->phase = PHASE_ENDED;
+	outcome(c);
+	struct bridge *b = c->b;
+	call_free(c);
+	bridge_call_gone(b);
+}
+
+void call_on_progress(struct call *c, int status)
+{
+	log_debug(TAG, "job %lld: %d", (long long)c->job->id, status);
+}
+
+void call_on_failure(struct call *c, int status, const char *phrase)
+{
+	const char *r;
+
+	log_info(TAG, "job %lld: %d %s", (long long)c->job->id, status,
+	         phrase ? phrase : "");
+	switch (status) {
+	case 486:
+	case 600:
+		r = "busy";
+		break;
+	case 603:
+		r = "rejected";
+		c->no_retry = true;
+		break;
+	case 480:
+	case 487:
+		r = "no answer";
+		break;
+	case 401:
+	case 407:
+		r = "authentication failed";
+		break;
+	case 488:
+	case 606:
+		r = "no common codec";
+		break;
+	default:
+		r = "unreachable";
+		break;
+	}
+	set_reason(c, r);
+}
+
+void call_on_answer(struct call *c, const char *sdp, size_t len)
+{
+	struct bridge *b = c->b;
+	char d[16];
+	int err;
+
+	if (c->answered)
+		return;
+	su_timer_reset(c->ring_timer);
+	err = sdp_answer_pick(sdp, len, &c->ans);
+	if (err || c->cancelled || b->stopping) {
+		set_reason(c, err == -ENOTSUP ? "no common codec"
+		              : err           ? "bad answer SDP"
+		                              : "bridge stopping");
+		log_info(TAG, "job %lld: answered, but %s",
+		         (long long)c->job->id, c->reason);
+		c->phase = PHASE_ENDED;
+		ua_bye(c);
+		return;
+	}
+	c->answered = true;
+	c->answer_ms = bridge_now_ms();
+	c->last_renew_ms = c->answer_ms;
+	log_info(TAG, "job %lld: answered, %s, RTP to %s:%d",
+	         (long long)c->job->id, sdp_codec_name(c->ans.codec),
+	         c->ans.addr, c->ans.port);
+	event(c, QUEUE_EV_ANSWERED, sdp_codec_name(c->ans.codec), NULL, 0);
+	(void)d;
+	su_timer_set(c->cap_timer, on_cap, c);
+	if (c->msg_pcm) {
+		play_messages(c);
+	} else {
+		c->phase = PHASE_PLAYING;
+		play_fixed(c, PROMPT_GREETING);
+		if (c->msg_failed) {
+			set_reason(c, "the message could not be spoken");
+			c->phase = PHASE_CLOSING;
+		}
+	}
+	if (rtp_start(c)) {
+		set_reason(c, "media failed");
+		c->phase = PHASE_ENDED;
+		ua_bye(c);
+	}
+}
+
+void call_hangup(struct call *c, const char *reason)
+{
+	set_reason(c, reason);
+	if (c->answered) {
+		finish_recording(c, false);
+		c->phase = PHASE_ENDED;
+		ua_bye(c);
+	} else if (c->invited) {
+		ua_cancel(c);
+	}
+}
+
+/* Where to send the INVITE: the URI itself, or the number at the trunk. */
+static int target(const struct config *cfg, const char *dest, char *out,
+                  size_t outlen)
+{
+	int n;
+
+	if (!strncmp(dest, "sip:", 4) || !strncmp(dest, "sips:", 5))
+		n = snprintf(out, outlen, "<%s>", dest);
+	else if (dest[0] == '+' && cfg->sip.trunk && *cfg->sip.trunk)
+		n = snprintf(out, outlen, "<sip:%s@%s;user=phone>", dest,
+		             cfg->sip.trunk);
+	else
+		return -EINVAL;
+	return n > 0 && (size_t)n < outlen ? 0 : -ENOSPC;
+}
+
+int call_start(struct bridge *b, struct queue_job *job)
+{
+	struct call *c;
+	const char *why = NULL;
+	char to[512], sdp[1024], d[16];
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		queue_job_retry(b->q, job->id, b->owner,
+		                queue_now_ms(b->q) + 1000, "out of memory");
+		queue_job_free(job);
+		return -ENOMEM;
+	}
+	c->b = b;
+	c->job = job;
+	c->fd = -1;
+	c->start_ms = bridge_now_ms();
+	c->next = b->calls;
+	b->calls = c;
+	b->n_calls++;
+	log_info(TAG, "job %lld: attempt %d to %s", (long long)job->id,
+	         job->attempts, job->destination);
+
+	/* A second line of defence: the policy may have changed since. */
+	if (policy_destination_check(b->cfg, job->destination, &why)) {
+		set_reason(c, "the destination is not allowed");
+		c->no_retry = true;
+		goto fail;
+	}
+	if (target(b->cfg, job->destination, to, sizeof(to))) {
+		set_reason(c, "no trunk for telephone numbers");
+		c->no_retry = true;
+		goto fail;
+	}
+	c->ring_timer = su_timer_create(su_root_task(b->root),
+	                                b->cfg->sip.ring_timeout * 1000);
+	c->cap_timer = su_timer_create(su_root_task(b->root),
+	                               b->cfg->sip.max_call_seconds * 1000);
+	c->key_timer = su_timer_create(su_root_task(b->root), KEY_WAIT_MS);
+	if (!c->ring_timer || !c->cap_timer || !c->key_timer ||
+	    dtmf_keys_new(&c->keys, on_key, c)) {
+		set_reason(c, "out of memory");
+		goto fail;
+	}
+	err = rtp_open(c);
+	if (err) {
+		log_warn(TAG, "job %lld: no RTP port: %s", (long long)job->id,
+		         strerror(-err));
+		set_reason(c, "no free RTP port");
+		goto fail;
+	}
+	if (sdp_offer_build(sdp, sizeof(sdp), b->local_ip, c->rtp_port,
+	                    (uint64_t)job->id) < 0 ||
+	    ua_invite(c, to, sdp)) {
+		set_reason(c, "cannot send the INVITE");
+		goto fail;
+	}
+	snprintf(d, sizeof(d), "%d", job->attempts);
+	event(c, QUEUE_EV_CALLING, d, NULL, 0);
+	su_timer_set(c->ring_timer, on_ring_timeout, c);
+	/* Rendered while the phone rings. */
+	submit_render(c);
+	return 0;
+fail:
+	c->phase = PHASE_ENDED;
+	outcome(c);
+	call_free(c);
+	return -EIO;
+}

@@ -1,0 +1,333 @@
+/*
+ * ringbridge-sip: claims call jobs from the queue and places the calls.
+ * One su_root loop carries everything: nua, every RTP socket, the queue's
+ * wake-up socket (new jobs are claimed the moment they are queued; a
+ * few-second timer is only the safety net), the TTS worker's descriptor
+ * and a signalfd. SIGTERM stops claiming, lets calls in progress finish
+ * for a bounded time, gives unfinished jobs back, shuts nua down and exits 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "log.h"
+#include "prompts.h"
+#include "tts.h"
+#include "tts_cache.h"
+#include "tts_worker.h"
+
+#define TAG "bridge"
+
+/* The safety-net poll, for wake-ups lost or due times reached. */
+#define POLL_MS 3000
+/* How long calls in progress may go on after SIGTERM. */
+#define DRAIN_MS 30000
+
+int64_t bridge_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void claim_more(struct bridge *b)
+{
+	int64_t next = 0;
+
+	while (!b->stopping && b->n_calls < b->cfg->sip.max_calls) {
+		struct queue_job *job = NULL;
+		int err = queue_job_claim(b->q, b->owner, call_lease_ms(b->cfg),
+		                          &job, &next);
+
+		if (err == -EAGAIN)
+			break;
+		if (err) {
+			log_err(TAG, "claiming a job: %s", strerror(-err));
+			break;
+		}
+		call_start(b, job);
+	}
+	(void)next;
+}
+
+static void stop_now(struct bridge *b)
+{
+	log_info(TAG, "stopping");
+	ua_shutdown(b);
+}
+
+void bridge_call_gone(struct bridge *b)
+{
+	if (b->stopping) {
+		if (b->n_calls == 0)
+			stop_now(b);
+		return;
+	}
+	claim_more(b);
+}
+
+void bridge_tts_done(uint64_t id, int err, int16_t *pcm, size_t n, void *arg)
+{
+	struct bridge *b = arg;
+	struct call *c;
+
+	for (c = b->calls; c; c = c->next) {
+		if (c->tts_id == id) {
+			call_tts_done(c, err, pcm, n);
+			return;
+		}
+	}
+	free(pcm);
+}
+
+static int on_wake(struct bridge *b, su_wait_t *w, void *arg)
+{
+	unsigned ch = 0;
+
+	(void)w;
+	(void)arg;
+	queue_wake_drain(b->q, &ch);
+	claim_more(b);
+	return 0;
+}
+
+static int on_tts(struct bridge *b, su_wait_t *w, void *arg)
+{
+	(void)w;
+	(void)arg;
+	tts_worker_collect(b->tts, bridge_tts_done, b);
+	return 0;
+}
+
+static void on_poll(struct bridge *b, su_timer_t *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	claim_more(b);
+}
+
+static void on_drain_timeout(struct bridge *b, su_timer_t *t, void *arg)
+{
+	struct call *c, *next;
+
+	(void)t;
+	(void)arg;
+	log_warn(TAG, "%d call(s) still running after %d s: ending them",
+	         b->n_calls, DRAIN_MS / 1000);
+	for (c = b->calls; c; c = next) {
+		next = c->next;
+		call_hangup(c, "the bridge stopped");
+	}
+}
+
+static int on_signal(struct bridge *b, su_wait_t *w, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	(void)w;
+	(void)arg;
+	while (read(b->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (b->stopping)
+			continue;
+		b->stopping = true;
+		log_info(TAG, "signal %u: no new calls; %d in progress",
+		         si.ssi_signo, b->n_calls);
+		if (b->n_calls == 0) {
+			stop_now(b);
+		} else {
+			b->drain_timer =
+			    su_timer_create(su_root_task(b->root), DRAIN_MS);
+			su_timer_set(b->drain_timer, on_drain_timeout, NULL);
+		}
+	}
+	return 0;
+}
+
+static int register_fd(struct bridge *b, su_wait_t *w, int fd, su_wakeup_f f)
+{
+	if (su_wait_create(w, fd, SU_WAIT_IN) ||
+	    su_root_register(b->root, w, f, NULL, 0) < 0)
+		return -EIO;
+	return 0;
+}
+
+/* The host part of [sip] listen, for the SDP's address. */
+static void local_ip(struct bridge *b)
+{
+	const char *s = b->cfg->sip.listen;
+	size_t n;
+
+	s += !strncmp(s, "sips:", 5) ? 5 : !strncmp(s, "sip:", 4) ? 4 : 0;
+	n = strcspn(s, ":;>");
+	if (n == 0 || n >= sizeof(b->local_ip) || !strncmp(s, "*", n) ||
+	    !strncmp(s, "0.0.0.0", n))
+		snprintf(b->local_ip, sizeof(b->local_ip), "127.0.0.1");
+	else
+		snprintf(b->local_ip, sizeof(b->local_ip), "%.*s", (int)n, s);
+}
+
+static int setup(struct bridge *b)
+{
+	const char *const *texts;
+	size_t count;
+	char host[64] = "localhost";
+	uint32_t r = 0;
+	sigset_t set;
+	int err;
+
+	gethostname(host, sizeof(host) - 1);
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)time(NULL);
+	snprintf(b->owner, sizeof(b->owner), "%s:%d:%08x", host, (int)getpid(),
+	         r);
+	local_ip(b);
+
+	/* The TTS worker forks: before anything else starts threads. */
+	err = tts_worker_new(&b->tts, &tts_engine_flite, b->cfg->tts.voice);
+	if (err) {
+		log_err(TAG, "cannot start the speech worker: %s",
+		        strerror(-err));
+		return err;
+	}
+	err = tts_cache_new(&b->cache, TTS_CACHE_DEFAULT_BYTES);
+	if (err)
+		return err;
+	texts = prompt_fixed_all(&count);
+	err = tts_cache_warm(b->cache, b->tts, texts, count);
+	if (err) {
+		log_err(TAG, "rendering the fixed phrases: %s", strerror(-err));
+		return err;
+	}
+
+	err = queue_open(&b->q, b->cfg->queue.url);
+	if (err) {
+		log_err(TAG, "cannot open the queue %s", b->cfg->queue.url);
+		return err;
+	}
+	err = queue_wake_listen(b->q, QUEUE_CH_JOBS, &b->wake_fd);
+	if (err)
+		return err;
+	err = ports_init(&b->ports, b->cfg->sip.rtp_port_min,
+	                 b->cfg->sip.rtp_port_max);
+	if (err)
+		return err;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	b->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (b->sig_fd < 0)
+		return -errno;
+
+	if (su_init() != 0)
+		return -EIO;
+	su_home_init(b->home);
+	b->root = su_root_create(b);
+	if (!b->root)
+		return -ENOMEM;
+	b->tts_fd = tts_worker_fd(b->tts);
+	if (register_fd(b, &b->wake_wait, b->wake_fd, on_wake) ||
+	    register_fd(b, &b->sig_wait, b->sig_fd, on_signal) ||
+	    register_fd(b, &b->tts_wait, b->tts_fd, on_tts))
+		return -EIO;
+	err = ua_start(b);
+	if (err)
+		return err;
+	b->poll_timer = su_timer_create(su_root_task(b->root), POLL_MS);
+	if (!b->poll_timer ||
+	    su_timer_set_for_ever(b->poll_timer, on_poll, NULL))
+		return -ENOMEM;
+	log_info(TAG, "listening on %s as %s, RTP %d-%d, up to %d calls",
+	         b->cfg->sip.listen, b->owner, b->cfg->sip.rtp_port_min,
+	         b->cfg->sip.rtp_port_max, b->cfg->sip.max_calls);
+	return 0;
+}
+
+static void teardown(struct bridge *b)
+{
+	ua_destroy(b);
+	if (b->poll_timer)
+		su_timer_destroy(b->poll_timer);
+	if (b->drain_timer)
+		su_timer_destroy(b->drain_timer);
+	if (b->root) {
+		su_root_destroy(b->root);
+		su_home_deinit(b->home);
+		su_deinit();
+	}
+	if (b->sig_fd > 0)
+		close(b->sig_fd);
+	ports_fini(&b->ports);
+	queue_close(b->q);
+	tts_cache_free(b->cache);
+	tts_worker_free(b->tts);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ringbridge-sip [-c|--config FILE]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct bridge b = {0};
+	const char *path = NULL;
+	enum log_level level;
+	char err[512];
+	int opt, status = 1;
+
+	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ringbridge-sip %s\n", RB_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(&b.cfg, path, err, sizeof(err))) {
+		fprintf(stderr, "ringbridge-sip: %s\n", err);
+		return 78;
+	}
+	if (log_level_parse(b.cfg->log.level, &level) == 0)
+		log_level_set(level);
+	b.sig_fd = -1;
+	b.wake_fd = -1;
+	if (setup(&b) == 0) {
+		claim_more(&b);
+		su_root_run(b.root);
+		status = 0;
+		log_info(TAG, "stopped");
+	}
+	teardown(&b);
+	config_free(b.cfg);
+	return status;
+}

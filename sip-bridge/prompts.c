@@ -1,0 +1,184 @@
+/*
+ * The texts a call speaks. Fixed phrases are rendered once at start-up and
+ * cached; the variable prompt is composed here from the job's snapshot:
+ * "At 2:05 PM you have a message from Alice Smith. Alice says: ...", then
+ * "Alice also wrote: ..." for each later message.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "prompts.h"
+#include "tts_text.h"
+#include "tz.h"
+
+static const char *const fixed[PROMPT_COUNT] = {
+    [PROMPT_GREETING] = "Hello, this is ringbridge.",
+    [PROMPT_MENU] = "Press 1 to reply by chat, 2 if you will call back, 3 if "
+                    "you will get back later, 7 to record a voice reply, 0 "
+                    "to hear it again.",
+    [PROMPT_CONFIRM_1] = "Thank you. They will know you will reply by chat.",
+    [PROMPT_CONFIRM_2] = "Thank you. They will know you will call back.",
+    [PROMPT_CONFIRM_3] =
+        "Thank you. They will know you will get back to them later.",
+    [PROMPT_RECORD] = "Record your reply after the tone. Press 8 when done.",
+    [PROMPT_REPLY_SENT] = "Your reply was sent. Goodbye.",
+    [PROMPT_NO_REPLY] = "Nothing was recorded. Goodbye.",
+    [PROMPT_GOODBYE] = "Goodbye.",
+};
+
+const char *prompt_text(enum prompt_id id)
+{
+	return (unsigned)id < PROMPT_COUNT ? fixed[id] : "";
+}
+
+const char *const *prompt_fixed_all(size_t *count)
+{
+	*count = PROMPT_COUNT;
+	return fixed;
+}
+
+/* The first word of a display name, for "Alice says". */
+static void first_name(const char *name, char *out, size_t outlen)
+{
+	size_t i = 0;
+
+	while (name[i] && name[i] != ' ' && i + 1 < outlen) {
+		out[i] = name[i];
+		i++;
+	}
+	out[i] = '\0';
+}
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL,
+		              b->s ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if (b->s && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = (b->cap ? b->cap : 256) * 2 + (size_t)n;
+		char *s = realloc(b->s, cap);
+		if (!s) {
+			b->oom = true;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+}
+
+int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
+                    char **out)
+{
+	struct sbuf b = {0};
+	const char *name = job->sender_name && *job->sender_name
+	                       ? job->sender_name
+	                       : "someone";
+	char first[128], when[32];
+	size_t i;
+	bool any = false;
+
+	first_name(name, first, sizeof(first));
+	for (i = 0; i < job->n_messages; i++) {
+		const struct queue_job_message *m = &job->messages[i];
+		char *text = NULL;
+
+		if (m->seq <= after_seq)
+			continue;
+		if (!m->encrypted && tts_text_prepare(m->body ? m->body : "",
+		                                      max_chars, &text)) {
+			free(b.s);
+			return -ENOMEM;
+		}
+		if (!any && after_seq == 0) {
+			struct tm tm;
+			time_t t = (time_t)(m->received_ms / 1000);
+
+			if (tz_localtime(job->tz, t, &tm) ||
+			    !strftime(when, sizeof(when), "%I:%M %p", &tm))
+				snprintf(when, sizeof(when), "an unknown time");
+			/* "02:05 PM" is read "oh two"; drop the zero. */
+			sb_add(&b, "At %s you have a message from %s. ",
+			       when[0] == '0' ? when + 1 : when, name);
+			if (m->encrypted)
+				sb_add(&b, "%s sent you an encrypted message. ",
+				       first);
+			else
+				sb_add(&b, "%s says: %s. ", first,
+				       *text ? text : "nothing");
+		} else if (m->encrypted) {
+			sb_add(&b, "%s also sent an encrypted message. ",
+			       first);
+		} else {
+			sb_add(&b, "%s also wrote: %s. ", first,
+			       *text ? text : "nothing");
+		}
+		free(text);
+		any = true;
+	}
+	if (b.oom) {
+		free(b.s);
+		return -ENOMEM;
+	}
+	if (!any) {
+		free(b.s);
+		return -ENODATA;
+	}
+	*out = b.s;
+	return 0;
+}
+
+int prompt_verify(const char *code, char **out)
+{
+	struct sbuf b = {0};
+	char digits[128];
+	size_t i, o = 0;
+
+	for (i = 0; code[i] && o + 3 < sizeof(digits); i++) {
+		if (code[i] < '0' || code[i] > '9')
+			continue;
+		if (o)
+			digits[o++] = ' ';
+		digits[o++] = code[i];
+	}
+	digits[o] = '\0';
+	if (!o)
+		return -EINVAL;
+	sb_add(&b,
+	       "Your ringbridge verification code is %s. Again: %s. "
+	       "Goodbye.",
+	       digits, digits);
+	if (b.oom) {
+		free(b.s);
+		return -ENOMEM;
+	}
+	*out = b.s;
+	return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * Everything a call says, in one table so it can be translated, and the
+ * composition of the variable prompts (time, sender, texts). Pure: the
+ * caller renders the strings.
+ */
+#ifndef RB_SIP_PROMPTS_H
+#define RB_SIP_PROMPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "queue.h"
+
+enum prompt_id {
+	PROMPT_GREETING = 0, /* bridges the gap when rendering is late */
+	PROMPT_MENU,
+	PROMPT_CONFIRM_1,
+	PROMPT_CONFIRM_2,
+	PROMPT_CONFIRM_3,
+	PROMPT_RECORD,
+	PROMPT_REPLY_SENT,
+	PROMPT_NO_REPLY,
+	PROMPT_GOODBYE,
+	PROMPT_COUNT,
+};
+
+/* The fixed phrase ID (English; a translated table would sit beside). */
+const char *prompt_text(enum prompt_id id);
+/* Every fixed phrase, for warming the cache. */
+const char *const *prompt_fixed_all(size_t *count);
+
+/*
+ * The variable prompt for JOB's messages with seq > AFTER_SEQ, each body
+ * prepared by tts_text_prepare with MAX_CHARS, time spoken in the job's
+ * zone. *OUT is malloc'ed. Returns 0, -ENODATA (no such message), -ENOMEM.
+ */
+int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
+                    char **out);
+/* The verification code spoken twice, digit by digit. */
+int prompt_verify(const char *code, char **out);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * Everything that speaks to sofia-sip's nua: creating the user agent on
+ * [sip] listen, placing, cancelling and ending calls, answering digest
+ * challenges, and the one callback whose switch turns nua's events into
+ * calls of call.c. Tag lists are unchecked varargs, so they live here and
+ * nowhere else. nua's own SDP engine (soa) is switched off: the bridge
+ * writes its offer and reads the answer itself (sdp.c), since it owns RTP.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "log.h"
+
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/su_tag_io.h>
+
+#define TAG "sip"
+
+static void on_r_invite(struct call *c, nua_handle_t *nh, int status,
+                        const char *phrase, const sip_t *sip)
+{
+	const msg_auth_t *au = NULL;
+
+	if (!c)
+		return;
+	if (status < 200) {
+		call_on_progress(c, status);
+		return;
+	}
+	if (status < 300) {
+		const char *body = NULL;
+		size_t len = 0;
+
+		if (sip && sip->sip_payload) {
+			body = sip->sip_payload->pl_data;
+			len = sip->sip_payload->pl_len;
+		}
+		call_on_answer(c, body, len);
+		return;
+	}
+	if (sip && status == 401)
+		au = sip->sip_www_authenticate;
+	else if (sip && status == 407)
+		au = sip->sip_proxy_authenticate;
+	if (au && !c->auth_tried && c->b->cfg->sip.username &&
+	    *c->b->cfg->sip.username) {
+		const char *realm = msg_params_find(au->au_params, "realm=");
+		char cred[1024];
+		int n;
+
+		c->auth_tried = true;
+		n = snprintf(cred, sizeof(cred), "%s:%s:%s:%s", au->au_scheme,
+		             realm ? realm : "\"\"", c->b->cfg->sip.username,
+		             c->b->cfg->sip.password ? c->b->cfg->sip.password
+		                                     : "");
+		if (n > 0 && (size_t)n < sizeof(cred)) {
+			log_info(TAG, "job %lld: %d challenge, authenticating",
+			         (long long)c->job->id, status);
+			nua_authenticate(nh, NUTAG_AUTH(cred), TAG_END());
+			return;
+		}
+	}
+	call_on_failure(c, status, phrase);
+}
+
+static void on_i_state(struct bridge *b, struct call *c, nua_handle_t *nh,
+                       tagi_t tags[])
+{
+	int state = nua_callstate_init;
+
+	tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
+	if (state != nua_callstate_terminated)
+		return;
+	if (c) {
+		call_on_terminated(c);
+	} else {
+		(void)b;
+		nua_handle_destroy(nh);
+	}
+}
+
+static void on_i_invite(nua_handle_t *nh)
+{
+	/* The bridge places calls; it does not take them. */
+	nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
+}
+
+static void ua_callback(nua_event_t event, int status, const char *phrase,
+                        nua_t *nua, struct bridge *b, nua_handle_t *nh,
+                        struct call *c, const sip_t *sip, tagi_t tags[])
+{
+	(void)nua;
+	switch (event) {
+	case nua_r_invite:
+		on_r_invite(c, nh, status, phrase, sip);
+		break;
+	case nua_i_state:
+		on_i_state(b, c, nh, tags);
+		break;
+	case nua_i_invite:
+		if (!c)
+			on_i_invite(nh);
+		break;
+	case nua_i_bye:
+		if (c)
+			log_info(TAG, "job %lld: the callee hung up",
+			         (long long)c->job->id);
+		break;
+	case nua_r_bye:
+	case nua_r_cancel:
+	case nua_i_ack:
+	case nua_i_active:
+	case nua_i_terminated:
+		break;
+	case nua_r_shutdown:
+		if (status >= 200)
+			su_root_break(b->root);
+		break;
+	case nua_i_error:
+		log_warn(TAG, "nua error %d %s", status, phrase);
+		break;
+	default:
+		if (status >= 300)
+			log_debug(TAG, "%s: %d %s", nua_event_name(event),
+			          status, phrase);
+		/* Requests nobody handles (OPTIONS, MESSAGE...) need no
+		 * handle afterwards. */
+		if (nh && !c && event > nua_i_error && event < nua_r_set_params)
+			nua_handle_destroy(nh);
+		break;
+	}
+}
+
+int ua_start(struct bridge *b)
+{
+	const char *proxy = b->cfg->sip.outbound_proxy;
+
+	b->nua = nua_create(
+	    b->root, ua_callback, b, NUTAG_URL(b->cfg->sip.listen),
+	    TAG_IF(proxy && *proxy, NUTAG_PROXY(proxy)), NUTAG_MEDIA_ENABLE(0),
+	    NUTAG_AUTOACK(1), NUTAG_AUTOANSWER(0),
+	    SIPTAG_USER_AGENT_STR("ringbridge/" RB_VERSION), TAG_END());
+	if (!b->nua) {
+		log_err(TAG, "cannot listen on %s", b->cfg->sip.listen);
+		return -EADDRNOTAVAIL;
+	}
+	nua_set_params(b->nua, NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS"),
+	               TAG_END());
+	return 0;
+}
+
+int ua_invite(struct call *c, const char *to, const char *sdp)
+{
+	const struct config *cfg = c->b->cfg;
+	char from[512] = "";
+
+	if (cfg->sip.username && *cfg->sip.username && cfg->sip.trunk &&
+	    *cfg->sip.trunk)
+		snprintf(from, sizeof(from), "<sip:%s@%s>", cfg->sip.username,
+		         cfg->sip.trunk);
+	c->nh = nua_handle(c->b->nua, c, SIPTAG_TO_STR(to),
+	                   TAG_IF(*from, SIPTAG_FROM_STR(from)), TAG_END());
+	if (!c->nh)
+		return -ENOMEM;
+	nua_invite(c->nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+	           SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+	c->invited = true;
+	return 0;
+}
+
+void ua_cancel(struct call *c)
+{
+	if (c->nh && !c->cancelled) {
+		c->cancelled = true;
+		nua_cancel(c->nh, TAG_END());
+	}
+}
+
+void ua_bye(struct call *c)
+{
+	if (c->nh && !c->bye_sent) {
+		c->bye_sent = true;
+		nua_bye(c->nh, TAG_END());
+	}
+}
+
+void ua_release(struct call *c)
+{
+	if (c->nh) {
+		nua_handle_bind(c->nh, NULL);
+		nua_handle_destroy(c->nh);
+		c->nh = NULL;
+	}
+}
+
+void ua_shutdown(struct bridge *b)
+{
+	if (b->nua && !b->shutdown_sent) {
+		b->shutdown_sent = true;
+		nua_shutdown(b->nua);
+	}
+}
+
+void ua_destroy(struct bridge *b)
+{
+	if (b->nua) {
+		nua_destroy(b->nua);
+		b->nua = NULL;
+	}
+}
