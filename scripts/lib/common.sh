@@ -8,7 +8,7 @@ RB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RB_BUILD_PACKAGES="build-essential cmake pkg-config clang-format
 	libstrophe-dev libxml2-dev libsofia-sip-ua-dev flite1-dev libspandsp-dev
 	libsndfile1-dev libsqlite3-dev libinih-dev libssl-dev libglib2.0-dev
-	sqlite3 tzdata"
+	libmicrohttpd-dev sqlite3 tzdata"
 RB_PEER_PACKAGES="prosody prosody-modules sip-tester python3-slixmpp
 	tcpdump"
 

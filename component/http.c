@@ -1,0 +1,829 @@
+/*
+ * The component's own HTTP listener for voice replies. Files are written
+ * into [recordings] dir under names of 128 random bits plus an extension;
+ * libmicrohttpd serves them from its internal thread, so the component's
+ * event loop never sees a socket of ours. A request names a file only if
+ * its path is exactly such a name: no path is ever built from anything
+ * else, so there is nothing to traverse, and expired files are refused
+ * before the hourly sweep deletes them.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+
+#define TAG "http"
+
+/* 128 random bits as lowercase hex: unguessable, and a name made only of
+ * [0-9a-f] needs no escaping in a URL, a log line or a file system. */
+#define NAME_BYTES 16
+#define NAME_HEX   (2 * NAME_BYTES)
+
+/* Longest extension of the table below, dot included. */
+#define EXT_MAX 5
+
+/* 64 connections is far above what voice replies need (a reply is fetched
+ * once or twice per recipient device, in well under a second) and keeps
+ * file descriptors bounded. One address may hold half of them, so one
+ * greedy client cannot shut out the rest while a reverse proxy, which is a
+ * single address, still gets 32 parallel downloads. */
+#define CONN_LIMIT    64u
+#define PER_IP_LIMIT  32u
+#define CONN_TIMEOUT  30u /* seconds idle before a connection is closed */
+#define SWEEP_SECONDS 3600
+/* A publish writes, syncs and renames in well under a second; a temporary
+ * file an hour old was left by a crash. */
+#define TMP_MAX_AGE 3600
+
+struct http_type {
+	const char *ext;
+	const char *mime;
+};
+
+/* The extensions we publish and serve. Opus is audio/ogg, not audio/opus:
+ * the type chat clients and browsers recognise for an Ogg file (see
+ * recorder/format.c). */
+static const struct http_type http_types[] = {
+    {".oga", "audio/ogg"},
+    {".opus", "audio/ogg"},
+    {".mp3", "audio/mpeg"},
+};
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	int dirfd;        /* [recordings] dir, open for the process's life */
+	char *base_url;   /* ends with '/' */
+	char *base_path;  /* base_url's path, ends with '/' */
+	int64_t expire_s; /* expire_days in seconds */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;       /* under lock */
+	bool sweeping;       /* the sweep thread was started */
+	atomic_bool serving; /* MHD started: its messages are clients' */
+	pthread_t sweeper;
+};
+
+static const struct http_type *http_type_find(const char *ext)
+{
+	for (size_t i = 0; i < sizeof(http_types) / sizeof(http_types[0]);
+	     i++) {
+		if (!strcmp(ext, http_types[i].ext))
+			return &http_types[i];
+	}
+	return NULL;
+}
+
+/* Returns the type of NAME if it is exactly one of our generated names
+ * (NAME_HEX lowercase hex digits and a known extension), NULL otherwise.
+ * Safe on any string: the scan stops at the first non-hex byte, NUL
+ * included. */
+static const struct http_type *http_name_match(const char *name)
+{
+	for (size_t i = 0; i < NAME_HEX; i++) {
+		if (!(name[i] >= '0' && name[i] <= '9') &&
+		    !(name[i] >= 'a' && name[i] <= 'f'))
+			return NULL;
+	}
+	return http_type_find(name + NAME_HEX);
+}
+
+/* Temporary files are ".NAME.tmp", hidden and never matched as a name. */
+static bool http_tmp_match(const char *f)
+{
+	char name[NAME_HEX + EXT_MAX + 1];
+	size_t n = strlen(f);
+
+	if (f[0] != '.' || n < 5 || strcmp(f + n - 4, ".tmp"))
+		return false;
+	if (n - 5 >= sizeof(name))
+		return false;
+	memcpy(name, f + 1, n - 5);
+	name[n - 5] = '\0';
+	return http_name_match(name) != NULL;
+}
+
+static int64_t http_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Seconds from now until a file modified at MTIME expires; <= 0 when it
+ * has. */
+static int64_t http_ttl(const struct http_server *h, int64_t mtime)
+{
+	return mtime + h->expire_s - http_now();
+}
+
+/* ---- Range (RFC 9110, section 14) ---- */
+
+enum http_range {
+	HTTP_RANGE_NONE,  /* no usable Range: send the whole file, 200 */
+	HTTP_RANGE_PART,  /* send [first, last], 206 */
+	HTTP_RANGE_UNSAT, /* 416 */
+};
+
+/* Parses decimal digits at *S, saturating at UINT64_MAX (a position past
+ * any file is as good as the exact number). False if there are none. */
+static bool http_range_num(const char **s, uint64_t *v)
+{
+	const char *p = *s;
+
+	*v = 0;
+	while (*p >= '0' && *p <= '9') {
+		uint64_t d = (uint64_t)(*p - '0');
+
+		*v = *v > (UINT64_MAX - d) / 10 ? UINT64_MAX : *v * 10 + d;
+		p++;
+	}
+	if (p == *s)
+		return false;
+	*s = p;
+	return true;
+}
+
+static const char *http_ows_skip(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/*
+ * One byte range of a file of SIZE bytes: "a-b", "a-" or "-n". Anything
+ * malformed is ignored (the RFC allows it) and several ranges get the whole
+ * file with 200, which the RFC also allows and which spares us multipart
+ * bodies that no audio player asks for.
+ */
+static enum http_range http_range_parse(const char *hdr, uint64_t size,
+                                        uint64_t *first, uint64_t *last)
+{
+	const char *s = http_ows_skip(hdr);
+	uint64_t a, b;
+
+	if (strncasecmp(s, "bytes=", 6))
+		return HTTP_RANGE_NONE;
+	s = http_ows_skip(s + 6);
+	if (strchr(s, ','))
+		return HTTP_RANGE_NONE;
+	if (*s == '-') {
+		s++;
+		if (!http_range_num(&s, &b) || *http_ows_skip(s))
+			return HTTP_RANGE_NONE;
+		if (b == 0 || size == 0)
+			return HTTP_RANGE_UNSAT;
+		*first = b >= size ? 0 : size - b;
+		*last = size - 1;
+		return HTTP_RANGE_PART;
+	}
+	if (!http_range_num(&s, &a) || *s != '-')
+		return HTTP_RANGE_NONE;
+	s++;
+	if (*s >= '0' && *s <= '9') {
+		if (!http_range_num(&s, &b) || b < a)
+			return HTTP_RANGE_NONE;
+	} else {
+		b = UINT64_MAX;
+	}
+	if (*http_ows_skip(s))
+		return HTTP_RANGE_NONE;
+	if (a >= size)
+		return HTTP_RANGE_UNSAT;
+	*first = a;
+	*last = b >= size ? size - 1 : b;
+	return HTTP_RANGE_PART;
+}
+
+/* ---- Serving ---- */
+
+/* A short text body for errors; the nosniff header goes on every reply. */
+static struct MHD_Response *http_response_text(const char *text)
+{
+	struct MHD_Response *r;
+
+	/* PERSISTENT: the string literal outlives the response, so MHD
+	 * neither copies nor frees it (the cast only satisfies the API). */
+	r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+	                                    MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return NULL;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        "text/plain; charset=utf-8");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	return r;
+}
+
+static enum MHD_Result http_response_queue(struct MHD_Connection *c,
+                                           unsigned int status,
+                                           struct MHD_Response *r)
+{
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result http_error_send(struct MHD_Connection *c,
+                                       unsigned int status, const char *text)
+{
+	return http_response_queue(c, status, http_response_text(text));
+}
+
+/* True if the request announces a body: none is accepted, and refusing on
+ * the headers means the body is never read. */
+static bool http_request_has_body(struct MHD_Connection *c)
+{
+	const char *cl, *te;
+
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	return te || (cl && strcmp(cl, "0"));
+}
+
+/* The published name URL asks for, or NULL. URL is the decoded path; it is
+ * "/NAME", or base_url's path and NAME when the reverse proxy passes the
+ * prefix through instead of stripping it. */
+static const char *http_url_name(const struct http_server *h, const char *url)
+{
+	size_t plen = strlen(h->base_path);
+	const char *name;
+
+	if (plen > 1 && !strncmp(url, h->base_path, plen))
+		name = url + plen;
+	else if (url[0] == '/')
+		name = url + 1;
+	else
+		return NULL;
+	return http_name_match(name) ? name : NULL;
+}
+
+static enum MHD_Result http_file_send(struct http_server *h,
+                                      struct MHD_Connection *c,
+                                      const char *name, const char *mime)
+{
+	struct MHD_Response *r;
+	struct stat st;
+	uint64_t size, first = 0, last = 0;
+	enum http_range range = HTTP_RANGE_NONE;
+	const char *hdr;
+	char etag[NAME_HEX + EXT_MAX + 3], cr[96], cc[64];
+	int64_t ttl;
+	int fd;
+
+	fd = openat(h->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return http_error_send(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return http_error_send(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	}
+	ttl = http_ttl(h, (int64_t)st.st_mtim.tv_sec);
+	if (ttl <= 0) {
+		close(fd);
+		return http_error_send(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	}
+	size = (uint64_t)st.st_size;
+
+	/* A file never changes under its name, so the name is a strong
+	 * validator; If-Range with anything else (a date, another tag)
+	 * gets the whole file, which is always correct. */
+	snprintf(etag, sizeof(etag), "\"%s\"", name);
+	hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                  MHD_HTTP_HEADER_RANGE);
+	if (hdr) {
+		const char *ir = MHD_lookup_connection_value(
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+
+		if (!ir || !strcmp(ir, etag))
+			range = http_range_parse(hdr, size, &first, &last);
+	}
+
+	if (range == HTTP_RANGE_UNSAT) {
+		close(fd);
+		r = http_response_text("range not satisfiable\n");
+		if (!r)
+			return MHD_NO;
+		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES,
+		                        "bytes");
+		log_debug(TAG, "%s: 416", name);
+		return http_response_queue(c, MHD_HTTP_RANGE_NOT_SATISFIABLE,
+		                           r);
+	}
+	if (range == HTTP_RANGE_NONE) {
+		first = 0;
+		last = size ? size - 1 : 0;
+	}
+
+	/* MHD owns FD from here on, and closes it with the response. HEAD
+	 * gets the same response: MHD sends its headers, never its body. */
+	r = MHD_create_response_from_fd_at_offset64(
+	    range == HTTP_RANGE_PART ? last - first + 1 : size, fd, first);
+	if (!r) {
+		close(fd);
+		return MHD_NO;
+	}
+	/* private: a shared cache must not keep someone's voice; max-age:
+	 * a client may keep it until it expires here, not longer. */
+	snprintf(cc, sizeof(cc), "private, max-age=%" PRId64, ttl);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (range == HTTP_RANGE_PART) {
+		snprintf(cr, sizeof(cr),
+		         "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last,
+		         size);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		log_debug(TAG, "%s: 206 %s", name, cr);
+		return http_response_queue(c, MHD_HTTP_PARTIAL_CONTENT, r);
+	}
+	log_debug(TAG, "%s: 200, %" PRIu64 " bytes", name, size);
+	return http_response_queue(c, MHD_HTTP_OK, r);
+}
+
+/* MHD's access handler. Every answer is given on the first call, when the
+ * headers are in: no request of ours has a body to wait for. */
+static enum MHD_Result http_request_handle(void *cls, struct MHD_Connection *c,
+                                           const char *url, const char *method,
+                                           const char *version,
+                                           const char *upload_data,
+                                           size_t *upload_data_size,
+                                           void **req_cls)
+{
+	struct http_server *h = cls;
+	const struct http_type *type;
+	const char *name;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+
+	if (strcmp(method, MHD_HTTP_METHOD_GET) &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+		struct MHD_Response *r = http_response_text("GET or HEAD\n");
+
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+			                        "GET, HEAD");
+		return http_response_queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+	}
+	if (http_request_has_body(c))
+		return http_error_send(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		                       "no request body is accepted\n");
+	name = http_url_name(h, url);
+	type = name ? http_name_match(name) : NULL;
+	if (!type)
+		return http_error_send(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	return http_file_send(h, c, name, type->mime);
+}
+
+/* Once serving, what MHD reports is nearly always a client's doing (a
+ * request too big, a reset connection): debug, so that nobody can fill the
+ * log from outside. Before, it is why the listener could not start. */
+__attribute__((format(printf, 2, 0))) static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *h = cls;
+	char msg[512];
+	size_t n;
+
+	if (atomic_load(&h->serving) && log_level_get() < LOG_LEVEL_DEBUG)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_write(atomic_load(&h->serving) ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR,
+	          TAG, "libmicrohttpd: %s", msg);
+}
+
+static uint16_t http_sockaddr_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
+/* ---- Files ---- */
+
+void http_server_expire(struct http_server *h)
+{
+	struct dirent *de;
+	unsigned deleted = 0;
+	int64_t now = http_now();
+	DIR *dir;
+	int fd;
+
+	if (!h)
+		return;
+	/* A descriptor of its own: readdir() moves the position, which
+	 * dirfd's duplicates would share. */
+	fd = openat(h->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		log_warn(TAG, "cannot list the recordings directory: %s",
+		         strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		int64_t max_age;
+		struct stat st;
+
+		if (http_name_match(de->d_name))
+			max_age = h->expire_s;
+		else if (http_tmp_match(de->d_name))
+			max_age = TMP_MAX_AGE;
+		else
+			continue; /* not ours: never touched */
+		if (fstatat(h->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode) ||
+		    now - (int64_t)st.st_mtim.tv_sec < max_age)
+			continue;
+		if (unlinkat(h->dirfd, de->d_name, 0) == 0)
+			deleted++;
+		else if (errno != ENOENT)
+			log_warn(TAG, "cannot delete expired %s: %s",
+			         de->d_name, strerror(errno));
+	}
+	closedir(dir);
+	if (deleted)
+		log_info(TAG, "deleted %u expired recordings", deleted);
+}
+
+static int http_write_all(int fd, const unsigned char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int http_name_random(char *hex)
+{
+	unsigned char b[NAME_BYTES];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(hex + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+int http_server_publish(struct http_server *h, const void *bytes, size_t len,
+                        const char *mime, const char *ext, char **url)
+{
+	const struct http_type *type;
+	char name[NAME_HEX + EXT_MAX + 1], tmp[sizeof(name) + 5];
+	const char *op = NULL;
+	bool tmp_made = false;
+	int fd = -1, err;
+
+	if (!h)
+		return -ENOTSUP;
+	if (!bytes || !len || !ext || !url)
+		return -EINVAL;
+	*url = NULL;
+	type = http_type_find(ext);
+	if (!type || (mime && strcasecmp(mime, type->mime)))
+		return -EINVAL;
+
+	err = http_name_random(name);
+	if (err) {
+		op = "getrandom";
+		goto out;
+	}
+	snprintf(name + NAME_HEX, sizeof(name) - NAME_HEX, "%s", ext);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+
+	op = "create";
+	fd = openat(h->dirfd, tmp,
+	            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	tmp_made = true;
+	/* Exactly 0640 whatever the umask: the group may read (backups, the
+	 * operator), nobody else. */
+	op = "chmod";
+	if (fchmod(fd, 0640)) {
+		err = -errno;
+		goto out;
+	}
+	op = "write";
+	err = http_write_all(fd, bytes, len);
+	if (err)
+		goto out;
+	/* The URL goes out in a message right after: the bytes must survive
+	 * a crash before the name does. */
+	op = "fsync";
+	if (fsync(fd)) {
+		err = -errno;
+		goto out;
+	}
+	op = "close";
+	err = close(fd) ? -errno : 0;
+	fd = -1;
+	if (err)
+		goto out;
+	op = "rename";
+	if (renameat(h->dirfd, tmp, h->dirfd, name)) {
+		err = -errno;
+		goto out;
+	}
+	tmp_made = false;
+	op = "fsync of the directory";
+	if (fsync(h->dirfd)) {
+		err = -errno;
+		goto out;
+	}
+	op = "allocate";
+	if (asprintf(url, "%s%s", h->base_url, name) < 0) {
+		*url = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	log_debug(TAG, "published %s, %zu bytes", name, len);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp_made)
+		unlinkat(h->dirfd, tmp, 0);
+	if (err)
+		log_warn(TAG, "cannot publish a recording: %s: %s", op,
+		         strerror(-err));
+	return err;
+}
+
+/* ---- Life cycle ---- */
+
+static void *http_sweep_run(void *arg)
+{
+	struct http_server *h = arg;
+	struct timespec at;
+
+	clock_gettime(CLOCK_MONOTONIC, &at);
+	pthread_mutex_lock(&h->lock);
+	while (!h->stopping) {
+		at.tv_sec += SWEEP_SECONDS;
+		while (!h->stopping &&
+		       pthread_cond_timedwait(&h->wake, &h->lock, &at) !=
+		           ETIMEDOUT)
+			;
+		if (h->stopping)
+			break;
+		pthread_mutex_unlock(&h->lock);
+		http_server_expire(h);
+		pthread_mutex_lock(&h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* Splits "HOST:PORT" or "[V6]:PORT" into HOST (brackets removed) and
+ * PORT. */
+static int http_listen_split(const char *listen, char *host, size_t hostlen,
+                             const char **port)
+{
+	const char *colon = strrchr(listen, ':');
+	const char *h = listen;
+	size_t n;
+
+	if (!colon || !colon[1])
+		return -EINVAL;
+	n = (size_t)(colon - listen);
+	if (listen[0] == '[') {
+		if (n < 2 || listen[n - 1] != ']')
+			return -EINVAL;
+		h++;
+		n -= 2;
+	}
+	if (n == 0 || n >= hostlen)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*port = colon + 1;
+	return 0;
+}
+
+/* Sets base_path, the path of [recordings] base_url ending in '/' ("/"
+ * when base_url is empty or has no path). Set before MHD starts: the
+ * handler reads it from MHD's thread. */
+static int http_base_path_set(struct http_server *h, const char *b)
+{
+	const char *p = b && *b ? strstr(b, "://") : NULL;
+	size_t n;
+
+	p = p ? strchr(p + 3, '/') : NULL;
+	if (!p)
+		p = "/";
+	n = strcspn(p, "?#");
+	if (asprintf(&h->base_path, "%.*s%s", (int)n, p,
+	             p[n - 1] == '/' ? "" : "/") < 0) {
+		h->base_path = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Sets base_url, with a final '/': [recordings] base_url, or one made of
+ * [http] listen's host and the port bound. */
+static int http_base_url_set(struct http_server *h, const struct config *cfg,
+                             const char *host, uint16_t port)
+{
+	const char *b = cfg->recordings.base_url;
+	int n;
+
+	if (b && *b) {
+		n = asprintf(&h->base_url, "%s%s", b,
+		             b[strlen(b) - 1] == '/' ? "" : "/");
+	} else {
+		if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+			log_warn(TAG, "[http] listen is a wildcard address: "
+			              "set [recordings] base_url, or links "
+			              "will not reach this host");
+		n = asprintf(&h->base_url,
+		             strchr(host, ':') ? "http://[%s]:%u/"
+		                               : "http://%s:%u/",
+		             host, (unsigned)port);
+	}
+	if (n < 0) {
+		h->base_url = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int http_server_new(struct http_server **hp, const struct config *cfg)
+{
+	struct http_server *h;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	const union MHD_DaemonInfo *info;
+	pthread_condattr_t ca;
+	const char *dir = cfg->recordings.dir, *port;
+	char host[256];
+	unsigned int flags;
+	int err, gai;
+
+	*hp = NULL;
+	if (!cfg->http.listen || !*cfg->http.listen)
+		return 0;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->dirfd = -1;
+	h->expire_s = (int64_t)cfg->recordings.expire_days * 86400;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->wake, &ca);
+	pthread_condattr_destroy(&ca);
+
+	if (mkdir(dir, 0750) && errno != EEXIST) {
+		err = -errno;
+		log_err(TAG, "cannot create [recordings] dir %s: %s", dir,
+		        strerror(errno));
+		goto out;
+	}
+	h->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (h->dirfd < 0) {
+		err = -errno;
+		log_err(TAG, "cannot open [recordings] dir %s: %s", dir,
+		        strerror(errno));
+		goto out;
+	}
+
+	err = http_listen_split(cfg->http.listen, host, sizeof(host), &port);
+	if (err) {
+		log_err(TAG, "[http] listen %s is not HOST:PORT",
+		        cfg->http.listen);
+		goto out;
+	}
+	err = http_base_path_set(h, cfg->recordings.base_url);
+	if (err)
+		goto out;
+	gai = getaddrinfo(host, port, &hints, &ai);
+	if (gai) {
+		err = -EADDRNOTAVAIL;
+		log_err(TAG, "[http] listen %s: %s", cfg->http.listen,
+		        gai_strerror(gai));
+		goto out;
+	}
+	flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	errno = 0;
+	/* The port argument only names the port in MHD's messages: the
+	 * address to bind is SOCK_ADDR. The logger goes first so that MHD
+	 * prints nothing on its own. */
+	h->mhd = MHD_start_daemon(
+	    flags, http_sockaddr_port(ai->ai_addr), NULL, NULL,
+	    http_request_handle, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+	    CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, PER_IP_LIMIT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT, MHD_OPTION_END);
+	if (!h->mhd) {
+		err = errno ? -errno : -EIO;
+		log_err(TAG,
+		        "cannot listen on %s (libmicrohttpd said why "
+		        "above)",
+		        cfg->http.listen);
+		goto out;
+	}
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	err = http_base_url_set(h, cfg, host, info ? info->port : 0);
+	if (err)
+		goto out;
+
+	atomic_store(&h->serving, true);
+	http_server_expire(h);
+	err = -pthread_create(&h->sweeper, NULL, http_sweep_run, h);
+	if (err) {
+		log_err(TAG, "cannot start the expiry thread: %s",
+		        strerror(-err));
+		goto out;
+	}
+	h->sweeping = true;
+	log_info(TAG, "serving voice replies on %s, port %u, as %s",
+	         cfg->http.listen, info ? (unsigned)info->port : 0u,
+	         h->base_url);
+out:
+	if (ai)
+		freeaddrinfo(ai);
+	if (err) {
+		http_server_free(h);
+		return err;
+	}
+	*hp = h;
+	return 0;
+}
+
+void http_server_free(struct http_server *h)
+{
+	if (!h)
+		return;
+	if (h->sweeping) {
+		pthread_mutex_lock(&h->lock);
+		h->stopping = true;
+		pthread_cond_signal(&h->wake);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->sweeper, NULL);
+	}
+	if (h->mhd)
+		MHD_stop_daemon(h->mhd);
+	if (h->dirfd >= 0)
+		close(h->dirfd);
+	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->lock);
+	free(h->base_url);
+	free(h->base_path);
+	free(h);
+}
