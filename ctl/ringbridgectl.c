@@ -46,6 +46,9 @@ static void usage(FILE *f)
 	        "ones too)\n"
 	        "  calls                calls in progress and the last %d "
 	        "finished\n"
+	        "  test-call PHONE [TEXT]  queue a call to PHONE that reads "
+	        "TEXT (to test\n"
+	        "                       the SIP side; the policy applies)\n"
 	        "\n"
 	        "options:\n"
 	        "  -c, --config FILE    the configuration file (default: "
@@ -367,6 +370,46 @@ out:
 	return status;
 }
 
+/* Queues one message job to PHONE, as if "ringbridge" had written TEXT;
+ * the sender is the operator tool, so no chat outcome goes anywhere. */
+static int cmd_test_call(struct ctl *c, const char *phone, const char *text)
+{
+	struct queue_message_in m = {0};
+	enum queue_enqueue_result res;
+	char canon[PHONE_MAX], idem[64] = "test-call:";
+	const char *why = NULL;
+	int64_t id = 0;
+	int err;
+
+	if (phone_normalise(phone, canon, sizeof(canon), NULL, &why)) {
+		fail("%s: %s", phone, why ? why : "not a valid phone number");
+		return EXIT_FAIL;
+	}
+	if (policy_destination_check(c->cfg, canon, &why)) {
+		fail("%s: %s", canon, why ? why : "not allowed");
+		return EXIT_FAIL;
+	}
+	if (random_hex(idem + strlen(idem), 16) || ctl_open(c))
+		return EXIT_FAIL;
+	m.callee_jid = canon;
+	m.sender_jid = "ringbridgectl";
+	m.sender_name = "ringbridge test";
+	m.body = text ? text : "This is a test call.";
+	m.received_ms = queue_now_ms(c->q);
+	m.idem_key = idem;
+	m.destination = canon;
+	err = queue_message_enqueue(c->q, &m, NULL, &id, &res);
+	if (!err)
+		queue_notify(c->q, QUEUE_CH_JOBS);
+	if (err) {
+		fail("queueing the call: %s", strerror(-err));
+		return EXIT_FAIL;
+	}
+	printf("job %lld queued (%s) to %s\n", (long long)id,
+	       queue_enqueue_result_name(res), canon);
+	return 0;
+}
+
 static int cmd_unregister(struct ctl *c, const char *jid_in)
 {
 	const char *why = NULL;
@@ -588,7 +631,7 @@ static const struct {
 	int min, max;
 } commands[] = {
     {"register", 2, 2}, {"unregister", 1, 1}, {"users", 0, 0},
-    {"jobs", 0, 2},     {"calls", 0, 0},
+    {"jobs", 0, 2},     {"calls", 0, 0},      {"test-call", 1, 2},
 };
 
 static int run(struct ctl *c, const char *cmd, int argc, char **argv)
@@ -601,6 +644,8 @@ static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 		return cmd_users(c);
 	if (!strcmp(cmd, "calls"))
 		return cmd_calls(c);
+	if (!strcmp(cmd, "test-call"))
+		return cmd_test_call(c, argv[0], argc > 1 ? argv[1] : NULL);
 	if (!strcmp(cmd, "jobs")) {
 		const char *jid = NULL;
 		bool all = false;

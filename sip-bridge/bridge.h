@@ -113,7 +113,7 @@ struct call {
 	int menu_repeats;
 	int heard_seq; /* last seq reported HEARD */
 	int pending_seq;
-	bool awaiting_render, record_next, replied, no_retry;
+	bool awaiting_render, msg_started, record_next, replied, no_retry;
 	int64_t last_renew_ms;
 };
 
@@ -126,6 +126,7 @@ struct bridge {
 	su_timer_t *poll_timer, *drain_timer;
 	int wake_fd, sig_fd, tts_fd;
 	su_wait_t wake_wait, sig_wait, tts_wait;
+	int wake_idx, sig_idx, tts_idx;
 	struct tts_worker *tts;
 	struct tts_cache *cache;
 	struct ports ports;

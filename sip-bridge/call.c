@@ -120,6 +120,7 @@ static void play_messages(struct call *c)
 	play_clear(c);
 	key_timer_stop(c);
 	c->phase = PHASE_PLAYING;
+	c->msg_started = true;
 	c->play[0].pcm = c->msg_pcm;
 	c->play[0].n = c->msg_n;
 	if (c->job->kind == QUEUE_JOB_VERIFY) {
@@ -193,9 +194,13 @@ static void on_list_end(struct call *c)
 			c->phase = PHASE_ENDED;
 			return;
 		}
-		if (!c->msg_pcm) {
-			/* The greeting ended before the rendering. */
-			c->awaiting_render = true;
+		if (!c->msg_started) {
+			/* The greeting bridged the gap; the messages follow
+			 * when they are rendered. */
+			if (c->msg_pcm)
+				play_messages(c);
+			else
+				c->awaiting_render = true;
 			return;
 		}
 		/* Messages that joined during the call are read next. */
@@ -360,6 +365,16 @@ static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 	}
 	if (c->rec) /* the record prompt is playing: only 8 counts */
 		return;
+	/* A reply (1, 2, 3, 7) cuts the message short on purpose: the callee
+	 * has taken it in, and must not be phoned for it again. */
+	if (strchr("1237", key) && c->msg_started &&
+	    c->rendered_seq > c->heard_seq) {
+		char h[16];
+
+		c->heard_seq = c->rendered_seq;
+		snprintf(h, sizeof(h), "%d", c->heard_seq);
+		event(c, QUEUE_EV_HEARD, h, NULL, 0);
+	}
 	switch (key) {
 	case '1':
 	case '2':

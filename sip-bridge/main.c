@@ -152,12 +152,13 @@ static int on_signal(struct bridge *b, su_wait_t *w, void *arg)
 	return 0;
 }
 
-static int register_fd(struct bridge *b, su_wait_t *w, int fd, su_wakeup_f f)
+static int register_fd(struct bridge *b, su_wait_t *w, int fd, su_wakeup_f f,
+                       int *idx)
 {
-	if (su_wait_create(w, fd, SU_WAIT_IN) ||
-	    su_root_register(b->root, w, f, NULL, 0) < 0)
+	if (su_wait_create(w, fd, SU_WAIT_IN))
 		return -EIO;
-	return 0;
+	*idx = su_root_register(b->root, w, f, NULL, 0);
+	return *idx < 0 ? -EIO : 0;
 }
 
 /* The host part of [sip] listen, for the SDP's address. */
@@ -237,9 +238,9 @@ static int setup(struct bridge *b)
 	if (!b->root)
 		return -ENOMEM;
 	b->tts_fd = tts_worker_fd(b->tts);
-	if (register_fd(b, &b->wake_wait, b->wake_fd, on_wake) ||
-	    register_fd(b, &b->sig_wait, b->sig_fd, on_signal) ||
-	    register_fd(b, &b->tts_wait, b->tts_fd, on_tts))
+	if (register_fd(b, &b->wake_wait, b->wake_fd, on_wake, &b->wake_idx) ||
+	    register_fd(b, &b->sig_wait, b->sig_fd, on_signal, &b->sig_idx) ||
+	    register_fd(b, &b->tts_wait, b->tts_fd, on_tts, &b->tts_idx))
 		return -EIO;
 	err = ua_start(b);
 	if (err)
@@ -262,6 +263,12 @@ static void teardown(struct bridge *b)
 	if (b->drain_timer)
 		su_timer_destroy(b->drain_timer);
 	if (b->root) {
+		if (b->wake_idx > 0)
+			su_root_deregister(b->root, b->wake_idx);
+		if (b->sig_idx > 0)
+			su_root_deregister(b->root, b->sig_idx);
+		if (b->tts_idx > 0)
+			su_root_deregister(b->root, b->tts_idx);
 		su_root_destroy(b->root);
 		su_home_deinit(b->home);
 		su_deinit();
