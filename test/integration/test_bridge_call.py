@@ -128,7 +128,7 @@ class BridgeCallTest(unittest.TestCase):
         self.assertEqual(len(run.events(job)), 3)
 
     def test_no_answer_until_attempts_run_out(self):
-        run = Run(self, ring_timeout=2, attempts=2, retry_backoff=1)
+        run = Run(self, ring_timeout=5, attempts=2, retry_backoff=1)
         run.start_bridge()
         sipp = run.sipp("uas_noanswer.xml", calls=2)
         job = run.test_call()
