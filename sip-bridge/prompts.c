@@ -54,6 +54,14 @@ static void first_name(const char *name, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
+/* The full stop a sentence needs, unless it ends with its own mark. */
+static const char *stop(const char *text)
+{
+	size_t n = strlen(text);
+
+	return n && strchr(".!?", text[n - 1]) ? "" : ".";
+}
+
 struct sbuf {
 	char *s;
 	size_t len, cap;
@@ -131,14 +139,16 @@ int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
 				sb_add(&b, "%s sent you an encrypted message. ",
 				       first);
 			else
-				sb_add(&b, "%s says: %s. ", first,
-				       *text ? text : "nothing");
+				sb_add(&b, "%s says: %s%s ", first,
+				       *text ? text : "nothing",
+				       stop(*text ? text : "nothing"));
 		} else if (m->encrypted) {
 			sb_add(&b, "%s also sent an encrypted message. ",
 			       first);
 		} else {
-			sb_add(&b, "%s also wrote: %s. ", first,
-			       *text ? text : "nothing");
+			sb_add(&b, "%s also wrote: %s%s ", first,
+			       *text ? text : "nothing",
+			       stop(*text ? text : "nothing"));
 		}
 		free(text);
 		any = true;

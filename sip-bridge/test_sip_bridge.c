@@ -92,7 +92,7 @@ static void test_prompts(void)
 	/* 1700000000 is 22:13:20 UTC, 23:13 in Paris. */
 	CHECK(prompt_messages(&job, 0, 500, &s) == 0);
 	CHECK(s && !strcmp(s, "At 11:13 PM you have a message from Alice "
-	                      "Smith. Alice says: Lunch at noon?. Alice also "
+	                      "Smith. Alice says: Lunch at noon? Alice also "
 	                      "wrote: see a link to example.org. "));
 	if (s)
 		fprintf(stderr, "%s\n", s);

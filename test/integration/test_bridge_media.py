@@ -1,0 +1,125 @@
+"""What the phone hears: the RTP that reaches sipp is captured on loopback
+(tcpdump), its G.711 decoded, and compared with the prompts synthesised
+by the bridge's own engine (sip_tts_say): each prompt must be found in the
+received audio nearly sample for sample (G.711 is deterministic, so the
+bridge's paced stream should carry the rendering unchanged), with its full
+duration."""
+
+import math
+import shutil
+import struct
+import subprocess
+import time
+import unittest
+import warnings
+
+import rbbridge
+import rbtest
+from rbbridge import Run
+from test_bridge_call import PCMU_TE, AFTER_MESSAGE_MS, pause, play, \
+    key_pcap
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
+
+SAY_BIN = rbbridge.BUILD_DIR / "sip_tts_say"
+CONFIRM_2 = "Thank you. They will know you will call back."
+
+
+def envelope(samples, step=80):
+    return [math.sqrt(sum(x * x for x in samples[i:i + step]) / step)
+            for i in range(0, len(samples) - step + 1, step)]
+
+
+def find(hay, needle, step=80):
+    """Best offset (samples) of NEEDLE in HAY by the correlation of their
+    10 ms energy envelopes, refined sample by sample; returns (offset,
+    snr_db) of the received audio against the reference there."""
+    eh, en = envelope(hay, step), envelope(needle, step)
+    best, best_k = -1.0, 0
+    nn = math.sqrt(sum(v * v for v in en)) or 1.0
+    for k in range(0, len(eh) - len(en) + 1):
+        seg = eh[k:k + len(en)]
+        dot = sum(a * b for a, b in zip(seg, en))
+        c = dot / ((math.sqrt(sum(v * v for v in seg)) or 1.0) * nn)
+        if c > best:
+            best, best_k = c, k
+    best_snr, best_off = -100.0, best_k * step
+    sig = sum(x * x for x in needle) or 1
+    for off in range(max(0, best_k * step - step),
+                     min(len(hay) - len(needle), best_k * step + step) + 1):
+        err = 0
+        for a, b in zip(hay[off:off + len(needle)], needle):
+            err += (a - b) * (a - b)
+        snr = 10 * math.log10(sig / (err or 1))
+        if snr > best_snr:
+            best_snr, best_off = snr, off
+    return best_off, best_snr
+
+
+class BridgeMediaTest(unittest.TestCase):
+
+    def say(self, text):
+        rbtest._require_binary(SAY_BIN)
+        pcm = subprocess.run([str(SAY_BIN), "kal", text], check=True,
+                             capture_output=True, timeout=60).stdout
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            # What G.711 makes of it: the reference the phone can get.
+            pcm = audioop.ulaw2lin(audioop.lin2ulaw(pcm, 2), 2)
+        return list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
+
+    def test_phone_hears_the_prompts(self):
+        if not shutil.which("tcpdump"):
+            self.skipTest("tcpdump is not installed")
+        run = Run(self)
+        cap = run.dir / "phone.pcap"
+        dump = rbtest._spawn(["tcpdump", "-i", "lo", "-U", "-n", "-w",
+                              str(cap), "udp", "dst", "port",
+                              str(run.media_port)], run.dir / "tcpdump.out")
+        self.addCleanup(rbtest._terminate, dump, 5)
+        time.sleep(1.0)
+        run.start_bridge()
+        sipp = run.sipp("uas_answer.xml", subst=dict(
+            PCMU_TE, MEDIA="\n".join([pause(AFTER_MESSAGE_MS),
+                                      play(key_pcap(2))])))
+        job = run.test_call("Hi there.")
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        time.sleep(0.5)
+        rbtest._terminate(dump, 5)
+        self.assertEqual([e[1] for e in ev if e[0] == "KEY"], ["2"])
+
+        pkts = [p for pt, p in rbbridge.read_pcap_rtp(cap, run.media_port)
+                if pt == 0]
+        self.assertGreater(len(pkts), 100, "no PCMU reached the phone")
+        for p in pkts:
+            self.assertEqual(len(p), 160)  # 20 ms packets
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pcm = audioop.ulaw2lin(b"".join(pkts), 2)
+        heard = list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
+
+        # The message prompt, as the bridge composes it (UTC: test-call
+        # gives no zone).
+        ms, = run.query("SELECT received_ms FROM job_messages")[0]
+        when = time.strftime("%I:%M %p", time.gmtime(ms / 1000))
+        if when.startswith("0"):
+            when = when[1:]
+        message = ("At %s you have a message from ringbridge test. "
+                   "ringbridge says: Hi there." % when)
+        for text in (message, CONFIRM_2):
+            ref = self.say(text)
+            off, snr = find(heard, ref)
+            self.assertGreater(snr, 30.0, "%r not heard (SNR %.1f dB at "
+                               "%.2f s)" % (text, snr, off / 8000))
+        # The confirmation ends the call: it is the last thing played,
+        # in full, before the BYE.
+        ref = self.say(CONFIRM_2)
+        off, _ = find(heard, ref)
+        self.assertLessEqual(len(heard) - (off + len(ref)), 8000 * 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
