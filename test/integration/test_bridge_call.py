@@ -96,6 +96,22 @@ class BridgeCallTest(unittest.TestCase):
         # SIGTERM with nothing running: a clean exit.
         self.assertEqual(run.stop_bridge(), 0, run.logs())
 
+    def test_sigterm_lets_the_call_finish(self):
+        run = Run(self)
+        run.start_bridge()
+        sipp = run.sipp("uas_answer.xml", subst=dict(
+            PCMU_TE, MEDIA="\n".join([pause(AFTER_MESSAGE_MS),
+                                      play(key_pcap(2))])))
+        job = run.test_call()
+        rbbridge.wait_until(lambda: "ANSWERED" in names(run.events(job)),
+                            timeout=30, what="the answer")
+        run.bridge.send_signal(signal.SIGTERM)
+        self.assertEqual(run.bridge.wait(60), 0, run.logs())
+        run.wait_sipp(sipp)
+        ev = run.events(job)
+        self.assertEqual(detail(ev, "KEY"), ["2"], run.logs())
+        self.assertEqual(detail(ev, "ENDED"), ["notified"])
+
     def test_busy_then_answer_on_retry(self):
         run = Run(self, retry_backoff=3)
         run.start_bridge()
