@@ -112,6 +112,16 @@ class BridgeCallTest(unittest.TestCase):
         self.assertEqual(detail(ev, "KEY"), ["2"], run.logs())
         self.assertEqual(detail(ev, "ENDED"), ["notified"])
 
+    def test_ctl_test_call_applies_the_policy(self):
+        run = Run(self)
+        r = subprocess.run([str(rbbridge.CTL_BIN), "-c", str(run.config),
+                            "test-call", "sip:phone@elsewhere.example.org",
+                            "x"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("not allowed", r.stderr)
+        self.assertEqual(run.test_call("ok"), 1)
+        self.assertEqual(run.job(1)["state"], 0)  # queued, no bridge runs
+
     def test_busy_then_answer_on_retry(self):
         run = Run(self, retry_backoff=3)
         run.start_bridge()
