@@ -201,6 +201,13 @@ static void name_remember(struct comp *c, const char *sender, const char *name,
 	g_hash_table_replace(c->names, g_strdup(sender), e);
 }
 
+const char *comp_name_cached(struct comp *c, const char *jid)
+{
+	struct name_entry *e = g_hash_table_lookup(c->names, jid);
+
+	return e && *e->name ? e->name : NULL;
+}
+
 static void set_name(struct catch_ctx *x, const char *name)
 {
 	g_free(x->sender_name);

@@ -21,6 +21,9 @@
 
 struct store;
 struct presence_table;
+struct outcomes;
+struct http_server;
+struct uploader;
 
 /* What the server granted through XEP-0356 (advertised after auth). */
 struct comp_privileges {
@@ -49,7 +52,10 @@ struct comp {
 
 	struct queue *q;     /* main thread's handle: reads, rare writes */
 	struct store *store; /* writer thread for caught messages */
-	int wake_fd;         /* queue wake-ups (registrations, events) */
+	struct outcomes *outcomes; /* call outcomes back to the senders */
+	struct uploader *uploader; /* XEP-0363 uploads of voice replies */
+	struct http_server *http;  /* serves voice replies, or NULL */
+	int wake_fd;               /* queue wake-ups (registrations, events) */
 	struct presence_table *presence;
 	/* one per [xmpp] user_domains entry, in the same order */
 	struct comp_privileges *priv;
@@ -221,5 +227,7 @@ typedef void (*catch_done_cb)(struct comp *c, enum catch_verdict v,
 void comp_catch(struct comp *c, const struct catch_request *r,
                 catch_done_cb done, void *arg);
 const char *catch_verdict_name(enum catch_verdict v);
+/* A display name learnt from JID's vCard, or NULL when none is known. */
+const char *comp_name_cached(struct comp *c, const char *jid);
 
 #endif

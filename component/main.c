@@ -13,9 +13,12 @@
 
 #include "comp.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
+#include "outcome.h"
 #include "presence.h"
 #include "store.h"
+#include "upload.h"
 
 #define EXIT_USAGE  2
 #define EXIT_CONFIG 78
@@ -83,6 +86,19 @@ static int comp_init(struct comp *c, struct config *cfg)
 		        strerror(-err));
 		return err;
 	}
+	err = comp_outcomes_new(&c->outcomes, c);
+	if (!err)
+		err = upload_new(&c->uploader, c);
+	if (err)
+		return err;
+	if (cfg->http.listen && *cfg->http.listen) {
+		err = http_server_new(&c->http, cfg);
+		if (err) {
+			log_err("main", "cannot serve voice replies on %s: %s",
+			        cfg->http.listen, strerror(-err));
+			return err;
+		}
+	}
 	xmpp_initialize();
 	c->ctx = xmpp_ctx_new(NULL, &logger);
 	return c->ctx ? 0 : -ENOMEM;
@@ -91,6 +107,9 @@ static int comp_init(struct comp *c, struct config *cfg)
 static void comp_fini(struct comp *c)
 {
 	store_free(c->store);
+	comp_outcomes_free(c->outcomes);
+	upload_free(c->uploader);
+	http_server_free(c->http);
 	if (c->ctx) {
 		xmpp_ctx_free(c->ctx);
 		xmpp_shutdown();

@@ -22,8 +22,10 @@
 
 #include "comp.h"
 #include "log.h"
+#include "outcome.h"
 #include "presence.h"
 #include "store.h"
+#include "upload.h"
 
 #define TAG "xmpp"
 
@@ -37,6 +39,7 @@
 #define ADVERT_WAIT_MS 3000
 /* Safety net: re-read registrations even without a wake-up. */
 #define REGISTRATION_POLL_MS 60000
+#define EVENT_POLL_MS        5000
 #define EXIT_CONFIG          78
 
 static struct comp *sockopt_comp; /* one component per process */
@@ -81,6 +84,8 @@ static void session_lost(struct comp *c)
 	comp_presence_clear(c->presence);
 	g_hash_table_remove_all(c->push_enabled);
 	comp_pending_iq_clear(c);
+	comp_outcomes_reset(c->outcomes);
+	upload_reset(c->uploader);
 	comp_privilege_reset(c);
 	c->startup_done = false;
 	c->startup_due_ms = 0;
@@ -244,6 +249,8 @@ static void startup_work(struct comp *c)
 	c->startup_done = true;
 	comp_push_enable_all(c);
 	comp_presence_subscribe_fallback(c);
+	upload_discover(c->uploader);
+	comp_outcomes_poll(c->outcomes);
 }
 
 static void handle_wake(struct comp *c)
@@ -254,6 +261,8 @@ static void handle_wake(struct comp *c)
 		return;
 	if ((channels & QUEUE_CH_REGISTRATIONS) && c->startup_done)
 		comp_push_enable_all(c);
+	if (channels & QUEUE_CH_EVENTS)
+		comp_outcomes_poll(c->outcomes);
 }
 
 int comp_signals_block(void)
@@ -339,6 +348,7 @@ static void shutdown_session(struct comp *c)
 int comp_run(struct comp *c)
 {
 	int64_t next_registration_poll = comp_now_ms() + REGISTRATION_POLL_MS;
+	int64_t next_event_poll = comp_now_ms() + EVENT_POLL_MS;
 
 	c->signal_fd = open_signal_fd();
 	if (c->signal_fd < 0) {
@@ -352,8 +362,8 @@ int comp_run(struct comp *c)
 	connect_now(c);
 
 	while (!c->fatal) {
-		struct pollfd pfd[4];
-		int n = 0, xi = -1, si, wi = -1, stfd;
+		struct pollfd pfd[5];
+		int n = 0, xi = -1, si, ui, wi = -1, stfd;
 		int64_t now;
 
 		if (c->stopping && store_idle(c->store))
@@ -371,6 +381,12 @@ int comp_run(struct comp *c)
 			if (c->startup_done)
 				comp_push_enable_all(c);
 		}
+		if (now >= next_event_poll) {
+			/* Safety net: a lost wake-up delays an outcome by
+			 * seconds, not forever. */
+			next_event_poll = now + EVENT_POLL_MS;
+			comp_outcomes_poll(c->outcomes);
+		}
 		comp_pending_iq_expire(c, now);
 
 		pfd[n].fd = c->signal_fd;
@@ -378,6 +394,9 @@ int comp_run(struct comp *c)
 		si = n;
 		stfd = store_fd(c->store);
 		pfd[n].fd = stfd;
+		pfd[n++].events = POLLIN;
+		ui = n;
+		pfd[n].fd = upload_fd(c->uploader);
 		pfd[n++].events = POLLIN;
 		if (c->wake_fd >= 0) {
 			wi = n;
@@ -402,6 +421,8 @@ int comp_run(struct comp *c)
 			handle_signal(c);
 		if (pfd[si].revents)
 			store_complete(c->store);
+		if (pfd[ui].revents)
+			upload_complete(c->uploader);
 		if (wi >= 0 && pfd[wi].revents)
 			handle_wake(c);
 		(void)xi;

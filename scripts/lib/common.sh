@@ -7,7 +7,7 @@ RB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # Build tools and libraries, then the real peers the tests run against.
 RB_BUILD_PACKAGES="build-essential cmake pkg-config clang-format
 	libstrophe-dev libxml2-dev libsofia-sip-ua-dev flite1-dev libspandsp-dev
-	libsndfile1-dev libsqlite3-dev libinih-dev libssl-dev libglib2.0-dev
+	libsndfile1-dev libsqlite3-dev libinih-dev libssl-dev libglib2.0-dev libcurl4-openssl-dev
 	libmicrohttpd-dev sqlite3 tzdata"
 RB_PEER_PACKAGES="prosody prosody-modules sip-tester python3-slixmpp
 	tcpdump"

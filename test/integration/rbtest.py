@@ -311,6 +311,9 @@ component_ports = {{ {comp} }}
 component_interfaces = {{ "127.0.0.1" }}
 http_ports = {{ {http} }}
 http_interfaces = {{ "127.0.0.1" }}
+-- Slot URLs name 127.0.0.1, so requests arrive with that Host: route them
+-- to the upload component (Prosody matches HTTP hosts by name).
+http_default_host = {upload_host}
 https_ports = {{ }}
 https_interfaces = {{ "127.0.0.1" }}
 s2s_ports = {{ }}
@@ -345,6 +348,7 @@ Component {gw}
             mods="; ".join(lua_str(m) for m in mods),
             level=lua_str("debug" if debug else "info"), log=lua_str(self.log),
             c2s=self.c2s_port, comp=self.component_port, http=self.http_port,
+            upload_host=lua_str(UPLOAD),
             extra_global=extra_global, extra_host=extra_host,
             gw=lua_str(self.component), iq=iq, roster=roster,
             secret=lua_str(self.secret), upload=upload)
