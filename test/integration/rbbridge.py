@@ -55,6 +55,48 @@ level = debug
 """
 
 
+# ---- sipp as the phone -----------------------------------------------------
+
+PCMU_TE = dict(FORMATS="0 101", RTPMAPS="a=rtpmap:0 PCMU/8000\n"
+               "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15")
+PCMA_TE = dict(FORMATS="8 101", RTPMAPS="a=rtpmap:8 PCMA/8000\n"
+               "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15")
+PCMA_ONLY = dict(FORMATS="8", RTPMAPS="a=rtpmap:8 PCMA/8000")
+
+
+def pause(ms):
+    return '  <pause milliseconds="%d"/>' % ms
+
+
+def play(path):
+    return ('  <nop><action><exec play_pcap_audio="%s"/></action></nop>'
+            % path)
+
+
+def key_pcap(key):
+    return SIPP_PCAPS / ("dtmf_2833_%s.pcap" % key)
+
+
+def start_sipp(directory, n, scenario, phone_port, media_port, calls=1,
+               subst=None):
+    """sipp as a UAS phone on loopback with SCENARIO from sipp/ (@KEY@
+    placeholders replaced from SUBST); returns (process, message log)."""
+    text = (SCENARIOS / scenario).read_text()
+    for k, v in (subst or {}).items():
+        text = text.replace("@%s@" % k, str(v))
+    sf = pathlib.Path(directory) / ("scenario%d.xml" % n)
+    sf.write_text(text)
+    msg = pathlib.Path(directory) / ("sipp%d.msg" % n)
+    proc = rbtest._spawn(
+        ["sipp", "-sf", str(sf), "-i", "127.0.0.1",
+         "-p", str(phone_port), "-mp", str(media_port),
+         "-m", str(calls), "-nostdin", "-trace_msg", "-message_file",
+         str(msg), "-timeout", "120s", "-timeout_error"],
+        pathlib.Path(directory) / ("sipp%d.out" % n), cwd=str(directory))
+    time.sleep(0.3)
+    return proc, msg
+
+
 class Run:
     """One test's world: a directory, a configuration, the bridge."""
 
@@ -102,21 +144,10 @@ class Run:
     def sipp(self, scenario, calls=1, subst=None):
         """Starts sipp as the phone with SCENARIO (a file in sipp/; @KEY@
         placeholders replaced from SUBST)."""
-        text = (SCENARIOS / scenario).read_text()
-        for k, v in (subst or {}).items():
-            text = text.replace("@%s@" % k, str(v))
-        n = len(self.sipps)
-        sf = self.dir / ("scenario%d.xml" % n)
-        sf.write_text(text)
-        msg = self.dir / ("sipp%d.msg" % n)
-        proc = rbtest._spawn(
-            ["sipp", "-sf", str(sf), "-i", "127.0.0.1",
-             "-p", str(self.phone_port), "-mp", str(self.media_port),
-             "-m", str(calls), "-nostdin", "-trace_msg", "-message_file",
-             str(msg), "-timeout", "120s", "-timeout_error"],
-            self.dir / ("sipp%d.out" % n), cwd=str(self.dir))
+        proc, msg = start_sipp(self.dir, len(self.sipps), scenario,
+                               self.phone_port, self.media_port, calls,
+                               subst)
         self.sipps.append((proc, msg))
-        time.sleep(0.3)
         return proc
 
     def wait_sipp(self, proc, timeout=90):

@@ -14,34 +14,16 @@ import unittest
 import warnings
 
 import rbbridge
-from rbbridge import Run, SIPP_PCAPS
+from rbbridge import (PCMA_ONLY, PCMA_TE, PCMU_TE, Run, SIPP_PCAPS,
+                      key_pcap, pause, play)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop  # Python 3.11 (Debian 12): G.711 in the standard library
 
-PCMU_TE = dict(FORMATS="0 101", RTPMAPS="a=rtpmap:0 PCMU/8000\n"
-               "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15")
-PCMA_TE = dict(FORMATS="8 101", RTPMAPS="a=rtpmap:8 PCMA/8000\n"
-               "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15")
-PCMA_ONLY = dict(FORMATS="8", RTPMAPS="a=rtpmap:8 PCMA/8000")
-
 # "Hi there." reads in about 5 s after the answer (with the short
 # greeting, when the rendering is late); a key after 9 s falls in the menu.
 AFTER_MESSAGE_MS = 9000
-
-
-def pause(ms):
-    return '  <pause milliseconds="%d"/>' % ms
-
-
-def play(path):
-    return ('  <nop><action><exec play_pcap_audio="%s"/></action></nop>'
-            % path)
-
-
-def key_pcap(key):
-    return SIPP_PCAPS / ("dtmf_2833_%s.pcap" % key)
 
 
 def names(events):
