@@ -451,6 +451,8 @@ static void submit_render(struct call *c)
 	}
 	c->tts_id = ++b->next_tts_id;
 	c->pending_seq = last;
+	/* Message texts are private: only at debug level. */
+	log_debug(TAG, "job %lld: saying \"%s\"", (long long)c->job->id, text);
 	err = tts_worker_submit(b->tts, c->tts_id, text);
 	free(text);
 	if (err) {
