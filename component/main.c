@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "cli.h"
 #include "comp.h"
 #include "config.h"
 #include "http.h"
@@ -129,45 +130,22 @@ static void comp_fini(struct comp *c)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *path = NULL;
+	const char *path;
 	struct config *cfg = NULL;
 	struct comp c = {0};
-	enum log_level level;
-	char err[512];
-	int opt, status;
+	int status;
 
-	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'V':
-			printf("ringbridge-component %s\n", RB_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
+	status = cli_options(argc, argv, "ringbridge-component", false, usage,
+	                     &path);
+	if (status >= 0)
+		return status;
 	if (optind != argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
-	if (config_load(&cfg, path, err, sizeof(err)) != 0) {
-		log_err("config", "%s", err);
-		return EXIT_CONFIG;
-	}
-	if (log_level_parse(cfg->log.level, &level) == 0)
-		log_level_set(level);
+	status = cli_config("ringbridge-component", path, &cfg);
+	if (status)
+		return status;
 	log_info("main", "ringbridge-component %s starting as %s (config %s)",
 	         RB_VERSION, cfg->xmpp.domain, path ? path : "built-in");
 	if (comp_signals_block() != 0) {

@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "phone.h"
@@ -24,8 +25,8 @@
 #include "queue.h"
 
 #define EXIT_FAIL   1
-#define EXIT_USAGE  2
-#define EXIT_CONFIG 78
+#define EXIT_USAGE  CLI_EXIT_USAGE
+#define EXIT_CONFIG CLI_EXIT_CONFIG
 
 /* How many finished calls "calls" shows. */
 #define RECENT_CALLS 20
@@ -669,36 +670,15 @@ static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct ctl c = {0};
-	const char *path = NULL, *cmd;
-	enum log_level level;
-	char err[512];
+	const char *path, *cmd;
 	size_t i;
-	int opt, nargs, status;
+	int nargs, status;
 
-	/* '+': options stop at the command, whose own come after it. */
-	while ((opt = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'V':
-			printf("ringbridgectl %s\n", RB_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
+	/* Options stop at the command, whose own come after it. */
+	status = cli_options(argc, argv, "ringbridgectl", true, usage, &path);
+	if (status >= 0)
+		return status;
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -719,12 +699,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	if (config_load(&c.cfg, path, err, sizeof(err)) != 0) {
-		fail("%s", err);
-		return EXIT_CONFIG;
-	}
-	if (log_level_parse(c.cfg->log.level, &level) == 0)
-		log_level_set(level);
+	status = cli_config("ringbridgectl", path, &c.cfg);
+	if (status)
+		return status;
 	status = run(&c, cmd, nargs, argv + optind + 1);
 	queue_close(c.q);
 	config_free(c.cfg);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "cli.h"
 #include "log.h"
 #include "prompts.h"
 #include "tts.h"
@@ -288,44 +289,21 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct bridge b = {0};
-	const char *path = NULL;
-	enum log_level level;
-	char err[512];
-	int opt, status = 1;
+	const char *path;
+	int status;
 
-	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("ringbridge-sip %s\n", RB_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	status = cli_options(argc, argv, "ringbridge-sip", false, usage, &path);
+	if (status >= 0)
+		return status;
 	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		return CLI_EXIT_USAGE;
 	}
-	if (config_load(&b.cfg, path, err, sizeof(err))) {
-		fprintf(stderr, "ringbridge-sip: %s\n", err);
-		return 78;
-	}
-	if (log_level_parse(b.cfg->log.level, &level) == 0)
-		log_level_set(level);
+	status = cli_config("ringbridge-sip", path, &b.cfg);
+	if (status)
+		return status;
+	status = 1;
 	b.sig_fd = -1;
 	b.wake_fd = -1;
 	if (setup(&b) == 0) {
