@@ -828,6 +828,9 @@ int tts_worker_new(struct tts_worker **wp, const struct tts_engine *engine,
 		goto out;
 	}
 	if (w->zygote == 0) {
+		/* The supervisor never returns here: the parent's handle is
+		 * not its to keep. */
+		free(w);
 		close(sv[0]);
 		zygote_run(sv[1], parent, engine, voice);
 	}
