@@ -321,6 +321,9 @@ static bool deliver(struct outcomes *o, const struct queue_event *e)
 			}
 			voice_ctx_free(v);
 		}
+		/* Writing the file (with an fsync) happens on the loop: one
+		 * voice reply per call, a few ms each; a worker thread is
+		 * the next step if that ever shows. */
 		if (c->http && e->blob_len)
 			err = http_server_publish(c->http, e->blob, e->blob_len,
 			                          mime, voice_extension(mime),
