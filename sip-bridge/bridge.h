@@ -7,7 +7,7 @@
  * Files: main.c (process, loop, claiming, shutdown), ua.c (every nua call
  * and tag list), call.c (one call's life: outcome, prompts, keys, events),
  * rtp.c (ports, sockets, G.711, pacing), sdp.c (offer and answer),
- * prompts.c (the texts).
+ * prompts.c (the texts), dbw.c (the thread that does the queue's writes).
  */
 #ifndef RB_SIP_BRIDGE_H
 #define RB_SIP_BRIDGE_H
@@ -36,6 +36,7 @@ struct call;
 
 struct tts_worker;
 struct tts_cache;
+struct dbw;
 struct dtmf_keys;
 struct recorder;
 typedef struct tone_gen_state_s tone_gen_state_t;
@@ -77,6 +78,7 @@ enum call_phase {
 struct call {
 	struct bridge *b;
 	struct call *next;
+	uint64_t serial; /* names the call in queue completions */
 	struct queue_job *job;
 	uint64_t tts_id;  /* the variable prompt's request, 0 when none */
 	int16_t *msg_pcm; /* rendered variable prompt (owned) */
@@ -114,25 +116,30 @@ struct call {
 	int heard_seq; /* last seq reported HEARD */
 	int pending_seq;
 	bool awaiting_render, msg_started, record_next, replied, no_retry;
+	bool refreshing; /* asked the queue for messages that joined */
+	bool confirming; /* a confirmation waits for its event's commit */
 	int64_t last_renew_ms;
 };
 
 struct bridge {
 	struct config *cfg;
-	struct queue *q;
+	struct queue *q; /* the loop's handle: wake-ups and the clock only */
+	struct dbw *dbw; /* every queue read and write, off the loop */
 	su_home_t home[1];
 	su_root_t *root;
 	nua_t *nua;
 	su_timer_t *poll_timer, *drain_timer;
-	int wake_fd, sig_fd, tts_fd;
-	su_wait_t wake_wait, sig_wait, tts_wait;
-	int wake_idx, sig_idx, tts_idx;
+	int wake_fd, sig_fd, tts_fd, dbw_fd;
+	su_wait_t wake_wait, sig_wait, tts_wait, dbw_wait;
+	int wake_idx, sig_idx, tts_idx, dbw_idx;
 	struct tts_worker *tts;
 	struct tts_cache *cache;
 	struct ports ports;
 	struct call *calls;
 	int n_calls;
 	bool stopping, shutdown_sent;
+	bool claiming, claim_again; /* a claim is with the writer */
+	uint64_t next_call_serial;
 	char owner[128];
 	char local_ip[64];
 	uint64_t next_tts_id;
@@ -143,6 +150,8 @@ struct bridge {
 int64_t bridge_now_ms(void);
 /* A call ended and was freed: claim more, or finish stopping. */
 void bridge_call_gone(struct bridge *b);
+/* The call with SERIAL, or NULL when it has ended since. */
+struct call *bridge_call_find(struct bridge *b, uint64_t serial);
 /* Called when the TTS worker has something. */
 void bridge_tts_done(uint64_t id, int err, int16_t *pcm, size_t n, void *arg);
 

@@ -7,6 +7,19 @@
  * either DTMF path cut the current list (barge-in) and choose the next.
  * When nua reports the dialog terminated, the outcome is written to the
  * queue (notified, retried with back-off, or failed) and the call is freed.
+ *
+ * Every queue call goes through the writer thread (dbw.c), in order, so
+ * nothing here waits for a commit. What order buys: HEARD is written before
+ * the job is finished, so the finish (which moves messages not heard to a
+ * new job) never phones the callee again for what they heard. What the call
+ * does not wait for: HEARD, ANSWERED, CALLING, KEY 7 or 0 and the lease
+ * renewal; the call's next step does not depend on them being on disk, and
+ * a crash before their commit costs what a crash just before the event
+ * would have (a repeated call at worst). What it does wait for: the
+ * confirmation that tells the callee their reply went out (keys 1-3, the
+ * voice reply) is played only once that reply's event is committed, so the
+ * bridge never says "sent" about something a crash or an error lost.
+ * Completions find their call by serial: a call may have ended meanwhile.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +31,7 @@
 #include <spandsp/tone_generate.h>
 
 #include "bridge.h"
+#include "dbw.h"
 #include "dtmf.h"
 #include "log.h"
 #include "policy.h"
@@ -50,18 +64,31 @@ int call_lease_ms(const struct config *cfg)
 	       60000;
 }
 
-static void event(struct call *c, enum queue_event_type t, const char *detail,
-                  const void *blob, size_t len)
+/* A failed write logged once, for writes the call does not wait for. */
+static void on_written(void *ctx, struct dbw_result *r)
 {
-	int err =
-	    queue_event_add(c->b->q, c->job->id, t, detail, blob, len, NULL);
-
-	if (err)
-		log_err(TAG, "job %lld: writing %s event: %s",
-		        (long long)c->job->id, queue_event_type_name(t),
-		        strerror(-err));
+	(void)ctx;
+	if (!r->err)
+		return;
+	if (r->op == DBW_RENEW && r->err == -EPERM)
+		log_warn(TAG, "job %lld: lease lost", (long long)r->job_id);
 	else
-		queue_notify(c->b->q, QUEUE_CH_EVENTS);
+		log_err(TAG, "job %lld: writing to the queue (%d): %s",
+		        (long long)r->job_id, (int)r->op, strerror(-r->err));
+}
+
+/* Queues an event; BLOB (may be NULL) is taken. DONE NULL: not waited for. */
+static void event_then(struct call *c, enum queue_event_type t,
+                       const char *detail, unsigned char *blob, size_t len,
+                       dbw_done_cb done)
+{
+	dbw_event_add(c->b->dbw, c->job->id, t, detail, blob, len,
+	              done ? done : on_written, c->serial);
+}
+
+static void event(struct call *c, enum queue_event_type t, const char *detail)
+{
+	event_then(c, t, detail, NULL, 0, NULL);
 }
 
 static void set_reason(struct call *c, const char *r)
@@ -81,6 +108,10 @@ static void play_clear(struct call *c)
 	memset(c->play, 0, sizeof(c->play));
 	c->n_play = c->cur = 0;
 	c->pos = 0;
+	/* Whatever was to follow a pending refresh or confirmation is
+	 * replaced by what the caller plays now. */
+	c->refreshing = false;
+	c->confirming = false;
 }
 
 static void play_fixed(struct call *c, enum prompt_id id)
@@ -162,6 +193,47 @@ static void on_key_timeout(struct bridge *b, su_timer_t *t, void *arg)
 
 static void submit_render(struct call *c);
 
+/* After the list: wait for a key (the menu has been heard). */
+static void wait_for_key(struct call *c)
+{
+	c->phase = PHASE_WAITING;
+	su_timer_set(c->key_timer, on_key_timeout, c);
+}
+
+/* Messages that joined the job during the call, read off the loop. */
+static void on_refreshed(void *ctx, struct dbw_result *r)
+{
+	struct call *c = bridge_call_find(ctx, r->tag);
+	struct queue_job *job = c ? c->job : NULL;
+	struct queue_job_message *m;
+	size_t n;
+
+	if (!c || !c->refreshing || c->phase != PHASE_PLAYING)
+		return;
+	c->refreshing = false;
+	if (r->err)
+		log_warn(TAG, "job %lld: reading new messages: %s",
+		         (long long)job->id, strerror(-r->err));
+	n = r->err ? 0 : r->job->n_messages;
+	if (n > 0) {
+		m = realloc(job->messages, (job->n_messages + n) * sizeof(*m));
+		if (m) {
+			/* The strings move over with the array entries. */
+			memcpy(m + job->n_messages, r->job->messages,
+			       n * sizeof(*m));
+			job->messages = m;
+			job->n_messages += n;
+			r->job->n_messages = 0;
+			submit_render(c);
+			if (c->tts_id) {
+				c->awaiting_render = true;
+				return;
+			}
+		}
+	}
+	wait_for_key(c);
+}
+
 static void on_piece_end(struct call *c, const struct piece *p)
 {
 	char d[16];
@@ -169,11 +241,11 @@ static void on_piece_end(struct call *c, const struct piece *p)
 	if (p->heard_seq > c->heard_seq) {
 		c->heard_seq = p->heard_seq;
 		snprintf(d, sizeof(d), "%d", p->heard_seq);
-		event(c, QUEUE_EV_HEARD, d, NULL, 0);
+		event(c, QUEUE_EV_HEARD, d);
 	}
 	if (p->verify && c->heard_seq == 0) {
 		c->heard_seq = 1;
-		event(c, QUEUE_EV_VERIFY_SPOKEN, NULL, NULL, 0);
+		event(c, QUEUE_EV_VERIFY_SPOKEN, NULL);
 	}
 }
 
@@ -203,22 +275,17 @@ static void on_list_end(struct call *c)
 				c->awaiting_render = true;
 			return;
 		}
-		/* Messages that joined during the call are read next. */
+		/* Messages that joined during the call are read next; the
+		 * line is silent while the writer looks (a read, but behind
+		 * the call's own writes, so HEARD is already applied). */
 		if (c->job->n_messages > 0) {
-			size_t before = c->job->n_messages;
-
-			if (queue_job_refresh_messages(c->b->q, c->job,
-			                               c->rendered_seq) == 0 &&
-			    c->job->n_messages > before) {
-				submit_render(c);
-				if (c->tts_id) {
-					c->awaiting_render = true;
-					return;
-				}
-			}
+			c->refreshing = true;
+			dbw_job_refresh_messages(c->b->dbw, c->job->id,
+			                         c->rendered_seq, on_refreshed,
+			                         c->serial);
+			return;
 		}
-		c->phase = PHASE_WAITING;
-		su_timer_set(c->key_timer, on_key_timeout, c);
+		wait_for_key(c);
 		return;
 	case PHASE_CLOSING:
 		c->phase = PHASE_ENDED;
@@ -236,10 +303,9 @@ void call_next_frame(struct call *c, int16_t *pcm)
 
 	if (c->last_renew_ms + RENEW_MS < now) {
 		c->last_renew_ms = now;
-		if (queue_job_lease_renew(c->b->q, c->job->id, c->b->owner,
-		                          call_lease_ms(c->b->cfg)) == -EPERM)
-			log_warn(TAG, "job %lld: lease lost",
-			         (long long)c->job->id);
+		dbw_job_lease_renew(c->b->dbw, c->job->id, c->b->owner,
+		                    call_lease_ms(c->b->cfg), on_written,
+		                    c->serial);
 	}
 	while (o < FRAME && c->cur < c->n_play) {
 		struct piece *p = &c->play[c->cur];
@@ -286,6 +352,53 @@ void call_next_frame(struct call *c, int16_t *pcm)
 /* ---- keys and recording ---------------------------------------------------
  */
 
+/*
+ * A reply's event was committed (or failed): now say so. Until then the
+ * call is closing with nothing to play, so the line is silent and keys
+ * are ignored; a hang-up meanwhile simply drops this.
+ */
+static void confirm(struct call *c, struct dbw_result *r, enum prompt_id ok)
+{
+	if (!c || !c->confirming || c->phase != PHASE_CLOSING)
+		return;
+	if (r->err) {
+		log_err(TAG, "job %lld: the reply was not saved: %s",
+		        (long long)c->job->id, strerror(-r->err));
+		closing(c, PROMPT_GOODBYE);
+		return;
+	}
+	closing(c, ok);
+}
+
+static void on_key_1_saved(void *ctx, struct dbw_result *r)
+{
+	confirm(bridge_call_find(ctx, r->tag), r, PROMPT_CONFIRM_1);
+}
+
+static void on_key_2_saved(void *ctx, struct dbw_result *r)
+{
+	confirm(bridge_call_find(ctx, r->tag), r, PROMPT_CONFIRM_2);
+}
+
+static void on_key_3_saved(void *ctx, struct dbw_result *r)
+{
+	confirm(bridge_call_find(ctx, r->tag), r, PROMPT_CONFIRM_3);
+}
+
+static void on_voice_saved(void *ctx, struct dbw_result *r)
+{
+	confirm(bridge_call_find(ctx, r->tag), r, PROMPT_REPLY_SENT);
+}
+
+/* Silence until DONE (one of the above) plays the confirmation. */
+static void confirm_after(struct call *c)
+{
+	play_clear(c);
+	key_timer_stop(c);
+	c->phase = PHASE_CLOSING;
+	c->confirming = true;
+}
+
 static void finish_recording(struct call *c, bool speak)
 {
 	unsigned char *bytes = NULL;
@@ -305,15 +418,18 @@ static void finish_recording(struct call *c, bool speak)
 
 		log_info(TAG, "job %lld: voice reply of %d ms, %zu bytes",
 		         (long long)c->job->id, ms, len);
-		event(c, QUEUE_EV_VOICE, f->mime_type, bytes, len);
+		/* The audio goes to the writer as it is, without a copy. */
+		event_then(c, QUEUE_EV_VOICE, f->mime_type, bytes, len,
+		           speak ? on_voice_saved : NULL);
 		c->replied = true;
-		free(bytes);
-	} else {
-		log_info(TAG, "job %lld: no voice reply (%s)",
-		         (long long)c->job->id, strerror(-err));
+		if (speak)
+			confirm_after(c);
+		return;
 	}
+	log_info(TAG, "job %lld: no voice reply (%s)", (long long)c->job->id,
+	         strerror(-err));
 	if (speak)
-		closing(c, err == 0 ? PROMPT_REPLY_SENT : PROMPT_NO_REPLY);
+		closing(c, PROMPT_NO_REPLY);
 }
 
 static void start_recording(struct call *c)
@@ -353,7 +469,7 @@ static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 	switch (c->phase) {
 	case PHASE_RECORDING:
 		if (key == '8') {
-			event(c, QUEUE_EV_KEY, d, NULL, 0);
+			event(c, QUEUE_EV_KEY, d);
 			finish_recording(c, true);
 		}
 		return;
@@ -373,25 +489,26 @@ static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 
 		c->heard_seq = c->rendered_seq;
 		snprintf(h, sizeof(h), "%d", c->heard_seq);
-		event(c, QUEUE_EV_HEARD, h, NULL, 0);
+		event(c, QUEUE_EV_HEARD, h);
 	}
 	switch (key) {
 	case '1':
 	case '2':
 	case '3':
-		event(c, QUEUE_EV_KEY, d, NULL, 0);
+		event_then(c, QUEUE_EV_KEY, d, NULL, 0,
+		           key == '1'   ? on_key_1_saved
+		           : key == '2' ? on_key_2_saved
+		                        : on_key_3_saved);
 		c->replied = true;
-		closing(c, key == '1'   ? PROMPT_CONFIRM_1
-		           : key == '2' ? PROMPT_CONFIRM_2
-		                        : PROMPT_CONFIRM_3);
+		confirm_after(c);
 		break;
 	case '7':
-		event(c, QUEUE_EV_KEY, d, NULL, 0);
+		event(c, QUEUE_EV_KEY, d);
 		c->replied = true;
 		start_recording(c);
 		break;
 	case '0':
-		event(c, QUEUE_EV_KEY, d, NULL, 0);
+		event(c, QUEUE_EV_KEY, d);
 		c->menu_repeats = 0;
 		if (c->msg_pcm)
 			play_messages(c);
@@ -541,13 +658,10 @@ static void retry_or_fail(struct call *c, const char *reason, bool retry)
 	struct bridge *b = c->b;
 	struct queue_job *job = c->job;
 	char words[256];
-	int err;
 
 	if (b->stopping && retry) {
-		err = queue_job_retry(b->q, job->id, b->owner,
-		                      queue_now_ms(b->q), reason);
-		if (!err)
-			queue_notify(b->q, QUEUE_CH_JOBS);
+		dbw_job_retry(b->dbw, job->id, b->owner, queue_now_ms(b->q),
+		              reason, QUEUE_CH_JOBS, on_written, c->serial);
 		return;
 	}
 	if (retry && job->attempts < b->cfg->sip.attempts) {
@@ -558,11 +672,9 @@ static void retry_or_fail(struct call *c, const char *reason, bool retry)
 		log_info(TAG, "job %lld: %s; attempt %d again in %lld s",
 		         (long long)job->id, reason, job->attempts + 1,
 		         (long long)(delay / 1000));
-		err = queue_job_retry(b->q, job->id, b->owner,
-		                      queue_now_ms(b->q) + delay, reason);
-		if (err)
-			log_err(TAG, "job %lld: retry: %s", (long long)job->id,
-			        strerror(-err));
+		dbw_job_retry(b->dbw, job->id, b->owner,
+		              queue_now_ms(b->q) + delay, reason, 0, on_written,
+		              c->serial);
 		return;
 	}
 	if (retry)
@@ -571,30 +683,25 @@ static void retry_or_fail(struct call *c, const char *reason, bool retry)
 	else
 		snprintf(words, sizeof(words), "%s", reason);
 	log_info(TAG, "job %lld: failed: %s", (long long)job->id, words);
-	event(c, QUEUE_EV_FAILED, words, NULL, 0);
-	err =
-	    queue_job_finish(b->q, job->id, b->owner, QUEUE_JOB_FAILED, words);
-	if (err)
-		log_err(TAG, "job %lld: finish: %s", (long long)job->id,
-		        strerror(-err));
-	event(c, QUEUE_EV_ENDED, queue_job_state_name(QUEUE_JOB_FAILED), NULL,
-	      0);
+	/* In this order on the writer's one FIFO. */
+	event(c, QUEUE_EV_FAILED, words);
+	dbw_job_finish(b->dbw, job->id, b->owner, QUEUE_JOB_FAILED, words,
+	               on_written, c->serial);
+	event(c, QUEUE_EV_ENDED, queue_job_state_name(QUEUE_JOB_FAILED));
 }
 
 static void outcome(struct call *c)
 {
 	struct bridge *b = c->b;
-	int err;
 
 	if (c->answered && (c->heard_seq > 0 || c->replied)) {
-		err = queue_job_finish(b->q, c->job->id, b->owner,
-		                       QUEUE_JOB_NOTIFIED, NULL);
-		if (err)
-			log_err(TAG, "job %lld: finish: %s",
-			        (long long)c->job->id, strerror(-err));
+		/* Behind the call's HEARD, KEY and VOICE events on the
+		 * writer's FIFO: finished only after they were written. */
+		dbw_job_finish(b->dbw, c->job->id, b->owner, QUEUE_JOB_NOTIFIED,
+		               NULL, on_written, c->serial);
 		log_info(TAG, "job %lld: notified", (long long)c->job->id);
 		event(c, QUEUE_EV_ENDED,
-		      queue_job_state_name(QUEUE_JOB_NOTIFIED), NULL, 0);
+		      queue_job_state_name(QUEUE_JOB_NOTIFIED));
 		return;
 	}
 	if (c->answered)
@@ -678,7 +785,7 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 	log_info(TAG, "job %lld: answered, %s, RTP to %s:%d",
 	         (long long)c->job->id, sdp_codec_name(c->ans.codec),
 	         c->ans.addr, c->ans.port);
-	event(c, QUEUE_EV_ANSWERED, sdp_codec_name(c->ans.codec), NULL, 0);
+	event(c, QUEUE_EV_ANSWERED, sdp_codec_name(c->ans.codec));
 	(void)d;
 	su_timer_set(c->cap_timer, on_cap, c);
 	if (c->msg_pcm) {
@@ -735,12 +842,14 @@ int call_start(struct bridge *b, struct queue_job *job)
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		queue_job_retry(b->q, job->id, b->owner,
-		                queue_now_ms(b->q) + 1000, "out of memory");
+		dbw_job_retry(b->dbw, job->id, b->owner,
+		              queue_now_ms(b->q) + 1000, "out of memory", 0,
+		              NULL, 0);
 		queue_job_free(job);
 		return -ENOMEM;
 	}
 	c->b = b;
+	c->serial = ++b->next_call_serial;
 	c->job = job;
 	c->fd = -1;
 	c->start_ms = bridge_now_ms();
@@ -785,7 +894,7 @@ int call_start(struct bridge *b, struct queue_job *job)
 		goto fail;
 	}
 	snprintf(d, sizeof(d), "%d", job->attempts);
-	event(c, QUEUE_EV_CALLING, d, NULL, 0);
+	event(c, QUEUE_EV_CALLING, d);
 	su_timer_set(c->ring_timer, on_ring_timeout, c);
 	/* Rendered while the phone rings. */
 	submit_render(c);

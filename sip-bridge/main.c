@@ -2,9 +2,11 @@
  * ringbridge-sip: claims call jobs from the queue and places the calls.
  * One su_root loop carries everything: nua, every RTP socket, the queue's
  * wake-up socket (new jobs are claimed the moment they are queued; a
- * few-second timer is only the safety net), the TTS worker's descriptor
- * and a signalfd. SIGTERM stops claiming, lets calls in progress finish
- * for a bounded time, gives unfinished jobs back, shuts nua down and exits 0.
+ * few-second timer is only the safety net), the TTS worker's descriptor,
+ * the queue writer's eventfd (claims and every other queue commit run on
+ * its thread, dbw.c) and a signalfd. SIGTERM stops claiming, lets calls in
+ * progress finish for a bounded time, gives unfinished jobs back, shuts nua
+ * down and exits 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +21,7 @@
 
 #include "bridge.h"
 #include "cli.h"
+#include "dbw.h"
 #include "log.h"
 #include "prompts.h"
 #include "tts.h"
@@ -40,24 +43,25 @@ int64_t bridge_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Claiming goes through the queue writer, one claim at a time: a claim is a
+ * commit, and its result (a job, or nothing due) comes back to on_claimed.
+ * A wake-up that arrives while a claim is out is remembered, so a job
+ * queued just after the writer looked is not left for the safety-net poll.
+ */
+static void on_claimed(void *ctx, struct dbw_result *r);
+
 static void claim_more(struct bridge *b)
 {
-	int64_t next = 0;
-
-	while (!b->stopping && b->n_calls < b->cfg->sip.max_calls) {
-		struct queue_job *job = NULL;
-		int err = queue_job_claim(b->q, b->owner, call_lease_ms(b->cfg),
-		                          &job, &next);
-
-		if (err == -EAGAIN)
-			break;
-		if (err) {
-			log_err(TAG, "claiming a job: %s", strerror(-err));
-			break;
-		}
-		call_start(b, job);
+	if (b->claiming) {
+		b->claim_again = true;
+		return;
 	}
-	(void)next;
+	if (b->stopping || b->n_calls >= b->cfg->sip.max_calls)
+		return;
+	b->claiming = true;
+	b->claim_again = false;
+	dbw_job_claim(b->dbw, b->owner, call_lease_ms(b->cfg), on_claimed, 0);
 }
 
 static void stop_now(struct bridge *b)
@@ -66,14 +70,62 @@ static void stop_now(struct bridge *b)
 	ua_shutdown(b);
 }
 
+/* While stopping: shut down once no call and no claim is left. */
+static void stop_when_idle(struct bridge *b)
+{
+	if (b->n_calls == 0 && !b->claiming)
+		stop_now(b);
+}
+
+static void on_claimed(void *ctx, struct dbw_result *r)
+{
+	struct bridge *b = ctx;
+	bool again = b->claim_again;
+
+	b->claiming = false;
+	b->claim_again = false;
+	if (r->err == 0 && b->stopping) {
+		/* Claimed while SIGTERM arrived: give it straight back. The
+		 * attempt the claim counted is lost, as for a call cut short
+		 * by the drain. */
+		dbw_job_retry(b->dbw, r->job->id, b->owner, queue_now_ms(b->q),
+		              "the bridge stopped", QUEUE_CH_JOBS, NULL, 0);
+		stop_when_idle(b);
+		return;
+	}
+	if (r->err == 0) {
+		struct queue_job *job = r->job;
+
+		r->job = NULL;
+		call_start(b, job);
+		claim_more(b);
+		return;
+	}
+	if (r->err != -EAGAIN)
+		log_err(TAG, "claiming a job: %s", strerror(-r->err));
+	if (b->stopping)
+		stop_when_idle(b);
+	else if (again && r->err == -EAGAIN)
+		claim_more(b);
+}
+
 void bridge_call_gone(struct bridge *b)
 {
 	if (b->stopping) {
-		if (b->n_calls == 0)
-			stop_now(b);
+		stop_when_idle(b);
 		return;
 	}
 	claim_more(b);
+}
+
+struct call *bridge_call_find(struct bridge *b, uint64_t serial)
+{
+	struct call *c;
+
+	for (c = b->calls; c; c = c->next)
+		if (c->serial == serial)
+			return c;
+	return NULL;
 }
 
 void bridge_tts_done(uint64_t id, int err, int16_t *pcm, size_t n, void *arg)
@@ -98,6 +150,14 @@ static int on_wake(struct bridge *b, su_wait_t *w, void *arg)
 	(void)arg;
 	queue_wake_drain(b->q, &ch);
 	claim_more(b);
+	return 0;
+}
+
+static int on_dbw(struct bridge *b, su_wait_t *w, void *arg)
+{
+	(void)w;
+	(void)arg;
+	dbw_complete(b->dbw);
 	return 0;
 }
 
@@ -143,7 +203,7 @@ static int on_signal(struct bridge *b, su_wait_t *w, void *arg)
 		log_info(TAG, "signal %u: no new calls; %d in progress",
 		         si.ssi_signo, b->n_calls);
 		if (b->n_calls == 0) {
-			stop_now(b);
+			stop_when_idle(b);
 		} else {
 			b->drain_timer =
 			    su_timer_create(su_root_task(b->root), DRAIN_MS);
@@ -231,6 +291,15 @@ static int setup(struct bridge *b)
 	b->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (b->sig_fd < 0)
 		return -errno;
+	/* The writer's thread starts after the TTS worker forked and after
+	 * the signals were blocked, so that it inherits the mask and SIGTERM
+	 * reaches the signalfd rather than killing the process. */
+	err = dbw_new(&b->dbw, b->cfg->queue.url, b);
+	if (err) {
+		log_err(TAG, "cannot start the queue writer: %s",
+		        strerror(-err));
+		return err;
+	}
 
 	if (su_init() != 0)
 		return -EIO;
@@ -239,9 +308,11 @@ static int setup(struct bridge *b)
 	if (!b->root)
 		return -ENOMEM;
 	b->tts_fd = tts_worker_fd(b->tts);
+	b->dbw_fd = dbw_fd(b->dbw);
 	if (register_fd(b, &b->wake_wait, b->wake_fd, on_wake, &b->wake_idx) ||
 	    register_fd(b, &b->sig_wait, b->sig_fd, on_signal, &b->sig_idx) ||
-	    register_fd(b, &b->tts_wait, b->tts_fd, on_tts, &b->tts_idx))
+	    register_fd(b, &b->tts_wait, b->tts_fd, on_tts, &b->tts_idx) ||
+	    register_fd(b, &b->dbw_wait, b->dbw_fd, on_dbw, &b->dbw_idx))
 		return -EIO;
 	err = ua_start(b);
 	if (err)
@@ -258,6 +329,12 @@ static int setup(struct bridge *b)
 
 static void teardown(struct bridge *b)
 {
+	/* Writes still queued (the last calls' outcomes) are committed
+	 * before anything their completions might touch goes away; a claim
+	 * that completes now is given back, not started. */
+	b->stopping = true;
+	dbw_free(b->dbw);
+	b->dbw = NULL;
 	ua_destroy(b);
 	if (b->poll_timer)
 		su_timer_destroy(b->poll_timer);
@@ -270,6 +347,8 @@ static void teardown(struct bridge *b)
 			su_root_deregister(b->root, b->sig_idx);
 		if (b->tts_idx > 0)
 			su_root_deregister(b->root, b->tts_idx);
+		if (b->dbw_idx > 0)
+			su_root_deregister(b->root, b->dbw_idx);
 		su_root_destroy(b->root);
 		su_home_deinit(b->home);
 		su_deinit();
