@@ -6,7 +6,8 @@
  *
  * Files: main.c (process, loop, claiming, shutdown), ua.c (every nua call
  * and tag list), call.c (one call's life: outcome, prompts, keys, events),
- * rtp.c (ports, sockets, G.711, pacing), sdp.c (offer and answer),
+ * rtp.c (ports, sockets, G.711, pacing), jitter.c (the receive jitter
+ * buffer), sdp.c (offer and answer),
  * prompts.c (the texts), dbw.c (the thread that does the queue's writes).
  */
 #ifndef RB_SIP_BRIDGE_H
@@ -39,6 +40,7 @@ struct tts_cache;
 struct dbw;
 struct dtmf_keys;
 struct recorder;
+struct jitter;
 typedef struct tone_gen_state_s tone_gen_state_t;
 
 /* RTP ports handed out in even/odd pairs from [sip] rtp_port_min..max. */
@@ -102,6 +104,7 @@ struct call {
 	su_time_t next_send;
 	su_timer_t *media_timer, *ring_timer, *cap_timer, *key_timer;
 	uint64_t rx_packets, rx_dropped;
+	struct jitter *jb; /* received audio, from the answer to rtp_close */
 
 	struct dtmf_keys *keys;
 	struct recorder *rec;
@@ -184,7 +187,8 @@ void rtp_close(struct call *c);
 int rtp_start(struct call *c);
 /* Fills 160 samples of what the call says now (call.c). */
 void call_next_frame(struct call *c, int16_t *pcm);
-/* Received decoded audio and events (call.c). */
+/* Received audio, decoded and out of the jitter buffer (at most 20 ms a
+ * call), and events as they arrive (call.c). */
 void call_rx_audio(struct call *c, const int16_t *pcm, size_t n);
 void call_rx_event(struct call *c, const uint8_t *p, size_t len, uint32_t ts,
                    uint16_t seq);

@@ -4,7 +4,11 @@
  * tolerated and ignored), registered in su_root. Outgoing audio is paced by
  * a su_timer set at absolute deadlines 20 ms apart, so scheduling delays do
  * not accumulate into drift. Incoming packets are checked (version, source
- * address, negotiated payload type, length) before G.711 decoding.
+ * address, negotiated payload type, length) before G.711 decoding. Decoded
+ * audio goes into the call's jitter buffer (jitter.c: reordering, adaptive
+ * delay, loss concealment, SSRC changes and timestamp jumps), which the
+ * same timer drains 20 ms at a time into call_rx_audio(); telephone-events
+ * skip it and go to call_rx_event() at once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <spandsp/telephony.h>
@@ -19,6 +24,7 @@
 #include <spandsp/g711.h>
 
 #include "bridge.h"
+#include "jitter.h"
 #include "log.h"
 
 #define TAG "rtp"
@@ -29,6 +35,14 @@
 #define RTP_MAX (12 + 15 * 4 + 4 + 480)
 /* Behind by more than this: skip ahead instead of bursting. */
 #define LATE_RESYNC_MS 200
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int ports_init(struct ports *p, int min, int max)
 {
@@ -126,6 +140,21 @@ void rtp_close(struct call *c)
 		c->fd = -1;
 		ports_give(&c->b->ports, c->rtp_port);
 	}
+	if (c->jb) {
+		struct jitter_stats st;
+
+		jitter_stats(c->jb, &st);
+		log_debug(TAG,
+		          "received %llu packets: %llu played, %llu late, "
+		          "%llu ms concealed, %llu stream(s)",
+		          (unsigned long long)st.packets,
+		          (unsigned long long)st.played,
+		          (unsigned long long)st.late,
+		          (unsigned long long)(st.concealed / 8),
+		          (unsigned long long)st.restarts);
+		jitter_free(c->jb);
+		c->jb = NULL;
+	}
 }
 
 static void send_frame(struct call *c)
@@ -162,6 +191,19 @@ static void send_frame(struct call *c)
 		log_debug(TAG, "send: %s", strerror(errno));
 }
 
+/* 20 ms of what the phone sent, out of the jitter buffer. */
+static void play_received(struct call *c)
+{
+	int16_t pcm[JITTER_FRAME];
+	size_t n;
+
+	if (!c->jb)
+		return;
+	n = jitter_get(c->jb, pcm);
+	if (n > 0)
+		call_rx_audio(c, pcm, n);
+}
+
 static void on_tick(struct bridge *b, su_timer_t *t, void *arg)
 {
 	struct call *c = arg;
@@ -181,6 +223,9 @@ static void on_tick(struct bridge *b, su_timer_t *t, void *arg)
 		c->next_send = su_time_add(c->next_send, 20);
 		if (c->phase == PHASE_ENDED)
 			return;
+		play_received(c);
+		if (c->phase == PHASE_ENDED)
+			return;
 	}
 	if (c->media_timer == t)
 		su_timer_set_at(t, on_tick, c, c->next_send);
@@ -188,12 +233,20 @@ static void on_tick(struct bridge *b, su_timer_t *t, void *arg)
 
 int rtp_start(struct call *c)
 {
+	if (!c->jb && jitter_new(&c->jb))
+		return -ENOMEM;
 	c->media_timer = su_timer_create(su_root_task(c->b->root), 20);
 	if (!c->media_timer)
 		return -ENOMEM;
 	c->next_send = su_now();
 	return su_timer_set_at(c->media_timer, on_tick, c, c->next_send) ? -EIO
 	                                                                 : 0;
+}
+
+static uint32_t rtp_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
 }
 
 static int on_readable(struct bridge *b, su_wait_t *w, void *arg)
@@ -255,10 +308,7 @@ static int on_readable(struct bridge *b, su_wait_t *w, void *arg)
 		}
 		c->rx_packets++;
 		if (pt == c->ans.te_pt && c->ans.te_pt >= 0) {
-			call_rx_event(c, pkt + hdr, plen,
-			              (uint32_t)pkt[4] << 24 |
-			                  (uint32_t)pkt[5] << 16 |
-			                  (uint32_t)pkt[6] << 8 | pkt[7],
+			call_rx_event(c, pkt + hdr, plen, rtp_u32(pkt + 4),
 			              (uint16_t)(pkt[2] << 8 | pkt[3]));
 		} else if (pt == (int)c->ans.codec && plen >= 80 &&
 		           plen <= 480) {
@@ -268,7 +318,10 @@ static int on_readable(struct bridge *b, su_wait_t *w, void *arg)
 				pcm[i] = c->ans.codec == SDP_CODEC_PCMA
 				             ? alaw_to_linear(pkt[hdr + i])
 				             : ulaw_to_linear(pkt[hdr + i]);
-			call_rx_audio(c, pcm, plen);
+			if (!c->jb ||
+			    jitter_put(c->jb, rtp_u32(pkt + 8),
+			               rtp_u32(pkt + 4), pcm, plen, mono_ms()))
+				c->rx_dropped++;
 		} else {
 			c->rx_dropped++;
 		}
