@@ -57,16 +57,17 @@ def main():
 
     t = T()
     rtp = 2 * n + 8
-    run = rbbridge.Run(t, ring_timeout=30, attempts=1,
-                       extra_sip="max_calls = %d" % n)
+    run = rbbridge.Run(t, ring_timeout=30, attempts=1)
     # More calls and ports than the functional tests use.
-    text = run.config.read_text().replace("max_calls = 10\n", "")
+    text = run.config.read_text()
     base = random.randrange(20000, 50000) & ~1
     lines = [l for l in text.splitlines()
-             if not l.startswith(("rtp_port_min", "rtp_port_max"))]
+             if not l.startswith(("rtp_port_min", "rtp_port_max",
+                                  "max_calls"))]
     i = lines.index("[sip]")
     lines[i + 1:i + 1] = ["rtp_port_min = %d" % base,
-                          "rtp_port_max = %d" % (base + 2 * rtp - 1)]
+                          "rtp_port_max = %d" % (base + 2 * rtp - 1),
+                          "max_calls = %d" % n]
     text = "\n".join(lines).replace("level = debug", "level = info")
     run.config.write_text(text + "\n")
     try:
@@ -87,8 +88,9 @@ def main():
                     play(SIPP_PCAPS / "g711a.pcap"), pause(7600),
                     play(key_pcap(8)), pause(500)])))
         for i in range(n):
-            dest = run.phone_uri() if i % 10 or not recorders else \
-                "sip:phone@127.0.0.1:%d" % rec_port
+            # A callee per call: calls to one callee would coalesce.
+            dest = "sip:phone%d@127.0.0.1:%d" % (
+                i, run.phone_port if i % 10 or not recorders else rec_port)
             r = subprocess.run(
                 [str(rbbridge.CTL_BIN), "-c", str(run.config), "test-call",
                  dest, "Message number %d: the meeting moved to room %d "
@@ -101,8 +103,14 @@ def main():
         def answered():
             rows = run.query("SELECT count(*) FROM events WHERE type = 2")
             return rows[0][0] >= n
-        rbtest.wait_until(answered, timeout=120, interval=0.2,
-                          what="%d calls answered" % n)
+        try:
+            rbtest.wait_until(answered, timeout=120, interval=0.2,
+                              what="%d calls answered" % n)
+        except AssertionError:
+            print(run.query("SELECT type, count(*) FROM events GROUP BY "
+                            "type"))
+            print(rbtest.tail(run.log, 30))
+            raise
         # Steady state: all up, prompts playing, speech arriving.
         c0, w0 = cpu_seconds(pid), time.monotonic()
         time.sleep(a.window)
