@@ -13,18 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "jitter.h"
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
-			        #cond);                                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 #define MAX_OUT 80000
 
@@ -376,10 +366,5 @@ int main(void)
 	test_timestamp_jumps();
 	test_pause_not_filled();
 	test_bad_lengths();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_jitter: ok\n");
-	return 0;
+	return check_exit("test_sip_jitter");
 }
