@@ -27,6 +27,8 @@ struct catch_ctx {
 	char *destination, *tz, *lang;
 	bool encrypted;
 	bool roster_only; /* the callee wants calls only from contacts */
+	bool ordered;     /* waiting in comp.catch_order */
+	bool ready;       /* its look-ups are done: may go to the store */
 	catch_done_cb done;
 	void *arg;
 };
@@ -63,14 +65,23 @@ static void ctx_free(struct catch_ctx *x)
 	g_free(x);
 }
 
+static void drain(struct comp *c);
+
 static void finish(struct catch_ctx *x, enum catch_verdict v,
                    enum queue_enqueue_result r, int err)
 {
+	struct comp *c = x->c;
+	bool ordered = x->ordered;
+
+	if (ordered)
+		g_queue_remove(c->catch_order, x);
 	if (v != CATCH_QUEUED)
 		log_info(TAG, "message from %s to %s not queued: %s", x->sender,
 		         x->callee, catch_verdict_name(v));
-	x->done(x->c, v, r, err, x->arg);
+	x->done(c, v, r, err, x->arg);
 	ctx_free(x);
+	if (ordered)
+		drain(c); /* it may have held up the ones behind it */
 }
 
 /* Cuts S to at most MAX characters, saying so, as STYLE.md asks. */
@@ -119,7 +130,7 @@ static void stored(struct comp *c, enum queue_enqueue_result r, int64_t job_id,
 	finish(x, CATCH_QUEUED, r, 0);
 }
 
-static void submit(struct catch_ctx *x)
+static void store_now(struct catch_ctx *x)
 {
 	struct comp *c = x->c;
 	struct queue_message_in m = {
@@ -142,6 +153,31 @@ static void submit(struct catch_ctx *x)
 	};
 
 	store_submit(c->store, &m, &lim, stored, x);
+}
+
+/*
+ * Look-ups (roster, vCard) answer in any order, but a burst must be read
+ * in the order it was written: messages go to the store in arrival order,
+ * each waiting for those before it (a vCard wait is bounded: 1.5 s).
+ */
+static void drain(struct comp *c)
+{
+	struct catch_ctx *h;
+
+	while ((h = g_queue_peek_head(c->catch_order)) && h->ready) {
+		g_queue_pop_head(c->catch_order);
+		h->ordered = false;
+		store_now(h);
+	}
+}
+
+static void submit(struct catch_ctx *x)
+{
+	x->ready = true;
+	if (x->ordered)
+		drain(x->c);
+	else
+		store_now(x);
 }
 
 static enum catch_verdict check_registration(struct comp *c,
@@ -341,6 +377,8 @@ void comp_catch(struct comp *c, const struct catch_request *req,
 			return;
 		}
 	}
+	g_queue_push_tail(c->catch_order, x);
+	x->ordered = true;
 	p = req->destination ? NULL : comp_privileges_for(c, x->callee);
 	if (p && p->roster_get) {
 		xmpp_stanza_t *iq = xmpp_iq_new(c->ctx, "get", NULL);

@@ -67,6 +67,7 @@ struct comp {
 	GHashTable *pending_iqs;  /* our IQ id -> struct comp_pending_iq */
 	GHashTable *echoes;       /* gateway messages we expect pushed back */
 	GHashTable *names;        /* sender bare JID -> display name */
+	GQueue *catch_order;      /* catches in arrival order (catch.c) */
 	uint64_t receive_seq;     /* idempotency keys for pushes */
 	char run_id[17];          /* random, distinguishes component runs */
 };

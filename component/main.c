@@ -66,6 +66,7 @@ static int comp_init(struct comp *c, struct config *cfg)
 	c->pending_iqs = comp_pending_iq_table_new();
 	c->echoes =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	c->catch_order = g_queue_new();
 	c->names =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	err = queue_open(&c->q, cfg->queue.url);
@@ -123,6 +124,8 @@ static void comp_fini(struct comp *c)
 		g_hash_table_destroy(c->echoes);
 	if (c->names)
 		g_hash_table_destroy(c->names);
+	if (c->catch_order)
+		g_queue_free(c->catch_order);
 	comp_presence_free(c->presence);
 	queue_close(c->q);
 	g_free(c->priv);
