@@ -618,6 +618,61 @@ int queue_presence_get(struct queue *q, const char *jid, const char *source,
 	return q->be->presence_get(q, jid, source, state, status, updated_ms);
 }
 
+int queue_presence_foreach(struct queue *q, const char *source,
+                           int64_t since_ms,
+                           int (*cb)(const struct queue_presence *p, void *arg),
+                           void *arg)
+{
+	if (!q || !cb || !str_ok(source, QUEUE_TOKEN_MAX))
+		return -EINVAL;
+	return q->be->presence_foreach(q, source, since_ms, cb, arg);
+}
+
+int queue_gwsub_add(struct queue *q, const char *contact,
+                    const char *subscriber, const char *user_jid)
+{
+	if (!q || !str_ok(contact, QUEUE_JID_MAX) ||
+	    !str_ok(subscriber, QUEUE_JID_MAX) ||
+	    !str_ok(user_jid, QUEUE_JID_MAX))
+		return -EINVAL;
+	return q->be->gwsub_add(q, contact, subscriber, user_jid);
+}
+
+int queue_gwsub_remove(struct queue *q, const char *contact,
+                       const char *subscriber)
+{
+	if (!q || !str_ok(contact, QUEUE_JID_MAX) ||
+	    !str_ok(subscriber, QUEUE_JID_MAX))
+		return -EINVAL;
+	return q->be->gwsub_remove(q, contact, subscriber);
+}
+
+int queue_gwsub_exists(struct queue *q, const char *contact,
+                       const char *subscriber)
+{
+	if (!q || !str_ok(contact, QUEUE_JID_MAX) ||
+	    !str_ok(subscriber, QUEUE_JID_MAX))
+		return -EINVAL;
+	return q->be->gwsub_exists(q, contact, subscriber);
+}
+
+int queue_gwsub_count(struct queue *q, const char *contact, int *count)
+{
+	if (!q || !count || !str_ok(contact, QUEUE_JID_MAX))
+		return -EINVAL;
+	return q->be->gwsub_count(q, contact, count);
+}
+
+int queue_gwsub_foreach(struct queue *q, const char *user_jid,
+                        int (*cb)(const char *contact, const char *subscriber,
+                                  const char *user_jid, void *arg),
+                        void *arg)
+{
+	if (!q || !cb || !opt_ok(user_jid, QUEUE_JID_MAX))
+		return -EINVAL;
+	return q->be->gwsub_foreach(q, user_jid, cb, arg);
+}
+
 int queue_lease_acquire(struct queue *q, const char *name, const char *owner,
                         int lease_ms)
 {

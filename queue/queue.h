@@ -302,6 +302,50 @@ int queue_presence_set(struct queue *q, const char *jid, const char *source,
 int queue_presence_get(struct queue *q, const char *jid, const char *source,
                        char **state, char **status, int64_t *updated_ms);
 
+struct queue_presence {
+	char *jid;
+	char *source;
+	char *state;
+	char *status; /* NULL when none */
+	int64_t updated_ms;
+};
+
+/*
+ * Calls CB for every row of SOURCE updated at or after SINCE_MS (0: all), in
+ * updated order; a non-zero return stops and is returned. The row passed is
+ * only valid during the call. Rows written in the same millisecond as
+ * SINCE_MS come again on the next call: callers compare with what they hold.
+ */
+int queue_presence_foreach(struct queue *q, const char *source,
+                           int64_t since_ms,
+                           int (*cb)(const struct queue_presence *p, void *arg),
+                           void *arg);
+
+/* ---- gateway-contact presence subscriptions (the component's own) ------ */
+
+/*
+ * CONTACT is a gateway address at the component ("bob@callgw.example.org"),
+ * SUBSCRIBER the bare JID that subscribed to its presence, USER_JID the user
+ * the address names. Adding an existing pair is not an error (0); removing
+ * a missing one gives -ENOENT.
+ */
+int queue_gwsub_add(struct queue *q, const char *contact,
+                    const char *subscriber, const char *user_jid);
+int queue_gwsub_remove(struct queue *q, const char *contact,
+                       const char *subscriber);
+/* 0 when SUBSCRIBER is subscribed to CONTACT, -ENOENT when not. */
+int queue_gwsub_exists(struct queue *q, const char *contact,
+                       const char *subscriber);
+/* How many subscribers CONTACT has. */
+int queue_gwsub_count(struct queue *q, const char *contact, int *count);
+/* Calls CB for every subscription to an address of USER_JID (NULL: every
+ * subscription), ordered by user, contact and subscriber; a non-zero
+ * return stops and is returned. Strings are only valid during the call. */
+int queue_gwsub_foreach(struct queue *q, const char *user_jid,
+                        int (*cb)(const char *contact, const char *subscriber,
+                                  const char *user_jid, void *arg),
+                        void *arg);
+
 /* ---- leases: work one process does at a time --------------------------- */
 
 /* Takes or renews lease NAME for OWNER; -EPERM while another holds it. */

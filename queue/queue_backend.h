@@ -130,6 +130,23 @@ struct queue_backend {
 	int (*presence_get)(struct queue *q, const char *jid,
 	                    const char *source, char **state, char **status,
 	                    int64_t *updated_ms);
+	int (*presence_foreach)(
+	    struct queue *q, const char *source, int64_t since_ms,
+	    int (*cb)(const struct queue_presence *p, void *arg), void *arg);
+
+	/* Gateway-contact subscriptions: see queue.h. */
+	int (*gwsub_add)(struct queue *q, const char *contact,
+	                 const char *subscriber, const char *user_jid);
+	int (*gwsub_remove)(struct queue *q, const char *contact,
+	                    const char *subscriber);
+	int (*gwsub_exists)(struct queue *q, const char *contact,
+	                    const char *subscriber);
+	int (*gwsub_count)(struct queue *q, const char *contact, int *count);
+	int (*gwsub_foreach)(struct queue *q, const char *user_jid,
+	                     int (*cb)(const char *contact,
+	                               const char *subscriber,
+	                               const char *user_jid, void *arg),
+	                     void *arg);
 
 	/* Named leases: see queue.h. */
 	int (*lease_acquire)(struct queue *q, const char *name,

@@ -88,6 +88,10 @@ enum st {
 	ST_EVENT_DELIVERED,
 	ST_PRES_SET,
 	ST_PRES_GET,
+	ST_GWSUB_ADD,
+	ST_GWSUB_REMOVE,
+	ST_GWSUB_EXISTS,
+	ST_GWSUB_COUNT,
 	ST_LEASE_GET,
 	ST_LEASE_PUT,
 	ST_LEASE_DELETE,
@@ -219,6 +223,17 @@ static const char *const st_sql[ST_COUNT] = {
                     "updated_ms = excluded.updated_ms",
     [ST_PRES_GET] = "SELECT state, status, updated_ms FROM presence "
                     "WHERE jid = ?1 AND source = ?2",
+
+    [ST_GWSUB_ADD] = "INSERT INTO gateway_subscriptions (contact, "
+                     "subscriber, user_jid, created_ms) VALUES "
+                     "(?1, ?2, ?3, ?4) ON CONFLICT (contact, subscriber) "
+                     "DO UPDATE SET user_jid = excluded.user_jid",
+    [ST_GWSUB_REMOVE] = "DELETE FROM gateway_subscriptions WHERE "
+                        "contact = ?1 AND subscriber = ?2",
+    [ST_GWSUB_EXISTS] = "SELECT 1 FROM gateway_subscriptions WHERE "
+                        "contact = ?1 AND subscriber = ?2",
+    [ST_GWSUB_COUNT] = "SELECT count(*) FROM gateway_subscriptions WHERE "
+                       "contact = ?1",
 
     [ST_LEASE_GET] = "SELECT owner, deadline_ms FROM leases WHERE name = ?1",
     [ST_LEASE_PUT] = "INSERT INTO leases (name, owner, deadline_ms) "
@@ -1796,6 +1811,171 @@ static int sq_presence_get(struct queue *q, const char *jid, const char *source,
 	return 0;
 }
 
+static int
+sq_presence_foreach(struct queue *q, const char *source, int64_t since_ms,
+                    int (*cb)(const struct queue_presence *p, void *arg),
+                    void *arg)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st;
+	int rc, err = 0;
+
+	/* Prepared per call: a listing runs rarely and may nest a callback
+	 * that uses the cached statements. */
+	rc = sqlite3_prepare_v2(s->db,
+	                        "SELECT jid, source, state, status, updated_ms "
+	                        "FROM presence WHERE source = ?1 AND "
+	                        "updated_ms >= ?2 ORDER BY updated_ms, jid",
+	                        -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sq_err(s, rc, "listing presence");
+	bind_text(st, 1, source);
+	sqlite3_bind_int64(st, 2, since_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct queue_presence p = {
+		    .jid = (char *)sqlite3_column_text(st, 0),
+		    .source = (char *)sqlite3_column_text(st, 1),
+		    .state = (char *)sqlite3_column_text(st, 2),
+		    .status = (char *)sqlite3_column_text(st, 3),
+		    .updated_ms = col_i64(st, 4),
+		};
+
+		if (!p.jid || !p.source || !p.state)
+			continue;
+		err = cb(&p, arg);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = sq_err(s, rc, "listing presence");
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* ---- gateway-contact subscriptions -------------------------------------- */
+
+static int sq_gwsub_add(struct queue *q, const char *contact,
+                        const char *subscriber, const char *user_jid)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st;
+	int err;
+
+	err = tx_begin(q);
+	if (err)
+		return err;
+	st = stmt(s, ST_GWSUB_ADD);
+	if (!st) {
+		err = -EIO;
+		goto out;
+	}
+	bind_text(st, 1, contact);
+	bind_text(st, 2, subscriber);
+	bind_text(st, 3, user_jid);
+	sqlite3_bind_int64(st, 4, queue_now_ms(q));
+	err = run(s, st, "storing a subscription");
+out:
+	return tx_end(q, err);
+}
+
+static int sq_gwsub_remove(struct queue *q, const char *contact,
+                           const char *subscriber)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st;
+	bool missing = false;
+	int err;
+
+	err = tx_begin(q);
+	if (err)
+		return err;
+	st = stmt(s, ST_GWSUB_REMOVE);
+	if (!st) {
+		err = -EIO;
+		goto out;
+	}
+	bind_text(st, 1, contact);
+	bind_text(st, 2, subscriber);
+	err = run(s, st, "removing a subscription");
+	if (!err && sqlite3_changes(s->db) == 0)
+		missing = true;
+out:
+	err = tx_end(q, err);
+	return !err && missing ? -ENOENT : err;
+}
+
+static int sq_gwsub_exists(struct queue *q, const char *contact,
+                           const char *subscriber)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st = stmt(s, ST_GWSUB_EXISTS);
+	bool row;
+	int err;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, contact);
+	bind_text(st, 2, subscriber);
+	err = step(s, st, &row, "reading a subscription");
+	if (err)
+		return err;
+	if (!row)
+		return -ENOENT;
+	done(st);
+	return 0;
+}
+
+static int sq_gwsub_count(struct queue *q, const char *contact, int *count)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st = stmt(s, ST_GWSUB_COUNT);
+	int64_t n = 0;
+	int err;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, contact);
+	err = run_int(s, st, 0, &n, "counting subscriptions");
+	*count = (int)n;
+	return err;
+}
+
+static int sq_gwsub_foreach(struct queue *q, const char *user_jid,
+                            int (*cb)(const char *contact,
+                                      const char *subscriber,
+                                      const char *user_jid, void *arg),
+                            void *arg)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st;
+	int rc, err = 0;
+
+	rc = sqlite3_prepare_v2(
+	    s->db,
+	    "SELECT contact, subscriber, user_jid FROM gateway_subscriptions "
+	    "WHERE ?1 IS NULL OR user_jid = ?1 "
+	    "ORDER BY user_jid, contact, subscriber",
+	    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sq_err(s, rc, "listing subscriptions");
+	bind_text(st, 1, user_jid);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *c = (const char *)sqlite3_column_text(st, 0);
+		const char *sub = (const char *)sqlite3_column_text(st, 1);
+		const char *u = (const char *)sqlite3_column_text(st, 2);
+
+		if (!c || !sub || !u)
+			continue;
+		err = cb(c, sub, u, arg);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = sq_err(s, rc, "listing subscriptions");
+	sqlite3_finalize(st);
+	return err;
+}
+
 /* ---- leases ------------------------------------------------------------- */
 
 /* *HELD: the lease row exists and belongs to someone else, unexpired. */
@@ -1943,6 +2123,12 @@ const struct queue_backend queue_backend_sqlite = {
     .event_mark_delivered = sq_event_mark_delivered,
     .presence_set = sq_presence_set,
     .presence_get = sq_presence_get,
+    .presence_foreach = sq_presence_foreach,
+    .gwsub_add = sq_gwsub_add,
+    .gwsub_remove = sq_gwsub_remove,
+    .gwsub_exists = sq_gwsub_exists,
+    .gwsub_count = sq_gwsub_count,
+    .gwsub_foreach = sq_gwsub_foreach,
     .lease_acquire = sq_lease_acquire,
     .lease_release = sq_lease_release,
     .jobs_created_since = sq_jobs_created_since,

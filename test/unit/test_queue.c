@@ -121,7 +121,7 @@ static void test_open(void)
 	fresh_db("open");
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 1);
+	CHECK_INT(v, 2);
 	queue_close(q);
 	CHECK_INT(stat(dbpath, &st), 0);
 	CHECK_INT(st.st_mode & 0777, 0600);
@@ -129,7 +129,7 @@ static void test_open(void)
 	/* Re-open: nothing to migrate, data kept. */
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 1);
+	CHECK_INT(v, 2);
 	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
 	                  NULL, NULL),
 	          0);
@@ -780,6 +780,169 @@ static void test_presence(void)
 	queue_close(q);
 }
 
+struct pres_seen {
+	int n;
+	char jids[8][64];
+	char states[8][32];
+	bool status_null[8];
+};
+
+static int pres_collect(const struct queue_presence *p, void *arg)
+{
+	struct pres_seen *s = arg;
+
+	if (s->n >= 8)
+		return -E2BIG;
+	snprintf(s->jids[s->n], sizeof(s->jids[0]), "%s", p->jid);
+	snprintf(s->states[s->n], sizeof(s->states[0]), "%s", p->state);
+	s->status_null[s->n] = p->status == NULL;
+	s->n++;
+	return 0;
+}
+
+static int pres_stop(const struct queue_presence *p, void *arg)
+{
+	(void)p;
+	(*(int *)arg)++;
+	return 7;
+}
+
+/* Listing the other side's changed rows, as both processes do on a
+ * QUEUE_CH_PRESENCE wake-up. */
+static void test_presence_foreach(void)
+{
+	struct queue *q;
+	struct pres_seen seen = {0};
+	int calls = 0;
+
+	fresh_db("presence_foreach");
+	q = open_q();
+	CHECK_INT(queue_presence_set(q, "carol@example.org", "sip",
+	                             "on_the_phone", NULL),
+	          0);
+	clock_ms += 10;
+	CHECK_INT(queue_presence_set(q, "bob@example.org", "sip", "idle", NULL),
+	          0);
+	CHECK_INT(
+	    queue_presence_set(q, "bob@example.org", "xmpp", "away", "lunch"),
+	    0);
+	clock_ms += 10;
+	CHECK_INT(queue_presence_set(q, "dave@example.org", "sip",
+	                             "on_the_phone", NULL),
+	          0);
+
+	/* All sip rows, oldest change first; xmpp rows are not listed. */
+	CHECK_INT(queue_presence_foreach(q, "sip", 0, pres_collect, &seen), 0);
+	CHECK_INT(seen.n, 3);
+	CHECK_STR(seen.jids[0], "carol@example.org");
+	CHECK_STR(seen.jids[1], "bob@example.org");
+	CHECK_STR(seen.states[1], "idle");
+	CHECK(seen.status_null[1]);
+	CHECK_STR(seen.jids[2], "dave@example.org");
+
+	/* Since a time: rows of that millisecond and later. */
+	memset(&seen, 0, sizeof(seen));
+	CHECK_INT(
+	    queue_presence_foreach(q, "sip", T0 + 10, pres_collect, &seen), 0);
+	CHECK_INT(seen.n, 2);
+	CHECK_STR(seen.jids[0], "bob@example.org");
+	CHECK_STR(seen.jids[1], "dave@example.org");
+
+	/* An update moves a row to the end. */
+	clock_ms += 10;
+	CHECK_INT(
+	    queue_presence_set(q, "carol@example.org", "sip", "idle", NULL), 0);
+	memset(&seen, 0, sizeof(seen));
+	CHECK_INT(
+	    queue_presence_foreach(q, "sip", T0 + 30, pres_collect, &seen), 0);
+	CHECK_INT(seen.n, 1);
+	CHECK_STR(seen.jids[0], "carol@example.org");
+	CHECK_STR(seen.states[0], "idle");
+
+	memset(&seen, 0, sizeof(seen));
+	CHECK_INT(queue_presence_foreach(q, "xmpp", 0, pres_collect, &seen), 0);
+	CHECK_INT(seen.n, 1);
+	CHECK(!seen.status_null[0]);
+
+	/* A callback's non-zero return stops the listing and is returned. */
+	CHECK_INT(queue_presence_foreach(q, "sip", 0, pres_stop, &calls), 7);
+	CHECK_INT(calls, 1);
+	CHECK_INT(queue_presence_foreach(q, "", 0, pres_stop, &calls), -EINVAL);
+	CHECK_INT(queue_presence_foreach(q, "sip", 0, NULL, NULL), -EINVAL);
+	queue_close(q);
+}
+
+struct sub_seen {
+	int n;
+	char rows[8][160];
+};
+
+static int sub_collect(const char *contact, const char *subscriber,
+                       const char *user, void *arg)
+{
+	struct sub_seen *s = arg;
+
+	if (s->n >= 8)
+		return -E2BIG;
+	snprintf(s->rows[s->n++], sizeof(s->rows[0]), "%s %s %s", contact,
+	         subscriber, user);
+	return 0;
+}
+
+static void test_gateway_subscriptions(void)
+{
+	static const char *const bob = "bob@example.org";
+	static const char *const gw1 = "bob@callgw.example.org";
+	static const char *const gw2 = "bob\\40example.org@callgw.example.org";
+	struct queue *q;
+	struct sub_seen seen = {0};
+	int n = -1;
+
+	fresh_db("gwsub");
+	q = open_q();
+	CHECK_INT(queue_gwsub_exists(q, gw1, "alice@example.org"), -ENOENT);
+	CHECK_INT(queue_gwsub_add(q, gw1, "alice@example.org", bob), 0);
+	/* Subscribing again is not an error and adds nothing. */
+	CHECK_INT(queue_gwsub_add(q, gw1, "alice@example.org", bob), 0);
+	CHECK_INT(queue_gwsub_add(q, gw2, "carol@example.org", bob), 0);
+	CHECK_INT(queue_gwsub_add(q, "dave@callgw.example.org",
+	                          "alice@example.org", "dave@example.org"),
+	          0);
+	CHECK_INT(queue_gwsub_exists(q, gw1, "alice@example.org"), 0);
+	CHECK_INT(queue_gwsub_exists(q, gw2, "alice@example.org"), -ENOENT);
+	CHECK_INT(queue_gwsub_count(q, gw1, &n), 0);
+	CHECK_INT(n, 1);
+	CHECK_INT(queue_gwsub_count(q, "nobody@callgw.example.org", &n), 0);
+	CHECK_INT(n, 0);
+
+	/* Everyone subscribed to any of Bob's addresses. */
+	CHECK_INT(queue_gwsub_foreach(q, bob, sub_collect, &seen), 0);
+	CHECK_INT(seen.n, 2);
+	CHECK_STR(seen.rows[0],
+	          "bob@callgw.example.org alice@example.org bob@example.org");
+	CHECK_STR(seen.rows[1], "bob\\40example.org@callgw.example.org "
+	                        "carol@example.org bob@example.org");
+	memset(&seen, 0, sizeof(seen));
+	CHECK_INT(queue_gwsub_foreach(q, NULL, sub_collect, &seen), 0);
+	CHECK_INT(seen.n, 3);
+
+	CHECK_INT(queue_gwsub_remove(q, gw1, "alice@example.org"), 0);
+	CHECK_INT(queue_gwsub_remove(q, gw1, "alice@example.org"), -ENOENT);
+	CHECK_INT(queue_gwsub_exists(q, gw1, "alice@example.org"), -ENOENT);
+	/* Dave's subscription from Alice is another row. */
+	CHECK_INT(queue_gwsub_exists(q, "dave@callgw.example.org",
+	                             "alice@example.org"),
+	          0);
+	CHECK_INT(queue_gwsub_add(q, "", "alice@example.org", bob), -EINVAL);
+	CHECK_INT(queue_gwsub_add(q, gw1, "alice@example.org", NULL), -EINVAL);
+	queue_close(q);
+
+	/* Durable: a new handle (a restarted component) sees them. */
+	q = open_q();
+	CHECK_INT(queue_gwsub_exists(q, gw2, "carol@example.org"), 0);
+	queue_close(q);
+}
+
 static void test_leases(void)
 {
 	static const struct {
@@ -1171,6 +1334,8 @@ int main(void)
 	test_finish_follow_up();
 	test_events();
 	test_presence();
+	test_presence_foreach();
+	test_gateway_subscriptions();
 	test_leases();
 	test_registrations();
 	test_two_processes();
