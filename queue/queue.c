@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "log.h"
@@ -671,6 +672,42 @@ int queue_gwsub_foreach(struct queue *q, const char *user_jid,
 	if (!q || !cb || !opt_ok(user_jid, QUEUE_JID_MAX))
 		return -EINVAL;
 	return q->be->gwsub_foreach(q, user_jid, cb, arg);
+}
+
+struct users_ctx {
+	int (*cb)(const char *jid, const char *sip_address, void *arg);
+	void *arg;
+};
+
+static bool is_sip_uri(const char *s)
+{
+	return s && (!strncasecmp(s, "sip:", 4) || !strncasecmp(s, "sips:", 5));
+}
+
+static int users_one(const struct queue_registration *r, void *arg)
+{
+	struct users_ctx *u = arg;
+	const char *addr = NULL;
+
+	if (!r->verified)
+		return 0;
+	if (r->sip_presence && *r->sip_presence)
+		addr = r->sip_presence;
+	else if (is_sip_uri(r->phone))
+		addr = r->phone;
+	return addr ? u->cb(r->jid, addr, u->arg) : 0;
+}
+
+int queue_presence_users_foreach(struct queue *q,
+                                 int (*cb)(const char *jid,
+                                           const char *sip_address, void *arg),
+                                 void *arg)
+{
+	struct users_ctx u = {cb, arg};
+
+	if (!q || !cb)
+		return -EINVAL;
+	return q->be->registration_foreach(q, users_one, &u);
 }
 
 int queue_lease_acquire(struct queue *q, const char *name, const char *owner,

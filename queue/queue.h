@@ -321,6 +321,27 @@ int queue_presence_foreach(struct queue *q, const char *source,
                            int (*cb)(const struct queue_presence *p, void *arg),
                            void *arg);
 
+/*
+ * Calls CB(JID, SIP address) for every verified registration that takes
+ * part in presence: its sip_presence setting, else its phone when that is a
+ * sip:/sips: URI (docs/presence.md). The bridge's only view of the
+ * registrations table; the strings are valid only during the call.
+ */
+int queue_presence_users_foreach(struct queue *q,
+                                 int (*cb)(const char *jid,
+                                           const char *sip_address, void *arg),
+                                 void *arg);
+
+/*
+ * The presence contract's names. A job whose callee's "sip" row is
+ * QUEUE_PRESENCE_ON_THE_PHONE is not claimed: it waits for the call to end
+ * (whoever writes "idle" tells QUEUE_CH_JOBS as well as QUEUE_CH_PRESENCE).
+ */
+#define QUEUE_PRESENCE_SIP          "sip"
+#define QUEUE_PRESENCE_XMPP         "xmpp"
+#define QUEUE_PRESENCE_ON_THE_PHONE "on_the_phone"
+#define QUEUE_PRESENCE_IDLE         "idle"
+
 /* ---- gateway-contact presence subscriptions (the component's own) ------ */
 
 /*

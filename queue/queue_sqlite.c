@@ -98,6 +98,13 @@ enum st {
 	ST_COUNT,
 };
 
+/* A queued job waits while its callee is on the phone (the "sip" presence
+ * row the bridge writes; the primary key makes this one look-up). */
+#define NOT_ON_THE_PHONE                                                       \
+	"NOT EXISTS (SELECT 1 FROM presence p WHERE p.jid = jobs.callee_jid "  \
+	"AND p.source = '" QUEUE_PRESENCE_SIP                                  \
+	"' AND p.state = '" QUEUE_PRESENCE_ON_THE_PHONE "') "
+
 static const char *const st_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -159,13 +166,14 @@ static const char *const st_sql[ST_COUNT] = {
     /* Both walk jobs_due in (state, next_attempt_ms, id) order. */
     [ST_CLAIM_QUEUED] = "SELECT id, next_attempt_ms FROM jobs WHERE "
                         "state = 0 AND next_attempt_ms <= ?1 AND "
-                        "not_before_ms <= ?1 "
+                        "not_before_ms <= ?1 AND " NOT_ON_THE_PHONE
                         "ORDER BY next_attempt_ms, id LIMIT 1",
     [ST_CLAIM_EXPIRED] = "SELECT id, next_attempt_ms FROM jobs WHERE "
                          "state = 1 AND lease_deadline_ms < ?1 "
                          "ORDER BY next_attempt_ms, id LIMIT 1",
     [ST_NEXT_DUE_QUEUED] = "SELECT MIN(MAX(next_attempt_ms, "
-                           "not_before_ms)) FROM jobs WHERE state = 0",
+                           "not_before_ms)) FROM jobs WHERE state = 0 "
+                           "AND " NOT_ON_THE_PHONE,
     [ST_NEXT_DUE_ACTIVE] = "SELECT MIN(lease_deadline_ms) + 1 FROM jobs "
                            "WHERE state = 1",
     [ST_MSG_COUNTS] = "SELECT COUNT(*), COALESCE(SUM(heard = 0), 0) FROM "

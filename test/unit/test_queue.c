@@ -943,6 +943,98 @@ static void test_gateway_subscriptions(void)
 	queue_close(q);
 }
 
+/* A callee on the phone: their job is not claimed (nor counted as due)
+ * until the "sip" row says idle; other callees' jobs are claimed meanwhile;
+ * the "xmpp" row with any state never holds a job back. */
+static void test_claim_on_the_phone(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	int64_t bob = 0, carol = 0, due = -1;
+
+	fresh_db("onphone");
+	q = open_q();
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
+	                  &bob, NULL),
+	          0);
+	CHECK_INT(queue_presence_set(q, "bob@example.org", QUEUE_PRESENCE_SIP,
+	                             QUEUE_PRESENCE_ON_THE_PHONE, NULL),
+	          0);
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, &due), -EAGAIN);
+	CHECK_INT(due, 0);
+	CHECK_INT(enqueue(q, "carol@example.org", "alice@example.org", "k2",
+	                  NULL, &carol, NULL),
+	          0);
+	CHECK_INT(queue_presence_set(q, "carol@example.org",
+	                             QUEUE_PRESENCE_XMPP, "dnd", NULL),
+	          0);
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, &due), 0);
+	CHECK(job && job->id == carol);
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, &due), -EAGAIN);
+	/* The call ended: bob's job is due again, at once. */
+	clock_ms += 50;
+	CHECK_INT(queue_presence_set(q, "bob@example.org", QUEUE_PRESENCE_SIP,
+	                             QUEUE_PRESENCE_IDLE, NULL),
+	          0);
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, &due), 0);
+	CHECK(job && job->id == bob);
+	queue_job_free(job);
+	queue_close(q);
+}
+
+struct pres_list {
+	int n;
+	char seen[256];
+};
+
+static int user_list_cb(const char *jid, const char *addr, void *arg)
+{
+	struct pres_list *l = arg;
+
+	l->n++;
+	snprintf(l->seen + strlen(l->seen), sizeof(l->seen) - strlen(l->seen),
+	         "%s=%s;", jid, addr);
+	return 0;
+}
+
+static void test_presence_users(void)
+{
+	static const struct {
+		const char *jid, *phone, *sip_presence;
+		bool verified;
+	} regs[] = {
+	    {"a@x", "+15551234567", NULL, true},   /* no SIP address */
+	    {"b@x", "sip:b@pbx.test", NULL, true}, /* the phone */
+	    {"c@x", "+15551234568", "sip:c@pres.test", true}, /* setting */
+	    {"d@x", "sips:d@pbx.test", "sip:d2@pres.test", true},
+	    {"e@x", "sip:e@pbx.test", NULL, false}, /* not verified */
+	};
+	struct queue *q;
+	struct pres_list l = {0};
+
+	fresh_db("preslist");
+	q = open_q();
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		struct queue_registration r = {0};
+
+		r.jid = (char *)regs[i].jid;
+		r.phone = (char *)regs[i].phone;
+		r.sip_presence = (char *)regs[i].sip_presence;
+		r.verified = regs[i].verified;
+		r.quiet_start = -1;
+		CHECK_INT(queue_registration_put(q, &r), 0);
+	}
+	CHECK_INT(queue_presence_users_foreach(q, user_list_cb, &l), 0);
+	CHECK_INT(l.n, 3);
+	CHECK_STR(
+	    l.seen,
+	    "b@x=sip:b@pbx.test;c@x=sip:c@pres.test;d@x=sip:d2@pres.test;");
+
+	queue_close(q);
+}
+
 static void test_leases(void)
 {
 	static const struct {
@@ -1335,6 +1427,8 @@ int main(void)
 	test_events();
 	test_presence();
 	test_presence_foreach();
+	test_claim_on_the_phone();
+	test_presence_users();
 	test_gateway_subscriptions();
 	test_leases();
 	test_registrations();
