@@ -70,7 +70,16 @@ struct comp {
 	GQueue *catch_order;      /* catches in arrival order (catch.c) */
 	uint64_t receive_seq;     /* idempotency keys for pushes */
 	char run_id[17];          /* random, distinguishes component runs */
+	int64_t status_due_ms;    /* next status heartbeat (status.c) */
+	bool status_failed;       /* the last status write failed (logged) */
+	bool status_stopped;      /* the last write: the process is exiting */
 };
+
+/* ---- status.c: the status row ringbridgectl check reads ---- */
+/* How often the row is rewritten while the component runs; check takes a
+ * row older than three of these for a component that is not running. */
+#define COMP_STATUS_HEARTBEAT_MS 30000
+void comp_status_write(struct comp *c);
 
 /* ---- time ---- */
 int64_t comp_now_ms(void);

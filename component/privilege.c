@@ -140,6 +140,7 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 		         "to its users' own JIDs will not be caught, only "
 		         "messages to gateway addresses (user@%s)",
 		         from, c->domain);
+	comp_status_write(c);
 	return true;
 }
 

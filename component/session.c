@@ -89,6 +89,7 @@ static void session_lost(struct comp *c)
 	comp_privilege_reset(c);
 	c->startup_done = false;
 	c->startup_due_ms = 0;
+	comp_status_write(c);
 }
 
 static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
@@ -110,6 +111,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		c->startup_due_ms = c->connected_at_ms + ADVERT_WAIT_MS;
 		log_info(TAG, "connected to %s:%d as %s", c->cfg->xmpp.host,
 		         c->cfg->xmpp.port, c->domain);
+		comp_status_write(c);
 		return;
 	}
 	if (event == XMPP_CONN_RAW_CONNECT)
@@ -388,6 +390,8 @@ int comp_run(struct comp *c)
 			comp_outcomes_poll(c->outcomes);
 		}
 		comp_pending_iq_expire(c, now);
+		if (now >= c->status_due_ms)
+			comp_status_write(c);
 
 		pfd[n].fd = c->signal_fd;
 		pfd[n++].events = POLLIN;
@@ -436,6 +440,8 @@ int comp_run(struct comp *c)
 	store_drain(c->store);
 	store_complete(c->store);
 	shutdown_session(c);
+	c->status_stopped = true;
+	comp_status_write(c);
 	sockopt_comp = NULL;
 	close(c->signal_fd);
 	if (c->fatal)

@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "check.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -50,6 +51,10 @@ static void usage(FILE *f)
 	        "  test-call PHONE [TEXT]  queue a call to PHONE that reads "
 	        "TEXT (to test\n"
 	        "                       the SIP side; the policy applies)\n"
+	        "  check [--config-only]  check the configuration, the queue, "
+	        "the XMPP\n"
+	        "                       server (and what it granted) and the "
+	        "SIP next hop\n"
 	        "\n"
 	        "options:\n"
 	        "  -c, --config FILE    the configuration file (default: "
@@ -631,8 +636,8 @@ static const struct {
 	const char *name;
 	int min, max;
 } commands[] = {
-    {"register", 2, 2}, {"unregister", 1, 1}, {"users", 0, 0},
-    {"jobs", 0, 2},     {"calls", 0, 0},      {"test-call", 1, 2},
+    {"register", 2, 2}, {"unregister", 1, 1}, {"users", 0, 0}, {"jobs", 0, 2},
+    {"calls", 0, 0},    {"test-call", 1, 2},  {"check", 0, 1},
 };
 
 static int run(struct ctl *c, const char *cmd, int argc, char **argv)
@@ -647,6 +652,13 @@ static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 		return cmd_calls(c);
 	if (!strcmp(cmd, "test-call"))
 		return cmd_test_call(c, argv[0], argc > 1 ? argv[1] : NULL);
+	if (!strcmp(cmd, "check")) {
+		if (argc == 1 && strcmp(argv[0], "--config-only") != 0) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return check_run(c->cfg, argc == 1);
+	}
 	if (!strcmp(cmd, "jobs")) {
 		const char *jid = NULL;
 		bool all = false;

@@ -727,6 +727,35 @@ int queue_lease_release(struct queue *q, const char *name, const char *owner)
 	return q->be->lease_release(q, name, owner);
 }
 
+int queue_component_status_put(struct queue *q,
+                               const struct queue_component_status *s)
+{
+	if (!q || !s || !str_ok(s->component, QUEUE_JID_MAX) ||
+	    !str_ok(s->owner, QUEUE_TOKEN_MAX) || s->connected_ms < 0 ||
+	    !opt_ok(s->privileges, QUEUE_DETAIL_MAX))
+		return -EINVAL;
+	return q->be->component_status_put(q, s);
+}
+
+int queue_component_status_get(struct queue *q, const char *component,
+                               struct queue_component_status *out)
+{
+	if (!q || !out || !str_ok(component, QUEUE_JID_MAX))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	return q->be->component_status_get(q, component, out);
+}
+
+void queue_component_status_clear(struct queue_component_status *s)
+{
+	if (!s)
+		return;
+	free(s->component);
+	free(s->owner);
+	free(s->privileges);
+	memset(s, 0, sizeof(*s));
+}
+
 int queue_jobs_created_since(struct queue *q, const char *callee_jid,
                              const char *sender_jid, int64_t since_ms,
                              int *count)

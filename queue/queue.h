@@ -374,6 +374,32 @@ int queue_lease_acquire(struct queue *q, const char *name, const char *owner,
                         int lease_ms);
 int queue_lease_release(struct queue *q, const char *name, const char *owner);
 
+/* ---- the component's status, for operators ------------------------------ */
+
+/*
+ * What the running component reports about its XMPP session, so that
+ * `ringbridgectl check` can tell without opening a second session (which
+ * the server would refuse, or, configured so, use to drop the first).
+ * PRIVILEGES holds one line per served domain: "DOMAIN NS name=yes|no ...".
+ */
+struct queue_component_status {
+	char *component;      /* the component's JID */
+	char *owner;          /* "host:pid" of the process writing it */
+	int64_t connected_ms; /* when the session started; 0: disconnected */
+	int64_t heartbeat_ms; /* when it was last written (set by the queue) */
+	char *privileges;     /* NULL until the server advertised any */
+	bool stopped;         /* put: the process is exiting (heartbeat 0) */
+};
+
+/* Writes S; heartbeat_ms is ignored: now is stored, or 0 when STOPPED. */
+int queue_component_status_put(struct queue *q,
+                               const struct queue_component_status *s);
+/* Reads the row of COMPONENT into *OUT (cleared with
+ * queue_component_status_clear); -ENOENT when none was ever written. */
+int queue_component_status_get(struct queue *q, const char *component,
+                               struct queue_component_status *out);
+void queue_component_status_clear(struct queue_component_status *s);
+
 /* ---- counts for limits and for operators -------------------------------- */
 
 /* Jobs created since SINCE_MS for CALLEE (or for SENDER when CALLEE is

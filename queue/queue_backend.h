@@ -154,6 +154,13 @@ struct queue_backend {
 	int (*lease_release)(struct queue *q, const char *name,
 	                     const char *owner);
 
+	/* The component's status row: see queue.h. get() fills every field
+	 * (the caller clears it). */
+	int (*component_status_put)(struct queue *q,
+	                            const struct queue_component_status *s);
+	int (*component_status_get)(struct queue *q, const char *component,
+	                            struct queue_component_status *out);
+
 	/* Counts jobs of any kind created since SINCE_MS for CALLEE, or for
 	 * SENDER when CALLEE is NULL. */
 	int (*jobs_created_since)(struct queue *q, const char *callee_jid,

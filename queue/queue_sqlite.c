@@ -95,6 +95,8 @@ enum st {
 	ST_LEASE_GET,
 	ST_LEASE_PUT,
 	ST_LEASE_DELETE,
+	ST_STATUS_PUT,
+	ST_STATUS_GET,
 	ST_COUNT,
 };
 
@@ -249,6 +251,15 @@ static const char *const st_sql[ST_COUNT] = {
                      "SET owner = excluded.owner, "
                      "deadline_ms = excluded.deadline_ms",
     [ST_LEASE_DELETE] = "DELETE FROM leases WHERE name = ?1 AND owner = ?2",
+    [ST_STATUS_PUT] =
+        "INSERT INTO component_status (component, owner, connected_ms, "
+        "heartbeat_ms, privileges) VALUES (?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT (component) DO UPDATE SET owner = excluded.owner, "
+        "connected_ms = excluded.connected_ms, "
+        "heartbeat_ms = excluded.heartbeat_ms, "
+        "privileges = excluded.privileges",
+    [ST_STATUS_GET] = "SELECT owner, connected_ms, heartbeat_ms, privileges "
+                      "FROM component_status WHERE component = ?1",
 };
 
 struct sq {
@@ -2066,6 +2077,60 @@ out:
 	return tx_end(q, err);
 }
 
+static int sq_component_status_put(struct queue *q,
+                                   const struct queue_component_status *cs)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st;
+	int err;
+
+	err = tx_begin(q);
+	if (err)
+		return err;
+	st = stmt(s, ST_STATUS_PUT);
+	if (!st) {
+		err = -EIO;
+		goto out;
+	}
+	bind_text(st, 1, cs->component);
+	bind_text(st, 2, cs->owner);
+	sqlite3_bind_int64(st, 3, cs->connected_ms);
+	sqlite3_bind_int64(st, 4, cs->stopped ? 0 : queue_now_ms(q));
+	bind_text(st, 5, cs->privileges);
+	err = run(s, st, "storing the component status");
+out:
+	return tx_end(q, err);
+}
+
+static int sq_component_status_get(struct queue *q, const char *component,
+                                   struct queue_component_status *out)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st = stmt(s, ST_STATUS_GET);
+	bool row;
+	int err;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, component);
+	err = step(s, st, &row, "reading the component status");
+	if (err)
+		return err;
+	if (!row)
+		return -ENOENT;
+	out->component = strdup(component);
+	if (!out->component)
+		err = -ENOMEM;
+	out->owner = col_dup(st, 0, &err);
+	out->connected_ms = col_i64(st, 1);
+	out->heartbeat_ms = col_i64(st, 2);
+	out->privileges = col_dup(st, 3, &err);
+	done(st);
+	if (err)
+		queue_component_status_clear(out);
+	return err;
+}
+
 static int sq_jobs_created_since(struct queue *q, const char *callee_jid,
                                  const char *sender_jid, int64_t since_ms,
                                  int *count)
@@ -2139,6 +2204,8 @@ const struct queue_backend queue_backend_sqlite = {
     .gwsub_foreach = sq_gwsub_foreach,
     .lease_acquire = sq_lease_acquire,
     .lease_release = sq_lease_release,
+    .component_status_put = sq_component_status_put,
+    .component_status_get = sq_component_status_get,
     .jobs_created_since = sq_jobs_created_since,
     .wake_listen = sq_wake_listen,
     .wake_drain = sq_wake_drain,

@@ -121,7 +121,7 @@ static void test_open(void)
 	fresh_db("open");
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 2);
+	CHECK_INT(v, 3);
 	queue_close(q);
 	CHECK_INT(stat(dbpath, &st), 0);
 	CHECK_INT(st.st_mode & 0777, 0600);
@@ -129,7 +129,7 @@ static void test_open(void)
 	/* Re-open: nothing to migrate, data kept. */
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 2);
+	CHECK_INT(v, 3);
 	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
 	                  NULL, NULL),
 	          0);
@@ -137,6 +137,25 @@ static void test_open(void)
 	q = open_q();
 	CHECK_INT(count_jobs(q), 1);
 	queue_close(q);
+
+	/* A version-2 database (before component_status) is migrated
+	 * forward at open, its rows kept. */
+	{
+		sqlite3 *db = NULL;
+
+		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
+		CHECK_INT(sqlite3_exec(db,
+		                       "DROP TABLE component_status; UPDATE "
+		                       "schema_version SET version = 2",
+		                       NULL, NULL, NULL),
+		          SQLITE_OK);
+		sqlite3_close(db);
+		q = open_q();
+		CHECK_INT(queue_schema_version(q, &v), 0);
+		CHECK_INT(v, 3);
+		CHECK_INT(count_jobs(q), 1);
+		queue_close(q);
+	}
 
 	/* A database from a newer build is refused, not damaged. */
 	{
@@ -1035,6 +1054,53 @@ static void test_presence_users(void)
 	queue_close(q);
 }
 
+static void test_component_status(void)
+{
+	struct queue_component_status st = {0}, got = {0};
+	struct queue *q;
+
+	fresh_db("status");
+	q = open_q();
+	CHECK_INT(queue_component_status_get(q, "callgw.example.org", &got),
+	          -ENOENT);
+	st.component = "callgw.example.org";
+	st.owner = "host:1";
+	st.connected_ms = T0 - 5000;
+	CHECK_INT(queue_component_status_put(q, &st), 0);
+	CHECK_INT(queue_component_status_get(q, "callgw.example.org", &got), 0);
+	CHECK_STR(got.owner, "host:1");
+	CHECK(got.connected_ms == T0 - 5000);
+	CHECK(got.heartbeat_ms == clock_ms);
+	CHECK(got.privileges == NULL);
+	queue_component_status_clear(&got);
+
+	/* Rewritten in place; a stopped process leaves heartbeat 0. */
+	clock_ms += 30000;
+	st.owner = "host:2";
+	st.privileges = "example.org urn:xmpp:privilege:2 push=yes";
+	CHECK_INT(queue_component_status_put(q, &st), 0);
+	CHECK_INT(queue_component_status_get(q, "callgw.example.org", &got), 0);
+	CHECK_STR(got.owner, "host:2");
+	CHECK(got.heartbeat_ms == clock_ms);
+	CHECK_STR(got.privileges, "example.org urn:xmpp:privilege:2 push=yes");
+	queue_component_status_clear(&got);
+	st.stopped = true;
+	st.connected_ms = 0;
+	CHECK_INT(queue_component_status_put(q, &st), 0);
+	CHECK_INT(queue_component_status_get(q, "callgw.example.org", &got), 0);
+	CHECK(got.heartbeat_ms == 0 && got.connected_ms == 0);
+	queue_component_status_clear(&got);
+	CHECK_INT(queue_component_status_get(q, "other.example.org", &got),
+	          -ENOENT);
+
+	st.connected_ms = -1;
+	CHECK_INT(queue_component_status_put(q, &st), -EINVAL);
+	st.connected_ms = 0;
+	st.owner = NULL;
+	CHECK_INT(queue_component_status_put(q, &st), -EINVAL);
+	queue_close(q);
+}
+
 static void test_leases(void)
 {
 	static const struct {
@@ -1431,6 +1497,7 @@ int main(void)
 	test_presence_users();
 	test_gateway_subscriptions();
 	test_leases();
+	test_component_status();
 	test_registrations();
 	test_two_processes();
 	test_wake();

@@ -1,0 +1,148 @@
+"""ringbridgectl check against a real Prosody and sipp as the SIP next hop:
+a good set-up passes and reports push granted; a wrong secret, an
+unreachable next hop and a bad file each fail with a reason; and a
+connected component is not disturbed: check does not authenticate while it
+runs (Prosody logs no second component), the component stays connected,
+and a message to an offline user is still caught afterwards."""
+
+import pathlib
+import shutil
+import subprocess
+import time
+import unittest
+
+import rbbridge
+import rbtest
+from rbtest import jid
+
+BOB_PHONE = "sip:bob@sip.localhost"
+PUSH_OK = "push: granted on localhost, offline messages will be caught"
+
+
+class CheckTest(rbtest.IntegrationTest):
+
+    def setUp(self):
+        rbtest._require_binary(rbtest.CTL_BIN)
+        if not shutil.which("sipp"):
+            raise AssertionError("sipp (sip-tester) is not installed")
+        self.prosody = self.start_prosody()
+        self.prosody.register("alice")
+        self.prosody.register("bob")
+
+    def next_hop(self):
+        """sipp answering one OPTIONS; returns its port."""
+        port, media = rbtest.free_ports(2)
+        proc, _ = rbbridge.start_sipp(self.prosody.dir, port,
+                                      "uas_options.xml", port, media, 1)
+        self.addCleanup(rbtest._terminate, proc, 5)
+        return port
+
+    def component(self, trunk_port, **kw):
+        return self.start_component(self.prosody, start=False, sections={
+            "sip": {"trunk": "127.0.0.1:%d" % trunk_port}}, **kw)
+
+    def check(self, config, *extra):
+        r = subprocess.run([str(rbtest.CTL_BIN), "-c", str(config), "check",
+                            *extra], capture_output=True, text=True,
+                           timeout=60)
+        for marker in rbtest.SANITIZER_MARKERS:
+            self.assertNotIn(marker, r.stderr)
+        return r
+
+    def test_good_setup_passes_and_reports_push(self):
+        comp = self.component(self.next_hop())
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("accepted the component secret for %s"
+                      % rbtest.GATEWAY, r.stdout)
+        self.assertIn(PUSH_OK, r.stdout)
+        self.assertIn("localhost grants urn:xmpp:privilege:2: presence yes, "
+                      "message yes", r.stdout)
+        self.assertRegex(r.stdout, r"sip: sip:127\.0\.0\.1:\d+ answered "
+                         r"OPTIONS with 200 OK")
+        # It left: the component can connect now.
+        comp.start()
+        alice = self.client(self.prosody, "alice")
+        comp.wait_ready(alice)
+
+    def test_wrong_secret_fails(self):
+        comp = self.component(self.next_hop())
+        text = comp.config.read_text().replace(self.prosody.secret,
+                                               "not-the-secret")
+        comp.config.write_text(text)
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("refused the component secret for %s" %
+                      rbtest.GATEWAY, r.stderr)
+        self.assertNotIn(PUSH_OK, r.stdout)
+
+    def test_unreachable_sip_next_hop_fails(self):
+        closed, = rbtest.free_ports(1)
+        comp = self.component(closed)
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("sip: no answer from sip:127.0.0.1:%d to OPTIONS"
+                      % closed, r.stderr)
+        # The XMPP half still passed and says so.
+        self.assertIn(PUSH_OK, r.stdout)
+
+    def test_unknown_component_and_bad_file_fail(self):
+        comp = self.component(self.next_hop())
+        good = comp.config.read_text()
+        comp.config.write_text(good.replace(
+            "domain = %s" % rbtest.GATEWAY, "domain = nosuch.localhost"))
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("does not know the component nosuch.localhost",
+                      r.stderr)
+
+        comp.config.write_text(good + "\n[sip]\nmax_calls = lots\n")
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 78)
+        self.assertIn("%s:" % comp.config, r.stderr)
+        self.assertIn("[sip] max_calls", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_connected_component_is_not_disturbed(self):
+        comp = self.component(self.next_hop())
+        comp.register_user(jid("bob"), BOB_PHONE)
+        comp.start()
+        alice = self.client(self.prosody, "alice")
+        comp.wait_ready(alice)
+        self.prosody.wait_push_enabled("bob")
+        # The component's status row says what Prosody granted.
+        rbtest.wait_until(lambda: comp.db.query(
+            "SELECT privileges FROM component_status WHERE "
+            "connected_ms > 0 AND privileges LIKE '%push=yes%'"),
+            what="the component's status row")
+
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"component: running \([^)]*:%d\), "
+                         r"connected since" % comp.proc.pid)
+        self.assertIn("answers for %s (not authenticating" % rbtest.GATEWAY,
+                      r.stdout)
+        self.assertIn(PUSH_OK, r.stdout)
+        # check never authenticated: Prosody saw no second component...
+        self.assertNotIn("Second component attempted",
+                         self.prosody.log_text())
+        # ...and the component is still connected and catching.
+        self.assertTrue(comp.running())
+        body = "after check %s" % time.time()
+        alice.send_message(jid("bob"), body)
+        rbtest.wait_until(lambda: comp.db.query(
+            "SELECT 1 FROM job_messages WHERE body = ?", (body,)),
+            timeout=20, what="the message caught after check")
+        self.assertNotIn("connection to", pathlib.Path(
+            comp.log).read_text().split("connected to")[-1])
+
+        # Stopped cleanly, the component no longer counts as running:
+        # check authenticates itself again.
+        comp.stop()
+        r = self.check(comp.config)
+        self.assertIn("component: not running (stopped cleanly)", r.stdout)
+        self.assertIn("accepted the component secret", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
