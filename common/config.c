@@ -359,6 +359,7 @@ static const struct config_key config_keys[] = {
           KF_NONEMPTY),
     K_STR("xmpp", "secret", xmpp.secret, "ringbridge-demo-secret", NULL,
           KF_SECRET | KF_NONEMPTY),
+    K_STR("xmpp", "secret_file", xmpp.secret_file, "", NULL, 0),
     K_LIST("xmpp", "user_domains", xmpp.user_domains, "localhost", check_domain,
            KF_NONEMPTY),
 
@@ -966,6 +967,56 @@ static int line_of(const struct config_parse *p, const char *section,
 	return k ? p->keyline[k - config_keys] : 0;
 }
 
+/*
+ * [xmpp] secret_file: the secret is the file's first line (without its
+ * line end), so that it can live in a file only the service may read (a
+ * Docker secret, a systemd credential) rather than in the configuration.
+ */
+static void secret_file_read(struct config_parse *p)
+{
+	struct config *c = p->cfg;
+	int line = line_of(p, "xmpp", "secret_file");
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+
+	if (!*c->xmpp.secret_file)
+		return;
+	if (line_of(p, "xmpp", "secret")) {
+		config_err(p, line, "xmpp", "secret_file",
+		           "set secret or secret_file, not both");
+		return;
+	}
+	f = fopen(c->xmpp.secret_file, "re");
+	if (!f) {
+		config_err(p, line, "xmpp", "secret_file", "%s: %s",
+		           c->xmpp.secret_file, strerror(errno));
+		return;
+	}
+	n = getline(&buf, &cap, f);
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n <= 0 || n > CONFIG_VALUE_MAX) {
+		config_err(p, line, "xmpp", "secret_file",
+		           "%s: the first line must hold the secret (1 to %d "
+		           "bytes)",
+		           c->xmpp.secret_file, CONFIG_VALUE_MAX);
+	} else {
+		explicit_bzero(c->xmpp.secret, strlen(c->xmpp.secret));
+		free(c->xmpp.secret);
+		c->xmpp.secret = strdup(buf);
+		if (!c->xmpp.secret)
+			config_err(p, line, "xmpp", "secret_file",
+			           "out of memory");
+	}
+	if (buf) {
+		explicit_bzero(buf, cap);
+		free(buf);
+	}
+}
+
 static void config_check_all(struct config_parse *p)
 {
 	const struct config *c = p->cfg;
@@ -1001,9 +1052,13 @@ static void config_check_all(struct config_parse *p)
 		           "user_domains");
 		return;
 	}
-	if (c->presence.mode == CONFIG_PRESENCE_PUBLISH && !*c->presence.server)
+	if (c->presence.mode == CONFIG_PRESENCE_PUBLISH &&
+	    !*c->presence.server) {
 		config_err(p, line_of(p, "presence", "mode"), "presence",
 		           "server", "must be set when mode is publish");
+		return;
+	}
+	secret_file_read(p);
 }
 
 /* ---- public ------------------------------------------------------------ */

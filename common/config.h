@@ -36,7 +36,8 @@ struct config {
 		int port;   /* component port, default 5347 */
 		char
 		    *domain; /* the component's JID, default callgw.localhost */
-		char *secret;                    /* never logged */
+		char *secret;      /* never logged */
+		char *secret_file; /* read into secret at load, if set */
 		struct config_list user_domains; /* default "localhost" */
 	} xmpp;
 

@@ -458,6 +458,42 @@ static void test_secrets(void)
 	}
 }
 
+/* [xmpp] secret_file: the first line of the file, never in messages. */
+static void test_secret_file(void)
+{
+	char sf[96], text[256], err[512] = "";
+	struct config *c = NULL;
+	FILE *f;
+
+	snprintf(sf, sizeof(sf), "%s.secret", path);
+	f = fopen(sf, "w");
+	CHECK(f != NULL);
+	fputs("Hunter2 ;from-file\r\nsecond line\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "[xmpp]\nsecret_file = %s\n", sf);
+	CHECK_INT(load(text, &c, err, sizeof(err)), 0);
+	CHECK_STR(c->xmpp.secret, "Hunter2 ;from-file");
+	config_free(c);
+	c = NULL;
+
+	/* Both set, an empty file, a missing one: errors naming the key. */
+	snprintf(text, sizeof(text),
+	         "[xmpp]\nsecret = Hunter2x\nsecret_file = %s\n", sf);
+	CHECK_INT(load(text, &c, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":3: [xmpp] secret_file: set secret or") != NULL);
+	CHECK(strstr(err, "Hunter2") == NULL);
+	f = fopen(sf, "w");
+	CHECK(f != NULL);
+	fclose(f);
+	snprintf(text, sizeof(text), "[xmpp]\nsecret_file = %s\n", sf);
+	CHECK_INT(load(text, &c, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "the first line must hold the secret") != NULL);
+	unlink(sf);
+	CHECK_INT(load(text, &c, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "No such file") != NULL);
+	CHECK(c == NULL);
+}
+
 static void test_misc(void)
 {
 	struct config *c = NULL;
@@ -513,6 +549,7 @@ int main(void)
 	test_errors();
 	test_nul_byte();
 	test_secrets();
+	test_secret_file();
 	test_misc();
 	return check_exit("test_config");
 }
