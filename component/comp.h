@@ -21,6 +21,8 @@
 
 struct store;
 struct presence_table;
+struct presence_rows;
+struct gwpres;
 struct outcomes;
 struct http_server;
 struct uploader;
@@ -57,6 +59,9 @@ struct comp {
 	struct http_server *http;  /* serves voice replies, or NULL */
 	int wake_fd;               /* queue wake-ups (registrations, events) */
 	struct presence_table *presence;
+	struct presence_rows *rows; /* the queue's "xmpp" rows */
+	struct gwpres *gwpres;      /* gateway contacts' presence */
+	int64_t settle_at_ms;       /* when the initial presence is in; 0 */
 	/* one per [xmpp] user_domains entry, in the same order */
 	struct comp_privileges *priv;
 	int signal_fd;
@@ -186,6 +191,27 @@ int comp_presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza,
 bool comp_presence_unreachable(struct comp *c, const char *bare_jid,
                                enum queue_call_when call_when);
 bool comp_presence_online(struct comp *c, const char *bare_jid);
+
+/* Presence addressed to a gateway contact (gwpres.c). */
+void comp_gwpres_handle(struct comp *c, xmpp_stanza_t *stanza,
+                        const char *contact);
+
+/* ---- gwpres.c: the presence of gateway contacts ---- */
+struct gwpres *comp_gwpres_new(void);
+void comp_gwpres_free(struct gwpres *g);
+/* Reads the bridge's "sip" rows changed lately (FULL: all of them). */
+void comp_gwpres_poll(struct comp *c, bool full);
+/* Sends the broadcasts that are due. */
+void comp_gwpres_run(struct comp *c, int64_t now);
+/* When the next broadcast is due; 0: none pending. */
+int64_t comp_gwpres_next_due_ms(struct comp *c);
+/* BARE's registration changed / registrations were re-read. */
+void comp_gwpres_user_changed(struct comp *c, const char *bare);
+void comp_gwpres_all_changed(struct comp *c);
+/* After each (re)connect, once the privileges are known. */
+void comp_gwpres_session_start(struct comp *c);
+/* A registration changed in this process: BARE's rows and contact. */
+void comp_registration_changed(struct comp *c, const char *bare);
 
 /* ---- push.c ---- */
 /* Enables push for every registered user not yet enabled this session. */

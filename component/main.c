@@ -61,6 +61,8 @@ static int comp_init(struct comp *c, struct config *cfg)
 		sprintf(c->run_id + 2 * i, "%02x", r[i]);
 	c->priv = g_new0(struct comp_privileges, cfg->xmpp.user_domains.n);
 	c->presence = comp_presence_new();
+	c->rows = comp_presence_rows_new();
+	c->gwpres = comp_gwpres_new();
 	c->push_enabled =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	c->pending_iqs = comp_pending_iq_table_new();
@@ -75,8 +77,9 @@ static int comp_init(struct comp *c, struct config *cfg)
 		        cfg->queue.url, strerror(-err));
 		return err;
 	}
-	err = queue_wake_listen(c->q, QUEUE_CH_REGISTRATIONS | QUEUE_CH_EVENTS,
-	                        &c->wake_fd);
+	err = queue_wake_listen(
+	    c->q, QUEUE_CH_REGISTRATIONS | QUEUE_CH_EVENTS | QUEUE_CH_PRESENCE,
+	    &c->wake_fd);
 	if (err)
 		log_warn("main",
 		         "no wake-ups from the queue (%s): registrations made "
@@ -127,6 +130,8 @@ static void comp_fini(struct comp *c)
 	if (c->catch_order)
 		g_queue_free(c->catch_order);
 	comp_presence_free(c->presence);
+	comp_presence_rows_free(c->rows);
+	comp_gwpres_free(c->gwpres);
 	queue_close(c->q);
 	g_free(c->priv);
 }

@@ -117,6 +117,7 @@ static void enable_push_if_ready(struct comp *c,
 {
 	if (r->verified)
 		comp_push_enable(c, r);
+	comp_registration_changed(c, r->jid);
 }
 
 int comp_settings_submit(struct comp *c, const char *bare,
@@ -290,6 +291,8 @@ int comp_unregister(struct comp *c, const char *bare, const char **cond,
 	}
 	comp_push_disable(c, &r);
 	err = queue_registration_delete(c->q, bare);
+	if (!err)
+		comp_registration_changed(c, bare);
 	if (!err)
 		err = queue_job_cancel_for(c->q, bare, &cancelled);
 	if (err) {

@@ -40,7 +40,10 @@
 /* Safety net: re-read registrations even without a wake-up. */
 #define REGISTRATION_POLL_MS 60000
 #define EVENT_POLL_MS        5000
-#define EXIT_CONFIG          78
+/* After the privilege advertisement the server sends every online user's
+ * presence at once; the "xmpp" rows are rebuilt when it has arrived. */
+#define PRESENCE_SETTLE_MS 1500
+#define EXIT_CONFIG        78
 
 static struct comp *sockopt_comp; /* one component per process */
 
@@ -87,6 +90,8 @@ static void session_lost(struct comp *c)
 	comp_outcomes_reset(c->outcomes);
 	upload_reset(c->uploader);
 	comp_privilege_reset(c);
+	comp_presence_rows_reset(c);
+	c->settle_at_ms = 0;
 	c->startup_done = false;
 	c->startup_due_ms = 0;
 	comp_status_write(c);
@@ -105,8 +110,10 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		 * must not be taken for online. The server resends the
 		 * presence of everyone online after the advertisement. */
 		comp_presence_clear(c->presence);
+		comp_presence_rows_reset(c);
 		g_hash_table_remove_all(c->push_enabled);
 		comp_privilege_reset(c);
+		c->settle_at_ms = 0;
 		c->startup_done = false;
 		c->startup_due_ms = c->connected_at_ms + ADVERT_WAIT_MS;
 		log_info(TAG, "connected to %s:%d as %s", c->cfg->xmpp.host,
@@ -249,10 +256,31 @@ static void connect_now(struct comp *c)
 static void startup_work(struct comp *c)
 {
 	c->startup_done = true;
+	c->settle_at_ms = comp_now_ms() + PRESENCE_SETTLE_MS;
+	comp_presence_rows_reload(c);
 	comp_push_enable_all(c);
 	comp_presence_subscribe_fallback(c);
+	comp_gwpres_session_start(c);
 	upload_discover(c->uploader);
 	comp_outcomes_poll(c->outcomes);
+}
+
+/* Registrations may have changed outside this process (ringbridgectl). */
+static void registrations_reread(struct comp *c)
+{
+	if (!c->startup_done)
+		return;
+	comp_push_enable_all(c);
+	comp_presence_rows_reload(c);
+	comp_gwpres_all_changed(c);
+}
+
+void comp_registration_changed(struct comp *c, const char *bare)
+{
+	if (!c->startup_done)
+		return;
+	comp_presence_rows_reload(c);
+	comp_gwpres_user_changed(c, bare);
 }
 
 static void handle_wake(struct comp *c)
@@ -261,10 +289,12 @@ static void handle_wake(struct comp *c)
 
 	if (queue_wake_drain(c->q, &channels) != 0)
 		return;
-	if ((channels & QUEUE_CH_REGISTRATIONS) && c->startup_done)
-		comp_push_enable_all(c);
+	if (channels & QUEUE_CH_REGISTRATIONS)
+		registrations_reread(c);
 	if (channels & QUEUE_CH_EVENTS)
 		comp_outcomes_poll(c->outcomes);
+	if ((channels & QUEUE_CH_PRESENCE) && c->startup_done)
+		comp_gwpres_poll(c, false);
 }
 
 int comp_signals_block(void)
@@ -300,8 +330,7 @@ static void handle_signal(struct comp *c)
 	while (read(c->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_info("main", "SIGHUP: re-reading registrations");
-			if (c->startup_done)
-				comp_push_enable_all(c);
+			registrations_reread(c);
 			continue;
 		}
 		log_info("main",
@@ -316,6 +345,7 @@ static int loop_timeout(struct comp *c, int64_t now)
 {
 	int64_t wait = LOOP_MAX_WAIT_MS;
 	int due = store_flush_wait_ms(c->store);
+	int64_t gw_due;
 
 	if (due >= 0 && due < wait)
 		wait = due;
@@ -323,6 +353,11 @@ static int loop_timeout(struct comp *c, int64_t now)
 		wait = c->reconnect_at_ms - now;
 	if (c->connected && !c->startup_done && c->startup_due_ms - now < wait)
 		wait = c->startup_due_ms - now;
+	if (c->settle_at_ms && c->settle_at_ms - now < wait)
+		wait = c->settle_at_ms - now;
+	gw_due = comp_gwpres_next_due_ms(c);
+	if (c->connected && gw_due && gw_due - now < wait)
+		wait = gw_due - now;
 	return wait < 0 ? 0 : (int)wait;
 }
 
@@ -380,8 +415,14 @@ int comp_run(struct comp *c)
 			startup_work(c);
 		if (now >= next_registration_poll) {
 			next_registration_poll = now + REGISTRATION_POLL_MS;
+			registrations_reread(c);
+			/* Safety net for lost presence wake-ups. */
 			if (c->startup_done)
-				comp_push_enable_all(c);
+				comp_gwpres_poll(c, true);
+		}
+		if (c->settle_at_ms && now >= c->settle_at_ms) {
+			c->settle_at_ms = 0;
+			comp_presence_rows_settle(c);
 		}
 		if (now >= next_event_poll) {
 			/* Safety net: a lost wake-up delays an outcome by
@@ -433,6 +474,10 @@ int comp_run(struct comp *c)
 		/* Reads what arrived, runs the handlers (which queue catches
 		 * in the store), writes what is queued, runs timers. */
 		xmpp_run_once(c->ctx, 0);
+		/* Presence changes of this pass: one transaction, and the
+		 * gateway contacts' broadcasts that are due. */
+		comp_presence_rows_flush(c);
+		comp_gwpres_run(c, comp_now_ms());
 		/* Group commit: everything caught in this pass goes to the
 		 * writer as one transaction once it is free. */
 		store_flush(c->store);

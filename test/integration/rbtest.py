@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -791,6 +792,48 @@ class QueueDB:
 
     def count(self, table):
         return self.query("SELECT count(*) AS n FROM %s" % table)[0]["n"]
+
+
+def queue_presence_write(db_path, jid, source, state, status=None):
+    """Writes a latest-wins presence row and wakes QUEUE_CH_PRESENCE
+    listeners, as queue_presence_set() does: what the bridge writes for a
+    phone's state (source "sip"), for component-level tests."""
+    con = sqlite3.connect(str(db_path), timeout=10.0)
+    try:
+        with con:
+            con.execute(
+                "INSERT INTO presence (jid, source, state, status, "
+                "updated_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (jid, source) "
+                "DO UPDATE SET state = excluded.state, status = "
+                "excluded.status, updated_ms = excluded.updated_ms",
+                (jid, source, state, status, int(time.time() * 1000)))
+    finally:
+        con.close()
+    queue_wake(db_path, QUEUE_CH_PRESENCE)
+
+
+QUEUE_CH_PRESENCE = 1 << 3
+
+
+def queue_wake(db_path, channels):
+    """Sends CHANNELS to every listener socket in DB_PATH.wake whose mask
+    matches (queue_wake.c: "<mask-hex>-...sock", a 4-byte mask)."""
+    d = pathlib.Path(str(db_path) + ".wake")
+    if not d.is_dir():
+        return
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        for f in d.iterdir():
+            m = re.match(r"([0-9a-fA-F]+)-.*\.sock$", f.name)
+            if not m or not int(m.group(1), 16) & channels:
+                continue
+            try:
+                s.sendto(struct.pack("=I", int(m.group(1), 16) & channels),
+                         str(f))
+            except OSError:
+                pass
+    finally:
+        s.close()
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,468 @@
+/*
+ * The presence of users' gateway contacts (bob@<component>, or the XEP-0106
+ * form bob\40example.org@<component>), plain RFC 6121 so every server and
+ * every client shows it. A contact is "available" ("Reachable by phone")
+ * while its user has a verified registration, "dnd" with "On the phone"
+ * while the bridge's "sip" presence row says the user's phone is in a call,
+ * and unavailable otherwise. Subscriptions are answered by the component as
+ * the contact's server would (subscribe -> subscribed and the current
+ * presence, probe -> the current presence, unsubscribe -> unavailable), and
+ * kept in the queue, so a change reaches every subscriber even after the
+ * component restarts. On servers that grant a pubsub IQ privilege
+ * (Prosody) the call also goes into the user's PEP as XEP-0108 activity
+ * talking/on_the_phone, and an empty activity when it ends.
+ *
+ * Changes are coalesced per user: at most one broadcast per user per
+ * MIN_INTERVAL_MS, carrying the state as it is when sent, and nothing when
+ * it is what subscribers already have; so a flapping phone cannot cause a
+ * presence storm whatever the bridge writes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comp.h"
+#include "jidesc.h"
+#include "log.h"
+#include "policy.h"
+#include "presence.h"
+
+#define TAG                 "gwpresence"
+#define NS_PUBSUB           "http://jabber.org/protocol/pubsub"
+#define NS_ACTIVITY         "http://jabber.org/protocol/activity"
+#define MIN_INTERVAL_MS     1000
+#define SUBSCRIBERS_MAX     1000 /* per gateway contact */
+#define USERS_MAX           1000000
+#define POLL_SLACK_MS       2000
+#define STATUS_REACHABLE    "Reachable by phone"
+#define STATUS_ON_THE_PHONE "On the phone"
+
+enum gw_state {
+	GW_UNKNOWN = -1, /* nothing sent by this process yet */
+	GW_UNAVAILABLE = 0,
+	GW_AVAILABLE = 1,
+	GW_ON_THE_PHONE = 2,
+};
+
+struct gw_user {
+	bool on_phone;        /* the latest "sip" row says on_the_phone */
+	enum gw_state sent;   /* what subscribers were last sent */
+	int64_t last_sent_ms; /* when */
+	int64_t due_ms;       /* a broadcast is pending from then; 0: none */
+	bool pep_on;          /* activity talking/on_the_phone published */
+};
+
+struct gwpres {
+	GHashTable *users;    /* bare JID -> struct gw_user */
+	int64_t sip_seen_ms;  /* newest "sip" row read */
+	GHashTable *pep_warn; /* domains told about (no pubsub privilege) */
+	unsigned pending;     /* users with due_ms set */
+	bool started;         /* first session's broadcast done */
+};
+
+struct gwpres *comp_gwpres_new(void)
+{
+	struct gwpres *g = g_new0(struct gwpres, 1);
+
+	g->users =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g->pep_warn =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	return g;
+}
+
+void comp_gwpres_free(struct gwpres *g)
+{
+	if (!g)
+		return;
+	g_hash_table_destroy(g->users);
+	g_hash_table_destroy(g->pep_warn);
+	g_free(g);
+}
+
+static struct gw_user *user_get(struct gwpres *g, const char *bare)
+{
+	struct gw_user *u = g_hash_table_lookup(g->users, bare);
+
+	if (u || g_hash_table_size(g->users) >= USERS_MAX)
+		return u;
+	u = g_new0(struct gw_user, 1);
+	u->sent = GW_UNKNOWN;
+	g_hash_table_insert(g->users, g_strdup(bare), u);
+	return u;
+}
+
+/* Schedules a broadcast for BARE: now, or MIN_INTERVAL_MS after the last. */
+static void mark(struct comp *c, const char *bare)
+{
+	struct gw_user *u = user_get(c->gwpres, bare);
+	int64_t now = comp_now_ms();
+
+	if (!u || u->due_ms)
+		return;
+	u->due_ms = u->last_sent_ms + MIN_INTERVAL_MS > now
+	                ? u->last_sent_ms + MIN_INTERVAL_MS
+	                : now;
+	c->gwpres->pending++;
+}
+
+/* What BARE's gateway contact shows now. */
+static enum gw_state current_state(struct comp *c, const char *bare)
+{
+	struct queue_registration r = {0};
+	struct gw_user *u = g_hash_table_lookup(c->gwpres->users, bare);
+	enum gw_state s = GW_UNAVAILABLE;
+
+	if (queue_registration_get(c->q, bare, &r) != 0)
+		return GW_UNAVAILABLE;
+	if (r.verified)
+		s = u && u->on_phone && comp_presence_sip_address(&r)
+		        ? GW_ON_THE_PHONE
+		        : GW_AVAILABLE;
+	queue_registration_clear(&r);
+	return s;
+}
+
+static void send_state(struct comp *c, const char *from, const char *to,
+                       enum gw_state s)
+{
+	xmpp_stanza_t *p = xmpp_presence_new(c->ctx);
+
+	xmpp_stanza_set_from(p, from);
+	xmpp_stanza_set_to(p, to);
+	if (s == GW_ON_THE_PHONE) {
+		comp_add_text_child(c, p, "show", "dnd");
+		comp_add_text_child(c, p, "status", STATUS_ON_THE_PHONE);
+	} else if (s == GW_AVAILABLE) {
+		comp_add_text_child(c, p, "status", STATUS_REACHABLE);
+	} else {
+		xmpp_stanza_set_type(p, "unavailable");
+	}
+	comp_send(c, p);
+	xmpp_stanza_release(p);
+}
+
+static void send_type(struct comp *c, const char *from, const char *to,
+                      const char *type)
+{
+	xmpp_stanza_t *p = xmpp_presence_new(c->ctx);
+
+	xmpp_stanza_set_from(p, from);
+	xmpp_stanza_set_to(p, to);
+	xmpp_stanza_set_type(p, type);
+	comp_send(c, p);
+	xmpp_stanza_release(p);
+}
+
+struct bcast {
+	struct comp *c;
+	enum gw_state s;
+	int n;
+};
+
+static int bcast_one(const char *contact, const char *subscriber,
+                     const char *user, void *arg)
+{
+	struct bcast *b = arg;
+
+	(void)user;
+	send_state(b->c, contact, subscriber, b->s);
+	b->n++;
+	return 0;
+}
+
+/* ---- XEP-0108 activity in the user's PEP ---- */
+
+static void pep_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
+{
+	char *bare = arg;
+	const char *type = reply ? xmpp_stanza_get_type(reply) : NULL;
+
+	(void)c;
+	if (!type || strcmp(type, "result") != 0)
+		log_warn(TAG, "the server refused the activity for %s%s", bare,
+		         reply ? "" : " (no answer)");
+	else
+		log_debug(TAG, "activity of %s published", bare);
+	g_free(bare);
+}
+
+static void pep_publish(struct comp *c, const char *bare, bool on_phone)
+{
+	struct comp_privileges *p = comp_privileges_for(c, bare);
+	xmpp_stanza_t *pubsub, *publish, *item, *act;
+	const char *at = strchr(bare, '@');
+	int err;
+
+	if (!p || !p->iq_pubsub_set) {
+		const char *domain = at ? at + 1 : bare;
+
+		if (!g_hash_table_contains(c->gwpres->pep_warn, domain)) {
+			g_hash_table_add(c->gwpres->pep_warn, g_strdup(domain));
+			log_info(TAG,
+			         "%s grants no pubsub IQ privilege: no "
+			         "XEP-0108 \"on the phone\" activity in its "
+			         "users' PEP (the gateway contacts' presence "
+			         "still shows it)",
+			         domain);
+		}
+		return;
+	}
+	pubsub = comp_elem(c, "pubsub", NS_PUBSUB);
+	publish = comp_elem(c, "publish", NULL);
+	xmpp_stanza_set_attribute(publish, "node", NS_ACTIVITY);
+	item = comp_elem(c, "item", NULL);
+	xmpp_stanza_set_attribute(item, "id", "current");
+	act = comp_elem(c, "activity", NS_ACTIVITY);
+	if (on_phone) {
+		xmpp_stanza_t *talking = comp_elem(c, "talking", NULL);
+
+		xmpp_stanza_add_child_ex(talking,
+		                         comp_elem(c, "on_the_phone", NULL), 0);
+		xmpp_stanza_add_child_ex(act, talking, 0);
+	}
+	xmpp_stanza_add_child_ex(item, act, 0);
+	xmpp_stanza_add_child_ex(publish, item, 0);
+	xmpp_stanza_add_child_ex(pubsub, publish, 0);
+	err = comp_privileged_iq(c, bare, "set", pubsub, pep_reply,
+	                         g_strdup(bare));
+	if (err)
+		log_warn(TAG, "cannot publish the activity of %s: %s", bare,
+		         strerror(-err));
+}
+
+/* ---- broadcasting ---- */
+
+static void broadcast(struct comp *c, const char *bare, struct gw_user *u,
+                      int64_t now)
+{
+	enum gw_state s = current_state(c, bare);
+	struct bcast b = {c, s, 0};
+	bool on = s == GW_ON_THE_PHONE;
+
+	if (s != u->sent) {
+		queue_gwsub_foreach(c->q, bare, bcast_one, &b);
+		u->sent = s;
+		u->last_sent_ms = now;
+		log_info(TAG, "%s: %s (to %d subscriber%s)", bare,
+		         s == GW_ON_THE_PHONE ? "on the phone"
+		         : s == GW_AVAILABLE  ? "reachable by phone"
+		                              : "unavailable",
+		         b.n, b.n == 1 ? "" : "s");
+	}
+	if (on != u->pep_on) {
+		u->pep_on = on;
+		pep_publish(c, bare, on);
+	}
+}
+
+void comp_gwpres_run(struct comp *c, int64_t now)
+{
+	struct gwpres *g = c->gwpres;
+	GHashTableIter it;
+	gpointer k, v;
+	GPtrArray *due = NULL;
+
+	if (!g->pending || !c->connected || !c->startup_done)
+		return;
+	g_hash_table_iter_init(&it, g->users);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct gw_user *u = v;
+
+		if (!u->due_ms || u->due_ms > now)
+			continue;
+		if (!due)
+			due = g_ptr_array_new();
+		g_ptr_array_add(due, k);
+	}
+	for (guint i = 0; due && i < due->len; i++) {
+		struct gw_user *u =
+		    g_hash_table_lookup(g->users, due->pdata[i]);
+
+		u->due_ms = 0;
+		g->pending--;
+		broadcast(c, due->pdata[i], u, now);
+	}
+	if (due)
+		g_ptr_array_free(due, TRUE);
+}
+
+int64_t comp_gwpres_next_due_ms(struct comp *c)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	int64_t next = 0;
+
+	if (!c->gwpres->pending)
+		return 0;
+	g_hash_table_iter_init(&it, c->gwpres->users);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct gw_user *u = v;
+
+		if (u->due_ms && (!next || u->due_ms < next))
+			next = u->due_ms;
+	}
+	return next;
+}
+
+/* ---- the bridge's "sip" rows ---- */
+
+struct poll_ctx {
+	struct comp *c;
+	int64_t newest;
+};
+
+static int sip_row(const struct queue_presence *p, void *arg)
+{
+	struct poll_ctx *x = arg;
+	bool on = !strcmp(p->state, QUEUE_PRESENCE_ON_THE_PHONE);
+	struct gw_user *u;
+
+	if (p->updated_ms > x->newest)
+		x->newest = p->updated_ms;
+	if (!comp_jid_valid(p->jid) || strchr(p->jid, '/'))
+		return 0;
+	u = g_hash_table_lookup(x->c->gwpres->users, p->jid);
+	if (!u && !on)
+		return 0; /* idle and never seen: nothing to tell */
+	if (!u)
+		u = user_get(x->c->gwpres, p->jid);
+	if (!u || u->on_phone == on)
+		return 0;
+	u->on_phone = on;
+	log_debug(TAG, "%s's phone: %s", p->jid, p->state);
+	mark(x->c, p->jid);
+	return 0;
+}
+
+void comp_gwpres_poll(struct comp *c, bool full)
+{
+	struct gwpres *g = c->gwpres;
+	struct poll_ctx x = {c, g->sip_seen_ms};
+	int64_t since = 0;
+
+	/* Rows are stamped by their writer's clock: read a little before
+	 * the newest seen, and everything on the periodic full pass. */
+	if (!full && g->sip_seen_ms > POLL_SLACK_MS)
+		since = g->sip_seen_ms - POLL_SLACK_MS;
+	if (queue_presence_foreach(c->q, QUEUE_PRESENCE_SIP, since, sip_row,
+	                           &x) == 0)
+		g->sip_seen_ms = x.newest;
+}
+
+/* ---- registrations and sessions ---- */
+
+void comp_gwpres_user_changed(struct comp *c, const char *bare)
+{
+	mark(c, bare);
+}
+
+static int mark_sub(const char *contact, const char *subscriber,
+                    const char *user, void *arg)
+{
+	struct comp *c = arg;
+
+	(void)contact, (void)subscriber;
+	mark(c, user);
+	return 0;
+}
+
+void comp_gwpres_all_changed(struct comp *c)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	queue_gwsub_foreach(c->q, NULL, mark_sub, c);
+	g_hash_table_iter_init(&it, c->gwpres->users);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		mark(c, k);
+}
+
+void comp_gwpres_session_start(struct comp *c)
+{
+	/* Changes while disconnected are in the rows. On the process's
+	 * first session nobody knows what subscribers were last sent (a
+	 * call may have ended while the component was down): send every
+	 * subscribed contact's state once. */
+	comp_gwpres_poll(c, true);
+	if (!c->gwpres->started) {
+		c->gwpres->started = true;
+		comp_gwpres_all_changed(c);
+	}
+}
+
+/* ---- presence addressed to a gateway contact ---- */
+
+void comp_gwpres_handle(struct comp *c, xmpp_stanza_t *stanza,
+                        const char *contact)
+{
+	const char *type = xmpp_stanza_get_type(stanza);
+	const char *at = strchr(contact, '@');
+	char local[JIDESC_PART_MAX + 1];
+	struct jidesc_target t;
+	char *sub = comp_jid_bare(xmpp_stanza_get_from(stanza));
+	bool sub_req, probe, unsub;
+	int n = 0;
+
+	if (!type || !sub)
+		goto out; /* directed availability: nothing to keep */
+	sub_req = !strcmp(type, "subscribe");
+	probe = !strcmp(type, "probe");
+	unsub = !strcmp(type, "unsubscribe");
+	if (!sub_req && !probe && !unsub)
+		goto out; /* subscribed/unsubscribed/error: we ask nobody */
+	if ((size_t)(at - contact) > JIDESC_PART_MAX)
+		goto out;
+	memcpy(local, contact, (size_t)(at - contact));
+	local[at - contact] = '\0';
+	if (jidesc_gateway_parse(local, c->cfg, &t) != 0 ||
+	    t.kind != JIDESC_USER) {
+		/* Numbers and non-addresses have no presence to share. */
+		if (!unsub)
+			send_type(c, contact, sub, "unsubscribed");
+		goto out;
+	}
+	if (unsub) {
+		if (queue_gwsub_remove(c->q, contact, sub) == 0)
+			log_info(TAG, "%s unsubscribed from %s", sub, contact);
+		send_state(c, contact, sub, GW_UNAVAILABLE);
+		goto out;
+	}
+	if (probe) {
+		if (queue_gwsub_exists(c->q, contact, sub) == 0)
+			send_state(c, contact, sub, current_state(c, t.jid));
+		else
+			send_type(c, contact, sub, "unsubscribed");
+		goto out;
+	}
+	/* A user's phone activity is shared within the served domains
+	 * only: anyone on the network may write to a gateway address. */
+	if (!policy_jid_is_local(c->cfg, sub)) {
+		log_info(TAG,
+		         "refusing %s's subscription to %s: not a user "
+		         "of a served domain",
+		         sub, contact);
+		send_type(c, contact, sub, "unsubscribed");
+		goto out;
+	}
+	if (queue_gwsub_exists(c->q, contact, sub) != 0 &&
+	    (queue_gwsub_count(c->q, contact, &n) != 0 ||
+	     n >= SUBSCRIBERS_MAX)) {
+		log_warn(TAG,
+		         "refusing %s's subscription to %s: %d "
+		         "subscribers already",
+		         sub, contact, n);
+		send_type(c, contact, sub, "unsubscribed");
+		goto out;
+	}
+	if (queue_gwsub_add(c->q, contact, sub, t.jid) != 0) {
+		/* Not stored: say nothing, the subscriber's server retries
+		 * the request when the user logs in again. */
+		goto out;
+	}
+	log_info(TAG, "%s subscribed to %s", sub, contact);
+	send_type(c, contact, sub, "subscribed");
+	send_state(c, contact, sub, current_state(c, t.jid));
+out:
+	g_free(sub);
+}

@@ -1,0 +1,155 @@
+/*
+ * The aggregation behind the queue's "xmpp" presence rows: a user's best
+ * resource is the one with the highest priority, among those the most
+ * available, among those the latest to change; resources come and go;
+ * limits hold. Also the parsers for <show/>, <priority/> and the status
+ * shortening that keeps UTF-8 whole.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "check.h"
+#include "presence.h"
+
+/* One step: a presence from FULL (available or not), then the aggregate
+ * expected for bob@example.org (state "unavailable" when none). */
+struct step {
+	const char *full;
+	bool available;
+	const char *show;
+	const char *priority;
+	const char *status;
+	const char *want_state;
+	const char *want_status;
+};
+
+static const struct step steps[] = {
+    /* One resource: its show and status. */
+    {"bob@example.org/phone", true, NULL, NULL, "here", "available", "here"},
+    {"bob@example.org/phone", true, "away", NULL, "lunch", "away", "lunch"},
+    /* A second resource, more available, same priority: it wins. */
+    {"bob@example.org/desk", true, "chat", NULL, NULL, "chat", NULL},
+    /* Priority beats availability. */
+    {"bob@example.org/phone", true, "xa", "5", "far", "xa", "far"},
+    {"bob@example.org/desk", true, "dnd", "10", "busy", "dnd", "busy"},
+    /* Negative priority still counts when it is the highest there is. */
+    {"bob@example.org/desk", false, NULL, NULL, NULL, "xa", "far"},
+    {"bob@example.org/laptop", true, NULL, "-1", NULL, "xa", "far"},
+    {"bob@example.org/phone", false, NULL, NULL, "bye", "available", NULL},
+    /* A tie on priority and show: the latest change. */
+    {"bob@example.org/tablet", true, NULL, "-1", "new", "available", "new"},
+    {"bob@example.org/laptop", true, NULL, "-1", "newer", "available", "newer"},
+    /* Unavailable from the bare JID ends every resource. */
+    {"bob@example.org", false, NULL, NULL, NULL, "unavailable", NULL},
+    /* Garbage priorities count as 0; unknown shows as available. */
+    {"bob@example.org/a", true, "sleeping", "999", NULL, "available", NULL},
+    {"bob@example.org/b", true, "away", "1x", NULL, "available", NULL},
+    {"bob@example.org/c", true, "xa", "1", NULL, "xa", NULL},
+};
+
+static void test_aggregate(void)
+{
+	struct presence_table *t = comp_presence_new();
+
+	for (size_t i = 0; i < G_N_ELEMENTS(steps); i++) {
+		const struct step *s = &steps[i];
+		enum presence_show show;
+		const char *status = NULL;
+		const char *state = "unavailable";
+
+		CHECK_INT(
+		    comp_presence_set(t, s->full, s->available,
+		                      comp_presence_show_parse(s->show),
+		                      comp_presence_priority_parse(s->priority),
+		                      s->status),
+		    0);
+		if (comp_presence_aggregate(t, "bob@example.org", &show,
+		                            &status))
+			state = comp_presence_show_name(show);
+		else
+			status = NULL;
+		CHECK_STR(state, s->want_state);
+		if (s->want_status)
+			CHECK_STR(status, s->want_status);
+		else
+			CHECK(status == NULL);
+	}
+	/* Another user is separate. */
+	{
+		enum presence_show show;
+
+		CHECK(!comp_presence_aggregate(t, "carol@example.org", &show,
+		                               NULL));
+	}
+	comp_presence_clear(t);
+	{
+		enum presence_show show;
+
+		CHECK(!comp_presence_aggregate(t, "bob@example.org", &show,
+		                               NULL));
+	}
+	comp_presence_free(t);
+}
+
+static void test_limits(void)
+{
+	struct presence_table *t = comp_presence_new();
+	char full[64];
+
+	for (int i = 0; i < PRESENCE_RESOURCES_PER_USER_MAX; i++) {
+		snprintf(full, sizeof(full), "bob@example.org/r%d", i);
+		CHECK_INT(
+		    comp_presence_set(t, full, true, PRESENCE_AWAY, 0, NULL),
+		    0);
+	}
+	CHECK_INT(comp_presence_set(t, "bob@example.org/one-more", true,
+	                            PRESENCE_CHAT, 0, NULL),
+	          -E2BIG);
+	/* An existing resource may still change. */
+	CHECK_INT(comp_presence_set(t, "bob@example.org/r0", true,
+	                            PRESENCE_CHAT, 0, NULL),
+	          0);
+	comp_presence_free(t);
+}
+
+static void test_parsers(void)
+{
+	static const struct {
+		const char *in;
+		int want;
+	} prios[] = {
+	    {NULL, 0},      {"", 0},      {"5", 5},           {" 7\n", 7},
+	    {"-128", -128}, {"127", 127}, {"128", 0},         {"-129", 0},
+	    {"1x", 0},      {"x", 0},     {"99999999999", 0},
+	};
+	char *s;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(prios); i++)
+		CHECK_INT(comp_presence_priority_parse(prios[i].in),
+		          prios[i].want);
+	CHECK_STR(comp_presence_show_name(comp_presence_show_parse("dnd")),
+	          "dnd");
+	CHECK_STR(comp_presence_show_name(comp_presence_show_parse(NULL)),
+	          "available");
+	CHECK(comp_presence_status_copy(NULL, 10) == NULL);
+	s = comp_presence_status_copy("short", 10);
+	CHECK_STR(s, "short");
+	g_free(s);
+	/* "caf\xc3\xa9" cut at 4 bytes would split the e-acute. */
+	s = comp_presence_status_copy("caf\xc3\xa9!", 4);
+	CHECK_STR(s, "caf");
+	g_free(s);
+	s = comp_presence_status_copy("caf\xc3\xa9!", 5);
+	CHECK_STR(s, "caf\xc3\xa9");
+	g_free(s);
+}
+
+int main(void)
+{
+	test_aggregate();
+	test_limits();
+	test_parsers();
+	return check_exit("test_presence");
+}
