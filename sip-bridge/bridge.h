@@ -6,8 +6,9 @@
  *
  * Files: main.c (process, loop, claiming, shutdown), ua.c (every nua call
  * and tag list), call.c (one call's life: outcome, prompts, keys, events),
- * rtp.c (ports, sockets, G.711, pacing), jitter.c (the receive jitter
- * buffer), sdp.c (offer and answer),
+ * rtp.c (ports, sockets, G.711), media.c (the one 20 ms clock that paces
+ * every call's media), jitter.c (the receive jitter buffer), sdp.c (offer
+ * and answer),
  * prompts.c (the texts), dbw.c (the thread that does the queue's writes).
  */
 #ifndef RB_SIP_BRIDGE_H
@@ -41,6 +42,7 @@ struct dbw;
 struct dtmf_keys;
 struct recorder;
 struct jitter;
+struct media;
 typedef struct tone_gen_state_s tone_gen_state_t;
 
 /* RTP ports handed out in even/odd pairs from [sip] rtp_port_min..max. */
@@ -97,12 +99,11 @@ struct call {
 	struct sdp_answer ans;
 	int rtp_port;
 	int fd;
-	su_wait_t wait;
-	int wait_index;
+	bool media;              /* paced by the media clock (answered) */
+	struct sockaddr_in peer; /* where RTP goes, from the answer */
 	uint16_t seq;
 	uint32_t ts, ssrc;
-	su_time_t next_send;
-	su_timer_t *media_timer, *ring_timer, *cap_timer, *key_timer;
+	su_timer_t *ring_timer, *cap_timer, *key_timer;
 	uint64_t rx_packets, rx_dropped;
 	struct jitter *jb; /* received audio, from the answer to rtp_close */
 
@@ -137,6 +138,7 @@ struct bridge {
 	int wake_idx, sig_idx, tts_idx, dbw_idx;
 	struct tts_worker *tts;
 	struct tts_cache *cache;
+	struct media *media; /* the shared 20 ms clock */
 	struct ports ports;
 	struct call *calls;
 	int n_calls;
@@ -180,11 +182,26 @@ void call_hangup(struct call *c, const char *reason);
 /* A claim of the job's lease in ms. */
 int call_lease_ms(const struct config *cfg);
 
+/* media.c: the clock that paces and drains every call's RTP. */
+int media_new(struct bridge *b);
+/* Starts the clock if it is stopped (a socket opened). */
+int media_wake(struct bridge *b);
+/* Logs the run's send-lateness totals and stops the clock. */
+void media_free(struct bridge *b);
+
 /* rtp.c */
 int rtp_open(struct call *c);
 void rtp_close(struct call *c);
-/* Starts pacing the outgoing stream. */
+/* Starts pacing the outgoing stream (the answer is in c->ans). */
 int rtp_start(struct call *c);
+/* Sends the call's next 20 ms; returns CLOCK_MONOTONIC ns after sending. */
+int64_t rtp_send(struct call *c);
+/* Ticks the clock could not keep: the stream's timestamps skip them. */
+void rtp_skip(struct call *c, int frames);
+/* Reads what the socket holds (into the jitter buffer, or events). */
+void rtp_receive(struct call *c, int64_t now_ms);
+/* 20 ms out of the jitter buffer into call_rx_audio(). */
+void rtp_play_received(struct call *c);
 /* Fills 160 samples of what the call says now (call.c). */
 void call_next_frame(struct call *c, int16_t *pcm);
 /* Received audio, decoded and out of the jitter buffer (at most 20 ms a

@@ -1,6 +1,7 @@
 /*
  * ringbridge-sip: claims call jobs from the queue and places the calls.
- * One su_root loop carries everything: nua, every RTP socket, the queue's
+ * One su_root loop carries everything: nua, the media clock that paces and
+ * drains every call's RTP socket (media.c), the queue's
  * wake-up socket (new jobs are claimed the moment they are queued; a
  * few-second timer is only the safety net), the TTS worker's descriptor,
  * the queue writer's eventfd (claims and every other queue commit run on
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -237,6 +239,31 @@ static void local_ip(struct bridge *b)
 		snprintf(b->local_ip, sizeof(b->local_ip), "%.*s", (int)n, s);
 }
 
+/*
+ * Each call holds a socket, and sofia, the queue and the workers hold a
+ * few dozen more: the soft limit (often 1024) is raised to the hard one so
+ * that max_calls, not the descriptor table, caps the calls.
+ */
+static void raise_fd_limit(const struct bridge *b)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)b->cfg->sip.max_calls + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warn(TAG,
+		         "at most %llu open files: fewer than max_calls = %d "
+		         "need",
+		         (unsigned long long)rl.rlim_cur,
+		         b->cfg->sip.max_calls);
+}
+
 static int setup(struct bridge *b)
 {
 	const char *const *texts;
@@ -252,6 +279,7 @@ static int setup(struct bridge *b)
 	snprintf(b->owner, sizeof(b->owner), "%s:%d:%08x", host, (int)getpid(),
 	         r);
 	local_ip(b);
+	raise_fd_limit(b);
 
 	/* The TTS worker forks: before anything else starts threads. */
 	err = tts_worker_new(&b->tts, &tts_engine_flite, b->cfg->tts.voice);
@@ -314,6 +342,12 @@ static int setup(struct bridge *b)
 	    register_fd(b, &b->tts_wait, b->tts_fd, on_tts, &b->tts_idx) ||
 	    register_fd(b, &b->dbw_wait, b->dbw_fd, on_dbw, &b->dbw_idx))
 		return -EIO;
+	err = media_new(b);
+	if (err) {
+		log_err(TAG, "cannot start the media clock: %s",
+		        strerror(-err));
+		return err;
+	}
 	err = ua_start(b);
 	if (err)
 		return err;
@@ -336,6 +370,7 @@ static void teardown(struct bridge *b)
 	dbw_free(b->dbw);
 	b->dbw = NULL;
 	ua_destroy(b);
+	media_free(b);
 	if (b->poll_timer)
 		su_timer_destroy(b->poll_timer);
 	if (b->drain_timer)

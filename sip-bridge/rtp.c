@@ -1,14 +1,15 @@
 /*
  * The bridge's own media: a UDP socket per call from the configured port
  * range (RTP on the even port; the odd one is reserved for RTCP, which is
- * tolerated and ignored), registered in su_root. Outgoing audio is paced by
- * a su_timer set at absolute deadlines 20 ms apart, so scheduling delays do
- * not accumulate into drift. Incoming packets are checked (version, source
- * address, negotiated payload type, length) before G.711 decoding. Decoded
- * audio goes into the call's jitter buffer (jitter.c: reordering, adaptive
- * delay, loss concealment, SSRC changes and timestamp jumps), which the
- * same timer drains 20 ms at a time into call_rx_audio(); telephone-events
- * skip it and go to call_rx_event() at once.
+ * tolerated and ignored). The shared media clock (media.c) drives it: each
+ * 20 ms tick, rtp_send() sends the call's next packet, and rtp_receive()
+ * reads what arrived with recvmmsg, a batch a system call. Incoming packets
+ * are checked (version, source address, negotiated payload type, length)
+ * before G.711 decoding. Decoded audio goes into the call's jitter buffer
+ * (jitter.c: reordering, adaptive delay, loss concealment, SSRC changes and
+ * timestamp jumps), which rtp_play_received() drains 20 ms a tick into
+ * call_rx_audio(); telephone-events skip it and go to call_rx_event() at
+ * once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,15 +34,16 @@
 #define FRAME 160
 /* The longest packet accepted: 60 ms of G.711 and a full header. */
 #define RTP_MAX (12 + 15 * 4 + 4 + 480)
-/* Behind by more than this: skip ahead instead of bursting. */
-#define LATE_RESYNC_MS 200
+/* Packets read by one recvmmsg, and at most a tick from one socket. */
+#define RX_BATCH 8
+#define RX_MAX   64
 
-static int64_t mono_ms(void)
+static int64_t mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 int ports_init(struct ports *p, int min, int max)
@@ -86,8 +88,6 @@ void ports_give(struct ports *p, int port)
 		p->used[k] = 0;
 }
 
-static int on_readable(struct bridge *b, su_wait_t *w, void *arg);
-
 int rtp_open(struct call *c)
 {
 	struct bridge *b = c->b;
@@ -119,23 +119,15 @@ int rtp_open(struct call *c)
 	    getrandom(&c->seq, sizeof(c->seq), 0) != sizeof(c->seq) ||
 	    getrandom(&c->ts, sizeof(c->ts), 0) != sizeof(c->ts))
 		c->ssrc = (uint32_t)rand();
-	if (su_wait_create(&c->wait, c->fd, SU_WAIT_IN) ||
-	    (c->wait_index =
-	         su_root_register(b->root, &c->wait, on_readable, c, 0)) < 0) {
-		log_err(TAG, "cannot register the RTP socket");
-		return -EIO;
-	}
-	return 0;
+	/* The clock drains the socket (and drops what comes before the
+	 * answer) from now on. */
+	return media_wake(b);
 }
 
 void rtp_close(struct call *c)
 {
-	if (c->media_timer) {
-		su_timer_destroy(c->media_timer);
-		c->media_timer = NULL;
-	}
+	c->media = false;
 	if (c->fd >= 0) {
-		su_root_deregister(c->b->root, c->wait_index);
 		close(c->fd);
 		c->fd = -1;
 		ports_give(&c->b->ports, c->rtp_port);
@@ -157,11 +149,11 @@ void rtp_close(struct call *c)
 	}
 }
 
-static void send_frame(struct call *c)
+int64_t rtp_send(struct call *c)
 {
-	struct sockaddr_in to = {0};
 	uint8_t pkt[12 + FRAME];
 	int16_t pcm[FRAME];
+	int64_t now;
 	int i;
 
 	call_next_frame(c, pcm);
@@ -177,22 +169,28 @@ static void send_frame(struct call *c)
 	pkt[9] = (uint8_t)(c->ssrc >> 16);
 	pkt[10] = (uint8_t)(c->ssrc >> 8);
 	pkt[11] = (uint8_t)c->ssrc;
-	for (i = 0; i < FRAME; i++)
-		pkt[12 + i] = c->ans.codec == SDP_CODEC_PCMA
-		                  ? linear_to_alaw(pcm[i])
-		                  : linear_to_ulaw(pcm[i]);
+	if (c->ans.codec == SDP_CODEC_PCMA)
+		for (i = 0; i < FRAME; i++)
+			pkt[12 + i] = linear_to_alaw(pcm[i]);
+	else
+		for (i = 0; i < FRAME; i++)
+			pkt[12 + i] = linear_to_ulaw(pcm[i]);
 	c->seq++;
 	c->ts += FRAME;
-	to.sin_family = AF_INET;
-	to.sin_port = htons((uint16_t)c->ans.port);
-	inet_pton(AF_INET, c->ans.addr, &to.sin_addr);
-	if (sendto(c->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to,
-	           sizeof(to)) < 0)
+	if (sendto(c->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&c->peer,
+	           sizeof(c->peer)) < 0)
 		log_debug(TAG, "send: %s", strerror(errno));
+	now = mono_ns();
+	return now;
 }
 
-/* 20 ms of what the phone sent, out of the jitter buffer. */
-static void play_received(struct call *c)
+void rtp_skip(struct call *c, int frames)
+{
+	/* The timestamps keep to the clock: the phone hears a gap. */
+	c->ts += (uint32_t)frames * FRAME;
+}
+
+void rtp_play_received(struct call *c)
 {
 	int16_t pcm[JITTER_FRAME];
 	size_t n;
@@ -204,43 +202,17 @@ static void play_received(struct call *c)
 		call_rx_audio(c, pcm, n);
 }
 
-static void on_tick(struct bridge *b, su_timer_t *t, void *arg)
-{
-	struct call *c = arg;
-	su_time_t now = su_now();
-	long late;
-	int burst = 0;
-
-	(void)b;
-	/* Each deadline is the last one plus 20 ms, whatever the timer's
-	 * own lateness; far behind (a stalled loop), start afresh. */
-	late = (long)su_duration(now, c->next_send);
-	if (late > LATE_RESYNC_MS)
-		c->next_send = now;
-	while (su_duration(now, c->next_send) >= 0 && burst++ < 3 &&
-	       c->fd >= 0) {
-		send_frame(c);
-		c->next_send = su_time_add(c->next_send, 20);
-		if (c->phase == PHASE_ENDED)
-			return;
-		play_received(c);
-		if (c->phase == PHASE_ENDED)
-			return;
-	}
-	if (c->media_timer == t)
-		su_timer_set_at(t, on_tick, c, c->next_send);
-}
-
 int rtp_start(struct call *c)
 {
 	if (!c->jb && jitter_new(&c->jb))
 		return -ENOMEM;
-	c->media_timer = su_timer_create(su_root_task(c->b->root), 20);
-	if (!c->media_timer)
-		return -ENOMEM;
-	c->next_send = su_now();
-	return su_timer_set_at(c->media_timer, on_tick, c, c->next_send) ? -EIO
-	                                                                 : 0;
+	memset(&c->peer, 0, sizeof(c->peer));
+	c->peer.sin_family = AF_INET;
+	c->peer.sin_port = htons((uint16_t)c->ans.port);
+	if (inet_pton(AF_INET, c->ans.addr, &c->peer.sin_addr) != 1)
+		return -EINVAL;
+	c->media = true;
+	return media_wake(c->b);
 }
 
 static uint32_t rtp_u32(const uint8_t *p)
@@ -249,84 +221,96 @@ static uint32_t rtp_u32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
-static int on_readable(struct bridge *b, su_wait_t *w, void *arg)
+/* One received datagram of N bytes from FROM. */
+static void rx_packet(struct call *c, const uint8_t *pkt, size_t n,
+                      const struct sockaddr_in *from, int64_t now_ms)
 {
-	struct call *c = arg;
-	uint8_t pkt[2048];
 	int16_t pcm[480];
-	struct sockaddr_in from;
-	socklen_t flen;
-	struct in_addr want;
-	int loops;
+	size_t hdr, plen;
+	int pt;
 
-	(void)b;
-	(void)w;
-	inet_pton(AF_INET, c->ans.addr, &want);
-	for (loops = 0; loops < 64 && c->fd >= 0; loops++) {
-		ssize_t n;
-		size_t hdr, plen;
-		int pt;
-
-		flen = sizeof(from);
-		n = recvfrom(c->fd, pkt, sizeof(pkt), 0,
-		             (struct sockaddr *)&from, &flen);
-		if (n < 0)
-			break;
-		/* Only the answerer's address; ports vary with symmetric
-		 * RTP and NAT, so the address decides. */
-		if (!c->answered || from.sin_addr.s_addr != want.s_addr ||
-		    n < 12 || n > RTP_MAX || (pkt[0] >> 6) != 2) {
-			c->rx_dropped++;
-			continue;
-		}
-		pt = pkt[1] & 0x7f;
-		/* RTCP on the RTP port (rtcp-mux) has types 200-204. */
-		if (pkt[1] >= 200 && pkt[1] <= 204)
-			continue;
-		hdr = 12 + 4 * (size_t)(pkt[0] & 0x0f);
-		if (pkt[0] & 0x10) {
-			if ((size_t)n < hdr + 4) {
-				c->rx_dropped++;
-				continue;
-			}
-			hdr += 4 +
-			       4 * (size_t)((pkt[hdr + 2] << 8) | pkt[hdr + 3]);
-		}
-		if ((size_t)n < hdr) {
-			c->rx_dropped++;
-			continue;
-		}
-		plen = (size_t)n - hdr;
-		if ((pkt[0] & 0x20) && plen > 0) {
-			size_t padding = pkt[n - 1];
-
-			if (padding > plen) {
-				c->rx_dropped++;
-				continue;
-			}
-			plen -= padding;
-		}
-		c->rx_packets++;
-		if (pt == c->ans.te_pt && c->ans.te_pt >= 0) {
-			call_rx_event(c, pkt + hdr, plen, rtp_u32(pkt + 4),
-			              (uint16_t)(pkt[2] << 8 | pkt[3]));
-		} else if (pt == (int)c->ans.codec && plen >= 80 &&
-		           plen <= 480) {
-			size_t i;
-
-			for (i = 0; i < plen; i++)
-				pcm[i] = c->ans.codec == SDP_CODEC_PCMA
-				             ? alaw_to_linear(pkt[hdr + i])
-				             : ulaw_to_linear(pkt[hdr + i]);
-			if (!c->jb ||
-			    jitter_put(c->jb, rtp_u32(pkt + 8),
-			               rtp_u32(pkt + 4), pcm, plen, mono_ms()))
-				c->rx_dropped++;
-		} else {
-			c->rx_dropped++;
-		}
-		if (c->phase == PHASE_ENDED)
-			break;
+	/* Only the answerer's address; ports vary with symmetric RTP and
+	 * NAT, so the address decides. */
+	if (!c->media || from->sin_family != AF_INET ||
+	    from->sin_addr.s_addr != c->peer.sin_addr.s_addr || n < 12 ||
+	    n > RTP_MAX || (pkt[0] >> 6) != 2) {
+		c->rx_dropped++;
+		return;
 	}
-	return 0;
+	pt = pkt[1] & 0x7f;
+	/* RTCP on the RTP port (rtcp-mux) has types 200-204. */
+	if (pkt[1] >= 200 && pkt[1] <= 204)
+		return;
+	hdr = 12 + 4 * (size_t)(pkt[0] & 0x0f);
+	if (pkt[0] & 0x10) {
+		if (n < hdr + 4) {
+			c->rx_dropped++;
+			return;
+		}
+		hdr += 4 + 4 * (size_t)((pkt[hdr + 2] << 8) | pkt[hdr + 3]);
+	}
+	if (n < hdr) {
+		c->rx_dropped++;
+		return;
+	}
+	plen = n - hdr;
+	if ((pkt[0] & 0x20) && plen > 0) {
+		size_t padding = pkt[n - 1];
+
+		if (padding > plen) {
+			c->rx_dropped++;
+			return;
+		}
+		plen -= padding;
+	}
+	c->rx_packets++;
+	if (pt == c->ans.te_pt && c->ans.te_pt >= 0) {
+		call_rx_event(c, pkt + hdr, plen, rtp_u32(pkt + 4),
+		              (uint16_t)(pkt[2] << 8 | pkt[3]));
+	} else if (pt == (int)c->ans.codec && plen >= 80 && plen <= 480) {
+		size_t i;
+
+		if (c->ans.codec == SDP_CODEC_PCMA)
+			for (i = 0; i < plen; i++)
+				pcm[i] = alaw_to_linear(pkt[hdr + i]);
+		else
+			for (i = 0; i < plen; i++)
+				pcm[i] = ulaw_to_linear(pkt[hdr + i]);
+		if (!c->jb || jitter_put(c->jb, rtp_u32(pkt + 8),
+		                         rtp_u32(pkt + 4), pcm, plen, now_ms))
+			c->rx_dropped++;
+	} else {
+		c->rx_dropped++;
+	}
+}
+
+void rtp_receive(struct call *c, int64_t now_ms)
+{
+	/* One byte more than the longest packet accepted: a longer one
+	 * arrives truncated to RTP_MAX + 1 and is dropped as too long. */
+	static uint8_t buf[RX_BATCH][RTP_MAX + 1];
+	struct mmsghdr msgs[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	struct sockaddr_in from[RX_BATCH];
+	int got = 0, n, i;
+
+	while (got < RX_MAX && c->fd >= 0 && c->phase != PHASE_ENDED) {
+		memset(msgs, 0, sizeof(msgs));
+		for (i = 0; i < RX_BATCH; i++) {
+			iov[i].iov_base = buf[i];
+			iov[i].iov_len = sizeof(buf[i]);
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		n = recvmmsg(c->fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n && c->phase != PHASE_ENDED; i++)
+			rx_packet(c, buf[i], msgs[i].msg_len, &from[i], now_ms);
+		got += n;
+		if (n < RX_BATCH)
+			return;
+	}
 }

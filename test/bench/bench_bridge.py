@@ -1,17 +1,28 @@
 """ringbridge-sip under load, with sipp answering on loopback: N calls at
 once, a different message text on each, sipp sending speech (g711a.pcap)
 into every call so the in-band DTMF detector works, and every tenth call
-recording a voice reply (7, speech, 8). Prints:
+recording a voice reply (7, speech, 8). The jobs are queued by several
+ringbridgectl processes at once, so the bridge is offered more than 50
+calls a second. Prints:
 - enqueue-to-INVITE latency p50/p99 (job created -> CALLING event),
 - call set-up rate (first CALLING to last ANSWERED),
 - bridge CPU per call in steady state (the bridge process alone, from
-  /proc, over a window when all N calls are up),
-and what limits it. Not run by CI. Usage:
-  /usr/bin/python3 test/bench/bench_bridge.py [--calls 50]
+  /proc, over a window when all N calls are up), beside sipp's CPU and the
+  machine's idle share in the same window (what limits it),
+- the bridge's own send-lateness figures (media.c logs a histogram's
+  p50/p99/max every 10 s and for the whole run at exit; the bench stops the
+  bridge with SIGTERM after the window to read the totals),
+and, with --perf FILE, a perf record -g of the bridge over the window.
+Not run by CI. Usage:
+  /usr/bin/python3 test/bench/bench_bridge.py [--calls 50] [--window 10]
+      [--perf FILE]
 """
 
 import argparse
+import concurrent.futures
+import datetime
 import os
+import re
 import pathlib
 import random
 import sqlite3
@@ -35,6 +46,38 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def idle_ticks():
+    with open("/proc/stat") as f:
+        cpu = f.readline().split()[1:]
+    return int(cpu[3]) + int(cpu[4]), sum(int(x) for x in cpu)
+
+
+def media_lines(text):
+    return [l.split("media: ", 1)[1] for l in text.splitlines()
+            if "media: " in l and "send lateness" in l]
+
+
+def sipp_invites(path):
+    """phone index -> wall-clock ms when sipp received its first INVITE,
+    from sipp's -trace_msg file (blocks headed by a local timestamp)."""
+    seen = {}
+    stamp = None
+    try:
+        text = pathlib.Path(path).read_text(errors="replace")
+    except OSError:
+        return seen
+    for line in text.splitlines():
+        if line.startswith("-----") and line.rstrip()[-1:].isdigit():
+            stamp = datetime.datetime.strptime(
+                line.split()[-2] + " " + line.split()[-1],
+                "%Y-%m-%d %H:%M:%S.%f").timestamp() * 1000
+            continue
+        m = re.match(r"INVITE sip:phone(\d+)@", line)
+        if m and stamp is not None:
+            seen.setdefault(int(m.group(1)), stamp)
+    return seen
+
+
 def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(p * len(values)))]
@@ -45,6 +88,14 @@ def main():
     ap.add_argument("--calls", type=int, default=50)
     ap.add_argument("--window", type=float, default=10.0,
                     help="seconds of steady state measured")
+    ap.add_argument("--enqueuers", type=int, default=6,
+                    help="ringbridgectl processes queueing at once")
+    ap.add_argument("--chrt", type=int, metavar="PRIO",
+                    help="run the bridge's threads SCHED_FIFO at PRIO "
+                    "(chrt), to compare")
+    ap.add_argument("--perf", metavar="FILE",
+                    help="also record the bridge with perf record -g "
+                    "during the steady-state window")
     a = ap.parse_args()
     n = a.calls
 
@@ -57,10 +108,12 @@ def main():
 
     t = T()
     rtp = 2 * n + 8
+    if 2 * rtp > 30000:
+        raise SystemExit("too many calls for the RTP port range")
     run = rbbridge.Run(t, ring_timeout=30, attempts=1)
     # More calls and ports than the functional tests use.
     text = run.config.read_text()
-    base = random.randrange(20000, 50000) & ~1
+    base = random.randrange(20000, 60000 - 2 * rtp) & ~1
     lines = [l for l in text.splitlines()
              if not l.startswith(("rtp_port_min", "rtp_port_max",
                                   "max_calls"))]
@@ -72,6 +125,9 @@ def main():
     run.config.write_text(text + "\n")
     try:
         run.start_bridge()
+        if a.chrt:
+            subprocess.run(["chrt", "-a", "-f", "-p", str(a.chrt),
+                            str(run.bridge.pid)], check=True)
         # Speech into every call; every tenth records a reply.
         talk = [pause(1000), play(SIPP_PCAPS / "g711a.pcap"), pause(6000),
                 play(SIPP_PCAPS / "g711a.pcap")]
@@ -87,7 +143,7 @@ def main():
                     pause(9000), play(key_pcap(7)), pause(5000),
                     play(SIPP_PCAPS / "g711a.pcap"), pause(7600),
                     play(key_pcap(8)), pause(500)])))
-        for i in range(n):
+        def enqueue(i):
             # A callee per call: calls to one callee would coalesce.
             dest = "sip:phone%d@127.0.0.1:%d" % (
                 i, run.phone_port if i % 10 or not recorders else rec_port)
@@ -95,9 +151,13 @@ def main():
                 [str(rbbridge.CTL_BIN), "-c", str(run.config), "test-call",
                  dest, "Message number %d: the meeting moved to room %d "
                  "at %d o'clock." % (i, i % 7, i % 12)],
-                capture_output=True, text=True, timeout=30)
+                capture_output=True, text=True, timeout=60)
             if r.returncode:
                 raise RuntimeError(r.stderr)
+        e0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(a.enqueuers) as ex:
+            list(ex.map(enqueue, range(n)))
+        enq_s = time.monotonic() - e0
         pid = run.bridge.pid
 
         def answered():
@@ -112,15 +172,41 @@ def main():
             print(rbtest.tail(run.log, 30))
             raise
         # Steady state: all up, prompts playing, speech arriving.
+        prof = None
+        if a.perf:
+            prof = subprocess.Popen(
+                ["perf", "record", "-g", "-o", a.perf, "-p", str(pid),
+                 "--", "sleep", str(a.window)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sipps = [p for p in (sipp, rec) if p]
+        log0 = run.log.stat().st_size
+        s0 = sum(cpu_seconds(p.pid) for p in sipps)
+        i0 = idle_ticks()
         c0, w0 = cpu_seconds(pid), time.monotonic()
         time.sleep(a.window)
         c1, w1 = cpu_seconds(pid), time.monotonic()
+        i1 = idle_ticks()
+        s1 = sum(cpu_seconds(p.pid) for p in sipps)
+        fds = len(os.listdir("/proc/%d/fd" % pid))
+        if prof:
+            prof.wait(30)
         up = run.query("SELECT count(*) FROM jobs WHERE state = 1")[0][0]
 
         rows = run.query(
             "SELECT j.created_ms, e.created_ms FROM jobs j JOIN events e "
             "ON e.job_id = j.id AND e.type = 1")
         lat = [c - j for j, c in rows]
+        # The INVITE's arrival at sipp, which CALLING's commit time (the
+        # writer's clock, behind other commits) only bounds from above.
+        invites = sipp_invites(run.dir / "sipp0.msg")
+        invites.update(sipp_invites(run.dir / "sipp99.msg"))
+        created = {}
+        for dest, ms in run.query("SELECT destination, created_ms FROM "
+                                  "jobs"):
+            m = re.match(r"sip:phone(\d+)@", dest)
+            if m:
+                created[int(m.group(1))] = ms
+        wire = [invites[i] - created[i] for i in invites if i in created]
         calling = run.query("SELECT min(created_ms) FROM events WHERE "
                             "type = 1")[0][0]
         last_ans = run.query("SELECT max(created_ms) FROM events WHERE "
@@ -128,18 +214,53 @@ def main():
         share = (c1 - c0) / (w1 - w0)
         print("== %d concurrent calls (sipp on loopback, PCMA, speech "
               "into each)" % n)
-        print("enqueue-to-INVITE        p50 %d ms, p99 %d ms (%d calls)"
+        if wire:
+            print("enqueue-to-INVITE        p50 %.1f ms, p99 %.1f ms, max "
+                  "%.1f ms (%d INVITEs as sipp received them)"
+                  % (statistics.median(wire), pct(wire, 0.99), max(wire),
+                     len(wire)))
+        print("enqueue-to-CALLING       p50 %d ms, p99 %d ms (%d calls; "
+              "the CALLING event's commit)"
               % (statistics.median(lat), pct(lat, 0.99), len(lat)))
         print("set-up                   %d calls answered in %.2f s "
               "(%.1f calls/s)" % (n, (last_ans - calling) / 1000,
                                   n / max((last_ans - calling) / 1000,
                                           1e-3)))
+        print("enqueued                 %d jobs in %.2f s by %d "
+              "ringbridgectl at once (%.0f jobs/s offered)"
+              % (n, enq_s, a.enqueuers, n / enq_s))
         print("steady state             %d calls up; bridge %.1f%% of one "
-              "core = %.2f%% per call" % (up, 100 * share,
+              "core = %.3f%% per call" % (up, 100 * share,
                                           100 * share / max(up, 1)))
+        print("beside it                sipp %.1f%% of one core, machine "
+              "%.0f%% idle (of %d cores), bridge holds %d fds, load %s"
+              % (100 * (s1 - s0) / (w1 - w0),
+                 100 * (i1[0] - i0[0]) / max(i1[1] - i0[1], 1),
+                 os.cpu_count(), fds,
+                 " ".join(open("/proc/loadavg").read().split()[:3])))
         voices = run.query("SELECT count(*) FROM events WHERE type = 5")
         print("voice replies recorded   %d of %d recording calls so far"
               % (voices[0][0], recorders))
+        # The interval that ends after the window, then the run's totals.
+        def rolled():
+            return media_lines(run.log.read_text(errors="replace")[log0:])
+        rbtest.wait_until(rolled, timeout=15, interval=0.5,
+                          what="a media statistics line")
+        for l in rolled():
+            print("media (10 s interval)    " + l)
+        rbtest._terminate(run.bridge, 90)
+        totals = [l for l in media_lines(run.log.read_text(
+            errors="replace")) if l.startswith("totals")]
+        for l in totals:
+            print("media (whole run)        " + l)
+            m = re.search(r"(\d+) packets.*p50 ([\d.]+) ms, p99 ([\d.]+) "
+                          r"ms, max ([\d.]+) ms, (\d+) over 5 ms", l)
+            if m:
+                print("send lateness            p50 %s ms, p99 %s ms, max "
+                      "%s ms; %.4f%% of %s packets over 5 ms"
+                      % (m.group(2), m.group(3), m.group(4),
+                         100 * int(m.group(5)) / max(int(m.group(1)), 1),
+                         m.group(1)))
         rbtest._terminate(sipp, 5)
         if rec:
             rbtest._terminate(rec, 5)
