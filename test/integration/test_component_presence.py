@@ -179,6 +179,20 @@ class PresenceTest(rbtest.ComponentTest):
         self.wait_contact(self.alice, ("unavailable", None, None),
                           "dave@%s" % GATEWAY)
 
+    def test_registration_changes_contact(self):
+        contact = "dave@%s" % GATEWAY
+        self.prosody.register("dave")
+        self.subscribe(self.alice, contact)
+        self.wait_contact(self.alice, ("unavailable", None, None), contact)
+        self.comp.register_user(jid("dave"), "sip:dave@sip.localhost")
+        self.wait_contact(self.alice, (None, None, "Reachable by phone"),
+                          contact)
+        rbtest.queue_presence_write(self.comp.db_path, jid("dave"), "sip",
+                                    "on_the_phone")
+        self.wait_contact(self.alice, (None, "dnd", "On the phone"), contact)
+        self.comp.ctl("unregister", jid("dave"))
+        self.wait_contact(self.alice, ("unavailable", None, None), contact)
+
     def test_number_contact_refuses_subscription(self):
         contact = "+15551234567@%s" % GATEWAY
         self.alice.send_raw("<presence xmlns='jabber:client' to='%s' "
