@@ -260,7 +260,7 @@ class Prosody:
 
     def __init__(self, *, roster_privilege=False, mam=False, upload=False,
                  secret=None, component=GATEWAY, extra_global="",
-                 extra_host="", debug=True):
+                 extra_host="", debug=True, pubsub_privilege=True):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-prosody-"))
         os.chmod(self.dir, 0o755)
         self.c2s_port, self.component_port, self.http_port = free_ports(3)
@@ -269,6 +269,7 @@ class Prosody:
         self.mam = mam
         self.upload = upload
         self.roster_privilege = roster_privilege
+        self.pubsub_privilege = pubsub_privilege
         self.config = self.dir / "prosody.cfg.lua"
         self.log = self.dir / "prosody.log"
         self.proc_log = self.dir / "prosody.stdout"
@@ -286,8 +287,9 @@ class Prosody:
                 "privilege", "cloud_notify"]
         if self.mam:
             mods.append("mam")
-        iq = ('["urn:xmpp:push:0"] = "set"; '
-              '["http://jabber.org/protocol/pubsub"] = "set"')
+        iq = '["urn:xmpp:push:0"] = "set"'
+        if self.pubsub_privilege:
+            iq += '; ["http://jabber.org/protocol/pubsub"] = "set"'
         roster = ('\n      roster = "get";' if self.roster_privilege else "")
         upload = ""
         if self.upload:

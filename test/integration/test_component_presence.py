@@ -277,5 +277,29 @@ class PresenceTest(rbtest.ComponentTest):
         self.wait_row("bob", "available")
 
 
+class NoPubsubPrivilegeTest(PresenceTest):
+    """A server that grants no pubsub IQ privilege (as ejabberd 23.01
+    grants none): the gateway contact still shows the call, and nothing
+    is published into Bob's PEP."""
+
+    prosody_options = {"pubsub_privilege": False}
+
+    def test_contact_without_pep(self):
+        bob = self.client(self.prosody, "bob")
+        self.subscribe(self.alice)
+        self.wait_contact(self.alice, (None, None, "Reachable by phone"))
+        self.sip("on_the_phone")
+        self.wait_contact(self.alice, (None, "dnd", "On the phone"))
+        self.sip("idle")
+        self.wait_contact(self.alice, (None, None, "Reachable by phone"))
+        self.assertIsNone(self.activity(bob))
+
+
+# Only the test above runs with this server; the rest are PresenceTest's.
+for _name in list(vars(PresenceTest)):
+    if _name.startswith("test_"):
+        setattr(NoPubsubPrivilegeTest, _name, None)
+
+
 if __name__ == "__main__":
     unittest.main()
