@@ -95,11 +95,12 @@ class PresenceTest(rbtest.ComponentTest):
                                  "(now %s)" % (state, status, user,
                                                self.xmpp_row(user)))
 
-    def activity(self, client):
-        """The activity element in CLIENT's own PEP node, or None."""
+    def activity(self, client, owner=None):
+        """The activity element in OWNER's PEP node (default: CLIENT's
+        own) as CLIENT reads it, or None."""
         r = client.iq("<iq type='get' to='%s'><pubsub xmlns='%s'><items "
-                      "node='%s'/></pubsub></iq>" % (client.jid, NS_PUBSUB,
-                                                     NS_ACTIVITY))
+                      "node='%s'/></pubsub></iq>" % (
+                          owner or client.jid, NS_PUBSUB, NS_ACTIVITY))
         if r.get("type") != "result":
             return None
         return r.find(".//{%s}activity" % NS_ACTIVITY)
@@ -220,10 +221,13 @@ class PresenceTest(rbtest.ComponentTest):
 
     def test_pep_activity_on_the_phone(self):
         bob = self.client(self.prosody, "bob")
+        # Alice has Bob's presence (Bob's client approves): the PEP node's
+        # default access model lets her read it.
+        self.subscribe(self.alice, jid("bob"))
         self.sip("on_the_phone")
 
         def talking():
-            a = self.activity(bob)
+            a = self.activity(self.alice, jid("bob"))
             return a is not None and a.find(
                 "{%s}talking/{%s}on_the_phone" % (NS_ACTIVITY, NS_ACTIVITY)
             ) is not None
@@ -231,9 +235,12 @@ class PresenceTest(rbtest.ComponentTest):
         self.sip("idle")
 
         def empty():
-            a = self.activity(bob)
+            a = self.activity(self.alice, jid("bob"))
             return a is not None and len(list(a)) == 0
         rbtest.wait_until(empty, 20, what="an empty activity")
+        # Carol, not Bob's contact, may not read it.
+        carol = self.client(self.prosody, "carol")
+        self.assertIsNone(self.activity(carol, jid("bob")))
 
     # -- the "xmpp" rows
 
