@@ -32,6 +32,22 @@ from rbbridge import (PCMA_TE, PCMU_TE, SIPP_PCAPS, key_pcap,  # noqa: E402
 from rbtest import jid  # noqa: E402
 
 OUT = REPO / "demo-out"
+
+# What the demo sets up, shared with the docker-compose set-up in
+# deploy/compose/ (test/deploy/test_compose.py checks that they agree):
+# Prosody's options, the component's policy and [sip] keys, Bob's phone
+# address, and what the phone does in the first round.
+PROSODY_OPTIONS = {"mam": True, "upload": True}
+DEMO_PASSWORD = "demo"
+BOB_PHONE = "sip:bob@{host}:{port}"
+ROUND1 = ([pause(9000), play(key_pcap(2))], PCMU_TE)
+
+
+def component_options(phone_host, sip_listen, rtp_min):
+    """The policy and sections of the demo's ringbridge configuration."""
+    return ({"allowed_sip_domains": phone_host},
+            {"sip": {"listen": sip_listen, "rtp_port_min": str(rtp_min),
+                     "rtp_port_max": str(rtp_min + 39), "max_calls": "10"}})
 EVENT_WORDS = {1: "calling Bob (attempt {d})", 2: "Bob answered ({d})",
                3: "Bob heard the message in full", 4: "Bob pressed {d}",
                5: "Bob recorded a voice reply ({d})", 6: "failed: {d}",
@@ -44,7 +60,7 @@ def say(text):
 
 class Demo:
     def __init__(self):
-        self.prosody = rbtest.Prosody(mam=True, upload=True, debug=False)
+        self.prosody = rbtest.Prosody(debug=False, **PROSODY_OPTIONS)
         self.comp = None
         self.bridge = None
         self.clients = []
@@ -58,14 +74,12 @@ class Demo:
             % p.c2s_port)
         p.start()
         for user in ("alice", "bob"):
-            p.register(user, "demo")
+            p.register(user, DEMO_PASSWORD)
         rtp = random.randrange(40000, 59000) & ~1
-        self.comp = rbtest.Component(p, policy={
-            "allowed_sip_domains": "127.0.0.1"}, sections={
-            "sip": {"listen": "sip:127.0.0.1:%d" % self.sip_port,
-                    "rtp_port_min": str(rtp), "rtp_port_max": str(rtp + 39),
-                    "max_calls": "10"}})
-        phone = "sip:bob@127.0.0.1:%d" % self.phone_port
+        policy, sections = component_options(
+            "127.0.0.1", "sip:127.0.0.1:%d" % self.sip_port, rtp)
+        self.comp = rbtest.Component(p, policy=policy, sections=sections)
+        phone = BOB_PHONE.format(host="127.0.0.1", port=self.phone_port)
         say("operator registers Bob's phone: ringbridgectl register "
             "bob@localhost %s" % phone)
         self.comp.register_user(jid("bob"), phone)
@@ -76,7 +90,7 @@ class Demo:
         self.bridge = rbtest._spawn(
             [str(rbbridge.SIP_BIN), "-c", str(self.comp.config)],
             self.bridge_log)
-        self.alice = rbtest.Client(p, "alice", password="demo")
+        self.alice = rbtest.Client(p, "alice", password=DEMO_PASSWORD)
         self.alice.connect()
         self.clients.append(self.alice)
         self.comp.wait_ready(self.alice)
@@ -140,7 +154,7 @@ class Demo:
     def run(self, keep):
         self.start()
         say("round 1: Bob will press 2 (\u201cI'll call you back\u201d)")
-        self.phone([pause(9000), play(key_pcap(2))], PCMU_TE)
+        self.phone(*ROUND1)
         self.follow("Are we still on for lunch?",
                     lambda m: "call you back" in rbtest.xml_str(m))
 
@@ -167,8 +181,8 @@ class Demo:
 
     def keep(self):
         say("still running. Jabber: connect a client to 127.0.0.1 port %d "
-            "as alice@localhost or bob@localhost (password: demo, no TLS)."
-            % self.prosody.c2s_port)
+            "as alice@localhost or bob@localhost (password: %s, no TLS)."
+            % (self.prosody.c2s_port, DEMO_PASSWORD))
         say("Phone: point Bob's registration at your softphone (a SIP URI "
             "it answers on, its host in [policy] allowed_sip_domains):")
         print("    build/ringbridgectl -c %s register bob@localhost "
