@@ -10,7 +10,8 @@ RB_BUILD_PACKAGES="build-essential cmake pkg-config clang-format
 	libsndfile1-dev libsqlite3-dev libinih-dev libssl-dev libglib2.0-dev libcurl4-openssl-dev
 	libmicrohttpd-dev sqlite3 tzdata"
 RB_PEER_PACKAGES="prosody prosody-modules sip-tester python3-slixmpp
-	tcpdump kamailio kamailio-presence-modules kamailio-sqlite-modules"
+	tcpdump kamailio kamailio-presence-modules kamailio-sqlite-modules
+	docker-compose systemd"
 
 rb_install_packages() {
 	local missing=() p
