@@ -58,6 +58,7 @@ struct config {
 		int attempts;      /* calls per job at most */
 		int retry_backoff; /* seconds before the first retry */
 		int max_call_seconds;
+		int realtime_priority; /* 0: normal scheduling */
 	} sip;
 
 	struct {

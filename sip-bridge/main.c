@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +265,28 @@ static void raise_fd_limit(const struct bridge *b)
 		         b->cfg->sip.max_calls);
 }
 
+/*
+ * [sip] realtime_priority: this thread (the loop, which paces every call's
+ * packets) runs SCHED_FIFO, so a busy machine does not delay a tick by
+ * milliseconds. Only this thread: the writer thread started earlier keeps
+ * normal scheduling, and SCHED_RESET_ON_FORK gives a restarted speech
+ * worker normal scheduling too.
+ */
+static void realtime(const struct bridge *b)
+{
+	struct sched_param sp = {.sched_priority =
+	                             b->cfg->sip.realtime_priority};
+
+	if (sp.sched_priority <= 0)
+		return;
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp))
+		log_warn(TAG, "cannot run SCHED_FIFO at priority %d: %s",
+		         sp.sched_priority, strerror(errno));
+	else
+		log_info(TAG, "event loop runs SCHED_FIFO at priority %d",
+		         sp.sched_priority);
+}
+
 static int setup(struct bridge *b)
 {
 	const char *const *texts;
@@ -342,6 +365,7 @@ static int setup(struct bridge *b)
 	    register_fd(b, &b->tts_wait, b->tts_fd, on_tts, &b->tts_idx) ||
 	    register_fd(b, &b->dbw_wait, b->dbw_fd, on_dbw, &b->dbw_idx))
 		return -EIO;
+	realtime(b);
 	err = media_new(b);
 	if (err) {
 		log_err(TAG, "cannot start the media clock: %s",

@@ -15,7 +15,7 @@ calls a second. Prints:
 and, with --perf FILE, a perf record -g of the bridge over the window.
 Not run by CI. Usage:
   /usr/bin/python3 test/bench/bench_bridge.py [--calls 50] [--window 10]
-      [--perf FILE]
+      [--realtime PRIO] [--enqueuers 6] [--perf FILE]
 """
 
 import argparse
@@ -90,9 +90,9 @@ def main():
                     help="seconds of steady state measured")
     ap.add_argument("--enqueuers", type=int, default=6,
                     help="ringbridgectl processes queueing at once")
-    ap.add_argument("--chrt", type=int, metavar="PRIO",
-                    help="run the bridge's threads SCHED_FIFO at PRIO "
-                    "(chrt), to compare")
+    ap.add_argument("--realtime", type=int, default=0, metavar="PRIO",
+                    help="[sip] realtime_priority for the bridge (0: "
+                    "normal scheduling)")
     ap.add_argument("--perf", metavar="FILE",
                     help="also record the bridge with perf record -g "
                     "during the steady-state window")
@@ -120,14 +120,12 @@ def main():
     i = lines.index("[sip]")
     lines[i + 1:i + 1] = ["rtp_port_min = %d" % base,
                           "rtp_port_max = %d" % (base + 2 * rtp - 1),
-                          "max_calls = %d" % n]
+                          "max_calls = %d" % n,
+                          "realtime_priority = %d" % a.realtime]
     text = "\n".join(lines).replace("level = debug", "level = info")
     run.config.write_text(text + "\n")
     try:
         run.start_bridge()
-        if a.chrt:
-            subprocess.run(["chrt", "-a", "-f", "-p", str(a.chrt),
-                            str(run.bridge.pid)], check=True)
         # Speech into every call; every tenth records a reply.
         talk = [pause(1000), play(SIPP_PCAPS / "g711a.pcap"), pause(6000),
                 play(SIPP_PCAPS / "g711a.pcap")]
@@ -213,7 +211,7 @@ def main():
                              "type = 2")[0][0]
         share = (c1 - c0) / (w1 - w0)
         print("== %d concurrent calls (sipp on loopback, PCMA, speech "
-              "into each)" % n)
+              "into each), realtime_priority %d" % (n, a.realtime))
         if wire:
             print("enqueue-to-INVITE        p50 %.1f ms, p99 %.1f ms, max "
                   "%.1f ms (%d INVITEs as sipp received them)"
