@@ -124,6 +124,20 @@ class InstallTest(unittest.TestCase):
             capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_staged_install_names_the_final_paths(self):
+        """DESTDIR stages files for packaging; what the units name is the
+        final path, without the staging directory."""
+        with tempfile.TemporaryDirectory(prefix="rb-destdir-") as d:
+            subprocess.run(["cmake", "--install", str(BUILD), "--prefix",
+                            "/opt/rb"], check=True, capture_output=True,
+                           env=dict(os.environ, DESTDIR=d), timeout=300)
+            unit = pathlib.Path(d) / "opt/rb/lib/systemd/system" / UNITS[0]
+            svc = read_unit(unit)["Service"]
+            self.assertEqual(svc["ExecStart"][-1].split()[0],
+                             "/opt/rb/bin/ringbridge-component")
+            self.assertTrue((pathlib.Path(d) /
+                             "opt/rb/bin/ringbridge-component").is_file())
+
     def test_broken_units_fail_verification(self):
         """The checks above would notice: a missing binary and an unknown
         key each make verify complain."""

@@ -143,6 +143,29 @@ class CheckTest(rbtest.IntegrationTest):
         self.assertIn("component: not running (stopped cleanly)", r.stdout)
         self.assertIn("accepted the component secret", r.stdout)
 
+    def test_component_on_another_queue_is_reported(self):
+        """A component connected with another queue leaves no status row
+        here, so check authenticates; Prosody (kick_new, its default)
+        refuses it with conflict, which check reports, and the connected
+        component is untouched."""
+        comp = self.component(self.next_hop())
+        comp.start()
+        alice = self.client(self.prosody, "alice")
+        comp.wait_ready(alice)
+        other = comp.dir / "other.ini"
+        other.write_text(comp.config.read_text().replace(
+            str(comp.db_path), str(comp.dir / "other.db")))
+        r = self.check(other)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("another component is already connected as %s"
+                      % rbtest.GATEWAY, r.stderr)
+        self.assertIn("does not write to this configuration's queue",
+                      r.stderr)
+        self.assertIn("Second component attempted", self.prosody.log_text())
+        self.assertTrue(comp.running())
+        self.assertTrue(comp.db.query(
+            "SELECT 1 FROM component_status WHERE connected_ms > 0"))
+
 
 if __name__ == "__main__":
     unittest.main()
