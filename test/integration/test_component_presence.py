@@ -283,6 +283,22 @@ class PresenceTest(rbtest.ComponentTest):
         bob = self.client(self.prosody, "bob")
         self.wait_row("bob", "available")
 
+    def test_xmpp_rows_rebuilt_after_server_restart(self):
+        """Across the server's restart the row ends unavailable, and once
+        the component has reconnected (writes are held until the server's
+        initial presence is in) Bob's new presence is written again."""
+        bob = self.client(self.prosody, "bob")
+        bob.send_presence("dnd", "busy")
+        self.wait_row("bob", "dnd", "busy")
+        bob.abort()
+        self.prosody.restart()
+        self.wait_row("bob", "unavailable", None, timeout=60)
+        self.alice = self.client(self.prosody, "alice")
+        self.comp.wait_ready(self.alice, timeout=60)
+        bob = self.client(self.prosody, "bob")
+        bob.send_presence("away")
+        self.wait_row("bob", "away")
+
 
 class NoPubsubPrivilegeTest(PresenceTest):
     """A server that grants no pubsub IQ privilege (as ejabberd 23.01
