@@ -7,6 +7,7 @@
  * error: 408, 503) counts as no answer, as does a real 503.
  * Every sofia tag list of ringbridgectl is in this file.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
+#include <sofia-sip/su_log.h>
 #include <sofia-sip/su_wait.h>
 
 #include "check.h"
@@ -25,6 +27,15 @@ struct sstate {
 	char phrase[128];
 	bool options_done, shutdown_done;
 };
+
+/* sofia-sip's own log lines (ICMP errors, transaction failures) would repeat
+ * on stderr what check reports in its own words: they are dropped. */
+static void sip_log_drop(void *arg, char const *fmt, va_list ap)
+{
+	(void)arg;
+	(void)fmt;
+	(void)ap;
+}
 
 static void sip_callback(nua_event_t event, int status, char const *phrase,
                          nua_t *nua, nua_magic_t *magic, nua_handle_t *nh,
@@ -88,6 +99,7 @@ int check_sip_options(const struct config *cfg, const char *target,
 	char url[300];
 	int status = 0;
 
+	su_log_redirect(NULL, sip_log_drop, NULL);
 	if (su_init() != 0) {
 		snprintf(why, whylen, "sofia-sip did not initialise");
 		return 0;
