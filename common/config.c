@@ -414,6 +414,7 @@ static const struct config_key config_keys[] = {
     K_ENUM("presence", "mode", presence.mode, "off", presence_modes),
     K_STR("presence", "server", presence.server, "", check_sip_server, 0),
     K_INT("presence", "debounce_ms", presence.debounce_ms, "1500", 0, 60000),
+    K_INT("presence", "expires", presence.expires, "600", 10, 86400),
 
     K_STR("texts", "heard", texts.heard,
           "\u260e {callee} heard your message by phone.", check_text,

@@ -96,6 +96,7 @@ struct config {
 		enum config_presence_mode mode;
 		char *server;
 		int debounce_ms;
+		int expires; /* seconds asked for PUBLISH and SUBSCRIBE */
 	} presence;
 
 	struct {

@@ -9,7 +9,8 @@
  * rtp.c (ports, sockets, G.711), media.c (the one 20 ms clock that paces
  * every call's media), jitter.c (the receive jitter buffer), sdp.c (offer
  * and answer),
- * prompts.c (the texts), dbw.c (the thread that does the queue's writes).
+ * prompts.c (the texts), dbw.c (the thread that does the queue's writes),
+ * presence.c and pidf.c (SIP presence, docs/presence.md).
  */
 #ifndef RB_SIP_BRIDGE_H
 #define RB_SIP_BRIDGE_H
@@ -41,6 +42,7 @@ struct tts_cache;
 struct dbw;
 struct dtmf_keys;
 struct recorder;
+struct presence;
 struct jitter;
 struct media;
 typedef struct tone_gen_state_s tone_gen_state_t;
@@ -145,6 +147,7 @@ struct bridge {
 	bool stopping, shutdown_sent;
 	bool claiming, claim_again; /* a claim is with the writer */
 	uint64_t next_call_serial;
+	struct presence *pres; /* presence.c, NULL when off */
 	char owner[128];
 	char local_ip[64];
 	uint64_t next_tts_id;

@@ -30,6 +30,8 @@ struct dbw_item {
 	enum queue_job_state state;
 	int lease_ms;
 	int after_seq;
+	int (*fn)(struct queue *q, void *arg);
+	void *arg;
 	int64_t next_attempt_ms;
 	unsigned notify;
 	dbw_done_cb done;
@@ -68,6 +70,8 @@ static const char *op_name(enum dbw_op op)
 		return "finish";
 	case DBW_REFRESH:
 		return "message refresh";
+	case DBW_CALL:
+		return "presence";
 	}
 	return "?";
 }
@@ -121,6 +125,8 @@ static int item_run(struct queue *q, struct dbw_item *it)
 			return -ENOMEM;
 		it->job->id = it->job_id;
 		return queue_job_refresh_messages(q, it->job, it->after_seq);
+	case DBW_CALL:
+		return it->fn(q, it->arg);
 	default:
 		return -EINVAL;
 	}
@@ -250,7 +256,8 @@ void dbw_complete(struct dbw *w)
 		                       .err = list->err,
 		                       .job_id = list->job_id,
 		                       .tag = list->tag,
-		                       .job = list->job};
+		                       .job = list->job,
+		                       .arg = list->arg};
 
 		next = list->next;
 		if (list->done)
@@ -416,4 +423,22 @@ void dbw_job_refresh_messages(struct dbw *w, int64_t job_id, int after_seq,
 	if (it)
 		it->after_seq = after_seq;
 	submit(w, it, DBW_REFRESH, job_id, done, tag);
+}
+
+void dbw_call(struct dbw *w, int (*fn)(struct queue *q, void *arg), void *arg,
+              dbw_done_cb done, uint64_t tag)
+{
+	struct dbw_item *it = item_new(DBW_CALL, 0, NULL, NULL, done, tag);
+
+	if (!it) {
+		struct dbw_result r = {
+		    .op = DBW_CALL, .err = -ENOMEM, .tag = tag, .arg = arg};
+
+		if (done)
+			done(w->ctx, &r);
+		return;
+	}
+	it->fn = fn;
+	it->arg = arg;
+	submit(w, it, DBW_CALL, 0, done, tag);
 }

@@ -27,6 +27,7 @@ enum dbw_op {
 	DBW_RETRY,
 	DBW_FINISH,
 	DBW_REFRESH,
+	DBW_CALL, /* the submitter's function (presence.c) */
 };
 
 /* What a completion receives; valid only during the completion. */
@@ -41,6 +42,7 @@ struct dbw_result {
 	 * otherwise it is freed after the completion.
 	 */
 	struct queue_job *job;
+	void *arg; /* DBW_CALL: the submitter's argument, still its own */
 };
 
 typedef void (*dbw_done_cb)(void *ctx, struct dbw_result *r);
@@ -79,5 +81,14 @@ void dbw_job_finish(struct dbw *w, int64_t job_id, const char *owner,
 /* Reads the messages of JOB_ID after AFTER_SEQ into the result's job. */
 void dbw_job_refresh_messages(struct dbw *w, int64_t job_id, int after_seq,
                               dbw_done_cb done, uint64_t tag);
+
+/*
+ * Runs FN(q, ARG) on the writer's thread and handle, in order with the
+ * rest (inside a batch it joins the batch's transaction, and may run again
+ * if the batch's commit fails: FN must reset what it produces). ARG stays
+ * the submitter's; its result comes back as r->err and r->arg.
+ */
+void dbw_call(struct dbw *w, int (*fn)(struct queue *q, void *arg), void *arg,
+              dbw_done_cb done, uint64_t tag);
 
 #endif

@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "dbw.h"
 #include "log.h"
+#include "presence.h"
 #include "prompts.h"
 #include "tts.h"
 #include "tts_cache.h"
@@ -152,6 +153,7 @@ static int on_wake(struct bridge *b, su_wait_t *w, void *arg)
 	(void)w;
 	(void)arg;
 	queue_wake_drain(b->q, &ch);
+	presence_wake(b, ch);
 	claim_more(b);
 	return 0;
 }
@@ -203,6 +205,7 @@ static int on_signal(struct bridge *b, su_wait_t *w, void *arg)
 		if (b->stopping)
 			continue;
 		b->stopping = true;
+		presence_stop(b);
 		log_info(TAG, "signal %u: no new calls; %d in progress",
 		         si.ssi_signo, b->n_calls);
 		if (b->n_calls == 0) {
@@ -326,7 +329,8 @@ static int setup(struct bridge *b)
 		log_err(TAG, "cannot open the queue %s", b->cfg->queue.url);
 		return err;
 	}
-	err = queue_wake_listen(b->q, QUEUE_CH_JOBS, &b->wake_fd);
+	err = queue_wake_listen(b->q, QUEUE_CH_JOBS | presence_channels(b->cfg),
+	                        &b->wake_fd);
 	if (err)
 		return err;
 	err = ports_init(&b->ports, b->cfg->sip.rtp_port_min,
@@ -373,6 +377,8 @@ static int setup(struct bridge *b)
 		return err;
 	}
 	err = ua_start(b);
+	if (!err)
+		err = presence_start(b);
 	if (err)
 		return err;
 	b->poll_timer = su_timer_create(su_root_task(b->root), POLL_MS);
@@ -393,6 +399,7 @@ static void teardown(struct bridge *b)
 	b->stopping = true;
 	dbw_free(b->dbw);
 	b->dbw = NULL;
+	presence_free(b);
 	ua_destroy(b);
 	media_free(b);
 	if (b->poll_timer)

@@ -12,6 +12,7 @@
 
 #include "bridge.h"
 #include "log.h"
+#include "presence.h"
 
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
@@ -95,6 +96,8 @@ static void ua_callback(nua_event_t event, int status, const char *phrase,
                         struct call *c, const sip_t *sip, tagi_t tags[])
 {
 	(void)nua;
+	if (!c && presence_nua_event(b, event, status, phrase, nh, sip, tags))
+		return;
 	switch (event) {
 	case nua_r_invite:
 		on_r_invite(c, nh, status, phrase, sip);

@@ -1,0 +1,95 @@
+"""sipp scenarios written by the presence tests: a watcher that SUBSCRIBEs
+to a presentity and checks each NOTIFY it receives against regular
+expressions (a NOTIFY that does not match fails sipp, so its exit status
+says whether the watcher saw the right PIDF), and a phone that REGISTERs at
+a registrar and calls through it."""
+
+from xml.sax.saxutils import quoteattr
+
+HEAD = '<?xml version="1.0" encoding="ISO-8859-1" ?>\n' \
+    '<!DOCTYPE scenario SYSTEM "sipp.dtd">\n<scenario name="%s">\n'
+
+OK_TO_REQUEST = """  <send><![CDATA[
+
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+"""
+
+
+def _checks(body=(), headers=()):
+    acts = []
+    for rx in body:
+        acts.append('<ereg regexp=%s search_in="body" check_it="true" '
+                    'assign_to="m"/>' % quoteattr(rx))
+    for hdr, rx in headers:
+        acts.append('<ereg regexp=%s search_in="hdr" header=%s '
+                    'check_it="true" assign_to="m"/>' % (
+                        quoteattr(rx), quoteattr(hdr)))
+    return "".join(acts)
+
+
+def watcher(presentity, notifies, *, event="presence", expires=60,
+            unsubscribe=True, final=None, timeout_ms=60000,
+            accept="application/pidf+xml"):
+    """SUBSCRIBE to PRESENTITY (a sip: URI), then one NOTIFY per entry of
+    NOTIFIES (a list of regexps its body must match), answering each; then
+    an unSUBSCRIBE answered by a terminated NOTIFY, or, with FINAL, a
+    NOTIFY whose Subscription-State matches FINAL (e.g. a timeout)."""
+    s = [HEAD % "watcher"]
+    s.append("""  <send retrans="500"><![CDATA[
+
+SUBSCRIBE %(p)s SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:watcher@[local_ip]>;tag=[pid]SIPpTag00[call_number]
+To: <%(p)s>
+Call-ID: [call_id]
+CSeq: 1 SUBSCRIBE
+Contact: <sip:watcher@[local_ip]:[local_port]>
+Max-Forwards: 70
+Event: %(e)s
+Accept: %(a)s
+Expires: %(x)d
+Content-Length: 0
+
+]]></send>
+  <recv response="200" rrs="true" timeout="%(t)d"/>
+""" % dict(p=presentity, e=event, x=expires, t=timeout_ms, a=accept))
+    for body in notifies:
+        s.append('  <recv request="NOTIFY" timeout="%d"><action>%s'
+                 '</action></recv>\n' % (timeout_ms, _checks(body)))
+        s.append(OK_TO_REQUEST)
+    if unsubscribe:
+        s.append("""  <send retrans="500"><![CDATA[
+
+SUBSCRIBE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:watcher@[local_ip]>;tag=[pid]SIPpTag00[call_number]
+To: <%(p)s>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 SUBSCRIBE
+Contact: <sip:watcher@[local_ip]:[local_port]>
+[routes]
+Max-Forwards: 70
+Event: %(e)s
+Expires: 0
+Content-Length: 0
+
+]]></send>
+  <recv response="200" timeout="%(t)d"/>
+""" % dict(p=presentity, e=event, t=timeout_ms))
+        final = final or "terminated"
+    if final:
+        s.append('  <recv request="NOTIFY" timeout="%d"><action>%s'
+                 '</action></recv>\n' % (timeout_ms, _checks(
+                     headers=[("Subscription-State:", final)])))
+        s.append(OK_TO_REQUEST)
+    s.append('  <nop><action><log message="[$m]"/></action></nop>\n')
+    s.append("</scenario>\n")
+    return "".join(s)
