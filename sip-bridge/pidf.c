@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -280,8 +281,9 @@ static int dialog_state(const char *s, enum dialoginfo_state *st)
 	    [DIALOGINFO_TERMINATED] = "terminated",
 	};
 
+	/* RFC 4235 spells them in lower case; Kamailio sends "Trying". */
 	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!strcmp(s, names[i])) {
+		if (!strcasecmp(s, names[i])) {
 			*st = (enum dialoginfo_state)i;
 			return 0;
 		}

@@ -630,6 +630,10 @@ static void on_i_notify(struct puser *u, const sip_t *sip, tagi_t tags[])
 	struct dialoginfo *di;
 
 	tl_gets(tags, NUTAG_SUBSTATE_REF(state), TAG_END());
+	log_debug(TAG, "%s: dialog NOTIFY (%s, %u bytes)", u->jid,
+	          nua_substate_name((enum nua_substate)state),
+	          sip && sip->sip_payload ? (unsigned)sip->sip_payload->pl_len
+	                                  : 0u);
 	if (sip && sip->sip_payload && sip->sip_payload->pl_len &&
 	    sip->sip_content_type && sip->sip_content_type->c_type &&
 	    !strcasecmp(sip->sip_content_type->c_type, DINFO_TYPE)) {
@@ -637,6 +641,9 @@ static void on_i_notify(struct puser *u, const sip_t *sip, tagi_t tags[])
 		if (di && dialoginfo_parse(sip->sip_payload->pl_data,
 		                           sip->sip_payload->pl_len, di) == 0) {
 			u->retry_ms = 0;
+			log_debug(TAG, "%s: dialog-info %s v%u, %u dialog(s)",
+			          u->jid, di->full ? "full" : "partial",
+			          (unsigned)di->version, (unsigned)di->n);
 			dialogs_apply(u, di);
 		} else {
 			log_warn(TAG, "%s: unreadable dialog-info refused",

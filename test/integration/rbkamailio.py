@@ -37,13 +37,13 @@ HEADER = """#!KAMAILIO
 debug={debug}
 log_stderror=yes
 fork=yes
-children=2
+children={children}
 listen=udp:127.0.0.1:{port}
 {tcp}
 enable_tls=no
 auto_aliases=no
 alias="127.0.0.1:{port}"
-mpath="{modules}/"
+{aliases}mpath="{modules}/"
 """
 
 # Registrar + presence server, dialog state published by pua_dialoginfo for
@@ -176,7 +176,7 @@ class Kamailio:
     the per-run SQLite database ("presence", "usrloc", "dialog"...)."""
 
     def __init__(self, routes, *, schemas=(), tcp=False, debug=2,
-                 port=None):
+                 port=None, domains=(), children=2):
         if not os.access(KAMAILIO, os.X_OK):
             raise AssertionError("kamailio is not installed")
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-kamailio-"))
@@ -192,7 +192,9 @@ class Kamailio:
         self.run_dir.mkdir()
         self.proc = None
         self._make_db(schemas)
+        aliases = "".join('alias="%s"\n' % d for d in domains)
         text = HEADER.format(debug=debug, port=self.port, modules=MODULES,
+                             aliases=aliases, children=children,
                              tcp=("listen=tcp:127.0.0.1:%d" % self.port
                                   if tcp else "disable_tcp=yes"))
         text += self.substitute(routes)
@@ -291,6 +293,10 @@ def start(testcase, routes, **kw):
 
 
 def presence_server(testcase, **kw):
-    """Kamailio as registrar + presence server (PRESENCE_ROUTES)."""
+    """Kamailio as registrar + presence server (PRESENCE_ROUTES). One SIP
+    worker: db_sqlite sets no busy timeout, so two workers updating the
+    presentity table at once (a call's caller and callee PUBLISHes) fail
+    with "database is locked" and the update is lost."""
+    kw.setdefault("children", 1)
     return start(testcase, PRESENCE_ROUTES,
                  schemas=("presence", "usrloc", "dialog"), **kw)

@@ -193,7 +193,7 @@ class Run:
         msg = self.dir / ("sipp%d.msg" % n)
         port = port or free_ports(1)[0]
         proc = rbtest._spawn(
-            ["sipp", target, "-sf", str(sf), "-i", "127.0.0.1",
+            ["sipp"] + ([target] if target else []) + ["-sf", str(sf), "-i", "127.0.0.1",
              "-p", str(port), "-m", str(calls), "-nostdin", "-trace_msg",
              "-message_file", str(msg), "-timeout", "120s",
              "-timeout_error"] + list(extra),

@@ -93,3 +93,122 @@ Content-Length: 0
     s.append('  <nop><action><log message="[$m]"/></action></nop>\n')
     s.append("</scenario>\n")
     return "".join(s)
+
+
+def caller(from_uri, to_uri, hold_ms=4000):
+    """A phone (FROM_URI) calling TO_URI through the proxy sipp is pointed
+    at: INVITE with PCMU, ACK the answer, talk for HOLD_MS, hang up."""
+    return (HEAD % "caller") + """  <send retrans="500"><![CDATA[
+
+INVITE %(to)s SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <%(fr)s>;tag=[pid]SIPpTag00[call_number]
+To: <%(to)s>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:phone@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=phone 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <%(fr)s>;tag=[pid]SIPpTag00[call_number]
+To: <%(to)s>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+[routes]
+Contact: <sip:phone@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="%(hold)d"/>
+  <send retrans="500"><![CDATA[
+
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <%(fr)s>;tag=[pid]SIPpTag00[call_number]
+To: <%(to)s>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+[routes]
+Contact: <sip:phone@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+</scenario>
+""" % dict(fr=from_uri, to=to_uri, hold=hold_ms)
+
+
+def callee():
+    """A phone that answers one call (echoing the proxy's Record-Route, so
+    the caller's ACK and BYE come back through it) and waits for BYE."""
+    return (HEAD % "callee") + """  <recv request="INVITE" crlf="true"/>
+  <send><![CDATA[
+
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_Record-Route:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+]]></send>
+  <send retrans="500"><![CDATA[
+
+SIP/2.0 200 OK
+[last_Via:]
+[last_Record-Route:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=phone 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+]]></send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="300"/>
+</scenario>
+"""
