@@ -66,7 +66,7 @@ class Bridge:
         self.config = run.dir / ("bridge%d.conf" % n)
         self.config.write_text(CONFIG.format(
             db=run.db, sip_port=self.sip_port, rtp_min=base,
-            rtp_max=base + 19, domain=SIP_DOMAIN, **run.presence))
+            rtp_max=base + 19, domain=run.domain, **run.presence))
         self.log = run.dir / ("bridge%d.log" % n)
         self.proc = None
 
@@ -101,14 +101,16 @@ class Run:
     """A directory, a queue, presence settings and the bridges."""
 
     def __init__(self, testcase, *, mode="agent", server="", debounce_ms=0,
-                 expires=600):
+                 expires=600, db=None, domain=SIP_DOMAIN):
         rbtest._require_binary(SIP_BIN)
         rbtest._require_binary(CTL_BIN)
         if not shutil.which("sipp"):
             raise AssertionError("sipp (sip-tester) is not installed")
         self.t = testcase
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-presence-"))
-        self.db = self.dir / "queue.db"
+        # DB: another fixture's queue (the component's), shared.
+        self.db = pathlib.Path(db) if db else self.dir / "queue.db"
+        self.domain = domain
         self.presence = dict(mode=mode, server=server,
                              debounce_ms=debounce_ms, expires=expires)
         self.bridges = []
@@ -137,7 +139,7 @@ class Run:
         if not path.exists():
             path.write_text(CONFIG.format(
                 db=self.db, sip_port=5060, rtp_min=20000, rtp_max=20019,
-                domain=SIP_DOMAIN, **self.presence))
+                domain=self.domain, **self.presence))
         return path
 
     def register(self, jid, user):

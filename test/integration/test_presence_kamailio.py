@@ -72,21 +72,23 @@ class KamailioPresenceTest(unittest.TestCase):
         self.assertNotIn("away/>", notes[0])
         self.assertNotIn("away/>", notes[2])
 
-    def register_phone(self, user, port):
+    def register_phone(self, user, port, domain=rbpresence.SIP_DOMAIN):
         # REGISTER's To (here the request URI too) names the AOR.
-        r = sip_request(self.k.port, "REGISTER", rbpresence.sip_addr(user),
+        r = sip_request(self.k.port, "REGISTER",
+                        "sip:%s@%s" % (user, domain),
                         "Contact: <sip:%s@127.0.0.1:%d>;expires=300\r\n" % (
                             user, port))
         self.assertTrue(r.startswith("SIP/2.0 200"), r + self.k.logs())
 
-    def call(self, hold_ms):
-        """alice (a sipp phone) calls bob (another) through Kamailio;
-        returns the caller's sipp process."""
-        bob_port = free_ports(1)[0]
-        self.register_phone("bob", bob_port)
-        self.run.sipp(sipwatch.callee(), "", port=bob_port)
-        sc = sipwatch.caller(rbpresence.sip_addr("alice"),
-                             rbpresence.sip_addr("bob"), hold_ms)
+    def call(self, hold_ms, caller="alice", callee="bob",
+             domain=rbpresence.SIP_DOMAIN):
+        """CALLER (a sipp phone) calls CALLEE (another, registered at
+        Kamailio) through Kamailio; returns the caller's sipp process."""
+        port = free_ports(1)[0]
+        self.register_phone(callee, port, domain)
+        self.run.sipp(sipwatch.callee(), "", port=port)
+        sc = sipwatch.caller("sip:%s@%s" % (caller, domain),
+                             "sip:%s@%s" % (callee, domain), hold_ms)
         proc, _ = self.run.sipp(sc, self.k.addr)
         return proc
 
