@@ -35,6 +35,7 @@ listen = sip:127.0.0.1:{sip_port}
 rtp_port_min = {rtp_min}
 rtp_port_max = {rtp_max}
 max_calls = 4
+{extra_sip}
 
 [policy]
 allowed_sip_domains = {domain}
@@ -66,7 +67,8 @@ class Bridge:
         self.config = run.dir / ("bridge%d.conf" % n)
         self.config.write_text(CONFIG.format(
             db=run.db, sip_port=self.sip_port, rtp_min=base,
-            rtp_max=base + 19, domain=run.domain, **run.presence))
+            rtp_max=base + 19, domain=run.domain, extra_sip=run.extra_sip,
+            **run.presence))
         self.log = run.dir / ("bridge%d.log" % n)
         self.proc = None
 
@@ -101,7 +103,7 @@ class Run:
     """A directory, a queue, presence settings and the bridges."""
 
     def __init__(self, testcase, *, mode="agent", server="", debounce_ms=0,
-                 expires=600, db=None, domain=SIP_DOMAIN):
+                 expires=600, db=None, domain=SIP_DOMAIN, extra_sip=""):
         rbtest._require_binary(SIP_BIN)
         rbtest._require_binary(CTL_BIN)
         if not shutil.which("sipp"):
@@ -111,6 +113,7 @@ class Run:
         # DB: another fixture's queue (the component's), shared.
         self.db = pathlib.Path(db) if db else self.dir / "queue.db"
         self.domain = domain
+        self.extra_sip = extra_sip
         self.presence = dict(mode=mode, server=server,
                              debounce_ms=debounce_ms, expires=expires)
         self.bridges = []
@@ -139,7 +142,8 @@ class Run:
         if not path.exists():
             path.write_text(CONFIG.format(
                 db=self.db, sip_port=5060, rtp_min=20000, rtp_max=20019,
-                domain=self.domain, **self.presence))
+                domain=self.domain, extra_sip=self.extra_sip,
+                **self.presence))
         return path
 
     def register(self, jid, user):

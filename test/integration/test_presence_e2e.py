@@ -7,7 +7,12 @@ queue. Bob (registered with the SIP address sip:bob@sip.localhost):
   rpid:away with his status;
 - places a call from his SIP phone through Kamailio: Alice, subscribed to
   his gateway contact bob@callgw.localhost, sees dnd "On the phone", and
-  "Reachable by phone" again when the call ends."""
+  "Reachable by phone" again when the call ends;
+- is phoned about a message Alice writes to his gateway contact while he
+  is offline on XMPP and in a call: the job waits, unclaimed, until the
+  call ends, then the bridge calls his phone (through Kamailio)."""
+
+import time
 
 import unittest
 
@@ -38,7 +43,8 @@ class PresenceLoopTest(rbtest.ComponentTest):
         self.k = rbkamailio.presence_server(self, domains=(SIP_DOMAIN,))
         self.run = rbpresence.Run(self, mode="publish", server=self.k.uri,
                                   debounce_ms=300, db=self.comp.db_path,
-                                  domain=SIP_DOMAIN)
+                                  domain=SIP_DOMAIN, extra_sip=(
+                                      "outbound_proxy = %s" % self.k.uri))
         self.run.extra_logs.append(self.k.logs)
         self.run.bridge()
 
@@ -67,6 +73,39 @@ class PresenceLoopTest(rbtest.ComponentTest):
                           timeout=30)
         self.wait_contact(self.alice, (None, None, "Reachable by phone"),
                           timeout=40)
+        self.run.wait_sipp(proc)
+
+    def test_message_waits_for_the_call_to_end(self):
+        self.subscribe(self.alice, tcp.CONTACT)
+        self.wait_contact(self.alice, (None, None, "Reachable by phone"))
+        # Bob's phone for the bridge's call: answers, then waits for BYE.
+        port, media = rbtest.free_ports(2)
+        self.register_phone("bob", port, SIP_DOMAIN)
+        import rbbridge
+        uas, msg = rbbridge.start_sipp(
+            self.run.dir, 90, "uas_answer.xml", port, media, 1,
+            dict(FORMATS="0", RTPMAPS="a=rtpmap:0 PCMU/8000", MEDIA=""))
+        self.run.sipps.append((uas, msg))
+
+        proc = self.call(9000, caller="bob", callee="carol",
+                         domain=SIP_DOMAIN)
+        self.wait_contact(self.alice, (None, "dnd", "On the phone"),
+                          timeout=30)
+        self.alice.send_message(tcp.CONTACT, "Call me when you can")
+        job = self.wait(lambda: self.db.jobs(callee_jid=jid("bob")),
+                        "bob's job")[0]
+        time.sleep(3)
+        job = self.db.jobs(id=job["id"])[0]
+        self.assertEqual((job["state"], job["attempts"]), (0, 0),
+                         "claimed while bob was on the phone")
+        self.assertEqual(self.run.sip_state(jid("bob")), "on_the_phone")
+        self.wait_contact(self.alice, (None, None, "Reachable by phone"),
+                          timeout=40)
+        self.wait(lambda: self.db.jobs(id=job["id"])[0]["attempts"] >= 1,
+                  "bob's job claimed after the call", timeout=15)
+        self.wait(lambda: "INVITE sip:bob@" in msg.read_text(
+            errors="replace") if msg.exists() else False,
+            "the bridge's call to bob's phone", timeout=30)
         self.run.wait_sipp(proc)
 
 
