@@ -12,6 +12,8 @@ RB_BUILD_PACKAGES="build-essential cmake pkg-config clang-format
 RB_PEER_PACKAGES="prosody prosody-modules sip-tester python3-slixmpp
 	tcpdump kamailio kamailio-presence-modules kamailio-sqlite-modules
 	docker-compose systemd"
+# Only for scripts/valgrind (the memcheck integration run).
+RB_VALGRIND_PACKAGES="valgrind"
 
 rb_install_packages() {
 	local missing=() p

@@ -91,7 +91,7 @@ def start_sipp(directory, n, scenario, phone_port, media_port, calls=1,
         ["sipp", "-sf", str(sf), "-i", "127.0.0.1",
          "-p", str(phone_port), "-mp", str(media_port),
          "-m", str(calls), "-nostdin", "-trace_msg", "-message_file",
-         str(msg), "-timeout", "120s", "-timeout_error"],
+         str(msg), "-timeout", "%ds" % rbtest.scaled(120), "-timeout_error"],
         pathlib.Path(directory) / ("sipp%d.out" % n), cwd=str(directory))
     time.sleep(0.3)
     return proc, msg
@@ -124,8 +124,7 @@ class Run:
     # ---- processes -------------------------------------------------------
 
     def start_bridge(self):
-        self.bridge = rbtest._spawn([str(SIP_BIN), "-c", str(self.config)],
-                                    self.log)
+        self.bridge = rbtest.rb_spawn([SIP_BIN, "-c", self.config], self.log)
         def listening():
             self.assert_running()
             return "listening on" in self.log.read_text()
@@ -152,7 +151,7 @@ class Run:
 
     def wait_sipp(self, proc, timeout=90):
         try:
-            rc = proc.wait(timeout)
+            rc = proc.wait(rbtest.scaled(timeout))
         except subprocess.TimeoutExpired:
             rbtest._terminate(proc, 5)
             raise AssertionError("sipp did not finish:\n" + self.logs())
@@ -187,9 +186,9 @@ class Run:
         return "sip:phone@127.0.0.1:%d" % self.phone_port
 
     def test_call(self, text="Hi there."):
-        r = subprocess.run([str(CTL_BIN), "-c", str(self.config),
-                            "test-call", self.phone_uri(), text],
-                           capture_output=True, text=True, timeout=30)
+        r = rbtest.rb_run([CTL_BIN, "-c", self.config, "test-call",
+                           self.phone_uri(), text], timeout=30,
+                          capture_output=True, text=True)
         if r.returncode != 0:
             raise AssertionError("test-call: %s%s" % (r.stdout, r.stderr))
         return int(r.stdout.split()[1])

@@ -75,6 +75,124 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:",
                      "ERROR: LeakSanitizer")
 
 # ---------------------------------------------------------------------------
+# valgrind (opt-in, test/integration/README.md): with RB_VALGRIND=1 every
+# ringbridge binary a fixture runs (through rb_spawn / rb_run, the one place
+# that builds the command line) runs under memcheck, each process (and each
+# child forked without exec, such as the bridge's speech worker) writing
+# RB_VALGRIND_DIR/vg-PID.log. Stopping a ringbridge process, or the end of a
+# ringbridgectl run, fails the test when a finished log counts errors
+# (invalid accesses, uninitialised values, definite or indirect leaks).
+# Memcheck is 20-50 times slower: every wait the harness makes is multiplied
+# by RB_TIME_SCALE (10 under valgrind unless set).
+
+VALGRIND = os.environ.get("RB_VALGRIND", "") not in ("", "0")
+TIME_SCALE = float(os.environ.get("RB_TIME_SCALE") or
+                   ("10" if VALGRIND else "1"))
+VALGRIND_SUPP = REPO / "test" / "valgrind.supp"
+VALGRIND_OPTIONS = (
+    "--tool=memcheck", "--leak-check=full",
+    "--show-leak-kinds=definite,indirect",
+    "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
+    "--track-fds=no", "--num-callers=40", "--trace-children=no")
+_valgrind_dir = None
+_valgrind_seen = set()  # logs already checked (their process has ended)
+
+
+def scaled(seconds):
+    """SECONDS of waiting for a ringbridge process, stretched under
+    valgrind (RB_TIME_SCALE)."""
+    return seconds * TIME_SCALE
+
+
+def valgrind_dir():
+    global _valgrind_dir
+    if _valgrind_dir is None:
+        d = os.environ.get("RB_VALGRIND_DIR")
+        if d:
+            _valgrind_dir = pathlib.Path(d)
+            _valgrind_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            _valgrind_dir = pathlib.Path(tempfile.mkdtemp(
+                prefix="rb-valgrind-"))
+    return _valgrind_dir
+
+
+def rb_argv(argv):
+    """The command line that runs ARGV (a ringbridge binary and its
+    arguments): ARGV itself, or under valgrind when RB_VALGRIND is set."""
+    argv = [str(a) for a in argv]
+    if not VALGRIND:
+        return argv
+    return (["valgrind", *VALGRIND_OPTIONS,
+             "--suppressions=%s" % VALGRIND_SUPP,
+             "--log-file=%s" % (valgrind_dir() / "vg-%p.log")] + argv)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _valgrind_records(text):
+    """Error records in a log that has no ERROR SUMMARY because its process
+    was killed (SIGKILL: the bridge's speech renderers end that way, and
+    tests that crash the component on purpose): a message line followed by
+    its stack ("at 0x..."), valgrind's own warnings excepted. Leaks are
+    only known at a normal exit, so they cannot be counted here."""
+    lines = [re.sub(r"^==\d+== ?", "", l) for l in text.splitlines()]
+    return sum(1 for a, b in zip(lines, lines[1:])
+               if a and not a.startswith((" ", "Warning"))
+               and b.lstrip().startswith("at 0x"))
+
+
+def valgrind_failures():
+    """[(log, error count)] for the logs of ended processes, not checked
+    before, that count errors: the ERROR SUMMARY of a process that exited,
+    the error records of one that was killed."""
+    if not VALGRIND:
+        return []
+    bad = []
+    for log in sorted(valgrind_dir().glob("vg-*.log")):
+        if log in _valgrind_seen:
+            continue
+        text = log.read_text(errors="replace")
+        m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        if m is not None:
+            n = int(m.group(1))
+        elif _pid_alive(int(log.stem.split("-")[1])):
+            continue  # still running
+        else:
+            n = _valgrind_records(text)
+        _valgrind_seen.add(log)
+        if n:
+            bad.append((log, n))
+    return bad
+
+
+def check_valgrind():
+    """Fails (AssertionError) when a ringbridge process that has ended
+    since the last check left a valgrind log counting errors."""
+    bad = valgrind_failures()
+    if bad:
+        raise AssertionError("valgrind reports errors:\n" + "\n".join(
+            "--- %s: %d error(s) ---\n%s" % (log, n, tail(log, 150))
+            for log, n in bad))
+
+
+def rb_run(argv, timeout=60, **kw):
+    """subprocess.run of a ringbridge binary (ringbridgectl): under
+    valgrind when asked, with a stretched timeout, then checked."""
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    r = subprocess.run(rb_argv(argv), timeout=scaled(timeout), **kw)
+    check_valgrind()
+    return r
+
+# ---------------------------------------------------------------------------
 # small utilities
 
 
@@ -105,6 +223,7 @@ def wait_until(fn, timeout=20.0, interval=0.1, what=None):
     """Polls FN until it returns something truthy, which is returned.
     sqlite3 errors (database or table not created yet) count as "not yet".
     Raises AssertionError naming WHAT after TIMEOUT seconds."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     last_exc = None
     while True:
@@ -132,18 +251,25 @@ def tail(path, n=60):
 
 
 _live = {}  # pid -> Popen of every process a fixture started
+_ringbridge = set()  # pids of those that are ringbridge binaries
 
 
 def _reap_all():
     for p in list(_live.values()):
-        _terminate(p, STOP_TIMEOUT)
+        try:
+            _terminate(p, STOP_TIMEOUT)
+        except AssertionError as e:
+            sys.stderr.write("%s\n" % e)
 
 
 atexit.register(_reap_all)
 
 
 def _terminate(proc, timeout, sig=signal.SIGTERM):
-    """Stops PROC (a Popen we started) by pid; SIGKILL after TIMEOUT."""
+    """Stops PROC (a Popen we started) by pid; SIGKILL after TIMEOUT
+    (stretched under valgrind). For a ringbridge binary, then fails on
+    valgrind errors."""
+    timeout = scaled(timeout)
     if proc.poll() is None:
         try:
             proc.send_signal(sig)
@@ -152,6 +278,9 @@ def _terminate(proc, timeout, sig=signal.SIGTERM):
             proc.kill()
             proc.wait(timeout)
     _live.pop(proc.pid, None)
+    if proc.pid in _ringbridge:
+        _ringbridge.discard(proc.pid)
+        check_valgrind()
     return proc.returncode
 
 
@@ -163,6 +292,13 @@ def _spawn(argv, log_path, **kw):
     finally:
         log.close()
     _live[proc.pid] = proc
+    return proc
+
+
+def rb_spawn(argv, log_path, **kw):
+    """_spawn for a ringbridge binary: under valgrind when asked."""
+    proc = _spawn(rb_argv(argv), log_path, **kw)
+    _ringbridge.add(proc.pid)
     return proc
 
 
@@ -519,6 +655,7 @@ class StanzaQueue:
             return out
 
     def wait_for(self, pred=lambda el: True, timeout=IQ_TIMEOUT, what=None):
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -694,6 +831,7 @@ class Client:
         with self._lock:
             self._pending[iq_id] = fut
         self.send_raw(xml)
+        timeout = scaled(timeout)
         try:
             return fut.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -894,8 +1032,8 @@ class Component:
             f.write(b"---- start ----\n")
         # Sanitizer options come from the environment (scripts/test sets
         # them); reports go to stderr, which is the log.
-        self.proc = _spawn([str(self.binary), "-c", str(self.config)],
-                           self.log, cwd=str(self.dir))
+        self.proc = rb_spawn([self.binary, "-c", self.config], self.log,
+                             cwd=str(self.dir))
         self._exit_expected = False
         return self
 
@@ -905,6 +1043,7 @@ class Component:
     def wait_ready(self, client, timeout=30.0):
         """Until a disco#info to the component from CLIENT gets a result
         (Prosody answers an error while the component is not connected)."""
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -969,10 +1108,8 @@ class Component:
     def ctl(self, *args, check=True, timeout=60):
         """Runs ringbridgectl -c CONFIG ARGS; returns the CompletedProcess."""
         _require_binary(CTL_BIN)
-        r = subprocess.run([str(CTL_BIN), "-c", str(self.config)]
-                           + [str(a) for a in args], capture_output=True,
-                           text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL)
+        r = rb_run([CTL_BIN, "-c", self.config, *args], timeout=timeout,
+                   capture_output=True, text=True)
         if check and r.returncode != 0:
             raise AssertionError("ringbridgectl %s failed (%d): %s%s" % (
                 " ".join(args), r.returncode, r.stdout, r.stderr))

@@ -6,14 +6,13 @@ reason, ENDED) and the job's state and attempts."""
 
 import math
 import os
-import signal
 import struct
-import subprocess
 import time
 import unittest
 import warnings
 
 import rbbridge
+import rbtest
 from rbbridge import (PCMA_ONLY, PCMA_TE, PCMU_TE, Run, SIPP_PCAPS,
                       key_pcap, pause, play)
 
@@ -87,8 +86,7 @@ class BridgeCallTest(unittest.TestCase):
         job = run.test_call()
         rbbridge.wait_until(lambda: "ANSWERED" in names(run.events(job)),
                             timeout=30, what="the answer")
-        run.bridge.send_signal(signal.SIGTERM)
-        self.assertEqual(run.bridge.wait(60), 0, run.logs())
+        self.assertEqual(rbtest._terminate(run.bridge, 60), 0, run.logs())
         run.wait_sipp(sipp)
         ev = run.events(job)
         self.assertEqual(detail(ev, "KEY"), ["2"], run.logs())
@@ -96,9 +94,9 @@ class BridgeCallTest(unittest.TestCase):
 
     def test_ctl_test_call_applies_the_policy(self):
         run = Run(self)
-        r = subprocess.run([str(rbbridge.CTL_BIN), "-c", str(run.config),
-                            "test-call", "sip:phone@elsewhere.example.org",
-                            "x"], capture_output=True, text=True, timeout=30)
+        r = rbtest.rb_run([rbbridge.CTL_BIN, "-c", run.config, "test-call",
+                           "sip:phone@elsewhere.example.org", "x"],
+                          timeout=30, capture_output=True, text=True)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("not allowed", r.stderr)
         self.assertEqual(run.test_call("ok"), 1)

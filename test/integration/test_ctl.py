@@ -10,10 +10,11 @@ import pathlib
 import shutil
 import sqlite3
 import stat
-import subprocess
 import tempfile
 import time
 import unittest
+
+import rbtest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD_DIR = pathlib.Path(os.environ.get("RB_BUILD_DIR", REPO / "build"))
@@ -60,8 +61,8 @@ class CtlTest(unittest.TestCase):
         argv = [str(CTL_BIN)]
         if config:
             argv += ["-c", str(self.config)]
-        r = subprocess.run(argv + list(args), capture_output=True, text=True,
-                           timeout=60, stdin=subprocess.DEVNULL)
+        r = rbtest.rb_run(argv + list(args), timeout=60, capture_output=True,
+                          text=True)
         for marker in SANITIZER_MARKERS:
             self.assertNotIn(marker, r.stderr)
         return r

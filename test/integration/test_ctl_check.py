@@ -7,7 +7,6 @@ and a message to an offline user is still caught afterwards."""
 
 import pathlib
 import shutil
-import subprocess
 import time
 import unittest
 
@@ -42,9 +41,8 @@ class CheckTest(rbtest.IntegrationTest):
             "sip": {"trunk": "127.0.0.1:%d" % trunk_port}}, **kw)
 
     def check(self, config, *extra):
-        r = subprocess.run([str(rbtest.CTL_BIN), "-c", str(config), "check",
-                            *extra], capture_output=True, text=True,
-                           timeout=60)
+        r = rbtest.rb_run([rbtest.CTL_BIN, "-c", config, "check", *extra],
+                          timeout=60, capture_output=True, text=True)
         for marker in rbtest.SANITIZER_MARKERS:
             self.assertNotIn(marker, r.stderr)
         return r

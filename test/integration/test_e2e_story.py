@@ -41,8 +41,8 @@ class StoryTest(rbtest.ComponentTest):
 
     def start_bridge(self):
         log = self.comp.dir / "bridge.log"
-        self.bridge = rbtest._spawn(
-            [str(rbbridge.SIP_BIN), "-c", str(self.comp.config)], log)
+        self.bridge = rbtest.rb_spawn(
+            [rbbridge.SIP_BIN, "-c", self.comp.config], log)
         self.addCleanup(self.stop_bridge, self.bridge, log)
         rbtest.wait_until(lambda: "listening on" in log.read_text(),
                           timeout=30, what="the bridge to listen")
