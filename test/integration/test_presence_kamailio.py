@@ -72,6 +72,18 @@ class KamailioPresenceTest(unittest.TestCase):
         self.assertNotIn("away/>", notes[0])
         self.assertNotIn("away/>", notes[2])
 
+    def test_unregistering_removes_the_publication(self):
+        self.start()
+        self.run.set_xmpp(ALICE, "dnd", "Busy")
+        self.run.bridge()
+        self.wait(lambda: "busy/>" in self.presentity(),
+                  "alice's PUBLISH at Kamailio")
+        self.run.ctl("unregister", ALICE)
+        # ringbridgectl wakes the bridge (registrations channel), which
+        # sends PUBLISH with Expires: 0; Kamailio drops the presentity.
+        self.wait(lambda: self.presentity() == "", "the unPUBLISH",
+                  timeout=15)
+
     def register_phone(self, user, port, domain=rbpresence.SIP_DOMAIN):
         # REGISTER's To (here the request URI too) names the AOR.
         r = sip_request(self.k.port, "REGISTER",

@@ -81,6 +81,7 @@ static void check_defaults(const struct config *c)
 	CHECK_INT(c->presence.mode, CONFIG_PRESENCE_OFF);
 	CHECK_STR(c->presence.server, "");
 	CHECK_INT(c->presence.debounce_ms, 1500);
+	CHECK_INT(c->presence.expires, 600);
 	CHECK_STR(c->texts.heard, "☎ {callee} heard your message by phone.");
 	CHECK_STR(c->texts.key1, "☎ {callee} heard your message by phone and "
 	                         "will reply by chat.");
@@ -172,6 +173,7 @@ static void test_values(void)
 	    "mode = publish\n"
 	    "server = sip:presence.example.org\n"
 	    "debounce_ms = 0\n"
+	    "expires = 30\n"
 	    "[texts]\n"
 	    "heard = {callee} a entendu votre message.\n"
 	    "key1 = k1 {callee}\n"
@@ -234,6 +236,7 @@ static void test_values(void)
 	CHECK_INT(c->presence.mode, CONFIG_PRESENCE_PUBLISH);
 	CHECK_STR(c->presence.server, "sip:presence.example.org");
 	CHECK_INT(c->presence.debounce_ms, 0);
+	CHECK_INT(c->presence.expires, 30);
 	CHECK_STR(c->texts.heard, "{callee} a entendu votre message.");
 	CHECK_STR(c->texts.key3, "k3 ; with a semicolon");
 	CHECK_STR(c->texts.failed, "{callee}: {reason}");
@@ -364,6 +367,8 @@ static const struct err_case errors[] = {
      ":2: [presence] mode: must be one of off, publish, agent"},
     {"[presence]\nmode = publish\n",
      ":2: [presence] server: must be set when mode is publish"},
+    {"[presence]\nexpires = 5\n",
+     ":2: [presence] expires: must be an integer from 10 to 86400"},
     {"[texts]\nheard = {calee} heard it\n",
      ":2: [texts] heard: unknown placeholder; {callee} is known"},
     {"[texts]\nkey1 = {reason}\n",
