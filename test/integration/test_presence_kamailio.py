@@ -119,6 +119,23 @@ class KamailioPresenceTest(unittest.TestCase):
                   "alice's first dialog state (idle)")
         self.states_during_call()
 
+    def test_a_flapping_phone_is_debounced(self):
+        self.start(debounce_ms=1500)
+        self.run.bridge()
+        self.wait(lambda: self.run.sip_state(ALICE) == "idle",
+                  "alice's first dialog state (idle)")
+        before = self.run.query("SELECT updated_ms FROM presence WHERE "
+                                "jid = ? AND source = 'sip'", (ALICE,))
+        # Answered and hung up within half a second: no row is written.
+        proc = self.call(300)
+        self.run.wait_sipp(proc)
+        time.sleep(3)
+        self.assertEqual(self.run.query(
+            "SELECT state, updated_ms FROM presence WHERE jid = ? AND "
+            "source = 'sip'", (ALICE,)), [("idle", before[0][0])])
+        # A call that lasts is still seen.
+        self.states_during_call(hold_ms=4000)
+
     def test_resubscribes_after_kamailio_restarts(self):
         self.start(debounce_ms=0, expires=10)
         self.run.bridge()
