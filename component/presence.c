@@ -27,7 +27,8 @@ struct resource {
 };
 
 struct presence_table {
-	GHashTable *users; /* bare JID -> GHashTable resource -> resource */
+	GHashTable *users;   /* bare JID -> GHashTable resource -> resource */
+	GHashTable *changed; /* bare JIDs changed since the last drain */
 	uint64_t seq;
 };
 
@@ -45,6 +46,8 @@ struct presence_table *comp_presence_new(void)
 
 	t->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	                                 (GDestroyNotify)g_hash_table_destroy);
+	t->changed =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	return t;
 }
 
@@ -53,12 +56,32 @@ void comp_presence_free(struct presence_table *t)
 	if (!t)
 		return;
 	g_hash_table_destroy(t->users);
+	g_hash_table_destroy(t->changed);
 	g_free(t);
 }
 
 void comp_presence_clear(struct presence_table *t)
 {
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, t->users);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		g_hash_table_add(t->changed, g_strdup(k));
 	g_hash_table_remove_all(t->users);
+}
+
+void comp_presence_changed_drain(struct presence_table *t,
+                                 void (*cb)(const char *bare, void *arg),
+                                 void *arg)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, t->changed);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		cb(k, arg);
+	g_hash_table_remove_all(t->changed);
 }
 
 enum presence_show comp_presence_show_parse(const char *s)
@@ -151,6 +174,8 @@ int comp_presence_set(struct presence_table *t, const char *full_jid,
 			if (g_hash_table_size(res) == 0)
 				g_hash_table_remove(t->users, bare);
 		}
+		/* Even when unknown: an unavailable with a new status. */
+		g_hash_table_add(t->changed, g_strdup(bare));
 		goto out;
 	}
 	if (!res) {
@@ -173,6 +198,7 @@ int comp_presence_set(struct presence_table *t, const char *full_jid,
 	r->status = comp_presence_status_copy(status, PRESENCE_STATUS_MAX);
 	r->seq = ++t->seq;
 	g_hash_table_replace(res, g_strdup(resource), r);
+	g_hash_table_add(t->changed, g_strdup(bare));
 out:
 	g_free(bare);
 	return err;
@@ -322,8 +348,10 @@ static void row_load(struct comp *c, const char *bare)
 	free(status);
 }
 
-static void row_touch(struct comp *c, const char *bare)
+static void row_touch_cb(const char *bare, void *arg)
 {
+	struct comp *c = arg;
+
 	if (g_hash_table_contains(c->rows->participants, bare))
 		g_hash_table_add(c->rows->dirty, g_strdup(bare));
 }
@@ -403,6 +431,7 @@ void comp_presence_rows_flush(struct comp *c)
 	GPtrArray *todo = NULL;
 	int err = 0, written = 0;
 
+	comp_presence_changed_drain(c->presence, row_touch_cb, c);
 	if (rows->holding || g_hash_table_size(rows->dirty) == 0)
 		return;
 	/* Only the users whose aggregate differs cost a write. */
@@ -521,7 +550,6 @@ static void availability(struct comp *c, xmpp_stanza_t *stanza,
 		    comp_presence_status_copy(status, PRESENCE_STATUS_MAX));
 	else if (!comp_presence_online(c, bare))
 		g_hash_table_remove(c->rows->gone_status, bare);
-	row_touch(c, bare);
 	g_free(show);
 	g_free(prio);
 	g_free(status);

@@ -47,6 +47,11 @@ void comp_presence_clear(struct presence_table *t);
 int comp_presence_set(struct presence_table *t, const char *full_jid,
                       bool available, enum presence_show show, int priority,
                       const char *status);
+/* Calls CB once for each bare JID whose resources changed (through any
+ * path: the handler, a recheck) since the last call, and forgets them. */
+void comp_presence_changed_drain(struct presence_table *t,
+                                 void (*cb)(const char *bare, void *arg),
+                                 void *arg);
 /* The same with priority 0 and no status. */
 int comp_presence_update(struct presence_table *t, const char *full_jid,
                          bool available, enum presence_show show);

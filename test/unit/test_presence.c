@@ -114,6 +114,47 @@ static void test_limits(void)
 	comp_presence_free(t);
 }
 
+static void count_cb(const char *bare, void *arg)
+{
+	GString *seen = arg;
+
+	g_string_append_printf(seen, "%s;", bare);
+}
+
+/* Every change, through whatever path, is reported once per user. */
+static void test_changed(void)
+{
+	struct presence_table *t = comp_presence_new();
+	GString *seen = g_string_new(NULL);
+
+	comp_presence_changed_drain(t, count_cb, seen);
+	CHECK_STR(seen->str, "");
+	CHECK_INT(
+	    comp_presence_update(t, "bob@example.org/a", true, PRESENCE_AWAY),
+	    0);
+	CHECK_INT(
+	    comp_presence_update(t, "bob@example.org/b", true, PRESENCE_CHAT),
+	    0);
+	comp_presence_changed_drain(t, count_cb, seen);
+	CHECK_STR(seen->str, "bob@example.org;");
+	g_string_truncate(seen, 0);
+	comp_presence_changed_drain(t, count_cb, seen);
+	CHECK_STR(seen->str, "");
+	/* Forgetting a resource (as a recheck does) counts too. */
+	CHECK_INT(comp_presence_update(t, "bob@example.org/a", false,
+	                               PRESENCE_AVAILABLE),
+	          0);
+	comp_presence_changed_drain(t, count_cb, seen);
+	CHECK_STR(seen->str, "bob@example.org;");
+	g_string_truncate(seen, 0);
+	/* So does emptying the table on a reconnect. */
+	comp_presence_clear(t);
+	comp_presence_changed_drain(t, count_cb, seen);
+	CHECK_STR(seen->str, "bob@example.org;");
+	g_string_free(seen, TRUE);
+	comp_presence_free(t);
+}
+
 static void test_parsers(void)
 {
 	static const struct {
@@ -150,6 +191,7 @@ int main(void)
 {
 	test_aggregate();
 	test_limits();
+	test_changed();
 	test_parsers();
 	return check_exit("test_presence");
 }
