@@ -122,8 +122,9 @@ struct call {
 	int heard_seq; /* last seq reported HEARD */
 	int pending_seq;
 	bool awaiting_render, msg_started, record_next, replied, no_retry;
-	bool refreshing; /* asked the queue for messages that joined */
-	bool confirming; /* a confirmation waits for its event's commit */
+	bool render_wait; /* the speech worker's queue was full: submit later */
+	bool refreshing;  /* asked the queue for messages that joined */
+	bool confirming;  /* a confirmation waits for its event's commit */
 	int64_t last_renew_ms;
 };
 
@@ -180,6 +181,8 @@ void call_on_answer(struct call *c, const char *sdp, size_t len);
 void call_on_failure(struct call *c, int status, const char *phrase);
 void call_on_terminated(struct call *c);
 void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n);
+/* The speech worker has room again: renders that found it full go now. */
+void call_render_resume(struct bridge *b);
 /* Ends the call now (stopping, cap); REASON for a job not heard yet. */
 void call_hangup(struct call *c, const char *reason);
 /* A claim of the job's lease in ms. */

@@ -225,7 +225,7 @@ static void on_refreshed(void *ctx, struct dbw_result *r)
 			job->n_messages += n;
 			r->job->n_messages = 0;
 			submit_render(c);
-			if (c->tts_id) {
+			if (c->tts_id || c->render_wait) {
 				c->awaiting_render = true;
 				return;
 			}
@@ -572,11 +572,38 @@ static void submit_render(struct call *c)
 	log_debug(TAG, "job %lld: saying \"%s\"", (long long)c->job->id, text);
 	err = tts_worker_submit(b->tts, c->tts_id, text);
 	free(text);
+	/* More calls rendering at once than the worker queues (a burst of
+	 * set-ups): this one waits for room, as the phone rings. */
+	c->render_wait = err == -EBUSY;
+	if (c->render_wait) {
+		c->tts_id = 0;
+		return;
+	}
 	if (err) {
 		log_err(TAG, "job %lld: rendering: %s", (long long)c->job->id,
 		        strerror(-err));
 		c->tts_id = 0;
 		c->msg_failed = true;
+	}
+}
+
+void call_render_resume(struct bridge *b)
+{
+	struct call *c, *first;
+
+	/* Oldest call first (the list is newest first); usually one slot
+	 * came free, so this is one pass over the calls a completion. */
+	for (;;) {
+		first = NULL;
+		for (c = b->calls; c; c = c->next)
+			if (c->render_wait && c->phase != PHASE_ENDED &&
+			    (!first || c->serial < first->serial))
+				first = c;
+		if (!first)
+			return;
+		submit_render(first);
+		if (first->render_wait)
+			return;
 	}
 }
 

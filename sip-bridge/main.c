@@ -171,6 +171,7 @@ static int on_tts(struct bridge *b, su_wait_t *w, void *arg)
 	(void)w;
 	(void)arg;
 	tts_worker_collect(b->tts, bridge_tts_done, b);
+	call_render_resume(b);
 	return 0;
 }
 

@@ -44,6 +44,10 @@ struct media_stats {
 	uint64_t hist[HIST_BINS + 1];
 	uint64_t packets, over_5ms, max_ns;
 	uint64_t ticks, missed, calls_max;
+	/* Where lateness comes from: the wake-up itself (the loop busy with
+	 * something else, or the thread not scheduled), or the tick's own
+	 * work (sending to every call, then receiving). */
+	uint64_t wake_max_ns, work_max_ns;
 };
 
 struct media {
@@ -99,10 +103,12 @@ static void stats_log(const char *what, const struct media_stats *s)
 	         "%s: %" PRIu64 " packets, up to %" PRIu64
 	         " calls; send lateness p50 %.2f ms, p99 %.2f ms, max %.2f "
 	         "ms, %" PRIu64 " over 5 ms; %" PRIu64 " ticks, %" PRIu64
-	         " missed",
+	         " missed; wake-up late by up to %.2f ms, a tick's work up to "
+	         "%.2f ms",
 	         what, s->packets, s->calls_max, stats_pct(s, 0.5),
 	         stats_pct(s, 0.99), (double)s->max_ns / 1e6, s->over_5ms,
-	         s->ticks, s->missed);
+	         s->ticks, s->missed, (double)s->wake_max_ns / 1e6,
+	         (double)s->work_max_ns / 1e6);
 }
 
 static void merge(struct media_stats *into, const struct media_stats *s)
@@ -119,6 +125,10 @@ static void merge(struct media_stats *into, const struct media_stats *s)
 	into->missed += s->missed;
 	if (s->calls_max > into->calls_max)
 		into->calls_max = s->calls_max;
+	if (s->wake_max_ns > into->wake_max_ns)
+		into->wake_max_ns = s->wake_max_ns;
+	if (s->work_max_ns > into->work_max_ns)
+		into->work_max_ns = s->work_max_ns;
 }
 
 static void stats_roll(struct media *m, int64_t now)
@@ -150,7 +160,7 @@ static int on_tick(struct bridge *b, su_wait_t *w, void *arg)
 	struct media *m = b->media;
 	struct call *c, *next;
 	uint64_t exp = 0;
-	int64_t last, now;
+	int64_t last, now, woke = mono_ns();
 	int frames, k, calls = 0;
 
 	(void)w;
@@ -162,6 +172,8 @@ static int on_tick(struct bridge *b, su_wait_t *w, void *arg)
 	m->due_ns += (int64_t)exp * TICK_NS;
 	m->cur.ticks += exp;
 	m->cur.missed += exp - 1;
+	if (woke - last > (int64_t)m->cur.wake_max_ns)
+		m->cur.wake_max_ns = (uint64_t)(woke - last);
 	frames = exp > MEDIA_BURST ? MEDIA_BURST : (int)exp;
 
 	/* Sending first: its timing is what the phone hears. */
@@ -195,6 +207,8 @@ static int on_tick(struct bridge *b, su_wait_t *w, void *arg)
 		     k++)
 			rtp_play_received(c);
 	}
+	if (mono_ns() - woke > (int64_t)m->cur.work_max_ns)
+		m->cur.work_max_ns = (uint64_t)(mono_ns() - woke);
 	if (now - m->stats_ns >= MEDIA_STATS_MS * 1000000LL)
 		stats_roll(m, now);
 	/* Nothing to pace or drain: stop ticking until a socket opens. */

@@ -236,6 +236,17 @@ def main():
                  100 * (i1[0] - i0[0]) / max(i1[1] - i0[1], 1),
                  os.cpu_count(), fds,
                  " ".join(open("/proc/loadavg").read().split()[:3])))
+        ev = dict(run.query("SELECT type, count(*) FROM events GROUP BY "
+                            "type"))
+        keys = run.query("SELECT detail, count(*) FROM events WHERE "
+                         "type = 4 GROUP BY detail")
+        print("events so far            %s; keys %s" % (
+            ", ".join("%s %d" % (rbbridge.EV_NAME.get(t, t), c)
+                      for t, c in sorted(ev.items())),
+            ", ".join("%s x%d" % k for k in keys) or "none"))
+        for why, cnt in run.query("SELECT detail, count(*) FROM events "
+                                  "WHERE type = 6 GROUP BY detail"):
+            print("failed                   %d: %s" % (cnt, why))
         voices = run.query("SELECT count(*) FROM events WHERE type = 5")
         print("voice replies recorded   %d of %d recording calls so far"
               % (voices[0][0], recorders))
