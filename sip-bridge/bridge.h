@@ -6,11 +6,11 @@
  *
  * Files: main.c (process, loop, claiming, shutdown), ua.c (every nua call
  * and tag list), call.c (one call's life: outcome, prompts, keys, events),
- * rtp.c (ports, sockets, G.711), media.c (the one 20 ms clock that paces
- * every call's media), jitter.c (the receive jitter buffer), sdp.c (offer
- * and answer),
- * prompts.c (the texts), dbw.c (the thread that does the queue's writes),
- * presence.c and pidf.c (SIP presence, docs/presence.md).
+ * rtp.c (ports, sockets, G.711), media.c (the one 20 ms clock, a thread
+ * that sends every call's packets), jitter.c (the receive jitter buffer),
+ * sdp.c (offer and answer), prompts.c (the texts), dbw.c (the thread that
+ * does the queue's writes), presence.c and pidf.c (SIP presence,
+ * docs/presence.md).
  */
 #ifndef RB_SIP_BRIDGE_H
 #define RB_SIP_BRIDGE_H
@@ -45,6 +45,10 @@ struct recorder;
 struct presence;
 struct jitter;
 struct media;
+struct media_stream;
+
+/* An outgoing RTP packet: header and 20 ms of G.711. */
+#define RTP_PACKET (12 + 160)
 typedef struct tone_gen_state_s tone_gen_state_t;
 
 /* RTP ports handed out in even/odd pairs from [sip] rtp_port_min..max. */
@@ -101,8 +105,10 @@ struct call {
 	struct sdp_answer ans;
 	int rtp_port;
 	int fd;
-	bool media;              /* paced by the media clock (answered) */
-	struct sockaddr_in peer; /* where RTP goes, from the answer */
+	bool media;                  /* paced by the media clock (answered) */
+	struct media_stream *stream; /* what the clock's thread sends */
+	bool bye_when_played;        /* the last words are still queued */
+	struct sockaddr_in peer;     /* where RTP goes, from the answer */
 	uint16_t seq;
 	uint32_t ts, ssrc;
 	su_timer_t *ring_timer, *cap_timer, *key_timer;
@@ -190,20 +196,25 @@ int call_lease_ms(const struct config *cfg);
 
 /* media.c: the clock that paces and drains every call's RTP. */
 int media_new(struct bridge *b);
-/* Starts the clock if it is stopped (a socket opened). */
-int media_wake(struct bridge *b);
-/* Logs the run's send-lateness totals and stops the clock. */
+/* Stops the clock's thread and logs the run's send-lateness totals. */
 void media_free(struct bridge *b);
+/* The call's stream joins the clock (c->fd, c->peer set); 0 or -errno. */
+int media_stream_add(struct call *c);
+/* It leaves it, before its socket closes; NULL-safe. */
+void media_stream_remove(struct call *c);
+/* BYE once the packets already prepared have been sent (the end of the
+ * last prompt is still in the clock's ring), or now without a stream. */
+void media_bye_when_played(struct call *c);
+/* A call's socket opened or closed: the loop wants ticks while any is. */
+void media_socket_open(struct bridge *b, bool open);
 
 /* rtp.c */
 int rtp_open(struct call *c);
 void rtp_close(struct call *c);
 /* Starts pacing the outgoing stream (the answer is in c->ans). */
 int rtp_start(struct call *c);
-/* Sends the call's next 20 ms; returns CLOCK_MONOTONIC ns after sending. */
-int64_t rtp_send(struct call *c);
-/* Ticks the clock could not keep: the stream's timestamps skip them. */
-void rtp_skip(struct call *c, int frames);
+/* The call's next 20 ms as an RTP packet (call_next_frame, G.711). */
+void rtp_produce(struct call *c, uint8_t pkt[RTP_PACKET]);
 /* Reads what the socket holds (into the jitter buffer, or events). */
 void rtp_receive(struct call *c, int64_t now_ms);
 /* 20 ms out of the jitter buffer into call_rx_audio(). */

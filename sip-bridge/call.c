@@ -262,7 +262,7 @@ static void on_list_end(struct call *c)
 		}
 		if (c->job->kind == QUEUE_JOB_VERIFY) {
 			c->phase = PHASE_CLOSING;
-			ua_bye(c);
+			media_bye_when_played(c);
 			c->phase = PHASE_ENDED;
 			return;
 		}
@@ -289,7 +289,7 @@ static void on_list_end(struct call *c)
 		return;
 	case PHASE_CLOSING:
 		c->phase = PHASE_ENDED;
-		ua_bye(c);
+		media_bye_when_played(c);
 		return;
 	default:
 		return;

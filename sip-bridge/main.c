@@ -1,7 +1,8 @@
 /*
  * ringbridge-sip: claims call jobs from the queue and places the calls.
- * One su_root loop carries everything: nua, the media clock that paces and
- * drains every call's RTP socket (media.c), the queue's
+ * One su_root loop carries everything but the sending of RTP: nua, the
+ * media clock's ticks (media.c: its thread sends every call's packets on
+ * time, the loop prepares them and drains every socket), the queue's
  * wake-up socket (new jobs are claimed the moment they are queued; a
  * few-second timer is only the safety net), the TTS worker's descriptor,
  * the queue writer's eventfd (claims and every other queue commit run on
@@ -11,7 +12,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,28 +269,6 @@ static void raise_fd_limit(const struct bridge *b)
 		         b->cfg->sip.max_calls);
 }
 
-/*
- * [sip] realtime_priority: this thread (the loop, which paces every call's
- * packets) runs SCHED_FIFO, so a busy machine does not delay a tick by
- * milliseconds. Only this thread: the writer thread started earlier keeps
- * normal scheduling, and SCHED_RESET_ON_FORK gives a restarted speech
- * worker normal scheduling too.
- */
-static void realtime(const struct bridge *b)
-{
-	struct sched_param sp = {.sched_priority =
-	                             b->cfg->sip.realtime_priority};
-
-	if (sp.sched_priority <= 0)
-		return;
-	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp))
-		log_warn(TAG, "cannot run SCHED_FIFO at priority %d: %s",
-		         sp.sched_priority, strerror(errno));
-	else
-		log_info(TAG, "event loop runs SCHED_FIFO at priority %d",
-		         sp.sched_priority);
-}
-
 static int setup(struct bridge *b)
 {
 	const char *const *texts;
@@ -370,7 +348,6 @@ static int setup(struct bridge *b)
 	    register_fd(b, &b->tts_wait, b->tts_fd, on_tts, &b->tts_idx) ||
 	    register_fd(b, &b->dbw_wait, b->dbw_fd, on_dbw, &b->dbw_idx))
 		return -EIO;
-	realtime(b);
 	err = media_new(b);
 	if (err) {
 		log_err(TAG, "cannot start the media clock: %s",

@@ -1,27 +1,43 @@
 /*
- * The media clock: one timerfd, registered in su_root, ticks every 20 ms
- * for every call at once. Each tick first sends every call's due packet
- * (rtp_send), then reads what every socket received (rtp_receive, batched
- * with recvmmsg) and hands each answered call 20 ms out of its jitter
- * buffer. A per-call su_timer did the same with one loop wake-up per call
- * and per packet (about 14,000 epoll_wait a second at 50 calls, and 1.6%
- * of a core per call); one clock costs 50 wake-ups a second whatever the
- * number of calls, and the sockets need no registration of their own.
+ * The media clock: one thread sends every call's RTP on a 20 ms schedule,
+ * and the su_root loop prepares what it sends. A per-call su_timer did both
+ * on the loop, with one loop wake-up per call and per packet (about 14,000
+ * epoll_wait a second at 50 calls, and 1.6% of a core per call).
  *
- * The timerfd is periodic on CLOCK_MONOTONIC from an absolute start, so the
- * kernel's expirations are start + k * 20 ms: no drift, and a late wake-up
- * reports how many ticks it covers. Every packet's lateness against that
- * ideal schedule is counted in a histogram (10 us bins up to 50 ms) and
- * logged every MEDIA_STATS_MS, and for the whole run at exit: the proof
- * that every packet leaves within a few milliseconds of its time.
+ * How it works. The thread blocks on a timerfd that is periodic on
+ * CLOCK_MONOTONIC from an absolute start, so its expirations are start +
+ * k * 20 ms: no drift, and a late wake-up reports how many ticks it
+ * covers. Each tick it sends every stream's due packet, already encoded,
+ * from a small ring, and then raises an eventfd registered in su_root. The
+ * loop wakes once for all calls: it refills every ring up to MEDIA_AHEAD
+ * packets (call_next_frame and G.711 through rtp_produce), reads what every
+ * socket received (recvmmsg, a batch a system call) and feeds each call
+ * 20 ms out of its jitter buffer per tick. The loop can thus be busy for
+ * up to (MEDIA_AHEAD - 1) * 20 ms (a burst of SIP, a recording being
+ * encoded, the machine's load) without a packet leaving late; what it
+ * costs is that a key cuts a prompt up to MEDIA_AHEAD * 20 ms later.
+ * With [sip] realtime_priority the thread runs SCHED_FIFO: it only sends
+ * prepared packets, so a SIP flood never runs at real-time priority.
  *
- * Everything runs on the su_root thread, like the call state machine it
- * drives, so nothing here needs a lock.
+ * Every packet's lateness against its ideal time is counted in a histogram
+ * (10 us bins up to 50 ms), logged by the loop every MEDIA_STATS_MS and
+ * for the whole run at exit: the proof that packets leave on time.
+ *
+ * Threads: the ring's head is written by the loop only, its tail by the
+ * thread only (C11 atomics, release/acquire); the array of streams and the
+ * finished statistics are under one mutex (priority inheritance: the loop
+ * holds it for a few instructions). A stream is freed only after it left
+ * the array, so the thread never sees a freed one.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,8 +48,12 @@
 #define TAG "media"
 
 #define TICK_NS (20 * 1000000LL)
-/* Ticks missed (a stalled loop) are caught up by up to this many packets
- * a call; beyond that the stream skips ahead (its timestamps too). */
+/* Packets prepared ahead of the clock (see above). */
+#define MEDIA_AHEAD 5
+#define RING        8 /* a power of two above MEDIA_AHEAD */
+/* A stream behind its schedule (the loop stalled longer than the ring
+ * covers) catches up by up to this many packets a tick; further behind,
+ * it goes on from now. */
 #define MEDIA_BURST 3
 /* How often the lateness of the last interval is logged. */
 #define MEDIA_STATS_MS 10000
@@ -43,21 +63,43 @@
 struct media_stats {
 	uint64_t hist[HIST_BINS + 1];
 	uint64_t packets, over_5ms, max_ns;
-	uint64_t ticks, missed, calls_max;
-	/* Where lateness comes from: the wake-up itself (the loop busy with
-	 * something else, or the thread not scheduled), or the tick's own
-	 * work (sending to every call, then receiving). */
+	uint64_t ticks, missed, underruns, streams_max;
+	/* Where lateness comes from: the thread's wake-up (not scheduled in
+	 * time), or the tick's own work (sending to every stream). */
 	uint64_t wake_max_ns, work_max_ns;
 };
 
-struct media {
+struct media_stream {
 	int fd;
+	struct sockaddr_in peer;
+	uint8_t ring[RING][RTP_PACKET];
+	_Atomic unsigned head; /* packets prepared (the loop) */
+	_Atomic unsigned tail; /* packets sent (the thread) */
+	int64_t due_ns;        /* the next packet's ideal time; 0: not yet */
+	int slot;              /* index in media.streams */
+};
+
+struct media {
+	int tfd, efd;
 	su_wait_t wait;
 	int idx;
-	bool armed;
-	int64_t due_ns; /* the next expiration on CLOCK_MONOTONIC */
-	int64_t stats_ns;
-	struct media_stats cur, total;
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+	atomic_int want; /* sockets open: the loop wants the ticks */
+	int priority;
+
+	pthread_mutex_t lock; /* streams, n, cap, done, done_ready */
+	struct media_stream **streams;
+	int n, cap;
+	struct media_stats done; /* an interval finished, for the loop */
+	bool done_ready;
+
+	/* The thread's own. */
+	int64_t due_ns, stats_ns;
+	struct media_stats cur;
+	/* The loop's own. */
+	struct media_stats total;
 };
 
 static int64_t mono_ns(void)
@@ -103,12 +145,13 @@ static void stats_log(const char *what, const struct media_stats *s)
 	         "%s: %" PRIu64 " packets, up to %" PRIu64
 	         " calls; send lateness p50 %.2f ms, p99 %.2f ms, max %.2f "
 	         "ms, %" PRIu64 " over 5 ms; %" PRIu64 " ticks, %" PRIu64
-	         " missed; wake-up late by up to %.2f ms, a tick's work up to "
-	         "%.2f ms",
-	         what, s->packets, s->calls_max, stats_pct(s, 0.5),
+	         " missed, %" PRIu64
+	         " packets not ready; wake-up late by up to %.2f ms, a "
+	         "tick's sending up to %.2f ms",
+	         what, s->packets, s->streams_max, stats_pct(s, 0.5),
 	         stats_pct(s, 0.99), (double)s->max_ns / 1e6, s->over_5ms,
-	         s->ticks, s->missed, (double)s->wake_max_ns / 1e6,
-	         (double)s->work_max_ns / 1e6);
+	         s->ticks, s->missed, s->underruns,
+	         (double)s->wake_max_ns / 1e6, (double)s->work_max_ns / 1e6);
 }
 
 static void merge(struct media_stats *into, const struct media_stats *s)
@@ -119,138 +162,298 @@ static void merge(struct media_stats *into, const struct media_stats *s)
 		into->hist[i] += s->hist[i];
 	into->packets += s->packets;
 	into->over_5ms += s->over_5ms;
-	if (s->max_ns > into->max_ns)
-		into->max_ns = s->max_ns;
 	into->ticks += s->ticks;
 	into->missed += s->missed;
-	if (s->calls_max > into->calls_max)
-		into->calls_max = s->calls_max;
-	if (s->wake_max_ns > into->wake_max_ns)
-		into->wake_max_ns = s->wake_max_ns;
-	if (s->work_max_ns > into->work_max_ns)
-		into->work_max_ns = s->work_max_ns;
+	into->underruns += s->underruns;
+#define MAX_OF(f)                                                              \
+	if (s->f > into->f)                                                    \
+		into->f = s->f;
+	MAX_OF(max_ns)
+	MAX_OF(streams_max)
+	MAX_OF(wake_max_ns)
+	MAX_OF(work_max_ns)
+#undef MAX_OF
 }
 
-static void stats_roll(struct media *m, int64_t now)
-{
-	stats_log("last interval", &m->cur);
-	merge(&m->total, &m->cur);
-	memset(&m->cur, 0, sizeof(m->cur));
-	m->stats_ns = now;
-}
+/* ---- the thread ---------------------------------------------------------- */
 
-static int arm(struct media *m, bool on)
+/* Sends what STREAM has due by LAST, the tick's deadline. */
+static void stream_send(struct media *m, struct media_stream *s, int64_t last)
 {
-	struct itimerspec it = {0};
+	int sent = 0;
 
-	if (on) {
-		m->due_ns = mono_ns() + TICK_NS;
-		it.it_value.tv_sec = m->due_ns / 1000000000LL;
-		it.it_value.tv_nsec = m->due_ns % 1000000000LL;
-		it.it_interval.tv_nsec = TICK_NS;
+	if (s->due_ns == 0)
+		s->due_ns = last;
+	if (s->due_ns + MEDIA_BURST * TICK_NS <= last)
+		s->due_ns = last - (MEDIA_BURST - 1) * TICK_NS;
+	while (s->due_ns <= last && sent < MEDIA_BURST) {
+		unsigned tail =
+		    atomic_load_explicit(&s->tail, memory_order_relaxed);
+
+		if (tail ==
+		    atomic_load_explicit(&s->head, memory_order_acquire)) {
+			m->cur.underruns++;
+			return;
+		}
+		/* A failed send (the peer's port unreachable) is the
+		 * network's loss, like any other. */
+		(void)sendto(s->fd, s->ring[tail % RING], RTP_PACKET, 0,
+		             (struct sockaddr *)&s->peer, sizeof(s->peer));
+		stats_add(&m->cur, mono_ns() - s->due_ns);
+		atomic_store_explicit(&s->tail, tail + 1, memory_order_release);
+		s->due_ns += TICK_NS;
+		sent++;
 	}
-	if (timerfd_settime(m->fd, on ? TFD_TIMER_ABSTIME : 0, &it, NULL))
-		return -errno;
-	m->armed = on;
-	return 0;
 }
 
-static int on_tick(struct bridge *b, su_wait_t *w, void *arg)
+static void *media_main(void *arg)
+{
+	struct media *m = arg;
+	sigset_t all;
+
+	/* Signals belong to the loop's signalfd. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	m->stats_ns = mono_ns();
+	while (!atomic_load(&m->stop)) {
+		uint64_t exp = 0, one = 1;
+		int64_t last, woke, end;
+		int i;
+
+		if (read(m->tfd, &exp, sizeof(exp)) != sizeof(exp) || exp == 0)
+			continue;
+		woke = mono_ns();
+		last = m->due_ns + (int64_t)(exp - 1) * TICK_NS;
+		m->due_ns += (int64_t)exp * TICK_NS;
+		m->cur.ticks += exp;
+		m->cur.missed += exp - 1;
+		if (woke - last > (int64_t)m->cur.wake_max_ns)
+			m->cur.wake_max_ns = (uint64_t)(woke - last);
+
+		pthread_mutex_lock(&m->lock);
+		for (i = 0; i < m->n; i++)
+			stream_send(m, m->streams[i], last);
+		if ((uint64_t)m->n > m->cur.streams_max)
+			m->cur.streams_max = (uint64_t)m->n;
+		end = mono_ns();
+		if (end - woke > (int64_t)m->cur.work_max_ns)
+			m->cur.work_max_ns = (uint64_t)(end - woke);
+		if (end - m->stats_ns >= MEDIA_STATS_MS * 1000000LL &&
+		    !m->done_ready) {
+			m->done = m->cur;
+			m->done_ready = true;
+			memset(&m->cur, 0, sizeof(m->cur));
+			m->stats_ns = end;
+		}
+		pthread_mutex_unlock(&m->lock);
+
+		if (atomic_load(&m->want) > 0 &&
+		    write(m->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			break;
+	}
+	return NULL;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+/* Tops the call's ring up to MEDIA_AHEAD packets. */
+static void stream_fill(struct call *c)
+{
+	struct media_stream *s = c->stream;
+	unsigned head = atomic_load_explicit(&s->head, memory_order_relaxed);
+
+	if (c->bye_when_played) {
+		/* Nothing more to say: hang up when the ring is empty. */
+		if (head ==
+		    atomic_load_explicit(&s->tail, memory_order_acquire))
+			ua_bye(c);
+		return;
+	}
+	while (c->media &&
+	       head - atomic_load_explicit(&s->tail, memory_order_acquire) <
+	           MEDIA_AHEAD) {
+		rtp_produce(c, s->ring[head % RING]);
+		atomic_store_explicit(&s->head, ++head, memory_order_release);
+		if (c->phase == PHASE_ENDED)
+			break;
+	}
+}
+
+static int on_ticks(struct bridge *b, su_wait_t *w, void *arg)
 {
 	struct media *m = b->media;
+	struct media_stats done;
 	struct call *c, *next;
-	uint64_t exp = 0;
-	int64_t last, now, woke = mono_ns();
-	int frames, k, calls = 0;
+	uint64_t ticks = 0;
+	int64_t now;
+	int frames, k;
+	bool roll = false;
 
 	(void)w;
 	(void)arg;
-	if (read(m->fd, &exp, sizeof(exp)) != sizeof(exp) || exp == 0)
+	if (read(m->efd, &ticks, sizeof(ticks)) != sizeof(ticks) || !ticks)
 		return 0;
-	/* The deadline of the latest expiration this wake-up covers. */
-	last = m->due_ns + (int64_t)(exp - 1) * TICK_NS;
-	m->due_ns += (int64_t)exp * TICK_NS;
-	m->cur.ticks += exp;
-	m->cur.missed += exp - 1;
-	if (woke - last > (int64_t)m->cur.wake_max_ns)
-		m->cur.wake_max_ns = (uint64_t)(woke - last);
-	frames = exp > MEDIA_BURST ? MEDIA_BURST : (int)exp;
-
-	/* Sending first: its timing is what the phone hears. */
+	frames = ticks > MEDIA_BURST ? MEDIA_BURST : (int)ticks;
 	for (c = b->calls; c; c = next) {
 		next = c->next;
-		if (!c->media || c->fd < 0)
-			continue;
-		calls++;
-		if (exp > MEDIA_BURST)
-			rtp_skip(c, (int)(exp - MEDIA_BURST));
-		for (k = frames - 1; k >= 0 && c->media; k--) {
-			int64_t sent = rtp_send(c);
-
-			stats_add(&m->cur, sent - (last - k * TICK_NS));
-			if (c->phase == PHASE_ENDED)
-				break;
-		}
+		if (c->media && c->stream)
+			stream_fill(c);
 	}
-	if ((uint64_t)calls > m->cur.calls_max)
-		m->cur.calls_max = (uint64_t)calls;
-
-	/* Then what arrived, and 20 ms a frame sent out of each jitter
-	 * buffer into the key detectors and the recorder. */
-	now = mono_ns();
+	/* What arrived, and 20 ms a tick out of each jitter buffer into the
+	 * key detectors and the recorder. */
+	now = mono_ns() / 1000000;
 	for (c = b->calls; c; c = next) {
 		next = c->next;
 		if (c->fd < 0)
 			continue;
-		rtp_receive(c, now / 1000000);
+		rtp_receive(c, now);
 		for (k = 0; k < frames && c->media && c->phase != PHASE_ENDED;
 		     k++)
 			rtp_play_received(c);
 	}
-	if (mono_ns() - woke > (int64_t)m->cur.work_max_ns)
-		m->cur.work_max_ns = (uint64_t)(mono_ns() - woke);
-	if (now - m->stats_ns >= MEDIA_STATS_MS * 1000000LL)
-		stats_roll(m, now);
-	/* Nothing to pace or drain: stop ticking until a socket opens. */
-	for (c = b->calls; c; c = c->next)
-		if (c->fd >= 0)
-			return 0;
-	arm(m, false);
+	pthread_mutex_lock(&m->lock);
+	if (m->done_ready) {
+		done = m->done;
+		m->done_ready = false;
+		roll = true;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (roll) {
+		stats_log("last interval", &done);
+		merge(&m->total, &done);
+	}
 	return 0;
+}
+
+void media_bye_when_played(struct call *c)
+{
+	if (c->stream && c->media)
+		c->bye_when_played = true;
+	else
+		ua_bye(c);
+}
+
+int media_stream_add(struct call *c)
+{
+	struct media *m = c->b->media;
+	struct media_stream *s;
+	int err = 0;
+
+	if (!m)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = c->fd;
+	s->peer = c->peer;
+	pthread_mutex_lock(&m->lock);
+	if (m->n == m->cap) {
+		int cap = m->cap ? 2 * m->cap : 64;
+		struct media_stream **a =
+		    realloc(m->streams, (size_t)cap * sizeof(*a));
+
+		if (a) {
+			m->streams = a;
+			m->cap = cap;
+		} else {
+			err = -ENOMEM;
+		}
+	}
+	if (!err) {
+		s->slot = m->n;
+		m->streams[m->n++] = s;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (err) {
+		free(s);
+		return err;
+	}
+	c->stream = s;
+	/* The first packets go at the next tick. */
+	stream_fill(c);
+	return 0;
+}
+
+void media_stream_remove(struct call *c)
+{
+	struct media *m = c->b->media;
+	struct media_stream *s = c->stream;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->streams[s->slot] = m->streams[--m->n];
+	m->streams[s->slot]->slot = s->slot;
+	pthread_mutex_unlock(&m->lock);
+	free(s);
+	c->stream = NULL;
+}
+
+void media_socket_open(struct bridge *b, bool open)
+{
+	if (b->media)
+		atomic_fetch_add(&b->media->want, open ? 1 : -1);
+}
+
+static void media_stop(struct media *m)
+{
+	if (m->running) {
+		atomic_store(&m->stop, true);
+		pthread_join(m->thread, NULL);
+		m->running = false;
+	}
 }
 
 int media_new(struct bridge *b)
 {
 	struct media *m = calloc(1, sizeof(*m));
+	struct itimerspec it = {0};
+	pthread_mutexattr_t ma;
+	int err;
 
 	if (!m)
 		return -ENOMEM;
-	m->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (m->fd < 0) {
-		int err = -errno;
-
-		free(m);
-		return err;
-	}
-	if (su_wait_create(&m->wait, m->fd, SU_WAIT_IN) ||
-	    (m->idx = su_root_register(b->root, &m->wait, on_tick, NULL, 0)) <
-	        0) {
-		close(m->fd);
-		free(m);
-		return -EIO;
-	}
-	m->stats_ns = mono_ns();
+	m->tfd = m->efd = -1;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
+	pthread_mutex_init(&m->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	b->media = m;
+	m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (m->tfd < 0 || m->efd < 0)
+		return -errno;
+	if (su_wait_create(&m->wait, m->efd, SU_WAIT_IN))
+		return -EIO;
+	m->idx = su_root_register(b->root, &m->wait, on_ticks, NULL, 0);
+	if (m->idx < 0)
+		return -EIO;
+	m->due_ns = mono_ns() + TICK_NS;
+	it.it_value.tv_sec = m->due_ns / 1000000000LL;
+	it.it_value.tv_nsec = m->due_ns % 1000000000LL;
+	it.it_interval.tv_nsec = TICK_NS;
+	if (timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &it, NULL))
+		return -errno;
+	err = -pthread_create(&m->thread, NULL, media_main, m);
+	if (err)
+		return err;
+	m->running = true;
+	m->priority = b->cfg->sip.realtime_priority;
+	if (m->priority > 0) {
+		struct sched_param sp = {.sched_priority = m->priority};
+
+		err = pthread_setschedparam(m->thread, SCHED_FIFO, &sp);
+		if (err)
+			log_warn(TAG,
+			         "cannot run the media thread SCHED_FIFO at "
+			         "priority %d: %s",
+			         m->priority, strerror(err));
+		else
+			log_info(TAG,
+			         "media thread runs SCHED_FIFO at priority %d",
+			         m->priority);
+	}
 	return 0;
-}
-
-int media_wake(struct bridge *b)
-{
-	struct media *m = b->media;
-
-	if (!m)
-		return -EINVAL;
-	return m->armed ? 0 : arm(m, true);
 }
 
 void media_free(struct bridge *b)
@@ -259,10 +462,19 @@ void media_free(struct bridge *b)
 
 	if (!m)
 		return;
+	media_stop(m);
+	if (m->done_ready)
+		merge(&m->total, &m->done);
 	merge(&m->total, &m->cur);
 	stats_log("totals", &m->total);
-	su_root_deregister(b->root, m->idx);
-	close(m->fd);
+	if (m->idx > 0)
+		su_root_deregister(b->root, m->idx);
+	if (m->tfd >= 0)
+		close(m->tfd);
+	if (m->efd >= 0)
+		close(m->efd);
+	pthread_mutex_destroy(&m->lock);
+	free(m->streams);
 	free(m);
 	b->media = NULL;
 }

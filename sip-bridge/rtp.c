@@ -1,9 +1,10 @@
 /*
  * The bridge's own media: a UDP socket per call from the configured port
  * range (RTP on the even port; the odd one is reserved for RTCP, which is
- * tolerated and ignored). The shared media clock (media.c) drives it: each
- * 20 ms tick, rtp_send() sends the call's next packet, and rtp_receive()
- * reads what arrived with recvmmsg, a batch a system call. Incoming packets
+ * tolerated and ignored). The shared media clock (media.c) drives it:
+ * rtp_produce() prepares the call's next packet, which media.c's thread
+ * sends on time, and each 20 ms tick rtp_receive() reads what arrived with
+ * recvmmsg, a batch a system call. Incoming packets
  * are checked (version, source address, negotiated payload type, length)
  * before G.711 decoding. Decoded audio goes into the call's jitter buffer
  * (jitter.c: reordering, adaptive delay, loss concealment, SSRC changes and
@@ -37,14 +38,6 @@
 /* Packets read by one recvmmsg, and at most a tick from one socket. */
 #define RX_BATCH 8
 #define RX_MAX   64
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 int ports_init(struct ports *p, int min, int max)
 {
@@ -119,15 +112,18 @@ int rtp_open(struct call *c)
 	    getrandom(&c->seq, sizeof(c->seq), 0) != sizeof(c->seq) ||
 	    getrandom(&c->ts, sizeof(c->ts), 0) != sizeof(c->ts))
 		c->ssrc = (uint32_t)rand();
-	/* The clock drains the socket (and drops what comes before the
-	 * answer) from now on. */
-	return media_wake(b);
+	/* The clock's ticks drain the socket (and drop what comes before
+	 * the answer) from now on. */
+	media_socket_open(b, true);
+	return 0;
 }
 
 void rtp_close(struct call *c)
 {
 	c->media = false;
+	media_stream_remove(c);
 	if (c->fd >= 0) {
+		media_socket_open(c->b, false);
 		close(c->fd);
 		c->fd = -1;
 		ports_give(&c->b->ports, c->rtp_port);
@@ -149,11 +145,9 @@ void rtp_close(struct call *c)
 	}
 }
 
-int64_t rtp_send(struct call *c)
+void rtp_produce(struct call *c, uint8_t pkt[RTP_PACKET])
 {
-	uint8_t pkt[12 + FRAME];
 	int16_t pcm[FRAME];
-	int64_t now;
 	int i;
 
 	call_next_frame(c, pcm);
@@ -177,17 +171,6 @@ int64_t rtp_send(struct call *c)
 			pkt[12 + i] = linear_to_ulaw(pcm[i]);
 	c->seq++;
 	c->ts += FRAME;
-	if (sendto(c->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&c->peer,
-	           sizeof(c->peer)) < 0)
-		log_debug(TAG, "send: %s", strerror(errno));
-	now = mono_ns();
-	return now;
-}
-
-void rtp_skip(struct call *c, int frames)
-{
-	/* The timestamps keep to the clock: the phone hears a gap. */
-	c->ts += (uint32_t)frames * FRAME;
 }
 
 void rtp_play_received(struct call *c)
@@ -212,7 +195,7 @@ int rtp_start(struct call *c)
 	if (inet_pton(AF_INET, c->ans.addr, &c->peer.sin_addr) != 1)
 		return -EINVAL;
 	c->media = true;
-	return media_wake(c->b);
+	return media_stream_add(c);
 }
 
 static uint32_t rtp_u32(const uint8_t *p)
