@@ -88,6 +88,9 @@ def main():
     ap.add_argument("--calls", type=int, default=50)
     ap.add_argument("--window", type=float, default=10.0,
                     help="seconds of steady state measured")
+    ap.add_argument("--settle", type=float, default=8.0,
+                    help="seconds after the last answer before the window "
+                    "(so that the recording calls are recording)")
     ap.add_argument("--enqueuers", type=int, default=6,
                     help="ringbridgectl processes queueing at once")
     ap.add_argument("--realtime", type=int, default=0, metavar="PRIO",
@@ -170,6 +173,7 @@ def main():
             print(rbtest.tail(run.log, 30))
             raise
         # Steady state: all up, prompts playing, speech arriving.
+        time.sleep(a.settle)
         prof = None
         if a.perf:
             prof = subprocess.Popen(
@@ -270,6 +274,9 @@ def main():
                       % (m.group(2), m.group(3), m.group(4),
                          100 * int(m.group(5)) / max(int(m.group(1)), 1),
                          m.group(1)))
+        voices = run.query("SELECT count(*) FROM events WHERE type = 5")
+        print("voice replies, whole run %d of %d recording calls"
+              % (voices[0][0], recorders))
         rbtest._terminate(sipp, 5)
         if rec:
             rbtest._terminate(rec, 5)
