@@ -123,7 +123,8 @@ def rb_argv(argv):
     argv = [str(a) for a in argv]
     if not VALGRIND:
         return argv
-    return (["valgrind", *VALGRIND_OPTIONS,
+    extra = os.environ.get("RB_VALGRIND_OPTIONS", "").split()
+    return (["valgrind", *VALGRIND_OPTIONS, *extra,
              "--suppressions=%s" % VALGRIND_SUPP,
              "--log-file=%s" % (valgrind_dir() / "vg-%p.log")] + argv)
 
