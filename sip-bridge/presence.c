@@ -369,10 +369,15 @@ static void on_r_publish(struct puser *u, int status, const char *phrase)
 	if (status < 300) {
 		u->published = true;
 	} else {
-		/* The next tick tries again. */
+		/* The next tick publishes afresh on a new handle: after a
+		 * server restart the old entity tag means nothing there. */
 		u->published = false;
 		log_warn(TAG, "%s: PUBLISH for %s: %d %s", u->jid, u->addr,
 		         status, phrase);
+		nua_handle_destroy(u->pub);
+		u->pub = NULL;
+		u->pub_dirty = false;
+		return;
 	}
 	if (u->pub_dirty)
 		publish(u);
@@ -650,8 +655,10 @@ static void on_i_notify(struct puser *u, const sip_t *sip, tagi_t tags[])
 			         u->jid);
 		}
 		free(di);
-	} else if (sip && !sip->sip_payload && u->busy < 0) {
-		/* No dialog state published yet: not in a call. */
+	} else if (sip && (!sip->sip_payload || !sip->sip_payload->pl_len)) {
+		/* No dialog state at the server (Kamailio: nothing published
+		 * for the user): no call. After a re-subscription this also
+		 * clears a call that ended while the server was away. */
 		u->n_dialogs = 0;
 		busy_update(u);
 	}
@@ -950,6 +957,7 @@ int presence_start(struct bridge *b)
 
 		if (n < 0 || (size_t)n >= sizeof(p->route)) {
 			log_err(TAG, "[presence] server is too long");
+			su_home_deinit(p->home);
 			free(p);
 			return -EINVAL;
 		}
