@@ -213,6 +213,17 @@ void comp_gwpres_session_start(struct comp *c);
 /* A registration changed in this process: BARE's rows and contact. */
 void comp_registration_changed(struct comp *c, const char *bare);
 
+/* ---- recheck.c ---- */
+/* True where the server does not tell when a session ends (ejabberd 23.01,
+ * urn:xmpp:privilege:1): the presence table may list resources long gone. */
+bool comp_session_ends_unreported(struct comp *c, const char *user);
+/* There, asks each of USER's resources whether it is still connected,
+ * forgets those that are not, then calls DONE(C, ARG) once. Returns false
+ * (DONE not called) when there is nothing to ask. */
+typedef void (*comp_recheck_cb)(struct comp *c, void *arg);
+bool comp_presence_recheck(struct comp *c, const char *user,
+                           comp_recheck_cb done, void *arg);
+
 /* ---- push.c ---- */
 /* Enables push for every registered user not yet enabled this session. */
 void comp_push_enable_all(struct comp *c);

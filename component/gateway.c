@@ -237,7 +237,29 @@ static void catch_for(struct comp *c, xmpp_stanza_t *msg, const char *callee,
 
 static void handle_gateway(struct comp *c, xmpp_stanza_t *msg,
                            const char *local, const char *to_bare,
-                           const char *body)
+                           const char *body, bool rechecked);
+
+/* A gateway message waiting for comp_presence_recheck(). */
+struct recheck_ctx {
+	xmpp_stanza_t *msg; /* a copy */
+	char *local, *to_bare, *body;
+};
+
+static void rechecked(struct comp *c, void *arg)
+{
+	struct recheck_ctx *k = arg;
+
+	handle_gateway(c, k->msg, k->local, k->to_bare, k->body, true);
+	xmpp_stanza_release(k->msg);
+	g_free(k->local);
+	g_free(k->to_bare);
+	g_free(k->body);
+	g_free(k);
+}
+
+static void handle_gateway(struct comp *c, xmpp_stanza_t *msg,
+                           const char *local, const char *to_bare,
+                           const char *body, bool rechecked_already)
 {
 	struct jidesc_target t;
 	char *sender = comp_jid_bare(xmpp_stanza_get_from(msg));
@@ -266,6 +288,22 @@ static void handle_gateway(struct comp *c, xmpp_stanza_t *msg,
 		}
 		catch_for(c, msg, to_bare, t.number, to_bare, body, false);
 		goto out;
+	}
+	if (comp_presence_online(c, t.jid) && !rechecked_already &&
+	    comp_session_ends_unreported(c, t.jid)) {
+		struct recheck_ctx *k = g_new0(struct recheck_ctx, 1);
+
+		k->msg = xmpp_stanza_copy(msg);
+		k->local = g_strdup(local);
+		k->to_bare = g_strdup(to_bare);
+		k->body = g_strdup(body);
+		if (comp_presence_recheck(c, t.jid, rechecked, k))
+			goto out; /* handled again when the answers are in */
+		xmpp_stanza_release(k->msg);
+		g_free(k->local);
+		g_free(k->to_bare);
+		g_free(k->body);
+		g_free(k);
 	}
 	if (comp_presence_online(c, t.jid)) {
 		if (!deliver(c, msg, sender, t.jid))
@@ -310,7 +348,7 @@ int comp_message_handler(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *userdata)
 	if (!body || !*body)
 		goto out; /* chat states, receipts, markers */
 	local = g_strndup(to_bare, (size_t)(at - to_bare));
-	handle_gateway(c, msg, local, to_bare, body);
+	handle_gateway(c, msg, local, to_bare, body, false);
 out:
 	g_free(local);
 	g_free(body);

@@ -261,6 +261,25 @@ bool comp_presence_aggregate(struct presence_table *t, const char *bare,
 	return true;
 }
 
+char **comp_presence_resources(struct presence_table *t, const char *bare)
+{
+	GHashTable *res = g_hash_table_lookup(t->users, bare);
+	GHashTableIter it;
+	gpointer k;
+	char **v;
+	guint i = 0;
+
+	if (!res || g_hash_table_size(res) == 0)
+		return NULL;
+	v = g_new0(char *, g_hash_table_size(res) + 1);
+	g_hash_table_iter_init(&it, res);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		v[i++] = *(const char *)k
+		             ? g_strdup_printf("%s/%s", bare, (const char *)k)
+		             : g_strdup(bare);
+	return v;
+}
+
 bool comp_presence_online(struct comp *c, const char *bare_jid)
 {
 	enum presence_show show;

@@ -69,6 +69,9 @@ bool comp_presence_best(struct presence_table *t, const char *bare,
 bool comp_presence_aggregate(struct presence_table *t, const char *bare,
                              enum presence_show *show, const char **status);
 
+/* The full JIDs of BARE's available resources (g_strfreev), or NULL. */
+char **comp_presence_resources(struct presence_table *t, const char *bare);
+
 /* Parses a <show/> text; unknown or absent means available. */
 enum presence_show comp_presence_show_parse(const char *s);
 /* "chat", "available", "away", "xa" or "dnd": the queue row's state. */

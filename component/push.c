@@ -142,6 +142,61 @@ static char *form_value(xmpp_stanza_t *x, const char *var)
 	return NULL;
 }
 
+/* A notification waiting for comp_presence_recheck() (ejabberd 23.01 with
+ * push enabled by the user's own client): the user's table may still list
+ * a session that ended without an unavailable presence. */
+struct push_recheck {
+	struct notify_ctx *n;
+	char *callee, *sender, *body, *key;
+	bool encrypted;
+};
+
+static void push_rechecked(struct comp *c, void *arg)
+{
+	struct push_recheck *k = arg;
+	struct catch_request req = {0};
+
+	req.callee = k->callee;
+	req.sender = k->sender;
+	req.reply_from = k->callee;
+	req.body = k->body;
+	req.encrypted = k->encrypted;
+	req.idem_key = k->key;
+	comp_catch(c, &req, notify_done, k->n);
+	g_free(k->callee);
+	g_free(k->sender);
+	g_free(k->body);
+	g_free(k->key);
+	g_free(k);
+}
+
+static void push_catch(struct comp *c, const struct catch_request *req,
+                       struct notify_ctx *n)
+{
+	struct push_recheck *k;
+
+	if (!comp_presence_online(c, req->callee) ||
+	    !comp_session_ends_unreported(c, req->callee)) {
+		comp_catch(c, req, notify_done, n);
+		return;
+	}
+	k = g_new0(struct push_recheck, 1);
+	k->n = n;
+	k->callee = g_strdup(req->callee);
+	k->sender = g_strdup(req->sender);
+	k->body = g_strdup(req->body);
+	k->key = g_strdup(req->idem_key);
+	k->encrypted = req->encrypted;
+	if (!comp_presence_recheck(c, req->callee, push_rechecked, k)) {
+		g_free(k->callee);
+		g_free(k->sender);
+		g_free(k->body);
+		g_free(k->key);
+		g_free(k);
+		comp_catch(c, req, notify_done, n);
+	}
+}
+
 void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 {
 	const char *from = xmpp_stanza_get_from(iq);
@@ -210,7 +265,7 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 	req.idem_key = key;
 	n = g_new0(struct notify_ctx, 1);
 	n->iq = xmpp_stanza_copy(iq);
-	comp_catch(c, &req, notify_done, n);
+	push_catch(c, &req, n);
 out:
 	g_free(sender);
 	g_free(body);

@@ -49,6 +49,42 @@ static int random_code(char *out)
 	return 0;
 }
 
+/*
+ * Where the server does not let the component enable push for the user
+ * (ejabberd 23.01 grants no IQ privilege), messages to the user's own JID
+ * are caught only if the user's client enables push to the component
+ * itself. The form then shows a verified user the exact stanza to send
+ * from a client's XML console (docs/ejabberd.md), with the user's own node.
+ */
+static void push_self_help(struct comp *c, xmpp_stanza_t *x,
+                           const struct queue_registration *r)
+{
+	struct comp_privileges *p;
+	char *stanza;
+
+	if (!r || !r->verified || !r->push_node)
+		return;
+	p = comp_privileges_for(c, r->jid);
+	if (!p || !p->advertised || p->iq_push_set)
+		return;
+	/* The node is hex and a domain has no quotes: nothing to escape
+	 * here (the text is escaped once, as XML character data). */
+	stanza =
+	    g_strdup_printf("<iq type='set' id='ringbridge-push'><enable "
+	                    "xmlns='urn:xmpp:push:0' jid='%s' node='%s'/></iq>",
+	                    c->domain, r->push_node);
+	comp_form_add_field(
+	    c, x, "push-help", "fixed", NULL,
+	    "Your server does not let ringbridge catch messages written to "
+	    "your own address, only those written to your gateway address. "
+	    "To have those phoned too, send this from your client's XML "
+	    "console once; it stays enabled after you log out:",
+	    false, NULL);
+	comp_form_add_field(c, x, "push-enable", "fixed", NULL, stanza, false,
+	                    NULL);
+	g_free(stanza);
+}
+
 xmpp_stanza_t *comp_settings_form(struct comp *c,
                                   const struct queue_registration *r)
 {
@@ -90,6 +126,7 @@ xmpp_stanza_t *comp_settings_form(struct comp *c,
 	                    "SIP address for presence (optional)",
 	                    r && r->sip_presence ? r->sip_presence : "", false,
 	                    NULL);
+	push_self_help(c, x, r);
 	return x;
 }
 

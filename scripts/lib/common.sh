@@ -9,7 +9,7 @@ RB_BUILD_PACKAGES="build-essential cmake pkg-config clang-format
 	libstrophe-dev libxml2-dev libsofia-sip-ua-dev flite1-dev libspandsp-dev
 	libsndfile1-dev libsqlite3-dev libinih-dev libssl-dev libglib2.0-dev libcurl4-openssl-dev
 	libmicrohttpd-dev sqlite3 tzdata"
-RB_PEER_PACKAGES="prosody prosody-modules sip-tester python3-slixmpp
+RB_PEER_PACKAGES="prosody prosody-modules ejabberd sip-tester python3-slixmpp
 	tcpdump kamailio kamailio-presence-modules kamailio-sqlite-modules
 	docker-compose systemd"
 # Only for scripts/valgrind (the memcheck integration run).
