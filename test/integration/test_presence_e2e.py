@@ -60,6 +60,11 @@ class PresenceLoopTest(rbtest.ComponentTest):
         self.wait(lambda: self.run.query(
             "SELECT state FROM presence WHERE jid = ? AND source = 'xmpp'",
             (jid("bob"),)) == [("away",)], "bob's xmpp row")
+        # The watcher's first NOTIFY carries what Kamailio holds then.
+        self.wait(lambda: "away/>" in "".join(
+            str(r[0]) for r in self.k.query(
+                "SELECT body FROM presentity WHERE username = 'bob' AND "
+                "event = 'presence'")), "bob's PUBLISH at Kamailio")
         sc = sipwatch.watcher("sip:bob@%s" % SIP_DOMAIN, [
             [r"<basic>open</basic>", r"away/>", r"<note>Back at 3</note>"]])
         proc, _ = self.run.sipp(sc, self.k.addr)
