@@ -113,7 +113,8 @@ struct call {
 	uint32_t ts, ssrc;
 	su_timer_t *ring_timer, *cap_timer, *key_timer;
 	uint64_t rx_packets, rx_dropped;
-	struct jitter *jb; /* received audio, from the answer to rtp_close */
+	unsigned rx_logged; /* drop kinds already logged (rtp.c) */
+	struct jitter *jb;  /* received audio, from the answer to rtp_close */
 
 	struct dtmf_keys *keys;
 	struct recorder *rec;

@@ -43,8 +43,6 @@
 #define TAG "call"
 
 #define FRAME 160
-/* No key this long after the menu: repeat it once, then end. */
-#define KEY_WAIT_MS 10000
 /* Renew the lease this often while a call lasts. */
 #define RENEW_MS 30000
 /* The beep before recording: 1 kHz for 300 ms. */
@@ -260,19 +258,19 @@ static void on_list_end(struct call *c)
 			c->phase = PHASE_RECORDING;
 			return;
 		}
-		if (c->job->kind == QUEUE_JOB_VERIFY) {
-			c->phase = PHASE_CLOSING;
-			media_bye_when_played(c);
-			c->phase = PHASE_ENDED;
-			return;
-		}
 		if (!c->msg_started) {
-			/* The greeting bridged the gap; the messages follow
-			 * when they are rendered. */
+			/* The greeting bridged the gap; the messages (or the
+			 * code) follow when they are rendered. */
 			if (c->msg_pcm)
 				play_messages(c);
 			else
 				c->awaiting_render = true;
+			return;
+		}
+		if (c->job->kind == QUEUE_JOB_VERIFY) {
+			/* The code was read twice: nothing more to say. */
+			c->phase = PHASE_ENDED;
+			media_bye_when_played(c);
 			return;
 		}
 		/* Messages that joined during the call are read next; the
@@ -777,7 +775,9 @@ void call_on_failure(struct call *c, int status, const char *phrase)
 		break;
 	case 488:
 	case 606:
+		/* The phone will not learn G.711 by the next attempt. */
 		r = "no common codec";
+		c->no_retry = true;
 		break;
 	default:
 		r = "unreachable";
@@ -800,6 +800,9 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 		set_reason(c, err == -ENOTSUP ? "no common codec"
 		              : err           ? "bad answer SDP"
 		                              : "bridge stopping");
+		/* An answer without G.711 is the phone's settled choice. */
+		if (err == -ENOTSUP)
+			c->no_retry = true;
 		log_info(TAG, "job %lld: answered, but %s",
 		         (long long)c->job->id, c->reason);
 		c->phase = PHASE_ENDED;
@@ -901,7 +904,9 @@ int call_start(struct bridge *b, struct queue_job *job)
 	                                b->cfg->sip.ring_timeout * 1000);
 	c->cap_timer = su_timer_create(su_root_task(b->root),
 	                               b->cfg->sip.max_call_seconds * 1000);
-	c->key_timer = su_timer_create(su_root_task(b->root), KEY_WAIT_MS);
+	/* No key this long after the menu: repeat it once, then end. */
+	c->key_timer = su_timer_create(su_root_task(b->root),
+	                               b->cfg->sip.key_timeout * 1000);
 	if (!c->ring_timer || !c->cap_timer || !c->key_timer ||
 	    dtmf_keys_new(&c->keys, on_key, c)) {
 		set_reason(c, "out of memory");

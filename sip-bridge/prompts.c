@@ -171,11 +171,15 @@ int prompt_verify(const char *code, char **out)
 	char digits[128];
 	size_t i, o = 0;
 
-	for (i = 0; code[i] && o + 3 < sizeof(digits); i++) {
+	/* "1, 2, 3": the commas make the voice pause after each digit, so
+	 * the code is read slowly enough to be written down. */
+	for (i = 0; code[i] && o + 4 < sizeof(digits); i++) {
 		if (code[i] < '0' || code[i] > '9')
 			continue;
-		if (o)
+		if (o) {
+			digits[o++] = ',';
 			digits[o++] = ' ';
+		}
 		digits[o++] = code[i];
 	}
 	digits[o] = '\0';

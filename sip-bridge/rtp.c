@@ -204,6 +204,44 @@ static uint32_t rtp_u32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Why a received packet was dropped; each is logged once per call. */
+enum rx_drop {
+	DROP_EARLY,     /* before the answer */
+	DROP_SOURCE,    /* not from the answer's address */
+	DROP_MALFORMED, /* not RTP version 2, short, bad extension or padding */
+	DROP_OVERSIZED, /* longer than 60 ms of G.711 with a full header */
+	DROP_PT,        /* a payload type the answer did not negotiate */
+	DROP_LENGTH,    /* audio outside 10-60 ms */
+	DROP_JITTER,    /* the jitter buffer refused it (too late, too far) */
+	DROP_KINDS
+};
+
+static const char *const drop_words[DROP_KINDS] = {
+    [DROP_EARLY] = "before the answer",
+    [DROP_SOURCE] = "from an unexpected address",
+    [DROP_MALFORMED] = "malformed",
+    [DROP_OVERSIZED] = "oversized",
+    [DROP_PT] = "with a payload type not negotiated",
+    [DROP_LENGTH] = "with audio not 10-60 ms long",
+    [DROP_JITTER] = "refused by the jitter buffer",
+};
+
+static void rx_drop(struct call *c, enum rx_drop why,
+                    const struct sockaddr_in *from)
+{
+	char addr[INET_ADDRSTRLEN] = "?";
+
+	c->rx_dropped++;
+	if (c->rx_logged & (1u << why))
+		return;
+	c->rx_logged |= 1u << why;
+	inet_ntop(AF_INET, &from->sin_addr, addr, sizeof(addr));
+	log_warn(TAG,
+	         "job %lld: dropping RTP %s (from %s:%u; logged once a call)",
+	         (long long)c->job->id, drop_words[why], addr,
+	         (unsigned)ntohs(from->sin_port));
+}
+
 /* One received datagram of N bytes from FROM. */
 static void rx_packet(struct call *c, const uint8_t *pkt, size_t n,
                       const struct sockaddr_in *from, int64_t now_ms)
@@ -214,10 +252,21 @@ static void rx_packet(struct call *c, const uint8_t *pkt, size_t n,
 
 	/* Only the answerer's address; ports vary with symmetric RTP and
 	 * NAT, so the address decides. */
-	if (!c->media || from->sin_family != AF_INET ||
-	    from->sin_addr.s_addr != c->peer.sin_addr.s_addr || n < 12 ||
-	    n > RTP_MAX || (pkt[0] >> 6) != 2) {
-		c->rx_dropped++;
+	if (!c->media) {
+		rx_drop(c, DROP_EARLY, from);
+		return;
+	}
+	if (from->sin_family != AF_INET ||
+	    from->sin_addr.s_addr != c->peer.sin_addr.s_addr) {
+		rx_drop(c, DROP_SOURCE, from);
+		return;
+	}
+	if (n > RTP_MAX) {
+		rx_drop(c, DROP_OVERSIZED, from);
+		return;
+	}
+	if (n < 12 || (pkt[0] >> 6) != 2) {
+		rx_drop(c, DROP_MALFORMED, from);
 		return;
 	}
 	pt = pkt[1] & 0x7f;
@@ -227,13 +276,13 @@ static void rx_packet(struct call *c, const uint8_t *pkt, size_t n,
 	hdr = 12 + 4 * (size_t)(pkt[0] & 0x0f);
 	if (pkt[0] & 0x10) {
 		if (n < hdr + 4) {
-			c->rx_dropped++;
+			rx_drop(c, DROP_MALFORMED, from);
 			return;
 		}
 		hdr += 4 + 4 * (size_t)((pkt[hdr + 2] << 8) | pkt[hdr + 3]);
 	}
 	if (n < hdr) {
-		c->rx_dropped++;
+		rx_drop(c, DROP_MALFORMED, from);
 		return;
 	}
 	plen = n - hdr;
@@ -241,7 +290,7 @@ static void rx_packet(struct call *c, const uint8_t *pkt, size_t n,
 		size_t padding = pkt[n - 1];
 
 		if (padding > plen) {
-			c->rx_dropped++;
+			rx_drop(c, DROP_MALFORMED, from);
 			return;
 		}
 		plen -= padding;
@@ -250,9 +299,13 @@ static void rx_packet(struct call *c, const uint8_t *pkt, size_t n,
 	if (pt == c->ans.te_pt && c->ans.te_pt >= 0) {
 		call_rx_event(c, pkt + hdr, plen, rtp_u32(pkt + 4),
 		              (uint16_t)(pkt[2] << 8 | pkt[3]));
-	} else if (pt == (int)c->ans.codec && plen >= 80 && plen <= 480) {
+	} else if (pt == (int)c->ans.codec) {
 		size_t i;
 
+		if (plen < 80 || plen > 480) {
+			rx_drop(c, DROP_LENGTH, from);
+			return;
+		}
 		if (c->ans.codec == SDP_CODEC_PCMA)
 			for (i = 0; i < plen; i++)
 				pcm[i] = alaw_to_linear(pkt[hdr + i]);
@@ -261,9 +314,9 @@ static void rx_packet(struct call *c, const uint8_t *pkt, size_t n,
 				pcm[i] = ulaw_to_linear(pkt[hdr + i]);
 		if (!c->jb || jitter_put(c->jb, rtp_u32(pkt + 8),
 		                         rtp_u32(pkt + 4), pcm, plen, now_ms))
-			c->rx_dropped++;
+			rx_drop(c, DROP_JITTER, from);
 	} else {
-		c->rx_dropped++;
+		rx_drop(c, DROP_PT, from);
 	}
 }
 

@@ -99,8 +99,9 @@ static void test_prompts(void)
 	free(s);
 	s = NULL;
 	CHECK(prompt_verify("123456", &s) == 0);
-	CHECK(s && !strcmp(s, "Your ringbridge verification code is 1 2 3 4 5 "
-	                      "6. Again: 1 2 3 4 5 6. Goodbye."));
+	CHECK(s &&
+	      !strcmp(s, "Your ringbridge verification code is 1, 2, 3, 4, "
+	                 "5, 6. Again: 1, 2, 3, 4, 5, 6. Goodbye."));
 	free(s);
 }
 

@@ -6,18 +6,25 @@ queued with `ringbridgectl test-call`, and the queue read back with sqlite3
 loopback ports per run, processes stopped by pid, sanitizer reports in any
 log fail the test."""
 
+import math
 import os
 import pathlib
 import random
+import re
 import shutil
 import sqlite3
 import struct
 import subprocess
 import tempfile
 import time
+import warnings
 
 import rbtest
 from rbtest import BUILD_DIR, SANITIZER_MARKERS, free_ports, wait_until
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop  # Python 3.11 (Debian 12): G.711 in the standard library
 
 SIP_BIN = BUILD_DIR / "ringbridge-sip"
 CTL_BIN = BUILD_DIR / "ringbridgectl"
@@ -39,7 +46,8 @@ rtp_port_max = {rtp_max}
 ring_timeout = {ring_timeout}
 attempts = {attempts}
 retry_backoff = {retry_backoff}
-max_call_seconds = 120
+max_call_seconds = {max_call_seconds}
+key_timeout = {key_timeout}
 max_calls = 10
 {extra_sip}
 
@@ -101,7 +109,8 @@ class Run:
     """One test's world: a directory, a configuration, the bridge."""
 
     def __init__(self, testcase, *, ring_timeout=20, attempts=3,
-                 retry_backoff=1, extra_sip=""):
+                 retry_backoff=1, extra_sip="", max_call_seconds=120,
+                 key_timeout=10):
         rbtest._require_binary(SIP_BIN)
         rbtest._require_binary(CTL_BIN)
         if not shutil.which("sipp"):
@@ -115,7 +124,8 @@ class Run:
         self.config.write_text(CONFIG.format(
             db=self.db, sip_port=self.sip_port, rtp_min=base,
             rtp_max=base + 39, ring_timeout=ring_timeout, attempts=attempts,
-            retry_backoff=retry_backoff, extra_sip=extra_sip))
+            retry_backoff=retry_backoff, extra_sip=extra_sip,
+            max_call_seconds=max_call_seconds, key_timeout=key_timeout))
         self.log = self.dir / "bridge.log"
         self.bridge = None
         self.sipps = []
@@ -186,9 +196,11 @@ class Run:
         return "sip:phone@127.0.0.1:%d" % self.phone_port
 
     def test_call(self, text="Hi there."):
-        r = rbtest.rb_run([CTL_BIN, "-c", self.config, "test-call",
-                           self.phone_uri(), text], timeout=30,
-                          capture_output=True, text=True)
+        return self.test_call_to(self.phone_uri(), text)
+
+    def test_call_to(self, uri, text="Hi there."):
+        r = rbtest.rb_run([CTL_BIN, "-c", self.config, "test-call", uri,
+                           text], timeout=30, capture_output=True, text=True)
         if r.returncode != 0:
             raise AssertionError("test-call: %s%s" % (r.stdout, r.stderr))
         return int(r.stdout.split()[1])
@@ -268,7 +280,7 @@ def read_pcap_rtp(path, dst_port):
         ihl = (ip[0] & 15) * 4
         udp = ip[ihl:]
         dport, = struct.unpack("!H", udp[2:4])
-        if dport != dst_port or len(udp) < 20:
+        if (dst_port is not None and dport != dst_port) or len(udp) < 20:
             continue
         rtp = udp[8:]
         if rtp[0] >> 6 != 2:
@@ -286,3 +298,136 @@ def ogg_opus_duration(blob):
     last = blob.rindex(b"OggS")
     granule, = struct.unpack("<q", blob[last + 6:last + 14])
     return True, (granule - pre_skip) / 48000.0
+
+
+# ---- what the phone heard, what the bridge offered --------------------------
+
+SAY_BIN = BUILD_DIR / "sip_tts_say"
+VERIFY_BIN = BUILD_DIR / "sip_queue_verify"
+
+
+class Capture:
+    """tcpdump on loopback of the RTP reaching the phone's media port."""
+
+    def __init__(self, run):
+        if not shutil.which("tcpdump"):
+            raise AssertionError("tcpdump is not installed")
+        self.run = run
+        self.file = run.dir / "phone.pcap"
+        self.proc = rbtest._spawn(
+            ["tcpdump", "-i", "lo", "-U", "-n", "-w", str(self.file),
+             "udp", "dst", "port", str(run.media_port)],
+            run.dir / "tcpdump.out")
+        run.t.addCleanup(rbtest._terminate, self.proc, 5)
+        time.sleep(1.0)
+
+    def heard(self, pt=0):
+        """Stops the capture; the linear samples of payload type PT."""
+        time.sleep(0.5)
+        rbtest._terminate(self.proc, 5)
+        pkts = [p for t, p in read_pcap_rtp(self.file, self.run.media_port)
+                if t == pt]
+        g711 = b"".join(pkts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pcm = audioop.ulaw2lin(g711, 2) if pt == 0 else \
+                audioop.alaw2lin(g711, 2)
+        return list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
+
+
+def say(text):
+    """TEXT rendered by the bridge's engine (sip_tts_say), through G.711
+    (PCMU): the reference the phone can hear."""
+    rbtest._require_binary(SAY_BIN)
+    pcm = subprocess.run([str(SAY_BIN), "kal", text], check=True,
+                         capture_output=True, timeout=60).stdout
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pcm = audioop.ulaw2lin(audioop.lin2ulaw(pcm, 2), 2)
+    return list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
+
+
+def envelope(samples, step=80):
+    return [math.sqrt(sum(x * x for x in samples[i:i + step]) / step)
+            for i in range(0, len(samples) - step + 1, step)]
+
+
+def find(hay, needle, step=80):
+    """Best offset (samples) of NEEDLE in HAY by the correlation of their
+    10 ms energy envelopes, refined sample by sample; returns (offset,
+    snr_db) of HAY against NEEDLE there (G.711 is deterministic, so a
+    prompt played unchanged scores far above 30 dB)."""
+    eh, en = envelope(hay, step), envelope(needle, step)
+    best, best_k = -1.0, 0
+    nn = math.sqrt(sum(v * v for v in en)) or 1.0
+    for k in range(0, len(eh) - len(en) + 1):
+        seg = eh[k:k + len(en)]
+        dot = sum(a * b for a, b in zip(seg, en))
+        c = dot / ((math.sqrt(sum(v * v for v in seg)) or 1.0) * nn)
+        if c > best:
+            best, best_k = c, k
+    best_snr, best_off = -100.0, best_k * step
+    sig = sum(x * x for x in needle) or 1
+    for off in range(max(0, best_k * step - step),
+                     min(len(hay) - len(needle), best_k * step + step) + 1):
+        err = 0
+        for a, b in zip(hay[off:off + len(needle)], needle):
+            err += (a - b) * (a - b)
+        snr = 10 * math.log10(sig / (err or 1))
+        if snr > best_snr:
+            best_snr, best_off = snr, off
+    return best_off, best_snr
+
+
+def find_all(hay, needle, min_snr=30.0):
+    """Offsets of every occurrence of NEEDLE in HAY (each found, then
+    blanked out, until the best match left is no longer one)."""
+    hay = list(hay)
+    found = []
+    while len(hay) >= len(needle):
+        off, snr = find(hay, needle)
+        if snr < min_snr:
+            break
+        found.append(off)
+        hay[off:off + len(needle)] = [0] * len(needle)
+    return sorted(found)
+
+
+def bursts(samples, threshold=300, gap_ms=150):
+    """Stretches of speech separated by at least GAP_MS of quiet, as
+    (start, end) in seconds."""
+    env = envelope(samples)
+    out, cur, quiet = [], None, 0
+    for i, e in enumerate(env):
+        if e > threshold:
+            if cur is None:
+                cur = [i, i]
+            cur[1], quiet = i, 0
+        elif cur is not None:
+            quiet += 1
+            if quiet * 10 >= gap_ms:
+                out.append((cur[0] / 100, (cur[1] + 1) / 100))
+                cur, quiet = None, 0
+    if cur is not None:
+        out.append((cur[0] / 100, (cur[1] + 1) / 100))
+    return out
+
+
+def offered_rtp_port(msg_log):
+    """The RTP port of the bridge's offer, from the INVITE in a sipp
+    message log."""
+    text = pathlib.Path(msg_log).read_text(errors="replace")
+    invite = text[text.index("INVITE sip:"):]
+    return int(re.search(r"m=audio (\d+) ", invite).group(1))
+
+
+def queue_verify(run, code, jid="bob@localhost"):
+    """Queues a verification call to the phone (as the component does when
+    a user registers a number); returns the job id."""
+    rbtest._require_binary(VERIFY_BIN)
+    r = rbtest.rb_run([VERIFY_BIN, "sqlite:%s" % run.db, jid,
+                       run.phone_uri(), code], timeout=30,
+                      capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("sip_queue_verify: %s%s" % (r.stdout, r.stderr))
+    return int(r.stdout.split()[1])

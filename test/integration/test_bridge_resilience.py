@@ -1,0 +1,376 @@
+"""ringbridge-sip under stop signals, crashes and bad input, with sipp as
+the phone and the queue as the judge. SIGTERM stops claiming and gives
+unfinished jobs back; SIGKILL loses nothing and does not phone again for a
+message heard in full; malformed SIP, incoming INVITEs, an answer without
+G.711, odd RTP and a flood of keys never take it down, and the call they
+hit still works as the events show."""
+
+import math
+import signal
+import socket
+import struct
+import time
+import unittest
+import warnings
+
+import rbbridge
+import rbtest
+from rbbridge import PCMU_TE, Run, key_pcap, pause, play
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
+
+G729_ONLY = dict(FORMATS="18", RTPMAPS="a=rtpmap:18 G729/8000")
+DIGITS = {"1": (697, 1209), "2": (697, 1336), "3": (697, 1477),
+          "7": (852, 1209), "8": (852, 1336), "0": (941, 1336)}
+
+
+def names(events):
+    return [e[0] for e in events]
+
+
+def detail(events, name):
+    return [e[1] for e in events if e[0] == name]
+
+
+def tone(key, ms=120):
+    """In-band DTMF for KEY (Q.23 pair) lasting MS, 8 kHz linear."""
+    low, high = DIGITS[key]
+    return [int(7000 * (math.sin(2 * math.pi * low * n / 8000) +
+                        math.sin(2 * math.pi * high * n / 8000)))
+            for n in range(8 * ms)]
+
+
+def ulaw(samples):
+    pcm = struct.pack("<%dh" % len(samples), *samples)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return audioop.lin2ulaw(pcm, 2)
+
+
+def speech_ulaw(seconds):
+    """sipp's recorded speech (PCMA), as PCMU, SECONDS long."""
+    pkts = [p for pt, p in rbbridge.read_pcap_rtp(
+        rbbridge.SIPP_PCAPS / "g711a.pcap", None) if pt == 8]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pcm = audioop.alaw2lin(b"".join(pkts), 2)
+    return audioop.lin2ulaw(pcm[:16000 * seconds], 2)
+
+
+class RtpSender:
+    """The phone's media, sent by the test itself from SRC to the port in
+    the bridge's offer: one stream (SSRC) per call of stream()."""
+
+    def __init__(self, port, src="127.0.0.1"):
+        self.dst = ("127.0.0.1", port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((src, 0))
+        self.seq, self.ts = 100, 5000
+
+    def close(self):
+        self.sock.close()
+
+    def raw(self, data, port=None):
+        self.sock.sendto(data, (self.dst[0], port or self.dst[1]))
+
+    def packet(self, pt, payload, ssrc, marker=False):
+        hdr = struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt,
+                          self.seq & 0xffff, self.ts & 0xffffffff, ssrc)
+        self.seq += 1
+        return hdr + payload
+
+    def stream(self, g711, ptime_ms, ssrc, pt=0):
+        """G711 bytes as packets of PTIME_MS, paced in real time."""
+        step = 8 * ptime_ms
+        t0 = time.monotonic()
+        for i, k in enumerate(range(0, len(g711), step)):
+            self.raw(self.packet(pt, g711[k:k + step], ssrc))
+            self.ts += step
+            delay = t0 + (i + 1) * ptime_ms / 1000 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    def event(self, key, pt=101, ssrc=0x4444, start=None):
+        """One RFC 4733 press of KEY: three packets, the last with E."""
+        code = 10 if key == "*" else 11 if key == "#" else int(key)
+        ts = self.ts if start is None else start
+        for i, (end, dur) in enumerate(((0, 400), (0, 800), (1, 800))):
+            hdr = struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | pt,
+                              self.seq & 0xffff, ts & 0xffffffff, ssrc)
+            self.seq += 1
+            self.raw(hdr + struct.pack("!BBH", code, (end << 7) | 10, dur))
+        self.ts = ts + 800
+
+
+class BridgeResilienceTest(unittest.TestCase):
+
+    # ---- stopping -------------------------------------------------------
+
+    def test_sigterm_while_ringing_stops_claiming_and_gives_jobs_back(self):
+        run = Run(self, ring_timeout=5, attempts=3)
+        run.start_bridge()
+        sipp = run.sipp("uas_noanswer.xml")
+        job = run.test_call()
+        rbbridge.wait_until(lambda: "CALLING" in names(run.events(job)),
+                            timeout=30, what="the INVITE")
+        run.bridge.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        # Queued after SIGTERM (another callee, so a job of its own): not
+        # claimed by a bridge that is stopping.
+        other = run.test_call_to("sip:other@127.0.0.1:%d" % run.phone_port)
+        self.assertNotEqual(other, job)
+        # The ringing call may go on for ring_timeout (5 s), not longer.
+        t0 = time.monotonic()
+        self.assertEqual(run.bridge.wait(20), 0, run.logs())
+        self.assertLess(time.monotonic() - t0, 12)
+        run.wait_sipp(sipp)  # the bridge sent CANCEL
+        for j in (job, other):
+            row = run.query("SELECT state, lease_owner, lease_deadline_ms "
+                            "FROM jobs WHERE id = ?", (j,))[0]
+            self.assertEqual(row, (0, None, None), "job %d: %r" % (j, row))
+        self.assertEqual(run.job(job)["attempts"], 1)
+        self.assertEqual(run.job(other)["attempts"], 0)
+        self.assertEqual(names(run.events(job)), ["CALLING"])
+        self.assertEqual(run.events(other), [])
+
+    def kill_and_restart(self, run, job, phone=None):
+        """SIGKILL the bridge, let its lease lapse (as the clock would),
+        start the new PHONE (a callable) and a new bridge."""
+        rbtest._terminate(run.bridge, 5, signal.SIGKILL)
+        self.assertEqual(run.job(job)["state"], 1)  # still leased
+        for proc, _ in run.sipps:
+            rbtest._terminate(proc, 5)
+        result = phone() if phone else None
+        import sqlite3
+        con = sqlite3.connect(run.db, timeout=10)
+        with con:
+            con.execute("UPDATE jobs SET lease_deadline_ms = 1 WHERE id = ?",
+                        (job,))
+        con.close()
+        run.log = run.dir / "bridge2.log"
+        run.start_bridge()
+        return result
+
+    def test_sigkill_after_the_message_was_heard_does_not_phone_again(self):
+        run = Run(self)
+        run.start_bridge()
+        run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
+        job = run.test_call()
+        rbbridge.wait_until(lambda: "HEARD" in names(run.events(job)),
+                            timeout=40, what="the message to be heard")
+        self.kill_and_restart(run, job)
+        rbbridge.wait_until(lambda: run.job(job)["state"] == 2, timeout=20,
+                            what="the job to be finished as notified")
+        time.sleep(2)
+        ev = run.events(job)
+        self.assertEqual(names(ev), ["CALLING", "ANSWERED", "HEARD",
+                                     "ENDED"], run.logs())
+        self.assertEqual(detail(ev, "ENDED"), ["notified"])
+        j = run.job(job)
+        self.assertEqual((j["attempts"], j["last_reason"]),
+                         (1, "heard before the bridge stopped"))
+        self.assertEqual(run.query("SELECT COUNT(*) FROM jobs"), [(1,)])
+
+    def test_sigkill_before_the_message_was_heard_phones_again(self):
+        run = Run(self)
+        run.start_bridge()
+        run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
+        job = run.test_call("Hi there.")
+        rbbridge.wait_until(lambda: "ANSWERED" in names(run.events(job)),
+                            timeout=40, what="the answer")
+        sipp = self.kill_and_restart(run, job, lambda: run.sipp(
+            "uas_answer.xml", subst=dict(PCMU_TE, MEDIA="\n".join([
+                pause(9000), play(key_pcap(2))]))))
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        self.assertEqual(names(ev), ["CALLING", "ANSWERED", "CALLING",
+                                     "ANSWERED", "HEARD", "KEY", "ENDED"],
+                         run.logs())
+        self.assertEqual(detail(ev, "CALLING"), ["1", "2"])
+        self.assertEqual(detail(ev, "KEY"), ["2"])
+        self.assertEqual(run.job(job)["state"], 2)
+
+    # ---- bad SIP ---------------------------------------------------------
+
+    def sip_exchange(self, sock, port, data, call_id=None):
+        """Sends DATA; with CALL_ID, the final response of that call."""
+        sock.sendto(data, ("127.0.0.1", port))
+        if not call_id:
+            return None
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            sock.settimeout(deadline - time.monotonic())
+            try:
+                reply = sock.recv(65535).decode(errors="replace")
+            except socket.timeout:
+                break
+            # Responses to the junk before may still be waiting.
+            if ("Call-ID: %s\r\n" % call_id) not in reply:
+                continue
+            if not reply.startswith("SIP/2.0 1"):
+                return reply
+        self.fail("no final response to:\n%s" % data[:300])
+
+    def request(self, method, port, my_port, n, body="", extra=""):
+        head = ("%s sip:ringbridge@127.0.0.1:%d SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-rbtest-%d\r\n"
+                "Max-Forwards: 70\r\n"
+                "From: <sip:tester@127.0.0.1>;tag=t%d\r\n"
+                "To: <sip:ringbridge@127.0.0.1:%d>\r\n"
+                "Call-ID: rbtest-%d@127.0.0.1\r\n"
+                "CSeq: 1 %s\r\n"
+                "Contact: <sip:tester@127.0.0.1:%d>\r\n%s"
+                "Content-Length: %d\r\n\r\n" % (
+                    method, port, my_port, n, n, port, n, method, my_port,
+                    extra, len(body)))
+        return (head + body).encode()
+
+    def test_malformed_sip_and_incoming_invites(self):
+        run = Run(self)
+        run.start_bridge()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        self.addCleanup(sock.close)
+        me = sock.getsockname()[1]
+        port = run.sip_port
+        junk = [
+            b"\x00\xff\xfe garbage \x01",
+            b"INVITE\r\n\r\n",
+            b"INVITE sip:x@127.0.0.1 SIP/2.0\r\n\r\n",  # no headers
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKx"
+            b"\r\nCSeq: 1 INVITE\r\nCall-ID: nobody\r\n\r\n",  # no request
+            self.request("INVITE", port, me, 1,
+                         extra="Content-Length: 99999\r\n"),
+            self.request("OPTIONS", port, me, 2,
+                         extra="X-Long: %s\r\n" % ("a" * 20000)),
+            b"A" * 60000,
+            self.request("INVITE", port, me, 3, body="v=0\r\nnot sdp\r\n",
+                         extra="Content-Type: application/sdp\r\n"),
+        ]
+        for data in junk:
+            self.sip_exchange(sock, port, data)
+        time.sleep(1)
+        run.assert_running()
+        # Still answering: OPTIONS 200, and an incoming call (here with
+        # no common codec, G.729 only) is refused 480: the bridge places
+        # calls, it does not take them.
+        reply = self.sip_exchange(sock, port, self.request(
+            "OPTIONS", port, me, 10), "rbtest-10@127.0.0.1")
+        self.assertTrue(reply.startswith("SIP/2.0 200"), reply)
+        sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+               "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 18\r\n"
+               "a=rtpmap:18 G729/8000\r\n")
+        for n, body in ((11, sdp), (12, "")):
+            reply = self.sip_exchange(sock, port, self.request(
+                "INVITE", port, me, n, body=body,
+                extra="Content-Type: application/sdp\r\n" if body else ""),
+                "rbtest-%d@127.0.0.1" % n)
+            self.assertTrue(reply.startswith("SIP/2.0 480"), reply)
+        self.assertEqual(run.query("SELECT COUNT(*) FROM jobs"), [(0,)])
+        # ...and places calls as before.
+        sipp = run.sipp("uas_answer.xml", subst=dict(
+            PCMU_TE, MEDIA="\n".join([pause(9000), play(key_pcap(2))])))
+        job = run.test_call()
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        self.assertEqual(detail(ev, "KEY"), ["2"], run.logs())
+        self.assertEqual(run.stop_bridge(), 0)
+
+    def test_answer_without_a_common_codec_is_not_retried(self):
+        run = Run(self, attempts=3, retry_backoff=1)
+        run.start_bridge()
+        sipp = run.sipp("uas_answer.xml", subst=dict(G729_ONLY, MEDIA=""))
+        job = run.test_call()
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)  # ACKed, then the bridge's BYE
+        self.assertEqual(names(ev), ["CALLING", "FAILED", "ENDED"],
+                         run.logs())
+        self.assertEqual(detail(ev, "FAILED"), ["no common codec"])
+        time.sleep(2.5)  # past the back-off: no second call
+        j = run.job(job)
+        self.assertEqual((j["state"], j["attempts"]), (3, 1))
+
+    # ---- odd RTP and keys ------------------------------------------------
+
+    def answered_call(self, run):
+        """A call whose media the test sends itself: sipp answers and
+        waits for the BYE; returns (job, bridge's RTP port)."""
+        sipp = run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
+        job = run.test_call("Hi there.")
+        rbbridge.wait_until(lambda: "ANSWERED" in names(run.events(job)),
+                            timeout=30, what="the answer")
+        return sipp, job, rbbridge.offered_rtp_port(run.sipps[-1][1])
+
+    def test_odd_rtp_is_dropped_or_accepted_as_rfc_3550_allows(self):
+        run = Run(self)
+        run.start_bridge()
+        sipp, job, port = self.answered_call(run)
+        good = RtpSender(port)
+        stranger = RtpSender(port, src="127.0.0.2")
+        self.addCleanup(good.close)
+        self.addCleanup(stranger.close)
+        quiet = [0] * 1600
+        # Each of these would press 1 (and end the call) if it counted.
+        stranger.event("1")
+        stranger.stream(ulaw(quiet + tone("1") + quiet), 20, 0x5555)
+        good.event("1", pt=96)  # telephone-event on a type not agreed
+        good.stream(ulaw(quiet + tone("1") + quiet), 20, 0x6666, pt=8)
+        big = ulaw(tone("1", 150))  # 1200 bytes of audio in one packet
+        good.raw(good.packet(0, big, 0x6666))
+        good.raw(b"\x80" * 3000)  # oversized
+        good.raw(b"\x00" * 40)  # not RTP version 2
+        good.raw(b"\x80\x00\x00")  # shorter than a header
+        good.raw(b"\xa0\x00\x00\x01" + b"\x00" * 8 + b"\xff")  # padding
+        good.raw(b"\x90\x00\x00\x02" + b"\x00" * 8 + b"\x00\x00\xff\xff")
+        # RTCP: a sender report on the RTP port and the one above.
+        sr = struct.pack("!BBHIIIIII", 0x80, 200, 6, 0x6666, 0, 0, 0, 0, 0)
+        good.raw(sr)
+        good.raw(sr, port + 1)
+        time.sleep(0.5)
+        # 0 (repeat) in-band in 10 ms packets, then 7 in 30 ms packets on
+        # another SSRC, then 3 s of speech and 8 in 60 ms packets on a
+        # third: all accepted, the voice reply as long as the speech.
+        good.stream(ulaw(quiet + tone("0") + quiet), 10, 0x1010)
+        time.sleep(1)
+        good.stream(ulaw(quiet + tone("7") + quiet), 30, 0x3030)
+        time.sleep(5)  # the record prompt and the beep
+        good.stream(speech_ulaw(3) + ulaw(quiet + tone("8", 180) + quiet),
+                    60, 0x6060)
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        self.assertEqual(detail(ev, "KEY"), ["0", "7", "8"], run.logs())
+        voice = [e for e in ev if e[0] == "VOICE"]
+        self.assertEqual(len(voice), 1, run.logs())
+        ok, seconds = rbbridge.ogg_opus_duration(voice[0][2])
+        self.assertTrue(ok)
+        self.assertGreater(seconds, 2.5)
+        self.assertLess(seconds, 5.0)
+        self.assertEqual(detail(ev, "ENDED"), ["notified"])
+
+    def test_a_flood_of_keys_is_capped(self):
+        run = Run(self)
+        run.start_bridge()
+        sipp, job, port = self.answered_call(run)
+        rtp = RtpSender(port)
+        self.addCleanup(rtp.close)
+        # 200 distinct presses of 0 (repeat) in about 0.4 s.
+        for i in range(200):
+            rtp.event("0", ssrc=0x7777)
+            if i % 20 == 19:
+                time.sleep(0.02)
+        time.sleep(2)  # past the rate window
+        rtp.event("2", ssrc=0x7777)
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        keys = detail(ev, "KEY")
+        self.assertEqual(keys[-1], "2", run.logs())
+        zeros = keys.count("0")
+        self.assertGreaterEqual(zeros, 1)
+        self.assertLessEqual(zeros, 12)
+        self.assertEqual(detail(ev, "ENDED"), ["notified"])
+
+
+if __name__ == "__main__":
+    unittest.main()
