@@ -67,6 +67,11 @@ static void on_r_invite(struct call *c, nua_handle_t *nh, int status,
 		}
 	}
 	call_on_failure(c, status, phrase);
+	/* A challenge not answered (again, or no credentials) leaves nua's
+	 * call waiting for nua_authenticate(): the INVITE is complete, so
+	 * the call ends here. */
+	if (status == 401 || status == 407)
+		call_on_terminated(c);
 }
 
 static void on_i_state(struct bridge *b, struct call *c, nua_handle_t *nh,

@@ -57,6 +57,7 @@ silence_seconds = 3
 
 [policy]
 allowed_sip_domains = 127.0.0.1
+{extra_policy}
 
 [log]
 level = debug
@@ -110,7 +111,7 @@ class Run:
 
     def __init__(self, testcase, *, ring_timeout=20, attempts=3,
                  retry_backoff=1, extra_sip="", max_call_seconds=120,
-                 key_timeout=10):
+                 key_timeout=10, extra_policy=""):
         rbtest._require_binary(SIP_BIN)
         rbtest._require_binary(CTL_BIN)
         if not shutil.which("sipp"):
@@ -125,7 +126,8 @@ class Run:
             db=self.db, sip_port=self.sip_port, rtp_min=base,
             rtp_max=base + 39, ring_timeout=ring_timeout, attempts=attempts,
             retry_backoff=retry_backoff, extra_sip=extra_sip,
-            max_call_seconds=max_call_seconds, key_timeout=key_timeout))
+            max_call_seconds=max_call_seconds, key_timeout=key_timeout,
+            extra_policy=extra_policy))
         self.log = self.dir / "bridge.log"
         self.bridge = None
         self.sipps = []
