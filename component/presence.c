@@ -523,6 +523,28 @@ void comp_presence_rows_flush(struct comp *c)
 	(void)written;
 }
 
+static void recheck_done(struct comp *c, void *arg)
+{
+	(void)c, (void)arg; /* the handler updated the table, if anything */
+}
+
+void comp_presence_rows_recheck(struct comp *c)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	int n = 0;
+
+	if (c->rows->holding)
+		return;
+	g_hash_table_iter_init(&it, c->rows->participants);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		if (comp_presence_online(c, k) &&
+		    comp_presence_recheck(c, k, recheck_done, NULL))
+			n++;
+	if (n)
+		log_debug(TAG, "rechecking the sessions of %d users", n);
+}
+
 /* ---- the handler ---- */
 
 static void send_presence(struct comp *c, const char *to, const char *type)

@@ -386,6 +386,7 @@ int comp_run(struct comp *c)
 {
 	int64_t next_registration_poll = comp_now_ms() + REGISTRATION_POLL_MS;
 	int64_t next_event_poll = comp_now_ms() + EVENT_POLL_MS;
+	int64_t next_recheck = comp_now_ms() + PRESENCE_RECHECK_MS;
 
 	c->signal_fd = open_signal_fd();
 	if (c->signal_fd < 0) {
@@ -419,6 +420,11 @@ int comp_run(struct comp *c)
 			/* Safety net for lost presence wake-ups. */
 			if (c->startup_done)
 				comp_gwpres_poll(c, true);
+		}
+		if (now >= next_recheck) {
+			next_recheck = now + PRESENCE_RECHECK_MS;
+			if (c->connected && c->startup_done)
+				comp_presence_rows_recheck(c);
 		}
 		if (c->settle_at_ms && now >= c->settle_at_ms) {
 			c->settle_at_ms = 0;

@@ -86,7 +86,13 @@ class PresenceTest(rbtest.ComponentTest):
                              "source = 'xmpp'", (jid(user),))
         return rows[0] if rows else None
 
-    def wait_row(self, user, state, status=None, timeout=20):
+    # How long a row may take: on ejabberd 23.01 a session that ends
+    # without unavailable is noticed by the 30 s recheck.
+    row_timeout = 20
+
+    def wait_row(self, user, state, status=None, timeout=None):
+        timeout = timeout or self.row_timeout
+
         def ok():
             r = self.xmpp_row(user)
             return r if r and (r["state"], r["status"]) == (state, status) \
