@@ -47,8 +47,8 @@ struct jitter;
 struct media;
 struct media_stream;
 
-/* An outgoing RTP packet: header and 20 ms of G.711. */
-#define RTP_PACKET (12 + 160)
+/* An outgoing RTP packet's payload: 20 ms of G.711. */
+#define RTP_PAYLOAD 160
 typedef struct tone_gen_state_s tone_gen_state_t;
 
 /* RTP ports handed out in even/odd pairs from [sip] rtp_port_min..max. */
@@ -214,8 +214,11 @@ int rtp_open(struct call *c);
 void rtp_close(struct call *c);
 /* Starts pacing the outgoing stream (the answer is in c->ans). */
 int rtp_start(struct call *c);
-/* The call's next 20 ms as an RTP packet (call_next_frame, G.711). */
-void rtp_produce(struct call *c, uint8_t pkt[RTP_PACKET]);
+/* The call's next 20 ms as G.711 (call_next_frame); media.c adds the
+ * header (sequence, timestamp and SSRC from c->seq, c->ts, c->ssrc). */
+void rtp_produce(struct call *c, uint8_t payload[RTP_PAYLOAD]);
+/* The negotiated codec's silence byte. */
+uint8_t rtp_silence(const struct call *c);
 /* Reads what the socket holds (into the jitter buffer, or events). */
 void rtp_receive(struct call *c, int64_t now_ms);
 /* 20 ms out of the jitter buffer into call_rx_audio(). */

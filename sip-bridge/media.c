@@ -8,8 +8,10 @@
  * CLOCK_MONOTONIC from an absolute start, so its expirations are start +
  * k * 20 ms: no drift, and a late wake-up reports how many ticks it
  * covers. Each tick it sends every stream's due packet, already encoded,
- * from a small ring, and then raises an eventfd registered in su_root. The
- * loop wakes once for all calls: it refills every ring up to MEDIA_AHEAD
+ * from a small ring (the RTP header is the thread's: should the loop fall
+ * behind past the ring, the phone gets 20 ms of silence on time, counted,
+ * rather than late audio), and then raises an eventfd registered in su_root.
+ * The loop wakes once for all calls: it refills every ring up to MEDIA_AHEAD
  * packets (call_next_frame and G.711 through rtp_produce), reads what every
  * socket received (recvmmsg, a batch a system call) and feeds each call
  * 20 ms out of its jitter buffer per tick. The loop can thus be busy for
@@ -63,7 +65,7 @@
 struct media_stats {
 	uint64_t hist[HIST_BINS + 1];
 	uint64_t packets, over_5ms, max_ns;
-	uint64_t ticks, missed, underruns, streams_max;
+	uint64_t ticks, missed, fillins, streams_max;
 	/* Where lateness comes from: the thread's wake-up (not scheduled in
 	 * time), or the tick's own work (sending to every stream). */
 	uint64_t wake_max_ns, work_max_ns;
@@ -72,7 +74,12 @@ struct media_stats {
 struct media_stream {
 	int fd;
 	struct sockaddr_in peer;
-	uint8_t ring[RING][RTP_PACKET];
+	/* The header's fields, the thread's own once the stream is added. */
+	uint8_t pt, silence;
+	uint16_t seq;
+	uint32_t ts, ssrc;
+	atomic_bool closing; /* the last words are queued: no fill-ins */
+	uint8_t ring[RING][RTP_PAYLOAD];
 	_Atomic unsigned head; /* packets prepared (the loop) */
 	_Atomic unsigned tail; /* packets sent (the thread) */
 	int64_t due_ns;        /* the next packet's ideal time; 0: not yet */
@@ -146,12 +153,12 @@ static void stats_log(const char *what, const struct media_stats *s)
 	         " calls; send lateness p50 %.2f ms, p99 %.2f ms, max %.2f "
 	         "ms, %" PRIu64 " over 5 ms; %" PRIu64 " ticks, %" PRIu64
 	         " missed, %" PRIu64
-	         " packets not ready; wake-up late by up to %.2f ms, a "
-	         "tick's sending up to %.2f ms",
+	         " packets of silence for audio not ready; wake-up late by "
+	         "up to %.2f ms, a tick's sending up to %.2f ms",
 	         what, s->packets, s->streams_max, stats_pct(s, 0.5),
 	         stats_pct(s, 0.99), (double)s->max_ns / 1e6, s->over_5ms,
-	         s->ticks, s->missed, s->underruns,
-	         (double)s->wake_max_ns / 1e6, (double)s->work_max_ns / 1e6);
+	         s->ticks, s->missed, s->fillins, (double)s->wake_max_ns / 1e6,
+	         (double)s->work_max_ns / 1e6);
 }
 
 static void merge(struct media_stats *into, const struct media_stats *s)
@@ -164,7 +171,7 @@ static void merge(struct media_stats *into, const struct media_stats *s)
 	into->over_5ms += s->over_5ms;
 	into->ticks += s->ticks;
 	into->missed += s->missed;
-	into->underruns += s->underruns;
+	into->fillins += s->fillins;
 #define MAX_OF(f)                                                              \
 	if (s->f > into->f)                                                    \
 		into->f = s->f;
@@ -189,18 +196,42 @@ static void stream_send(struct media *m, struct media_stream *s, int64_t last)
 	while (s->due_ns <= last && sent < MEDIA_BURST) {
 		unsigned tail =
 		    atomic_load_explicit(&s->tail, memory_order_relaxed);
+		bool ready = tail != atomic_load_explicit(&s->head,
+		                                          memory_order_acquire);
+		uint8_t pkt[12 + RTP_PAYLOAD];
 
-		if (tail ==
-		    atomic_load_explicit(&s->head, memory_order_acquire)) {
-			m->cur.underruns++;
+		if (!ready && atomic_load(&s->closing))
 			return;
+		pkt[0] = 0x80;
+		pkt[1] = s->pt;
+		pkt[2] = (uint8_t)(s->seq >> 8);
+		pkt[3] = (uint8_t)s->seq;
+		pkt[4] = (uint8_t)(s->ts >> 24);
+		pkt[5] = (uint8_t)(s->ts >> 16);
+		pkt[6] = (uint8_t)(s->ts >> 8);
+		pkt[7] = (uint8_t)s->ts;
+		pkt[8] = (uint8_t)(s->ssrc >> 24);
+		pkt[9] = (uint8_t)(s->ssrc >> 16);
+		pkt[10] = (uint8_t)(s->ssrc >> 8);
+		pkt[11] = (uint8_t)s->ssrc;
+		if (ready) {
+			memcpy(pkt + 12, s->ring[tail % RING], RTP_PAYLOAD);
+			atomic_store_explicit(&s->tail, tail + 1,
+			                      memory_order_release);
+		} else {
+			/* The loop is behind (stalled past the ring): the
+			 * phone hears 20 ms of silence on time rather than
+			 * late audio, and the prompt goes on after it. */
+			memset(pkt + 12, s->silence, RTP_PAYLOAD);
+			m->cur.fillins++;
 		}
 		/* A failed send (the peer's port unreachable) is the
 		 * network's loss, like any other. */
-		(void)sendto(s->fd, s->ring[tail % RING], RTP_PACKET, 0,
+		(void)sendto(s->fd, pkt, sizeof(pkt), 0,
 		             (struct sockaddr *)&s->peer, sizeof(s->peer));
 		stats_add(&m->cur, mono_ns() - s->due_ns);
-		atomic_store_explicit(&s->tail, tail + 1, memory_order_release);
+		s->seq++;
+		s->ts += RTP_PAYLOAD;
 		s->due_ns += TICK_NS;
 		sent++;
 	}
@@ -327,9 +358,10 @@ static int on_ticks(struct bridge *b, su_wait_t *w, void *arg)
 
 void media_bye_when_played(struct call *c)
 {
-	if (c->stream && c->media)
+	if (c->stream && c->media) {
 		c->bye_when_played = true;
-	else
+		atomic_store(&c->stream->closing, true);
+	} else
 		ua_bye(c);
 }
 
@@ -346,6 +378,11 @@ int media_stream_add(struct call *c)
 		return -ENOMEM;
 	s->fd = c->fd;
 	s->peer = c->peer;
+	s->pt = (uint8_t)c->ans.codec;
+	s->silence = rtp_silence(c);
+	s->seq = c->seq;
+	s->ts = c->ts;
+	s->ssrc = c->ssrc;
 	pthread_mutex_lock(&m->lock);
 	if (m->n == m->cap) {
 		int cap = m->cap ? 2 * m->cap : 64;

@@ -145,32 +145,24 @@ void rtp_close(struct call *c)
 	}
 }
 
-void rtp_produce(struct call *c, uint8_t pkt[RTP_PACKET])
+void rtp_produce(struct call *c, uint8_t payload[RTP_PAYLOAD])
 {
 	int16_t pcm[FRAME];
 	int i;
 
 	call_next_frame(c, pcm);
-	pkt[0] = 0x80;
-	pkt[1] = (uint8_t)c->ans.codec;
-	pkt[2] = (uint8_t)(c->seq >> 8);
-	pkt[3] = (uint8_t)c->seq;
-	pkt[4] = (uint8_t)(c->ts >> 24);
-	pkt[5] = (uint8_t)(c->ts >> 16);
-	pkt[6] = (uint8_t)(c->ts >> 8);
-	pkt[7] = (uint8_t)c->ts;
-	pkt[8] = (uint8_t)(c->ssrc >> 24);
-	pkt[9] = (uint8_t)(c->ssrc >> 16);
-	pkt[10] = (uint8_t)(c->ssrc >> 8);
-	pkt[11] = (uint8_t)c->ssrc;
 	if (c->ans.codec == SDP_CODEC_PCMA)
 		for (i = 0; i < FRAME; i++)
-			pkt[12 + i] = linear_to_alaw(pcm[i]);
+			payload[i] = linear_to_alaw(pcm[i]);
 	else
 		for (i = 0; i < FRAME; i++)
-			pkt[12 + i] = linear_to_ulaw(pcm[i]);
-	c->seq++;
-	c->ts += FRAME;
+			payload[i] = linear_to_ulaw(pcm[i]);
+}
+
+uint8_t rtp_silence(const struct call *c)
+{
+	return c->ans.codec == SDP_CODEC_PCMA ? linear_to_alaw(0)
+	                                      : linear_to_ulaw(0);
 }
 
 void rtp_play_received(struct call *c)
