@@ -37,6 +37,7 @@
 #include "policy.h"
 #include "prompts.h"
 #include "recorder.h"
+#include "retry.h"
 #include "tts_cache.h"
 #include "tts_worker.h"
 
@@ -690,9 +691,8 @@ static void retry_or_fail(struct call *c, const char *reason, bool retry)
 		return;
 	}
 	if (retry && job->attempts < b->cfg->sip.attempts) {
-		int shift = job->attempts - 1 < 20 ? job->attempts - 1 : 20;
 		int64_t delay =
-		    (int64_t)b->cfg->sip.retry_backoff * 1000 * (1LL << shift);
+		    retry_delay_ms(b->cfg->sip.retry_backoff, job->attempts);
 
 		log_info(TAG, "job %lld: %s; attempt %d again in %lld s",
 		         (long long)job->id, reason, job->attempts + 1,

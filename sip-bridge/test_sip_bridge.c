@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "prompts.h"
+#include "retry.h"
 #include "sdp_nego.h"
 
 #define SDP_HEAD                                                               \
@@ -105,9 +106,23 @@ static void test_prompts(void)
 	free(s);
 }
 
+/* retry_backoff after the first attempt, doubling after each further one. */
+static void test_retry(void)
+{
+	CHECK(retry_delay_ms(60, 1) == 60000);
+	CHECK(retry_delay_ms(60, 2) == 120000);
+	CHECK(retry_delay_ms(60, 3) == 240000);
+	CHECK(retry_delay_ms(1, 10) == 512000);
+	CHECK(retry_delay_ms(1, 0) == 1000);
+	/* Bounded: 86400 s (the largest backoff) times 2^20 fits. */
+	CHECK(retry_delay_ms(86400, 21) == retry_delay_ms(86400, 100));
+	CHECK(retry_delay_ms(86400, 100) == 86400LL * 1000 * (1LL << 20));
+}
+
 int main(void)
 {
 	test_sdp();
+	test_retry();
 	test_prompts();
 	return check_exit("test_sip_bridge");
 }

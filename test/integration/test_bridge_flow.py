@@ -152,6 +152,20 @@ class BridgeFlowTest(unittest.TestCase):
         j = run.job(job)
         self.assertEqual((j["state"], j["attempts"]), (3, 1))
 
+    def test_unreachable_is_retried_then_fails(self):
+        # Nothing listens on the phone's port: the INVITE meets an ICMP
+        # port unreachable (sofia's 503) or times out.
+        run = Run(self, attempts=2, retry_backoff=1)
+        run.start_bridge()
+        job = run.test_call()
+        ev = run.wait_ended(job, timeout=60)
+        self.assertEqual(names(ev), ["CALLING", "CALLING", "FAILED",
+                                     "ENDED"], run.logs())
+        self.assertEqual(detail(ev, "FAILED"),
+                         ["unreachable after 2 attempts"])
+        j = run.job(job)
+        self.assertEqual((j["state"], j["attempts"]), (3, 2))
+
     def ctl_calls(self, run):
         r = rbtest.rb_run([rbbridge.CTL_BIN, "-c", run.config, "calls"],
                           timeout=30, capture_output=True, text=True)
