@@ -65,7 +65,6 @@ struct puser {
 	struct presence *p;
 	char *jid, *addr;
 	char *user, *host; /* of addr, to match a SUBSCRIBE's request URI */
-	bool seen;
 
 	bool have_xmpp;
 	enum pidf_avail avail;
@@ -203,6 +202,18 @@ static int snap_row_cb(const struct queue_presence *r, void *arg)
 	return 0;
 }
 
+static int user_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct snap_user *)a)->jid,
+	              ((const struct snap_user *)b)->jid);
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct snap_row *)a)->jid,
+	              ((const struct snap_row *)b)->jid);
+}
+
 static int snap_run(struct queue *q, void *arg)
 {
 	struct snap *s = arg;
@@ -220,6 +231,11 @@ static int snap_run(struct queue *q, void *arg)
 	if (!err)
 		err = queue_presence_foreach(q, QUEUE_PRESENCE_XMPP, 0,
 		                             snap_row_cb, s);
+	/* Sorted here, off the loop, whatever order the back end used. */
+	if (!err && s->n_users > 1)
+		qsort(s->users, s->n_users, sizeof(*s->users), user_cmp);
+	if (!err && s->n_rows > 1)
+		qsort(s->rows, s->n_rows, sizeof(*s->rows), row_cmp);
 	return err;
 }
 
@@ -800,58 +816,75 @@ static void user_sync(struct puser *u)
 		subscribe(u);
 }
 
+static void user_gone(struct puser *u)
+{
+	log_info(TAG, "%s: no longer takes part (was %s)", u->jid, u->addr);
+	if (u->reported == 1)
+		row_write(u, false);
+	user_teardown(u, true);
+	user_free(u);
+}
+
+/*
+ * Brings the user list in line with snapshot S in one merge pass: the list
+ * is kept in JID order (strcmp) and the snapshot's users and rows were
+ * sorted the same way on the writer's thread, so 10 000 users cost 10 000
+ * steps every 5 s rather than 10^8.
+ */
 static void snap_apply(struct presence *p, struct snap *s)
 {
-	struct puser *u, **pp;
+	struct puser *old = p->users, *head = NULL, **tail = &head, *u;
+	size_t r = 0;
 
-	for (u = p->users; u; u = u->next)
-		u->seen = false;
 	for (size_t i = 0; i < s->n_users; i++) {
-		for (u = p->users; u; u = u->next)
-			if (!strcmp(u->jid, s->users[i].jid))
-				break;
-		if (u && strcmp(u->addr, s->users[i].addr)) {
-			/* A new SIP address: the old one's usages end. */
-			u->seen = false;
-			u = NULL;
+		const struct snap_user *su = &s->users[i];
+		int cmp = 1;
+
+		while (old && (cmp = strcmp(old->jid, su->jid)) < 0) {
+			u = old;
+			old = old->next;
+			user_gone(u);
+		}
+		u = NULL;
+		if (old && cmp == 0) {
+			u = old;
+			old = old->next;
+			if (strcmp(u->addr, su->addr)) {
+				/* A new SIP address: the old one's usages end.
+				 */
+				user_gone(u);
+				u = NULL;
+			}
 		}
 		if (!u) {
-			u = user_new(p, s->users[i].jid, s->users[i].addr);
+			u = user_new(p, su->jid, su->addr);
 			if (!u)
 				continue;
-			u->next = p->users;
-			p->users = u;
 			log_info(TAG, "%s: presence for %s", u->jid, u->addr);
 		}
-		u->seen = true;
-		u->have_xmpp = false;
-	}
-	for (size_t i = 0; i < s->n_rows; i++) {
-		enum pidf_avail a;
+		u->next = NULL;
+		*tail = u;
+		tail = &u->next;
 
-		if (pidf_avail_parse(s->rows[i].state, &a))
-			continue;
-		for (u = p->users; u; u = u->next) {
-			if (u->seen && !strcmp(u->jid, s->rows[i].jid)) {
+		u->have_xmpp = false;
+		while (r < s->n_rows && strcmp(s->rows[r].jid, su->jid) < 0)
+			r++;
+		if (r < s->n_rows && !strcmp(s->rows[r].jid, su->jid)) {
+			enum pidf_avail a;
+
+			if (!pidf_avail_parse(s->rows[r].state, &a)) {
 				u->have_xmpp = true;
 				u->avail = a;
-				set_str(&u->status, s->rows[i].status);
+				set_str(&u->status, s->rows[r].status);
 			}
 		}
 	}
-	for (pp = &p->users; (u = *pp);) {
-		if (u->seen) {
-			pp = &u->next;
-			continue;
-		}
-		*pp = u->next;
-		log_info(TAG, "%s: no longer takes part (was %s)", u->jid,
-		         u->addr);
-		if (u->reported == 1)
-			row_write(u, false);
-		user_teardown(u, true);
-		user_free(u);
+	while (old) {
+		u = old;
+		old = old->next;
+		user_gone(u);
 	}
+	p->users = head;
 	for (u = p->users; u; u = u->next)
 		user_sync(u);
 }

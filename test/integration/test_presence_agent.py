@@ -67,6 +67,34 @@ class PresenceAgentTest(unittest.TestCase):
                         "Contact: <sip:w@127.0.0.1:9>\r\n")
         self.assertTrue(r.startswith("SIP/2.0 489"), r)
 
+    def test_several_users_and_one_leaves(self):
+        users = {"bob": ("dnd", "In a meeting", r"busy/>"),
+                 "carol": ("xa", None, r"away/>"),
+                 "dave": ("unavailable", None, r"<basic>closed</basic>")}
+        for u, (state, status, _) in users.items():
+            self.run.register(u + "@localhost", u)
+            self.run.set_xmpp(u + "@localhost", state, status)
+        procs = {}
+        for u, (_, _, rx) in sorted(users.items()):
+            # Each watcher sees its own user's state. The bridge picks new
+            # users up on ringbridgectl's wake-up: until then a fetch
+            # (Expires: 0) gets 404.
+            wait_until(lambda: not sip_request(
+                self.bridge.sip_port, "SUBSCRIBE", rbpresence.sip_addr(u),
+                "Event: presence\r\nExpires: 0\r\n"
+                "Contact: <sip:w@127.0.0.1:9>\r\n").startswith(
+                    "SIP/2.0 404"), timeout=15, what=u + " known")
+            sc = sipwatch.watcher(rbpresence.sip_addr(u), [[rx]],
+                                  unsubscribe=(u != "bob"),
+                                  final="terminated" if u == "bob" else None)
+            procs[u] = self.run.sipp(sc, self.bridge.addr)
+            if u == "bob":
+                self.wait_notifies(procs[u][1], 1)
+        # Bob unregisters: his watcher is told the subscription is over.
+        self.run.ctl("unregister", "bob@localhost")
+        for u, (proc, _) in procs.items():
+            self.run.wait_sipp(proc)
+
     def test_subscription_expires(self):
         sc = sipwatch.watcher(rbpresence.sip_addr("alice"),
                               [[r"<basic>open</basic>"]], expires=10,
