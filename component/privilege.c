@@ -134,6 +134,12 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 	         p->message ? "yes" : "no", p->roster_get ? "yes" : "no",
 	         p->iq_push_set ? "yes" : "no",
 	         p->iq_pubsub_set ? "yes" : "no");
+	if (p->presence && !strcmp(ns, NS_PRIV1))
+		log_info(TAG,
+		         "%s speaks %s (ejabberd 23.01): users already online "
+		         "are unknown until their next presence, and resources "
+		         "are rechecked before a user counts as online",
+		         from, ns);
 	if (!p->iq_push_set)
 		log_warn(TAG,
 		         "%s grants no urn:xmpp:push:0 IQ privilege: messages "
