@@ -27,13 +27,16 @@
 #include "policy.h"
 #include "presence.h"
 
-#define TAG                 "gwpresence"
-#define NS_PUBSUB           "http://jabber.org/protocol/pubsub"
-#define NS_ACTIVITY         "http://jabber.org/protocol/activity"
-#define MIN_INTERVAL_MS     1000
-#define SUBSCRIBERS_MAX     1000 /* per gateway contact */
-#define USERS_MAX           1000000
-#define POLL_SLACK_MS       2000
+#define TAG             "gwpresence"
+#define NS_PUBSUB       "http://jabber.org/protocol/pubsub"
+#define NS_ACTIVITY     "http://jabber.org/protocol/activity"
+#define MIN_INTERVAL_MS 1000
+#define SUBSCRIBERS_MAX 1000 /* per gateway contact */
+#define USERS_MAX       1000000
+#define POLL_SLACK_MS   2000
+/* At start-up, users whose phone went idle this recently get an empty
+ * activity in case the call ended while the component was down. */
+#define PEP_CLEAR_WINDOW_MS (24 * 3600 * 1000LL)
 #define STATUS_REACHABLE    "Reachable by phone"
 #define STATUS_ON_THE_PHONE "On the phone"
 
@@ -378,16 +381,38 @@ void comp_gwpres_all_changed(struct comp *c)
 		mark(c, k);
 }
 
+/* A call that ended lately, maybe while this process was not running:
+ * its "on the phone" may still be in the user's PEP. */
+static int recent_idle(const struct queue_presence *p, void *arg)
+{
+	struct comp *c = arg;
+	struct gw_user *u;
+
+	if (!strcmp(p->state, QUEUE_PRESENCE_ON_THE_PHONE) ||
+	    !comp_jid_valid(p->jid) || strchr(p->jid, '/'))
+		return 0;
+	u = user_get(c->gwpres, p->jid);
+	if (!u)
+		return 0;
+	u->pep_on = true; /* so the broadcast publishes an empty activity */
+	mark(c, p->jid);
+	return 0;
+}
+
 void comp_gwpres_session_start(struct comp *c)
 {
 	/* Changes while disconnected are in the rows. On the process's
 	 * first session nobody knows what subscribers were last sent (a
 	 * call may have ended while the component was down): send every
-	 * subscribed contact's state once. */
+	 * subscribed contact's state once, and clear the PEP activity of
+	 * those whose phone went idle in the last day. */
 	comp_gwpres_poll(c, true);
 	if (!c->gwpres->started) {
 		c->gwpres->started = true;
 		comp_gwpres_all_changed(c);
+		queue_presence_foreach(c->q, QUEUE_PRESENCE_SIP,
+		                       comp_now_ms() - PEP_CLEAR_WINDOW_MS,
+		                       recent_idle, c);
 	}
 }
 

@@ -248,6 +248,26 @@ class PresenceTest(rbtest.ComponentTest):
         carol = self.client(self.prosody, "carol")
         self.assertIsNone(self.activity(carol, jid("bob")))
 
+    def test_pep_activity_cleared_after_restart(self):
+        """The call ends while the component is down: the activity is
+        emptied when it starts again."""
+        bob = self.client(self.prosody, "bob")
+        self.sip("on_the_phone")
+
+        def talking():
+            a = self.activity(bob)
+            return a is not None and a.find(
+                "{%s}talking" % NS_ACTIVITY) is not None
+        rbtest.wait_until(talking, 20, what="activity talking")
+        self.comp.stop()
+        self.sip("idle")
+        self.comp.start()
+
+        def empty():
+            a = self.activity(bob)
+            return a is not None and len(list(a)) == 0
+        rbtest.wait_until(empty, 40, what="an empty activity")
+
     # -- the "xmpp" rows
 
     def test_xmpp_rows_follow_best_resource(self):
