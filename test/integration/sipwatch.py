@@ -35,13 +35,36 @@ def _checks(body=(), headers=()):
     return "".join(acts)
 
 
+def _resubscribe(presentity, event, cseq, expires, timeout_ms):
+    return """  <send retrans="500"><![CDATA[
+
+SUBSCRIBE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:watcher@[local_ip]>;tag=[pid]SIPpTag00[call_number]
+To: <%(p)s>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: %(c)d SUBSCRIBE
+Contact: <sip:watcher@[local_ip]:[local_port]>
+[routes]
+Max-Forwards: 70
+Event: %(e)s
+Expires: %(x)d
+Content-Length: 0
+
+]]></send>
+  <recv response="200" timeout="%(t)d"/>
+""" % dict(p=presentity, e=event, c=cseq, x=expires, t=timeout_ms)
+
+
 def watcher(presentity, notifies, *, event="presence", expires=60,
             unsubscribe=True, final=None, timeout_ms=60000,
-            accept="application/pidf+xml"):
+            accept="application/pidf+xml", refresh=None):
     """SUBSCRIBE to PRESENTITY (a sip: URI), then one NOTIFY per entry of
-    NOTIFIES (a list of regexps its body must match), answering each; then
-    an unSUBSCRIBE answered by a terminated NOTIFY, or, with FINAL, a
-    NOTIFY whose Subscription-State matches FINAL (e.g. a timeout)."""
+    NOTIFIES (a list of regexps its body must match), answering each; with
+    REFRESH (regexps), a refreshing SUBSCRIBE answered by 200 and a NOTIFY
+    matching them; then an unSUBSCRIBE answered by a terminated NOTIFY, or,
+    with FINAL, a NOTIFY whose Subscription-State matches FINAL (e.g. a
+    timeout)."""
     s = [HEAD % "watcher"]
     s.append("""  <send retrans="500"><![CDATA[
 
@@ -65,25 +88,16 @@ Content-Length: 0
         s.append('  <recv request="NOTIFY" timeout="%d"><action>%s'
                  '</action></recv>\n' % (timeout_ms, _checks(body)))
         s.append(OK_TO_REQUEST)
+    cseq = 2
+    if refresh:
+        s.append(_resubscribe(presentity, event, cseq, expires, timeout_ms))
+        s.append('  <recv request="NOTIFY" timeout="%d"><action>%s'
+                 '</action></recv>\n' % (timeout_ms, _checks(
+                     refresh, [("Subscription-State:", "active")])))
+        s.append(OK_TO_REQUEST)
+        cseq += 1
     if unsubscribe:
-        s.append("""  <send retrans="500"><![CDATA[
-
-SUBSCRIBE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:watcher@[local_ip]>;tag=[pid]SIPpTag00[call_number]
-To: <%(p)s>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 SUBSCRIBE
-Contact: <sip:watcher@[local_ip]:[local_port]>
-[routes]
-Max-Forwards: 70
-Event: %(e)s
-Expires: 0
-Content-Length: 0
-
-]]></send>
-  <recv response="200" timeout="%(t)d"/>
-""" % dict(p=presentity, e=event, t=timeout_ms))
+        s.append(_resubscribe(presentity, event, cseq, 0, timeout_ms))
         final = final or "terminated"
     if final:
         s.append('  <recv request="NOTIFY" timeout="%d"><action>%s'

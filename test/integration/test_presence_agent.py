@@ -4,8 +4,9 @@ and gets NOTIFYs whose PIDF follows the user's XMPP availability ("xmpp"
 rows in the queue, as the component writes them), RFC 8048's mapping:
 available: open; away: open + rpid:away; dnd: open + rpid:busy;
 unavailable: closed; the status text as <note>. Unknown addresses get 404,
-other event packages 489, and a subscription that is not refreshed ends
-with Subscription-State terminated;reason=timeout."""
+other event packages 489; a refreshing SUBSCRIBE gets 200 and a NOTIFY of
+the current state, and a subscription that is not refreshed ends with
+Subscription-State terminated;reason=timeout."""
 
 import unittest
 
@@ -44,7 +45,8 @@ class PresenceAgentTest(unittest.TestCase):
                                      r"<note>Gone</note>"]),
         ]
         sc = sipwatch.watcher(rbpresence.sip_addr("alice"),
-                              [s[2] for s in steps])
+                              [s[2] for s in steps],
+                              refresh=[r"<basic>closed</basic>"])
         proc, msg = self.run.sipp(sc, self.bridge.addr)
         for i, (state, status, _) in enumerate(steps):
             if state:

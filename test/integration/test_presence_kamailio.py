@@ -84,6 +84,25 @@ class KamailioPresenceTest(unittest.TestCase):
         self.wait(lambda: self.presentity() == "", "the unPUBLISH",
                   timeout=15)
 
+    def test_publication_is_refreshed_before_it_expires(self):
+        self.start(expires=10)
+        self.run.set_xmpp(ALICE, "away", None)
+        self.run.bridge()
+        self.wait(lambda: "away/>" in self.presentity(),
+                  "alice's PUBLISH at Kamailio")
+        first = self.k.query("SELECT etag, expires FROM presentity WHERE "
+                             "username = 'alice'")[0]
+        # Three lifetimes later the publication is still there, refreshed
+        # (a new expiry, SIP-If-Match keeping the same publication).
+        time.sleep(25)
+        now = time.time()
+        rows = self.k.query("SELECT etag, expires, body FROM presentity "
+                            "WHERE username = 'alice' AND expires > ?",
+                            (int(now),))
+        self.assertEqual(len(rows), 1, self.run.logs())
+        self.assertGreater(rows[0][1], first[1])
+        self.assertIn("away/>", str(rows[0][2]))
+
     def register_phone(self, user, port, domain=rbpresence.SIP_DOMAIN):
         # REGISTER's To (here the request URI too) names the AOR.
         r = sip_request(self.k.port, "REGISTER",
