@@ -6,6 +6,7 @@
  * shortening that keeps UTF-8 whole.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -187,11 +188,56 @@ static void test_parsers(void)
 	g_free(s);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What the ejabberd recheck (recheck.c) asks: every resource, as a full JID
+ * (a resource-less entry as the bare JID), and nothing once all are gone. */
+static void test_resources(void)
+{
+	struct presence_table *t = comp_presence_new();
+	char **r;
+
+	CHECK(comp_presence_resources(t, "bob@example.org") == NULL);
+	comp_presence_update(t, "bob@example.org/phone", true,
+	                     PRESENCE_AVAILABLE);
+	comp_presence_update(t, "bob@example.org/desk", true, PRESENCE_AWAY);
+	comp_presence_update(t, "alice@example.org/x", true,
+	                     PRESENCE_AVAILABLE);
+	r = comp_presence_resources(t, "bob@example.org");
+	CHECK(r != NULL);
+	if (r) {
+		CHECK_INT((int)g_strv_length(r), 2);
+		qsort(r, g_strv_length(r), sizeof(*r), cmp_str);
+		CHECK_STR(r[0], "bob@example.org/desk");
+		CHECK_STR(r[1], "bob@example.org/phone");
+		g_strfreev(r);
+	}
+	comp_presence_update(t, "bob@example.org/phone", false,
+	                     PRESENCE_AVAILABLE);
+	r = comp_presence_resources(t, "bob@example.org");
+	CHECK(r != NULL && g_strv_length(r) == 1 &&
+	      !strcmp(r[0], "bob@example.org/desk"));
+	g_strfreev(r);
+	comp_presence_update(t, "bob@example.org/desk", false,
+	                     PRESENCE_AVAILABLE);
+	CHECK(comp_presence_resources(t, "bob@example.org") == NULL);
+	comp_presence_update(t, "carol@example.org", true, PRESENCE_AVAILABLE);
+	r = comp_presence_resources(t, "carol@example.org");
+	CHECK(r != NULL && g_strv_length(r) == 1 &&
+	      !strcmp(r[0], "carol@example.org"));
+	g_strfreev(r);
+	comp_presence_free(t);
+}
+
 int main(void)
 {
 	test_aggregate();
 	test_limits();
 	test_changed();
 	test_parsers();
+	test_resources();
 	return check_exit("test_presence");
 }
