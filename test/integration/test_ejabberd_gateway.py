@@ -1,0 +1,23 @@
+"""test_component_gateway's tests, unchanged, on ejabberd 23.01: the
+harness's server fixtures share one interface (rbtest.Prosody,
+rbejabberd.Ejabberd), so the gateway-address behaviour is held to the same
+assertions on both servers: plain and XEP-0106 addresses delivered to an
+online user from the sender and caught for an offline one, direct dialling
+refused, an unknown user never queued."""
+
+import unittest
+
+import rbejabberd
+import test_component_gateway
+
+
+class EjabberdGatewayTest(test_component_gateway.GatewayTest):
+    server_class = rbejabberd.Ejabberd
+
+    def setUp(self):
+        rbejabberd.require_ejabberd()
+        super().setUp()
+
+
+if __name__ == "__main__":
+    unittest.main()
