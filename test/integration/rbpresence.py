@@ -73,8 +73,7 @@ class Bridge:
         self.proc = None
 
     def start(self):
-        self.proc = rbtest._spawn([str(SIP_BIN), "-c", str(self.config)],
-                                  self.log)
+        self.proc = rbtest.rb_spawn([SIP_BIN, "-c", self.config], self.log)
 
         def listening():
             self.assert_running()
@@ -130,8 +129,8 @@ class Run:
 
     def ctl(self, *args):
         cfg = self.bridges[0].config if self.bridges else self._ctl_config()
-        r = subprocess.run([str(CTL_BIN), "-c", str(cfg)] + list(args),
-                           capture_output=True, text=True, timeout=30)
+        r = rbtest.rb_run([CTL_BIN, "-c", cfg, *args], timeout=30,
+                          capture_output=True, text=True)
         if r.returncode != 0:
             raise AssertionError("ringbridgectl %s: %s%s" % (
                 " ".join(args), r.stdout, r.stderr))
@@ -201,7 +200,8 @@ class Run:
         proc = rbtest._spawn(
             ["sipp"] + ([target] if target else []) + ["-sf", str(sf), "-i", "127.0.0.1",
              "-p", str(port), "-m", str(calls), "-nostdin", "-trace_msg",
-             "-message_file", str(msg), "-timeout", "120s",
+             "-message_file", str(msg),
+             "-timeout", "%ds" % rbtest.scaled(120),
              "-timeout_error"] + list(extra),
             self.dir / ("sipp%d.out" % n), cwd=str(self.dir))
         self.sipps.append((proc, msg))
@@ -209,7 +209,7 @@ class Run:
 
     def wait_sipp(self, proc, timeout=120):
         try:
-            rc = proc.wait(timeout)
+            rc = proc.wait(rbtest.scaled(timeout))
         except subprocess.TimeoutExpired:
             rbtest._terminate(proc, 5)
             raise AssertionError("sipp did not finish:\n" + self.logs())
