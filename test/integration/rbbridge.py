@@ -341,8 +341,8 @@ def say(text):
     """TEXT rendered by the bridge's engine (sip_tts_say), through G.711
     (PCMU): the reference the phone can hear."""
     rbtest._require_binary(SAY_BIN)
-    pcm = subprocess.run([str(SAY_BIN), "kal", text], check=True,
-                         capture_output=True, timeout=60).stdout
+    pcm = rbtest.rb_run([SAY_BIN, "kal", text], check=True,
+                        capture_output=True, timeout=60).stdout
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         pcm = audioop.ulaw2lin(audioop.lin2ulaw(pcm, 2), 2)
