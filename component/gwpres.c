@@ -195,6 +195,7 @@ static void pep_publish(struct comp *c, const char *bare, bool on_phone)
 	struct comp_privileges *p = comp_privileges_for(c, bare);
 	xmpp_stanza_t *pubsub, *publish, *item, *act;
 	const char *at = strchr(bare, '@');
+	char *arg;
 	int err;
 
 	if (!p || !p->iq_pubsub_set) {
@@ -227,11 +228,15 @@ static void pep_publish(struct comp *c, const char *bare, bool on_phone)
 	xmpp_stanza_add_child_ex(item, act, 0);
 	xmpp_stanza_add_child_ex(publish, item, 0);
 	xmpp_stanza_add_child_ex(pubsub, publish, 0);
-	err = comp_privileged_iq(c, bare, "set", pubsub, pep_reply,
-	                         g_strdup(bare));
-	if (err)
+	arg = g_strdup(bare);
+	/* PUBSUB is the call's whatever happens; ARG is the reply's, or
+	 * ours again when nothing was sent. */
+	err = comp_privileged_iq(c, bare, "set", pubsub, pep_reply, arg);
+	if (err) {
 		log_warn(TAG, "cannot publish the activity of %s: %s", bare,
 		         strerror(-err));
+		g_free(arg);
+	}
 }
 
 /* ---- broadcasting ---- */

@@ -448,7 +448,7 @@ void comp_presence_rows_flush(struct comp *c)
 	GHashTableIter it;
 	gpointer k, v;
 	GPtrArray *todo = NULL;
-	int err = 0, written = 0;
+	int err = 0;
 
 	comp_presence_changed_drain(c->presence, row_touch_cb, c);
 	if (rows->holding || g_hash_table_size(rows->dirty) == 0)
@@ -493,7 +493,6 @@ void comp_presence_rows_flush(struct comp *c)
 		log_debug(TAG, "xmpp row of %s: %s%s%s", bare, state,
 		          nl ? " / " : "", nl ? nl + 1 : "");
 		g_free(state);
-		written++;
 	}
 	if (!err)
 		err = queue_batch_commit(c->q);
@@ -520,7 +519,6 @@ void comp_presence_rows_flush(struct comp *c)
 	}
 	g_ptr_array_free(todo, TRUE);
 	g_hash_table_remove_all(rows->dirty);
-	(void)written;
 }
 
 static void recheck_done(struct comp *c, void *arg)
