@@ -6,18 +6,19 @@
  *
  * How it works. The thread blocks on a timerfd that is periodic on
  * CLOCK_MONOTONIC from an absolute start, so its expirations are start +
- * k * 20 ms: no drift, and a late wake-up reports how many ticks it
- * covers. Each tick it sends every stream's due packet, already encoded,
- * from a small ring (the RTP header is the thread's: should the loop fall
- * behind past the ring, the phone gets 20 ms of silence on time, counted,
- * rather than late audio), and then raises an eventfd registered in su_root.
- * The loop wakes once for all calls: it refills every ring up to MEDIA_AHEAD
+ * k * 5 ms: no drift, and a late wake-up reports how many ticks it covers.
+ * Each stream sends every 20 ms in one of the four 5 ms phases. A tick
+ * sends the due streams' packets, already encoded, from a small ring each
+ * (the RTP header is the thread's: should the loop fall behind past the
+ * ring, the phone gets 20 ms of silence on time, counted, rather than late
+ * audio); every fourth tick raises an eventfd registered in su_root. The
+ * loop wakes once for all calls: it refills every ring up to MEDIA_AHEAD
  * packets (call_next_frame and G.711 through rtp_produce), reads what every
  * socket received (recvmmsg, a batch a system call) and feeds each call
- * 20 ms out of its jitter buffer per tick. The loop can thus be busy for
- * up to (MEDIA_AHEAD - 1) * 20 ms (a burst of SIP, a recording being
- * encoded, the machine's load) without a packet leaving late; what it
- * costs is that a key cuts a prompt up to MEDIA_AHEAD * 20 ms later.
+ * 20 ms out of its jitter buffer. The loop can thus be busy for up to
+ * (MEDIA_AHEAD - 1) * 20 ms (a burst of SIP, a recording being encoded,
+ * the machine's load) without a packet leaving late; what it costs is
+ * that a key cuts a prompt up to MEDIA_AHEAD * 20 ms later.
  * With [sip] realtime_priority the thread runs SCHED_FIFO: it only sends
  * prepared packets, so a SIP flood never runs at real-time priority.
  *
@@ -50,6 +51,12 @@
 #define TAG "media"
 
 #define TICK_NS (20 * 1000000LL)
+/* The thread wakes every 5 ms and each stream sends in one of the four
+ * phases, so one wake-up sends to a quarter of the calls: at 500 calls a
+ * single pass over every stream took up to 9 ms on a loaded machine, and
+ * the last streams of the pass were that late. */
+#define SUBTICKS 4
+#define SUB_NS   (TICK_NS / SUBTICKS)
 /* Packets prepared ahead of the clock (see above). */
 #define MEDIA_AHEAD 5
 #define RING        8 /* a power of two above MEDIA_AHEAD */
@@ -83,6 +90,7 @@ struct media_stream {
 	_Atomic unsigned head; /* packets prepared (the loop) */
 	_Atomic unsigned tail; /* packets sent (the thread) */
 	int64_t due_ns;        /* the next packet's ideal time; 0: not yet */
+	int phase;             /* its 5 ms slot within the 20 ms */
 	int slot;              /* index in media.streams */
 };
 
@@ -102,8 +110,10 @@ struct media {
 	struct media_stats done; /* an interval finished, for the loop */
 	bool done_ready;
 
+	int next_phase;
 	/* The thread's own. */
 	int64_t due_ns, stats_ns;
+	uint64_t sub; /* 5 ms ticks since the last 20 ms one */
 	struct media_stats cur;
 	/* The loop's own. */
 	struct media_stats total;
@@ -151,7 +161,7 @@ static void stats_log(const char *what, const struct media_stats *s)
 	log_info(TAG,
 	         "%s: %" PRIu64 " packets, up to %" PRIu64
 	         " calls; send lateness p50 %.2f ms, p99 %.2f ms, max %.2f "
-	         "ms, %" PRIu64 " over 5 ms; %" PRIu64 " ticks, %" PRIu64
+	         "ms, %" PRIu64 " over 5 ms; %" PRIu64 " 5-ms ticks, %" PRIu64
 	         " missed, %" PRIu64
 	         " packets of silence for audio not ready; wake-up late by "
 	         "up to %.2f ms, a tick's sending up to %.2f ms",
@@ -190,7 +200,7 @@ static void stream_send(struct media *m, struct media_stream *s, int64_t last)
 	int sent = 0;
 
 	if (s->due_ns == 0)
-		s->due_ns = last;
+		s->due_ns = last + s->phase * SUB_NS;
 	if (s->due_ns + MEDIA_BURST * TICK_NS <= last)
 		s->due_ns = last - (MEDIA_BURST - 1) * TICK_NS;
 	while (s->due_ns <= last && sent < MEDIA_BURST) {
@@ -247,15 +257,18 @@ static void *media_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	m->stats_ns = mono_ns();
 	while (!atomic_load(&m->stop)) {
-		uint64_t exp = 0, one = 1;
+		uint64_t exp = 0, ticks;
 		int64_t last, woke, end;
 		int i;
 
 		if (read(m->tfd, &exp, sizeof(exp)) != sizeof(exp) || exp == 0)
 			continue;
 		woke = mono_ns();
-		last = m->due_ns + (int64_t)(exp - 1) * TICK_NS;
-		m->due_ns += (int64_t)exp * TICK_NS;
+		last = m->due_ns + (int64_t)(exp - 1) * SUB_NS;
+		m->due_ns += (int64_t)exp * SUB_NS;
+		m->sub += exp;
+		ticks = m->sub / SUBTICKS;
+		m->sub %= SUBTICKS;
 		m->cur.ticks += exp;
 		m->cur.missed += exp - 1;
 		if (woke - last > (int64_t)m->cur.wake_max_ns)
@@ -278,8 +291,9 @@ static void *media_main(void *arg)
 		}
 		pthread_mutex_unlock(&m->lock);
 
-		if (atomic_load(&m->want) > 0 &&
-		    write(m->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		/* The loop refills and receives once per 20 ms. */
+		if (ticks && atomic_load(&m->want) > 0 &&
+		    write(m->efd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 			break;
 	}
 	return NULL;
@@ -397,6 +411,8 @@ int media_stream_add(struct call *c)
 		}
 	}
 	if (!err) {
+		s->phase = m->next_phase;
+		m->next_phase = (m->next_phase + 1) % SUBTICKS;
 		s->slot = m->n;
 		m->streams[m->n++] = s;
 	}
@@ -465,10 +481,10 @@ int media_new(struct bridge *b)
 	m->idx = su_root_register(b->root, &m->wait, on_ticks, NULL, 0);
 	if (m->idx < 0)
 		return -EIO;
-	m->due_ns = mono_ns() + TICK_NS;
+	m->due_ns = mono_ns() + SUB_NS;
 	it.it_value.tv_sec = m->due_ns / 1000000000LL;
 	it.it_value.tv_nsec = m->due_ns % 1000000000LL;
-	it.it_interval.tv_nsec = TICK_NS;
+	it.it_interval.tv_nsec = SUB_NS;
 	if (timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &it, NULL))
 		return -errno;
 	err = -pthread_create(&m->thread, NULL, media_main, m);
