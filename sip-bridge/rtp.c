@@ -173,8 +173,13 @@ void rtp_play_received(struct call *c)
 	if (!c->jb)
 		return;
 	n = jitter_get(c->jb, pcm);
-	if (n > 0)
-		call_rx_audio(c, pcm, n);
+	/* No packets (a phone with silence suppression, or a stalled
+	 * network) is silence on the line: the recorder's silence end and
+	 * the in-band detector need every 20 ms, whether packets came or
+	 * not. */
+	if (n < JITTER_FRAME)
+		memset(pcm + n, 0, (JITTER_FRAME - n) * sizeof(*pcm));
+	call_rx_audio(c, pcm, JITTER_FRAME);
 }
 
 int rtp_start(struct call *c)

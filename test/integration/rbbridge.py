@@ -54,6 +54,7 @@ max_calls = 10
 [recordings]
 max_seconds = 30
 silence_seconds = 3
+{extra_recordings}
 
 [policy]
 allowed_sip_domains = 127.0.0.1
@@ -111,7 +112,7 @@ class Run:
 
     def __init__(self, testcase, *, ring_timeout=20, attempts=3,
                  retry_backoff=1, extra_sip="", max_call_seconds=120,
-                 key_timeout=10, extra_policy=""):
+                 key_timeout=10, extra_policy="", extra_recordings=""):
         rbtest._require_binary(SIP_BIN)
         rbtest._require_binary(CTL_BIN)
         if not shutil.which("sipp"):
@@ -127,7 +128,7 @@ class Run:
             rtp_max=base + 39, ring_timeout=ring_timeout, attempts=attempts,
             retry_backoff=retry_backoff, extra_sip=extra_sip,
             max_call_seconds=max_call_seconds, key_timeout=key_timeout,
-            extra_policy=extra_policy))
+            extra_policy=extra_policy, extra_recordings=extra_recordings))
         self.log = self.dir / "bridge.log"
         self.bridge = None
         self.sipps = []

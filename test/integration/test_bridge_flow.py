@@ -152,6 +152,68 @@ class BridgeFlowTest(unittest.TestCase):
         j = run.job(job)
         self.assertEqual((j["state"], j["attempts"]), (3, 1))
 
+    def test_a_key_during_the_message_stops_it(self):
+        run = Run(self)
+        cap = rbbridge.Capture(run)
+        run.start_bridge()
+        # Key 2 two seconds into a message that takes ten.
+        sipp = run.sipp("uas_answer.xml", subst=dict(
+            PCMU_TE, MEDIA="\n".join([pause(2000), play(key_pcap(2))])))
+        text = " ".join(["This is a long message that is cut short."] * 4)
+        job = run.test_call(text)
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        # The reply counts as hearing it: not phoned again for it.
+        self.assertEqual(names(ev), ["CALLING", "ANSWERED", "HEARD", "KEY",
+                                     "ENDED"], run.logs())
+        self.assertEqual(detail(ev, "ENDED"), ["notified"])
+        heard = cap.heard()
+        confirm = rbbridge.say("Thank you. They will know you will call "
+                               "back.")
+        off, snr = rbbridge.find(heard, confirm)
+        self.assertGreater(snr, 30.0, "no confirmation")
+        # What came before the confirmation is only the start of the
+        # message: a few seconds, not the ten it takes in full.
+        self.assertLess(off / 8000, 5.0)
+        self.assertLessEqual(len(heard) - (off + len(confirm)), 8000)
+
+    def test_voice_reply_ended_by_silence_as_mp3(self):
+        run = Run(self, extra_recordings="format = mp3")
+        run.start_bridge()
+        # 7, the record prompt and beep, sipp's 7 s of speech, then no
+        # packets at all (as with silence suppression): the recording
+        # ends after silence_seconds (3) without key 8.
+        speech = rbbridge.SIPP_PCAPS / "g711a.pcap"
+        sipp = run.sipp("uas_answer.xml", subst=dict(
+            rbbridge.PCMA_TE, MEDIA="\n".join([
+                pause(9000), play(key_pcap(7)), pause(5000), play(speech),
+                pause(7500)])))
+        job = run.test_call()
+        ev = run.wait_ended(job, timeout=120)
+        run.wait_sipp(sipp)
+        self.assertEqual(detail(ev, "KEY"), ["7"], run.logs())
+        voice = [e for e in ev if e[0] == "VOICE"]
+        self.assertEqual(len(voice), 1, run.logs())
+        self.assertEqual(voice[0][1], "audio/mpeg")
+        blob = voice[0][2]
+        # An MPEG audio frame sync (after an optional ID3 tag).
+        start = 0
+        if blob[:3] == b"ID3":  # a tag of syncsafe size first
+            start = 10 + sum((b & 0x7f) << (7 * (3 - i))
+                             for i, b in enumerate(blob[6:10]))
+        self.assertEqual(blob[start] & 0xff, 0xff, blob[:16])
+        self.assertEqual(blob[start + 1] & 0xe0, 0xe0, blob[:16])
+        # Ended by the silence: the speech starts about 5 s after the
+        # key and lasts 7 s, then 3 s of silence; max_seconds (30) would
+        # end it 30 s after the beep.
+        times = dict(run.query("SELECT type, created_ms FROM events WHERE "
+                               "job_id = ?", (job,)))
+        took = (times[rbbridge.EV["VOICE"]] - times[rbbridge.EV["KEY"]]) \
+            / 1000
+        self.assertGreater(took, 13.0)
+        self.assertLess(took, 22.0)
+        self.assertEqual(detail(ev, "ENDED"), ["notified"])
+
     def test_unreachable_is_retried_then_fails(self):
         # Nothing listens on the phone's port: the INVITE meets an ICMP
         # port unreachable (sofia's 503) or times out.
