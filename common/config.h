@@ -59,7 +59,7 @@ struct config {
 		int retry_backoff; /* seconds before the first retry */
 		int max_call_seconds;
 		int realtime_priority; /* 0: normal scheduling */
-		int key_timeout; /* seconds of silence after the menu */
+		int key_timeout;       /* seconds of silence after the menu */
 	} sip;
 
 	struct {
