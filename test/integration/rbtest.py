@@ -193,6 +193,7 @@ def rb_run(argv, timeout=60, **kw):
     check_valgrind()
     return r
 
+
 # ---------------------------------------------------------------------------
 # small utilities
 
