@@ -48,7 +48,7 @@ attempts = {attempts}
 retry_backoff = {retry_backoff}
 max_call_seconds = {max_call_seconds}
 key_timeout = {key_timeout}
-max_calls = 10
+max_calls = {max_calls}
 {extra_sip}
 
 [recordings]
@@ -112,7 +112,8 @@ class Run:
 
     def __init__(self, testcase, *, ring_timeout=20, attempts=3,
                  retry_backoff=1, extra_sip="", max_call_seconds=120,
-                 key_timeout=10, extra_policy="", extra_recordings=""):
+                 key_timeout=10, extra_policy="", extra_recordings="",
+                 max_calls=10):
         rbtest._require_binary(SIP_BIN)
         rbtest._require_binary(CTL_BIN)
         if not shutil.which("sipp"):
@@ -128,7 +129,8 @@ class Run:
             rtp_max=base + 39, ring_timeout=ring_timeout, attempts=attempts,
             retry_backoff=retry_backoff, extra_sip=extra_sip,
             max_call_seconds=max_call_seconds, key_timeout=key_timeout,
-            extra_policy=extra_policy, extra_recordings=extra_recordings))
+            extra_policy=extra_policy, extra_recordings=extra_recordings,
+            max_calls=max_calls))
         self.log = self.dir / "bridge.log"
         self.bridge = None
         self.sipps = []

@@ -214,6 +214,28 @@ class BridgeFlowTest(unittest.TestCase):
         self.assertLess(took, 22.0)
         self.assertEqual(detail(ev, "ENDED"), ["notified"])
 
+    def test_max_calls_holds_further_jobs_until_a_call_ends(self):
+        run = Run(self, max_calls=1)
+        run.start_bridge()
+        sipp = run.sipp("uas_answer.xml", calls=2, subst=dict(
+            PCMU_TE, MEDIA="\n".join([pause(9000), play(key_pcap(2))])))
+        first = run.test_call()
+        second = run.test_call_to("sip:other@127.0.0.1:%d" % run.phone_port)
+        self.assertNotEqual(first, second)
+        run.wait_ended(first)
+        run.wait_ended(second)
+        run.wait_sipp(sipp)
+        when = {}
+        for job in (first, second):
+            when[job] = dict(run.query(
+                "SELECT type, created_ms FROM events WHERE job_id = ?",
+                (job,)))
+            self.assertEqual(detail(run.events(job), "KEY"), ["2"])
+        # One call at a time: the second INVITE after the first call
+        # ended.
+        self.assertGreaterEqual(when[second][rbbridge.EV["CALLING"]],
+                                when[first][rbbridge.EV["ENDED"]])
+
     def test_unreachable_is_retried_then_fails(self):
         # Nothing listens on the phone's port: the INVITE meets an ICMP
         # port unreachable (sofia's 503) or times out.
