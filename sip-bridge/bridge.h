@@ -173,6 +173,16 @@ void bridge_tts_done(uint64_t id, int err, int16_t *pcm, size_t n, void *arg);
 
 /* ua.c */
 int ua_start(struct bridge *b);
+/* A digest challenge (401/407 in SIP) to a request on NH, answered with
+ * [sip] username and password: NONE when SIP is no challenge or there are
+ * no credentials; ANSWERED (nua_authenticate called, *TRIED set); REFUSED
+ * when *TRIED was set already: the same credentials were challenged again.
+ * The caller clears *TRIED when the request succeeds. REALM (REALM_SIZE
+ * bytes, may be 0) receives the challenge's realm, for log lines. */
+enum ua_auth { UA_AUTH_NONE, UA_AUTH_ANSWERED, UA_AUTH_REFUSED };
+enum ua_auth ua_auth_answer(struct bridge *b, nua_handle_t *nh, int status,
+                            const sip_t *sip, bool *tried, char *realm,
+                            size_t realm_size);
 /* Sends the INVITE for C with SDP; 0 or a negative errno. */
 int ua_invite(struct call *c, const char *to, const char *sdp);
 void ua_cancel(struct call *c);

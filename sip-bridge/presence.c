@@ -42,7 +42,7 @@
 #define MAX_WATCHERS 1024
 /* Users in one snapshot; more are left out (and logged). */
 #define MAX_USERS 10000
-/* Back-off of a failed dialog subscription. */
+/* Back-off of a failed dialog subscription or PUBLISH. */
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 60000
 #define PIDF_TYPE    "application/pidf+xml"
@@ -72,6 +72,13 @@ struct puser {
 
 	nua_handle_t *pub;
 	bool pub_pending, pub_dirty, published;
+	/* A digest challenge answered on pub / sub since its last success
+	 * (ua_auth_answer), and whether a refusal of the credentials was
+	 * logged since then: logged once, not at every retry. */
+	bool pub_auth, sub_auth, pub_auth_logged, sub_auth_logged;
+	/* Back-off of a failed PUBLISH: none before pub_after. */
+	int pub_retry_ms;
+	int64_t pub_after;
 	enum pidf_avail pub_avail;
 	char *pub_status;
 
@@ -350,6 +357,7 @@ static void publish(struct puser *u)
 			free(doc);
 			return;
 		}
+		u->pub_auth = false;
 	}
 	snprintf(expires, sizeof(expires), "%d", p->cfg->presence.expires);
 	u->pub_pending = true;
@@ -374,22 +382,107 @@ static void publish_sync(struct puser *u)
 	if (u->pub_pending && u->pub_avail == u->avail &&
 	    str_eq(u->pub_status, u->status))
 		return;
+	if (!u->pub_pending && bridge_now_ms() < u->pub_after)
+		return;
 	publish(u);
 }
 
-static void on_r_publish(struct puser *u, int status, const char *phrase)
+static int backoff_next(int ms)
+{
+	ms = ms ? ms * 2 : RETRY_MIN_MS;
+	return ms > RETRY_MAX_MS ? RETRY_MAX_MS : ms;
+}
+
+/*
+ * A 401/407 (or nua's restart of the request with the credentials it
+ * keeps, reported as 100) on U's PUBLISH or SUBSCRIBE handle NH: answered
+ * with [sip] username and password once per success (*TRIED). Returns true
+ * when the request goes on; false when it failed: the same credentials
+ * were challenged again (logged once, with the realm, until a success:
+ * *LOGGED) or the bridge has none.
+ */
+static bool auth_answer(struct puser *u, nua_handle_t *nh, const char *what,
+                        int status, const char *phrase, const sip_t *sip,
+                        bool *tried, bool *logged)
+{
+	char realm[128];
+	enum ua_auth r;
+
+	if (status < 200) {
+		/* nua restarted it (credentials from its cache): a second
+		 * answer to the same challenge round. */
+		if (!*tried) {
+			*tried = true;
+			return true;
+		}
+		r = UA_AUTH_REFUSED;
+		snprintf(realm, sizeof(realm), "(as before)");
+	} else {
+		r = ua_auth_answer(u->p->b, nh, status, sip, tried, realm,
+		                   sizeof(realm));
+	}
+	if (r == UA_AUTH_ANSWERED) {
+		log_debug(TAG, "%s: %s for %s: %d challenge, authenticating",
+		          u->jid, what, u->addr, status);
+		return true;
+	}
+	if (r == UA_AUTH_REFUSED) {
+		if (!*logged)
+			log_err(
+			    TAG,
+			    "%s: %s for %s: the server refused [sip] "
+			    "username %s in realm %s (%d %s); retrying with "
+			    "back-off",
+			    u->jid, what, u->addr, u->p->cfg->sip.username,
+			    realm, status, phrase ? phrase : "");
+		*logged = true;
+	} else if (!*logged) {
+		log_err(TAG,
+		        "%s: %s for %s: %d %s, and [sip] username is not set "
+		        "to answer it",
+		        u->jid, what, u->addr, status, phrase ? phrase : "");
+		*logged = true;
+	}
+	return false;
+}
+
+/* A challenge, or nua's restart of the request with its cached
+ * credentials after one (sofia-sip's nua_client.c reports that as 100). */
+static bool is_challenge(int status, const char *phrase)
 {
 	if (status < 200)
+		return phrase && strstr(phrase, "Authorized by Cache");
+	return status == 401 || status == 407;
+}
+
+static void on_r_publish(struct puser *u, int status, const char *phrase,
+                         const sip_t *sip)
+{
+	bool quiet = false;
+
+	if (is_challenge(status, phrase)) {
+		if (auth_answer(u, u->pub, "PUBLISH", status, phrase, sip,
+		                &u->pub_auth, &u->pub_auth_logged))
+			return;
+		quiet = true;
+	} else if (status < 200) {
 		return;
+	}
 	u->pub_pending = false;
-	if (status < 300) {
+	if (status >= 200 && status < 300) {
 		u->published = true;
+		u->pub_auth = u->pub_auth_logged = false;
+		u->pub_retry_ms = 0;
 	} else {
-		/* The next tick publishes afresh on a new handle: after a
+		/* A later tick publishes afresh on a new handle: after a
 		 * server restart the old entity tag means nothing there. */
 		u->published = false;
-		log_warn(TAG, "%s: PUBLISH for %s: %d %s", u->jid, u->addr,
-		         status, phrase);
+		u->pub_retry_ms = backoff_next(u->pub_retry_ms);
+		u->pub_after = bridge_now_ms() + u->pub_retry_ms;
+		if (!quiet)
+			log_warn(
+			    TAG, "%s: PUBLISH for %s: %d %s; again in %d ms",
+			    u->jid, u->addr, status, phrase, u->pub_retry_ms);
 		nua_handle_destroy(u->pub);
 		u->pub = NULL;
 		u->pub_dirty = false;
@@ -533,7 +626,7 @@ static void on_retry(struct bridge *b, su_timer_t *t, void *arg)
 }
 
 /* The subscription ended or failed: forget it, try again later. */
-static void sub_lost(struct puser *u, const char *why)
+static void sub_lost(struct puser *u, const char *why, bool quiet)
 {
 	struct presence *p = u->p;
 
@@ -544,11 +637,11 @@ static void sub_lost(struct puser *u, const char *why)
 	u->have_version = false;
 	if (!p->leased || p->stopping || u->retry)
 		return;
-	u->retry_ms = u->retry_ms ? u->retry_ms * 2 : RETRY_MIN_MS;
-	if (u->retry_ms > RETRY_MAX_MS)
-		u->retry_ms = RETRY_MAX_MS;
-	log_warn(TAG, "%s: dialog subscription to %s %s; again in %d ms",
-	         u->jid, u->addr, why, u->retry_ms);
+	u->retry_ms = backoff_next(u->retry_ms);
+	if (!quiet)
+		log_warn(TAG,
+		         "%s: dialog subscription to %s %s; again in %d ms",
+		         u->jid, u->addr, why, u->retry_ms);
 	u->retry = su_timer_create(su_root_task(p->b->root), u->retry_ms);
 	if (u->retry)
 		su_timer_set(u->retry, on_retry, u);
@@ -566,6 +659,7 @@ static void subscribe(struct puser *u)
 	                    NUTAG_INITIAL_ROUTE_STR(p->route), TAG_END());
 	if (!u->sub)
 		return;
+	u->sub_auth = false;
 	snprintf(expires, sizeof(expires), "%d", p->cfg->presence.expires);
 	log_debug(TAG, "%s: SUBSCRIBE dialog %s", u->jid, u->addr);
 	nua_subscribe(u->sub, SIPTAG_EVENT_STR("dialog"),
@@ -679,23 +773,33 @@ static void on_i_notify(struct puser *u, const sip_t *sip, tagi_t tags[])
 		busy_update(u);
 	}
 	if (state == nua_substate_terminated)
-		sub_lost(u, "was terminated by the server");
+		sub_lost(u, "was terminated by the server", false);
 }
 
 static void on_r_subscribe(struct puser *u, int status, const char *phrase,
-                           tagi_t tags[])
+                           const sip_t *sip, tagi_t tags[])
 {
 	int state = nua_substate_active;
+	bool failed = false;
 
 	tl_gets(tags, NUTAG_SUBSTATE_REF(state), TAG_END());
-	if (status < 200)
+	/* The initial SUBSCRIBE and nua's refreshes alike. */
+	if (is_challenge(status, phrase)) {
+		if (auth_answer(u, u->sub, "SUBSCRIBE", status, phrase, sip,
+		                &u->sub_auth, &u->sub_auth_logged))
+			return;
+		failed = true;
+	} else if (status < 200) {
 		return;
-	if (status >= 300 || state == nua_substate_terminated) {
+	} else if (status < 300) {
+		u->sub_auth = u->sub_auth_logged = false;
+	}
+	if (failed || status >= 300 || state == nua_substate_terminated) {
 		char why[96];
 
 		snprintf(why, sizeof(why), "failed (%d %s)", status,
 		         phrase ? phrase : "");
-		sub_lost(u, why);
+		sub_lost(u, why, failed);
 	}
 }
 
@@ -1088,11 +1192,11 @@ bool presence_nua_event(struct bridge *b, nua_event_t event, int status,
 	switch (event) {
 	case nua_r_publish:
 		if (nh == u->pub)
-			on_r_publish(u, status, phrase);
+			on_r_publish(u, status, phrase, sip);
 		break;
 	case nua_r_subscribe:
 		if (nh == u->sub)
-			on_r_subscribe(u, status, phrase, tags);
+			on_r_subscribe(u, status, phrase, sip, tags);
 		break;
 	case nua_i_notify:
 		if (nh == u->sub)

@@ -22,11 +22,43 @@
 
 #define TAG "sip"
 
+enum ua_auth ua_auth_answer(struct bridge *b, nua_handle_t *nh, int status,
+                            const sip_t *sip, bool *tried, char *realm,
+                            size_t realm_size)
+{
+	const msg_auth_t *au = NULL;
+	const char *user = b->cfg->sip.username, *r;
+	char cred[1024];
+	int n;
+
+	if (realm_size)
+		*realm = 0;
+	if (sip && status == 401)
+		au = sip->sip_www_authenticate;
+	else if (sip && status == 407)
+		au = sip->sip_proxy_authenticate;
+	if (!au || !au->au_scheme)
+		return UA_AUTH_NONE;
+	r = msg_params_find(au->au_params, "realm=");
+	if (realm_size)
+		snprintf(realm, realm_size, "%s", r ? r : "\"\"");
+	if (*tried)
+		return UA_AUTH_REFUSED;
+	if (!user || !*user)
+		return UA_AUTH_NONE;
+	n = snprintf(cred, sizeof(cred), "%s:%s:%s:%s", au->au_scheme,
+	             r ? r : "\"\"", user,
+	             b->cfg->sip.password ? b->cfg->sip.password : "");
+	if (n <= 0 || (size_t)n >= sizeof(cred))
+		return UA_AUTH_NONE;
+	*tried = true;
+	nua_authenticate(nh, NUTAG_AUTH(cred), TAG_END());
+	return UA_AUTH_ANSWERED;
+}
+
 static void on_r_invite(struct call *c, nua_handle_t *nh, int status,
                         const char *phrase, const sip_t *sip)
 {
-	const msg_auth_t *au = NULL;
-
 	if (!c)
 		return;
 	if (status < 200) {
@@ -44,27 +76,11 @@ static void on_r_invite(struct call *c, nua_handle_t *nh, int status,
 		call_on_answer(c, body, len);
 		return;
 	}
-	if (sip && status == 401)
-		au = sip->sip_www_authenticate;
-	else if (sip && status == 407)
-		au = sip->sip_proxy_authenticate;
-	if (au && !c->auth_tried && c->b->cfg->sip.username &&
-	    *c->b->cfg->sip.username) {
-		const char *realm = msg_params_find(au->au_params, "realm=");
-		char cred[1024];
-		int n;
-
-		c->auth_tried = true;
-		n = snprintf(cred, sizeof(cred), "%s:%s:%s:%s", au->au_scheme,
-		             realm ? realm : "\"\"", c->b->cfg->sip.username,
-		             c->b->cfg->sip.password ? c->b->cfg->sip.password
-		                                     : "");
-		if (n > 0 && (size_t)n < sizeof(cred)) {
-			log_info(TAG, "job %lld: %d challenge, authenticating",
-			         (long long)c->job->id, status);
-			nua_authenticate(nh, NUTAG_AUTH(cred), TAG_END());
-			return;
-		}
+	if (ua_auth_answer(c->b, nh, status, sip, &c->auth_tried, NULL, 0) ==
+	    UA_AUTH_ANSWERED) {
+		log_info(TAG, "job %lld: %d challenge, authenticating",
+		         (long long)c->job->id, status);
+		return;
 	}
 	call_on_failure(c, status, phrase);
 	/* A challenge not answered (again, or no credentials) leaves nua's
