@@ -27,7 +27,11 @@
 /* The component rewrites its row every 30 s (COMP_STATUS_HEARTBEAT_MS);
  * three missed beats and it is taken for not running. */
 #define STATUS_STALE_MS (3 * 30000)
-#define PROBLEMS_MAX    16
+/* Bridges beat every 30 s too (HEARTBEAT_MS in sip-bridge/main.c). */
+#define BRIDGE_STALE_MS (3 * 30000)
+/* Bridges named one by one on the "bridge:" line; more are counted. */
+#define BRIDGES_NAMED 8
+#define PROBLEMS_MAX  16
 
 struct check {
 	const struct config *cfg;
@@ -182,6 +186,53 @@ static void fmt_time(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
+struct bridges {
+	int n;
+	size_t len;
+	char text[900];
+};
+
+static int bridge_cb(const struct queue_bridge_status *s, void *arg)
+{
+	struct bridges *bs = arg;
+	char at[32];
+	int w;
+
+	if (bs->n++ >= BRIDGES_NAMED)
+		return 0;
+	fmt_time(s->started_ms, at, sizeof(at));
+	w = snprintf(bs->text + bs->len, sizeof(bs->text) - bs->len,
+	             "%s%s pid %lld since %s, %d call%s%s", bs->len ? "; " : "",
+	             s->host, (long long)s->pid, at, s->calls,
+	             s->calls == 1 ? "" : "s",
+	             s->presence_lease ? ", presence lease" : "");
+	if (w > 0 && (size_t)w < sizeof(bs->text) - bs->len)
+		bs->len += (size_t)w;
+	return 0;
+}
+
+/* The bridges' heartbeat rows on the open queue Q: without a live one the
+ * component still catches messages, but no call is placed. */
+static void check_bridges(struct check *k, struct queue *q)
+{
+	struct bridges bs = {0};
+	int err = queue_bridge_status_foreach(
+	    q, queue_now_ms(q) - BRIDGE_STALE_MS, bridge_cb, &bs);
+
+	if (err) {
+		problem(k, "queue: cannot read the bridges' status: %s",
+		        strerror(-err));
+		return;
+	}
+	if (!bs.n) {
+		problem(k, "bridge: none running — caught messages will wait "
+		           "in the queue");
+		return;
+	}
+	say("bridge: %d running (%s%s)", bs.n, bs.text,
+	    bs.n > BRIDGES_NAMED ? "; ..." : "");
+}
+
 /*
  * Opens the queue and reads the component's row. *LIVE: a component wrote
  * it recently; *ST filled when a row exists. Does not create a database
@@ -202,6 +253,8 @@ static void check_queue(struct check *k, struct queue_component_status *st,
 		    "their first start)",
 		    url + 7);
 		say("component: not running (no queue yet)");
+		problem(k, "bridge: none running — caught messages will wait "
+		           "in the queue");
 		return;
 	}
 	err = queue_open(&q, url);
@@ -212,6 +265,7 @@ static void check_queue(struct check *k, struct queue_component_status *st,
 	}
 	queue_schema_version(q, &v);
 	say("queue: open, schema version %d", v);
+	check_bridges(k, q);
 	err = queue_component_status_get(q, k->cfg->xmpp.domain, st);
 	now = queue_now_ms(q);
 	queue_close(q);

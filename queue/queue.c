@@ -756,6 +756,33 @@ void queue_component_status_clear(struct queue_component_status *s)
 	memset(s, 0, sizeof(*s));
 }
 
+int queue_bridge_status_put(struct queue *q,
+                            const struct queue_bridge_status *s)
+{
+	if (!q || !s || !str_ok(s->owner, QUEUE_TOKEN_MAX) ||
+	    !str_ok(s->host, QUEUE_TOKEN_MAX) || s->pid <= 0 ||
+	    s->started_ms < 0 || s->calls < 0)
+		return -EINVAL;
+	return q->be->bridge_status_put(q, s);
+}
+
+int queue_bridge_status_remove(struct queue *q, const char *owner)
+{
+	if (!q || !str_ok(owner, QUEUE_TOKEN_MAX))
+		return -EINVAL;
+	return q->be->bridge_status_remove(q, owner);
+}
+
+int queue_bridge_status_foreach(struct queue *q, int64_t since_ms,
+                                int (*cb)(const struct queue_bridge_status *s,
+                                          void *arg),
+                                void *arg)
+{
+	if (!q || !cb)
+		return -EINVAL;
+	return q->be->bridge_status_foreach(q, since_ms, cb, arg);
+}
+
 int queue_jobs_created_since(struct queue *q, const char *callee_jid,
                              const char *sender_jid, int64_t since_ms,
                              int *count)

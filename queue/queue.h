@@ -400,6 +400,38 @@ int queue_component_status_get(struct queue *q, const char *component,
                                struct queue_component_status *out);
 void queue_component_status_clear(struct queue_component_status *s);
 
+/* ---- the bridges' heartbeats, for operators ------------------------------ */
+
+/*
+ * One row per running ringbridge-sip, keyed by its owner id, so that
+ * `ringbridgectl check` can tell whether any bridge is there to place the
+ * calls of the messages the component catches.
+ */
+struct queue_bridge_status {
+	char *owner;        /* the bridge's owner id ("host:pid:random") */
+	char *host;         /* its host name */
+	int64_t pid;        /* its process id */
+	int64_t started_ms; /* when it started */
+	int64_t
+	    heartbeat_ms;    /* when it last wrote the row (set by the queue) */
+	int calls;           /* calls in progress */
+	bool presence_lease; /* it holds the "presence" lease */
+};
+
+/* Writes S under S->owner, heartbeat now; also deletes rows whose
+ * heartbeat is older than a day (bridges that died long ago). */
+int queue_bridge_status_put(struct queue *q,
+                            const struct queue_bridge_status *s);
+/* Deletes OWNER's row (a bridge exiting); 0 when there was none. */
+int queue_bridge_status_remove(struct queue *q, const char *owner);
+/* Calls CB for every row whose heartbeat is at or after SINCE_MS, oldest
+ * start first (rows older are expired: bridges that died); strings are
+ * only valid during the call; a non-zero return stops and is returned. */
+int queue_bridge_status_foreach(struct queue *q, int64_t since_ms,
+                                int (*cb)(const struct queue_bridge_status *s,
+                                          void *arg),
+                                void *arg);
+
 /* ---- counts for limits and for operators -------------------------------- */
 
 /* Jobs created since SINCE_MS for CALLEE (or for SENDER when CALLEE is

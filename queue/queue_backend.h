@@ -161,6 +161,15 @@ struct queue_backend {
 	int (*component_status_get)(struct queue *q, const char *component,
 	                            struct queue_component_status *out);
 
+	/* The bridges' status rows: see queue.h. */
+	int (*bridge_status_put)(struct queue *q,
+	                         const struct queue_bridge_status *s);
+	int (*bridge_status_remove)(struct queue *q, const char *owner);
+	int (*bridge_status_foreach)(
+	    struct queue *q, int64_t since_ms,
+	    int (*cb)(const struct queue_bridge_status *s, void *arg),
+	    void *arg);
+
 	/* Counts jobs of any kind created since SINCE_MS for CALLEE, or for
 	 * SENDER when CALLEE is NULL. */
 	int (*jobs_created_since)(struct queue *q, const char *callee_jid,

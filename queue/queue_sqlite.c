@@ -97,6 +97,10 @@ enum st {
 	ST_LEASE_DELETE,
 	ST_STATUS_PUT,
 	ST_STATUS_GET,
+	ST_BRIDGE_PUT,
+	ST_BRIDGE_EXPIRE,
+	ST_BRIDGE_REMOVE,
+	ST_BRIDGE_LIST,
 	ST_COUNT,
 };
 
@@ -260,6 +264,18 @@ static const char *const st_sql[ST_COUNT] = {
         "privileges = excluded.privileges",
     [ST_STATUS_GET] = "SELECT owner, connected_ms, heartbeat_ms, privileges "
                       "FROM component_status WHERE component = ?1",
+    [ST_BRIDGE_PUT] =
+        "INSERT INTO bridge_status (owner, host, pid, started_ms, "
+        "heartbeat_ms, calls, presence_lease) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "?6, ?7) ON CONFLICT (owner) DO UPDATE SET host = excluded.host, "
+        "pid = excluded.pid, started_ms = excluded.started_ms, "
+        "heartbeat_ms = excluded.heartbeat_ms, calls = excluded.calls, "
+        "presence_lease = excluded.presence_lease",
+    [ST_BRIDGE_EXPIRE] = "DELETE FROM bridge_status WHERE heartbeat_ms < ?1",
+    [ST_BRIDGE_REMOVE] = "DELETE FROM bridge_status WHERE owner = ?1",
+    [ST_BRIDGE_LIST] = "SELECT owner, host, pid, started_ms, heartbeat_ms, "
+                       "calls, presence_lease FROM bridge_status WHERE "
+                       "heartbeat_ms >= ?1 ORDER BY started_ms, owner",
 };
 
 struct sq {
@@ -2131,6 +2147,101 @@ static int sq_component_status_get(struct queue *q, const char *component,
 	return err;
 }
 
+/* Rows of bridges silent for a day are deleted at every write. */
+#define BRIDGE_STATUS_KEEP_MS (24 * 3600 * 1000LL)
+
+static int sq_bridge_status_put(struct queue *q,
+                                const struct queue_bridge_status *bs)
+{
+	struct sq *s = sq_of(q);
+	int64_t now = queue_now_ms(q);
+	sqlite3_stmt *st;
+	int err;
+
+	err = tx_begin(q);
+	if (err)
+		return err;
+	st = stmt(s, ST_BRIDGE_EXPIRE);
+	if (!st) {
+		err = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, now - BRIDGE_STATUS_KEEP_MS);
+	err = run(s, st, "expiring bridge status rows");
+	if (err)
+		goto out;
+	st = stmt(s, ST_BRIDGE_PUT);
+	if (!st) {
+		err = -EIO;
+		goto out;
+	}
+	bind_text(st, 1, bs->owner);
+	bind_text(st, 2, bs->host);
+	sqlite3_bind_int64(st, 3, bs->pid);
+	sqlite3_bind_int64(st, 4, bs->started_ms);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int(st, 6, bs->calls);
+	sqlite3_bind_int(st, 7, bs->presence_lease ? 1 : 0);
+	err = run(s, st, "storing the bridge status");
+out:
+	return tx_end(q, err);
+}
+
+static int sq_bridge_status_remove(struct queue *q, const char *owner)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st;
+	int err;
+
+	err = tx_begin(q);
+	if (err)
+		return err;
+	st = stmt(s, ST_BRIDGE_REMOVE);
+	if (!st) {
+		err = -EIO;
+		goto out;
+	}
+	bind_text(st, 1, owner);
+	err = run(s, st, "removing the bridge status");
+out:
+	return tx_end(q, err);
+}
+
+static int sq_bridge_status_foreach(
+    struct queue *q, int64_t since_ms,
+    int (*cb)(const struct queue_bridge_status *s, void *arg), void *arg)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st = stmt(s, ST_BRIDGE_LIST);
+	bool row;
+	int err;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, since_ms);
+	for (;;) {
+		struct queue_bridge_status bs = {0};
+
+		err = step(s, st, &row, "reading the bridge status");
+		if (err || !row)
+			break;
+		bs.owner = (char *)sqlite3_column_text(st, 0);
+		bs.host = (char *)sqlite3_column_text(st, 1);
+		bs.pid = col_i64(st, 2);
+		bs.started_ms = col_i64(st, 3);
+		bs.heartbeat_ms = col_i64(st, 4);
+		bs.calls = sqlite3_column_int(st, 5);
+		bs.presence_lease = sqlite3_column_int(st, 6) != 0;
+		if (!bs.owner || !bs.host)
+			continue;
+		err = cb(&bs, arg);
+		if (err)
+			break;
+	}
+	done(st);
+	return err;
+}
+
 static int sq_jobs_created_since(struct queue *q, const char *callee_jid,
                                  const char *sender_jid, int64_t since_ms,
                                  int *count)
@@ -2206,6 +2317,9 @@ const struct queue_backend queue_backend_sqlite = {
     .lease_release = sq_lease_release,
     .component_status_put = sq_component_status_put,
     .component_status_get = sq_component_status_get,
+    .bridge_status_put = sq_bridge_status_put,
+    .bridge_status_remove = sq_bridge_status_remove,
+    .bridge_status_foreach = sq_bridge_status_foreach,
     .jobs_created_since = sq_jobs_created_since,
     .wake_listen = sq_wake_listen,
     .wake_drain = sq_wake_drain,

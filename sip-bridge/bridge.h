@@ -142,7 +142,7 @@ struct bridge {
 	su_home_t home[1];
 	su_root_t *root;
 	nua_t *nua;
-	su_timer_t *poll_timer, *drain_timer;
+	su_timer_t *poll_timer, *drain_timer, *beat_timer;
 	int wake_fd, sig_fd, tts_fd, dbw_fd;
 	su_wait_t wake_wait, sig_wait, tts_wait, dbw_wait;
 	int wake_idx, sig_idx, tts_idx, dbw_idx;
@@ -157,6 +157,8 @@ struct bridge {
 	uint64_t next_call_serial;
 	struct presence *pres; /* presence.c, NULL when off */
 	char owner[128];
+	char host[64];
+	int64_t started_ms; /* wall clock, for the heartbeat row */
 	char local_ip[64];
 	uint64_t next_tts_id;
 	int exit_status;

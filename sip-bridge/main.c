@@ -36,6 +36,9 @@
 
 /* The safety-net poll, for wake-ups lost or due times reached. */
 #define POLL_MS 3000
+/* The heartbeat row (queue_bridge_status_put) is rewritten this often;
+ * ringbridgectl check takes a row three beats old for a dead bridge. */
+#define HEARTBEAT_MS 30000
 /* How long calls in progress may go on after SIGTERM. */
 #define DRAIN_MS 30000
 
@@ -182,6 +185,55 @@ static void on_poll(struct bridge *b, su_timer_t *t, void *arg)
 	claim_more(b);
 }
 
+struct beat {
+	struct queue_bridge_status st;
+	char owner[128], host[64];
+};
+
+static int beat_run(struct queue *q, void *arg)
+{
+	struct beat *bt = arg;
+
+	return queue_bridge_status_put(q, &bt->st);
+}
+
+static void beat_done(void *ctx, struct dbw_result *r)
+{
+	(void)ctx;
+	if (r->err)
+		log_warn(TAG, "writing the heartbeat row: %s",
+		         strerror(-r->err));
+	free(r->arg);
+}
+
+/* Writes this bridge's heartbeat row (docs/operations.md, check). */
+static void heartbeat(struct bridge *b)
+{
+	struct beat *bt;
+
+	if (b->stopping || !b->dbw)
+		return;
+	bt = calloc(1, sizeof(*bt));
+	if (!bt)
+		return;
+	snprintf(bt->owner, sizeof(bt->owner), "%s", b->owner);
+	snprintf(bt->host, sizeof(bt->host), "%s", b->host);
+	bt->st.owner = bt->owner;
+	bt->st.host = bt->host;
+	bt->st.pid = (int64_t)getpid();
+	bt->st.started_ms = b->started_ms;
+	bt->st.calls = b->n_calls;
+	bt->st.presence_lease = presence_leased(b);
+	dbw_call(b->dbw, beat_run, bt, beat_done, 0);
+}
+
+static void on_beat(struct bridge *b, su_timer_t *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	heartbeat(b);
+}
+
 static void on_drain_timeout(struct bridge *b, su_timer_t *t, void *arg)
 {
 	struct call *c, *next;
@@ -279,6 +331,7 @@ static int setup(struct bridge *b)
 	int err;
 
 	gethostname(host, sizeof(host) - 1);
+	snprintf(b->host, sizeof(b->host), "%s", host);
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		r = (uint32_t)time(NULL);
 	snprintf(b->owner, sizeof(b->owner), "%s:%d:%08x", host, (int)getpid(),
@@ -363,6 +416,12 @@ static int setup(struct bridge *b)
 	if (!b->poll_timer ||
 	    su_timer_set_for_ever(b->poll_timer, on_poll, NULL))
 		return -ENOMEM;
+	b->started_ms = queue_now_ms(b->q);
+	b->beat_timer = su_timer_create(su_root_task(b->root), HEARTBEAT_MS);
+	if (!b->beat_timer ||
+	    su_timer_set_for_ever(b->beat_timer, on_beat, NULL))
+		return -ENOMEM;
+	heartbeat(b);
 	log_info(TAG, "listening on %s as %s, RTP %d-%d, up to %d calls",
 	         b->cfg->sip.listen, b->owner, b->cfg->sip.rtp_port_min,
 	         b->cfg->sip.rtp_port_max, b->cfg->sip.max_calls);
@@ -377,6 +436,14 @@ static void teardown(struct bridge *b)
 	b->stopping = true;
 	dbw_free(b->dbw);
 	b->dbw = NULL;
+	/* Gone: ringbridgectl check no longer counts this bridge. */
+	if (b->q && b->started_ms) {
+		int err = queue_bridge_status_remove(b->q, b->owner);
+
+		if (err)
+			log_warn(TAG, "removing the heartbeat row: %s",
+			         strerror(-err));
+	}
 	presence_free(b);
 	ua_destroy(b);
 	media_free(b);
@@ -384,6 +451,8 @@ static void teardown(struct bridge *b)
 		su_timer_destroy(b->poll_timer);
 	if (b->drain_timer)
 		su_timer_destroy(b->drain_timer);
+	if (b->beat_timer)
+		su_timer_destroy(b->beat_timer);
 	if (b->root) {
 		if (b->wake_idx > 0)
 			su_root_deregister(b->root, b->wake_idx);

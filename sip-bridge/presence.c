@@ -1253,6 +1253,11 @@ void presence_stop(struct bridge *b)
 	p->leased = false;
 }
 
+bool presence_leased(const struct bridge *b)
+{
+	return b->pres && b->pres->leased;
+}
+
 void presence_free(struct bridge *b)
 {
 	struct presence *p = b->pres;

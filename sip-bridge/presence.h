@@ -26,6 +26,8 @@ bool presence_nua_event(struct bridge *b, nua_event_t event, int status,
                         tagi_t tags[]);
 /* SIGTERM: gives the lease back; nua_shutdown then ends the usages. */
 void presence_stop(struct bridge *b);
+/* Whether this bridge holds the "presence" lease now (the heartbeat). */
+bool presence_leased(const struct bridge *b);
 /* Frees what is left (after nua is destroyed). NULL-safe. */
 void presence_free(struct bridge *b);
 

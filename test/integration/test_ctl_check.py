@@ -1,12 +1,18 @@
 """ringbridgectl check against a real Prosody and sipp as the SIP next hop:
 a good set-up passes and reports push granted; a wrong secret, an
-unreachable next hop and a bad file each fail with a reason; and a
-connected component is not disturbed: check does not authenticate while it
+unreachable next hop and a bad file each fail with a reason; without a
+running ringbridge-sip on the queue (none started, one stopped, one killed
+and silent for three heartbeats) check fails and says caught messages will
+wait, and with one it names it; and a connected component is not
+disturbed: check does not authenticate while it
 runs (Prosody logs no second component), the component stays connected,
 and a message to an offline user is still caught afterwards."""
 
 import pathlib
+import random
 import shutil
+import signal
+import sqlite3
 import time
 import unittest
 
@@ -15,6 +21,8 @@ import rbtest
 from rbtest import jid
 
 BOB_PHONE = "sip:bob@sip.localhost"
+NO_BRIDGE = ("bridge: none running \u2014 caught messages will wait in the "
+             "queue")
 PUSH_OK = "push: granted on localhost, offline messages will be caught"
 
 
@@ -28,17 +36,42 @@ class CheckTest(rbtest.IntegrationTest):
         self.prosody.register("alice")
         self.prosody.register("bob")
 
-    def next_hop(self):
-        """sipp answering one OPTIONS; returns its port."""
+    def next_hop(self, calls=1):
+        """sipp answering CALLS OPTIONS; returns its port."""
         port, media = rbtest.free_ports(2)
         proc, _ = rbbridge.start_sipp(self.prosody.dir, port,
-                                      "uas_options.xml", port, media, 1)
+                                      "uas_options.xml", port, media, calls)
         self.addCleanup(rbtest._terminate, proc, 5)
         return port
 
     def component(self, trunk_port, **kw):
         return self.start_component(self.prosody, start=False, sections={
             "sip": {"trunk": "127.0.0.1:%d" % trunk_port}}, **kw)
+
+    def bridge(self, comp):
+        """A ringbridge-sip on COMP's configuration and queue, on its own
+        SIP port; stopped (SIGTERM) in the cleanup. Returns the process."""
+        port, = rbtest.free_ports(1)
+        base = random.randrange(40000, 59000) & ~1
+        config = comp.dir / "bridge.ini"
+        config.write_text(comp.config.read_text().replace(
+            "[sip]\n", "[sip]\nlisten = sip:127.0.0.1:%d\nrtp_port_min = %d"
+            "\nrtp_port_max = %d\nmax_calls = 4\n" % (port, base, base + 19),
+            1))
+        log = comp.dir / ("bridge-%d.log" % port)
+        proc = rbtest.rb_spawn([rbbridge.SIP_BIN, "-c", config], log)
+        self.addCleanup(rbtest._terminate, proc, 20)
+
+        def listening():
+            if proc.poll() is not None:
+                raise AssertionError("ringbridge-sip exited %s:\n%s" % (
+                    proc.returncode, rbtest.tail(log)))
+            return "listening on" in log.read_text()
+        rbtest.wait_until(listening, timeout=30, what="the bridge")
+        rbtest.wait_until(lambda: comp.db.query(
+            "SELECT 1 FROM bridge_status WHERE pid = ?", (proc.pid,)),
+            what="the bridge's heartbeat row")
+        return proc
 
     def check(self, config, *extra):
         r = rbtest.rb_run([rbtest.CTL_BIN, "-c", config, "check", *extra],
@@ -49,8 +82,11 @@ class CheckTest(rbtest.IntegrationTest):
 
     def test_good_setup_passes_and_reports_push(self):
         comp = self.component(self.next_hop())
+        bridge = self.bridge(comp)
         r = self.check(comp.config)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"bridge: 1 running \(\S+ pid %d since "
+                         r"[-0-9 :]+, 0 calls\)" % bridge.pid)
         self.assertIn("accepted the component secret for %s"
                       % rbtest.GATEWAY, r.stdout)
         self.assertIn(PUSH_OK, r.stdout)
@@ -62,6 +98,46 @@ class CheckTest(rbtest.IntegrationTest):
         comp.start()
         alice = self.client(self.prosody, "alice")
         comp.wait_ready(alice)
+
+    def test_no_bridge_running_fails(self):
+        comp = self.component(self.next_hop(calls=5))
+        # No bridge (no queue yet either): a failure, with the XMPP and
+        # SIP halves still checked and passing.
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(NO_BRIDGE, r.stderr)
+        self.assertIn(PUSH_OK, r.stdout)
+        self.assertRegex(r.stdout, r"sip: sip:127\.0\.0\.1:\d+ "
+                         r"answered OPTIONS with 200 OK")
+
+        # Two bridges: both named; one stopped cleanly: one left.
+        first, second = self.bridge(comp), self.bridge(comp)
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"bridge: 2 running \(\S+ pid %d since "
+                         r".*; \S+ pid %d since " % (first.pid, second.pid))
+        self.assertEqual(rbtest._terminate(first, 20), 0)
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("bridge: 1 running (", r.stdout)
+        self.assertIn("pid %d since" % second.pid, r.stdout)
+        self.assertNotIn("pid %d since" % first.pid, r.stdout)
+
+        # Killed, a bridge leaves its row: counted until it is three
+        # heartbeats (90 s) old, then ignored.
+        second.send_signal(signal.SIGKILL)
+        second.wait(10)
+        r = self.check(comp.config)
+        self.assertIn("pid %d since" % second.pid, r.stdout)
+        con = sqlite3.connect(comp.db_path)
+        with con:
+            con.execute("UPDATE bridge_status SET heartbeat_ms = "
+                        "heartbeat_ms - 91000")
+        con.close()
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(NO_BRIDGE, r.stdout)
+        self.assertIn(NO_BRIDGE, r.stderr)
 
     def test_wrong_secret_fails(self):
         comp = self.component(self.next_hop())
@@ -105,6 +181,7 @@ class CheckTest(rbtest.IntegrationTest):
         comp = self.component(self.next_hop())
         comp.register_user(jid("bob"), BOB_PHONE)
         comp.start()
+        self.bridge(comp)
         alice = self.client(self.prosody, "alice")
         comp.wait_ready(alice)
         self.prosody.wait_push_enabled("bob")

@@ -121,7 +121,7 @@ static void test_open(void)
 	fresh_db("open");
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 3);
+	CHECK_INT(v, 4);
 	queue_close(q);
 	CHECK_INT(stat(dbpath, &st), 0);
 	CHECK_INT(st.st_mode & 0777, 0600);
@@ -129,7 +129,7 @@ static void test_open(void)
 	/* Re-open: nothing to migrate, data kept. */
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 3);
+	CHECK_INT(v, 4);
 	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
 	                  NULL, NULL),
 	          0);
@@ -145,14 +145,15 @@ static void test_open(void)
 
 		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
 		CHECK_INT(sqlite3_exec(db,
-		                       "DROP TABLE component_status; UPDATE "
+		                       "DROP TABLE component_status; DROP "
+		                       "TABLE bridge_status; UPDATE "
 		                       "schema_version SET version = 2",
 		                       NULL, NULL, NULL),
 		          SQLITE_OK);
 		sqlite3_close(db);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
-		CHECK_INT(v, 3);
+		CHECK_INT(v, 4);
 		CHECK_INT(count_jobs(q), 1);
 		queue_close(q);
 	}
@@ -1101,6 +1102,101 @@ static void test_component_status(void)
 	queue_close(q);
 }
 
+struct bridge_rows {
+	int n;
+	char owners[4][32];
+	int64_t heartbeat[4], pid[4];
+	int calls[4];
+	bool lease[4];
+};
+
+static int bridge_row(const struct queue_bridge_status *s, void *arg)
+{
+	struct bridge_rows *r = arg;
+
+	if (r->n < 4) {
+		snprintf(r->owners[r->n], sizeof(r->owners[0]), "%s", s->owner);
+		r->heartbeat[r->n] = s->heartbeat_ms;
+		r->pid[r->n] = s->pid;
+		r->calls[r->n] = s->calls;
+		r->lease[r->n] = s->presence_lease;
+	}
+	r->n++;
+	return 0;
+}
+
+static void test_bridge_status(void)
+{
+	struct queue_bridge_status a = {
+	    .owner = "h1:10:aa", .host = "h1", .pid = 10, .started_ms = T0};
+	struct queue_bridge_status b = a;
+	struct bridge_rows r = {0};
+	struct queue *q;
+
+	fresh_db("bridges");
+	q = open_q();
+	CHECK_INT(queue_bridge_status_foreach(q, 0, bridge_row, &r), 0);
+	CHECK_INT(r.n, 0);
+
+	CHECK_INT(queue_bridge_status_put(q, &a), 0);
+	clock_ms += 1000;
+	b.owner = "h2:20:bb";
+	b.host = "h2";
+	b.pid = 20;
+	b.started_ms = T0 + 1000;
+	b.calls = 3;
+	b.presence_lease = true;
+	CHECK_INT(queue_bridge_status_put(q, &b), 0);
+	CHECK_INT(queue_bridge_status_foreach(q, 0, bridge_row, &r), 0);
+	CHECK_INT(r.n, 2);
+	CHECK_STR(r.owners[0], "h1:10:aa");
+	CHECK(r.heartbeat[0] == T0 && r.pid[0] == 10);
+	CHECK(r.calls[0] == 0 && !r.lease[0]);
+	CHECK_STR(r.owners[1], "h2:20:bb");
+	CHECK(r.heartbeat[1] == T0 + 1000 && r.pid[1] == 20);
+	CHECK(r.calls[1] == 3 && r.lease[1]);
+
+	/* A beat rewrites the row in place; rows older than SINCE are
+	 * expired (a bridge that died): not reported. */
+	clock_ms += 90000;
+	a.calls = 1;
+	CHECK_INT(queue_bridge_status_put(q, &a), 0);
+	memset(&r, 0, sizeof(r));
+	CHECK_INT(
+	    queue_bridge_status_foreach(q, clock_ms - 60000, bridge_row, &r),
+	    0);
+	CHECK_INT(r.n, 1);
+	CHECK_STR(r.owners[0], "h1:10:aa");
+	CHECK(r.heartbeat[0] == clock_ms && r.calls[0] == 1);
+
+	/* A bridge exiting removes its row; removing again is no error. */
+	CHECK_INT(queue_bridge_status_remove(q, "h1:10:aa"), 0);
+	CHECK_INT(queue_bridge_status_remove(q, "h1:10:aa"), 0);
+	memset(&r, 0, sizeof(r));
+	CHECK_INT(queue_bridge_status_foreach(q, 0, bridge_row, &r), 0);
+	CHECK_INT(r.n, 1);
+	CHECK_STR(r.owners[0], "h2:20:bb");
+
+	/* A day later a write deletes the dead bridge's row for good. */
+	clock_ms += 24 * 3600 * 1000LL;
+	CHECK_INT(queue_bridge_status_put(q, &a), 0);
+	memset(&r, 0, sizeof(r));
+	CHECK_INT(queue_bridge_status_foreach(q, 0, bridge_row, &r), 0);
+	CHECK_INT(r.n, 1);
+	CHECK_STR(r.owners[0], "h1:10:aa");
+
+	a.pid = 0;
+	CHECK_INT(queue_bridge_status_put(q, &a), -EINVAL);
+	a.pid = 10;
+	a.host = NULL;
+	CHECK_INT(queue_bridge_status_put(q, &a), -EINVAL);
+	a.host = "h1";
+	a.calls = -1;
+	CHECK_INT(queue_bridge_status_put(q, &a), -EINVAL);
+	CHECK_INT(queue_bridge_status_remove(q, NULL), -EINVAL);
+	queue_close(q);
+}
+
 static void test_leases(void)
 {
 	static const struct {
@@ -1498,6 +1594,7 @@ int main(void)
 	test_gateway_subscriptions();
 	test_leases();
 	test_component_status();
+	test_bridge_status();
 	test_registrations();
 	test_two_processes();
 	test_wake();
