@@ -438,8 +438,8 @@ static bool auth_answer(struct puser *u, nua_handle_t *nh, const char *what,
 		*logged = true;
 	} else if (!*logged) {
 		log_err(TAG,
-		        "%s: %s for %s: %d %s, and [sip] username is not set "
-		        "to answer it",
+		        "%s: %s for %s: %d %s not answered ([sip] username "
+		        "is not set, or the challenge is unusable)",
 		        u->jid, what, u->addr, status, phrase ? phrase : "");
 		*logged = true;
 	}

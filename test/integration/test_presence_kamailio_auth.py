@@ -7,7 +7,8 @@ with [sip] username and password: the PUBLISHed PIDF reaches Kamailio's
 presentity table, the dialog subscription's NOTIFY writes the user's "sip"
 row, and both keep working through their refreshes. With a wrong password
 nothing is accepted and the bridge backs off: Kamailio sees a bounded
-number of requests (it logs one line per request from the bridge)."""
+number of requests (it logs one line per request from the bridge); without
+[sip] username the challenge is a failure, logged once."""
 
 import re
 import time
@@ -51,7 +52,7 @@ def routes(password):
 
 
 class KamailioPresenceAuthTest(unittest.TestCase):
-    def start(self, password=PASSWORD, **kw):
+    def start(self, password=PASSWORD, creds=True, **kw):
         self.k = rbkamailio.Kamailio(
             routes(password), schemas=("presence", "usrloc", "dialog"),
             domains=(rbpresence.SIP_DOMAIN,), children=1)
@@ -60,7 +61,8 @@ class KamailioPresenceAuthTest(unittest.TestCase):
         self.k.start()
         self.run = rbpresence.Run(
             self, mode="publish", server=self.k.uri,
-            extra_sip="username = %s\npassword = %s" % (USER, PASSWORD),
+            extra_sip=("username = %s\npassword = %s" % (USER, PASSWORD)
+                       if creds else ""),
             **kw)
         self.run.extra_logs.append(lambda: self.k.logs(200))
         self.run.register(ALICE, "alice")
@@ -144,6 +146,24 @@ class KamailioPresenceAuthTest(unittest.TestCase):
             self.assertEqual(len(lines), 1, log[-4000:])
             self.assertIn('realm "%s"' % REALM, lines[0])
         self.assertNotIn(PASSWORD, log)
+
+    def test_without_credentials_a_challenge_fails_once_logged(self):
+        self.start(creds=False, debounce_ms=0)
+        self.run.set_xmpp(ALICE, "available", None)
+        self.run.bridge()
+        self.wait(lambda: self.requests("PUBLISH") >= 2 and
+                  self.requests("SUBSCRIBE") >= 2, "the bridge's retries")
+        time.sleep(5)
+        self.assertEqual(self.presentity()[0], "")
+        self.assertIsNone(self.run.sip_state(ALICE))
+        self.assertEqual(self.requests("PUBLISH", True), 0)
+        self.assertLessEqual(self.requests("SUBSCRIBE"), 10)
+        log = self.bridge_log()
+        for method in ("PUBLISH", "SUBSCRIBE"):
+            lines = [line for line in log.splitlines()
+                     if method in line and "[sip] username is not set" in
+                     line]
+            self.assertEqual(len(lines), 1, log[-4000:])
 
 
 if __name__ == "__main__":
