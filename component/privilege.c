@@ -13,6 +13,7 @@
 
 #include "comp.h"
 #include "log.h"
+#include "xmppc.h"
 
 #define TAG             "privilege"
 #define NS_PRIV1        "urn:xmpp:privilege:1"
@@ -56,33 +57,12 @@ bool comp_privileges_all_advertised(struct comp *c)
 	return true;
 }
 
-static void read_namespaces(struct comp_privileges *p, xmpp_stanza_t *e)
-{
-	for (xmpp_stanza_t *ch = xmpp_stanza_get_children(e); ch;
-	     ch = xmpp_stanza_get_next(ch)) {
-		const char *name = xmpp_stanza_get_name(ch);
-		const char *ns, *type;
-		bool set;
-
-		if (!name || strcmp(name, "namespace") != 0)
-			continue;
-		ns = xmpp_stanza_get_attribute(ch, "ns");
-		type = xmpp_stanza_get_attribute(ch, "type");
-		set = type && (!strcmp(type, "set") || !strcmp(type, "both"));
-		if (ns && set && !strcmp(ns, "urn:xmpp:push:0"))
-			p->iq_push_set = true;
-		if (ns && set &&
-		    !strcmp(ns, "http://jabber.org/protocol/pubsub"))
-			p->iq_pubsub_set = true;
-		read_namespaces(p, ch);
-	}
-}
-
 bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 {
 	const char *from = xmpp_stanza_get_from(msg);
 	xmpp_stanza_t *priv;
 	struct comp_privileges *p;
+	struct xmppc_grants g;
 	const char *ns = NS_PRIV2;
 
 	priv = xmpp_stanza_get_child_by_name_and_ns(msg, "privilege", NS_PRIV2);
@@ -103,30 +83,12 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 	memset(p, 0, sizeof(*p));
 	p->advertised = true;
 	snprintf(p->ns, sizeof(p->ns), "%s", ns);
-	for (xmpp_stanza_t *perm = xmpp_stanza_get_children(priv); perm;
-	     perm = xmpp_stanza_get_next(perm)) {
-		const char *name = xmpp_stanza_get_name(perm);
-		const char *access, *type;
-
-		if (!name || strcmp(name, "perm") != 0)
-			continue;
-		access = xmpp_stanza_get_attribute(perm, "access");
-		type = xmpp_stanza_get_attribute(perm, "type");
-		if (!access)
-			continue;
-		if (!strcmp(access, "presence") && type &&
-		    (!strcmp(type, "managed_entity") ||
-		     !strcmp(type, "roster")))
-			p->presence = true;
-		else if (!strcmp(access, "message") && type &&
-		         !strcmp(type, "outgoing"))
-			p->message = true;
-		else if (!strcmp(access, "roster") && type &&
-		         (!strcmp(type, "get") || !strcmp(type, "both")))
-			p->roster_get = true;
-		else if (!strcmp(access, "iq"))
-			read_namespaces(p, perm);
-	}
+	xmppc_grants_read(priv, &g);
+	p->presence = g.presence;
+	p->message = g.message;
+	p->roster_get = g.roster_get;
+	p->iq_push_set = g.iq_push_set;
+	p->iq_pubsub_set = g.iq_pubsub_set;
 	log_info(TAG,
 	         "%s grants %s: presence %s, message %s, roster %s, push %s, "
 	         "pubsub %s",

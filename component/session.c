@@ -8,16 +8,13 @@
  * and jitter; a refused secret or an unknown component domain is fatal,
  * since retrying cannot fix configuration.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "comp.h"
@@ -26,6 +23,7 @@
 #include "presence.h"
 #include "store.h"
 #include "upload.h"
+#include "xmppc.h"
 
 #define TAG "xmpp"
 
@@ -164,57 +162,6 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		schedule_reconnect(c);
 }
 
-static void dummy_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
-                          xmpp_stream_error_t *se, void *userdata)
-{
-	(void)conn, (void)event, (void)error, (void)se, (void)userdata;
-}
-
-/*
- * libstrophe 0.12.2 (Debian 12) reads conn->sm_state after every received
- * stanza, but only xmpp_connect_client() allocates it, so a component
- * connection crashes on its first stanza. The public API can move a state
- * from one connection to another: a client connection to a loopback port
- * that is bound but not listening is refused at once, and its (empty,
- * disabled) stream-management state is handed to the component connection,
- * which is then kept for every reconnect. Newer libstrophe releases do not
- * need this; it is harmless there.
- */
-static int give_sm_state(struct comp *c, xmpp_conn_t *conn)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	xmpp_conn_t *tmp = NULL;
-	xmpp_sm_state_t *st = NULL;
-	int fd, err = -EIO;
-	int64_t deadline = comp_now_ms() + 2000;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		goto out;
-	tmp = xmpp_conn_new(c->ctx);
-	xmpp_conn_set_jid(tmp, "sm-state@127.0.0.1");
-	if (xmpp_connect_client(tmp, "127.0.0.1", ntohs(sa.sin_port),
-	                        dummy_handler, NULL) != XMPP_EOK)
-		goto out;
-	while (!xmpp_conn_is_disconnected(tmp) && comp_now_ms() < deadline)
-		xmpp_run_once(c->ctx, 10);
-	st =
-	    xmpp_conn_is_disconnected(tmp) ? xmpp_conn_get_sm_state(tmp) : NULL;
-	if (st && xmpp_conn_set_sm_state(conn, st) == XMPP_EOK)
-		err = 0;
-	else if (st)
-		xmpp_free_sm_state(st);
-out:
-	if (tmp)
-		xmpp_conn_release(tmp);
-	if (fd >= 0)
-		close(fd);
-	return err;
-}
-
 /* The one connection object, created once and reconnected. */
 static int make_conn(struct comp *c)
 {
@@ -222,7 +169,7 @@ static int make_conn(struct comp *c)
 
 	if (!conn)
 		return -ENOMEM;
-	if (give_sm_state(c, conn) != 0) {
+	if (xmppc_give_sm_state(c->ctx, conn) != 0) {
 		log_err(TAG, "cannot prepare the XMPP connection (libstrophe "
 		             "stream-management state)");
 		xmpp_conn_release(conn);

@@ -15,13 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <strophe.h>
 
 #include "check.h"
+#include "xmppc.h"
 
 #define NS_PRIV1 "urn:xmpp:privilege:1"
 #define NS_PRIV2 "urn:xmpp:privilege:2"
@@ -64,29 +61,6 @@ static void why(struct xstate *x, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Walks nested <namespace/> elements (bookworm's mod_privilege nests). */
-static void read_namespaces(struct check_grant *g, xmpp_stanza_t *e)
-{
-	for (xmpp_stanza_t *ch = xmpp_stanza_get_children(e); ch;
-	     ch = xmpp_stanza_get_next(ch)) {
-		const char *name = xmpp_stanza_get_name(ch);
-		const char *ns, *type;
-		bool set;
-
-		if (!name || strcmp(name, "namespace") != 0)
-			continue;
-		ns = xmpp_stanza_get_attribute(ch, "ns");
-		type = xmpp_stanza_get_attribute(ch, "type");
-		set = type && (!strcmp(type, "set") || !strcmp(type, "both"));
-		if (ns && set && !strcmp(ns, "urn:xmpp:push:0"))
-			g->push = true;
-		if (ns && set &&
-		    !strcmp(ns, "http://jabber.org/protocol/pubsub"))
-			g->pubsub = true;
-		read_namespaces(g, ch);
-	}
-}
-
 static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *ud)
 {
 	struct xstate *x = ud;
@@ -95,6 +69,7 @@ static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *ud)
 	const char *ns = NS_PRIV2;
 	xmpp_stanza_t *priv;
 	struct check_grant *g;
+	struct xmppc_grants gr;
 
 	(void)conn;
 	priv = xmpp_stanza_get_child_by_name_and_ns(msg, "privilege", NS_PRIV2);
@@ -112,27 +87,12 @@ static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *ud)
 	memset(g, 0, sizeof(*g));
 	snprintf(g->domain, sizeof(g->domain), "%s", from);
 	snprintf(g->ns, sizeof(g->ns), "%s", ns);
-	for (xmpp_stanza_t *perm = xmpp_stanza_get_children(priv); perm;
-	     perm = xmpp_stanza_get_next(perm)) {
-		const char *name = xmpp_stanza_get_name(perm);
-		const char *access = xmpp_stanza_get_attribute(perm, "access");
-		const char *type = xmpp_stanza_get_attribute(perm, "type");
-
-		if (!name || strcmp(name, "perm") != 0 || !access)
-			continue;
-		if (!strcmp(access, "presence") && type &&
-		    (!strcmp(type, "managed_entity") ||
-		     !strcmp(type, "roster")))
-			g->presence = true;
-		else if (!strcmp(access, "message") && type &&
-		         !strcmp(type, "outgoing"))
-			g->message = true;
-		else if (!strcmp(access, "roster") && type &&
-		         (!strcmp(type, "get") || !strcmp(type, "both")))
-			g->roster = true;
-		else if (!strcmp(access, "iq"))
-			read_namespaces(g, perm);
-	}
+	xmppc_grants_read(priv, &gr);
+	g->presence = gr.presence;
+	g->message = gr.message;
+	g->roster = gr.roster_get;
+	g->push = gr.iq_push_set;
+	g->pubsub = gr.iq_pubsub_set;
 	return 1;
 }
 
@@ -191,56 +151,6 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		          : "refused, or closed before the handshake");
 }
 
-static void dummy_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
-                          xmpp_stream_error_t *se, void *userdata)
-{
-	(void)conn, (void)event, (void)error, (void)se, (void)userdata;
-}
-
-/*
- * libstrophe 0.12.2 (Debian 12) reads conn->sm_state on every received
- * stanza and on failure, but only xmpp_connect_client() allocates it: the
- * component's session.c explains the work-around used there and here (a
- * client connection refused by a bound, non-listening loopback port hands
- * its empty stream-management state over).
- */
-static int give_sm_state(xmpp_ctx_t *ctx, xmpp_conn_t *conn)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	xmpp_conn_t *tmp = NULL;
-	xmpp_sm_state_t *st = NULL;
-	long long deadline = now_ms() + 2000;
-	int fd, err = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		goto out;
-	tmp = xmpp_conn_new(ctx);
-	if (!tmp)
-		goto out;
-	xmpp_conn_set_jid(tmp, "sm-state@127.0.0.1");
-	if (xmpp_connect_client(tmp, "127.0.0.1", ntohs(sa.sin_port),
-	                        dummy_handler, NULL) != XMPP_EOK)
-		goto out;
-	while (!xmpp_conn_is_disconnected(tmp) && now_ms() < deadline)
-		xmpp_run_once(ctx, 10);
-	st =
-	    xmpp_conn_is_disconnected(tmp) ? xmpp_conn_get_sm_state(tmp) : NULL;
-	if (st && xmpp_conn_set_sm_state(conn, st) == XMPP_EOK)
-		err = 0;
-	else if (st)
-		xmpp_free_sm_state(st);
-out:
-	if (tmp)
-		xmpp_conn_release(tmp);
-	if (fd >= 0)
-		close(fd);
-	return err;
-}
-
 void check_xmpp(const struct config *cfg, enum check_xmpp_mode mode,
                 int timeout_ms, struct check_xmpp_result *res)
 {
@@ -258,7 +168,7 @@ void check_xmpp(const struct config *cfg, enum check_xmpp_mode mode,
 	                           : NULL);
 	if (x.ctx)
 		conn = xmpp_conn_new(x.ctx);
-	if (!conn || give_sm_state(x.ctx, conn) != 0) {
+	if (!conn || xmppc_give_sm_state(x.ctx, conn) != 0) {
 		snprintf(res->why, sizeof(res->why),
 		         "cannot prepare an XMPP connection (libstrophe)");
 		goto out;
