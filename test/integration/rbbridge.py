@@ -7,12 +7,10 @@ loopback ports per run, processes stopped by pid, sanitizer reports in any
 log fail the test."""
 
 import math
-import os
 import pathlib
 import random
 import re
 import shutil
-import sqlite3
 import struct
 import subprocess
 import tempfile
@@ -211,12 +209,7 @@ class Run:
         return int(r.stdout.split()[1])
 
     def query(self, sql, args=()):
-        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True,
-                              timeout=10)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
+        return rbtest.query_ro(self.db, sql, args)
 
     def events(self, job_id):
         """[(name, detail, blob)] in order."""

@@ -20,7 +20,6 @@ that the presence tests use and docs/presence.md shows.
 import os
 import pathlib
 import shutil
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -270,12 +269,7 @@ class Kamailio:
         return self.start()
 
     def query(self, sql, args=()):
-        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True,
-                              timeout=10)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
+        return rbtest.query_ro(self.db, sql, args)
 
     def logs(self, n=80):
         return "--- kamailio ---\n" + rbtest.tail(self.log, n)

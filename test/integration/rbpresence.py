@@ -163,12 +163,7 @@ class Run:
             con.close()
 
     def query(self, sql, args=()):
-        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True,
-                              timeout=10)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
+        return rbtest.query_ro(self.db, sql, args)
 
     def sip_state(self, jid):
         rows = self.query("SELECT state FROM presence WHERE jid = ? AND "

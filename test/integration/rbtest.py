@@ -890,6 +890,16 @@ class Client:
 # the queue, read-only
 
 
+def query_ro(path, sql, args=()):
+    """Rows (tuples) of SQL on the SQLite file PATH, opened read-only for
+    this one query, so a test never holds a lock the processes need."""
+    con = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
 class QueueDB:
     """Read-only view of the component's SQLite queue (schema: queue/,
     schemas/). Each call opens its own short connection."""

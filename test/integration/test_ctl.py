@@ -80,11 +80,7 @@ class CtlTest(unittest.TestCase):
         return r.stderr
 
     def query(self, sql, *params):
-        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
-        try:
-            return con.execute(sql, params).fetchall()
-        finally:
-            con.close()
+        return rbtest.query_ro(self.db, sql, params)
 
     def registration(self, jid):
         rows = self.query("SELECT phone, verified, push_node, verify_code "
