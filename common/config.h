@@ -58,6 +58,7 @@ struct config {
 		int attempts;      /* calls per job at most */
 		int retry_backoff; /* seconds before the first retry */
 		int max_call_seconds;
+		int lease_seconds; /* a claimed job's lease, renewed at 1/3 */
 		int realtime_priority; /* 0: normal scheduling */
 		int key_timeout;       /* seconds of silence after the menu */
 	} sip;

@@ -473,6 +473,19 @@ int queue_job_lease_renew(struct queue *q, int64_t id, const char *owner,
 	return q->be->job_lease_renew(q, id, owner, lease_ms);
 }
 
+int queue_job_leases_renew(struct queue *q, const char *owner, int lease_ms,
+                           int *n)
+{
+	int k = 0, err;
+
+	if (!q || !str_ok(owner, QUEUE_TOKEN_MAX) || lease_ms <= 0)
+		return -EINVAL;
+	err = q->be->job_leases_renew(q, owner, lease_ms, &k);
+	if (n)
+		*n = err ? 0 : k;
+	return err;
+}
+
 int queue_job_retry(struct queue *q, int64_t id, const char *owner,
                     int64_t next_attempt_ms, const char *reason)
 {

@@ -225,6 +225,13 @@ int queue_job_refresh_messages(struct queue *q, struct queue_job *job,
 /* Extends OWNER's lease; -EPERM when the lease is no longer OWNER's. */
 int queue_job_lease_renew(struct queue *q, int64_t id, const char *owner,
                           int lease_ms);
+/*
+ * Extends, in one transaction, the lease of every active job OWNER holds to
+ * now + LEASE_MS; *N (may be NULL) gets how many. A job whose lease another
+ * owner took over (or that was cancelled) is not OWNER's and is left alone.
+ */
+int queue_job_leases_renew(struct queue *q, const char *owner, int lease_ms,
+                           int *n);
 
 /* Gives the job back to be tried again at NEXT_ATTEMPT_MS. */
 int queue_job_retry(struct queue *q, int64_t id, const char *owner,

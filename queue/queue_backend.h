@@ -104,6 +104,8 @@ struct queue_backend {
 	                            int after_seq);
 	int (*job_lease_renew)(struct queue *q, int64_t id, const char *owner,
 	                       int lease_ms);
+	int (*job_leases_renew)(struct queue *q, const char *owner,
+	                        int lease_ms, int *n);
 	int (*job_retry)(struct queue *q, int64_t id, const char *owner,
 	                 int64_t next_attempt_ms, const char *reason);
 	int (*job_finish)(struct queue *q, int64_t id, const char *owner,

@@ -77,6 +77,7 @@ enum st {
 	ST_MSGS_GET,
 	ST_JOB_LEASE_INFO,
 	ST_JOB_RENEW,
+	ST_JOB_RENEW_ALL,
 	ST_JOB_RETRY,
 	ST_MSGS_UNHEARD,
 	ST_MSG_MOVE,
@@ -198,6 +199,8 @@ static const char *const st_sql[ST_COUNT] = {
         "SELECT state, lease_owner, kind FROM jobs WHERE id = ?1",
     [ST_JOB_RENEW] = "UPDATE jobs SET lease_deadline_ms = ?3 WHERE "
                      "id = ?1 AND state = 1 AND lease_owner = ?2",
+    [ST_JOB_RENEW_ALL] = "UPDATE jobs SET lease_deadline_ms = ?2 WHERE "
+                         "state = 1 AND lease_owner = ?1",
     [ST_JOB_RETRY] = "UPDATE jobs SET state = 0, next_attempt_ms = ?2, "
                      "last_reason = ?3, lease_owner = NULL, "
                      "lease_deadline_ms = NULL WHERE id = ?1",
@@ -1441,6 +1444,30 @@ out:
 	return tx_end(q, err);
 }
 
+static int sq_job_leases_renew(struct queue *q, const char *owner, int lease_ms,
+                               int *n)
+{
+	struct sq *s = sq_of(q);
+	sqlite3_stmt *st;
+	int err;
+
+	err = tx_begin(q);
+	if (err)
+		return err;
+	st = stmt(s, ST_JOB_RENEW_ALL);
+	if (!st) {
+		err = -EIO;
+		goto out;
+	}
+	bind_text(st, 1, owner);
+	sqlite3_bind_int64(st, 2, queue_now_ms(q) + lease_ms);
+	err = run(s, st, "renewing leases");
+	if (!err)
+		*n = sqlite3_changes(s->db);
+out:
+	return tx_end(q, err);
+}
+
 static int sq_job_retry(struct queue *q, int64_t id, const char *owner,
                         int64_t next_attempt_ms, const char *reason)
 {
@@ -2298,6 +2325,7 @@ const struct queue_backend queue_backend_sqlite = {
     .job_get = sq_job_get,
     .job_refresh_messages = sq_job_refresh_messages,
     .job_lease_renew = sq_job_lease_renew,
+    .job_leases_renew = sq_job_leases_renew,
     .job_retry = sq_job_retry,
     .job_finish = sq_job_finish,
     .job_foreach = sq_job_foreach,

@@ -132,7 +132,6 @@ struct call {
 	bool render_wait; /* the speech worker's queue was full: submit later */
 	bool refreshing;  /* asked the queue for messages that joined */
 	bool confirming;  /* a confirmation waits for its event's commit */
-	int64_t last_renew_ms;
 };
 
 struct bridge {
@@ -142,7 +141,7 @@ struct bridge {
 	su_home_t home[1];
 	su_root_t *root;
 	nua_t *nua;
-	su_timer_t *poll_timer, *drain_timer, *beat_timer;
+	su_timer_t *poll_timer, *drain_timer, *beat_timer, *renew_timer;
 	int wake_fd, sig_fd, tts_fd, dbw_fd;
 	su_wait_t wake_wait, sig_wait, tts_wait, dbw_wait;
 	int wake_idx, sig_idx, tts_idx, dbw_idx;

@@ -44,8 +44,6 @@
 #define TAG "call"
 
 #define FRAME 160
-/* Renew the lease this often while a call lasts. */
-#define RENEW_MS 30000
 /* The beep before recording: 1 kHz for 300 ms. */
 #define BEEP_SAMPLES 2400
 
@@ -59,8 +57,7 @@ static int64_t mono_ms(void)
 
 int call_lease_ms(const struct config *cfg)
 {
-	return 2 * (cfg->sip.ring_timeout + cfg->sip.max_call_seconds) * 1000 +
-	       60000;
+	return cfg->sip.lease_seconds * 1000;
 }
 
 /* A failed write logged once, for writes the call does not wait for. */
@@ -69,8 +66,9 @@ static void on_written(void *ctx, struct dbw_result *r)
 	(void)ctx;
 	if (!r->err)
 		return;
-	if (r->op == DBW_RENEW && r->err == -EPERM)
-		log_warn(TAG, "job %lld: lease lost", (long long)r->job_id);
+	if (r->err == -EPERM)
+		log_warn(TAG, "job %lld: lease lost, write %d refused",
+		         (long long)r->job_id, (int)r->op);
 	else
 		log_err(TAG, "job %lld: writing to the queue (%d): %s",
 		        (long long)r->job_id, (int)r->op, strerror(-r->err));
@@ -298,14 +296,6 @@ static void on_list_end(struct call *c)
 void call_next_frame(struct call *c, int16_t *pcm)
 {
 	size_t o = 0;
-	int64_t now = bridge_now_ms();
-
-	if (c->last_renew_ms + RENEW_MS < now) {
-		c->last_renew_ms = now;
-		dbw_job_lease_renew(c->b->dbw, c->job->id, c->b->owner,
-		                    call_lease_ms(c->b->cfg), on_written,
-		                    c->serial);
-	}
 	while (o < FRAME && c->cur < c->n_play) {
 		struct piece *p = &c->play[c->cur];
 		size_t k = p->n - c->pos;
@@ -811,7 +801,6 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 	}
 	c->answered = true;
 	c->answer_ms = bridge_now_ms();
-	c->last_renew_ms = c->answer_ms;
 	log_info(TAG, "job %lld: answered, %s, RTP to %s:%d",
 	         (long long)c->job->id, sdp_codec_name(c->ans.codec),
 	         c->ans.addr, c->ans.port);

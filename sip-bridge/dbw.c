@@ -30,6 +30,7 @@ struct dbw_item {
 	enum queue_job_state state;
 	int lease_ms;
 	int after_seq;
+	int count;
 	int (*fn)(struct queue *q, void *arg);
 	void *arg;
 	int64_t next_attempt_ms;
@@ -72,6 +73,8 @@ static const char *op_name(enum dbw_op op)
 		return "message refresh";
 	case DBW_CALL:
 		return "presence";
+	case DBW_RENEW_ALL:
+		return "lease renewal";
 	}
 	return "?";
 }
@@ -91,6 +94,7 @@ static void item_reset(struct dbw_item *it)
 	queue_job_free(it->job);
 	it->job = NULL;
 	it->err = 0;
+	it->count = 0;
 }
 
 static int item_run(struct queue *q, struct dbw_item *it)
@@ -127,6 +131,9 @@ static int item_run(struct queue *q, struct dbw_item *it)
 		return queue_job_refresh_messages(q, it->job, it->after_seq);
 	case DBW_CALL:
 		return it->fn(q, it->arg);
+	case DBW_RENEW_ALL:
+		return queue_job_leases_renew(q, it->owner, it->lease_ms,
+		                              &it->count);
 	default:
 		return -EINVAL;
 	}
@@ -257,7 +264,8 @@ void dbw_complete(struct dbw *w)
 		                       .job_id = list->job_id,
 		                       .tag = list->tag,
 		                       .job = list->job,
-		                       .arg = list->arg};
+		                       .arg = list->arg,
+		                       .count = list->count};
 
 		next = list->next;
 		if (list->done)
@@ -386,6 +394,17 @@ void dbw_job_lease_renew(struct dbw *w, int64_t job_id, const char *owner,
 	if (it)
 		it->lease_ms = lease_ms;
 	submit(w, it, DBW_RENEW, job_id, done, tag);
+}
+
+void dbw_job_leases_renew(struct dbw *w, const char *owner, int lease_ms,
+                          dbw_done_cb done, uint64_t tag)
+{
+	struct dbw_item *it =
+	    item_new(DBW_RENEW_ALL, 0, owner, NULL, done, tag);
+
+	if (it)
+		it->lease_ms = lease_ms;
+	submit(w, it, DBW_RENEW_ALL, 0, done, tag);
 }
 
 void dbw_job_retry(struct dbw *w, int64_t job_id, const char *owner,

@@ -28,6 +28,7 @@ enum dbw_op {
 	DBW_FINISH,
 	DBW_REFRESH,
 	DBW_CALL, /* the submitter's function (presence.c) */
+	DBW_RENEW_ALL,
 };
 
 /* What a completion receives; valid only during the completion. */
@@ -43,6 +44,7 @@ struct dbw_result {
 	 */
 	struct queue_job *job;
 	void *arg; /* DBW_CALL: the submitter's argument, still its own */
+	int count; /* DBW_RENEW_ALL: the leases renewed */
 };
 
 typedef void (*dbw_done_cb)(void *ctx, struct dbw_result *r);
@@ -72,6 +74,9 @@ void dbw_event_add(struct dbw *w, int64_t job_id, enum queue_event_type type,
                    dbw_done_cb done, uint64_t tag);
 void dbw_job_lease_renew(struct dbw *w, int64_t job_id, const char *owner,
                          int lease_ms, dbw_done_cb done, uint64_t tag);
+/* Renews every lease OWNER holds, in one commit (queue_job_leases_renew). */
+void dbw_job_leases_renew(struct dbw *w, const char *owner, int lease_ms,
+                          dbw_done_cb done, uint64_t tag);
 void dbw_job_retry(struct dbw *w, int64_t job_id, const char *owner,
                    int64_t next_attempt_ms, const char *reason, unsigned notify,
                    dbw_done_cb done, uint64_t tag);

@@ -234,6 +234,30 @@ static void on_beat(struct bridge *b, su_timer_t *t, void *arg)
 	heartbeat(b);
 }
 
+static void renewed(void *ctx, struct dbw_result *r)
+{
+	(void)ctx;
+	if (r->err)
+		log_warn(TAG, "renewing the calls' leases: %s",
+		         strerror(-r->err));
+}
+
+/*
+ * Renews the leases of all the jobs this bridge calls, in one commit, at a
+ * third of the lease: a bridge that dies (SIGKILL, a crash) lets its jobs go
+ * after sip.lease_seconds, and another bridge retries them. A job taken over
+ * meanwhile is not renewed, and this bridge's writes to it are refused (the
+ * queue checks the owner on each one). Goes on while draining.
+ */
+static void on_renew(struct bridge *b, su_timer_t *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	if (b->dbw && b->n_calls > 0)
+		dbw_job_leases_renew(b->dbw, b->owner, call_lease_ms(b->cfg),
+		                     renewed, 0);
+}
+
 static void on_drain_timeout(struct bridge *b, su_timer_t *t, void *arg)
 {
 	struct call *c, *next;
@@ -422,6 +446,11 @@ static int setup(struct bridge *b)
 	    su_timer_set_for_ever(b->beat_timer, on_beat, NULL))
 		return -ENOMEM;
 	heartbeat(b);
+	b->renew_timer =
+	    su_timer_create(su_root_task(b->root), call_lease_ms(b->cfg) / 3);
+	if (!b->renew_timer ||
+	    su_timer_set_for_ever(b->renew_timer, on_renew, NULL))
+		return -ENOMEM;
 	log_info(TAG, "listening on %s as %s, RTP %d-%d, up to %d calls",
 	         b->cfg->sip.listen, b->owner, b->cfg->sip.rtp_port_min,
 	         b->cfg->sip.rtp_port_max, b->cfg->sip.max_calls);
@@ -453,6 +482,8 @@ static void teardown(struct bridge *b)
 		su_timer_destroy(b->drain_timer);
 	if (b->beat_timer)
 		su_timer_destroy(b->beat_timer);
+	if (b->renew_timer)
+		su_timer_destroy(b->renew_timer);
 	if (b->root) {
 		if (b->wake_idx > 0)
 			su_root_deregister(b->root, b->wake_idx);

@@ -104,6 +104,11 @@ class RtpSender:
         self.ts = ts + 800
 
 
+# The SIGKILL tests' lease (sip.lease_seconds), renewed every LEASE / 3 s.
+LEASE = 6
+LEASE_CONF = "lease_seconds = %d" % LEASE
+
+
 class BridgeResilienceTest(unittest.TestCase):
 
     # ---- stopping -------------------------------------------------------
@@ -135,31 +140,62 @@ class BridgeResilienceTest(unittest.TestCase):
         self.assertEqual(names(run.events(job)), ["CALLING"])
         self.assertEqual(run.events(other), [])
 
+    def lease(self, run, job):
+        """The job's (state, lease_owner, lease_deadline_ms)."""
+        return run.query("SELECT state, lease_owner, lease_deadline_ms "
+                         "FROM jobs WHERE id = ?", (job,))[0]
+
     def kill_and_restart(self, run, job, phone=None):
-        """SIGKILL the bridge, let its lease lapse (as the clock would),
-        start the new PHONE (a callable) and a new bridge."""
+        """SIGKILL the bridge, then start the new PHONE (a callable) and a
+        new bridge at once. Nobody touches the database: the killed
+        bridge's lease, no longer renewed, lapses within LEASE s; the new
+        bridge leaves the job alone until then and takes it over soon
+        after."""
         rbtest._terminate(run.bridge, 5, signal.SIGKILL)
-        self.assertEqual(run.job(job)["state"], 1)  # still leased
+        killed = time.time()
+        state, owner, deadline = self.lease(run, job)
+        self.assertEqual(state, 1)  # still leased
+        # The short lease of sip.lease_seconds, not minutes.
+        self.assertLessEqual(deadline, killed * 1000 + LEASE * 1000 + 500)
         for proc, _ in run.sipps:
             rbtest._terminate(proc, 5)
         result = phone() if phone else None
-        import sqlite3
-        con = sqlite3.connect(run.db, timeout=10)
-        with con:
-            con.execute("UPDATE jobs SET lease_deadline_ms = 1 WHERE id = ?",
-                        (job,))
-        con.close()
         run.log = run.dir / "bridge2.log"
         run.start_bridge()
+        # Until the deadline the job is still the dead bridge's.
+        wait = deadline / 1000 - time.time() - 0.5
+        if wait > 0:
+            time.sleep(wait)
+            self.assertEqual(self.lease(run, job)[:2], (1, owner))
+
+        def taken_over():
+            run.assert_running()
+            st, own, _ = self.lease(run, job)
+            return st != 1 or own != owner
+        rbbridge.wait_until(taken_over, timeout=LEASE + 15,
+                            what="the new bridge to take the job over")
+        # Within the lease, one safety-net poll (3 s) and a loaded
+        # machine's slack of the kill (it was 12 minutes with the defaults
+        # before leases were renewed).
+        self.assertLess(time.time() - killed, LEASE + 10, run.logs())
         return result
 
     def test_sigkill_after_the_message_was_heard_does_not_phone_again(self):
-        run = Run(self)
+        run = Run(self, extra_sip=LEASE_CONF)
         run.start_bridge()
         run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
         job = run.test_call()
         rbbridge.wait_until(lambda: "HEARD" in names(run.events(job)),
                             timeout=40, what="the message to be heard")
+        # The live bridge renews the lease: past the first deadline (the
+        # call waits for a key, twice key_timeout) the job is still its
+        # own, with a deadline ahead.
+        _, owner, first = self.lease(run, job)
+        time.sleep(max(0, first / 1000 - time.time()) + 2)
+        run.assert_running()
+        state, own, deadline = self.lease(run, job)
+        self.assertEqual((state, own), (1, owner), run.logs())
+        self.assertGreater(deadline, time.time() * 1000)
         self.kill_and_restart(run, job)
         rbbridge.wait_until(lambda: run.job(job)["state"] == 2, timeout=20,
                             what="the job to be finished as notified")
@@ -174,7 +210,7 @@ class BridgeResilienceTest(unittest.TestCase):
         self.assertEqual(run.query("SELECT COUNT(*) FROM jobs"), [(1,)])
 
     def test_sigkill_before_the_message_was_heard_phones_again(self):
-        run = Run(self)
+        run = Run(self, extra_sip=LEASE_CONF)
         run.start_bridge()
         run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
         job = run.test_call("Hi there.")

@@ -400,6 +400,78 @@ static void test_limits(void)
 
 /* ---- claims, leases, retries, finishing ---------------------------------- */
 
+/* One renewal extends every lease an owner holds, and only its own. */
+static void test_leases_renew(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	int64_t id[3] = {0}, held[3] = {0};
+	const char *callee[3] = {"alice@example.org", "carol@example.org",
+	                         "dave@example.org"};
+	int n = -1;
+
+	fresh_db("renew_all");
+	q = open_q();
+	for (int i = 0; i < 3; i++)
+		CHECK_INT(enqueue(q, callee[i], "bob@example.org", callee[i],
+		                  NULL, &id[i], NULL),
+		          0);
+	/* b1 holds two jobs, b2 one. */
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(
+		    queue_job_claim(q, i < 2 ? "b1" : "b2", 1000, &job, NULL),
+		    0);
+		if (job)
+			held[i] = job->id;
+		queue_job_free(job);
+		job = NULL;
+	}
+	CHECK_INT(queue_job_leases_renew(q, NULL, 1000, &n), -EINVAL);
+	CHECK_INT(queue_job_leases_renew(q, "b1", 0, &n), -EINVAL);
+
+	clock_ms += 500;
+	CHECK_INT(queue_job_leases_renew(q, "b1", 30000, &n), 0);
+	CHECK_INT(n, 2);
+	CHECK_INT(queue_job_leases_renew(q, "b9", 30000, &n), 0);
+	CHECK_INT(n, 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(queue_job_get(q, held[i], &job), 0);
+		if (job)
+			CHECK_INT(job->lease_deadline_ms,
+			          i < 2 ? clock_ms + 30000 : T0 + 1000);
+		queue_job_free(job);
+		job = NULL;
+	}
+
+	/* b2 stalled: its lease lapsed and b1 took the job over. b2's
+	 * renewal no longer covers it, and its writes are refused. */
+	clock_ms += 1000;
+	CHECK_INT(queue_job_claim(q, "b1", 30000, &job, NULL), 0);
+	if (job)
+		CHECK_INT(job->id, held[2]);
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_job_leases_renew(q, "b2", 30000, &n), 0);
+	CHECK_INT(n, 0);
+	CHECK_INT(queue_job_finish(q, held[2], "b2", QUEUE_JOB_NOTIFIED, NULL),
+	          -EPERM);
+	CHECK_INT(queue_job_retry(q, held[2], "b2", clock_ms, NULL), -EPERM);
+	CHECK_INT(queue_job_leases_renew(q, "b1", 30000, &n), 0);
+	CHECK_INT(n, 3);
+
+	/* A finished job is no longer held. */
+	CHECK_INT(queue_job_finish(q, held[0], "b1", QUEUE_JOB_NOTIFIED, NULL),
+	          0);
+	clock_ms += 1000;
+	CHECK_INT(queue_job_leases_renew(q, "b1", 30000, &n), 0);
+	CHECK_INT(n, 2);
+	CHECK_INT(queue_job_get(q, held[0], &job), 0);
+	if (job)
+		CHECK_INT(job->state, QUEUE_JOB_NOTIFIED);
+	queue_job_free(job);
+	queue_close(q);
+}
+
 static void test_claim_lease(void)
 {
 	struct queue *q;
@@ -1583,6 +1655,7 @@ int main(void)
 	test_coalesce();
 	test_limits();
 	test_claim_lease();
+	test_leases_renew();
 	test_claim_order();
 	test_expired_heard();
 	test_finish_follow_up();
