@@ -12,10 +12,10 @@
  * nothing here waits for a commit. What order buys: HEARD is written before
  * the job is finished, so the finish (which moves messages not heard to a
  * new job) never phones the callee again for what they heard. What the call
- * does not wait for: HEARD, ANSWERED, CALLING, KEY 7 or 0 and the lease
- * renewal; the call's next step does not depend on them being on disk, and
- * a crash before their commit costs what a crash just before the event
- * would have (a repeated call at worst). What it does wait for: the
+ * does not wait for: HEARD, ANSWERED, CALLING, KEY 7 or 0 (and the lease
+ * renewal of main.c); the call's next step does not depend on them being on
+ * disk, and a crash before their commit costs what a crash just before the
+ * event would have (a repeated call at worst). What it does wait for: the
  * confirmation that tells the callee their reply went out (keys 1-3, the
  * voice reply) is played only once that reply's event is committed, so the
  * bridge never says "sent" about something a crash or an error lost.
@@ -67,8 +67,8 @@ static void on_written(void *ctx, struct dbw_result *r)
 	if (!r->err)
 		return;
 	if (r->err == -EPERM)
-		log_warn(TAG, "job %lld: lease lost, write %d refused",
-		         (long long)r->job_id, (int)r->op);
+		log_warn(TAG, "job %lld: lease lost, a write was refused",
+		         (long long)r->job_id);
 	else
 		log_err(TAG, "job %lld: writing to the queue (%d): %s",
 		        (long long)r->job_id, (int)r->op, strerror(-r->err));

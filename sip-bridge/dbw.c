@@ -63,8 +63,6 @@ static const char *op_name(enum dbw_op op)
 		return "claim";
 	case DBW_EVENT:
 		return "event";
-	case DBW_RENEW:
-		return "lease renewal";
 	case DBW_RETRY:
 		return "retry";
 	case DBW_FINISH:
@@ -112,9 +110,6 @@ static int item_run(struct queue *q, struct dbw_item *it)
 		err = queue_event_add(q, it->job_id, it->type, it->text,
 		                      it->blob, it->blob_len, NULL);
 		break;
-	case DBW_RENEW:
-		return queue_job_lease_renew(q, it->job_id, it->owner,
-		                             it->lease_ms);
 	case DBW_RETRY:
 		err = queue_job_retry(q, it->job_id, it->owner,
 		                      it->next_attempt_ms, it->text);
@@ -383,17 +378,6 @@ void dbw_event_add(struct dbw *w, int64_t job_id, enum queue_event_type type,
 		free(blob);
 	}
 	submit(w, it, DBW_EVENT, job_id, done, tag);
-}
-
-void dbw_job_lease_renew(struct dbw *w, int64_t job_id, const char *owner,
-                         int lease_ms, dbw_done_cb done, uint64_t tag)
-{
-	struct dbw_item *it =
-	    item_new(DBW_RENEW, job_id, owner, NULL, done, tag);
-
-	if (it)
-		it->lease_ms = lease_ms;
-	submit(w, it, DBW_RENEW, job_id, done, tag);
 }
 
 void dbw_job_leases_renew(struct dbw *w, const char *owner, int lease_ms,

@@ -23,7 +23,6 @@ struct dbw;
 enum dbw_op {
 	DBW_CLAIM = 1,
 	DBW_EVENT,
-	DBW_RENEW,
 	DBW_RETRY,
 	DBW_FINISH,
 	DBW_REFRESH,
@@ -72,8 +71,6 @@ void dbw_job_claim(struct dbw *w, const char *owner, int lease_ms,
 void dbw_event_add(struct dbw *w, int64_t job_id, enum queue_event_type type,
                    const char *detail, unsigned char *blob, size_t blob_len,
                    dbw_done_cb done, uint64_t tag);
-void dbw_job_lease_renew(struct dbw *w, int64_t job_id, const char *owner,
-                         int lease_ms, dbw_done_cb done, uint64_t tag);
 /* Renews every lease OWNER holds, in one commit (queue_job_leases_renew). */
 void dbw_job_leases_renew(struct dbw *w, const char *owner, int lease_ms,
                           dbw_done_cb done, uint64_t tag);
