@@ -1050,6 +1050,20 @@ static void config_check_all(struct config_parse *p)
 		           pairs);
 		return;
 	}
+	/* The recorder refuses such a pair: without this check the bridge
+	 * would start, then fail every voice reply at key 7. */
+	if (c->recordings.silence_seconds > c->recordings.max_seconds) {
+		int ls = line_of(p, "recordings", "silence_seconds");
+		int lm = line_of(p, "recordings", "max_seconds");
+
+		config_err(p, ls > lm ? ls : lm, "recordings",
+		           ls > lm ? "silence_seconds" : "max_seconds",
+		           "silence_seconds (%d) must not be more than "
+		           "max_seconds (%d)",
+		           c->recordings.silence_seconds,
+		           c->recordings.max_seconds);
+		return;
+	}
 	if (config_list_contains(&c->xmpp.user_domains, c->xmpp.domain)) {
 		config_err(p, line_of(p, "xmpp", "domain"), "xmpp", "domain",
 		           "the component needs its own domain, not one of "

@@ -285,6 +285,12 @@ static const struct err_case errors[] = {
     {"[sip]\nrtp_port_max = 20019\n",
      ": [sip] max_calls: each call needs two RTP ports, and "
      "rtp_port_min..rtp_port_max holds 10 pairs"},
+    {"[recordings]\nmax_seconds = 4\n",
+     ":2: [recordings] max_seconds: silence_seconds (5) must not be more "
+     "than max_seconds (4)"},
+    {"[recordings]\nmax_seconds = 20\nsilence_seconds = 30\n",
+     ":3: [recordings] silence_seconds: silence_seconds (30) must not be "
+     "more than max_seconds (20)"},
     {"[xmpp]\nport = 70000\n",
      ":2: [xmpp] port: must be an integer from 1 to 65535"},
     {"[xmpp]\nport = 53x\n",
