@@ -383,6 +383,7 @@ static const struct config_key config_keys[] = {
     K_INT("sip", "realtime_priority", sip.realtime_priority, "0", 0, 99),
     K_INT("sip", "key_timeout", sip.key_timeout, "10", 2, 60),
     K_INT("sip", "lease_seconds", sip.lease_seconds, "30", 3, 600),
+    K_INT("sip", "poll_interval", sip.poll_interval, "3", 1, 300),
 
     K_STR("tts", "voice", tts.voice, "kal", check_voice, KF_NONEMPTY),
     K_INT("tts", "max_chars", tts.max_chars, "1000", 1, 10000),

@@ -61,6 +61,7 @@ struct config {
 		int lease_seconds; /* a claimed job's lease, renewed at 1/3 */
 		int realtime_priority; /* 0: normal scheduling */
 		int key_timeout;       /* seconds of silence after the menu */
+		int poll_interval;     /* seconds between safety-net claims */
 	} sip;
 
 	struct {

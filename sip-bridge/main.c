@@ -34,8 +34,6 @@
 
 #define TAG "bridge"
 
-/* The safety-net poll, for wake-ups lost or due times reached. */
-#define POLL_MS 3000
 /* The heartbeat row (queue_bridge_status_put) is rewritten this often;
  * ringbridgectl check takes a row three beats old for a dead bridge. */
 #define HEARTBEAT_MS 30000
@@ -436,7 +434,10 @@ static int setup(struct bridge *b)
 		err = presence_start(b);
 	if (err)
 		return err;
-	b->poll_timer = su_timer_create(su_root_task(b->root), POLL_MS);
+	/* The safety-net poll ([sip] poll_interval), for wake-ups lost or
+	 * due times reached; new jobs come by the wake-up, not by this. */
+	b->poll_timer = su_timer_create(su_root_task(b->root),
+	                                b->cfg->sip.poll_interval * 1000);
 	if (!b->poll_timer ||
 	    su_timer_set_for_ever(b->poll_timer, on_poll, NULL))
 		return -ENOMEM;

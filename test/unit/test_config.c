@@ -62,6 +62,7 @@ static void check_defaults(const struct config *c)
 	CHECK_INT(c->sip.realtime_priority, 0);
 	CHECK_INT(c->sip.key_timeout, 10);
 	CHECK_INT(c->sip.lease_seconds, 30);
+	CHECK_INT(c->sip.poll_interval, 3);
 	CHECK_STR(c->tts.voice, "kal");
 	CHECK_INT(c->tts.max_chars, 1000);
 	CHECK_INT(c->recordings.format, CONFIG_REC_OPUS);
