@@ -50,8 +50,8 @@ max_calls = {max_calls}
 {extra_sip}
 
 [recordings]
-max_seconds = 30
-silence_seconds = 3
+max_seconds = {max_seconds}
+silence_seconds = {silence_seconds}
 {extra_recordings}
 
 [policy]
@@ -111,7 +111,7 @@ class Run:
     def __init__(self, testcase, *, ring_timeout=20, attempts=3,
                  retry_backoff=1, extra_sip="", max_call_seconds=120,
                  key_timeout=10, extra_policy="", extra_recordings="",
-                 max_calls=10):
+                 max_calls=10, max_seconds=30, silence_seconds=3):
         rbtest._require_binary(SIP_BIN)
         rbtest._require_binary(CTL_BIN)
         if not shutil.which("sipp"):
@@ -128,7 +128,8 @@ class Run:
             retry_backoff=retry_backoff, extra_sip=extra_sip,
             max_call_seconds=max_call_seconds, key_timeout=key_timeout,
             extra_policy=extra_policy, extra_recordings=extra_recordings,
-            max_calls=max_calls))
+            max_calls=max_calls, max_seconds=max_seconds,
+            silence_seconds=silence_seconds))
         self.log = self.dir / "bridge.log"
         self.bridge = None
         self.sipps = []
@@ -312,8 +313,11 @@ class Capture:
             raise AssertionError("tcpdump is not installed")
         self.run = run
         self.file = run.dir / "phone.pcap"
+        # --immediate-mode: each packet as it comes, not in blocks the
+        # kernel hands over up to a second late (lost when we stop it).
         self.proc = rbtest._spawn(
-            ["tcpdump", "-i", "lo", "-U", "-n", "-w", str(self.file),
+            ["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-n", "-w",
+             str(self.file),
              "udp", "dst", "port", str(run.media_port)],
             run.dir / "tcpdump.out")
         run.t.addCleanup(rbtest._terminate, self.proc, 5)
