@@ -5,7 +5,6 @@ received audio nearly sample for sample (G.711 is deterministic, so the
 bridge's paced stream should carry the rendering unchanged), with its full
 duration."""
 
-import math
 import shutil
 import struct
 import time
@@ -24,37 +23,6 @@ with warnings.catch_warnings():
 
 SAY_BIN = rbbridge.BUILD_DIR / "sip_tts_say"
 CONFIRM_2 = "Thank you. They will know you will call back."
-
-
-def envelope(samples, step=80):
-    return [math.sqrt(sum(x * x for x in samples[i:i + step]) / step)
-            for i in range(0, len(samples) - step + 1, step)]
-
-
-def find(hay, needle, step=80):
-    """Best offset (samples) of NEEDLE in HAY by the correlation of their
-    10 ms energy envelopes, refined sample by sample; returns (offset,
-    snr_db) of the received audio against the reference there."""
-    eh, en = envelope(hay, step), envelope(needle, step)
-    best, best_k = -1.0, 0
-    nn = math.sqrt(sum(v * v for v in en)) or 1.0
-    for k in range(0, len(eh) - len(en) + 1):
-        seg = eh[k:k + len(en)]
-        dot = sum(a * b for a, b in zip(seg, en))
-        c = dot / ((math.sqrt(sum(v * v for v in seg)) or 1.0) * nn)
-        if c > best:
-            best, best_k = c, k
-    best_snr, best_off = -100.0, best_k * step
-    sig = sum(x * x for x in needle) or 1
-    for off in range(max(0, best_k * step - step),
-                     min(len(hay) - len(needle), best_k * step + step) + 1):
-        err = 0
-        for a, b in zip(hay[off:off + len(needle)], needle):
-            err += (a - b) * (a - b)
-        snr = 10 * math.log10(sig / (err or 1))
-        if snr > best_snr:
-            best_snr, best_off = snr, off
-    return best_off, best_snr
 
 
 class BridgeMediaTest(unittest.TestCase):
@@ -114,13 +82,13 @@ class BridgeMediaTest(unittest.TestCase):
                    "ringbridge says: Hi there." % when)
         for text in (message, CONFIRM_2):
             ref = self.say(text)
-            off, snr = find(heard, ref)
+            off, snr = rbbridge.find(heard, ref)
             self.assertGreater(snr, 30.0, "%r not heard (SNR %.1f dB at "
                                "%.2f s)" % (text, snr, off / 8000))
         # The confirmation ends the call: it is the last thing played,
         # in full, before the BYE.
         ref = self.say(CONFIRM_2)
-        off, _ = find(heard, ref)
+        off, _ = rbbridge.find(heard, ref)
         self.assertLessEqual(len(heard) - (off + len(ref)), 8000 * 1)
 
 
