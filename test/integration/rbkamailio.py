@@ -158,15 +158,37 @@ route[PRESENCE] {
 """
 
 
-def udp_bound(port):
-    """True when something has bound 127.0.0.1:PORT/udp (from
+def udp_inodes(port):
+    """Inodes of the sockets bound to 127.0.0.1:PORT/udp (from
     /proc/net/udp: Kamailio answers nothing before its config says so)."""
     want = "0100007F:%04X" % port
     try:
         with open("/proc/net/udp") as f:
-            return any(line.split()[1] == want for line in f.readlines()[1:])
+            return {line.split()[9] for line in f.readlines()[1:]
+                    if line.split()[1] == want}
+    except OSError:
+        return set()
+
+
+def udp_bound(port, pid=None):
+    """True when something (process PID, when given) has bound
+    127.0.0.1:PORT/udp. With PID, a port another process took while
+    Kamailio restarted does not pass for Kamailio's."""
+    inodes = udp_inodes(port)
+    if pid is None or not inodes:
+        return bool(inodes)
+    fd_dir = "/proc/%d/fd" % pid
+    try:
+        fds = os.listdir(fd_dir)
     except OSError:
         return False
+    links = set()
+    for fd in fds:
+        try:
+            links.add(os.readlink(os.path.join(fd_dir, fd)))
+        except OSError:
+            pass  # closed since the listing
+    return any("socket:[%s]" % i in links for i in inodes)
 
 
 class Kamailio:
@@ -250,7 +272,7 @@ class Kamailio:
             if self.proc.poll() is not None:
                 raise AssertionError("kamailio exited %s:\n%s" % (
                     self.proc.returncode, rbtest.tail(self.log, 80)))
-            return udp_bound(self.port)
+            return udp_bound(self.port, self.proc.pid)
         rbtest.wait_until(up, timeout=timeout, what="kamailio to listen")
         # Children start just after the bind; a request sent now waits in
         # the socket buffer, so nothing more to wait for.
