@@ -1076,6 +1076,19 @@ unsigned presence_channels(const struct config *cfg)
 	return QUEUE_CH_PRESENCE | QUEUE_CH_REGISTRATIONS;
 }
 
+const char *presence_methods(const struct config *cfg)
+{
+	bool agent = cfg->presence.mode == CONFIG_PRESENCE_AGENT;
+	bool subscribes = cfg->presence.mode != CONFIG_PRESENCE_OFF &&
+	                  cfg->presence.server && *cfg->presence.server;
+
+	if (agent && subscribes)
+		return ", SUBSCRIBE, NOTIFY";
+	if (agent)
+		return ", SUBSCRIBE";
+	return subscribes ? ", NOTIFY" : "";
+}
+
 int presence_start(struct bridge *b)
 {
 	struct presence *p;
@@ -1101,8 +1114,7 @@ int presence_start(struct bridge *b)
 	}
 	b->pres = p;
 	if (b->cfg->presence.mode == CONFIG_PRESENCE_AGENT)
-		nua_set_params(b->nua, NUTAG_ALLOW("SUBSCRIBE"),
-		               NUTAG_ALLOW_EVENTS("presence"),
+		nua_set_params(b->nua, NUTAG_ALLOW_EVENTS("presence"),
 		               NUTAG_APPL_METHOD("SUBSCRIBE"), TAG_END());
 	p->tick = su_timer_create(su_root_task(b->root), TICK_MS);
 	if (!p->tick || su_timer_set_for_ever(p->tick, on_tick, NULL))

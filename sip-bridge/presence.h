@@ -18,6 +18,12 @@ void presence_wake(struct bridge *b, unsigned channels);
 /* The channels presence listens on, 0 when it is off. */
 unsigned presence_channels(const struct config *cfg);
 /*
+ * The SIP methods presence takes in, for the Allow list (ua.c): ", SUBSCRIBE"
+ * as presence agent, ", NOTIFY" when it subscribes to dialog state at a
+ * [presence] server, both, or "" when it is off. A static string.
+ */
+const char *presence_methods(const struct config *cfg);
+/*
  * Gives a nua event to presence first: true when it was presence's (one of
  * its handles, or an incoming SUBSCRIBE/PUBLISH), false for ua.c to handle.
  */

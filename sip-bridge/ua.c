@@ -152,8 +152,12 @@ static void ua_callback(nua_event_t event, int status, const char *phrase,
 		if (status >= 300)
 			log_debug(TAG, "%s: %d %s", nua_event_name(event),
 			          status, phrase);
-		/* Requests nobody handles (OPTIONS, MESSAGE...) need no
-		 * handle afterwards. */
+		/* A request nua answered itself (OPTIONS) leaves a handle
+		 * that nobody uses. Requests it refused never get here:
+		 * nua reports only what it accepted, and the Allow list
+		 * above keeps it from accepting what has usages of its own
+		 * (REFER, whose handle destroyed here while nua's NOTIFY
+		 * was pending crashed sofia's timer). */
 		if (nh && !c && event > nua_i_error && event < nua_r_set_params)
 			nua_handle_destroy(nh);
 		break;
@@ -163,6 +167,7 @@ static void ua_callback(nua_event_t event, int status, const char *phrase,
 int ua_start(struct bridge *b)
 {
 	const char *proxy = b->cfg->sip.outbound_proxy;
+	char allow[128];
 
 	b->nua = nua_create(
 	    b->root, ua_callback, b, NUTAG_URL(b->cfg->sip.listen),
@@ -173,8 +178,20 @@ int ua_start(struct bridge *b)
 		log_err(TAG, "cannot listen on %s", b->cfg->sip.listen);
 		return -EADDRNOTAVAIL;
 	}
-	nua_set_params(b->nua, NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS"),
-	               TAG_END());
+	/*
+	 * Only what the bridge implements. NUTAG_ALLOW would add to nua's
+	 * default list, which has REFER, MESSAGE, PRACK, UPDATE, SUBSCRIBE
+	 * and NOTIFY: nua then accepts a stranger's out-of-dialog REFER
+	 * (202, and NOTIFYs to whatever address the REFER names) and
+	 * MESSAGE (200) on its own. SIPTAG_ALLOW_STR replaces the list, so
+	 * nta_check_method answers any other known method 405 with this
+	 * Allow and an unknown one 501, before nua creates a handle, a
+	 * dialog or a timer; in-dialog requests outside any dialog get 481
+	 * from nua, a stray ACK nothing. OPTIONS advertises the same list.
+	 */
+	snprintf(allow, sizeof(allow), "INVITE, ACK, BYE, CANCEL, OPTIONS%s",
+	         presence_methods(b->cfg));
+	nua_set_params(b->nua, SIPTAG_ALLOW_STR(allow), TAG_END());
 	return 0;
 }
 

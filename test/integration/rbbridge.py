@@ -11,6 +11,7 @@ import pathlib
 import random
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import tempfile
@@ -60,6 +61,7 @@ allowed_sip_domains = 127.0.0.1
 
 [log]
 level = debug
+{extra}
 """
 
 
@@ -111,7 +113,8 @@ class Run:
     def __init__(self, testcase, *, ring_timeout=20, attempts=3,
                  retry_backoff=1, extra_sip="", max_call_seconds=120,
                  key_timeout=10, extra_policy="", extra_recordings="",
-                 max_calls=10, max_seconds=30, silence_seconds=3):
+                 max_calls=10, max_seconds=30, silence_seconds=3,
+                 extra=""):
         rbtest._require_binary(SIP_BIN)
         rbtest._require_binary(CTL_BIN)
         if not shutil.which("sipp"):
@@ -129,7 +132,7 @@ class Run:
             max_call_seconds=max_call_seconds, key_timeout=key_timeout,
             extra_policy=extra_policy, extra_recordings=extra_recordings,
             max_calls=max_calls, max_seconds=max_seconds,
-            silence_seconds=silence_seconds))
+            silence_seconds=silence_seconds, extra=extra))
         self.log = self.dir / "bridge.log"
         self.bridge = None
         self.sipps = []
@@ -233,6 +236,93 @@ class Run:
         except AssertionError as e:
             raise AssertionError("%s\n%s" % (e, self.logs()))
         return self.events(job_id)
+
+
+# ---- a raw SIP peer ------------------------------------------------------
+
+class SipProbe:
+    """A stranger on the SIP network: requests written byte by byte on a
+    UDP socket of its own, sent to the bridge on PORT, and the responses
+    read back raw (no SIP library, so malformed and unusual requests can be
+    sent as they are)."""
+
+    def __init__(self, testcase, port):
+        self.port = port
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        testcase.addCleanup(self.sock.close)
+        self.me = self.sock.getsockname()[1]
+        self.t = testcase
+
+    def request(self, method, n, body="", extra="", to_tag=None,
+                call_id=None, cseq=1, cseq_method=None):
+        """The bytes of one request; N makes its Call-ID, branch and
+        From tag unique unless CALL_ID is given."""
+        call_id = call_id or "rbtest-%d@127.0.0.1" % n
+        head = ("%s sip:ringbridge@127.0.0.1:%d SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-rbtest-%d-%d"
+                "\r\n"
+                "Max-Forwards: 70\r\n"
+                "From: <sip:tester@127.0.0.1>;tag=t%s\r\n"
+                "To: <sip:ringbridge@127.0.0.1:%d>%s\r\n"
+                "Call-ID: %s\r\n"
+                "CSeq: %d %s\r\n"
+                "Contact: <sip:tester@127.0.0.1:%d>\r\n%s"
+                "Content-Length: %d\r\n\r\n" % (
+                    method, self.port, self.me, n, cseq,
+                    call_id.split("@")[0], self.port,
+                    ";tag=" + to_tag if to_tag else "", call_id, cseq,
+                    cseq_method or method, self.me, extra, len(body)))
+        return (head + body).encode()
+
+    def send(self, data):
+        self.sock.sendto(data, ("127.0.0.1", self.port))
+
+    def responses(self, seconds):
+        """Every datagram that arrives within SECONDS, decoded."""
+        out = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                out.append(self.sock.recv(65535).decode(errors="replace"))
+            except socket.timeout:
+                break
+        return out
+
+    def exchange(self, data, call_id=None, timeout=5):
+        """Sends DATA; with CALL_ID, returns the final response of that
+        call (responses to earlier requests are skipped)."""
+        self.send(data)
+        if not call_id:
+            return None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(deadline - time.monotonic())
+            try:
+                reply = self.sock.recv(65535).decode(errors="replace")
+            except socket.timeout:
+                break
+            if ("Call-ID: %s\r\n" % call_id) not in reply:
+                continue
+            if not reply.startswith("SIP/2.0 1"):
+                return reply
+        self.t.fail("no final response to:\n%s" % data[:300])
+
+    def alive(self):
+        """The bridge's loop still answers: an INVITE is refused 480 by
+        ua.c on the loop (OPTIONS would be answered by sofia alone)."""
+        n = random.randrange(10**6, 10**7)
+        reply = self.exchange(self.request("INVITE", n),
+                              "rbtest-%d@127.0.0.1" % n)
+        return reply.startswith("SIP/2.0 480")
+
+
+def sip_header(msg, name):
+    """The value of header NAME in the raw SIP message MSG, or None."""
+    m = re.search(r"^%s:[ \t]*(.*?)\r?$" % re.escape(name), msg,
+                  re.I | re.M)
+    return m.group(1) if m else None
 
 
 # ---- audio helpers ------------------------------------------------------

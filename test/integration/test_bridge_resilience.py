@@ -230,77 +230,39 @@ class BridgeResilienceTest(unittest.TestCase):
 
     # ---- bad SIP ---------------------------------------------------------
 
-    def sip_exchange(self, sock, port, data, call_id=None):
-        """Sends DATA; with CALL_ID, the final response of that call."""
-        sock.sendto(data, ("127.0.0.1", port))
-        if not call_id:
-            return None
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            sock.settimeout(deadline - time.monotonic())
-            try:
-                reply = sock.recv(65535).decode(errors="replace")
-            except socket.timeout:
-                break
-            # Responses to the junk before may still be waiting.
-            if ("Call-ID: %s\r\n" % call_id) not in reply:
-                continue
-            if not reply.startswith("SIP/2.0 1"):
-                return reply
-        self.fail("no final response to:\n%s" % data[:300])
-
-    def request(self, method, port, my_port, n, body="", extra=""):
-        head = ("%s sip:ringbridge@127.0.0.1:%d SIP/2.0\r\n"
-                "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-rbtest-%d\r\n"
-                "Max-Forwards: 70\r\n"
-                "From: <sip:tester@127.0.0.1>;tag=t%d\r\n"
-                "To: <sip:ringbridge@127.0.0.1:%d>\r\n"
-                "Call-ID: rbtest-%d@127.0.0.1\r\n"
-                "CSeq: 1 %s\r\n"
-                "Contact: <sip:tester@127.0.0.1:%d>\r\n%s"
-                "Content-Length: %d\r\n\r\n" % (
-                    method, port, my_port, n, n, port, n, method, my_port,
-                    extra, len(body)))
-        return (head + body).encode()
-
     def test_malformed_sip_and_incoming_invites(self):
         run = Run(self)
         run.start_bridge()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        self.addCleanup(sock.close)
-        me = sock.getsockname()[1]
-        port = run.sip_port
+        sip = rbbridge.SipProbe(self, run.sip_port)
         junk = [
             b"\x00\xff\xfe garbage \x01",
             b"INVITE\r\n\r\n",
             b"INVITE sip:x@127.0.0.1 SIP/2.0\r\n\r\n",  # no headers
             b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKx"
             b"\r\nCSeq: 1 INVITE\r\nCall-ID: nobody\r\n\r\n",  # no request
-            self.request("INVITE", port, me, 1,
-                         extra="Content-Length: 99999\r\n"),
-            self.request("OPTIONS", port, me, 2,
-                         extra="X-Long: %s\r\n" % ("a" * 20000)),
+            sip.request("INVITE", 1, extra="Content-Length: 99999\r\n"),
+            sip.request("OPTIONS", 2,
+                        extra="X-Long: %s\r\n" % ("a" * 20000)),
             b"A" * 60000,
-            self.request("INVITE", port, me, 3, body="v=0\r\nnot sdp\r\n",
-                         extra="Content-Type: application/sdp\r\n"),
+            sip.request("INVITE", 3, body="v=0\r\nnot sdp\r\n",
+                        extra="Content-Type: application/sdp\r\n"),
         ]
         for data in junk:
-            self.sip_exchange(sock, port, data)
+            sip.exchange(data)
         time.sleep(1)
         run.assert_running()
         # Still answering: OPTIONS 200, and an incoming call (here with
         # no common codec, G.729 only) is refused 480: the bridge places
         # calls, it does not take them.
-        reply = self.sip_exchange(sock, port, self.request(
-            "OPTIONS", port, me, 10), "rbtest-10@127.0.0.1")
+        reply = sip.exchange(sip.request("OPTIONS", 10),
+                             "rbtest-10@127.0.0.1")
         self.assertTrue(reply.startswith("SIP/2.0 200"), reply)
         sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
                "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 18\r\n"
                "a=rtpmap:18 G729/8000\r\n")
         for n, body in ((11, sdp), (12, "")):
-            reply = self.sip_exchange(sock, port, self.request(
-                "INVITE", port, me, n, body=body,
+            reply = sip.exchange(sip.request(
+                "INVITE", n, body=body,
                 extra="Content-Type: application/sdp\r\n" if body else ""),
                 "rbtest-%d@127.0.0.1" % n)
             self.assertTrue(reply.startswith("SIP/2.0 480"), reply)
