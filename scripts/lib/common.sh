@@ -11,7 +11,8 @@ RB_BUILD_PACKAGES="build-essential cmake pkg-config clang-format
 	libmicrohttpd-dev sqlite3 tzdata"
 RB_PEER_PACKAGES="prosody prosody-modules ejabberd sip-tester python3-slixmpp
 	tcpdump kamailio kamailio-presence-modules kamailio-sqlite-modules
-	docker-compose systemd"
+	docker-compose systemd
+	lua5.4 liblua5.4-dev libidn2-dev lua-socket lua-expat lua-filesystem lua-sec"
 # Only for scripts/valgrind (the memcheck integration run).
 RB_VALGRIND_PACKAGES="valgrind"
 
@@ -28,6 +29,44 @@ rb_install_packages() {
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Prosody 13.0.1 (the series Debian 13 ships; not in Debian 12's archive),
+# built once from ../shared/peers into build-peers/ with the community
+# mod_privilege beside it. The Prosody integration tests that exercise what
+# changed between 0.12 and 13 run against it too (RB_PROSODY=13, see
+# test/integration/CMakeLists.txt). Its build takes seconds.
+# The sources sit in the workplace's shared folder, beside the checkout
+# (or at /work/shared for a clone made elsewhere on the machine).
+if [ -z "${RB_PEERS_SRC:-}" ]; then
+	RB_PEERS_SRC=$RB_ROOT/../shared/peers
+	[ -d "$RB_PEERS_SRC" ] || RB_PEERS_SRC=/work/shared/peers
+fi
+RB_PROSODY13_DIR="$RB_ROOT/build-peers/prosody13"
+rb_build_prosody13() {
+	local d=$RB_PROSODY13_DIR
+	grep -qx 13.0.1 "$d/prosody-13.0.1/prosody.version" 2>/dev/null &&
+		[ -f "$d/prosody-modules/plugins/community/mod_privilege/mod_privilege.lua" ] &&
+		return 0
+	if [ ! -f "$RB_PEERS_SRC/prosody-13.0.1.tar.gz" ]; then
+		echo "ringbridge: $RB_PEERS_SRC/prosody-13.0.1.tar.gz is missing" >&2
+		return 1
+	fi
+	echo "ringbridge: building Prosody 13.0.1 into $d"
+	rm -rf "$d" && mkdir -p "$d"
+	tar -C "$d" -xzf "$RB_PEERS_SRC/prosody-13.0.1.tar.gz"
+	tar -C "$d" -xzf "$RB_PEERS_SRC/prosody-modules-privilege.tar.gz"
+	# make also generates a test certificate: openssl's progress dots go
+	# to the log, which is shown only if the build fails.
+	(cd "$d/prosody-13.0.1" &&
+		./configure --ostype=debian --lua-version=5.4 >"$d/build.log" 2>&1 &&
+		make >>"$d/build.log" 2>&1 &&
+		# A tag's tarball has no version file: its log would say
+		# "version unknown".
+		echo 13.0.1 >prosody.version) || {
+		cat "$d/build.log" >&2
+		return 1
+	}
 }
 
 # rb_build DIR [cmake options...]: configures (once) and builds DIR.

@@ -51,6 +51,10 @@ DOMAIN = "localhost"
 GATEWAY = "callgw.localhost"
 UPLOAD = "upload.localhost"
 PROSODY_MODULES = "/usr/lib/prosody/modules"
+# Prosody 13.0.1, built by scripts/test (rb_build_prosody13) from
+# ../shared/peers; RB_PROSODY=13 makes every Prosody of a test that one.
+PROSODY13_DIR = REPO / "build-peers" / "prosody13"
+PROSODY_VERSION = os.environ.get("RB_PROSODY", "0.12")
 
 NS_CLIENT = "jabber:client"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -389,7 +393,8 @@ def submit_form(fields, form_type=None):
 
 
 class Prosody:
-    """A private Prosody 0.12 on loopback ports chosen per run.
+    """A private Prosody on loopback ports chosen per run: Debian's 0.12, or
+    13.0.1 built from ../shared/peers when RB_PROSODY=13 (VERSION).
 
     Config (ARCHITECTURE.md + TESTING.md): VirtualHost "localhost" with the
     privileged_entities block for callgw.localhost, Component
@@ -398,7 +403,19 @@ class Prosody:
 
     def __init__(self, *, roster_privilege=False, mam=False, upload=False,
                  secret=None, component=GATEWAY, extra_global="",
-                 extra_host="", debug=True, pubsub_privilege=True):
+                 extra_host="", debug=True, pubsub_privilege=True,
+                 version=None):
+        self.version = version or PROSODY_VERSION
+        if self.version == "13":
+            self.src = PROSODY13_DIR / "prosody-13.0.1"
+            if not (self.src / "prosody").exists():
+                raise AssertionError(
+                    "Prosody 13 is not built at %s: scripts/test builds it "
+                    "(rb_build_prosody13 in scripts/lib/common.sh)"
+                    % self.src)
+        elif self.version != "0.12":
+            raise AssertionError("RB_PROSODY is 0.12 or 13, not %r"
+                                 % self.version)
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-prosody-"))
         os.chmod(self.dir, 0o755)
         self.c2s_port, self.component_port, self.http_port = free_ports(3)
@@ -437,6 +454,13 @@ Component {up} "http_file_share"
   http_external_url = "http://127.0.0.1:{port}/"
 """.format(up=lua_str(UPLOAD), gw=lua_str(self.component),
            port=self.http_port)
+        modpath = lua_str(PROSODY_MODULES)
+        if self.version == "13":
+            # cloud_notify is part of Prosody 13; mod_privilege is the
+            # community module. The test runs as root.
+            modpath = lua_str(PROSODY13_DIR / "prosody-modules" / "plugins"
+                              / "community")
+            extra_global = "run_as_root = true\n" + extra_global
         text = """-- Written by test/integration/rbtest.py for one test run.
 plugin_paths = {{ {modpath} }}
 data_path = {data}
@@ -484,7 +508,7 @@ Component {gw}
   component_secret = {secret}
   modules_enabled = {{ "privilege" }}
 {upload}""".format(
-            modpath=lua_str(PROSODY_MODULES), data=lua_str(self.data),
+            modpath=modpath, data=lua_str(self.data),
             pid=lua_str(self.dir / "prosody.pid"),
             mods="; ".join(lua_str(m) for m in mods),
             level=lua_str("debug" if debug else "info"), log=lua_str(self.log),
@@ -497,11 +521,20 @@ Component {gw}
 
     # -- lifecycle
 
+    def _cmd(self, name):
+        """Prosody 13 runs from its source directory: its loader finds
+        prosody.* modules relative to the working directory."""
+        return ["./" + name] if self.version == "13" else [name]
+
+    def _cwd(self):
+        return str(self.src) if self.version == "13" else str(self.dir)
+
     def start(self, timeout=START_TIMEOUT):
         assert self.proc is None or self.proc.poll() is not None
         _chown_prosody(self.dir)
-        self.proc = _spawn(["prosody", "--config", str(self.config), "-F"],
-                           self.proc_log, cwd=str(self.dir))
+        self.proc = _spawn(self._cmd("prosody") + ["--config",
+                                                   str(self.config), "-F"],
+                           self.proc_log, cwd=self._cwd())
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -541,10 +574,10 @@ Component {gw}
 
     def register(self, user, password="pw"):
         _chown_prosody(self.dir)  # files Prosody (root) created since
-        r = subprocess.run(["prosodyctl", "--config", str(self.config),
-                            "register", user, DOMAIN, password],
-                           stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, timeout=60)
+        r = subprocess.run(self._cmd("prosodyctl") + [
+            "--config", str(self.config), "register", user, DOMAIN,
+            password], stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, timeout=60, cwd=self._cwd())
         if r.returncode != 0:
             raise RuntimeError("prosodyctl register %s failed: %s%s" % (
                 user, r.stdout, r.stderr))
