@@ -513,7 +513,7 @@ static void text_pass_shorten(struct text_buf *b, int max_chars)
 		end--;
 	b->len = end;
 	b->s[end] = '\0';
-	buf_puts(b, b->len ? TTS_TEXT_SHORTENED : TTS_TEXT_SHORTENED + 1);
+	buf_puts(b, b->len ? TTS_TEXT_SHORTENED : &TTS_TEXT_SHORTENED[1]);
 }
 
 int tts_text_prepare(const char *in, int max_chars, char **out)

@@ -1,0 +1,32 @@
+/*
+ * fuzz_config_load(): the text goes into an anonymous memfd named through
+ * /proc/self/fd, since config_load() reads a path (libinih's own reader,
+ * with line numbers). Shared by the harnesses that need a configuration
+ * and by the configuration harness itself.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fuzz_config.h"
+
+struct config *fuzz_config_load(const char *text)
+{
+	struct config *cfg = NULL;
+	char path[64], err[512];
+	size_t len = strlen(text);
+	int fd = memfd_create("rb-fuzz-config", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if (write(fd, text, len) != (ssize_t)len) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (config_load(&cfg, path, err, sizeof(err)))
+		cfg = NULL;
+	close(fd);
+	return cfg;
+}
