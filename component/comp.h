@@ -68,16 +68,20 @@ struct comp {
 	int64_t startup_due_ms; /* when to do the post-connect work */
 	bool startup_done;
 
-	GHashTable *push_enabled; /* bare JID -> (void *)1, this session */
-	GHashTable *pending_iqs;  /* our IQ id -> struct comp_pending_iq */
-	GHashTable *echoes;       /* gateway messages we expect pushed back */
-	GHashTable *names;        /* sender bare JID -> display name */
-	GQueue *catch_order;      /* catches in arrival order (catch.c) */
-	uint64_t receive_seq;     /* idempotency keys for pushes */
-	char run_id[17];          /* random, distinguishes component runs */
-	int64_t status_due_ms;    /* next status heartbeat (status.c) */
-	bool status_failed;       /* the last status write failed (logged) */
-	bool status_stopped;      /* the last write: the process is exiting */
+	/* bare JID -> the push node the server was asked to enable, kept
+	 * across reconnects (the server keeps it too): compared with the
+	 * registrations table by comp_push_reconcile(). */
+	GHashTable *push_enabled;
+	GHashTable *push_stale;  /* node -> struct push_stale (push.c) */
+	GHashTable *pending_iqs; /* our IQ id -> struct comp_pending_iq */
+	GHashTable *echoes;      /* gateway messages we expect pushed back */
+	GHashTable *names;       /* sender bare JID -> display name */
+	GQueue *catch_order;     /* catches in arrival order (catch.c) */
+	uint64_t receive_seq;    /* idempotency keys for pushes */
+	char run_id[17];         /* random, distinguishes component runs */
+	int64_t status_due_ms;   /* next status heartbeat (status.c) */
+	bool status_failed;      /* the last status write failed (logged) */
+	bool status_stopped;     /* the last write: the process is exiting */
 };
 
 /* ---- status.c: the status row ringbridgectl check reads ---- */
@@ -225,10 +229,26 @@ bool comp_presence_recheck(struct comp *c, const char *user,
                            comp_recheck_cb done, void *arg);
 
 /* ---- push.c ---- */
-/* Enables push for every registered user not yet enabled this session. */
-void comp_push_enable_all(struct comp *c);
-void comp_push_enable(struct comp *c, const struct queue_registration *r);
-void comp_push_disable(struct comp *c, const struct queue_registration *r);
+/* At most this many stale nodes are remembered, each logged at most once
+ * per PUSH_STALE_LOG_MS. */
+#define PUSH_STALE_MAX    512
+#define PUSH_STALE_LOG_MS (3600 * 1000)
+/* The table behind comp.push_stale, with its destructors. */
+GHashTable *comp_push_stale_table_new(void);
+/*
+ * Brings the server's push registrations in step with the registrations
+ * table: enables the node of every verified registration, disables a node
+ * that changed or whose registration is gone or unverified. RECONNECTED
+ * (a new session) also re-enables unchanged nodes and asks again for the
+ * disables the server did not confirm. Reads the whole table: for
+ * wake-ups, the periodic pass and reconnects, not for one user's change.
+ * Returns 0 or the queue's error (then nothing was changed).
+ */
+int comp_push_reconcile(struct comp *c, bool reconnected);
+/* The same for JID alone, whose row is R (NULL: no registration), after a
+ * change made in this process. */
+void comp_push_sync(struct comp *c, const char *jid,
+                    const struct queue_registration *r);
 /* Handles a pubsub publish from the server's push service. */
 void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub);
 

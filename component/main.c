@@ -64,7 +64,8 @@ static int comp_init(struct comp *c, struct config *cfg)
 	c->rows = comp_presence_rows_new();
 	c->gwpres = comp_gwpres_new();
 	c->push_enabled =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	c->push_stale = comp_push_stale_table_new();
 	c->pending_iqs = comp_pending_iq_table_new();
 	c->echoes =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -123,6 +124,8 @@ static void comp_fini(struct comp *c)
 		g_hash_table_destroy(c->pending_iqs);
 	if (c->push_enabled)
 		g_hash_table_destroy(c->push_enabled);
+	if (c->push_stale)
+		g_hash_table_destroy(c->push_stale);
 	if (c->echoes)
 		g_hash_table_destroy(c->echoes);
 	if (c->names)

@@ -16,94 +16,288 @@
 #include "fallback.h"
 #include "log.h"
 #include "policy.h"
+#include "push_plan.h"
 
 #define TAG     "push"
 #define NS_PUSH "urn:xmpp:push:0"
 
-struct enable_ctx {
+/* A node the component stopped using, or one the server pushed to that no
+ * registration holds: remembered so the log says it once per node and
+ * hour, and so a disable the server did not confirm is asked again. */
+struct push_stale {
+	char *jid;         /* the user, NULL when not known */
+	bool confirmed;    /* the server answered the disable */
+	int64_t logged_ms; /* last unknown-node log line, 0: none */
+};
+
+static void stale_free(gpointer p)
+{
+	struct push_stale *s = p;
+
+	g_free(s->jid);
+	g_free(s);
+}
+
+GHashTable *comp_push_stale_table_new(void)
+{
+	return g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	                             stale_free);
+}
+
+/* Keeps the table within PUSH_STALE_MAX: entries without a user to
+ * disable for go first, then any (a server holding that many stale
+ * nodes is told about by the log already). */
+static void stale_make_room(struct comp *c)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	if (g_hash_table_size(c->push_stale) < PUSH_STALE_MAX)
+		return;
+	g_hash_table_iter_init(&it, c->push_stale);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		if (!((struct push_stale *)v)->jid ||
+		    ((struct push_stale *)v)->confirmed)
+			g_hash_table_iter_remove(&it);
+	g_hash_table_iter_init(&it, c->push_stale);
+	while (g_hash_table_size(c->push_stale) >= PUSH_STALE_MAX &&
+	       g_hash_table_iter_next(&it, &k, &v))
+		g_hash_table_iter_remove(&it);
+}
+
+static struct push_stale *stale_get(struct comp *c, const char *node,
+                                    const char *jid)
+{
+	struct push_stale *s = g_hash_table_lookup(c->push_stale, node);
+
+	if (!s) {
+		stale_make_room(c);
+		s = g_new0(struct push_stale, 1);
+		g_hash_table_insert(c->push_stale, g_strdup(node), s);
+	}
+	if (jid && !s->jid)
+		s->jid = g_strdup(jid);
+	return s;
+}
+
+struct push_ctx {
 	char *jid;
+	char *node;
 	bool enable;
 };
 
-static void enable_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
+static void push_ctx_free(struct push_ctx *e)
 {
-	struct enable_ctx *e = arg;
-	const char *type = reply ? xmpp_stanza_get_type(reply) : NULL;
-
-	if (type && !strcmp(type, "result")) {
-		log_info(TAG, "push %s for %s",
-		         e->enable ? "enabled" : "disabled", e->jid);
-	} else {
-		log_warn(TAG, "the server refused to %s push for %s%s",
-		         e->enable ? "enable" : "disable", e->jid,
-		         reply ? "" : " (no answer)");
-		/* Forget it so the next pass over registrations retries. */
-		if (e->enable)
-			g_hash_table_remove(c->push_enabled, e->jid);
-	}
 	g_free(e->jid);
+	g_free(e->node);
 	g_free(e);
 }
 
-static void push_iq(struct comp *c, const struct queue_registration *r,
+static void push_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
+{
+	struct push_ctx *e = arg;
+	const char *type = reply ? xmpp_stanza_get_type(reply) : NULL;
+	const char *now_node = g_hash_table_lookup(c->push_enabled, e->jid);
+	struct push_stale *s;
+
+	if (type && !strcmp(type, "result")) {
+		log_info(TAG, "push %s for %s (node %s)",
+		         e->enable ? "enabled" : "disabled", e->jid, e->node);
+		s = e->enable ? NULL
+		              : g_hash_table_lookup(c->push_stale, e->node);
+		if (s)
+			s->confirmed = true;
+	} else if (e->enable) {
+		log_warn(TAG, "the server refused to enable push for %s%s",
+		         e->jid, reply ? "" : " (no answer)");
+		/* Forget it so the next pass over registrations retries,
+		 * unless the registration moved on to another node since. */
+		if (now_node && !strcmp(now_node, e->node))
+			g_hash_table_remove(c->push_enabled, e->jid);
+	} else {
+		log_warn(TAG,
+		         "the server refused to disable push for %s (old node "
+		         "%s)%s: asked again after the next reconnect or push "
+		         "to that node",
+		         e->jid, e->node, reply ? "" : " (no answer)");
+	}
+	push_ctx_free(e);
+}
+
+static void push_iq(struct comp *c, const char *jid, const char *node,
                     bool enable)
 {
 	xmpp_stanza_t *el =
 	    comp_elem(c, enable ? "enable" : "disable", NS_PUSH);
-	struct enable_ctx *e = g_new0(struct enable_ctx, 1);
+	struct push_ctx *e = g_new0(struct push_ctx, 1);
 	int err;
 
 	xmpp_stanza_set_attribute(el, "jid", c->domain);
-	xmpp_stanza_set_attribute(el, "node", r->push_node);
-	e->jid = g_strdup(r->jid);
+	/* Always with the node: a disable without one would also remove
+	 * the push registrations of the user's own clients. */
+	xmpp_stanza_set_attribute(el, "node", node);
+	e->jid = g_strdup(jid);
+	e->node = g_strdup(node);
 	e->enable = enable;
-	err = comp_privileged_iq(c, r->jid, "set", el, enable_reply, e);
+	err = comp_privileged_iq(c, jid, "set", el, push_reply, e);
 	if (err) {
 		log_warn(TAG, "cannot %s push for %s: %s",
-		         enable ? "enable" : "disable", r->jid,
+		         enable ? "enable" : "disable", jid,
 		         err == -EPERM ? "no IQ privilege for urn:xmpp:push:0"
 		                       : strerror(-err));
 		if (enable)
-			g_hash_table_remove(c->push_enabled, r->jid);
-		g_free(e->jid);
-		g_free(e);
+			g_hash_table_remove(c->push_enabled, jid);
+		push_ctx_free(e);
 	}
 }
 
-void comp_push_enable(struct comp *c, const struct queue_registration *r)
+static bool push_allowed(struct comp *c, const char *jid)
 {
-	struct comp_privileges *p = comp_privileges_for(c, r->jid);
+	struct comp_privileges *p = comp_privileges_for(c, jid);
 
-	if (!c->connected || !p || !p->iq_push_set || !r->push_node ||
-	    g_hash_table_contains(c->push_enabled, r->jid))
+	return c->connected && p && p->iq_push_set;
+}
+
+static void step_apply(struct comp *c, const struct push_step *s)
+{
+	struct push_stale *st;
+
+	if (s->kind == PUSH_STEP_DISABLE) {
+		/* Remembered even when it cannot be sent now: the next
+		 * reconnect sends what was not confirmed. */
+		g_hash_table_remove(c->push_enabled, s->jid);
+		st = stale_get(c, s->node, s->jid);
+		st->confirmed = false;
+		if (push_allowed(c, s->jid))
+			push_iq(c, s->jid, s->node, false);
+		return;
+	}
+	if (!push_allowed(c, s->jid))
 		return;
 	/* Marked before the answer so a second pass does not repeat it. */
-	g_hash_table_add(c->push_enabled, g_strdup(r->jid));
-	push_iq(c, r, true);
+	g_hash_table_insert(c->push_enabled, g_strdup(s->jid),
+	                    g_strdup(s->node));
+	/* A node in use again (the same registration restored) is no
+	 * longer stale. */
+	g_hash_table_remove(c->push_stale, s->node);
+	push_iq(c, s->jid, s->node, true);
 }
 
-void comp_push_disable(struct comp *c, const struct queue_registration *r)
+static const char *wanted_node(const struct queue_registration *r)
 {
-	struct comp_privileges *p = comp_privileges_for(c, r->jid);
-
-	g_hash_table_remove(c->push_enabled, r->jid);
-	if (!c->connected || !p || !p->iq_push_set || !r->push_node)
-		return;
-	push_iq(c, r, false);
+	return r && r->verified && r->push_node && *r->push_node ? r->push_node
+	                                                         : NULL;
 }
 
-static int enable_one(const struct queue_registration *r, void *arg)
+void comp_push_sync(struct comp *c, const char *jid,
+                    const struct queue_registration *r)
 {
-	struct comp *c = arg;
+	struct push_step steps[2];
+	int n = push_plan_user(jid, g_hash_table_lookup(c->push_enabled, jid),
+	                       wanted_node(r), false, steps);
+	char *keep[2];
 
-	if (r->verified)
-		comp_push_enable(c, r);
+	/* The steps borrow the table's strings, which applying replaces. */
+	for (int i = 0; i < n; i++) {
+		keep[i] = steps[i].node = g_strdup(steps[i].node);
+		steps[i].jid = (char *)jid;
+	}
+	for (int i = 0; i < n; i++)
+		step_apply(c, &steps[i]);
+	for (int i = 0; i < n; i++)
+		g_free(keep[i]);
+}
+
+static int wanted_add(const struct queue_registration *r, void *arg)
+{
+	GHashTable *wanted = arg;
+	const char *node = wanted_node(r);
+
+	if (node)
+		g_hash_table_insert(wanted, g_strdup(r->jid), g_strdup(node));
 	return 0;
 }
 
-void comp_push_enable_all(struct comp *c)
+/* Disables not confirmed by the server (sent while disconnected, or lost
+ * with the connection): asked again after a reconnect. */
+static void stale_resend(struct comp *c)
 {
-	queue_registration_foreach(c->q, enable_one, c);
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, c->push_stale);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct push_stale *s = v;
+
+		if (s->jid && !s->confirmed && push_allowed(c, s->jid))
+			push_iq(c, s->jid, k, false);
+	}
+}
+
+int comp_push_reconcile(struct comp *c, bool reconnected)
+{
+	GHashTable *wanted =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	GArray *steps = NULL;
+	int err;
+
+	err = queue_registration_foreach(c->q, wanted_add, wanted);
+	if (err) {
+		/* Nothing changes on a failed read: disabling everyone
+		 * because the table could not be read would stop catching. */
+		log_warn(TAG,
+		         "cannot read the registrations to keep push in "
+		         "step: %s; trying again at the next pass",
+		         strerror(-err));
+		goto out;
+	}
+	if (reconnected)
+		stale_resend(c);
+	steps = push_plan_diff(c->push_enabled, wanted, reconnected);
+	for (guint i = 0; i < steps->len; i++)
+		step_apply(c, &g_array_index(steps, struct push_step, i));
+out:
+	push_plan_free(steps);
+	g_hash_table_destroy(wanted);
+	return err;
+}
+
+/* A push to a node no registration holds. Logged once per node and hour;
+ * when the node is one this process stopped using, its disable is asked
+ * again, since the server evidently still holds it. */
+static void push_unknown_node(struct comp *c, const char *node,
+                              const char *from)
+{
+	struct push_stale *s = stale_get(c, node, NULL);
+	int64_t now = comp_now_ms();
+
+	if (s->logged_ms && now - s->logged_ms < PUSH_STALE_LOG_MS)
+		return;
+	s->logged_ms = now;
+	if (s->jid) {
+		log_warn(TAG,
+		         "push from %s for node %s, which %s no longer uses "
+		         "(the registration changed or was removed): the "
+		         "server still holds it; asking it again to disable "
+		         "the node (messages to %s are caught through its "
+		         "current node, if any: see ringbridgectl users)",
+		         from, node, s->jid, s->jid);
+		s->confirmed = false;
+		if (push_allowed(c, s->jid))
+			push_iq(c, s->jid, node, false);
+		return;
+	}
+	log_warn(TAG,
+	         "push from %s for node %s, which no registration holds: the "
+	         "server keeps an old push registration, from a user who "
+	         "re-registered or unregistered while ringbridge-component "
+	         "was not running, or one the user's own client enabled with "
+	         "an old node (ejabberd: the user sends the stanza the "
+	         "registration form shows again). Answered item-not-found, so "
+	         "the server drops it after a few such errors (Prosody: "
+	         "push_max_errors, 16); ringbridgectl users lists the current "
+	         "registrations. Logged once an hour per node",
+	         from, node);
 }
 
 /* ---- notifications ---- */
@@ -206,6 +400,7 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 	struct notify_ctx *n;
 	char *sender = NULL, *body = NULL, key[96];
 	const char *node;
+	int err;
 
 	publish = xmpp_stanza_get_child_by_name(pubsub, "publish");
 	node = publish ? xmpp_stanza_get_attribute(publish, "node") : NULL;
@@ -219,16 +414,27 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 		return;
 	}
 	/* Notifications come from the served domain itself. */
-	if (strchr(from, '@') || !comp_privileges_for(c, from)) {
+	if (!from || strchr(from, '@') || !comp_privileges_for(c, from)) {
 		comp_iq_error(c, iq, "auth", "forbidden",
 		              "push notifications are accepted only from "
 		              "the served domains");
 		return;
 	}
-	if (queue_registration_get_by_node(c->q, node, &r) != 0 ||
+	err = queue_registration_get_by_node(c->q, node, &r);
+	if (err && err != -ENOENT && err != -EINVAL) {
+		/* The queue cannot be read: not a stale node. "wait" keeps
+		 * the registration on the server. */
+		log_warn(TAG, "cannot look up push node %s: %s", node,
+		         strerror(-err));
+		comp_iq_error(c, iq, "wait", "internal-server-error",
+		              "the registrations cannot be read");
+		goto out;
+	}
+	if (err ||
 	    comp_privileges_for(c, r.jid) != comp_privileges_for(c, from)) {
 		/* An unknown node is a stale registration: the error lets
 		 * the server drop it after a few tries. */
+		push_unknown_node(c, node, from);
 		comp_iq_error(c, iq, "cancel", "item-not-found",
 		              "no such push node");
 		goto out;

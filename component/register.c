@@ -152,8 +152,8 @@ static void register_get(struct comp *c, xmpp_stanza_t *iq, const char *bare)
 static void enable_push_if_ready(struct comp *c,
                                  const struct queue_registration *r)
 {
-	if (r->verified)
-		comp_push_enable(c, r);
+	/* Also disables: a changed number is unverified until its code. */
+	comp_push_sync(c, r->jid, r);
 	comp_registration_changed(c, r->jid);
 }
 
@@ -326,10 +326,11 @@ int comp_unregister(struct comp *c, const char *bare, const char **cond,
 		snprintf(why, whylen, "%s", "not registered");
 		goto out;
 	}
-	comp_push_disable(c, &r);
 	err = queue_registration_delete(c->q, bare);
-	if (!err)
+	if (!err) {
+		comp_push_sync(c, bare, NULL);
 		comp_registration_changed(c, bare);
+	}
 	if (!err)
 		err = queue_job_cancel_for(c->q, bare, &cancelled);
 	if (err) {

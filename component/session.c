@@ -83,7 +83,6 @@ static void session_lost(struct comp *c)
 	c->connected = false;
 	c->xmpp_fd = -1;
 	comp_presence_clear(c->presence);
-	g_hash_table_remove_all(c->push_enabled);
 	comp_pending_iq_clear(c);
 	comp_outcomes_reset(c->outcomes);
 	upload_reset(c->uploader);
@@ -109,7 +108,6 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		 * presence of everyone online after the advertisement. */
 		comp_presence_clear(c->presence);
 		comp_presence_rows_reset(c);
-		g_hash_table_remove_all(c->push_enabled);
 		comp_privilege_reset(c);
 		c->settle_at_ms = 0;
 		c->startup_done = false;
@@ -205,19 +203,22 @@ static void startup_work(struct comp *c)
 	c->startup_done = true;
 	c->settle_at_ms = comp_now_ms() + PRESENCE_SETTLE_MS;
 	comp_presence_rows_reload(c);
-	comp_push_enable_all(c);
+	/* What the server holds is not known after a reconnect (a node may
+	 * have changed meanwhile): every node is sent again. */
+	comp_push_reconcile(c, true);
 	comp_presence_subscribe_fallback(c);
 	comp_gwpres_session_start(c);
 	upload_discover(c->uploader);
 	comp_outcomes_poll(c->outcomes);
 }
 
-/* Registrations may have changed outside this process (ringbridgectl). */
+/* Registrations may have changed outside this process (ringbridgectl,
+ * another host): push nodes, presence rows and gateway contacts follow. */
 static void registrations_reread(struct comp *c)
 {
 	if (!c->startup_done)
 		return;
-	comp_push_enable_all(c);
+	comp_push_reconcile(c, false);
 	comp_presence_rows_reload(c);
 	comp_gwpres_all_changed(c);
 }
