@@ -596,6 +596,19 @@ Component {gw}
         nodes = re.findall(r'\["node"\]\s*=\s*"([^"]*)"', text)
         return list(zip(jids, nodes))
 
+    def push_nodes(self, user, service=None):
+        """The nodes of USER's push registrations to SERVICE (the
+        component), sorted."""
+        service = service or self.component
+        return sorted(n for j, n in self.push_registrations(user)
+                      if j == service)
+
+    def wait_push_nodes(self, user, nodes, service=None, timeout=30.0):
+        """Until USER's push registrations to SERVICE are exactly NODES."""
+        want = sorted(nodes)
+        wait_until(lambda: self.push_nodes(user, service) == want, timeout,
+                   what="push nodes of %s to be %s" % (user, want))
+
     def wait_push_enabled(self, user, service=None, timeout=30.0):
         """Until push to SERVICE (the component) is enabled for USER."""
         service = service or self.component

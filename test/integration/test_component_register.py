@@ -10,6 +10,7 @@ from rbtest import (GATEWAY, NS_COMMANDS, NS_DATA, NS_DISCO_ITEMS,
                     NS_REGISTER, error_condition, form_fields, q, submit_form)
 
 PHONE = "+15551234567"
+OTHER_PHONE = "+15557654321"
 FIELDS = ("phone", "tz", "call_when", "quiet_hours", "lang", "roster_only",
           "code")
 
@@ -162,6 +163,48 @@ class RegisterTest(rbtest.ComponentTest):
         self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
         self.assertIsNone(self.db.registration(self.frank_jid))
         self.assertIsNone(self.reg_get().find(q(NS_REGISTER, "registered")))
+
+    # -- push registrations follow the registration (issue 10)
+
+    def verify(self):
+        r = self.reg_set({"code": self.verify_job()["verify_code"]})
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        return self.db.registration(self.frank_jid)["push_node"]
+
+    def catch_as_offline(self, body):
+        """Frank goes offline, alice writes: the job caught for frank."""
+        self.frank.disconnect()
+        self.alice.send_message(self.frank_jid, body)
+        jobs, msgs = self.wait_messages(self.frank_jid, 1)
+        self.assertEqual([m["body"] for m in msgs], [body])
+        return jobs[0]
+
+    def test_changed_number_keeps_push_in_step(self):
+        self.register()
+        node = self.verify()
+        self.prosody.wait_push_nodes("frank", [node])
+        self.register(phone=OTHER_PHONE)
+        # Unverified until the new code is in: not pushed meanwhile.
+        self.prosody.wait_push_nodes("frank", [])
+        self.assertEqual(self.verify(), node)
+        self.prosody.wait_push_nodes("frank", [node])
+        job = self.catch_as_offline("to the new number")
+        self.assertEqual(job["destination"], OTHER_PHONE)
+
+    def test_remove_and_register_again_moves_the_node(self):
+        self.register()
+        old = self.verify()
+        self.prosody.wait_push_nodes("frank", [old])
+        r = self.frank.iq("<iq type='set' to='%s'><query xmlns='%s'><remove/>"
+                          "</query></iq>" % (GATEWAY, NS_REGISTER))
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        self.prosody.wait_push_nodes("frank", [])
+        self.register(phone=OTHER_PHONE)
+        new = self.verify()
+        self.assertNotEqual(new, old)
+        self.prosody.wait_push_nodes("frank", [new])
+        job = self.catch_as_offline("after registering again")
+        self.assertEqual(job["destination"], OTHER_PHONE)
 
     # -- XEP-0050
 
