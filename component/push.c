@@ -1,7 +1,10 @@
 /*
  * The component as its users' XEP-0357 push service. For each verified
  * registration it enables push on the user's behalf with a privileged IQ
- * (XEP-0356), after registration and after every reconnect. The server
+ * (XEP-0356), and keeps what it enabled in step with the registrations
+ * table (push_plan.h): a changed node is enabled and the old one disabled,
+ * whoever changed it, on each change, wake-up, periodic pass and
+ * reconnect; pushes to nodes it no longer knows are logged once. The server
  * then publishes a notification (sender and body) for every message it
  * stores while the user has no connected client; each is answered, since
  * unanswered or failed notifications count toward the server dropping the
@@ -268,12 +271,26 @@ out:
 static void push_unknown_node(struct comp *c, const char *node,
                               const char *from)
 {
-	struct push_stale *s = stale_get(c, node, NULL);
+	struct push_stale *s;
 	int64_t now = comp_now_ms();
 
+	/* Longer than any node the queue stores: never one of ours, and
+	 * not worth a slot in the bounded table. */
+	if (strnlen(node, QUEUE_TOKEN_MAX + 1) > QUEUE_TOKEN_MAX) {
+		log_debug(TAG, "push from %s for an over-long node", from);
+		return;
+	}
+	s = stale_get(c, node, NULL);
 	if (s->logged_ms && now - s->logged_ms < PUSH_STALE_LOG_MS)
 		return;
 	s->logged_ms = now;
+	if (s->jid && s->confirmed) {
+		/* The server confirmed the disable: this push was on its
+		 * way before, nothing to repair. */
+		log_debug(TAG, "push from %s for node %s, disabled for %s",
+		          from, node, s->jid);
+		return;
+	}
 	if (s->jid) {
 		log_warn(TAG,
 		         "push from %s for node %s, which %s no longer uses "
