@@ -7,10 +7,11 @@ What the server holds is read from mod_cloud_notify's own store
 (Prosody.push_nodes), so "the old node is disabled" is observed, not
 assumed.
 
-Cost: one Prosody 0.12 and one component per test, four tests, about
-25 s in all; runs in both builds (the ASan build covers push.c's tables
+Cost: one Prosody 0.12 and one component per test, five tests, about
+20 s in all; runs in both builds (the ASan build covers push.c's tables
 and the IQ callbacks)."""
 
+import sqlite3
 import time
 import unittest
 
@@ -77,6 +78,27 @@ class PushSyncTest(rbtest.ComponentTest):
         self.assertEqual(self.unknown_node_lines(old), [])
         self.assertFalse([m for m in self.db.job_messages()
                           if m["body"] == "nobody catches this"])
+
+    def test_change_without_a_wake_up_is_picked_up_by_the_periodic_pass(self):
+        """A writer whose wake-up is lost (or that sends none): the
+        registration's node changes in the table behind the component's
+        back; the 10 s push pass repairs it, long before the 60 s one."""
+        old = self.node()
+        self.prosody.wait_push_nodes("bob", [old])
+        new = "0123456789abcdef0123456789abcdef"
+        con = sqlite3.connect(str(self.comp.db_path), timeout=10.0)
+        try:
+            with con:
+                con.execute("UPDATE registrations SET push_node = ?, "
+                            "updated_ms = ? WHERE jid = ?",
+                            (new, int(time.time() * 1000), jid("bob")))
+        finally:
+            con.close()
+        # 10 s pass plus a margin, well short of the 60 s one (timeouts
+        # stretch under valgrind, and so does the component).
+        self.prosody.wait_push_nodes("bob", [new], timeout=25)
+        self.alice.send_message(jid("bob"), "after a lost wake-up")
+        self.caught("after a lost wake-up")
 
     def test_change_while_disconnected_is_applied_after_reconnect(self):
         """The component's record of what it enabled survives a lost
