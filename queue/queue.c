@@ -1,9 +1,10 @@
 /*
  * The public face of the queue: checks every argument against queue.h's
- * rules and limits, picks the back end from the URL's scheme, dispatches
- * through its vtable, and sends wake-ups once a write is committed (at once
- * for a lone call, at queue_batch_commit() for a batch). Back ends never see
- * an argument that is NULL where it must not be, or longer than its limit.
+ * rules and limits, picks the engine from the URL's scheme, hands each call
+ * to the rules of its table (jobs.c, events.c, ...), and sends wake-ups once
+ * a write is committed (at once for a lone call, at queue_batch_commit() for
+ * a batch). The rules never see an argument that is NULL where it must not
+ * be, or longer than its limit.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,12 +14,12 @@
 
 #include "log.h"
 #include "queue.h"
-#include "queue_backend.h"
+#include "queue_internal.h"
 
 #define TAG "queue"
 
-static const struct queue_backend *const backends[] = {
-    &queue_backend_sqlite,
+static const struct engine_ops *const engines[] = {
+    &engine_sqlite,
 };
 
 char *queue_strdup_or_null(const char *s, int *err)
@@ -64,14 +65,14 @@ static void flush_changed(struct queue *q)
 	if (q->in_batch || !ch)
 		return;
 	q->changed = 0;
-	q->be->notify(q, ch);
+	q->ops->notify(q->engine, ch);
 }
 
 /* ---- open, close, clock ------------------------------------------------ */
 
 int queue_open(struct queue **qp, const char *url)
 {
-	const struct queue_backend *be = NULL;
+	const struct engine_ops *ops = NULL;
 	const char *location = NULL;
 	struct queue *q;
 	size_t i;
@@ -87,21 +88,21 @@ int queue_open(struct queue **qp, const char *url)
 		             "use sqlite:PATH");
 		return -ENOTSUP;
 	}
-	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		size_t n = strlen(backends[i]->scheme);
+	for (i = 0; i < sizeof(engines) / sizeof(engines[0]); i++) {
+		size_t n = strlen(engines[i]->scheme);
 
-		if (!strncmp(url, backends[i]->scheme, n)) {
-			be = backends[i];
+		if (!strncmp(url, engines[i]->scheme, n)) {
+			ops = engines[i];
 			location = url + n;
 			break;
 		}
 	}
-	if (be && !*location) {
+	if (ops && !*location) {
 		log_err(TAG, "[queue] url: %s needs a file name after it",
-		        be->scheme);
+		        ops->scheme);
 		return -EINVAL;
 	}
-	if (!be) {
+	if (!ops) {
 		/* Name only the scheme: the rest may hold a password. */
 		log_err(TAG,
 		        "[queue] url: scheme \"%.*s\" is not supported; use "
@@ -113,10 +114,9 @@ int queue_open(struct queue **qp, const char *url)
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
-	q->be = be;
-	err = be->open(q, location);
+	q->ops = ops;
+	err = ops->connect(&q->engine, location);
 	if (err) {
-		be->close(q);
 		free(q);
 		return err;
 	}
@@ -130,7 +130,7 @@ void queue_close(struct queue *q)
 		return;
 	if (q->in_batch)
 		queue_batch_rollback(q);
-	q->be->close(q);
+	q->ops->close(q->engine);
 	free(q);
 }
 
@@ -146,6 +146,8 @@ int64_t queue_now_ms(struct queue *q)
 
 	if (q && q->now_ms)
 		return q->now_ms(q->now_arg);
+	if (q)
+		return q->ops->now_ms(q->engine);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
@@ -154,7 +156,7 @@ int queue_schema_version(struct queue *q, int *version)
 {
 	if (!q || !version)
 		return -EINVAL;
-	return q->be->schema_version(q, version);
+	return q->ops->schema_version(q->engine, version);
 }
 
 /* ---- batches ------------------------------------------------------------ */
@@ -167,7 +169,7 @@ int queue_batch_begin(struct queue *q)
 		return -EINVAL;
 	if (q->in_batch)
 		return -EBUSY;
-	err = q->be->batch_begin(q);
+	err = q->ops->begin(q->engine);
 	if (!err)
 		q->in_batch = true;
 	return err;
@@ -179,7 +181,7 @@ int queue_batch_commit(struct queue *q)
 
 	if (!q || !q->in_batch)
 		return -EINVAL;
-	err = q->be->batch_commit(q);
+	err = q->ops->commit(q->engine);
 	q->in_batch = false;
 	if (err)
 		q->changed = 0;
@@ -192,7 +194,7 @@ void queue_batch_rollback(struct queue *q)
 {
 	if (!q || !q->in_batch)
 		return;
-	q->be->batch_rollback(q);
+	q->ops->rollback(q->engine);
 	q->in_batch = false;
 	q->changed = 0;
 }
@@ -214,7 +216,7 @@ int queue_registration_put(struct queue *q, const struct queue_registration *r)
 	if (r->quiet_start < -1 || r->quiet_start >= 1440 ||
 	    r->quiet_end < -1 || r->quiet_end >= 1440)
 		return -EINVAL;
-	err = q->be->registration_put(q, r);
+	err = registrations_put(q, r);
 	flush_changed(q);
 	return err;
 }
@@ -225,7 +227,7 @@ int queue_registration_get(struct queue *q, const char *jid,
 	if (!q || !out || !str_ok(jid, QUEUE_JID_MAX))
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	return q->be->registration_get(q, jid, false, out);
+	return registrations_get(q, jid, false, out);
 }
 
 int queue_registration_get_by_node(struct queue *q, const char *push_node,
@@ -234,7 +236,7 @@ int queue_registration_get_by_node(struct queue *q, const char *push_node,
 	if (!q || !out || !str_ok(push_node, QUEUE_TOKEN_MAX))
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	return q->be->registration_get(q, push_node, true, out);
+	return registrations_get(q, push_node, true, out);
 }
 
 int queue_registration_delete(struct queue *q, const char *jid)
@@ -243,7 +245,7 @@ int queue_registration_delete(struct queue *q, const char *jid)
 
 	if (!q || !str_ok(jid, QUEUE_JID_MAX))
 		return -EINVAL;
-	err = q->be->registration_delete(q, jid);
+	err = registrations_delete(q, jid);
 	flush_changed(q);
 	return err;
 }
@@ -255,7 +257,7 @@ int queue_registration_foreach(struct queue *q,
 {
 	if (!q || !cb)
 		return -EINVAL;
-	return q->be->registration_foreach(q, cb, arg);
+	return registrations_foreach(q, cb, arg);
 }
 
 void queue_registration_clear(struct queue_registration *r)
@@ -366,7 +368,7 @@ int queue_message_enqueue(struct queue *q, const struct queue_message_in *m,
 	if (lim && (lim->coalesce_seconds < 0 || lim->per_callee_per_hour < 0 ||
 	            lim->per_sender_per_hour < 0))
 		return -EINVAL;
-	err = q->be->message_enqueue(q, m, lim ? lim : &none, &id, &r);
+	err = jobs_message_enqueue(q, m, lim ? lim : &none, &id, &r);
 	flush_changed(q);
 	if (err)
 		return err;
@@ -387,7 +389,7 @@ int queue_verify_enqueue(struct queue *q, const char *jid, const char *dest,
 	    !str_ok(dest, QUEUE_TOKEN_MAX) || !str_ok(code, QUEUE_TOKEN_MAX) ||
 	    !opt_ok(lang, QUEUE_TOKEN_MAX))
 		return -EINVAL;
-	err = q->be->verify_enqueue(q, jid, dest, code, lang, &id);
+	err = jobs_verify_enqueue(q, jid, dest, code, lang, &id);
 	flush_changed(q);
 	if (!err && job_id)
 		*job_id = id;
@@ -400,7 +402,7 @@ int queue_job_cancel_for(struct queue *q, const char *callee_jid, int *n)
 
 	if (!q || !str_ok(callee_jid, QUEUE_JID_MAX))
 		return -EINVAL;
-	err = q->be->job_cancel_for(q, callee_jid, &count);
+	err = jobs_cancel_for(q, callee_jid, &count);
 	flush_changed(q);
 	if (!err && n)
 		*n = count;
@@ -441,7 +443,7 @@ int queue_job_claim(struct queue *q, const char *owner, int lease_ms,
 		*jobp = NULL;
 	if (!q || !jobp || !str_ok(owner, QUEUE_TOKEN_MAX) || lease_ms <= 0)
 		return -EINVAL;
-	err = q->be->job_claim(q, owner, lease_ms, jobp, &due);
+	err = jobs_claim(q, owner, lease_ms, jobp, &due);
 	flush_changed(q);
 	if (next_due_ms)
 		*next_due_ms = err == -EAGAIN ? due : 0;
@@ -454,7 +456,7 @@ int queue_job_get(struct queue *q, int64_t id, struct queue_job **jobp)
 		*jobp = NULL;
 	if (!q || !jobp)
 		return -EINVAL;
-	return q->be->job_get(q, id, jobp);
+	return jobs_get(q, id, jobp);
 }
 
 int queue_job_refresh_messages(struct queue *q, struct queue_job *job,
@@ -462,7 +464,7 @@ int queue_job_refresh_messages(struct queue *q, struct queue_job *job,
 {
 	if (!q || !job || after_seq < 0)
 		return -EINVAL;
-	return q->be->job_refresh_messages(q, job, after_seq);
+	return jobs_refresh_messages(q, job, after_seq);
 }
 
 int queue_job_lease_renew(struct queue *q, int64_t id, const char *owner,
@@ -470,7 +472,7 @@ int queue_job_lease_renew(struct queue *q, int64_t id, const char *owner,
 {
 	if (!q || !str_ok(owner, QUEUE_TOKEN_MAX) || lease_ms <= 0)
 		return -EINVAL;
-	return q->be->job_lease_renew(q, id, owner, lease_ms);
+	return jobs_lease_renew(q, id, owner, lease_ms);
 }
 
 int queue_job_leases_renew(struct queue *q, const char *owner, int lease_ms,
@@ -480,7 +482,7 @@ int queue_job_leases_renew(struct queue *q, const char *owner, int lease_ms,
 
 	if (!q || !str_ok(owner, QUEUE_TOKEN_MAX) || lease_ms <= 0)
 		return -EINVAL;
-	err = q->be->job_leases_renew(q, owner, lease_ms, &k);
+	err = jobs_leases_renew(q, owner, lease_ms, &k);
 	if (n)
 		*n = err ? 0 : k;
 	return err;
@@ -494,7 +496,7 @@ int queue_job_retry(struct queue *q, int64_t id, const char *owner,
 	if (!q || !str_ok(owner, QUEUE_TOKEN_MAX) ||
 	    !opt_ok(reason, QUEUE_DETAIL_MAX))
 		return -EINVAL;
-	err = q->be->job_retry(q, id, owner, next_attempt_ms, reason);
+	err = jobs_retry(q, id, owner, next_attempt_ms, reason);
 	flush_changed(q);
 	return err;
 }
@@ -510,7 +512,7 @@ int queue_job_finish(struct queue *q, int64_t id, const char *owner,
 	if (state != QUEUE_JOB_NOTIFIED && state != QUEUE_JOB_FAILED &&
 	    state != QUEUE_JOB_CANCELLED)
 		return -EINVAL;
-	err = q->be->job_finish(q, id, owner, state, reason);
+	err = jobs_finish(q, id, owner, state, reason);
 	flush_changed(q);
 	return err;
 }
@@ -527,7 +529,7 @@ int queue_job_foreach(struct queue *q, const struct queue_job_filter *f,
 		f = &all;
 	if (!opt_ok(f->callee_jid, QUEUE_JID_MAX) || f->limit < 0)
 		return -EINVAL;
-	return q->be->job_foreach(q, f, cb, arg);
+	return jobs_foreach(q, f, cb, arg);
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -546,7 +548,7 @@ int queue_event_add(struct queue *q, int64_t job_id, enum queue_event_type type,
 	/* A HEARD event names the last message heard: "0", "1", "2"... */
 	if (type == QUEUE_EV_HEARD && !seq_ok(detail))
 		return -EINVAL;
-	err = q->be->event_add(q, job_id, type, detail, blob, blob_len, &id);
+	err = events_add(q, job_id, type, detail, blob, blob_len, &id);
 	flush_changed(q);
 	if (!err && event_id)
 		*event_id = id;
@@ -562,7 +564,7 @@ int queue_event_fetch_undelivered(struct queue *q, int limit,
 		*n = 0;
 	if (!q || !evs || !n || limit <= 0)
 		return -EINVAL;
-	return q->be->event_fetch_undelivered(q, limit, evs, n);
+	return events_fetch_undelivered(q, limit, evs, n);
 }
 
 int queue_event_fetch_for_job(struct queue *q, int64_t job_id,
@@ -574,7 +576,7 @@ int queue_event_fetch_for_job(struct queue *q, int64_t job_id,
 		*n = 0;
 	if (!q || !evs || !n || job_id <= 0)
 		return -EINVAL;
-	return q->be->event_fetch_for_job(q, job_id, evs, n);
+	return events_fetch_for_job(q, job_id, evs, n);
 }
 
 void queue_event_array_free(struct queue_event *evs, size_t n)
@@ -599,7 +601,7 @@ int queue_event_mark_delivered(struct queue *q, const int64_t *ids, size_t n)
 		return -EINVAL;
 	if (!n)
 		return 0;
-	return q->be->event_mark_delivered(q, ids, n);
+	return events_mark_delivered(q, ids, n);
 }
 
 /* ---- presence and leases ------------------------------------------------ */
@@ -614,7 +616,7 @@ int queue_presence_set(struct queue *q, const char *jid, const char *source,
 	    !str_ok(state, QUEUE_TOKEN_MAX) ||
 	    !opt_ok(status, QUEUE_DETAIL_MAX))
 		return -EINVAL;
-	err = q->be->presence_set(q, jid, source, state, status);
+	err = presence_row_set(q, jid, source, state, status);
 	flush_changed(q);
 	return err;
 }
@@ -629,7 +631,7 @@ int queue_presence_get(struct queue *q, const char *jid, const char *source,
 	if (!q || !str_ok(jid, QUEUE_JID_MAX) ||
 	    !str_ok(source, QUEUE_TOKEN_MAX))
 		return -EINVAL;
-	return q->be->presence_get(q, jid, source, state, status, updated_ms);
+	return presence_row_get(q, jid, source, state, status, updated_ms);
 }
 
 int queue_presence_foreach(struct queue *q, const char *source,
@@ -639,7 +641,7 @@ int queue_presence_foreach(struct queue *q, const char *source,
 {
 	if (!q || !cb || !str_ok(source, QUEUE_TOKEN_MAX))
 		return -EINVAL;
-	return q->be->presence_foreach(q, source, since_ms, cb, arg);
+	return presence_row_foreach(q, source, since_ms, cb, arg);
 }
 
 int queue_gwsub_add(struct queue *q, const char *contact,
@@ -649,7 +651,7 @@ int queue_gwsub_add(struct queue *q, const char *contact,
 	    !str_ok(subscriber, QUEUE_JID_MAX) ||
 	    !str_ok(user_jid, QUEUE_JID_MAX))
 		return -EINVAL;
-	return q->be->gwsub_add(q, contact, subscriber, user_jid);
+	return gateway_subscription_add(q, contact, subscriber, user_jid);
 }
 
 int queue_gwsub_remove(struct queue *q, const char *contact,
@@ -658,7 +660,7 @@ int queue_gwsub_remove(struct queue *q, const char *contact,
 	if (!q || !str_ok(contact, QUEUE_JID_MAX) ||
 	    !str_ok(subscriber, QUEUE_JID_MAX))
 		return -EINVAL;
-	return q->be->gwsub_remove(q, contact, subscriber);
+	return gateway_subscription_remove(q, contact, subscriber);
 }
 
 int queue_gwsub_exists(struct queue *q, const char *contact,
@@ -667,14 +669,14 @@ int queue_gwsub_exists(struct queue *q, const char *contact,
 	if (!q || !str_ok(contact, QUEUE_JID_MAX) ||
 	    !str_ok(subscriber, QUEUE_JID_MAX))
 		return -EINVAL;
-	return q->be->gwsub_exists(q, contact, subscriber);
+	return gateway_subscription_exists(q, contact, subscriber);
 }
 
 int queue_gwsub_count(struct queue *q, const char *contact, int *count)
 {
 	if (!q || !count || !str_ok(contact, QUEUE_JID_MAX))
 		return -EINVAL;
-	return q->be->gwsub_count(q, contact, count);
+	return gateway_subscription_count(q, contact, count);
 }
 
 int queue_gwsub_foreach(struct queue *q, const char *user_jid,
@@ -684,7 +686,7 @@ int queue_gwsub_foreach(struct queue *q, const char *user_jid,
 {
 	if (!q || !cb || !opt_ok(user_jid, QUEUE_JID_MAX))
 		return -EINVAL;
-	return q->be->gwsub_foreach(q, user_jid, cb, arg);
+	return gateway_subscription_foreach(q, user_jid, cb, arg);
 }
 
 struct users_ctx {
@@ -720,7 +722,7 @@ int queue_presence_users_foreach(struct queue *q,
 
 	if (!q || !cb)
 		return -EINVAL;
-	return q->be->registration_foreach(q, users_one, &u);
+	return registrations_foreach(q, users_one, &u);
 }
 
 int queue_lease_acquire(struct queue *q, const char *name, const char *owner,
@@ -729,7 +731,7 @@ int queue_lease_acquire(struct queue *q, const char *name, const char *owner,
 	if (!q || !str_ok(name, QUEUE_TOKEN_MAX) ||
 	    !str_ok(owner, QUEUE_TOKEN_MAX) || lease_ms <= 0)
 		return -EINVAL;
-	return q->be->lease_acquire(q, name, owner, lease_ms);
+	return leases_acquire(q, name, owner, lease_ms);
 }
 
 int queue_lease_release(struct queue *q, const char *name, const char *owner)
@@ -737,7 +739,7 @@ int queue_lease_release(struct queue *q, const char *name, const char *owner)
 	if (!q || !str_ok(name, QUEUE_TOKEN_MAX) ||
 	    !str_ok(owner, QUEUE_TOKEN_MAX))
 		return -EINVAL;
-	return q->be->lease_release(q, name, owner);
+	return leases_release(q, name, owner);
 }
 
 int queue_component_status_put(struct queue *q,
@@ -747,7 +749,7 @@ int queue_component_status_put(struct queue *q,
 	    !str_ok(s->owner, QUEUE_TOKEN_MAX) || s->connected_ms < 0 ||
 	    !opt_ok(s->privileges, QUEUE_DETAIL_MAX))
 		return -EINVAL;
-	return q->be->component_status_put(q, s);
+	return component_status_put(q, s);
 }
 
 int queue_component_status_get(struct queue *q, const char *component,
@@ -756,7 +758,7 @@ int queue_component_status_get(struct queue *q, const char *component,
 	if (!q || !out || !str_ok(component, QUEUE_JID_MAX))
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	return q->be->component_status_get(q, component, out);
+	return component_status_get(q, component, out);
 }
 
 void queue_component_status_clear(struct queue_component_status *s)
@@ -776,14 +778,14 @@ int queue_bridge_status_put(struct queue *q,
 	    !str_ok(s->host, QUEUE_TOKEN_MAX) || s->pid <= 0 ||
 	    s->started_ms < 0 || s->calls < 0)
 		return -EINVAL;
-	return q->be->bridge_status_put(q, s);
+	return bridge_status_put(q, s);
 }
 
 int queue_bridge_status_remove(struct queue *q, const char *owner)
 {
 	if (!q || !str_ok(owner, QUEUE_TOKEN_MAX))
 		return -EINVAL;
-	return q->be->bridge_status_remove(q, owner);
+	return bridge_status_remove(q, owner);
 }
 
 int queue_bridge_status_foreach(struct queue *q, int64_t since_ms,
@@ -793,7 +795,7 @@ int queue_bridge_status_foreach(struct queue *q, int64_t since_ms,
 {
 	if (!q || !cb)
 		return -EINVAL;
-	return q->be->bridge_status_foreach(q, since_ms, cb, arg);
+	return bridge_status_foreach(q, since_ms, cb, arg);
 }
 
 int queue_jobs_created_since(struct queue *q, const char *callee_jid,
@@ -803,8 +805,7 @@ int queue_jobs_created_since(struct queue *q, const char *callee_jid,
 	if (!q || !count || !opt_ok(callee_jid, QUEUE_JID_MAX) ||
 	    !opt_ok(sender_jid, QUEUE_JID_MAX) || (!callee_jid && !sender_jid))
 		return -EINVAL;
-	return q->be->jobs_created_since(q, callee_jid, sender_jid, since_ms,
-	                                 count);
+	return jobs_created_since(q, callee_jid, sender_jid, since_ms, count);
 }
 
 /* ---- wake-ups ----------------------------------------------------------- */
@@ -816,14 +817,14 @@ int queue_wake_listen(struct queue *q, unsigned mask, int *fd)
 
 	if (!q || !fd || !mask || (mask & ~all))
 		return -EINVAL;
-	return q->be->wake_listen(q, mask, fd);
+	return q->ops->wake_listen(q->engine, mask, fd);
 }
 
 int queue_wake_drain(struct queue *q, unsigned *channels)
 {
 	if (!q || !channels)
 		return -EINVAL;
-	return q->be->wake_drain(q, channels);
+	return q->ops->wake_drain(q->engine, channels);
 }
 
 int queue_notify(struct queue *q, enum queue_channel channel)
@@ -838,5 +839,5 @@ int queue_notify(struct queue *q, enum queue_channel channel)
 		return 0;
 	ch = q->changed;
 	q->changed = 0;
-	return q->be->notify(q, ch);
+	return q->ops->notify(q->engine, ch);
 }

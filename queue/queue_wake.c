@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "queue_backend.h"
+#include "queue_internal.h"
 
 #define TAG "queue"
 

@@ -1,0 +1,121 @@
+/*
+ * The events table's rules, once for every engine: what the bridge reports
+ * about a job (a "heard" event marks the job's messages heard, which is what
+ * keeps a crashed bridge's job from being phoned again), and the
+ * component's reading and acknowledging of them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "database.h"
+#include "queue_internal.h"
+
+_Static_assert(sizeof(enum queue_event_type) == sizeof(int) &&
+                   sizeof(enum queue_job_kind) == sizeof(int),
+               "the column tables read enums as int");
+
+#define EVENT_FIELD(type, field)                                               \
+	{                                                                      \
+		SQL_COL_##type, offsetof(struct queue_event, field), 0, false  \
+	}
+
+/* ES_EVENTS_UNDELIVERED and ES_EVENTS_FOR_JOB, in order. */
+static const struct sql_column event_columns[] = {
+    EVENT_FIELD(INT64, id),
+    EVENT_FIELD(INT64, job_id),
+    EVENT_FIELD(INT, type),
+    EVENT_FIELD(TEXT, detail),
+    {SQL_COL_BLOB, offsetof(struct queue_event, blob),
+     offsetof(struct queue_event, blob_len), false},
+    EVENT_FIELD(INT64, created_ms),
+    EVENT_FIELD(INT, job_kind),
+    EVENT_FIELD(TEXT, callee_jid),
+    EVENT_FIELD(TEXT, sender_jid),
+    EVENT_FIELD(TEXT, reply_from),
+};
+
+int events_insert(struct queue *q, int64_t job_id, enum queue_event_type type,
+                  const char *detail, const void *blob, size_t blob_len,
+                  int64_t now)
+{
+	return database_exec(q, ES_EVENT_INSERT, "storing an event", NULL,
+	                     SQL_ARGS(SQL_INT(job_id), SQL_INT(type),
+	                              SQL_TEXT(detail),
+	                              SQL_BLOB(blob, blob_len), SQL_INT(now)));
+}
+
+int events_add(struct queue *q, int64_t job_id, enum queue_event_type type,
+               const char *detail, const void *blob, size_t blob_len,
+               int64_t *event_id)
+{
+	int64_t now = queue_now_ms(q);
+	int err;
+
+	err = database_begin(q);
+	if (err)
+		return err;
+	err = database_exists(q, ES_JOB_LEASE_INFO, "reading a job",
+	                      SQL_ARGS(SQL_INT(job_id)));
+	if (!err)
+		err =
+		    events_insert(q, job_id, type, detail, blob, blob_len, now);
+	if (!err)
+		*event_id = database_last_insert_id(q);
+	if (!err && type == QUEUE_EV_HEARD)
+		err = database_exec(
+		    q, ES_MSGS_MARK_HEARD, "marking messages heard", NULL,
+		    SQL_ARGS(SQL_INT(job_id),
+		             SQL_INT(strtoll(detail, NULL, 10))));
+	err = database_end(q, err);
+	if (!err)
+		queue_changed(q, QUEUE_CH_EVENTS);
+	return err;
+}
+
+/* The rows of statement ID into a new array; NULL when there are none. */
+static int events_read(struct queue *q, enum engine_statement_id id,
+                       int64_t arg, struct queue_event **evs, size_t *n)
+{
+	struct queue_event *a = NULL;
+	size_t count = 0;
+	int err;
+
+	err = database_rows(q, id, "reading events", SQL_COLUMNS(event_columns),
+	                    sizeof(*a), (void **)&a, &count,
+	                    SQL_ARGS(SQL_INT(arg)));
+	if (err) {
+		queue_event_array_free(a, count);
+		return err;
+	}
+	*evs = a;
+	*n = count;
+	return 0;
+}
+
+int events_fetch_undelivered(struct queue *q, int limit,
+                             struct queue_event **evs, size_t *n)
+{
+	return events_read(q, ES_EVENTS_UNDELIVERED, limit, evs, n);
+}
+
+int events_fetch_for_job(struct queue *q, int64_t job_id,
+                         struct queue_event **evs, size_t *n)
+{
+	return events_read(q, ES_EVENTS_FOR_JOB, job_id, evs, n);
+}
+
+int events_mark_delivered(struct queue *q, const int64_t *ids, size_t n)
+{
+	int64_t now = queue_now_ms(q);
+	size_t i;
+	int err;
+
+	err = database_begin(q);
+	if (err)
+		return err;
+	for (i = 0; i < n && !err; i++)
+		err = database_exec(q, ES_EVENT_DELIVERED,
+		                    "marking an event delivered", NULL,
+		                    SQL_ARGS(SQL_INT(ids[i]), SQL_INT(now)));
+	return database_end(q, err);
+}

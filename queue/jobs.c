@@ -1,0 +1,666 @@
+/*
+ * The jobs table's rules, once for every engine: what an enqueued message
+ * becomes (a duplicate, joined to its pair's open job, limited, or a new job
+ * after the coalescing window), how a job is claimed (a lapsed lease whose
+ * callee heard everything is finished as notified, never phoned again), and
+ * how it ends (messages that joined unheard move to a follow-up job). Only
+ * statement ids and database.h's shapes here; the SQL is the engine's.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "database.h"
+#include "queue_internal.h"
+
+/* The window of the hourly limits. */
+#define HOUR_MS (3600 * 1000)
+
+_Static_assert(sizeof(enum queue_job_kind) == sizeof(int) &&
+                   sizeof(enum queue_job_state) == sizeof(int),
+               "the column tables read enums as int");
+
+#define JOB_FIELD(type, field)                                                 \
+	{                                                                      \
+		SQL_COL_##type, offsetof(struct queue_job, field), 0, false    \
+	}
+
+/* The engines' JOB_COLS, in order. */
+static const struct sql_column job_columns[] = {
+    JOB_FIELD(INT64, id),
+    JOB_FIELD(INT, kind),
+    JOB_FIELD(INT, state),
+    JOB_FIELD(TEXT, callee_jid),
+    JOB_FIELD(TEXT, destination),
+    JOB_FIELD(TEXT, tz),
+    JOB_FIELD(TEXT, lang),
+    JOB_FIELD(TEXT, sender_jid),
+    JOB_FIELD(TEXT, sender_name),
+    JOB_FIELD(TEXT, reply_from),
+    JOB_FIELD(TEXT, verify_code),
+    JOB_FIELD(INT, attempts),
+    JOB_FIELD(INT64, created_ms),
+    JOB_FIELD(INT64, not_before_ms),
+    JOB_FIELD(INT64, next_attempt_ms),
+    JOB_FIELD(TEXT, lease_owner),
+    JOB_FIELD(INT64, lease_deadline_ms),
+    JOB_FIELD(TEXT, last_reason),
+    JOB_FIELD(INT64, finished_ms),
+};
+
+#define MSG_FIELD(type, field)                                                 \
+	{                                                                      \
+		SQL_COL_##type, offsetof(struct queue_job_message, field), 0,  \
+		    false                                                      \
+	}
+
+/* The engines' MSG_COLS, in order. */
+static const struct sql_column message_columns[] = {
+    MSG_FIELD(INT64, id),          MSG_FIELD(INT, seq),
+    MSG_FIELD(TEXT, sender_jid),   MSG_FIELD(TEXT, body),
+    MSG_FIELD(BOOL, encrypted),    MSG_FIELD(BOOL, heard),
+    MSG_FIELD(INT64, received_ms),
+};
+
+/* A bare id, for lists of them. */
+static const struct sql_column id_columns[] = {
+    {SQL_COL_INT64, 0, 0, false},
+};
+
+/* ES_JOB_LEASE_INFO: state, lease_owner, kind. */
+struct lease_info {
+	int state;
+	char *owner;
+	int kind;
+};
+
+static const struct sql_column lease_info_columns[] = {
+    {SQL_COL_INT, offsetof(struct lease_info, state), 0, false},
+    {SQL_COL_TEXT, offsetof(struct lease_info, owner), 0, false},
+    {SQL_COL_INT, offsetof(struct lease_info, kind), 0, false},
+};
+
+/* ES_CLAIM_QUEUED/EXPIRED: id, next_attempt_ms. */
+struct candidate {
+	int64_t id;
+	int64_t at;
+};
+
+static const struct sql_column candidate_columns[] = {
+    {SQL_COL_INT64, offsetof(struct candidate, id), 0, false},
+    {SQL_COL_INT64, offsetof(struct candidate, at), 0, false},
+};
+
+/* ES_MSG_COUNTS: all messages, unheard ones. */
+struct message_counts {
+	int64_t all;
+	int64_t unheard;
+};
+
+static const struct sql_column message_counts_columns[] = {
+    {SQL_COL_INT64, offsetof(struct message_counts, all), 0, false},
+    {SQL_COL_INT64, offsetof(struct message_counts, unheard), 0, false},
+};
+
+/* ---- reading jobs -------------------------------------------------------- */
+
+/* Appends JOB's messages with seq > AFTER_SEQ. */
+static int messages_load(struct queue *q, struct queue_job *j, int after_seq)
+{
+	return database_rows(
+	    q, ES_MSGS_GET, "reading messages", SQL_COLUMNS(message_columns),
+	    sizeof(struct queue_job_message), (void **)&j->messages,
+	    &j->n_messages, SQL_ARGS(SQL_INT(j->id), SQL_INT(after_seq)));
+}
+
+/* Reads job ID with all its messages into a new *JOBP. */
+static int job_load(struct queue *q, int64_t id, struct queue_job **jobp)
+{
+	struct queue_job *j;
+	int err;
+
+	*jobp = NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	err = database_row(q, ES_JOB_GET, "reading a job",
+	                   SQL_COLUMNS(job_columns), j, SQL_ARGS(SQL_INT(id)));
+	if (!err)
+		err = messages_load(q, j, 0);
+	if (err) {
+		queue_job_free(j);
+		return err;
+	}
+	*jobp = j;
+	return 0;
+}
+
+int jobs_get(struct queue *q, int64_t id, struct queue_job **jobp)
+{
+	return job_load(q, id, jobp);
+}
+
+int jobs_refresh_messages(struct queue *q, struct queue_job *job, int after_seq)
+{
+	return messages_load(q, job, after_seq);
+}
+
+/* Collects the ids first, then loads each job with its own statements, so
+ * the callback may use the handle. */
+int jobs_foreach(struct queue *q, const struct queue_job_filter *f,
+                 int (*cb)(const struct queue_job *job, void *arg), void *arg)
+{
+	struct queue_job *job;
+	int64_t *ids = NULL;
+	size_t n = 0, i;
+	int limit = f->limit > 0 ? f->limit : 100;
+	int err;
+
+	err = database_rows(
+	    q, ES_JOB_LIST, "listing jobs", SQL_COLUMNS(id_columns),
+	    sizeof(int64_t), (void **)&ids, &n,
+	    SQL_ARGS(SQL_TEXT(f->callee_jid), SQL_INT(f->unfinished_only),
+	             SQL_INT(f->finished_only), SQL_INT(limit)));
+	/* Newest last. */
+	for (i = n; i-- > 0 && !err;) {
+		err = job_load(q, ids[i], &job);
+		if (err == -ENOENT) {
+			err = 0;
+			continue;
+		}
+		if (err)
+			break;
+		err = cb(job, arg);
+		queue_job_free(job);
+	}
+	free(ids);
+	return err;
+}
+
+/* ---- enqueueing ---------------------------------------------------------- */
+
+static int count_jobs(struct queue *q, enum engine_statement_id id,
+                      const char *jid, int64_t since_ms, int kind, int64_t *n)
+{
+	return database_int(
+	    q, id, "counting jobs", 0, n,
+	    SQL_ARGS(SQL_TEXT(jid), SQL_INT(since_ms), SQL_INT(kind)));
+}
+
+static int message_insert(struct queue *q, int64_t job_id, int64_t seq,
+                          const struct queue_message_in *m)
+{
+	return database_exec(
+	    q, ES_MSG_INSERT, "storing a message", NULL,
+	    SQL_ARGS(SQL_INT(job_id), SQL_INT(seq), SQL_TEXT(m->sender_jid),
+	             SQL_TEXT(m->body), SQL_INT(m->encrypted),
+	             SQL_INT(m->received_ms), SQL_TEXT(m->idem_key)));
+}
+
+/* Inserts a queued job; *ID gets its id. */
+static int job_insert(struct queue *q, enum queue_job_kind kind,
+                      const struct queue_message_in *m, const char *jid,
+                      const char *dest, const char *lang, const char *code,
+                      int64_t now, int64_t not_before, int64_t *id)
+{
+	int err = database_exec(
+	    q, ES_JOB_INSERT,
+	    kind == QUEUE_JOB_VERIFY ? "creating a verification job"
+	                             : "creating a job",
+	    NULL,
+	    SQL_ARGS(SQL_INT(kind), SQL_TEXT(jid), SQL_TEXT(dest),
+	             SQL_TEXT(m ? m->tz : NULL), SQL_TEXT(lang),
+	             SQL_TEXT(m ? m->sender_jid : NULL),
+	             SQL_TEXT(m ? m->sender_name : NULL),
+	             SQL_TEXT(m ? m->reply_from : NULL), SQL_TEXT(code),
+	             SQL_INT(now), SQL_INT(not_before)));
+
+	if (!err)
+		*id = database_last_insert_id(q);
+	return err;
+}
+
+/* The decisions of queue_message_enqueue(), inside its transaction. */
+static int enqueue_in_tx(struct queue *q, const struct queue_message_in *m,
+                         const struct queue_enqueue_limits *lim,
+                         int64_t *job_id, enum queue_enqueue_result *res)
+{
+	int64_t now = queue_now_ms(q), v, not_before;
+	int err;
+
+	/* A message seen before: report its job, change nothing. */
+	err = database_int(q, ES_MSG_BY_KEY, "looking up a message key", 0, &v,
+	                   SQL_ARGS(SQL_TEXT(m->idem_key)));
+	if (err)
+		return err;
+	if (v) {
+		*job_id = v;
+		*res = QUEUE_ENQ_DUPLICATE;
+		return 0;
+	}
+
+	/* The pair's open job takes it as its next message. */
+	err = database_int(
+	    q, ES_JOB_OPEN, "looking up the open job", 0, &v,
+	    SQL_ARGS(SQL_TEXT(m->callee_jid), SQL_TEXT(m->sender_jid)));
+	if (err)
+		return err;
+	if (v) {
+		int64_t seq;
+
+		err = database_int(q, ES_MSG_NEXT_SEQ, "numbering a message", 1,
+		                   &seq, SQL_ARGS(SQL_INT(v)));
+		if (!err)
+			err = message_insert(q, v, seq, m);
+		if (err)
+			return err;
+		*job_id = v;
+		*res = QUEUE_ENQ_JOINED;
+		return 0;
+	}
+
+	/* A new job: within the hourly limits, after the coalescing window. */
+	if (lim->per_callee_per_hour > 0) {
+		err = count_jobs(q, ES_COUNT_CALLEE, m->callee_jid,
+		                 now - HOUR_MS + 1, QUEUE_JOB_MESSAGE, &v);
+		if (err)
+			return err;
+		if (v >= lim->per_callee_per_hour) {
+			*res = QUEUE_ENQ_LIMIT_CALLEE;
+			return 0;
+		}
+	}
+	if (lim->per_sender_per_hour > 0) {
+		err = count_jobs(q, ES_COUNT_SENDER, m->sender_jid,
+		                 now - HOUR_MS + 1, QUEUE_JOB_MESSAGE, &v);
+		if (err)
+			return err;
+		if (v >= lim->per_sender_per_hour) {
+			*res = QUEUE_ENQ_LIMIT_SENDER;
+			return 0;
+		}
+	}
+	not_before = now;
+	err = database_int(
+	    q, ES_PAIR_LAST_FINISHED, "looking up the last job", 0, &v,
+	    SQL_ARGS(SQL_TEXT(m->callee_jid), SQL_TEXT(m->sender_jid)));
+	if (err)
+		return err;
+	if (v && v + (int64_t)lim->coalesce_seconds * 1000 > not_before)
+		not_before = v + (int64_t)lim->coalesce_seconds * 1000;
+
+	err = job_insert(q, QUEUE_JOB_MESSAGE, m, m->callee_jid, m->destination,
+	                 m->lang, NULL, now, not_before, &v);
+	if (!err)
+		err = message_insert(q, v, 1, m);
+	if (err)
+		return err;
+	*job_id = v;
+	*res = QUEUE_ENQ_NEW_JOB;
+	return 0;
+}
+
+int jobs_message_enqueue(struct queue *q, const struct queue_message_in *m,
+                         const struct queue_enqueue_limits *lim,
+                         int64_t *job_id, enum queue_enqueue_result *res)
+{
+	int err = database_begin(q);
+
+	if (err)
+		return err;
+	err = enqueue_in_tx(q, m, lim, job_id, res);
+	err = database_end(q, err);
+	/* A joined message matters too: the bridge calling may read it. */
+	if (!err && (*res == QUEUE_ENQ_NEW_JOB || *res == QUEUE_ENQ_JOINED))
+		queue_changed(q, QUEUE_CH_JOBS);
+	return err;
+}
+
+int jobs_verify_enqueue(struct queue *q, const char *jid, const char *dest,
+                        const char *code, const char *lang, int64_t *job_id)
+{
+	int64_t now = queue_now_ms(q);
+	int err;
+
+	err = database_begin(q);
+	if (err)
+		return err;
+	/* Only the newest code is worth a call. */
+	err = database_exec(q, ES_VERIFY_SUPERSEDE,
+	                    "superseding a verification call", NULL,
+	                    SQL_ARGS(SQL_TEXT(jid), SQL_INT(now)));
+	if (!err)
+		err = job_insert(q, QUEUE_JOB_VERIFY, NULL, jid, dest, lang,
+		                 code, now, now, job_id);
+	err = database_end(q, err);
+	if (!err)
+		queue_changed(q, QUEUE_CH_JOBS);
+	return err;
+}
+
+int jobs_cancel_for(struct queue *q, const char *callee_jid, int *n)
+{
+	int64_t changed = 0;
+	int err;
+
+	err = database_write(
+	    q, ES_JOB_CANCEL_FOR, "cancelling jobs", 0, &changed,
+	    SQL_ARGS(SQL_TEXT(callee_jid), SQL_INT(queue_now_ms(q))));
+	if (!err)
+		*n = (int)changed;
+	/* A bridge calling one of them finds out when it renews. */
+	if (!err && *n)
+		queue_changed(q, QUEUE_CH_JOBS);
+	return err;
+}
+
+int jobs_created_since(struct queue *q, const char *callee_jid,
+                       const char *sender_jid, int64_t since_ms, int *count)
+{
+	int64_t v;
+	int err;
+
+	if (callee_jid)
+		err =
+		    count_jobs(q, ES_COUNT_CALLEE, callee_jid, since_ms, 0, &v);
+	else
+		err =
+		    count_jobs(q, ES_COUNT_SENDER, sender_jid, since_ms, 0, &v);
+	if (!err)
+		*count = v > INT_MAX ? INT_MAX : (int)v;
+	return err;
+}
+
+/* ---- claiming ------------------------------------------------------------ */
+
+static int set_finished(struct queue *q, int64_t id, enum queue_job_state state,
+                        int64_t now, const char *reason)
+{
+	return database_exec(q, ES_JOB_SET_FINISHED, "finishing a job", NULL,
+	                     SQL_ARGS(SQL_INT(id), SQL_INT(state), SQL_INT(now),
+	                              SQL_TEXT(reason)));
+}
+
+/* Job ID's state, owner and kind; -ENOENT when there is no such job. */
+static int lease_info_read(struct queue *q, int64_t id, struct lease_info *li)
+{
+	memset(li, 0, sizeof(*li));
+	return database_row(q, ES_JOB_LEASE_INFO, "reading a job",
+	                    SQL_COLUMNS(lease_info_columns), li,
+	                    SQL_ARGS(SQL_INT(id)));
+}
+
+/*
+ * A job whose lease lapsed: *HEARD is set when its callee had already heard
+ * everything (all messages, or the verification code), so that a crashed
+ * bridge does not cause a second call for what was heard.
+ */
+static int expired_was_heard(struct queue *q, int64_t id, bool *heard)
+{
+	struct lease_info li;
+	int err;
+
+	*heard = false;
+	err = lease_info_read(q, id, &li);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	free(li.owner);
+
+	if (li.kind == QUEUE_JOB_MESSAGE) {
+		struct message_counts c = {0};
+
+		err = database_row(q, ES_MSG_COUNTS, "counting messages",
+		                   SQL_COLUMNS(message_counts_columns), &c,
+		                   SQL_ARGS(SQL_INT(id)));
+		if (err)
+			return err == -ENOENT ? 0 : err;
+		*heard = c.all > 0 && c.unheard == 0;
+		return 0;
+	}
+	if (li.kind == QUEUE_JOB_VERIFY) {
+		err = database_exists(
+		    q, ES_EVENT_OF_TYPE, "looking for an event",
+		    SQL_ARGS(SQL_INT(id), SQL_INT(QUEUE_EV_VERIFY_SPOKEN)));
+		*heard = !err;
+		return err == -ENOENT ? 0 : err;
+	}
+	return 0;
+}
+
+/* The first row of a claim query; C->id 0: none. */
+static int candidate(struct queue *q, enum engine_statement_id which,
+                     int64_t now, struct candidate *c)
+{
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	err = database_row(q, which, "looking for a due job",
+	                   SQL_COLUMNS(candidate_columns), c,
+	                   SQL_ARGS(SQL_INT(now)));
+	return err == -ENOENT ? 0 : err;
+}
+
+static int next_due(struct queue *q, int64_t *due)
+{
+	int64_t a, b;
+	int err;
+
+	*due = 0;
+	err = database_int(q, ES_NEXT_DUE_QUEUED,
+	                   "looking for the next due job", 0, &a, SQL_NO_ARGS);
+	if (!err)
+		err = database_int(q, ES_NEXT_DUE_ACTIVE,
+		                   "looking for the next lease to lapse", 0, &b,
+		                   SQL_NO_ARGS);
+	if (err)
+		return err;
+	if (a && b)
+		*due = a < b ? a : b;
+	else
+		*due = a ? a : b;
+	return 0;
+}
+
+static int claim_in_tx(struct queue *q, const char *owner, int lease_ms,
+                       struct queue_job **jobp, int64_t *next_due_ms)
+{
+	int64_t now = queue_now_ms(q), id;
+	struct candidate qd, ex;
+	bool expired, heard;
+	int err;
+
+	for (;;) {
+		err = candidate(q, ES_CLAIM_QUEUED, now, &qd);
+		if (!err)
+			err = candidate(q, ES_CLAIM_EXPIRED, now, &ex);
+		if (err)
+			return err;
+		if (!qd.id && !ex.id) {
+			err = next_due(q, next_due_ms);
+			return err ? err : -EAGAIN;
+		}
+		expired = ex.id && (!qd.id || ex.at < qd.at ||
+		                    (ex.at == qd.at && ex.id < qd.id));
+		id = expired ? ex.id : qd.id;
+		if (!expired)
+			break;
+		err = expired_was_heard(q, id, &heard);
+		if (err)
+			return err;
+		if (!heard)
+			break;
+		/* Its bridge stopped after the callee heard it all. */
+		err = set_finished(q, id, QUEUE_JOB_NOTIFIED, now,
+		                   "heard before the bridge stopped");
+		if (!err)
+			err = events_insert(
+			    q, id, QUEUE_EV_ENDED,
+			    queue_job_state_name(QUEUE_JOB_NOTIFIED), NULL, 0,
+			    now);
+		if (err)
+			return err;
+		queue_changed(q, QUEUE_CH_EVENTS);
+	}
+
+	err = database_exec(
+	    q, ES_JOB_CLAIM, "claiming a job", NULL,
+	    SQL_ARGS(SQL_INT(id), SQL_TEXT(owner), SQL_INT(now + lease_ms)));
+	if (!err)
+		err = job_load(q, id, jobp);
+	return err;
+}
+
+int jobs_claim(struct queue *q, const char *owner, int lease_ms,
+               struct queue_job **jobp, int64_t *next_due_ms)
+{
+	unsigned before = q->changed;
+	int err = database_begin(q);
+
+	if (err)
+		return err;
+	err = claim_in_tx(q, owner, lease_ms, jobp, next_due_ms);
+	/* Nothing to claim still commits the jobs finished on the way. */
+	if (err == -EAGAIN) {
+		err = database_end(q, 0);
+		if (!err)
+			err = -EAGAIN;
+	} else {
+		err = database_end(q, err);
+	}
+	if (err && err != -EAGAIN) {
+		q->changed = before;
+		if (*jobp) {
+			queue_job_free(*jobp);
+			*jobp = NULL;
+		}
+	}
+	return err;
+}
+
+/* ---- leases, retries, finishing ------------------------------------------ */
+
+/* -ENOENT, -EPERM (not active under OWNER) or 0; *KIND the job's kind. */
+static int check_owner(struct queue *q, int64_t id, const char *owner,
+                       int *kind)
+{
+	struct lease_info li;
+	int err;
+
+	err = lease_info_read(q, id, &li);
+	if (err)
+		return err;
+	if (li.state != QUEUE_JOB_ACTIVE || !li.owner ||
+	    strcmp(li.owner, owner))
+		err = -EPERM;
+	if (kind)
+		*kind = li.kind;
+	free(li.owner);
+	return err;
+}
+
+int jobs_lease_renew(struct queue *q, int64_t id, const char *owner,
+                     int lease_ms)
+{
+	int err;
+
+	err = database_begin(q);
+	if (err)
+		return err;
+	err = check_owner(q, id, owner, NULL);
+	if (!err)
+		err = database_exec(
+		    q, ES_JOB_RENEW, "renewing a lease", NULL,
+		    SQL_ARGS(SQL_INT(id), SQL_TEXT(owner),
+		             SQL_INT(queue_now_ms(q) + lease_ms)));
+	return database_end(q, err);
+}
+
+int jobs_leases_renew(struct queue *q, const char *owner, int lease_ms, int *n)
+{
+	int64_t changed = 0;
+	int err;
+
+	err = database_write(
+	    q, ES_JOB_RENEW_ALL, "renewing leases", 0, &changed,
+	    SQL_ARGS(SQL_TEXT(owner), SQL_INT(queue_now_ms(q) + lease_ms)));
+	if (!err)
+		*n = (int)changed;
+	return err;
+}
+
+int jobs_retry(struct queue *q, int64_t id, const char *owner,
+               int64_t next_attempt_ms, const char *reason)
+{
+	int err;
+
+	err = database_begin(q);
+	if (err)
+		return err;
+	err = check_owner(q, id, owner, NULL);
+	if (!err)
+		err = database_exec(q, ES_JOB_RETRY, "returning a job", NULL,
+		                    SQL_ARGS(SQL_INT(id),
+		                             SQL_INT(next_attempt_ms),
+		                             SQL_TEXT(reason)));
+	err = database_end(q, err);
+	if (!err)
+		queue_changed(q, QUEUE_CH_JOBS);
+	return err;
+}
+
+/* Moves job ID's unheard messages, renumbered from 1, to a new queued job
+ * of the same pair and snapshot, due now. *MOVED: whether there were any. */
+static int move_unheard(struct queue *q, int64_t id, int64_t now, bool *moved)
+{
+	int64_t *ids = NULL, new_id;
+	size_t n = 0, i;
+	int err;
+
+	*moved = false;
+	err = database_rows(q, ES_MSGS_UNHEARD, "reading unheard messages",
+	                    SQL_COLUMNS(id_columns), sizeof(int64_t),
+	                    (void **)&ids, &n, SQL_ARGS(SQL_INT(id)));
+	if (err || !n)
+		goto out;
+	err = database_exec(q, ES_JOB_FOLLOW_UP, "creating a follow-up job",
+	                    NULL, SQL_ARGS(SQL_INT(id), SQL_INT(now)));
+	if (err)
+		goto out;
+	new_id = database_last_insert_id(q);
+	for (i = 0; i < n && !err; i++)
+		err = database_exec(q, ES_MSG_MOVE, "moving a message", NULL,
+		                    SQL_ARGS(SQL_INT(ids[i]), SQL_INT(new_id),
+		                             SQL_INT((int64_t)i + 1)));
+	*moved = !err;
+out:
+	free(ids);
+	return err;
+}
+
+int jobs_finish(struct queue *q, int64_t id, const char *owner,
+                enum queue_job_state state, const char *reason)
+{
+	int64_t now = queue_now_ms(q);
+	bool moved = false;
+	int kind = 0, err;
+
+	err = database_begin(q);
+	if (err)
+		return err;
+	err = check_owner(q, id, owner, &kind);
+	if (!err)
+		err = set_finished(q, id, state, now, reason);
+	/*
+	 * A message that joined while the call was under way and was not
+	 * read gets a call of its own. Not after a failure: the sender is
+	 * told the call failed, and re-queueing would phone an unreachable
+	 * (or refused) number for ever.
+	 */
+	if (!err && kind == QUEUE_JOB_MESSAGE && state == QUEUE_JOB_NOTIFIED)
+		err = move_unheard(q, id, now, &moved);
+	err = database_end(q, err);
+	if (!err && moved)
+		queue_changed(q, QUEUE_CH_JOBS);
+	return err;
+}
