@@ -1,9 +1,14 @@
 /*
- * The queue's state machine against a real SQLite file in a temporary
- * directory: migrations, enqueue decisions (new, joined, duplicate,
- * coalesced, limited), claims and leases, finishing with follow-ups,
- * events, presence, named leases, two writers, wake-ups and batches. Time
- * is a fake clock moved by the test (queue_clock_set), so nothing sleeps.
+ * The queue's conformance suite: the state machine every engine must keep,
+ * run against an engine the test picks (RB_TEST_QUEUE_ENGINES, a comma list,
+ * default "sqlite"; each gets a fresh database per group of cases):
+ * migrations, enqueue decisions (new, joined, duplicate, coalesced,
+ * limited), claims and leases, finishing with follow-ups, events, presence,
+ * named leases, two writers, wake-ups and batches. Then each engine's own
+ * cases (SQLite: the file's mode, old and newer schemas, the wake-up socket
+ * directory). Time is a fake clock moved by the test (queue_clock_set), so
+ * nothing sleeps. A PostgreSQL engine plugs in as one more row of engines[]
+ * whose fresh() creates a database in a private cluster.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +32,20 @@
 #define T0 1700000000000LL /* the fake clock's start */
 
 static char dir[32];
-static char url[80];
-static char dbpath[64];
+static char url[300];
+static char dbpath[64]; /* SQLite: the file behind URL */
 static int64_t clock_ms = T0;
+
+/* An engine the suite runs against. */
+struct engine_under_test {
+	const char *name; /* as RB_TEST_QUEUE_ENGINES names it */
+	/* Points URL at a new, empty database for the group GROUP. */
+	void (*fresh)(const char *group);
+	/* The cases about this engine alone, run after the suite. */
+	void (*own_cases)(void);
+};
+
+static const struct engine_under_test *engine;
 
 static int64_t fake_now(void *arg)
 {
@@ -48,12 +64,17 @@ static struct queue *open_q(void)
 	return q;
 }
 
-/* A fresh database file for one group of cases. */
+/* A fresh database for one group of cases, on the engine under test. */
 static void fresh_db(const char *name)
+{
+	engine->fresh(name);
+	clock_ms = T0;
+}
+
+static void sqlite_fresh(const char *name)
 {
 	snprintf(dbpath, sizeof(dbpath), "%s/%s.db", dir, name);
 	snprintf(url, sizeof(url), "sqlite:%s", dbpath);
-	clock_ms = T0;
 }
 
 static struct queue_message_in msg(const char *callee, const char *sender,
@@ -94,7 +115,8 @@ static int count_jobs(struct queue *q)
 
 /* ---- open, URLs, migrations ---------------------------------------------- */
 
-static void test_open(void)
+/* URLs no engine takes: refused before anything is opened. */
+static void test_open_urls(void)
 {
 	static const struct {
 		const char *url;
@@ -108,23 +130,25 @@ static void test_open(void)
 	    {"sqlite:/nonexistent-dir/x.db", -ENOENT},
 	};
 	struct queue *q;
-	struct stat st;
 	size_t i;
-	int v = 0;
 
 	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
 		q = NULL;
 		CHECK_INT(queue_open(&q, urls[i].url), urls[i].err);
 		CHECK(q == NULL);
 	}
+}
+
+static void test_open(void)
+{
+	struct queue *q;
+	int v = 0;
 
 	fresh_db("open");
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
 	CHECK_INT(v, 4);
 	queue_close(q);
-	CHECK_INT(stat(dbpath, &st), 0);
-	CHECK_INT(st.st_mode & 0777, 0600);
 
 	/* Re-open: nothing to migrate, data kept. */
 	q = open_q();
@@ -137,6 +161,23 @@ static void test_open(void)
 	q = open_q();
 	CHECK_INT(count_jobs(q), 1);
 	queue_close(q);
+}
+
+/* SQLite's own: the file's mode, an old schema migrated, a newer refused. */
+static void test_open_sqlite(void)
+{
+	struct queue *q;
+	struct stat st;
+	int v = 0;
+
+	fresh_db("open-sqlite");
+	q = open_q();
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
+	                  NULL, NULL),
+	          0);
+	queue_close(q);
+	CHECK_INT(stat(dbpath, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
 
 	/* A version-2 database (before component_status) is migrated
 	 * forward at open, its rows kept. */
@@ -1452,12 +1493,9 @@ static int wake_dir_count(void)
 static void test_wake(void)
 {
 	struct queue *bridge, *comp, *writer;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	unsigned ch = 0;
-	int fd_b = -1, fd_c = -1, fd2 = -1, s;
+	int fd_b = -1, fd_c = -1, fd2 = -1;
 	int64_t id = 0;
-	struct stat st;
-	char wdir[80];
 
 	fresh_db("wake");
 	bridge = open_q();
@@ -1465,9 +1503,6 @@ static void test_wake(void)
 	writer = open_q();
 	CHECK_INT(queue_wake_listen(bridge, QUEUE_CH_JOBS, &fd_b), 0);
 	CHECK_INT(queue_wake_listen(comp, QUEUE_CH_EVENTS, &fd_c), 0);
-	snprintf(wdir, sizeof(wdir), "%s.wake", dbpath);
-	CHECK_INT(stat(wdir, &st), 0);
-	CHECK_INT(st.st_mode & 0777, 0700);
 	CHECK(!readable(fd_b, 0));
 
 	/* A new job wakes the bridge, not the component. */
@@ -1499,6 +1534,29 @@ static void test_wake(void)
 	CHECK(readable(fd_c, 1000));
 	CHECK_INT(queue_wake_drain(comp, &ch), 0);
 	CHECK_INT(ch, QUEUE_CH_REGISTRATIONS);
+	queue_close(comp);
+	queue_close(bridge);
+	queue_close(writer);
+}
+
+/* SQLite's wake-up socket directory: its mode, its clean-up. */
+static void test_wake_sqlite_dir(void)
+{
+	struct queue *bridge, *comp, *writer;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd_b = -1, fd_c = -1, s;
+	struct stat st;
+	char wdir[80];
+
+	fresh_db("wake-dir");
+	bridge = open_q();
+	comp = open_q();
+	writer = open_q();
+	CHECK_INT(queue_wake_listen(bridge, QUEUE_CH_JOBS, &fd_b), 0);
+	CHECK_INT(queue_wake_listen(comp, QUEUE_CH_EVENTS, &fd_c), 0);
+	snprintf(wdir, sizeof(wdir), "%s.wake", dbpath);
+	CHECK_INT(stat(wdir, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0700);
 
 	/* A crashed listener's socket is cleaned up by the next notify. */
 	s = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -1640,43 +1698,93 @@ static void test_job_foreach(void)
 	queue_close(q);
 }
 
+static void sqlite_own_cases(void)
+{
+	test_open_sqlite();
+	test_wake_sqlite_dir();
+	test_wake_long_path();
+}
+
+static const struct engine_under_test engines[] = {
+    {"sqlite", sqlite_fresh, sqlite_own_cases},
+};
+
+/* What every engine must do alike. */
+static void (*const conformance[])(void) = {
+    test_open,
+    test_enqueue,
+    test_bounds,
+    test_coalesce,
+    test_limits,
+    test_claim_lease,
+    test_leases_renew,
+    test_claim_order,
+    test_expired_heard,
+    test_finish_follow_up,
+    test_events,
+    test_presence,
+    test_presence_foreach,
+    test_claim_on_the_phone,
+    test_presence_users,
+    test_gateway_subscriptions,
+    test_leases,
+    test_component_status,
+    test_bridge_status,
+    test_registrations,
+    test_two_processes,
+    test_wake,
+    test_batch,
+    test_job_foreach,
+};
+
+/* Runs the suite on engine NAME; -1 when there is no such engine. */
+static int run_engine(const char *name, size_t len)
+{
+	size_t i, k;
+
+	for (i = 0; i < sizeof(engines) / sizeof(engines[0]); i++) {
+		if (strlen(engines[i].name) != len ||
+		    strncmp(engines[i].name, name, len))
+			continue;
+		engine = &engines[i];
+		printf("test_queue: the conformance suite on %s\n",
+		       engine->name);
+		for (k = 0; k < sizeof(conformance) / sizeof(conformance[0]);
+		     k++)
+			conformance[k]();
+		engine->own_cases();
+		return 0;
+	}
+	fprintf(stderr, "test_queue: no engine \"%.*s\"\n", (int)len, name);
+	return -1;
+}
+
 int main(void)
 {
+	const char *list = getenv("RB_TEST_QUEUE_ENGINES");
 	char cmd[128];
+	int failed = 0;
 
+	if (!list || !*list)
+		list = "sqlite";
 	snprintf(dir, sizeof(dir), "/tmp/rb-test-queue-XXXXXX");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	test_open();
-	test_enqueue();
-	test_bounds();
-	test_coalesce();
-	test_limits();
-	test_claim_lease();
-	test_leases_renew();
-	test_claim_order();
-	test_expired_heard();
-	test_finish_follow_up();
-	test_events();
-	test_presence();
-	test_presence_foreach();
-	test_claim_on_the_phone();
-	test_presence_users();
-	test_gateway_subscriptions();
-	test_leases();
-	test_component_status();
-	test_bridge_status();
-	test_registrations();
-	test_two_processes();
-	test_wake();
-	test_wake_long_path();
-	test_batch();
-	test_job_foreach();
+	test_open_urls();
+	while (*list) {
+		size_t len = strcspn(list, ",");
+
+		if (len && run_engine(list, len))
+			failed = 1;
+		list += len;
+		if (*list == ',')
+			list++;
+	}
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
-	return check_exit("test_queue");
+	return check_exit("test_queue") || failed;
 }
