@@ -3,8 +3,9 @@
  * only vocabulary they share (ARCHITECTURE.md "What the queue holds"). Calls
  * are synchronous and each is one transaction, except inside
  * queue_batch_begin()/queue_batch_commit(), where many enqueues share one
- * commit (one fsync for a burst). A back end (SQLite now, PostgreSQL later)
- * sits behind the vtable in queue_backend.h; callers see only this header.
+ * commit (one fsync for a burst). The rules behind these calls are written
+ * once (jobs.c, events.c, ...) above a small engine interface (engine.h;
+ * SQLite now, PostgreSQL later); callers see only this header.
  *
  * Ownership: strings passed in are copied; structures returned through
  * out-parameters belong to the caller and are freed with the matching
