@@ -84,19 +84,31 @@ static int prepare(struct queue *q, enum engine_statement_id id, bool own,
 	return 0;
 }
 
+/* Runs statement ID to its first row and gives it back; *ROW: there was
+ * one. */
+static int run_once(struct queue *q, enum engine_statement_id id,
+                    const char *what, const struct sql_arg *args, size_t n_args,
+                    bool *row)
+{
+	struct engine_statement *st;
+	int err;
+
+	*row = false;
+	err = prepare(q, id, false, args, n_args, &st);
+	if (err)
+		return err;
+	err = q->ops->step(q->engine, st, row, what);
+	q->ops->release(q->engine, st);
+	return err;
+}
+
 int database_exec(struct queue *q, enum engine_statement_id id,
                   const char *what, int64_t *changes,
                   const struct sql_arg *args, size_t n_args)
 {
-	struct engine_statement *st;
 	bool row;
-	int err;
+	int err = run_once(q, id, what, args, n_args, &row);
 
-	err = prepare(q, id, false, args, n_args, &st);
-	if (err)
-		return err;
-	err = q->ops->step(q->engine, st, &row, what);
-	q->ops->release(q->engine, st);
 	if (!err && changes)
 		*changes = q->ops->changes(q->engine);
 	return err;
@@ -139,18 +151,10 @@ int database_int(struct queue *q, enum engine_statement_id id, const char *what,
 int database_exists(struct queue *q, enum engine_statement_id id,
                     const char *what, const struct sql_arg *args, size_t n_args)
 {
-	struct engine_statement *st;
 	bool row;
-	int err;
+	int err = run_once(q, id, what, args, n_args, &row);
 
-	err = prepare(q, id, false, args, n_args, &st);
-	if (err)
-		return err;
-	err = q->ops->step(q->engine, st, &row, what);
-	q->ops->release(q->engine, st);
-	if (!err && !row)
-		err = -ENOENT;
-	return err;
+	return !err && !row ? -ENOENT : err;
 }
 
 int64_t database_last_insert_id(struct queue *q)

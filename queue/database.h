@@ -74,6 +74,16 @@ struct sql_column {
 	bool required;
 };
 
+/* The column of FIELD in STRUCT_TYPE; SQL_COLUMN_REQUIRED: see above. */
+#define SQL_COLUMN(type, struct_type, field)                                   \
+	{                                                                      \
+		SQL_COL_##type, offsetof(struct_type, field), 0, false         \
+	}
+#define SQL_COLUMN_REQUIRED(type, struct_type, field)                          \
+	{                                                                      \
+		SQL_COL_##type, offsetof(struct_type, field), 0, true          \
+	}
+
 #define SQL_COLUMNS(table) table, sizeof(table) / sizeof((table)[0])
 
 /* ---- transactions -------------------------------------------------------- */

@@ -14,10 +14,7 @@ _Static_assert(sizeof(enum queue_event_type) == sizeof(int) &&
                    sizeof(enum queue_job_kind) == sizeof(int),
                "the column tables read enums as int");
 
-#define EVENT_FIELD(type, field)                                               \
-	{                                                                      \
-		SQL_COL_##type, offsetof(struct queue_event, field), 0, false  \
-	}
+#define EVENT_FIELD(type, field) SQL_COLUMN(type, struct queue_event, field)
 
 /* ES_EVENTS_UNDELIVERED and ES_EVENTS_FOR_JOB, in order. */
 static const struct sql_column event_columns[] = {

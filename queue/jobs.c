@@ -21,10 +21,7 @@ _Static_assert(sizeof(enum queue_job_kind) == sizeof(int) &&
                    sizeof(enum queue_job_state) == sizeof(int),
                "the column tables read enums as int");
 
-#define JOB_FIELD(type, field)                                                 \
-	{                                                                      \
-		SQL_COL_##type, offsetof(struct queue_job, field), 0, false    \
-	}
+#define JOB_FIELD(type, field) SQL_COLUMN(type, struct queue_job, field)
 
 /* The engines' JOB_COLS, in order. */
 static const struct sql_column job_columns[] = {
@@ -49,11 +46,7 @@ static const struct sql_column job_columns[] = {
     JOB_FIELD(INT64, finished_ms),
 };
 
-#define MSG_FIELD(type, field)                                                 \
-	{                                                                      \
-		SQL_COL_##type, offsetof(struct queue_job_message, field), 0,  \
-		    false                                                      \
-	}
+#define MSG_FIELD(type, field) SQL_COLUMN(type, struct queue_job_message, field)
 
 /* The engines' MSG_COLS, in order. */
 static const struct sql_column message_columns[] = {
@@ -76,9 +69,9 @@ struct lease_info {
 };
 
 static const struct sql_column lease_info_columns[] = {
-    {SQL_COL_INT, offsetof(struct lease_info, state), 0, false},
-    {SQL_COL_TEXT, offsetof(struct lease_info, owner), 0, false},
-    {SQL_COL_INT, offsetof(struct lease_info, kind), 0, false},
+    SQL_COLUMN(INT, struct lease_info, state),
+    SQL_COLUMN(TEXT, struct lease_info, owner),
+    SQL_COLUMN(INT, struct lease_info, kind),
 };
 
 /* ES_CLAIM_QUEUED/EXPIRED: id, next_attempt_ms. */
@@ -88,8 +81,8 @@ struct candidate {
 };
 
 static const struct sql_column candidate_columns[] = {
-    {SQL_COL_INT64, offsetof(struct candidate, id), 0, false},
-    {SQL_COL_INT64, offsetof(struct candidate, at), 0, false},
+    SQL_COLUMN(INT64, struct candidate, id),
+    SQL_COLUMN(INT64, struct candidate, at),
 };
 
 /* ES_MSG_COUNTS: all messages, unheard ones. */
@@ -99,8 +92,8 @@ struct message_counts {
 };
 
 static const struct sql_column message_counts_columns[] = {
-    {SQL_COL_INT64, offsetof(struct message_counts, all), 0, false},
-    {SQL_COL_INT64, offsetof(struct message_counts, unheard), 0, false},
+    SQL_COLUMN(INT64, struct message_counts, all),
+    SQL_COLUMN(INT64, struct message_counts, unheard),
 };
 
 /* ---- reading jobs -------------------------------------------------------- */

@@ -10,19 +10,13 @@
 #include "database.h"
 #include "queue_internal.h"
 
-#define PRESENCE_FIELD(type, field, required)                                  \
-	{                                                                      \
-		SQL_COL_##type, offsetof(struct queue_presence, field), 0,     \
-		    required                                                   \
-	}
-
 /* ES_PRES_LIST, in order; ES_PRES_GET is its last three. */
 static const struct sql_column presence_columns[] = {
-    PRESENCE_FIELD(TEXT, jid, true),
-    PRESENCE_FIELD(TEXT, source, true),
-    PRESENCE_FIELD(TEXT, state, true),
-    PRESENCE_FIELD(TEXT, status, false),
-    PRESENCE_FIELD(INT64, updated_ms, false),
+    SQL_COLUMN_REQUIRED(TEXT, struct queue_presence, jid),
+    SQL_COLUMN_REQUIRED(TEXT, struct queue_presence, source),
+    SQL_COLUMN_REQUIRED(TEXT, struct queue_presence, state),
+    SQL_COLUMN(TEXT, struct queue_presence, status),
+    SQL_COLUMN(INT64, struct queue_presence, updated_ms),
 };
 
 int presence_row_set(struct queue *q, const char *jid, const char *source,
@@ -134,9 +128,9 @@ struct subscription {
 };
 
 static const struct sql_column subscription_columns[] = {
-    {SQL_COL_TEXT, offsetof(struct subscription, contact), 0, true},
-    {SQL_COL_TEXT, offsetof(struct subscription, subscriber), 0, true},
-    {SQL_COL_TEXT, offsetof(struct subscription, user_jid), 0, true},
+    SQL_COLUMN_REQUIRED(TEXT, struct subscription, contact),
+    SQL_COLUMN_REQUIRED(TEXT, struct subscription, subscriber),
+    SQL_COLUMN_REQUIRED(TEXT, struct subscription, user_jid),
 };
 
 struct subscription_walk {

@@ -12,10 +12,7 @@ _Static_assert(sizeof(enum queue_call_when) == sizeof(int),
                "the column table reads call_when as int");
 
 #define REG_FIELD(type, field)                                                 \
-	{                                                                      \
-		SQL_COL_##type, offsetof(struct queue_registration, field), 0, \
-		    false                                                      \
-	}
+	SQL_COLUMN(type, struct queue_registration, field)
 
 /* The engines' REG_COLS, in order. */
 static const struct sql_column registration_columns[] = {

@@ -23,8 +23,8 @@ struct lease {
 };
 
 static const struct sql_column lease_columns[] = {
-    {SQL_COL_TEXT, offsetof(struct lease, owner), 0, false},
-    {SQL_COL_INT64, offsetof(struct lease, deadline_ms), 0, false},
+    SQL_COLUMN(TEXT, struct lease, owner),
+    SQL_COLUMN(INT64, struct lease, deadline_ms),
 };
 
 /* *HELD: the lease row exists and belongs to someone else, unexpired. */
@@ -88,10 +88,7 @@ int leases_release(struct queue *q, const char *name, const char *owner)
 /* ---- the component's status row ------------------------------------------ */
 
 #define COMPONENT_FIELD(type, field)                                           \
-	{                                                                      \
-		SQL_COL_##type,                                                \
-		    offsetof(struct queue_component_status, field), 0, false   \
-	}
+	SQL_COLUMN(type, struct queue_component_status, field)
 
 /* ES_STATUS_GET, in order. */
 static const struct sql_column component_columns[] = {
@@ -132,21 +129,15 @@ int component_status_get(struct queue *q, const char *component,
 
 /* ---- the bridges' status rows -------------------------------------------- */
 
-#define BRIDGE_FIELD(type, field, required)                                    \
-	{                                                                      \
-		SQL_COL_##type, offsetof(struct queue_bridge_status, field),   \
-		    0, required                                                \
-	}
-
 /* ES_BRIDGE_LIST, in order. */
 static const struct sql_column bridge_columns[] = {
-    BRIDGE_FIELD(TEXT, owner, true),
-    BRIDGE_FIELD(TEXT, host, true),
-    BRIDGE_FIELD(INT64, pid, false),
-    BRIDGE_FIELD(INT64, started_ms, false),
-    BRIDGE_FIELD(INT64, heartbeat_ms, false),
-    BRIDGE_FIELD(INT, calls, false),
-    BRIDGE_FIELD(BOOL, presence_lease, false),
+    SQL_COLUMN_REQUIRED(TEXT, struct queue_bridge_status, owner),
+    SQL_COLUMN_REQUIRED(TEXT, struct queue_bridge_status, host),
+    SQL_COLUMN(INT64, struct queue_bridge_status, pid),
+    SQL_COLUMN(INT64, struct queue_bridge_status, started_ms),
+    SQL_COLUMN(INT64, struct queue_bridge_status, heartbeat_ms),
+    SQL_COLUMN(INT, struct queue_bridge_status, calls),
+    SQL_COLUMN(BOOL, struct queue_bridge_status, presence_lease),
 };
 
 int bridge_status_put(struct queue *q, const struct queue_bridge_status *s)
