@@ -31,6 +31,17 @@ static const struct sql_column event_columns[] = {
     EVENT_FIELD(TEXT, reply_from),
 };
 
+void queue_event_array_free(struct queue_event *evs, size_t n)
+{
+	size_t i;
+
+	if (!evs)
+		return;
+	for (i = 0; i < n; i++)
+		database_row_clear(SQL_COLUMNS(event_columns), &evs[i]);
+	free(evs);
+}
+
 int events_insert(struct queue *q, int64_t job_id, enum queue_event_type type,
                   const char *detail, const void *blob, size_t blob_len,
                   int64_t now)

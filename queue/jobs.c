@@ -98,6 +98,20 @@ static const struct sql_column message_counts_columns[] = {
 
 /* ---- reading jobs -------------------------------------------------------- */
 
+void queue_job_free(struct queue_job *job)
+{
+	size_t i;
+
+	if (!job)
+		return;
+	for (i = 0; i < job->n_messages; i++)
+		database_row_clear(SQL_COLUMNS(message_columns),
+		                   &job->messages[i]);
+	free(job->messages);
+	database_row_clear(SQL_COLUMNS(job_columns), job);
+	free(job);
+}
+
 /* Appends JOB's messages with seq > AFTER_SEQ. */
 static int messages_load(struct queue *q, struct queue_job *j, int after_seq)
 {

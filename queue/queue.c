@@ -260,20 +260,6 @@ int queue_registration_foreach(struct queue *q,
 	return registrations_foreach(q, cb, arg);
 }
 
-void queue_registration_clear(struct queue_registration *r)
-{
-	if (!r)
-		return;
-	free(r->jid);
-	free(r->phone);
-	free(r->verify_code);
-	free(r->tz);
-	free(r->lang);
-	free(r->sip_presence);
-	free(r->push_node);
-	memset(r, 0, sizeof(*r));
-}
-
 /* ---- names -------------------------------------------------------------- */
 
 const char *queue_job_state_name(enum queue_job_state s)
@@ -407,30 +393,6 @@ int queue_job_cancel_for(struct queue *q, const char *callee_jid, int *n)
 	if (!err && n)
 		*n = count;
 	return err;
-}
-
-void queue_job_free(struct queue_job *job)
-{
-	size_t i;
-
-	if (!job)
-		return;
-	for (i = 0; i < job->n_messages; i++) {
-		free(job->messages[i].sender_jid);
-		free(job->messages[i].body);
-	}
-	free(job->messages);
-	free(job->callee_jid);
-	free(job->destination);
-	free(job->tz);
-	free(job->lang);
-	free(job->sender_jid);
-	free(job->sender_name);
-	free(job->reply_from);
-	free(job->verify_code);
-	free(job->lease_owner);
-	free(job->last_reason);
-	free(job);
 }
 
 int queue_job_claim(struct queue *q, const char *owner, int lease_ms,
@@ -579,22 +541,6 @@ int queue_event_fetch_for_job(struct queue *q, int64_t job_id,
 	return events_fetch_for_job(q, job_id, evs, n);
 }
 
-void queue_event_array_free(struct queue_event *evs, size_t n)
-{
-	size_t i;
-
-	if (!evs)
-		return;
-	for (i = 0; i < n; i++) {
-		free(evs[i].detail);
-		free(evs[i].blob);
-		free(evs[i].callee_jid);
-		free(evs[i].sender_jid);
-		free(evs[i].reply_from);
-	}
-	free(evs);
-}
-
 int queue_event_mark_delivered(struct queue *q, const int64_t *ids, size_t n)
 {
 	if (!q || (n && !ids))
@@ -689,40 +635,14 @@ int queue_gwsub_foreach(struct queue *q, const char *user_jid,
 	return gateway_subscription_foreach(q, user_jid, cb, arg);
 }
 
-struct users_ctx {
-	int (*cb)(const char *jid, const char *sip_address, void *arg);
-	void *arg;
-};
-
-static bool is_sip_uri(const char *s)
-{
-	return s && (!strncasecmp(s, "sip:", 4) || !strncasecmp(s, "sips:", 5));
-}
-
-static int users_one(const struct queue_registration *r, void *arg)
-{
-	struct users_ctx *u = arg;
-	const char *addr = NULL;
-
-	if (!r->verified)
-		return 0;
-	if (r->sip_presence && *r->sip_presence)
-		addr = r->sip_presence;
-	else if (is_sip_uri(r->phone))
-		addr = r->phone;
-	return addr ? u->cb(r->jid, addr, u->arg) : 0;
-}
-
 int queue_presence_users_foreach(struct queue *q,
                                  int (*cb)(const char *jid,
                                            const char *sip_address, void *arg),
                                  void *arg)
 {
-	struct users_ctx u = {cb, arg};
-
 	if (!q || !cb)
 		return -EINVAL;
-	return registrations_foreach(q, users_one, &u);
+	return registrations_presence_users(q, cb, arg);
 }
 
 int queue_lease_acquire(struct queue *q, const char *name, const char *owner,
@@ -759,16 +679,6 @@ int queue_component_status_get(struct queue *q, const char *component,
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	return component_status_get(q, component, out);
-}
-
-void queue_component_status_clear(struct queue_component_status *s)
-{
-	if (!s)
-		return;
-	free(s->component);
-	free(s->owner);
-	free(s->privileges);
-	memset(s, 0, sizeof(*s));
 }
 
 int queue_bridge_status_put(struct queue *q,

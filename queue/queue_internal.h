@@ -54,6 +54,12 @@ int registrations_put(struct queue *q, const struct queue_registration *r);
 int registrations_get(struct queue *q, const char *key, bool by_node,
                       struct queue_registration *out);
 int registrations_delete(struct queue *q, const char *jid);
+/* The verified users with a SIP presence address (queue.h's
+ * queue_presence_users_foreach). */
+int registrations_presence_users(struct queue *q,
+                                 int (*cb)(const char *jid,
+                                           const char *sip_address, void *arg),
+                                 void *arg);
 int registrations_foreach(struct queue *q,
                           int (*cb)(const struct queue_registration *r,
                                     void *arg),

@@ -4,6 +4,8 @@
  * A write wakes the component's other handles (QUEUE_CH_REGISTRATIONS).
  */
 #include <errno.h>
+#include <string.h>
+#include <strings.h>
 
 #include "database.h"
 #include "queue_internal.h"
@@ -100,4 +102,48 @@ int registrations_foreach(struct queue *q,
 	                        SQL_COLUMNS(registration_columns),
 	                        sizeof(struct queue_registration), walk_one, &w,
 	                        SQL_NO_ARGS);
+}
+
+void queue_registration_clear(struct queue_registration *r)
+{
+	if (!r)
+		return;
+	database_row_clear(SQL_COLUMNS(registration_columns), r);
+	memset(r, 0, sizeof(*r));
+}
+
+struct users_walk {
+	int (*cb)(const char *jid, const char *sip_address, void *arg);
+	void *arg;
+};
+
+static bool is_sip_uri(const char *s)
+{
+	return s && (!strncasecmp(s, "sip:", 4) || !strncasecmp(s, "sips:", 5));
+}
+
+/* A verified user's SIP presence address: the one given, else the phone
+ * when it is a SIP URI; users without one are skipped. */
+static int users_one(const struct queue_registration *r, void *arg)
+{
+	struct users_walk *u = arg;
+	const char *addr = NULL;
+
+	if (!r->verified)
+		return 0;
+	if (r->sip_presence && *r->sip_presence)
+		addr = r->sip_presence;
+	else if (is_sip_uri(r->phone))
+		addr = r->phone;
+	return addr ? u->cb(r->jid, addr, u->arg) : 0;
+}
+
+int registrations_presence_users(struct queue *q,
+                                 int (*cb)(const char *jid,
+                                           const char *sip_address, void *arg),
+                                 void *arg)
+{
+	struct users_walk u = {cb, arg};
+
+	return registrations_foreach(q, users_one, &u);
 }

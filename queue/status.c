@@ -98,6 +98,15 @@ static const struct sql_column component_columns[] = {
     COMPONENT_FIELD(TEXT, privileges),
 };
 
+void queue_component_status_clear(struct queue_component_status *s)
+{
+	if (!s)
+		return;
+	free(s->component);
+	database_row_clear(SQL_COLUMNS(component_columns), s);
+	memset(s, 0, sizeof(*s));
+}
+
 int component_status_put(struct queue *q,
                          const struct queue_component_status *s)
 {
