@@ -148,6 +148,28 @@ int database_int(struct queue *q, enum engine_statement_id id, const char *what,
 	return err;
 }
 
+int database_ints(struct queue *q, enum engine_statement_id id,
+                  const char *what, int64_t *v, size_t n,
+                  const struct sql_arg *args, size_t n_args)
+{
+	struct engine_statement *st;
+	bool row;
+	size_t i;
+	int err;
+
+	memset(v, 0, n * sizeof(*v));
+	err = prepare(q, id, false, args, n_args, &st);
+	if (err)
+		return err;
+	err = q->ops->step(q->engine, st, &row, what);
+	if (!err && !row)
+		err = -ENOENT;
+	for (i = 0; !err && i < n; i++)
+		v[i] = q->ops->column_int(st, (int)i);
+	q->ops->release(q->engine, st);
+	return err;
+}
+
 int database_exists(struct queue *q, enum engine_statement_id id,
                     const char *what, const struct sql_arg *args, size_t n_args)
 {

@@ -117,6 +117,12 @@ int database_int(struct queue *q, enum engine_statement_id id, const char *what,
                  int64_t def, int64_t *v, const struct sql_arg *args,
                  size_t n_args);
 
+/* The first N columns of the first row as integers (NULL: 0); -ENOENT
+ * when there is no row. */
+int database_ints(struct queue *q, enum engine_statement_id id,
+                  const char *what, int64_t *v, size_t n,
+                  const struct sql_arg *args, size_t n_args);
+
 /* 0 when statement ID returns a row, -ENOENT when it returns none. */
 int database_exists(struct queue *q, enum engine_statement_id id,
                     const char *what, const struct sql_arg *args,

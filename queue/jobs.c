@@ -74,28 +74,6 @@ static const struct sql_column lease_info_columns[] = {
     SQL_COLUMN(INT, struct lease_info, kind),
 };
 
-/* ES_CLAIM_QUEUED/EXPIRED: id, next_attempt_ms. */
-struct candidate {
-	int64_t id;
-	int64_t at;
-};
-
-static const struct sql_column candidate_columns[] = {
-    SQL_COLUMN(INT64, struct candidate, id),
-    SQL_COLUMN(INT64, struct candidate, at),
-};
-
-/* ES_MSG_COUNTS: all messages, unheard ones. */
-struct message_counts {
-	int64_t all;
-	int64_t unheard;
-};
-
-static const struct sql_column message_counts_columns[] = {
-    SQL_COLUMN(INT64, struct message_counts, all),
-    SQL_COLUMN(INT64, struct message_counts, unheard),
-};
-
 /* ---- reading jobs -------------------------------------------------------- */
 
 void queue_job_free(struct queue_job *job)
@@ -415,14 +393,13 @@ static int expired_was_heard(struct queue *q, int64_t id, bool *heard)
 	free(li.owner);
 
 	if (li.kind == QUEUE_JOB_MESSAGE) {
-		struct message_counts c = {0};
+		int64_t c[2]; /* all messages, unheard ones */
 
-		err = database_row(q, ES_MSG_COUNTS, "counting messages",
-		                   SQL_COLUMNS(message_counts_columns), &c,
-		                   SQL_ARGS(SQL_INT(id)));
+		err = database_ints(q, ES_MSG_COUNTS, "counting messages", c, 2,
+		                    SQL_ARGS(SQL_INT(id)));
 		if (err)
 			return err == -ENOENT ? 0 : err;
-		*heard = c.all > 0 && c.unheard == 0;
+		*heard = c[0] > 0 && c[1] == 0;
 		return 0;
 	}
 	if (li.kind == QUEUE_JOB_VERIFY) {
@@ -435,16 +412,14 @@ static int expired_was_heard(struct queue *q, int64_t id, bool *heard)
 	return 0;
 }
 
-/* The first row of a claim query; C->id 0: none. */
+/* A claim query's first row: C[0] the job's id (0: none), C[1] its
+ * next_attempt_ms. */
 static int candidate(struct queue *q, enum engine_statement_id which,
-                     int64_t now, struct candidate *c)
+                     int64_t now, int64_t c[2])
 {
-	int err;
+	int err = database_ints(q, which, "looking for a due job", c, 2,
+	                        SQL_ARGS(SQL_INT(now)));
 
-	memset(c, 0, sizeof(*c));
-	err = database_row(q, which, "looking for a due job",
-	                   SQL_COLUMNS(candidate_columns), c,
-	                   SQL_ARGS(SQL_INT(now)));
 	return err == -ENOENT ? 0 : err;
 }
 
@@ -473,23 +448,23 @@ static int claim_in_tx(struct queue *q, const char *owner, int lease_ms,
                        struct queue_job **jobp, int64_t *next_due_ms)
 {
 	int64_t now = queue_now_ms(q), id;
-	struct candidate qd, ex;
+	int64_t qd[2], ex[2]; /* a queued and a lapsed job: id, due */
 	bool expired, heard;
 	int err;
 
 	for (;;) {
-		err = candidate(q, ES_CLAIM_QUEUED, now, &qd);
+		err = candidate(q, ES_CLAIM_QUEUED, now, qd);
 		if (!err)
-			err = candidate(q, ES_CLAIM_EXPIRED, now, &ex);
+			err = candidate(q, ES_CLAIM_EXPIRED, now, ex);
 		if (err)
 			return err;
-		if (!qd.id && !ex.id) {
+		if (!qd[0] && !ex[0]) {
 			err = next_due(q, next_due_ms);
 			return err ? err : -EAGAIN;
 		}
-		expired = ex.id && (!qd.id || ex.at < qd.at ||
-		                    (ex.at == qd.at && ex.id < qd.id));
-		id = expired ? ex.id : qd.id;
+		expired = ex[0] && (!qd[0] || ex[1] < qd[1] ||
+		                    (ex[1] == qd[1] && ex[0] < qd[0]));
+		id = expired ? ex[0] : qd[0];
 		if (!expired)
 			break;
 		err = expired_was_heard(q, id, &heard);
