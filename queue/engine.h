@@ -33,72 +33,99 @@
 #define SQL_KIND_VERIFY  "2"
 
 /*
- * Every statement the rules run, by id. Each engine supplies the text of
- * every one (the parameters' numbers and meaning are the same in every
- * engine: the comment in engine_sqlite.c's table is the contract).
+ * Every statement the rules run, by id, with its parameters (?N) and the
+ * columns it returns; each engine supplies the text of every one, in its
+ * own dialect and placeholder style, with the same parameters and columns.
+ * JOB_COLS, MSG_COLS and REG_COLS are the column lists of the row structs,
+ * in their column tables' order (jobs.c, registrations.c).
  */
 enum engine_statement_id {
-	ES_SCHEMA_VERSION,
+	ES_SCHEMA_VERSION, /* -> the highest applied migration */
 
-	ES_REG_PUT,
-	ES_REG_GET,
-	ES_REG_GET_NODE,
-	ES_REG_DELETE,
-	ES_REG_LIST,
+	ES_REG_PUT,      /* REG_COLS ?1..?15; upsert on jid keeping created */
+	ES_REG_GET,      /* ?1 jid -> REG_COLS */
+	ES_REG_GET_NODE, /* ?1 push_node -> REG_COLS */
+	ES_REG_DELETE,   /* ?1 jid */
+	ES_REG_LIST,     /* -> REG_COLS by jid */
 
-	ES_MSG_BY_KEY,
-	ES_JOB_OPEN,
-	ES_MSG_NEXT_SEQ,
-	ES_MSG_INSERT,
-	ES_COUNT_CALLEE,
-	ES_COUNT_SENDER,
-	ES_PAIR_LAST_FINISHED,
-	ES_JOB_INSERT,
-	ES_VERIFY_SUPERSEDE,
-	ES_JOB_CANCEL_FOR,
-	ES_CLAIM_QUEUED,  /* an engine with row locks locks the row here */
-	ES_CLAIM_EXPIRED, /* likewise */
-	ES_NEXT_DUE_QUEUED,
-	ES_NEXT_DUE_ACTIVE,
-	ES_MSG_COUNTS,
-	ES_EVENT_OF_TYPE,
-	ES_JOB_CLAIM,
-	ES_JOB_SET_FINISHED,
-	ES_JOB_GET,
-	ES_MSGS_GET,
-	ES_JOB_LEASE_INFO,
-	ES_JOB_RENEW,
-	ES_JOB_RENEW_ALL,
-	ES_JOB_RETRY,
-	ES_MSGS_UNHEARD,
-	ES_MSG_MOVE,
-	ES_JOB_FOLLOW_UP,
-	ES_JOB_LIST,
+	ES_MSG_BY_KEY,         /* ?1 idem_key -> job_id */
+	ES_JOB_OPEN,           /* ?1 callee ?2 sender -> the unfinished message
+	                          job's id, oldest first */
+	ES_MSG_NEXT_SEQ,       /* ?1 job -> the next seq (1 for none) */
+	ES_MSG_INSERT,         /* ?1 job ?2 seq ?3 sender ?4 body ?5 encrypted
+	                          ?6 received_ms ?7 idem_key */
+	ES_COUNT_CALLEE,       /* ?1 callee ?2 since_ms ?3 kind (0: any) ->
+	                          count */
+	ES_COUNT_SENDER,       /* ?1 sender, as above */
+	ES_PAIR_LAST_FINISHED, /* ?1 callee ?2 sender -> newest finished_ms of
+	                          their finished message jobs */
+	ES_JOB_INSERT,         /* ?1 kind ?2 callee ?3 destination ?4 tz ?5 lang
+	                          ?6 sender ?7 sender_name ?8 reply_from
+	                          ?9 verify_code ?10 created ?11 not_before and
+	                          next_attempt; queued, no attempts */
+	ES_VERIFY_SUPERSEDE,   /* ?1 callee ?2 now: queued verify jobs
+	                          cancelled */
+	ES_JOB_CANCEL_FOR,     /* ?1 callee ?2 now: unfinished jobs cancelled */
+	ES_CLAIM_QUEUED,       /* ?1 now -> id, next_attempt_ms of the first
+	                          due queued job whose callee is not on the
+	                          phone; an engine with row locks locks it here
+	                          (FOR UPDATE SKIP LOCKED) */
+	ES_CLAIM_EXPIRED,      /* ?1 now -> id, next_attempt_ms of the first
+	                          active job whose lease lapsed; likewise */
+	ES_NEXT_DUE_QUEUED,    /* -> the earliest time a queued job is due */
+	ES_NEXT_DUE_ACTIVE,    /* -> the earliest lease deadline + 1 */
+	ES_MSG_COUNTS,         /* ?1 job -> messages, unheard messages */
+	ES_EVENT_OF_TYPE,      /* ?1 job ?2 type -> a row if there is one */
+	ES_JOB_CLAIM,          /* ?1 job ?2 owner ?3 deadline: active,
+	                          attempts + 1 */
+	ES_JOB_SET_FINISHED,   /* ?1 job ?2 state ?3 now ?4 reason */
+	ES_JOB_GET,            /* ?1 job -> JOB_COLS */
+	ES_MSGS_GET,           /* ?1 job ?2 after seq -> MSG_COLS by seq */
+	ES_JOB_LEASE_INFO,     /* ?1 job -> state, lease_owner, kind */
+	ES_JOB_RENEW,          /* ?1 job ?2 owner ?3 deadline, if active and
+	                          the owner's */
+	ES_JOB_RENEW_ALL,      /* ?1 owner ?2 deadline: all its active jobs */
+	ES_JOB_RETRY,          /* ?1 job ?2 next_attempt ?3 reason: queued,
+	                          lease cleared */
+	ES_MSGS_UNHEARD,       /* ?1 job -> ids of unheard messages by seq */
+	ES_MSG_MOVE,           /* ?1 message ?2 new job ?3 new seq */
+	ES_JOB_FOLLOW_UP,      /* ?1 job ?2 now: a queued copy of its snapshot,
+	                          due now */
+	ES_JOB_LIST,           /* ?1 callee or NULL ?2 unfinished only
+	                          ?3 finished only ?4 limit -> ids, newest
+	                          first */
 
-	ES_EVENT_INSERT,
-	ES_MSGS_MARK_HEARD,
-	ES_EVENTS_UNDELIVERED,
-	ES_EVENTS_FOR_JOB,
-	ES_EVENT_DELIVERED,
+	ES_EVENT_INSERT,       /* ?1 job ?2 type ?3 detail ?4 blob ?5 now */
+	ES_MSGS_MARK_HEARD,    /* ?1 job ?2 seq: messages up to it heard */
+	ES_EVENTS_UNDELIVERED, /* ?1 limit -> id, job_id, type, detail, blob,
+	                          created_ms and the job's kind, callee,
+	                          sender, reply_from; oldest first */
+	ES_EVENTS_FOR_JOB,     /* ?1 job -> the same columns, oldest first */
+	ES_EVENT_DELIVERED,    /* ?1 event ?2 now, if not delivered yet */
 
-	ES_PRES_SET,
-	ES_PRES_GET,
-	ES_PRES_LIST,
-	ES_GWSUB_ADD,
-	ES_GWSUB_REMOVE,
-	ES_GWSUB_EXISTS,
-	ES_GWSUB_COUNT,
-	ES_GWSUB_LIST,
+	ES_PRES_SET,  /* ?1 jid ?2 source ?3 state ?4 status ?5 now; upsert */
+	ES_PRES_GET,  /* ?1 jid ?2 source -> state, status, updated_ms */
+	ES_PRES_LIST, /* ?1 source ?2 since_ms -> jid, source, state,
+	                 status, updated_ms, by updated_ms then jid */
+	ES_GWSUB_ADD, /* ?1 contact ?2 subscriber ?3 user ?4 now; upsert */
+	ES_GWSUB_REMOVE, /* ?1 contact ?2 subscriber */
+	ES_GWSUB_EXISTS, /* ?1 contact ?2 subscriber -> a row if there is one */
+	ES_GWSUB_COUNT,  /* ?1 contact -> count */
+	ES_GWSUB_LIST,   /* ?1 user or NULL -> contact, subscriber, user */
 
-	ES_LEASE_GET,
-	ES_LEASE_PUT,
-	ES_LEASE_DELETE,
-	ES_STATUS_PUT,
-	ES_STATUS_GET,
-	ES_BRIDGE_PUT,
-	ES_BRIDGE_EXPIRE,
-	ES_BRIDGE_REMOVE,
-	ES_BRIDGE_LIST,
+	ES_LEASE_GET,     /* ?1 name -> owner, deadline_ms */
+	ES_LEASE_PUT,     /* ?1 name ?2 owner ?3 deadline; upsert */
+	ES_LEASE_DELETE,  /* ?1 name ?2 owner */
+	ES_STATUS_PUT,    /* ?1 component ?2 owner ?3 connected ?4 heartbeat
+	                     ?5 privileges; upsert */
+	ES_STATUS_GET,    /* ?1 component -> owner, connected_ms,
+	                     heartbeat_ms, privileges */
+	ES_BRIDGE_PUT,    /* ?1 owner ?2 host ?3 pid ?4 started ?5 heartbeat
+	                     ?6 calls ?7 presence_lease; upsert */
+	ES_BRIDGE_EXPIRE, /* ?1 before: rows with an older heartbeat deleted */
+	ES_BRIDGE_REMOVE, /* ?1 owner */
+	ES_BRIDGE_LIST,   /* ?1 since -> owner, host, pid, started_ms,
+	                     heartbeat_ms, calls, presence_lease */
 
 	ES_COUNT,
 };
