@@ -173,6 +173,21 @@ static int count_jobs(struct queue *q, enum engine_statement_id id,
 	    SQL_ARGS(SQL_TEXT(jid), SQL_INT(since_ms), SQL_INT(kind)));
 }
 
+/* *OVER: JID has LIMIT message jobs or more in the last hour (LIMIT 0:
+ * no limit). */
+static int limit_reached(struct queue *q, enum engine_statement_id id,
+                         const char *jid, int limit, int64_t now, bool *over)
+{
+	int64_t v = 0;
+	int err = 0;
+
+	if (limit > 0)
+		err = count_jobs(q, id, jid, now - HOUR_MS + 1,
+		                 QUEUE_JOB_MESSAGE, &v);
+	*over = !err && limit > 0 && v >= limit;
+	return err;
+}
+
 static int message_insert(struct queue *q, int64_t job_id, int64_t seq,
                           const struct queue_message_in *m)
 {
@@ -212,6 +227,7 @@ static int enqueue_in_tx(struct queue *q, const struct queue_message_in *m,
                          int64_t *job_id, enum queue_enqueue_result *res)
 {
 	int64_t now = queue_now_ms(q), v, not_before;
+	bool over = false;
 	int err;
 
 	/* A message seen before: report its job, change nothing. */
@@ -245,26 +261,19 @@ static int enqueue_in_tx(struct queue *q, const struct queue_message_in *m,
 		return 0;
 	}
 
-	/* A new job: within the hourly limits, after the coalescing window. */
-	if (lim->per_callee_per_hour > 0) {
-		err = count_jobs(q, ES_COUNT_CALLEE, m->callee_jid,
-		                 now - HOUR_MS + 1, QUEUE_JOB_MESSAGE, &v);
-		if (err)
-			return err;
-		if (v >= lim->per_callee_per_hour) {
-			*res = QUEUE_ENQ_LIMIT_CALLEE;
-			return 0;
-		}
+	/* A new job: within the hourly limits, after the coalescing window
+	 * (*RES is not read when an error is returned). */
+	err = limit_reached(q, ES_COUNT_CALLEE, m->callee_jid,
+	                    lim->per_callee_per_hour, now, &over);
+	if (err || over) {
+		*res = QUEUE_ENQ_LIMIT_CALLEE;
+		return err;
 	}
-	if (lim->per_sender_per_hour > 0) {
-		err = count_jobs(q, ES_COUNT_SENDER, m->sender_jid,
-		                 now - HOUR_MS + 1, QUEUE_JOB_MESSAGE, &v);
-		if (err)
-			return err;
-		if (v >= lim->per_sender_per_hour) {
-			*res = QUEUE_ENQ_LIMIT_SENDER;
-			return 0;
-		}
+	err = limit_reached(q, ES_COUNT_SENDER, m->sender_jid,
+	                    lim->per_sender_per_hour, now, &over);
+	if (err || over) {
+		*res = QUEUE_ENQ_LIMIT_SENDER;
+		return err;
 	}
 	not_before = now;
 	err = database_int(
