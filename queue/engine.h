@@ -126,6 +126,7 @@ enum engine_statement_id {
 	ES_BRIDGE_REMOVE, /* ?1 owner */
 	ES_BRIDGE_LIST,   /* ?1 since -> owner, host, pid, started_ms,
 	                     heartbeat_ms, calls, presence_lease */
+	ES_JOBS_BY_STATE, /* -> one row: the jobs in state 0, 1, 2, 3, 4 */
 
 	ES_COUNT,
 };

@@ -243,6 +243,12 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_BRIDGE_LIST] = "SELECT owner, host, pid, started_ms, heartbeat_ms, "
                        "calls, presence_lease FROM bridge_status WHERE "
                        "heartbeat_ms >= ?1 ORDER BY started_ms, owner",
+    /* Read from the jobs_due index (state first), not the table. */
+    [ES_JOBS_BY_STATE] = "SELECT COALESCE(SUM(state = 0), 0), "
+                         "COALESCE(SUM(state = 1), 0), "
+                         "COALESCE(SUM(state = 2), 0), "
+                         "COALESCE(SUM(state = 3), 0), "
+                         "COALESCE(SUM(state = 4), 0) FROM jobs",
 };
 
 /* The transaction statements, kept prepared like the others. */

@@ -366,6 +366,12 @@ int jobs_created_since(struct queue *q, const char *callee_jid,
 	return err;
 }
 
+int jobs_count_by_state(struct queue *q, int64_t *counts)
+{
+	return database_ints(q, ES_JOBS_BY_STATE, "counting jobs by state",
+	                     counts, QUEUE_JOB_STATES, NULL, 0);
+}
+
 /* ---- claiming ------------------------------------------------------------ */
 
 static int set_finished(struct queue *q, int64_t id, enum queue_job_state state,

@@ -717,6 +717,14 @@ int queue_jobs_created_since(struct queue *q, const char *callee_jid,
 	return jobs_created_since(q, callee_jid, sender_jid, since_ms, count);
 }
 
+int queue_jobs_count_by_state(struct queue *q, int64_t counts[QUEUE_JOB_STATES])
+{
+	if (!q || !counts)
+		return -EINVAL;
+	memset(counts, 0, QUEUE_JOB_STATES * sizeof(counts[0]));
+	return jobs_count_by_state(q, counts);
+}
+
 /* ---- wake-ups ----------------------------------------------------------- */
 
 int queue_wake_listen(struct queue *q, unsigned mask, int *fd)

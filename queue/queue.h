@@ -448,6 +448,13 @@ int queue_jobs_created_since(struct queue *q, const char *callee_jid,
                              const char *sender_jid, int64_t since_ms,
                              int *count);
 
+/* How many kinds of job state there are (the values of queue_job_state). */
+#define QUEUE_JOB_STATES 5
+/* COUNTS[state] = the jobs in each state, from one read (no write, no
+ * lock held past the statement). For /metrics and operators. */
+int queue_jobs_count_by_state(struct queue *q,
+                              int64_t counts[QUEUE_JOB_STATES]);
+
 /* ---- wake-ups between processes ------------------------------------------ */
 
 enum queue_channel {

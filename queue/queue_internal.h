@@ -90,6 +90,8 @@ int jobs_foreach(struct queue *q, const struct queue_job_filter *f,
  * SENDER when CALLEE is NULL. */
 int jobs_created_since(struct queue *q, const char *callee_jid,
                        const char *sender_jid, int64_t since_ms, int *count);
+/* COUNTS[QUEUE_JOB_STATES]: the jobs in each state, one read. */
+int jobs_count_by_state(struct queue *q, int64_t *counts);
 
 /* events.c. insert() is the bare insert, inside the caller's transaction
  * (jobs.c ends a job with an event). */

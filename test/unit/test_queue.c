@@ -1709,6 +1709,42 @@ static const struct engine_under_test engines[] = {
     {"sqlite", sqlite_fresh, sqlite_own_cases},
 };
 
+/* The jobs by state, for the component's ringbridge_queue_jobs: an empty
+ * queue counts zeros, then each state as jobs move. */
+static void test_count_by_state(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	int64_t counts[QUEUE_JOB_STATES], id = 0;
+
+	fresh_db("count_by_state");
+	q = open_q();
+	counts[0] = 99;
+	CHECK_INT(queue_jobs_count_by_state(q, counts), 0);
+	for (int i = 0; i < QUEUE_JOB_STATES; i++)
+		CHECK_INT(counts[i], 0);
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
+	                  &id, NULL),
+	          0);
+	CHECK_INT(enqueue(q, "bob@example.org", "carol@example.org", "k2", NULL,
+	                  NULL, NULL),
+	          0);
+	CHECK_INT(queue_jobs_count_by_state(q, counts), 0);
+	CHECK_INT(counts[QUEUE_JOB_QUEUED], 2);
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, NULL), 0);
+	queue_job_free(job);
+	CHECK_INT(queue_jobs_count_by_state(q, counts), 0);
+	CHECK_INT(counts[QUEUE_JOB_QUEUED], 1);
+	CHECK_INT(counts[QUEUE_JOB_ACTIVE], 1);
+	CHECK_INT(queue_job_finish(q, id, "b1", QUEUE_JOB_NOTIFIED, NULL), 0);
+	CHECK_INT(queue_jobs_count_by_state(q, counts), 0);
+	CHECK_INT(counts[QUEUE_JOB_ACTIVE], 0);
+	CHECK_INT(counts[QUEUE_JOB_NOTIFIED], 1);
+	CHECK_INT(counts[QUEUE_JOB_FAILED] + counts[QUEUE_JOB_CANCELLED], 0);
+	CHECK_INT(queue_jobs_count_by_state(NULL, counts), -EINVAL);
+	queue_close(q);
+}
+
 /* What every engine must do alike. */
 static void (*const conformance[])(void) = {
     test_open,
@@ -1735,6 +1771,7 @@ static void (*const conformance[])(void) = {
     test_wake,
     test_batch,
     test_job_foreach,
+    test_count_by_state,
 };
 
 /* Runs the suite on engine NAME; -1 when there is no such engine. */
