@@ -384,6 +384,8 @@ static const struct config_key config_keys[] = {
     K_INT("sip", "key_timeout", sip.key_timeout, "10", 2, 60),
     K_INT("sip", "lease_seconds", sip.lease_seconds, "30", 3, 600),
     K_INT("sip", "poll_interval", sip.poll_interval, "3", 1, 300),
+    K_STR("sip", "metrics_listen", sip.metrics_listen, "", check_listen_addr,
+          0),
 
     K_STR("tts", "voice", tts.voice, "kal", check_voice, KF_NONEMPTY),
     K_INT("tts", "max_chars", tts.max_chars, "1000", 1, 10000),

@@ -62,6 +62,7 @@ struct config {
 		int realtime_priority; /* 0: normal scheduling */
 		int key_timeout;       /* seconds of silence after the menu */
 		int poll_interval;     /* seconds between safety-net claims */
+		char *metrics_listen;  /* HOST:PORT of /metrics; empty: none */
 	} sip;
 
 	struct {

@@ -14,6 +14,7 @@
 #include "comp.h"
 #include "jidesc.h"
 #include "log.h"
+#include "monitor.h"
 #include "policy.h"
 #include "store.h"
 #include "tz.h"
@@ -115,7 +116,6 @@ static void stored(struct comp *c, enum queue_enqueue_result r, int64_t job_id,
 {
 	struct catch_ctx *x = arg;
 
-	(void)c;
 	if (err) {
 		finish(x, CATCH_ERROR, r, err);
 		return;
@@ -127,6 +127,8 @@ static void stored(struct comp *c, enum queue_enqueue_result r, int64_t job_id,
 		log_info(TAG, "message from %s to %s: %s, job %lld", x->sender,
 		         x->callee, queue_enqueue_result_name(r),
 		         (long long)job_id);
+	if (r == QUEUE_ENQ_NEW_JOB || r == QUEUE_ENQ_JOINED)
+		comp_monitor_caught(c);
 	finish(x, CATCH_QUEUED, r, 0);
 }
 

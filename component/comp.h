@@ -26,6 +26,7 @@ struct gwpres;
 struct outcomes;
 struct http_server;
 struct uploader;
+struct comp_monitor;
 
 /* What the server granted through XEP-0356 (advertised after auth). */
 struct comp_privileges {
@@ -58,6 +59,8 @@ struct comp {
 	struct uploader *uploader; /* XEP-0363 uploads of voice replies */
 	struct http_server *http;  /* serves voice replies, or NULL */
 	int wake_fd;               /* queue wake-ups (registrations, events) */
+	/* The metrics (monitor.h), or NULL. */
+	struct comp_monitor *monitor;
 	struct presence_table *presence;
 	struct presence_rows *rows; /* the queue's "xmpp" rows */
 	struct gwpres *gwpres;      /* gateway contacts' presence */
@@ -67,6 +70,7 @@ struct comp {
 	int signal_fd;
 	int64_t startup_due_ms; /* when to do the post-connect work */
 	bool startup_done;
+	bool ready_sent; /* READY=1 went to systemd (health.h) */
 
 	/* bare JID -> the push node the server was asked to enable, kept
 	 * across reconnects (the server keeps it too): compared with the

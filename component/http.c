@@ -31,7 +31,9 @@
 
 #include "config.h"
 #include "http.h"
+#include "listen.h"
 #include "log.h"
+#include "metrics_http.h"
 
 #define TAG "http"
 
@@ -82,6 +84,7 @@ struct http_server {
 	bool sweeping;       /* the sweep thread was started */
 	atomic_bool serving; /* MHD started: its messages are clients' */
 	pthread_t sweeper;
+	_Atomic(struct metrics *) metrics; /* served at /metrics, or NULL */
 };
 
 static const struct http_type *http_type_find(const char *ext)
@@ -399,6 +402,8 @@ static enum MHD_Result http_request_handle(void *cls, struct MHD_Connection *c,
 	if (http_request_has_body(c))
 		return http_error_send(c, MHD_HTTP_CONTENT_TOO_LARGE,
 		                       "no request body is accepted\n");
+	if (!strcmp(url, "/metrics") && atomic_load(&h->metrics))
+		return metrics_http_answer(c, atomic_load(&h->metrics));
 	name = http_url_name(h, url);
 	type = name ? http_name_match(name) : NULL;
 	if (!type)
@@ -626,32 +631,6 @@ static void *http_sweep_run(void *arg)
 	return NULL;
 }
 
-/* Splits "HOST:PORT" or "[V6]:PORT" into HOST (brackets removed) and
- * PORT. */
-static int http_listen_split(const char *listen, char *host, size_t hostlen,
-                             const char **port)
-{
-	const char *colon = strrchr(listen, ':');
-	const char *h = listen;
-	size_t n;
-
-	if (!colon || !colon[1])
-		return -EINVAL;
-	n = (size_t)(colon - listen);
-	if (listen[0] == '[') {
-		if (n < 2 || listen[n - 1] != ']')
-			return -EINVAL;
-		h++;
-		n -= 2;
-	}
-	if (n == 0 || n >= hostlen)
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	*port = colon + 1;
-	return 0;
-}
-
 /* Sets base_path, the path of [recordings] base_url ending in '/' ("/"
  * when base_url is empty or has no path). Set before MHD starts: the
  * handler reads it from MHD's thread. */
@@ -703,15 +682,13 @@ static int http_base_url_set(struct http_server *h, const struct config *cfg,
 int http_server_new(struct http_server **hp, const struct config *cfg)
 {
 	struct http_server *h;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *ai = NULL;
 	const union MHD_DaemonInfo *info;
 	pthread_condattr_t ca;
-	const char *dir = cfg->recordings.dir, *port;
+	const char *dir = cfg->recordings.dir, *why;
 	char host[256];
 	unsigned int flags;
-	int err, gai;
+	int err;
 
 	*hp = NULL;
 	if (!cfg->http.listen || !*cfg->http.listen)
@@ -741,20 +718,12 @@ int http_server_new(struct http_server **hp, const struct config *cfg)
 		goto out;
 	}
 
-	err = http_listen_split(cfg->http.listen, host, sizeof(host), &port);
-	if (err) {
-		log_err(TAG, "[http] listen %s is not HOST:PORT",
-		        cfg->http.listen);
-		goto out;
-	}
 	err = http_base_path_set(h, cfg->recordings.base_url);
 	if (err)
 		goto out;
-	gai = getaddrinfo(host, port, &hints, &ai);
-	if (gai) {
-		err = -EADDRNOTAVAIL;
-		log_err(TAG, "[http] listen %s: %s", cfg->http.listen,
-		        gai_strerror(gai));
+	err = listen_resolve(cfg->http.listen, host, sizeof(host), &ai, &why);
+	if (err) {
+		log_err(TAG, "[http] listen %s: %s", cfg->http.listen, why);
 		goto out;
 	}
 	flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
@@ -804,6 +773,12 @@ out:
 	}
 	*hp = h;
 	return 0;
+}
+
+void http_server_metrics_serve(struct http_server *h, struct metrics *reg)
+{
+	if (h)
+		atomic_store(&h->metrics, reg);
 }
 
 void http_server_free(struct http_server *h)

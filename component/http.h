@@ -4,6 +4,7 @@
  * audio under a name of 128 random bits in [recordings] dir and returns its
  * public URL; libmicrohttpd serves those names, and only those, from its own
  * thread (GET and HEAD, byte ranges), until they expire after expire_days.
+ * The same listener serves the component's /metrics (monitor.h).
  */
 #ifndef RB_HTTP_H
 #define RB_HTTP_H
@@ -12,6 +13,7 @@
 
 struct config;
 struct http_server;
+struct metrics;
 
 /*
  * Opens (creating it if missing) [recordings] dir, deletes expired
@@ -29,6 +31,10 @@ struct http_server;
  * (so port 0 works in tests).
  */
 int http_server_new(struct http_server **hp, const struct config *cfg);
+
+/* From now on, also answers GET and HEAD of /metrics with REG's text
+ * exposition (REG must outlive H; NULL stops it). Safe while serving. */
+void http_server_metrics_serve(struct http_server *h, struct metrics *reg);
 
 /* Stops the listener (open connections are closed) and the sweep; frees H.
  * NULL is allowed. Published files stay until they expire. */

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "monitor.h"
 #include "outcome.h"
 #include "presence.h"
 #include "store.h"
@@ -95,6 +96,8 @@ static int comp_init(struct comp *c, struct config *cfg)
 	err = comp_outcomes_new(&c->outcomes, c);
 	if (!err)
 		err = upload_new(&c->uploader, c);
+	if (!err)
+		err = comp_monitor_new(&c->monitor, cfg);
 	if (err)
 		return err;
 	if (cfg->http.listen && *cfg->http.listen) {
@@ -104,6 +107,8 @@ static int comp_init(struct comp *c, struct config *cfg)
 			        cfg->http.listen, strerror(-err));
 			return err;
 		}
+		http_server_metrics_serve(c->http,
+		                          comp_monitor_registry(c->monitor));
 	}
 	xmpp_initialize();
 	c->ctx = xmpp_ctx_new(NULL, &logger);
@@ -116,6 +121,7 @@ static void comp_fini(struct comp *c)
 	comp_outcomes_free(c->outcomes);
 	upload_free(c->uploader);
 	http_server_free(c->http);
+	comp_monitor_free(c->monitor);
 	if (c->ctx) {
 		xmpp_ctx_free(c->ctx);
 		xmpp_shutdown();

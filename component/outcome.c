@@ -15,6 +15,7 @@
 #include "http.h"
 #include "jidesc.h"
 #include "log.h"
+#include "monitor.h"
 #include "outcome.h"
 #include "policy.h"
 #include "upload.h"
@@ -392,6 +393,8 @@ static void ping_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 	if (queue_event_mark_delivered(c->q, (int64_t *)(void *)o->ids->data,
 	                               o->ids->len) != 0)
 		log_err(TAG, "cannot mark %u events delivered", o->ids->len);
+	else
+		comp_monitor_delivered(c, o->ids->len);
 	g_array_set_size(o->ids, 0);
 	comp_outcomes_poll(o);
 }

@@ -18,6 +18,8 @@
 #include "comp.h"
 #include "fallback.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 #include "policy.h"
 #include "push_plan.h"
 
@@ -320,7 +322,8 @@ static void push_unknown_node(struct comp *c, const char *node,
 /* ---- notifications ---- */
 
 struct notify_ctx {
-	xmpp_stanza_t *iq; /* a copy, for the reply */
+	xmpp_stanza_t *iq;  /* a copy, for the reply */
+	int64_t arrived_ns; /* for ringbridge_push_to_commit_seconds */
 };
 
 static void notify_done(struct comp *c, enum catch_verdict v,
@@ -328,8 +331,9 @@ static void notify_done(struct comp *c, enum catch_verdict v,
 {
 	struct notify_ctx *n = arg;
 
-	(void)v;
-	(void)r;
+	if (!err && v == CATCH_QUEUED &&
+	    (r == QUEUE_ENQ_NEW_JOB || r == QUEUE_ENQ_JOINED))
+		comp_monitor_push_committed(c, n->arrived_ns);
 	if (err)
 		/* "wait" errors do not count toward the server dropping
 		 * the push registration (mod_cloud_notify). */
@@ -488,6 +492,7 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 	req.idem_key = key;
 	n = g_new0(struct notify_ctx, 1);
 	n->iq = xmpp_stanza_copy(iq);
+	n->arrived_ns = metrics_now_ns();
 	push_catch(c, &req, n);
 out:
 	g_free(sender);

@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "comp.h"
+#include "health.h"
 #include "log.h"
+#include "monitor.h"
 #include "outcome.h"
 #include "presence.h"
 #include "store.h"
@@ -84,6 +86,9 @@ static void schedule_reconnect(struct comp *c)
 
 static void session_lost(struct comp *c)
 {
+	if (c->connected && !c->stopping)
+		health_status("the XMPP session was lost: reconnecting");
+	comp_monitor_connected(c, false);
 	c->connected = false;
 	c->xmpp_fd = -1;
 	comp_presence_clear(c->presence);
@@ -105,6 +110,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 
 	if (event == XMPP_CONN_CONNECT) {
 		c->connected = true;
+		comp_monitor_connected(c, true);
 		c->connected_at_ms = comp_now_ms();
 		c->backoff_ms = BACKOFF_MIN_MS;
 		/* Forget all presence: a user who left while we were away
@@ -214,6 +220,13 @@ static void startup_work(struct comp *c)
 	comp_gwpres_session_start(c);
 	upload_discover(c->uploader);
 	comp_outcomes_poll(c->outcomes);
+	/* Ready for systemd once, the first time there is a session and its
+	 * start-up work is done: messages can be caught from now on. */
+	if (!c->ready_sent)
+		health_ready("connected, catching messages");
+	else
+		health_status("connected, catching messages");
+	c->ready_sent = true;
 }
 
 /* Registrations may have changed outside this process (ringbridgectl,
@@ -289,6 +302,8 @@ static void handle_signal(struct comp *c)
 		         "signal %u: finishing pending work and "
 		         "stopping",
 		         si.ssi_signo);
+		if (!c->stopping)
+			health_stopping();
 		c->stopping = true;
 	}
 }
@@ -340,6 +355,10 @@ int comp_run(struct comp *c)
 	int64_t next_push_reconcile = comp_now_ms() + PUSH_RECONCILE_MS;
 	int64_t next_event_poll = comp_now_ms() + EVENT_POLL_MS;
 	int64_t next_recheck = comp_now_ms() + PRESENCE_RECHECK_MS;
+	/* The watchdog is pinged from this loop, so that a loop that stops
+	 * turning stops the pings and systemd restarts the process; the
+	 * loop wakes at least every LOOP_MAX_WAIT_MS, far inside the period. */
+	int64_t watchdog_ms = health_watchdog_period_ms(), next_watchdog = 0;
 
 	c->signal_fd = open_signal_fd();
 	if (c->signal_fd < 0) {
@@ -395,6 +414,10 @@ int comp_run(struct comp *c)
 			comp_outcomes_poll(c->outcomes);
 		}
 		comp_pending_iq_expire(c, now);
+		if (watchdog_ms && now >= next_watchdog) {
+			health_watchdog_ping();
+			next_watchdog = now + watchdog_ms;
+		}
 		if (now >= c->status_due_ms)
 			comp_status_write(c);
 
