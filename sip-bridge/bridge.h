@@ -46,6 +46,7 @@ struct presence;
 struct jitter;
 struct media;
 struct media_stream;
+struct monitor;
 
 /* An outgoing RTP packet's payload: 20 ms of G.711. */
 #define RTP_PAYLOAD 160
@@ -90,6 +91,8 @@ struct call {
 	struct call *next;
 	uint64_t serial; /* names the call in queue completions */
 	struct queue_job *job;
+	/* When the variable prompt went to the worker (monitor.h). */
+	int64_t tts_submitted_ns;
 	uint64_t tts_id;  /* the variable prompt's request, 0 when none */
 	int16_t *msg_pcm; /* rendered variable prompt (owned) */
 	size_t msg_n;
@@ -148,6 +151,9 @@ struct bridge {
 	struct tts_worker *tts;
 	struct tts_cache *cache;
 	struct media *media; /* the shared 20 ms clock */
+	/* Metrics and /metrics (monitor.h); systemd's watchdog pings. */
+	struct monitor *monitor;
+	su_timer_t *watchdog_timer;
 	struct ports ports;
 	struct call *calls;
 	int n_calls;

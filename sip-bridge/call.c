@@ -34,6 +34,8 @@
 #include "dbw.h"
 #include "dtmf.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 #include "policy.h"
 #include "prompts.h"
 #include "recorder.h"
@@ -410,6 +412,7 @@ static void finish_recording(struct call *c, bool speak)
 		/* The audio goes to the writer as it is, without a copy. */
 		event_then(c, QUEUE_EV_VOICE, f->mime_type, bytes, len,
 		           speak ? on_voice_saved : NULL);
+		monitor_voice_reply(c->b);
 		c->replied = true;
 		if (speak)
 			confirm_after(c);
@@ -453,6 +456,7 @@ static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 	(void)now_ms;
 	log_info(TAG, "job %lld: key %c (%s)", (long long)c->job->id, key,
 	         src == DTMF_SOURCE_RFC4733 ? "RFC 4733" : "in-band");
+	monitor_key(c->b, key);
 	if (c->job->kind != QUEUE_JOB_MESSAGE)
 		return;
 	switch (c->phase) {
@@ -559,6 +563,7 @@ static void submit_render(struct call *c)
 	c->pending_seq = last;
 	/* Message texts are private: only at debug level. */
 	log_debug(TAG, "job %lld: saying \"%s\"", (long long)c->job->id, text);
+	c->tts_submitted_ns = metrics_now_ns();
 	err = tts_worker_submit(b->tts, c->tts_id, text);
 	free(text);
 	/* More calls rendering at once than the worker queues (a burst of
@@ -599,6 +604,9 @@ void call_render_resume(struct bridge *b)
 void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n)
 {
 	c->tts_id = 0;
+	if (!err)
+		monitor_tts_render(c->b,
+		                   metrics_now_ns() - c->tts_submitted_ns);
 	if (err) {
 		log_err(TAG, "job %lld: the prompt did not render: %s",
 		        (long long)c->job->id, strerror(-err));
@@ -650,6 +658,7 @@ static void call_free(struct call *c)
 		if (*pp == c) {
 			*pp = c->next;
 			b->n_calls--;
+			monitor_calls_active(b);
 			break;
 		}
 	}
@@ -698,6 +707,7 @@ static void retry_or_fail(struct call *c, const char *reason, bool retry)
 	else
 		snprintf(words, sizeof(words), "%s", reason);
 	log_info(TAG, "job %lld: failed: %s", (long long)job->id, words);
+	monitor_job_finished(b, QUEUE_JOB_FAILED);
 	/* In this order on the writer's one FIFO. */
 	event(c, QUEUE_EV_FAILED, words);
 	dbw_job_finish(b->dbw, job->id, b->owner, QUEUE_JOB_FAILED, words,
@@ -705,11 +715,38 @@ static void retry_or_fail(struct call *c, const char *reason, bool retry)
 	event(c, QUEUE_EV_ENDED, queue_job_state_name(QUEUE_JOB_FAILED));
 }
 
+/* What the attempt counts as in ringbridge_calls_total: the first reason
+ * set wins, and these are the words call_on_failure and the ring timeout
+ * give the SIP failures that are the callee's doing. */
+static enum monitor_outcome outcome_kind(const struct call *c)
+{
+	static const struct {
+		const char *reason;
+		enum monitor_outcome o;
+	} kinds[] = {
+	    {"busy", MONITOR_BUSY},
+	    {"no answer", MONITOR_NO_ANSWER},
+	    {"rejected", MONITOR_REJECTED},
+	    {"unreachable", MONITOR_UNREACHABLE},
+	};
+
+	if (c->answered)
+		return MONITOR_ANSWERED;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(c->reason, kinds[i].reason))
+			return kinds[i].o;
+	return MONITOR_FAILED;
+}
+
 static void outcome(struct call *c)
 {
 	struct bridge *b = c->b;
 
+	if (!c->answered)
+		set_reason(c, "unreachable");
+	monitor_call_outcome(b, outcome_kind(c));
 	if (c->answered && (c->heard_seq > 0 || c->replied)) {
+		monitor_job_finished(b, QUEUE_JOB_NOTIFIED);
 		/* Behind the call's HEARD, KEY and VOICE events on the
 		 * writer's FIFO: finished only after they were written. */
 		dbw_job_finish(b->dbw, c->job->id, b->owner, QUEUE_JOB_NOTIFIED,
@@ -721,7 +758,6 @@ static void outcome(struct call *c)
 	}
 	if (c->answered)
 		set_reason(c, "the call ended before the message was heard");
-	set_reason(c, "unreachable");
 	retry_or_fail(c, c->reason, !c->no_retry);
 }
 
@@ -875,6 +911,7 @@ int call_start(struct bridge *b, struct queue_job *job)
 	c->next = b->calls;
 	b->calls = c;
 	b->n_calls++;
+	monitor_calls_active(b);
 	log_info(TAG, "job %lld: attempt %d to %s", (long long)job->id,
 	         job->attempts, job->destination);
 
@@ -913,6 +950,15 @@ int call_start(struct bridge *b, struct queue_job *job)
 	    ua_invite(c, to, sdp)) {
 		set_reason(c, "cannot send the INVITE");
 		goto fail;
+	}
+	if (job->attempts == 1) {
+		/* Due at its creation, or at the end of its coalescing
+		 * window; both times are the queue's clock, as is now. */
+		int64_t due = job->not_before_ms > job->created_ms
+		                  ? job->not_before_ms
+		                  : job->created_ms;
+
+		monitor_enqueue_to_invite(b, queue_now_ms(b->q) - due);
 	}
 	snprintf(d, sizeof(d), "%d", job->attempts);
 	event(c, QUEUE_EV_CALLING, d);

@@ -25,7 +25,9 @@
 #include "bridge.h"
 #include "cli.h"
 #include "dbw.h"
+#include "health.h"
 #include "log.h"
+#include "monitor.h"
 #include "presence.h"
 #include "prompts.h"
 #include "tts.h"
@@ -270,6 +272,15 @@ static void on_drain_timeout(struct bridge *b, su_timer_t *t, void *arg)
 	}
 }
 
+/* From the loop itself: a loop that stops turning stops the pings. */
+static void on_watchdog(struct bridge *b, su_timer_t *t, void *arg)
+{
+	(void)b;
+	(void)t;
+	(void)arg;
+	health_watchdog_ping();
+}
+
 static int on_signal(struct bridge *b, su_wait_t *w, void *arg)
 {
 	struct signalfd_siginfo si;
@@ -280,6 +291,7 @@ static int on_signal(struct bridge *b, su_wait_t *w, void *arg)
 		if (b->stopping)
 			continue;
 		b->stopping = true;
+		health_stopping();
 		presence_stop(b);
 		log_info(TAG, "signal %u: no new calls; %d in progress",
 		         si.ssi_signo, b->n_calls);
@@ -348,6 +360,7 @@ static int setup(struct bridge *b)
 	const char *const *texts;
 	size_t count;
 	char host[64] = "localhost";
+	int64_t watchdog_ms;
 	uint32_t r = 0;
 	sigset_t set;
 	int err;
@@ -360,6 +373,9 @@ static int setup(struct bridge *b)
 	         r);
 	local_ip(b);
 	raise_fd_limit(b);
+	err = monitor_new(b);
+	if (err)
+		return err;
 
 	/* The TTS worker forks: before anything else starts threads. */
 	err = tts_worker_new(&b->tts, &tts_engine_flite, b->cfg->tts.voice);
@@ -432,8 +448,18 @@ static int setup(struct bridge *b)
 	err = ua_start(b);
 	if (!err)
 		err = presence_start(b);
+	if (!err)
+		err = monitor_listen(b);
 	if (err)
 		return err;
+	watchdog_ms = health_watchdog_period_ms();
+	if (watchdog_ms > 0) {
+		b->watchdog_timer = su_timer_create(su_root_task(b->root),
+		                                    (su_duration_t)watchdog_ms);
+		if (!b->watchdog_timer ||
+		    su_timer_set_for_ever(b->watchdog_timer, on_watchdog, NULL))
+			return -ENOMEM;
+	}
 	/* The safety-net poll ([sip] poll_interval), for wake-ups lost or
 	 * due times reached; new jobs come by the wake-up, not by this. */
 	b->poll_timer = su_timer_create(su_root_task(b->root),
@@ -477,6 +503,8 @@ static void teardown(struct bridge *b)
 	presence_free(b);
 	ua_destroy(b);
 	media_free(b);
+	/* After the media thread, which updates one of its histograms. */
+	monitor_free(b);
 	if (b->poll_timer)
 		su_timer_destroy(b->poll_timer);
 	if (b->drain_timer)
@@ -485,6 +513,8 @@ static void teardown(struct bridge *b)
 		su_timer_destroy(b->beat_timer);
 	if (b->renew_timer)
 		su_timer_destroy(b->renew_timer);
+	if (b->watchdog_timer)
+		su_timer_destroy(b->watchdog_timer);
 	if (b->root) {
 		if (b->wake_idx > 0)
 			su_root_deregister(b->root, b->wake_idx);
@@ -531,6 +561,8 @@ int main(int argc, char **argv)
 	b.sig_fd = -1;
 	b.wake_fd = -1;
 	if (setup(&b) == 0) {
+		/* SIP listens, the queue and the workers are up: ready. */
+		health_ready("listening, placing calls");
 		claim_more(&b);
 		su_root_run(b.root);
 		status = 0;

@@ -47,6 +47,8 @@
 
 #include "bridge.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 
 #define TAG "media"
 
@@ -103,6 +105,7 @@ struct media {
 	atomic_bool stop;
 	atomic_int want; /* sockets open: the loop wants the ticks */
 	int priority;
+	struct metric *lateness; /* ringbridge_rtp_send_lateness_seconds */
 
 	pthread_mutex_t lock; /* streams, n, cap, done, done_ready */
 	struct media_stream **streams;
@@ -209,6 +212,7 @@ static void stream_send(struct media *m, struct media_stream *s, int64_t last)
 		bool ready = tail != atomic_load_explicit(&s->head,
 		                                          memory_order_acquire);
 		uint8_t pkt[12 + RTP_PAYLOAD];
+		int64_t late;
 
 		if (!ready && atomic_load(&s->closing))
 			return;
@@ -239,7 +243,10 @@ static void stream_send(struct media *m, struct media_stream *s, int64_t last)
 		 * network's loss, like any other. */
 		(void)sendto(s->fd, pkt, sizeof(pkt), 0,
 		             (struct sockaddr *)&s->peer, sizeof(s->peer));
-		stats_add(&m->cur, mono_ns() - s->due_ns);
+		late = mono_ns() - s->due_ns;
+		stats_add(&m->cur, late);
+		/* The thread is its only writer: plain atomic stores. */
+		metrics_histogram_observe_ns(m->lateness, 0, late);
 		s->seq++;
 		s->ts += RTP_PAYLOAD;
 		s->due_ns += TICK_NS;
@@ -467,6 +474,7 @@ int media_new(struct bridge *b)
 	if (!m)
 		return -ENOMEM;
 	m->tfd = m->efd = -1;
+	m->lateness = monitor_lateness(b);
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
 	pthread_mutex_init(&m->lock, &ma);
