@@ -1054,8 +1054,10 @@ class Component:
         "direct_dial": "false",
     }
 
-    def __init__(self, prosody, policy=None, sections=None, binary=None):
+    def __init__(self, prosody, policy=None, sections=None, binary=None,
+                 env=None):
         self.prosody = prosody
+        self.env = env  # the process's environment; None: the test's
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-component-"))
         self.config = self.dir / "ringbridge.ini"
         self.db_path = self.dir / "queue.db"
@@ -1091,7 +1093,7 @@ class Component:
         # Sanitizer options come from the environment (scripts/test sets
         # them); reports go to stderr, which is the log.
         self.proc = rb_spawn([self.binary, "-c", self.config], self.log,
-                             cwd=str(self.dir))
+                             cwd=str(self.dir), env=self.env)
         self._exit_expected = False
         return self
 
@@ -1189,6 +1191,7 @@ class IntegrationTest(unittest.TestCase):
     prosody_options = {}
     component_policy = None
     component_sections = None
+    component_env = None
     # The XMPP server class: Prosody, or rbejabberd.Ejabberd (same
     # interface), so one story can run on either server.
     server_class = None
@@ -1209,6 +1212,7 @@ class IntegrationTest(unittest.TestCase):
     def start_component(self, prosody, start=True, **kw):
         kw.setdefault("policy", self.component_policy)
         kw.setdefault("sections", self.component_sections)
+        kw.setdefault("env", self.component_env)
         c = Component(prosody, **kw)
         self.addCleanup(c.cleanup)
         if start:
@@ -1223,6 +1227,16 @@ class IntegrationTest(unittest.TestCase):
 
 def jid(user):
     return "%s@%s" % (user, DOMAIN)
+
+
+def only_own_tests(cls):
+    """Hides the test methods CLS inherits, however the tests are
+    selected: for a class that reuses another's fixtures, not its tests."""
+    inherited = {n for base in cls.__mro__[1:] for n in vars(base)
+                 if n.startswith("test_")}
+    for name in inherited - set(vars(cls)):
+        setattr(cls, name, None)
+    return cls
 
 
 class ComponentTest(IntegrationTest):

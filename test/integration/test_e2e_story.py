@@ -18,6 +18,7 @@ NS_OOB = "jabber:x:oob"
 
 
 class StoryTest(rbtest.ComponentTest):
+    bridge_env = None  # the bridge's environment; None: the test's
 
     def setUp(self):
         (self.phone_port, self.media_port, self.sip_port,
@@ -42,7 +43,8 @@ class StoryTest(rbtest.ComponentTest):
     def start_bridge(self):
         log = self.comp.dir / "bridge.log"
         self.bridge = rbtest.rb_spawn(
-            [rbbridge.SIP_BIN, "-c", self.comp.config], log)
+            [rbbridge.SIP_BIN, "-c", self.comp.config], log,
+            env=self.bridge_env)
         self.addCleanup(self.stop_bridge, self.bridge, log)
         rbtest.wait_until(lambda: "listening on" in log.read_text(),
                           timeout=30, what="the bridge to listen")
