@@ -98,6 +98,9 @@ class InstallTest(unittest.TestCase):
                             "PrivateDevices"):
                     self.assertEqual(one[yes], "yes", yes)
                 self.assertEqual(one["Restart"], "on-failure")
+                # READY=1 and watchdog pings (docs/monitoring.md).
+                self.assertEqual(one["Type"], "notify")
+                self.assertGreaterEqual(float(one["WatchdogSec"]), 10)
                 self.assertIn("78", one["RestartPreventExitStatus"].split())
                 self.assertGreaterEqual(float(one["RestartSec"]), 1)
                 self.assertEqual(one["CapabilityBoundingSet"], "")
