@@ -69,3 +69,12 @@ void health_watchdog_ping(void)
 {
 	health_send("WATCHDOG=1");
 }
+
+void health_start_extend(int64_t ms)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "EXTEND_TIMEOUT_USEC=%lld",
+	         (long long)ms * 1000);
+	health_send(msg);
+}

@@ -23,5 +23,9 @@ int64_t health_watchdog_period_ms(void);
 /* WATCHDOG=1. Call it from the loop itself, never from a thread of its
  * own: a ping must mean the loop turns. */
 void health_watchdog_ping(void);
+/* EXTEND_TIMEOUT_USEC: a process still starting (not READY) asks for MS
+ * more; sent from the loop, it keeps a slow start alive while a loop that
+ * wedges during start-up still times out. */
+void health_start_extend(int64_t ms);
 
 #endif

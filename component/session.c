@@ -416,6 +416,11 @@ int comp_run(struct comp *c)
 		comp_pending_iq_expire(c, now);
 		if (watchdog_ms && now >= next_watchdog) {
 			health_watchdog_ping();
+			/* Not ready while the server is unreachable: starting
+			 * for as long as that lasts, a loop's turn at a time
+			 * (three periods: a late turn is not a wedge). */
+			if (!c->ready_sent)
+				health_start_extend(3 * watchdog_ms);
 			next_watchdog = now + watchdog_ms;
 		}
 		if (now >= c->status_due_ms)

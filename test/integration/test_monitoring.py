@@ -4,8 +4,9 @@ both /metrics after one call, checked by promtool (Debian's prometheus)
 and for the counters the call moved and for the absence of anyone's JID,
 number or words; and the sd_notify protocol as systemd speaks it (a unix
 datagram socket of the test's own in NOTIFY_SOCKET, WATCHDOG_USEC set):
-READY=1 once the component has connected and done its start-up work and
-once the bridge listens, WATCHDOG=1 from each loop, and no more pings
+READY=1 once the component has connected and done its start-up work (the
+start timeout extended from its loop until then) and once the bridge
+listens, WATCHDOG=1 from each loop, and no more pings
 while the process is stopped (SIGSTOP), which is what makes systemd
 restart a wedged daemon. systemd is not PID 1 here, so no systemd-run
 variant.
@@ -215,6 +216,13 @@ class MonitoringTest(test_e2e_story.StoryTest):
             with self.subTest(name):
                 ready = notify.wait("READY")
                 self.assertEqual(len(ready), 1)
+                if name == "component":
+                    # Starting until connected, extended from the loop
+                    # (three half-periods), and no more once ready.
+                    ext = notify.times("EXTEND_TIMEOUT_USEC",
+                                       str(3 * WATCHDOG_USEC // 2))
+                    self.assertTrue(ext)
+                    self.assertLess(ext[-1], ready[0])
                 # Sent after the log line saying so was written.
                 self.assertIn(after, log.read_text(errors="replace"))
                 pings = notify.wait("WATCHDOG", n=4, timeout=10)
