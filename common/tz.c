@@ -2,7 +2,7 @@
  * Time zones by IANA name. A name is checked by its spelling first (so a
  * name from a registration form can never walk out of the zoneinfo
  * directory) and then by finding a TZif file for it in tzdata. glibc can
- * only convert to another zone through the TZ variable, so tz_localtime()
+ * only convert to another zone through the TZ variable, so tz_local_time()
  * swaps TZ under a mutex and puts the previous value back. Code that calls
  * localtime() directly while a conversion runs may briefly see the other
  * zone: convert through this module instead.
@@ -85,7 +85,7 @@ bool tz_valid(const char *name)
 	return ok;
 }
 
-int tz_localtime(const char *name, time_t t, struct tm *out)
+int tz_local_time(const char *name, time_t t, struct tm *out)
 {
 	char *saved = NULL;
 	const char *prev;

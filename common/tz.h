@@ -12,7 +12,11 @@
 /* True when NAME is a syntactically safe zone name that exists in tzdata. */
 bool tz_valid(const char *name);
 
-/* Converts T into local broken-down time in zone NAME (UTC when NULL). */
-int tz_localtime(const char *name, time_t t, struct tm *out);
+/*
+ * Converts T into local broken-down time in zone NAME (UTC when NULL). Not
+ * named tz_localtime(): libspandsp exports a function of that name, and the
+ * link order would decide which one a caller gets.
+ */
+int tz_local_time(const char *name, time_t t, struct tm *out);
 
 #endif

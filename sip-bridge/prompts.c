@@ -129,7 +129,7 @@ int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
 			struct tm tm;
 			time_t t = (time_t)(m->received_ms / 1000);
 
-			if (tz_localtime(job->tz, t, &tm) ||
+			if (tz_local_time(job->tz, t, &tm) ||
 			    !strftime(when, sizeof(when), "%I:%M %p", &tm))
 				snprintf(when, sizeof(when), "an unknown time");
 			/* "02:05 PM" is read "oh two"; drop the zero. */

@@ -58,35 +58,35 @@ static void test_convert(void)
 	const time_t summer = 1719835200, winter = 1705320000;
 	struct tm tm;
 
-	CHECK_INT(tz_localtime("Europe/Paris", summer, &tm), 0);
+	CHECK_INT(tz_local_time("Europe/Paris", summer, &tm), 0);
 	CHECK_INT(tm.tm_hour, 14);
 	CHECK_INT(tm.tm_isdst, 1);
-	CHECK_INT(tz_localtime("Europe/Paris", winter, &tm), 0);
+	CHECK_INT(tz_local_time("Europe/Paris", winter, &tm), 0);
 	CHECK_INT(tm.tm_hour, 13);
-	CHECK_INT(tz_localtime("America/New_York", summer, &tm), 0);
+	CHECK_INT(tz_local_time("America/New_York", summer, &tm), 0);
 	CHECK_INT(tm.tm_hour, 8);
-	CHECK_INT(tz_localtime("Asia/Kolkata", winter, &tm), 0);
+	CHECK_INT(tz_local_time("Asia/Kolkata", winter, &tm), 0);
 	CHECK_INT(tm.tm_hour, 17);
 	CHECK_INT(tm.tm_min, 30);
-	CHECK_INT(tz_localtime("UTC", summer, &tm), 0);
+	CHECK_INT(tz_local_time("UTC", summer, &tm), 0);
 	CHECK_INT(tm.tm_hour, 12);
-	CHECK_INT(tz_localtime(NULL, summer, &tm), 0);
+	CHECK_INT(tz_local_time(NULL, summer, &tm), 0);
 	CHECK_INT(tm.tm_hour, 12);
 	CHECK_INT(tm.tm_mday, 1);
 	CHECK_INT(tm.tm_mon, 6);
-	CHECK(tz_localtime("../../etc/passwd", summer, &tm) < 0);
-	CHECK(tz_localtime("Europe/Paris", summer, NULL) < 0);
+	CHECK(tz_local_time("../../etc/passwd", summer, &tm) < 0);
+	CHECK(tz_local_time("Europe/Paris", summer, NULL) < 0);
 
 	/* the process's TZ is put back, set or not */
 	setenv("TZ", "Asia/Tokyo", 1);
 	tzset();
-	CHECK_INT(tz_localtime("Europe/Paris", summer, &tm), 0);
+	CHECK_INT(tz_local_time("Europe/Paris", summer, &tm), 0);
 	CHECK_STR(getenv("TZ"), "Asia/Tokyo");
 	localtime_r(&summer, &tm);
 	CHECK_INT(tm.tm_hour, 21);
 	unsetenv("TZ");
 	tzset();
-	CHECK_INT(tz_localtime("Europe/Paris", summer, &tm), 0);
+	CHECK_INT(tz_local_time("Europe/Paris", summer, &tm), 0);
 	CHECK(getenv("TZ") == NULL);
 }
 
@@ -104,7 +104,7 @@ static void *worker_run(void *arg)
 	for (int i = 0; i < 2000; i++) {
 		struct tm tm;
 
-		if (tz_localtime(w->zone, summer, &tm) || tm.tm_hour != w->hour)
+		if (tz_local_time(w->zone, summer, &tm) || tm.tm_hour != w->hour)
 			w->bad++;
 	}
 	return NULL;
