@@ -198,7 +198,8 @@ static enum catch_verdict check_registration(struct comp *c,
 	else if (!comp_presence_unreachable(c, req->callee, r.call_when))
 		v = CATCH_ONLINE;
 	else if (r.quiet_start >= 0 &&
-	         tz_local_time(r.tz, (time_t)(comp_now_ms() / 1000), &tm) == 0 &&
+	         tz_local_time(r.tz, (time_t)(comp_now_ms() / 1000), &tm) ==
+	             0 &&
 	         policy_in_quiet_hours(r.quiet_start, r.quiet_end,
 	                               tm.tm_hour * 60 + tm.tm_min))
 		v = CATCH_QUIET_HOURS;

@@ -104,7 +104,8 @@ static void *worker_run(void *arg)
 	for (int i = 0; i < 2000; i++) {
 		struct tm tm;
 
-		if (tz_local_time(w->zone, summer, &tm) || tm.tm_hour != w->hour)
+		if (tz_local_time(w->zone, summer, &tm) ||
+		    tm.tm_hour != w->hour)
 			w->bad++;
 	}
 	return NULL;
