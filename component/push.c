@@ -25,6 +25,8 @@
 
 #define TAG     "push"
 #define NS_PUSH "urn:xmpp:push:0"
+/* A uuid is 36; room for other stable ids of that kind. */
+#define PUSH_ITEM_ID_MAX 64
 
 /* A node the component stopped using, or one the server pushed to that no
  * registration holds: remembered so the log says it once per node and
@@ -412,6 +414,40 @@ static void push_catch(struct comp *c, const struct catch_request *req,
 	}
 }
 
+/* The item id mod_ringbridge gives a push (deploy/prosody/): the same on
+ * every re-send of one notification. Accepted only when short and plain,
+ * since it becomes part of a unique key in the queue. */
+static bool push_item_id_ok(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > PUSH_ITEM_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!g_ascii_isalnum(id[i]) && id[i] != '-')
+			return false;
+	return true;
+}
+
+/* The job's idempotency key: the stable item id where the server gives one
+ * (so a re-sent push is a duplicate), else this run's receive sequence
+ * (stock cloud_notify sends no id). */
+static char *push_idem_key(struct comp *c, const char *from,
+                           xmpp_stanza_t *item)
+{
+	const char *id = xmpp_stanza_get_attribute(item, "id");
+
+	if (push_item_id_ok(id))
+		return g_strdup_printf("push:%s:item:%s", from, id);
+	if (id)
+		log_debug(TAG,
+		          "push from %s: item id not of mod_ringbridge's "
+		          "form, not used as the key",
+		          from);
+	return g_strdup_printf("push:%s:%llu", c->run_id,
+	                       (unsigned long long)++c->receive_seq);
+}
+
 void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 {
 	const char *from = xmpp_stanza_get_from(iq);
@@ -419,7 +455,7 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 	struct queue_registration r = {0};
 	struct catch_request req = {0};
 	struct notify_ctx *n;
-	char *sender = NULL, *body = NULL, key[96];
+	char *sender = NULL, *body = NULL, *key = NULL;
 	const char *node;
 	int err;
 
@@ -481,9 +517,7 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 		goto out;
 	}
 	g_free(sender_bare);
-	/* Pushes carry no id: the key is this run's receive sequence. */
-	snprintf(key, sizeof(key), "push:%s:%llu", c->run_id,
-	         (unsigned long long)++c->receive_seq);
+	key = push_idem_key(c, from, item);
 	req.callee = r.jid;
 	req.sender = sender;
 	req.reply_from = r.jid;
@@ -495,6 +529,7 @@ void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub)
 	n->arrived_ns = metrics_now_ns();
 	push_catch(c, &req, n);
 out:
+	g_free(key);
 	g_free(sender);
 	g_free(body);
 	queue_registration_clear(&r);
