@@ -55,6 +55,8 @@ PROSODY_MODULES = "/usr/lib/prosody/modules"
 # ../shared/peers; RB_PROSODY=13 makes every Prosody of a test that one.
 PROSODY13_DIR = REPO / "build-peers" / "prosody13"
 PROSODY_VERSION = os.environ.get("RB_PROSODY", "0.12")
+# The Prosody module ringbridge ships (docs/prosody.md).
+RINGBRIDGE_MODULE_DIR = REPO / "deploy" / "prosody"
 
 NS_CLIENT = "jabber:client"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -404,8 +406,12 @@ class Prosody:
     def __init__(self, *, roster_privilege=False, mam=False, upload=False,
                  secret=None, component=GATEWAY, extra_global="",
                  extra_host="", debug=True, pubsub_privilege=True,
-                 version=None):
+                 version=None, ringbridge_module=False):
         self.version = version or PROSODY_VERSION
+        # deploy/prosody/mod_ringbridge.lua, enabled as docs/prosody.md
+        # says: its folder in plugin_paths, "ringbridge" in the host's
+        # modules_enabled, nothing else.
+        self.ringbridge_module = ringbridge_module
         if self.version == "13":
             self.src = PROSODY13_DIR / "prosody-13.0.1"
             if not (self.src / "prosody").exists():
@@ -461,6 +467,10 @@ Component {up} "http_file_share"
             modpath = lua_str(PROSODY13_DIR / "prosody-modules" / "plugins"
                               / "community")
             extra_global = "run_as_root = true\n" + extra_global
+        host_mods = ""
+        if self.ringbridge_module:
+            modpath += ", " + lua_str(RINGBRIDGE_MODULE_DIR)
+            host_mods = '\n  modules_enabled = { "ringbridge" }'
         text = """-- Written by test/integration/rbtest.py for one test run.
 plugin_paths = {{ {modpath} }}
 data_path = {data}
@@ -501,7 +511,7 @@ VirtualHost "localhost"
     }};
   }}
   push_notification_with_body = true
-  push_notification_with_sender = true
+  push_notification_with_sender = true{host_mods}
 {extra_host}
 
 Component {gw}
@@ -515,6 +525,7 @@ Component {gw}
             c2s=self.c2s_port, comp=self.component_port, http=self.http_port,
             upload_host=lua_str(UPLOAD),
             extra_global=extra_global, extra_host=extra_host,
+            host_mods=host_mods,
             gw=lua_str(self.component), iq=iq, roster=roster,
             secret=lua_str(self.secret), upload=upload)
         self.config.write_text(text)
