@@ -7,7 +7,8 @@
 -- sends what is pending again when the component reconnects and on a
 -- back-off timer; the component deduplicates on the id.
 --
--- Enable: plugin_paths = { "/usr/share/ringbridge/prosody" } (this folder)
+-- Enable: plugin_paths = { "/usr/local/share/ringbridge/prosody" } (this
+-- folder, where "cmake --install" puts it)
 -- and "ringbridge" in the VirtualHost's modules_enabled, next to
 -- "cloud_notify". No other setting is needed; the bounds below can be
 -- changed with the options named beside them.
