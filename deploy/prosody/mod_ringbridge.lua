@@ -232,6 +232,19 @@ module:hook("iq/host", function(event)
 	save(f.user);
 end, 1);
 
+-- The user's client has just collected the stored messages (mod_offline,
+-- on an available presence): phoning about them now would only repeat
+-- what the user is reading, so what is pending for them is dropped.
+module:hook("message/offline/broadcast", function(event)
+	local user = event.origin and event.origin.username;
+	local n = user and counts[user];
+	if not n then return; end
+	for id in pairs(pending[user]) do remove(user, id); end
+	save(user);
+	module:log("info", "%s collected the stored messages: %d pending push(es) for them dropped",
+		user, n);
+end, 1);
+
 -- Once a second: drop what is too old, send again what is due, forget
 -- answers that never came.
 module:add_timer(1, function()
