@@ -52,6 +52,20 @@ local seq = 0; -- orders entries created in the same second
 
 local function now() return os.time(); end
 
+-- A bound that is hit is hit for every push until the component is back:
+-- say so once a minute per KEY, with how often it happened meanwhile.
+local warned = {}; -- key -> { at, suppressed }
+local function warn_limited(key, fmt, ...)
+	local w = warned[key];
+	if w and now() - w.at < 60 then
+		w.suppressed = w.suppressed + 1;
+		return;
+	end
+	local more = w and w.suppressed > 0 and (" (and %d more like it in the last minute)"):format(w.suppressed) or "";
+	warned[key] = { at = now(), suppressed = 0 };
+	module:log("warn", fmt .. more, ...);
+end
+
 local function save(user)
 	local ok, err = store:set(user, counts[user] and counts[user] > 0 and pending[user] or nil);
 	if not ok then
@@ -171,7 +185,7 @@ module:hook("cloud_notify/push", function(event)
 	if not item then return; end
 	local user = event.username;
 	if total >= max_total and not (counts[user] and counts[user] >= max_per_user) then
-		module:log("warn", "%d ringbridge pushes are pending on %s (ringbridge_pending_total):"
+		warn_limited("total", "%d ringbridge pushes are pending on %s (ringbridge_pending_total):"
 			.. " a push for %s is sent once and not kept; is %s connected?",
 			total, module.host, user, service);
 		return;
@@ -180,7 +194,7 @@ module:hook("cloud_notify/push", function(event)
 	item.attr.id = id;
 	if counts[user] and counts[user] >= max_per_user then
 		local old = oldest(user);
-		module:log("warn", "%d pushes for %s are pending with %s (ringbridge_pending_per_user):"
+		warn_limited("user:" .. user, "%d pushes for %s are pending with %s (ringbridge_pending_per_user):"
 			.. " dropping the oldest, %s", counts[user], user, service, old.id);
 		remove(user, old.id);
 	end
@@ -254,7 +268,7 @@ module:add_timer(1, function()
 		local changed = false;
 		for id, e in pairs(mine) do
 			if t - e.created > max_age then
-				module:log("warn", "Dropping push %s for %s: %s has not taken it in %d s"
+				warn_limited("age:" .. user, "Dropping push %s for %s: %s has not taken it in %d s"
 					.. " (ringbridge_pending_max_age)", id, user, e.service, max_age);
 				remove(user, id);
 				changed = true;
@@ -263,6 +277,9 @@ module:add_timer(1, function()
 			end
 		end
 		if changed then save(user); end
+	end
+	for key, w in pairs(warned) do
+		if t - w.at > 120 then warned[key] = nil; end
 	end
 	for iq_id, f in pairs(inflight) do
 		if t - f.sent > 2 * answer_timeout then inflight[iq_id] = nil; end

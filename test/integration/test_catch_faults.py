@@ -7,9 +7,10 @@ only that counting worked.
 
 PendingTest checks the module's parts one at a time: a short outage is
 caught once under the stable item id, and pushes pending for a user whose
-client collects the messages in chat are dropped, not phoned later.
+client collects the messages in chat are dropped, not phoned later;
+PendingBoundTest, that beyond ringbridge_pending_per_user the oldest goes.
 
-Cost: about 40 s per fault run, two runs, plus 15 s (COST 200). It runs in both builds on
+Cost: about 40 s per fault run, two runs, plus 15 s for the others (COST 200). It runs in both builds on
 0.12 (the component's dedup key is C code the sanitizers should see) and,
 in the plain build, on Prosody 13 too (integration/prosody13/): the module
 hooks cloud_notify, which is a different file on 13. "Caught" means
@@ -56,11 +57,15 @@ class FaultRunTest(rbtest.IntegrationTest):
         self.assertEqual(total["not_accepted"], 0)
 
 
-class PendingTest(rbtest.IntegrationTest):
-    """mod_ringbridge's pending pushes, one at a time."""
+class _Pending(rbtest.IntegrationTest):
+    """Prosody with mod_ringbridge, the component, alice online and bob
+    registered offline (no tests of its own)."""
+
+    extra_host = ""
 
     def setUp(self):
-        self.prosody = self.start_prosody(ringbridge_module=True)
+        self.prosody = self.start_prosody(ringbridge_module=True,
+                                          extra_host=self.extra_host)
         for u in ("alice", "bob"):
             self.prosody.register(u)
         self.comp = self.start_component(self.prosody, start=False)
@@ -73,6 +78,10 @@ class PendingTest(rbtest.IntegrationTest):
 
     def bodies(self):
         return sorted(m["body"] for m in self.comp.db.job_messages())
+
+
+class PendingTest(_Pending):
+    """mod_ringbridge's pending pushes, one at a time."""
 
     def test_outage_is_caught_once_under_the_stable_id(self):
         self.comp.stop()
@@ -112,6 +121,24 @@ class PendingTest(rbtest.IntegrationTest):
         rbtest.wait_until(lambda: self.bodies() == ["after"], 30,
                           what="only the barrier caught (got %s)"
                           % self.bodies())
+
+
+class PendingBoundTest(_Pending):
+    """The per-user bound: beyond it the oldest pending push goes."""
+
+    extra_host = "  ringbridge_pending_per_user = 2"
+
+    def test_oldest_pending_push_dropped_beyond_the_bound(self):
+        self.comp.stop()
+        for i in range(4):
+            self.alice.send_message(jid("bob"), "away %d" % i)
+        self.alice.sync()
+        self.comp.start()
+        rbtest.wait_until(lambda: not self.pending.exists(), 30,
+                          what="the pending pushes answered")
+        time.sleep(1.0)
+        self.assertEqual(self.bodies(), ["away 2", "away 3"])
+        self.assertIn("ringbridge_pending_per_user", self.prosody.log_text())
 
 
 if __name__ == "__main__":
