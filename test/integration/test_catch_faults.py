@@ -10,8 +10,9 @@ caught once under the stable item id, and pushes pending for a user whose
 client collects the messages in chat are dropped, not phoned later;
 PendingBoundTest, that beyond ringbridge_pending_per_user the oldest goes.
 
-Cost: about 40 s per fault run, two runs, plus 15 s for the others (COST 200). It runs in both builds on
-0.12 (the component's dedup key is C code the sanitizers should see) and,
+Cost: about 40 s per fault run, two runs, plus 15 s for the others
+(COST 200). It runs in both builds on 0.12 (the component's dedup key is C
+code the sanitizers should see) and,
 in the plain build, on Prosody 13 too (integration/prosody13/): the module
 hooks cloud_notify, which is a different file on 13. "Caught" means
 committed to the queue; that those jobs ring exactly once is the bridge's
