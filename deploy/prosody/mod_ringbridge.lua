@@ -17,6 +17,7 @@
 
 local st = require "util.stanza";
 local new_uuid = require "util.uuid".generate;
+local precise_now = require "util.time".now;
 
 local xmlns_pubsub = "http://jabber.org/protocol/pubsub";
 local xmlns_data = "jabber:x:data";
@@ -48,6 +49,10 @@ local counts = {}; -- username -> number of entries
 local total = 0;
 local inflight = {}; -- iq id -> { user, id, service, sent }
 local watched = {}; -- component host -> true once hooked
+-- Component hosts that bounced a push as not connected: while one is, the
+-- timer sends it one push a tick (a probe), not its whole backlog; its
+-- authentication clears the mark and sends everything.
+local down = {};
 local seq = 0; -- orders entries created in the same second
 
 local function now() return os.time(); end
@@ -124,11 +129,13 @@ end
 
 local send_entry;
 
-local function send_pending(service, limit)
+-- Sends again what is pending for SERVICE, oldest first, except what was
+-- sent after SINCE (it went to the component as it is now connected).
+local function send_pending(service, limit, since)
 	local list = {};
 	for user, mine in pairs(pending) do
 		for _, e in pairs(mine) do
-			if service == nil or e.service == service then
+			if e.service == service and not (e.sent_at and e.sent_at >= since) then
 				list[#list + 1] = { user = user, e = e };
 			end
 		end
@@ -151,8 +158,10 @@ local function watch(service)
 	if watched[service] or not prosody.hosts[service] then return; end
 	watched[service] = true;
 	module:context(service):hook("component-authenticated", function()
+		local since = precise_now();
 		module:add_timer(reconnect_delay, function()
-			local n = send_pending(service, max_total);
+			down[service] = nil;
+			local n = send_pending(service, max_total, since);
 			if n > 0 then
 				module:log("info", "%s is back: sent %d pending push(es) again", service, n);
 			end
@@ -168,6 +177,7 @@ function send_entry(user, e)
 	inflight[iq.attr.id] = { user = user, id = e.id, service = e.service, sent = now() };
 	e.tries = (e.tries or 0) + 1;
 	e.next_try = now() + answer_timeout;
+	e.sent_at = precise_now();
 	module:log("debug", "Sending pending push %s for %s to %s again (try %d)",
 		e.id, user, e.service, e.tries);
 	module:send(iq);
@@ -203,7 +213,8 @@ module:hook("cloud_notify/push", function(event)
 	seq = seq + 1;
 	local e = {
 		id = id; service = service; node = info.node; created = now(); seq = seq;
-		tries = 1; next_try = now() + answer_timeout; stanza = st.preserialize(copy);
+		tries = 1; next_try = now() + answer_timeout; sent_at = precise_now();
+		stanza = st.preserialize(copy);
 	};
 	if not pending[user] then pending[user], counts[user] = {}, 0; end
 	pending[user][id] = e;
@@ -226,6 +237,7 @@ module:hook("iq/host", function(event)
 	local e = pending[f.user] and pending[f.user][f.id];
 	if not e then return; end
 	if t == "result" then
+		down[f.service] = nil; -- it is back, whether or not we saw it connect
 		remove(f.user, f.id);
 		save(f.user);
 		return;
@@ -235,6 +247,7 @@ module:hook("iq/host", function(event)
 		-- Not connected, cannot commit now, or privileges not yet known:
 		-- the component will take it later.
 		e.next_try = now() + backoff(e.tries or 1);
+		if condition == "remote-server-timeout" then down[f.service] = true; end
 		module:log("debug", "Push %s for %s bounced (%s/%s): again in %d s",
 			f.id, f.user, etype, condition, e.next_try - now());
 		return;
@@ -263,7 +276,7 @@ end, 1);
 -- answers that never came.
 module:add_timer(1, function()
 	local t = now();
-	local due = 0;
+	local due, probed = 0, {};
 	for user, mine in pairs(pending) do
 		local changed = false;
 		for id, e in pairs(mine) do
@@ -272,7 +285,8 @@ module:add_timer(1, function()
 					.. " (ringbridge_pending_max_age)", id, user, e.service, max_age);
 				remove(user, id);
 				changed = true;
-			elseif e.next_try <= t and due < burst then
+			elseif e.next_try <= t and due < burst and not probed[e.service] then
+				if down[e.service] then probed[e.service] = true; end
 				if send_entry(user, e) then due = due + 1; end
 			end
 		end

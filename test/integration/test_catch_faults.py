@@ -6,11 +6,12 @@ outage. Without the module the same run prints what is lost and asserts
 only that counting worked.
 
 PendingTest checks the module's parts one at a time: a short outage is
-caught once under the stable item id, and pushes pending for a user whose
+caught once under the stable item id, a push the component took but
+never answered is sent again and caught once, and pushes pending for a user whose
 client collects the messages in chat are dropped, not phoned later;
 PendingBoundTest, that beyond ringbridge_pending_per_user the oldest goes.
 
-Cost: about 40 s per fault run, two runs, plus 15 s for the others
+Cost: about 40 s per fault run, two runs, plus 40 s for the others
 (COST 200). It runs in both builds on 0.12 (the component's dedup key is C
 code the sanitizers should see) and,
 in the plain build, on Prosody 13 too (integration/prosody13/): the module
@@ -19,6 +20,7 @@ committed to the queue; that those jobs ring exactly once is the bridge's
 part (test_bridge_resilience)."""
 
 import re
+import signal
 import sys
 import time
 import unittest
@@ -101,6 +103,27 @@ class PendingTest(_Pending):
         keys = [m["idem_key"] for m in self.comp.db.job_messages()]
         self.assertTrue(all(re.fullmatch(
             r"push:localhost:item:[0-9a-f-]{36}", k) for k in keys), keys)
+
+    def test_unanswered_push_sent_again_is_caught_once(self):
+        # A frozen component takes the push into its socket and answers
+        # nothing, as one that dies holding it would; after the module's
+        # answer timeout (20 s) the same push goes again. Thawed, the
+        # component reads both: the second is a duplicate of the first.
+        self.comp.proc.send_signal(signal.SIGSTOP)
+        try:
+            self.alice.send_message(jid("bob"), "held")
+            self.alice.sync()
+            rbtest.wait_until(lambda: "Sending pending push" in
+                              self.prosody.log_text(), 40,
+                              what="the unanswered push sent again")
+        finally:
+            self.comp.proc.send_signal(signal.SIGCONT)
+        rbtest.wait_until(lambda: not self.pending.exists(), 30,
+                          what="the pending push answered")
+        rbtest.wait_until(lambda: "to bob@localhost: duplicate" in
+                          self.comp.log.read_text(errors="replace"), 10,
+                          what="the component recognising the re-send")
+        self.assertEqual(self.bodies(), ["held"])
 
     def test_messages_collected_in_chat_are_not_phoned(self):
         self.comp.stop()
