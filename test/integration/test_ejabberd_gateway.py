@@ -3,7 +3,11 @@ harness's server fixtures share one interface (rbtest.Prosody,
 rbejabberd.Ejabberd), so the gateway-address behaviour is held to the same
 assertions on both servers: plain and XEP-0106 addresses delivered to an
 online user from the sender and caught for an offline one, direct dialling
-refused, an unknown user never queued."""
+refused, an unknown user never queued.
+
+Plain build only: the component code is test_component_gateway's, which
+runs under the sanitizers, and ejabberd's privilege:1 path runs under them
+in test_ejabberd_story."""
 
 import unittest
 

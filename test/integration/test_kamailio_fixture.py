@@ -1,7 +1,9 @@
 """The Kamailio fixture (rbkamailio.py) itself: two servers run side by side
 on their own ports and directories, answer SIP, and the presence server's
 registrar accepts a REGISTER. Other tests (presence, next hop) build on it,
-so a broken fixture should fail here first, with Kamailio's log."""
+so a broken fixture should fail here first, with Kamailio's log.
+
+Plain build only: it tests the fixture, not ringbridge's code."""
 
 import socket
 import unittest

@@ -2,7 +2,11 @@
 lease "presence" (15 s, renewed every 5 s): a second bridge on the same
 queue answers SUBSCRIBE with 503 while the first holds it, and takes over
 within the lease time after the first is SIGKILLed, after which a SIP
-watcher subscribed at the second sees the user's PIDF."""
+watcher subscribed at the second sees the user's PIDF.
+
+Plain build only: it waits out lease lapses (about 15 s each); the lease
+code runs under the sanitizers in unit/test_queue and the other presence
+tests."""
 
 import time
 import unittest
