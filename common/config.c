@@ -389,6 +389,7 @@ static const struct config_key config_keys[] = {
 
     K_STR("tts", "voice", tts.voice, "kal", check_voice, KF_NONEMPTY),
     K_INT("tts", "max_chars", tts.max_chars, "1000", 1, 10000),
+    K_INT("tts", "renderers", tts.renderers, "0", 0, 8),
 
     K_ENUM("recordings", "format", recordings.format, "opus", rec_formats),
     K_INT("recordings", "max_seconds", recordings.max_seconds, "60", 1, 600),

@@ -68,6 +68,7 @@ struct config {
 	struct {
 		char *voice; /* default kal */
 		int max_chars;
+		int renderers; /* speech processes; 0: one per core */
 	} tts;
 
 	struct {

@@ -378,7 +378,8 @@ static int setup(struct bridge *b)
 		return err;
 
 	/* The TTS worker forks: before anything else starts threads. */
-	err = tts_worker_new(&b->tts, &tts_engine_flite, b->cfg->tts.voice);
+	err = tts_worker_new(&b->tts, &tts_engine_flite, b->cfg->tts.voice,
+	                     (unsigned)b->cfg->tts.renderers);
 	if (err) {
 		log_err(TAG, "cannot start the speech worker: %s",
 		        strerror(-err));

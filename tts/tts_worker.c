@@ -1,15 +1,20 @@
 /*
- * The worker behind tts_worker.h: three processes. The caller's keeps the
- * queue and talks to the supervisor over a SOCK_SEQPACKET control socket
- * (one byte "spawn" out; a status, a pid and a descriptor back) and to the
- * current renderer over a SOCK_STREAM data socket carrying length-prefixed
- * requests and replies. Everything on the caller's side is non-blocking and
- * gathered under one epoll descriptor: control socket, data socket, a timerfd
- * for the render deadline and an eventfd raised whenever results wait.
+ * The worker behind tts_worker.h: a supervisor process and up to
+ * TTS_WORKER_RENDERERS_MAX long-lived renderers. The caller's process keeps
+ * the queue and talks to the supervisor over a SOCK_SEQPACKET control
+ * socket (a two-byte "spawn slot S" out; a status, a pid, the slot and a
+ * descriptor back) and to each renderer over its own SOCK_STREAM data socket
+ * carrying length-prefixed requests and replies, one request at a time per
+ * renderer. Everything on the caller's side is non-blocking and gathered
+ * under one epoll descriptor: control socket, data sockets, one timerfd per
+ * renderer for its render deadline and an eventfd raised whenever results
+ * wait.
  *
  * Wire format (one host, so native byte order): a request is struct
  * wire_req then LEN bytes of text; a reply is struct wire_reply then N
- * 16-bit samples, N being 0 when status is an error.
+ * 16-bit samples, N being 0 when status is an error. A 10 s prompt is
+ * 160 kB through the socket, about 30 us of copying against 13 ms of
+ * synthesis (test/bench/README.md), so the PCM takes no shared memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,9 +44,17 @@
 
 #define ZYGOTE_CMD_SPAWN 'S'
 
+/* The caller's command: spawn a renderer for SLOT, replacing (killing and
+ * reaping) the one the slot had. */
+struct zygote_cmd {
+	char op;
+	uint8_t slot;
+};
+
 struct zygote_reply {
 	int32_t status; /* 0, or why no renderer was started */
 	int32_t pid;    /* the renderer's, when status is 0 */
+	int32_t slot;   /* the command's */
 };
 
 struct wire_req {
@@ -72,27 +85,39 @@ struct req_list {
 	size_t count;
 };
 
-struct tts_worker {
-	int epfd;
-	int ctl;     /* to the supervisor; -1 once broken */
-	int data;    /* to the renderer; -1 when none runs */
-	int timer;   /* fires at the render deadline */
-	int readyfd; /* eventfd: results wait in done */
-	pid_t zygote;
-	int zygote_pidfd; /* -1 if the kernel has no pidfd_open() */
-	pid_t renderer;
-	bool spawning; /* a spawn request awaits its reply */
-	bool broken;   /* the supervisor is gone: everything fails */
+/* One renderer as the caller sees it. A slot without a process has
+ * data -1; it is refilled by worker_kick(). */
+struct renderer {
+	int data;  /* to the renderer; -1 when none runs */
+	int timer; /* fires at the render deadline */
+	pid_t pid;
 	bool out_watch;
-	int timeout_ms;
-	struct req_list queue; /* not yet sent */
-	struct req_list done;  /* finished, callback not yet run */
+	/* Refill this slot even with nothing queued: its renderer died or was
+	 * dropped, and the supervisor reaps (or kills, if it hangs) the old
+	 * process only when it starts the next one. Cleared when a spawn
+	 * fails, so that a fork that keeps failing is not retried in a loop. */
+	bool respawn;
 	struct tts_req *inflight;
 	size_t out_off;        /* bytes of inflight->wire sent */
 	struct wire_reply hdr; /* the reply being read */
 	size_t hdr_got;
 	size_t pcm_got; /* bytes of inflight->pcm read */
 	int64_t deadline_ms;
+};
+
+struct tts_worker {
+	int epfd;
+	int ctl;     /* to the supervisor; -1 once broken */
+	int readyfd; /* eventfd: results wait in done */
+	pid_t zygote;
+	int zygote_pidfd; /* -1 if the kernel has no pidfd_open() */
+	int spawning;     /* the slot whose spawn awaits its reply, or -1 */
+	bool broken;      /* the supervisor is gone: everything fails */
+	int timeout_ms;
+	unsigned count;        /* renderer slots in use */
+	struct req_list queue; /* not yet sent */
+	struct req_list done;  /* finished, callback not yet run */
+	struct renderer r[TTS_WORKER_RENDERERS_MAX];
 };
 
 /* ---- shared helpers ---- */
@@ -382,38 +407,41 @@ static void __attribute__((noreturn))
 zygote_run(int ctl, pid_t parent, const struct tts_engine *engine,
            const char *voice)
 {
+	pid_t child[TTS_WORKER_RENDERERS_MAX] = {0};
 	void *state = NULL;
-	pid_t child = 0;
 	int open_err;
 
 	ctl = zygote_setup(ctl, parent);
 	open_err = engine->open(&state, voice);
 
 	for (;;) {
-		struct zygote_reply rep = {0, 0};
+		struct zygote_reply rep = {0, 0, 0};
+		struct zygote_cmd cmd;
 		int fd = -1;
-		char cmd;
-		ssize_t r = recv(ctl, &cmd, 1, 0);
+		ssize_t r = recv(ctl, &cmd, sizeof(cmd), 0);
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r != (ssize_t)sizeof(cmd) || cmd.op != ZYGOTE_CMD_SPAWN ||
+		    cmd.slot >= TTS_WORKER_RENDERERS_MAX)
 			break;
-		/* A new renderer replaces the old one, whether it died,
-		 * hangs or merely broke the protocol. */
-		zygote_reap(&child);
+		/* A new renderer replaces the slot's old one, whether it
+		 * died, hangs or merely broke the protocol. */
+		zygote_reap(&child[cmd.slot]);
 		rep.status = open_err;
-		if (!open_err && cmd == ZYGOTE_CMD_SPAWN)
-			rep.status =
-			    zygote_spawn(ctl, engine, state, &child, &fd);
-		rep.pid = child;
+		rep.slot = cmd.slot;
+		if (!open_err)
+			rep.status = zygote_spawn(ctl, engine, state,
+			                          &child[cmd.slot], &fd);
+		rep.pid = child[cmd.slot];
 		zygote_reply_send(ctl, &rep, fd);
 		if (fd >= 0)
 			close(fd);
 		if (open_err)
 			break;
 	}
-	zygote_reap(&child);
+	for (int i = 0; i < TTS_WORKER_RENDERERS_MAX; i++)
+		zygote_reap(&child[i]);
 	if (!open_err)
 		engine->close(state);
 	_exit(0);
@@ -444,36 +472,38 @@ static void worker_finish(struct tts_worker *w, struct tts_req *r, int err,
 	worker_ready_raise(w);
 }
 
-static void worker_timer_set(struct tts_worker *w, int ms)
+static void worker_timer_set(struct renderer *rd, int ms)
 {
 	struct itimerspec its;
 
 	memset(&its, 0, sizeof(its));
 	its.it_value.tv_sec = ms / 1000;
 	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
-	timerfd_settime(w->timer, 0, &its, NULL);
+	timerfd_settime(rd->timer, 0, &its, NULL);
 }
 
-/* Forgets the renderer: its socket closes (so it ends if it still runs) and
- * the request it had fails with ERR. The supervisor reaps it at the next
- * spawn. */
-static void worker_renderer_drop(struct tts_worker *w, int err)
+/* Forgets RD's renderer: its socket closes (so it ends if it still runs)
+ * and the request it had fails with ERR. The supervisor reaps it when it
+ * starts the slot's next one, which worker_kick() asks for. */
+static void worker_renderer_drop(struct tts_worker *w, struct renderer *rd,
+                                 int err)
 {
-	if (w->data >= 0) {
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->data, NULL);
-		close(w->data);
-		w->data = -1;
+	if (rd->data >= 0) {
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, rd->data, NULL);
+		close(rd->data);
+		rd->data = -1;
+		rd->respawn = true;
 	}
-	w->renderer = 0;
-	w->out_watch = false;
-	w->hdr_got = 0;
-	w->pcm_got = 0;
-	worker_timer_set(w, 0);
-	if (w->inflight) {
-		struct tts_req *r = w->inflight;
+	rd->pid = 0;
+	rd->out_watch = false;
+	rd->hdr_got = 0;
+	rd->pcm_got = 0;
+	worker_timer_set(rd, 0);
+	if (rd->inflight) {
+		struct tts_req *r = rd->inflight;
 		int16_t *partial = r->pcm;
 
-		w->inflight = NULL;
+		rd->inflight = NULL;
 		r->pcm = NULL;
 		worker_finish(w, r, err, partial, 0);
 	}
@@ -488,8 +518,9 @@ static void worker_break(struct tts_worker *w)
 	log_err("tts", "worker: the speech supervisor process is gone; "
 	               "speech fails until restart");
 	w->broken = true;
-	w->spawning = false;
-	worker_renderer_drop(w, -EPIPE);
+	w->spawning = -1;
+	for (unsigned i = 0; i < w->count; i++)
+		worker_renderer_drop(w, &w->r[i], -EPIPE);
 	while ((r = req_list_pop(&w->queue)))
 		worker_finish(w, r, -EPIPE, NULL, 0);
 	if (w->ctl >= 0) {
@@ -499,17 +530,18 @@ static void worker_break(struct tts_worker *w)
 	}
 }
 
-static void worker_spawn_request(struct tts_worker *w)
+static void worker_spawn_request(struct tts_worker *w, unsigned slot)
 {
-	char cmd = ZYGOTE_CMD_SPAWN;
+	struct zygote_cmd cmd = {ZYGOTE_CMD_SPAWN, (uint8_t)slot};
 
-	if (w->broken || w->spawning)
+	if (w->broken || w->spawning >= 0)
 		return;
-	if (send(w->ctl, &cmd, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) {
+	if (send(w->ctl, &cmd, sizeof(cmd), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)sizeof(cmd)) {
 		worker_break(w);
 		return;
 	}
-	w->spawning = true;
+	w->spawning = (int)slot;
 }
 
 /* Receives one supervisor reply: 1 when one was read, 0 when none waits,
@@ -551,38 +583,45 @@ static int worker_ctl_recv(int ctl, struct zygote_reply *rep, int *fdp,
 	return 1;
 }
 
-static void worker_renderer_attach(struct tts_worker *w, int fd, pid_t pid)
+static int worker_renderer_attach(struct tts_worker *w, struct renderer *rd,
+                                  int fd, pid_t pid)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
 	int flags = fcntl(fd, F_GETFL);
 
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
 	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = -errno;
+
 		log_err("tts", "worker: cannot watch the renderer: %s",
 		        strerror(errno));
 		close(fd);
-		return;
+		return err;
 	}
-	w->data = fd;
-	w->renderer = pid;
+	rd->data = fd;
+	rd->pid = pid;
+	rd->respawn = false;
+	return 0;
 }
 
 static void worker_ctl_handle(struct tts_worker *w)
 {
 	struct zygote_reply rep;
+	struct renderer *rd;
 	int fd, r;
 
 	while (!w->broken) {
 		r = worker_ctl_recv(w->ctl, &rep, &fd, false);
 		if (r == 0)
 			return;
-		if (r < 0 || !w->spawning) {
+		if (r < 0 || w->spawning < 0 || rep.slot != w->spawning) {
 			if (fd >= 0)
 				close(fd);
 			worker_break(w);
 			return;
 		}
-		w->spawning = false;
+		rd = &w->r[w->spawning];
+		w->spawning = -1;
 		if (rep.status) {
 			struct tts_req *q = req_list_pop(&w->queue);
 
@@ -591,40 +630,42 @@ static void worker_ctl_handle(struct tts_worker *w)
 			 */
 			log_err("tts", "worker: cannot start a renderer: %s",
 			        strerror(-rep.status));
+			rd->respawn = false;
 			if (q)
 				worker_finish(w, q, rep.status, NULL, 0);
 			continue;
 		}
-		worker_renderer_attach(w, fd, rep.pid);
+		if (worker_renderer_attach(w, rd, fd, rep.pid))
+			rd->respawn = false;
 	}
 }
 
-/* ---- the caller's side: data socket ---- */
+/* ---- the caller's side: data sockets ---- */
 
-static void worker_out_watch(struct tts_worker *w, bool on)
+static void worker_out_watch(struct tts_worker *w, struct renderer *rd, bool on)
 {
 	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
-	                         .data.fd = w->data};
+	                         .data.fd = rd->data};
 
-	if (w->out_watch == on)
+	if (rd->out_watch == on)
 		return;
-	epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->data, &ev);
-	w->out_watch = on;
+	epoll_ctl(w->epfd, EPOLL_CTL_MOD, rd->data, &ev);
+	rd->out_watch = on;
 }
 
-static void worker_flush(struct tts_worker *w)
+static void worker_flush(struct tts_worker *w, struct renderer *rd)
 {
-	struct tts_req *r = w->inflight;
+	struct tts_req *r = rd->inflight;
 
-	while (r && w->data >= 0 && w->out_off < r->wire_len) {
-		ssize_t s =
-		    send(w->data, r->wire + w->out_off,
-		         r->wire_len - w->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (r && rd->data >= 0 && rd->out_off < r->wire_len) {
+		ssize_t s = send(rd->data, r->wire + rd->out_off,
+		                 r->wire_len - rd->out_off,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (s < 0 && errno == EINTR)
 			continue;
 		if (s < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			worker_out_watch(w, true);
+			worker_out_watch(w, rd, true);
 			return;
 		}
 		if (s <= 0) {
@@ -635,83 +676,95 @@ static void worker_flush(struct tts_worker *w)
 			 * for some other reason as soon as they start.
 			 */
 			if (r->sends < 2) {
-				w->inflight = NULL;
+				rd->inflight = NULL;
 				req_list_push_front(&w->queue, r);
 			}
-			worker_renderer_drop(w, -EPIPE);
+			worker_renderer_drop(w, rd, -EPIPE);
 			return;
 		}
-		w->out_off += (size_t)s;
+		rd->out_off += (size_t)s;
 	}
-	if (w->data >= 0)
-		worker_out_watch(w, false);
+	if (rd->data >= 0)
+		worker_out_watch(w, rd, false);
 }
 
-/* Sends the next queued request if the renderer is free, starting a
- * renderer first if none runs. */
+/*
+ * Hands queued requests to idle renderers, oldest first, and refills one
+ * empty slot (one spawn is asked for at a time; its reply calls this
+ * again): a slot whose renderer died is refilled at once, an empty one
+ * whose spawn failed only when there is work.
+ */
 static void worker_kick(struct tts_worker *w)
 {
-	while (!w->broken && !w->inflight && !w->spawning && w->queue.head) {
-		if (w->data < 0) {
-			worker_spawn_request(w);
-			return;
+	struct renderer *empty = NULL;
+
+	for (unsigned i = 0; i < w->count && !w->broken; i++) {
+		struct renderer *rd = &w->r[i];
+
+		if (rd->data < 0) {
+			if (!empty && (rd->respawn || w->queue.head))
+				empty = rd;
+			continue;
 		}
-		w->inflight = req_list_pop(&w->queue);
-		w->inflight->sends++;
-		w->out_off = 0;
-		w->hdr_got = 0;
-		w->pcm_got = 0;
-		w->deadline_ms = worker_now_ms() + w->timeout_ms;
-		worker_timer_set(w, w->timeout_ms);
-		worker_flush(w);
+		if (rd->inflight || !w->queue.head)
+			continue;
+		rd->inflight = req_list_pop(&w->queue);
+		rd->inflight->sends++;
+		rd->out_off = 0;
+		rd->hdr_got = 0;
+		rd->pcm_got = 0;
+		rd->deadline_ms = worker_now_ms() + w->timeout_ms;
+		worker_timer_set(rd, w->timeout_ms);
+		worker_flush(w, rd);
+		/* A renderer found dead on sending gave its request back:
+		 * look at this slot again as an empty one. */
+		if (rd->data < 0)
+			i--;
 	}
+	if (empty && !w->broken)
+		worker_spawn_request(w, (unsigned)(empty - w->r));
 }
 
-/* The renderer cannot be trusted any more but may still run: drop it and
- * have the supervisor kill it by starting the next one now. */
-static void worker_renderer_replace(struct tts_worker *w, int err)
+static bool worker_reply_valid(const struct renderer *rd)
 {
-	worker_renderer_drop(w, err);
-	worker_spawn_request(w);
-}
+	const struct wire_reply *h = &rd->hdr;
 
-static bool worker_reply_valid(const struct tts_worker *w)
-{
-	const struct wire_reply *h = &w->hdr;
-
-	if (h->id != w->inflight->id || h->status > 0)
+	if (h->id != rd->inflight->id || h->status > 0)
 		return false;
 	if (h->status)
 		return h->n == 0;
 	return h->n > 0 && h->n <= TTS_PCM_MAX;
 }
 
-static void worker_data_handle(struct tts_worker *w)
+/* Reads what RD's renderer sent; returns once its socket would block or
+ * the renderer was dropped. */
+static void worker_data_handle(struct tts_worker *w, struct renderer *rd)
 {
-	while (w->data >= 0) {
-		struct tts_req *r = w->inflight;
+	while (rd->data >= 0) {
+		struct tts_req *r = rd->inflight;
 		unsigned char *dst;
 		size_t want;
 		ssize_t got;
 
-		if (r && w->out_off < r->wire_len) {
-			worker_flush(w);
-			if (w->data < 0 || w->out_off < r->wire_len)
+		if (r && rd->out_off < r->wire_len) {
+			worker_flush(w, rd);
+			if (rd->data < 0 || rd->out_off < r->wire_len)
 				return;
 		}
-		if (r && w->hdr_got < sizeof(w->hdr)) {
-			dst = (unsigned char *)&w->hdr + w->hdr_got;
-			want = sizeof(w->hdr) - w->hdr_got;
+		if (r && rd->hdr_got < sizeof(rd->hdr)) {
+			dst = (unsigned char *)&rd->hdr + rd->hdr_got;
+			want = sizeof(rd->hdr) - rd->hdr_got;
 		} else if (r) {
-			dst = (unsigned char *)r->pcm + w->pcm_got;
-			want = (size_t)w->hdr.n * sizeof(int16_t) - w->pcm_got;
+			dst = (unsigned char *)r->pcm + rd->pcm_got;
+			want =
+			    (size_t)rd->hdr.n * sizeof(int16_t) - rd->pcm_got;
 		} else {
 			/* Between requests only an end of file is expected;
 			 * read one byte to tell it from garbage. */
-			dst = (unsigned char *)&w->hdr;
+			dst = (unsigned char *)&rd->hdr;
 			want = 1;
 		}
-		got = recv(w->data, dst, want, MSG_DONTWAIT);
+		got = recv(rd->data, dst, want, MSG_DONTWAIT);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -721,69 +774,68 @@ static void worker_data_handle(struct tts_worker *w)
 				log_warn("tts",
 				         "worker: renderer %d died while "
 				         "rendering request %llu",
-				         (int)w->renderer,
+				         (int)rd->pid,
 				         (unsigned long long)r->id);
-			worker_renderer_drop(w, -EPIPE);
+			worker_renderer_drop(w, rd, -EPIPE);
 			return;
 		}
 		if (!r) {
 			log_err("tts", "worker: renderer sent data unasked");
-			worker_renderer_replace(w, -EPROTO);
+			worker_renderer_drop(w, rd, -EPROTO);
 			return;
 		}
-		if (w->hdr_got < sizeof(w->hdr)) {
-			w->hdr_got += (size_t)got;
-			if (w->hdr_got < sizeof(w->hdr))
+		if (rd->hdr_got < sizeof(rd->hdr)) {
+			rd->hdr_got += (size_t)got;
+			if (rd->hdr_got < sizeof(rd->hdr))
 				continue;
-			if (!worker_reply_valid(w)) {
+			if (!worker_reply_valid(rd)) {
 				log_err("tts",
 				        "worker: malformed reply for "
 				        "request %llu",
 				        (unsigned long long)r->id);
-				worker_renderer_replace(w, -EPROTO);
+				worker_renderer_drop(w, rd, -EPROTO);
 				return;
 			}
 			/* Rendering is over; the transfer is not timed. */
-			worker_timer_set(w, 0);
-			if (w->hdr.n) {
+			worker_timer_set(rd, 0);
+			if (rd->hdr.n) {
 				r->pcm =
-				    malloc((size_t)w->hdr.n * sizeof(int16_t));
+				    malloc((size_t)rd->hdr.n * sizeof(int16_t));
 				if (!r->pcm) {
-					worker_renderer_replace(w, -ENOMEM);
+					worker_renderer_drop(w, rd, -ENOMEM);
 					return;
 				}
 				continue;
 			}
 		} else {
-			w->pcm_got += (size_t)got;
-			if (w->pcm_got < (size_t)w->hdr.n * sizeof(int16_t))
+			rd->pcm_got += (size_t)got;
+			if (rd->pcm_got < (size_t)rd->hdr.n * sizeof(int16_t))
 				continue;
 		}
-		w->inflight = NULL;
-		worker_finish(w, r, w->hdr.status, r->pcm, w->hdr.n);
+		rd->inflight = NULL;
+		worker_finish(w, r, rd->hdr.status, r->pcm, rd->hdr.n);
 		/* The renderer exits after this reply; sending it the next
 		 * request would race with that exit and fail an innocent
 		 * text. */
-		if (w->hdr.status == -ENOTRECOVERABLE)
-			worker_renderer_drop(w, 0);
+		if (rd->hdr.status == -ENOTRECOVERABLE)
+			worker_renderer_drop(w, rd, 0);
 		worker_kick(w);
 	}
 }
 
-static void worker_timer_handle(struct tts_worker *w)
+static void worker_timer_handle(struct tts_worker *w, struct renderer *rd)
 {
 	uint64_t expirations;
 
-	while (read(w->timer, &expirations, sizeof(expirations)) > 0)
+	while (read(rd->timer, &expirations, sizeof(expirations)) > 0)
 		;
-	if (!w->inflight || w->hdr_got >= sizeof(w->hdr) ||
-	    worker_now_ms() < w->deadline_ms)
+	if (!rd->inflight || rd->hdr_got >= sizeof(rd->hdr) ||
+	    worker_now_ms() < rd->deadline_ms)
 		return;
-	log_warn("tts",
-	         "worker: request %llu took over %d ms; killing renderer %d",
-	         (unsigned long long)w->inflight->id, w->timeout_ms,
-	         (int)w->renderer);
-	worker_renderer_replace(w, -ETIMEDOUT);
+	log_warn(
+	    "tts", "worker: request %llu took over %d ms; killing renderer %d",
+	    (unsigned long long)rd->inflight->id, w->timeout_ms, (int)rd->pid);
+	worker_renderer_drop(w, rd, -ETIMEDOUT);
 }
 
 /* ---- the public functions ---- */
@@ -795,24 +847,73 @@ static int worker_watch(struct tts_worker *w, int fd)
 	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* One online core, one renderer: synthesis is all CPU, so more would only
+ * queue on the same cores (and the bridge's loop wants a share too). */
+static unsigned worker_renderers_default(void)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cores < 1)
+		return 1;
+	if (cores > TTS_WORKER_RENDERERS_MAX)
+		return TTS_WORKER_RENDERERS_MAX;
+	return (unsigned)cores;
+}
+
+/* Start-up waits for each renderer in turn: for the voice to load (the
+ * first reply also reports an unknown voice) and for the fork. */
+static int worker_renderers_start(struct tts_worker *w)
+{
+	for (unsigned i = 0; i < w->count; i++) {
+		struct zygote_cmd cmd = {ZYGOTE_CMD_SPAWN, (uint8_t)i};
+		struct zygote_reply rep;
+		int fd = -1, err;
+
+		if (send(w->ctl, &cmd, sizeof(cmd), MSG_NOSIGNAL) !=
+		        (ssize_t)sizeof(cmd) ||
+		    worker_ctl_recv(w->ctl, &rep, &fd, true) != 1 ||
+		    rep.slot != (int32_t)i) {
+			if (fd >= 0)
+				close(fd);
+			log_err("tts",
+			        "worker: the speech supervisor did not start");
+			return -EPIPE;
+		}
+		if (rep.status) {
+			if (rep.status != -EINVAL)
+				log_err("tts",
+				        "worker: cannot start a renderer: %s",
+				        strerror(-rep.status));
+			return rep.status;
+		}
+		err = worker_renderer_attach(w, &w->r[i], fd, rep.pid);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int tts_worker_new(struct tts_worker **wp, const struct tts_engine *engine,
-                   const char *voice)
+                   const char *voice, unsigned renderers)
 {
 	struct tts_worker *w;
-	struct zygote_reply rep;
-	char cmd = ZYGOTE_CMD_SPAWN;
-	int sv[2] = {-1, -1}, fd = -1, err = 0;
+	int sv[2] = {-1, -1}, err = 0;
 	pid_t parent = getpid();
 
 	*wp = NULL;
-	if (!engine || !engine->open || !engine->render || !engine->close)
+	if (!engine || !engine->open || !engine->render || !engine->close ||
+	    renderers > TTS_WORKER_RENDERERS_MAX)
 		return -EINVAL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	w->epfd = w->ctl = w->data = w->timer = w->readyfd = -1;
+	w->epfd = w->ctl = w->readyfd = -1;
 	w->zygote_pidfd = -1;
+	w->spawning = -1;
 	w->timeout_ms = TTS_WORKER_TIMEOUT_MS;
+	w->count = renderers ? renderers : worker_renderers_default();
+	for (unsigned i = 0; i < TTS_WORKER_RENDERERS_MAX; i++)
+		w->r[i].data = w->r[i].timer = -1;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		err = -errno;
@@ -840,46 +941,36 @@ int tts_worker_new(struct tts_worker **wp, const struct tts_engine *engine,
 	sv[0] = -1;
 	w->zygote_pidfd = pidfd_open(w->zygote, 0);
 
-	/* Start-up is the one place that waits: for the voice to load and the
-	 * first renderer to start, which also reports an unknown voice. */
-	if (send(w->ctl, &cmd, 1, MSG_NOSIGNAL) != 1 ||
-	    worker_ctl_recv(w->ctl, &rep, &fd, true) != 1) {
-		log_err("tts", "worker: the speech supervisor did not start");
-		err = -EPIPE;
-		goto out;
-	}
-	if (rep.status) {
-		err = rep.status;
-		if (err != -EINVAL)
-			log_err("tts", "worker: cannot start a renderer: %s",
-			        strerror(-err));
-		goto out;
-	}
-
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	w->timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	w->readyfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->epfd < 0 || w->timer < 0 || w->readyfd < 0 ||
-	    fcntl(w->ctl, F_SETFL, O_NONBLOCK) < 0) {
+	if (w->epfd < 0 || w->readyfd < 0) {
 		err = -errno;
 		log_err("tts", "worker: %s", strerror(errno));
 		goto out;
 	}
-	err = worker_watch(w, w->ctl);
-	if (!err)
-		err = worker_watch(w, w->timer);
+	for (unsigned i = 0; i < w->count && !err; i++) {
+		w->r[i].timer =
+		    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		err =
+		    w->r[i].timer < 0 ? -errno : worker_watch(w, w->r[i].timer);
+	}
 	if (!err)
 		err = worker_watch(w, w->readyfd);
 	if (err) {
-		log_err("tts", "worker: epoll: %s", strerror(-err));
+		log_err("tts", "worker: %s", strerror(-err));
 		goto out;
 	}
-	worker_renderer_attach(w, fd, rep.pid);
-	fd = -1;
-	if (w->data < 0) {
-		err = -EIO;
+	/* The one place that waits. */
+	err = worker_renderers_start(w);
+	if (err)
+		goto out;
+	if (fcntl(w->ctl, F_SETFL, O_NONBLOCK) < 0) {
+		err = -errno;
 		goto out;
 	}
+	err = worker_watch(w, w->ctl);
+	if (err)
+		goto out;
 	*wp = w;
 	w = NULL;
 out:
@@ -887,8 +978,6 @@ out:
 		close(sv[0]);
 	if (sv[1] >= 0)
 		close(sv[1]);
-	if (fd >= 0)
-		close(fd);
 	tts_worker_free(w);
 	return err;
 }
@@ -898,7 +987,7 @@ static void worker_zygote_wait(struct tts_worker *w)
 	if (w->zygote <= 0)
 		return;
 	/* The supervisor leaves when its control socket closes; give it the
-	 * time to kill and reap its renderer, then insist. The pidfd makes
+	 * time to kill and reap its renderers, then insist. The pidfd makes
 	 * the kill safe against a reused pid. */
 	if (w->zygote_pidfd >= 0) {
 		struct pollfd p = {.fd = w->zygote_pidfd, .events = POLLIN};
@@ -920,20 +1009,23 @@ void tts_worker_free(struct tts_worker *w)
 {
 	if (!w)
 		return;
-	if (w->data >= 0)
-		close(w->data);
+	for (unsigned i = 0; i < TTS_WORKER_RENDERERS_MAX; i++)
+		if (w->r[i].data >= 0)
+			close(w->r[i].data);
 	if (w->ctl >= 0)
 		close(w->ctl);
 	worker_zygote_wait(w);
 	if (w->zygote_pidfd >= 0)
 		close(w->zygote_pidfd);
-	if (w->timer >= 0)
-		close(w->timer);
+	for (unsigned i = 0; i < TTS_WORKER_RENDERERS_MAX; i++) {
+		if (w->r[i].timer >= 0)
+			close(w->r[i].timer);
+		req_free(w->r[i].inflight);
+	}
 	if (w->readyfd >= 0)
 		close(w->readyfd);
 	if (w->epfd >= 0)
 		close(w->epfd);
-	req_free(w->inflight);
 	req_list_clear(&w->queue);
 	req_list_clear(&w->done);
 	free(w);
@@ -942,6 +1034,15 @@ void tts_worker_free(struct tts_worker *w)
 int tts_worker_fd(const struct tts_worker *w)
 {
 	return w->epfd;
+}
+
+static size_t worker_inflight(const struct tts_worker *w)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < w->count; i++)
+		n += w->r[i].inflight ? 1 : 0;
+	return n;
 }
 
 int tts_worker_submit(struct tts_worker *w, uint64_t id, const char *text)
@@ -956,7 +1057,7 @@ int tts_worker_submit(struct tts_worker *w, uint64_t id, const char *text)
 		return -EMSGSIZE;
 	if (w->broken)
 		return -EPIPE;
-	if (w->queue.count + (w->inflight ? 1 : 0) >= TTS_WORKER_QUEUE_MAX)
+	if (w->queue.count + worker_inflight(w) >= TTS_WORKER_QUEUE_MAX)
 		return -EBUSY;
 	r = calloc(1, sizeof(*r) + sizeof(hdr) + len);
 	if (!r)
@@ -980,13 +1081,15 @@ int tts_worker_collect(struct tts_worker *w, tts_worker_done_fn *cb, void *arg)
 	uint64_t count;
 	int calls = 0;
 
-	/* Data first: a reply already in the socket counts even if the
+	/* Data first: a reply already in a socket counts even if its
 	 * renderer or the supervisor has died since, or the deadline passed
 	 * while nobody collected. */
-	worker_data_handle(w);
+	for (unsigned i = 0; i < w->count; i++)
+		worker_data_handle(w, &w->r[i]);
 	if (!w->broken)
 		worker_ctl_handle(w);
-	worker_timer_handle(w);
+	for (unsigned i = 0; i < w->count; i++)
+		worker_timer_handle(w, &w->r[i]);
 	worker_kick(w);
 
 	/* Take the finished list first: callbacks may submit, and a failure
@@ -1009,7 +1112,7 @@ int tts_worker_collect(struct tts_worker *w, tts_worker_done_fn *cb, void *arg)
 
 size_t tts_worker_pending(const struct tts_worker *w)
 {
-	return w->queue.count + (w->inflight ? 1 : 0) + w->done.count;
+	return w->queue.count + worker_inflight(w) + w->done.count;
 }
 
 void tts_worker_timeout_set(struct tts_worker *w, int timeout_ms)
@@ -1018,7 +1121,12 @@ void tts_worker_timeout_set(struct tts_worker *w, int timeout_ms)
 		w->timeout_ms = timeout_ms;
 }
 
-pid_t tts_worker_renderer_pid(const struct tts_worker *w)
+unsigned tts_worker_renderers(const struct tts_worker *w)
 {
-	return w->renderer;
+	return w->count;
+}
+
+pid_t tts_worker_renderer_pid(const struct tts_worker *w, unsigned slot)
+{
+	return slot < w->count ? w->r[slot].pid : 0;
 }

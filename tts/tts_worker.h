@@ -1,24 +1,29 @@
 /*
  * Rendering out of harm's way, for an event loop. A worker keeps a speech
- * engine in a helper process, so a text that makes the engine exit, abort,
+ * engine in helper processes, so a text that makes the engine exit, abort,
  * crash or spin ends that one prompt and not the bridge. Requests are queued
- * here and sent to the helper one at a time; results come back as PCM over a
- * socket, and one file descriptor tells the caller's loop when to collect.
+ * here and handed to a small pool of long-lived renderers (one per core by
+ * default), one request at a time each; results come back as PCM over each
+ * renderer's socket, and one file descriptor tells the caller's loop when to
+ * collect. No process is created per prompt: a renderer serves prompts until
+ * it dies.
  *
  * How it works: tts_worker_new() forks a small supervisor process (call it
  * at start-up, from the main thread, before creating threads: it is the only
  * fork from the caller's process). The supervisor opens the engine, then
- * forks a renderer from itself whenever asked and hands the renderer's end of
- * a fresh socketpair back over SCM_RIGHTS. A renderer that dies, stops
- * answering (a per-request timeout) or breaks the protocol is replaced this
- * way, from a single-threaded process with the voice already loaded, while
- * the caller's process never forks again.
+ * forks a renderer from itself for each slot of the pool and hands the
+ * renderer's end of a fresh socketpair back over SCM_RIGHTS. A renderer that
+ * dies, stops answering (a per-request timeout) or breaks the protocol is
+ * replaced this way at once, from a single-threaded process with the voice
+ * already loaded, while the caller's process never forks again.
  *
  * Failures a callback can see: -EPIPE (the renderer died while rendering
  * this request, or the worker is broken), -ETIMEDOUT (it took longer than
  * the timeout and was killed), -EPROTO (it sent a malformed reply), and any
  * error the engine's render() returns (-EFBIG, -ENODATA, -EIO, ...). Only
- * the request being rendered fails; the queued ones go to the next renderer.
+ * the request being rendered fails, and it is not retried: a text that
+ * kills renderers kills one. Queued requests and those on the other
+ * renderers go on.
  *
  * Threads: a worker is used from one thread (the event loop's).
  */
@@ -37,6 +42,9 @@ struct tts_worker;
  * more with -EBUSY. Sixty-four prompts are seconds of work for kal. */
 #define TTS_WORKER_QUEUE_MAX 64
 
+/* The most renderers a worker runs. */
+#define TTS_WORKER_RENDERERS_MAX 8
+
 /* The default time one rendering may take before its renderer is killed.
  * kal renders a 17 s prompt in about 25 ms and slt in about 200 ms. */
 #define TTS_WORKER_TIMEOUT_MS 5000
@@ -53,12 +61,15 @@ typedef void tts_worker_done_fn(uint64_t id, int err, int16_t *pcm, size_t n,
 
 /*
  * Starts a worker rendering with ENGINE's VOICE (NULL: the engine's default)
- * and waits until the voice is loaded. ENGINE must stay valid (engines are
- * static). Errors: -EINVAL (unknown voice; logged), -ENOMEM, or the errno of
- * a failed fork() or socket call. See above for when to call it.
+ * in RENDERERS processes (0: one per online core, at most
+ * TTS_WORKER_RENDERERS_MAX) and waits until the voice is loaded and every
+ * renderer runs. ENGINE must stay valid (engines are static). Errors:
+ * -EINVAL (unknown voice, logged; RENDERERS over the maximum), -ENOMEM, or
+ * the errno of a failed fork() or socket call. See above for when to call
+ * it.
  */
 int tts_worker_new(struct tts_worker **wp, const struct tts_engine *engine,
-                   const char *voice);
+                   const char *voice, unsigned renderers);
 
 /*
  * Stops the helper processes and frees the worker. Requests not yet
@@ -84,8 +95,9 @@ int tts_worker_submit(struct tts_worker *w, uint64_t id, const char *text);
 
 /*
  * Does the pending socket work without blocking and calls CB for each
- * request that finished, in the order they finished (which is the order of
- * submission). Returns the number of callbacks made.
+ * request that finished, in the order they finished: the order of
+ * submission with one renderer, not with several (a short text overtakes a
+ * long one). Returns the number of callbacks made.
  */
 int tts_worker_collect(struct tts_worker *w, tts_worker_done_fn *cb, void *arg);
 
@@ -96,8 +108,12 @@ size_t tts_worker_pending(const struct tts_worker *w);
  * the next request sent to a renderer. */
 void tts_worker_timeout_set(struct tts_worker *w, int timeout_ms);
 
-/* The current renderer's process id, 0 when none runs: for diagnostics and
- * tests. It is a child of the supervisor, not of the caller. */
-pid_t tts_worker_renderer_pid(const struct tts_worker *w);
+/* The number of renderer slots. */
+unsigned tts_worker_renderers(const struct tts_worker *w);
+
+/* The process id of the renderer in SLOT (0..tts_worker_renderers() - 1),
+ * 0 when none runs there: for diagnostics and tests. It is a child of the
+ * supervisor, not of the caller. */
+pid_t tts_worker_renderer_pid(const struct tts_worker *w, unsigned slot);
 
 #endif

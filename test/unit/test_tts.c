@@ -291,14 +291,14 @@ static void test_worker_flite(void)
 	void *st = NULL;
 	size_t n = 0;
 
-	CHECK_INT(tts_worker_new(&w, e, "nosuchvoice"), -EINVAL);
+	CHECK_INT(tts_worker_new(&w, e, "nosuchvoice", 1), -EINVAL);
 	CHECK(w == NULL);
 
-	CHECK_INT(tts_worker_new(&w, e, "kal"), 0);
+	CHECK_INT(tts_worker_new(&w, e, "kal", 1), 0);
 	if (!w)
 		return;
 	CHECK(tts_worker_fd(w) >= 0);
-	CHECK(tts_worker_renderer_pid(w) > 0);
+	CHECK(tts_worker_renderer_pid(w, 0) > 0);
 	CHECK_INT(tts_worker_pending(w), 0);
 
 	/* flite is deterministic: the worker's rendering is the one made
@@ -325,7 +325,7 @@ static void test_worker_limits(void)
 	char text[32];
 	struct result r;
 
-	CHECK_INT(tts_worker_new(&w, &test_engine, "test"), 0);
+	CHECK_INT(tts_worker_new(&w, &test_engine, "test", 1), 0);
 	if (!w)
 		return;
 
@@ -387,7 +387,7 @@ static void test_worker_isolation(void)
 	struct result r;
 	pid_t pid, pid2;
 
-	CHECK_INT(tts_worker_new(&w, &test_engine, NULL), 0);
+	CHECK_INT(tts_worker_new(&w, &test_engine, NULL, 1), 0);
 	if (!w)
 		return;
 
@@ -417,7 +417,7 @@ static void test_worker_isolation(void)
 	CHECK(access(marker_path, F_OK) < 0);
 
 	/* A renderer killed from outside mid-render. */
-	pid = tts_worker_renderer_pid(w);
+	pid = tts_worker_renderer_pid(w, 0);
 	CHECK(pid > 0);
 	CHECK_INT(tts_worker_submit(w, 30, "slow"), 0);
 	usleep(200 * 1000);
@@ -428,10 +428,10 @@ static void test_worker_isolation(void)
 	r = render_one(w, 31, "after kill", 10000);
 	CHECK(result_is(&r, "after kill"));
 	free(r.pcm);
-	CHECK(tts_worker_renderer_pid(w) != pid);
+	CHECK(tts_worker_renderer_pid(w, 0) != pid);
 
 	/* A renderer killed while idle is replaced when next needed. */
-	pid = tts_worker_renderer_pid(w);
+	pid = tts_worker_renderer_pid(w, 0);
 	CHECK_INT(kill(pid, SIGKILL), 0);
 	usleep(100 * 1000);
 	r = render_one(w, 32, "after idle kill", 10000);
@@ -440,17 +440,17 @@ static void test_worker_isolation(void)
 	free(r.pcm);
 
 	/* An engine that reports damaged state is restarted. */
-	pid = tts_worker_renderer_pid(w);
+	pid = tts_worker_renderer_pid(w, 0);
 	r = render_one(w, 40, "fatal", 10000);
 	CHECK_INT(r.err, -ENOTRECOVERABLE);
 	r = render_one(w, 41, "after fatal", 10000);
 	CHECK(result_is(&r, "after fatal"));
 	free(r.pcm);
-	CHECK(tts_worker_renderer_pid(w) != pid);
+	CHECK(tts_worker_renderer_pid(w, 0) != pid);
 
 	/* A hung renderer is killed at the deadline. */
 	tts_worker_timeout_set(w, 300);
-	pid = tts_worker_renderer_pid(w);
+	pid = tts_worker_renderer_pid(w, 0);
 	{
 		int64_t start = now_ms();
 
@@ -462,7 +462,7 @@ static void test_worker_isolation(void)
 	r = render_one(w, 51, "after hang", 10000);
 	CHECK(result_is(&r, "after hang"));
 	free(r.pcm);
-	pid2 = tts_worker_renderer_pid(w);
+	pid2 = tts_worker_renderer_pid(w, 0);
 	CHECK(pid2 != pid);
 	/* The supervisor killed and reaped the hung one before starting the
 	 * next. */
@@ -484,10 +484,10 @@ static void test_worker_free_busy(void)
 	struct tts_worker *w = NULL;
 	pid_t pid;
 
-	CHECK_INT(tts_worker_new(&w, &test_engine, "test"), 0);
+	CHECK_INT(tts_worker_new(&w, &test_engine, "test", 1), 0);
 	if (!w)
 		return;
-	pid = tts_worker_renderer_pid(w);
+	pid = tts_worker_renderer_pid(w, 0);
 	CHECK_INT(tts_worker_submit(w, 1, "hang"), 0);
 	CHECK_INT(tts_worker_submit(w, 2, "queued"), 0);
 	tts_worker_free(w);
@@ -514,7 +514,7 @@ static void test_cache(void)
 
 	CHECK_INT(tts_cache_new(&c, 0), -EINVAL);
 	CHECK_INT(tts_cache_new(&c, TTS_CACHE_DEFAULT_BYTES), 0);
-	CHECK_INT(tts_worker_new(&w, &tts_engine_flite, "kal"), 0);
+	CHECK_INT(tts_worker_new(&w, &tts_engine_flite, "kal", 1), 0);
 	if (!c || !w)
 		goto out;
 
