@@ -478,6 +478,161 @@ static void test_worker_isolation(void)
 	tts_worker_free(w);
 }
 
+/* Collects until every renderer slot has a process again (a replacement is
+ * started at once, but its pid arrives through collect). */
+static void renderers_wait(struct tts_worker *w, struct results *rs)
+{
+	int64_t end = now_ms() + 5000;
+	bool all = false;
+
+	while (!all && now_ms() < end) {
+		struct pollfd p = {.fd = tts_worker_fd(w), .events = POLLIN};
+
+		all = true;
+		for (unsigned i = 0; i < tts_worker_renderers(w); i++)
+			all = all && tts_worker_renderer_pid(w, i) > 0;
+		if (!all) {
+			poll(&p, 1, 50);
+			tts_worker_collect(w, results_add, rs);
+		}
+	}
+	CHECK(all);
+}
+
+static const struct result *results_find(const struct results *rs, uint64_t id)
+{
+	for (size_t i = 0; i < rs->count; i++)
+		if (rs->r[i].id == id)
+			return &rs->r[i];
+	return NULL;
+}
+
+/*
+ * Several renderers at once: every request comes back once, to its own id,
+ * with its own audio, sample for sample what flite makes in process.
+ */
+static void test_worker_pool_flite(void)
+{
+	enum { COUNT = 24 };
+	const struct tts_engine *e = &tts_engine_flite;
+	struct results rs = {.count = 0};
+	struct tts_worker *w = NULL;
+	char text[COUNT][96];
+	void *st = NULL;
+
+	CHECK_INT(tts_worker_new(&w, e, "kal", TTS_WORKER_RENDERERS_MAX + 1),
+	          -EINVAL);
+	CHECK_INT(tts_worker_new(&w, e, "kal", 2), 0);
+	if (!w)
+		return;
+	CHECK_INT(tts_worker_renderers(w), 2);
+	CHECK(tts_worker_renderer_pid(w, 0) > 0);
+	CHECK(tts_worker_renderer_pid(w, 1) > 0);
+	CHECK(tts_worker_renderer_pid(w, 0) != tts_worker_renderer_pid(w, 1));
+	CHECK_INT(tts_worker_renderer_pid(w, 2), 0);
+
+	/* Lengths differ, so the two renderers finish out of step. */
+	for (int i = 0; i < COUNT; i++) {
+		snprintf(text[i], sizeof(text[i]),
+		         "Message %d from Alice%s: room %d.", i,
+		         i % 3 ? "" : ", who writes at length about lunch",
+		         i * 7);
+		CHECK_INT(tts_worker_submit(w, 100 + (uint64_t)i, text[i]), 0);
+	}
+	results_wait(w, &rs, COUNT, 20000);
+	CHECK_INT(tts_worker_pending(w), 0);
+
+	CHECK_INT(e->open(&st, "kal"), 0);
+	for (int i = 0; i < COUNT && st; i++) {
+		const struct result *r = results_find(&rs, 100 + (uint64_t)i);
+		int16_t *pcm = NULL;
+		size_t n = 0;
+
+		CHECK(r != NULL);
+		CHECK_INT(e->render(st, text[i], &pcm, &n), 0);
+		if (r) {
+			CHECK_INT(r->err, 0);
+			CHECK_INT(r->n, n);
+			CHECK(r->pcm && pcm && r->n == n &&
+			      !memcmp(r->pcm, pcm, n * sizeof(*pcm)));
+		}
+		free(pcm);
+	}
+	e->close(st);
+	results_clear(&rs);
+	tts_worker_free(w);
+}
+
+/*
+ * A pool losing a renderer: the prompt it had fails alone, the other
+ * renderer's work goes on, the slot gets a new process at once and the
+ * next prompt renders there; a text that kills its renderer is not
+ * retried (one renderer dies for it, not every one in turn).
+ */
+static void test_worker_pool_death(void)
+{
+	struct results rs = {.count = 0};
+	struct tts_worker *w = NULL;
+	const struct result *r;
+	char text[32];
+	pid_t p0, p1;
+	int died = 0;
+
+	CHECK_INT(tts_worker_new(&w, &test_engine, "test", 2), 0);
+	if (!w)
+		return;
+	p0 = tts_worker_renderer_pid(w, 0);
+	p1 = tts_worker_renderer_pid(w, 1);
+
+	/* Slot 0 takes the first request, slot 1 the second: both slow. */
+	CHECK_INT(tts_worker_submit(w, 1, "slow"), 0);
+	CHECK_INT(tts_worker_submit(w, 2, "slow"), 0);
+	usleep(200 * 1000);
+	CHECK_INT(kill(p0, SIGKILL), 0);
+	results_wait(w, &rs, 1, 5000);
+	CHECK_INT(rs.r[0].id, 1);
+	CHECK_INT(rs.r[0].err, -EPIPE);
+	/* Slot 1 is still busy for a second: this one can only render on
+	 * slot 0's replacement, and comes back before slot 1's. */
+	CHECK_INT(tts_worker_submit(w, 3, "after kill"), 0);
+	results_wait(w, &rs, 3, 5000);
+	CHECK_INT(rs.r[1].id, 3);
+	CHECK(result_is(&rs.r[1], "after kill"));
+	CHECK_INT(rs.r[2].id, 2);
+	CHECK(result_is(&rs.r[2], "slow"));
+	CHECK(tts_worker_renderer_pid(w, 0) > 0);
+	CHECK(tts_worker_renderer_pid(w, 0) != p0);
+	CHECK_INT(tts_worker_renderer_pid(w, 1), p1);
+	results_clear(&rs);
+
+	/* A poisonous text among twenty: it fails, the others render. */
+	p0 = tts_worker_renderer_pid(w, 0);
+	for (int i = 0; i < 21; i++) {
+		snprintf(text, sizeof(text), "prompt %d", i);
+		CHECK_INT(tts_worker_submit(w, 10 + (uint64_t)i,
+		                            i == 7 ? "crash" : text),
+		          0);
+	}
+	results_wait(w, &rs, 21, 10000);
+	for (int i = 0; i < 21; i++) {
+		snprintf(text, sizeof(text), "prompt %d", i);
+		r = results_find(&rs, 10 + (uint64_t)i);
+		CHECK(r != NULL);
+		if (r && i == 7)
+			CHECK_INT(r->err, -EPIPE);
+		else if (r)
+			CHECK(result_is(r, text));
+	}
+	results_clear(&rs);
+	renderers_wait(w, &rs);
+	CHECK_INT(rs.count, 0);
+	died = (tts_worker_renderer_pid(w, 0) != p0) +
+	       (tts_worker_renderer_pid(w, 1) != p1);
+	CHECK_INT(died, 1);
+	CHECK_INT(tts_worker_pending(w), 0);
+	tts_worker_free(w);
+}
+
 /* Freeing a worker with requests in flight and queued drops them. */
 static void test_worker_free_busy(void)
 {
@@ -589,6 +744,8 @@ int main(void)
 	test_worker_flite();
 	test_worker_limits();
 	test_worker_isolation();
+	test_worker_pool_flite();
+	test_worker_pool_death();
 	test_worker_free_busy();
 	test_cache();
 
