@@ -93,8 +93,9 @@ struct call {
 	struct queue_job *job;
 	/* When the variable prompt went to the worker (monitor.h). */
 	int64_t tts_submitted_ns;
-	uint64_t tts_id;  /* the variable prompt's request, 0 when none */
-	int16_t *msg_pcm; /* rendered variable prompt (owned) */
+	uint64_t tts_id;   /* the variable prompt's request, 0 when none */
+	int64_t render_ms; /* monotonic: when that request was first made */
+	int16_t *msg_pcm;  /* rendered variable prompt (owned) */
 	size_t msg_n;
 	bool msg_failed;
 	int rendered_seq; /* messages covered by the rendering */
@@ -137,6 +138,22 @@ struct call {
 	bool confirming;  /* a confirmation waits for its event's commit */
 };
 
+/* 10 ms bins of submit-to-ready time for the variable prompts, up to 10 s. */
+#define RENDER_HIST_BINS 1000
+
+/*
+ * How the variable prompts kept up, logged at exit (call_render_stats_log):
+ * a callee who answers before the prompt is ready hears the cached greeting
+ * first, and silence after it until the prompt arrives.
+ */
+struct render_stats {
+	uint64_t renders, failed;
+	uint64_t late;          /* ready only after the callee answered */
+	uint64_t silent_frames; /* 20 ms frames of silence waiting for one */
+	int64_t max_ms;
+	uint32_t hist[RENDER_HIST_BINS + 1];
+};
+
 struct bridge {
 	struct config *cfg;
 	struct queue *q; /* the loop's handle: wake-ups and the clock only */
@@ -166,6 +183,7 @@ struct bridge {
 	int64_t started_ms; /* wall clock, for the heartbeat row */
 	char local_ip[64];
 	uint64_t next_tts_id;
+	struct render_stats render;
 	int exit_status;
 };
 
@@ -207,6 +225,8 @@ void call_on_terminated(struct call *c);
 void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n);
 /* The speech worker has room again: renders that found it full go now. */
 void call_render_resume(struct bridge *b);
+/* Logs the variable prompts' render_stats for the whole run. */
+void call_render_stats_log(const struct bridge *b);
 /* Ends the call now (stopping, cap); REASON for a job not heard yet. */
 void call_hangup(struct call *c, const char *reason);
 /* A claim of the job's lease in ms. */

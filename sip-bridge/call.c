@@ -336,8 +336,11 @@ void call_next_frame(struct call *c, int16_t *pcm)
 				on_list_end(c);
 		}
 	}
-	if (o < FRAME)
+	if (o < FRAME) {
 		memset(pcm + o, 0, (FRAME - o) * sizeof(*pcm));
+		if (c->awaiting_render)
+			c->b->render.silent_frames++;
+	}
 }
 
 /* ---- keys and recording ---------------------------------------------------
@@ -561,6 +564,9 @@ static void submit_render(struct call *c)
 	}
 	c->tts_id = ++b->next_tts_id;
 	c->pending_seq = last;
+	/* A retry after -EBUSY keeps the first attempt's time. */
+	if (!c->render_wait)
+		c->render_ms = mono_ms();
 	/* Message texts are private: only at debug level. */
 	log_debug(TAG, "job %lld: saying \"%s\"", (long long)c->job->id, text);
 	c->tts_submitted_ns = metrics_now_ns();
@@ -601,12 +607,59 @@ void call_render_resume(struct bridge *b)
 	}
 }
 
+static void render_stats_add(struct call *c, int err)
+{
+	struct render_stats *s = &c->b->render;
+	int64_t ms = mono_ms() - c->render_ms;
+	int64_t bin = ms / 10;
+
+	s->renders++;
+	if (err)
+		s->failed++;
+	if (c->answered)
+		s->late++;
+	if (ms > s->max_ms)
+		s->max_ms = ms;
+	s->hist[bin < 0                  ? 0
+	        : bin > RENDER_HIST_BINS ? RENDER_HIST_BINS
+	                                 : bin]++;
+}
+
+static int64_t render_stats_pct(const struct render_stats *s, double p)
+{
+	uint64_t want = (uint64_t)(p * (double)s->renders), seen = 0;
+
+	for (int i = 0; i <= RENDER_HIST_BINS; i++) {
+		seen += s->hist[i];
+		if (seen > want)
+			return (int64_t)(i + 1) * 10;
+	}
+	return s->max_ms;
+}
+
+void call_render_stats_log(const struct bridge *b)
+{
+	const struct render_stats *s = &b->render;
+
+	log_info(TAG,
+	         "speech totals: %llu prompts rendered (%llu failed), "
+	         "submit-to-ready p50 %lld ms, p99 %lld ms, max %lld ms; %llu "
+	         "ready only after the answer; %llu packets of silence waiting "
+	         "for a prompt",
+	         (unsigned long long)s->renders, (unsigned long long)s->failed,
+	         (long long)render_stats_pct(s, 0.5),
+	         (long long)render_stats_pct(s, 0.99), (long long)s->max_ms,
+	         (unsigned long long)s->late,
+	         (unsigned long long)s->silent_frames);
+}
+
 void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n)
 {
 	c->tts_id = 0;
 	if (!err)
 		monitor_tts_render(c->b,
 		                   metrics_now_ns() - c->tts_submitted_ns);
+	render_stats_add(c, err);
 	if (err) {
 		log_err(TAG, "job %lld: the prompt did not render: %s",
 		        (long long)c->job->id, strerror(-err));

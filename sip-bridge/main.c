@@ -503,6 +503,7 @@ static void teardown(struct bridge *b)
 	}
 	presence_free(b);
 	ua_destroy(b);
+	call_render_stats_log(b);
 	media_free(b);
 	/* After the media thread, which updates one of its histograms. */
 	monitor_free(b);

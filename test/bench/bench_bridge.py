@@ -12,10 +12,14 @@ calls a second. Prints:
 - the bridge's own send-lateness figures (media.c logs a histogram's
   p50/p99/max every 10 s and for the whole run at exit; the bench stops the
   bridge with SIGTERM after the window to read the totals),
+- how the variable prompts kept up (the bridge's "speech totals" at exit):
+  submit-to-ready p50/p99, prompts ready only after the callee answered,
+  and the packets of silence a callee heard after the greeting because
+  the prompt was not rendered yet,
 and, with --perf FILE, a perf record -g of the bridge over the window.
 Not run by CI. Usage:
   /usr/bin/python3 test/bench/bench_bridge.py [--calls 50] [--window 10]
-      [--realtime PRIO] [--enqueuers 6] [--perf FILE]
+      [--realtime PRIO] [--enqueuers 6] [--renderers N] [--perf FILE]
 """
 
 import argparse
@@ -100,6 +104,9 @@ def main():
     ap.add_argument("--realtime", type=int, default=0, metavar="PRIO",
                     help="[sip] realtime_priority for the bridge (0: "
                     "normal scheduling)")
+    ap.add_argument("--renderers", type=int, default=0, metavar="N",
+                    help="[tts] renderers for the bridge (0: one per "
+                    "core)")
     ap.add_argument("--perf", metavar="FILE",
                     help="also record the bridge with perf record -g "
                     "during the steady-state window")
@@ -129,6 +136,11 @@ def main():
                           "rtp_port_max = %d" % (base + 2 * rtp - 1),
                           "max_calls = %d" % n,
                           "realtime_priority = %d" % a.realtime]
+    i = lines.index("[tts]") if "[tts]" in lines else None
+    if i is None:
+        lines += ["[tts]", "renderers = %d" % a.renderers]
+    else:
+        lines[i + 1:i + 1] = ["renderers = %d" % a.renderers]
     text = "\n".join(lines).replace("level = debug", "level = info")
     run.config.write_text(text + "\n")
     try:
@@ -222,7 +234,8 @@ def main():
                              "type = 2")[0][0]
         share = (c1 - c0) / (w1 - w0)
         print("== %d concurrent calls (sipp on loopback, PCMA, speech "
-              "into each), realtime_priority %d" % (n, a.realtime))
+              "into each), realtime_priority %d, [tts] renderers %d"
+              % (n, a.realtime, a.renderers))
         if a.preload:
             wire = lat = []
             print("enqueue-to-INVITE        not measured: the jobs were "
@@ -286,6 +299,10 @@ def main():
                       % (m.group(2), m.group(3), m.group(4),
                          100 * int(m.group(5)) / max(int(m.group(1)), 1),
                          m.group(1)))
+        for l in run.log.read_text(errors="replace").splitlines():
+            if "speech totals: " in l:
+                print("speech (whole run)       " +
+                      l.split("speech totals: ", 1)[1])
         voices = run.query("SELECT count(*) FROM events WHERE type = 5")
         print("voice replies, whole run %d of %d recording calls"
               % (voices[0][0], recorders))
