@@ -631,8 +631,11 @@ static int64_t render_stats_pct(const struct render_stats *s, double p)
 
 	for (int i = 0; i <= RENDER_HIST_BINS; i++) {
 		seen += s->hist[i];
+		/* A bin's upper edge, but never past the largest seen. */
 		if (seen > want)
-			return (int64_t)(i + 1) * 10;
+			return (int64_t)(i + 1) * 10 < s->max_ms
+			           ? (int64_t)(i + 1) * 10
+			           : s->max_ms;
 	}
 	return s->max_ms;
 }

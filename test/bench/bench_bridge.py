@@ -19,7 +19,8 @@ calls a second. Prints:
 and, with --perf FILE, a perf record -g of the bridge over the window.
 Not run by CI. Usage:
   /usr/bin/python3 test/bench/bench_bridge.py [--calls 50] [--window 10]
-      [--realtime PRIO] [--enqueuers 6] [--renderers N] [--perf FILE]
+      [--realtime PRIO] [--enqueuers 6] [--rate R] [--renderers N]
+      [--perf FILE]
 """
 
 import argparse
@@ -104,6 +105,10 @@ def main():
     ap.add_argument("--realtime", type=int, default=0, metavar="PRIO",
                     help="[sip] realtime_priority for the bridge (0: "
                     "normal scheduling)")
+    ap.add_argument("--rate", type=float, default=0, metavar="R",
+                    help="queue job I at I/R s after the first (the "
+                    "sustained set-up rate offered); 0: as fast as the "
+                    "enqueuers go")
     ap.add_argument("--renderers", type=int, default=0, metavar="N",
                     help="[tts] renderers for the bridge (0: one per "
                     "core)")
@@ -162,6 +167,8 @@ def main():
                     play(SIPP_PCAPS / "g711a.pcap"), pause(7600),
                     play(key_pcap(8)), pause(500)])))
         def enqueue(i):
+            if a.rate > 0:
+                time.sleep(max(0.0, e0 + i / a.rate - time.monotonic()))
             # A callee per call: calls to one callee would coalesce.
             dest = "sip:phone%d@127.0.0.1:%d" % (
                 i, run.phone_port if i % 10 or not recorders else rec_port)

@@ -17,12 +17,24 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include "tts.h"
 #include "tts_worker.h"
 
 #define BENCH_MAX_PROMPTS 10000
 #define BENCH_MAX_VOICES  8
+
+/* CPU seconds of the reaped descendants: the renderers, once the worker
+ * is freed (the supervisor reaps them, and this process the supervisor). */
+static double children_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
 
 static double now_s(void)
 {
@@ -107,7 +119,7 @@ static int bench_worker(const char *voice, unsigned renderers, double rate,
 	struct tts_worker *w;
 	char text[512], what[64];
 	int next = 0, err;
-	double t0, wall;
+	double t0, wall, cpu0 = children_cpu_s(), cpu;
 
 	err = tts_worker_new(&w, &tts_engine_flite, voice, renderers);
 	if (err) {
@@ -156,6 +168,12 @@ static int bench_worker(const char *voice, unsigned renderers, double rate,
 	free(run.submitted);
 	free(run.latency);
 	tts_worker_free(w);
+	/* Whether the pool had the cores: busy cores on average, and the
+	 * synthesis cost per prompt, whatever the machine's other load. */
+	cpu = children_cpu_s() - cpu0;
+	printf("%-24s renderers' CPU %.1f ms a prompt, %.2f cores busy on "
+	       "average\n",
+	       "", cpu * 1000 / prompts, cpu / wall);
 	return run.failed ? 1 : 0;
 }
 
