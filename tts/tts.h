@@ -3,7 +3,7 @@
  * ready for G.711. An engine is a const vtable (flite is the one there is),
  * so callers never include an engine's headers. Engines may end the process
  * on bad input (flite's error path calls exit()): the bridge renders through
- * tts_worker.h, which keeps the engine in a helper process.
+ * tts_worker.h, which keeps the engine in helper processes.
  *
  * Ownership: a rendering is malloc'ed by the engine and belongs to the caller,
  * who frees it with free(). Nothing here knows about SIP or the queue.
