@@ -128,6 +128,21 @@ enum engine_statement_id {
 	                     heartbeat_ms, calls, presence_lease */
 	ES_JOBS_BY_STATE, /* -> one row: the jobs in state 0, 1, 2, 3, 4 */
 
+	/*
+	 * Read-only, for the status page and `ringbridgectl status`
+	 * (common/summary.c); neither takes a lock past the statement.
+	 */
+	ES_REG_SEARCH,    /* ?1 needle or NULL ?2 limit -> REG_COLS by jid
+	                     of the rows whose jid or phone contains ?1 as a
+	                     plain substring (no wildcards: '%' and '_' are
+	                     literal), ASCII case folded; all rows when ?1
+	                     is NULL; at most ?2 rows */
+	ES_CALLS_BY_HOUR, /* ?1 since_ms -> hour, count: the CALLING events
+	                     (type 1, one per INVITE) created at or after
+	                     ?1, grouped by hour = created_ms / 3600000
+	                     (integer division, UTC hours since the epoch),
+	                     by hour */
+
 	ES_COUNT,
 };
 

@@ -36,6 +36,7 @@ _Static_assert(QUEUE_JOB_QUEUED == 0 && QUEUE_JOB_ACTIVE == 1 &&
                    QUEUE_JOB_NOTIFIED == 2 && QUEUE_JOB_FAILED == 3 &&
                    QUEUE_JOB_CANCELLED == 4,
                "engine.h SQL_QUEUED... follow enum queue_job_state");
+_Static_assert(QUEUE_EV_CALLING == 1, "ES_CALLS_BY_HOUR counts type 1");
 _Static_assert(QUEUE_JOB_MESSAGE == 1 && QUEUE_JOB_VERIFY == 2,
                "engine.h SQL_KIND_... follow enum queue_job_kind");
 
@@ -249,6 +250,15 @@ static const char *const sqlite_sql[ES_COUNT] = {
                          "COALESCE(SUM(state = 2), 0), "
                          "COALESCE(SUM(state = 3), 0), "
                          "COALESCE(SUM(state = 4), 0) FROM jobs",
+    /* instr() rather than LIKE: the needle is typed by an operator and
+     * its '%' and '_' must not be wildcards. */
+    [ES_REG_SEARCH] = "SELECT " REG_COLS " FROM registrations WHERE "
+                      "?1 IS NULL OR instr(lower(jid), lower(?1)) > 0 OR "
+                      "instr(lower(phone), lower(?1)) > 0 "
+                      "ORDER BY jid LIMIT ?2",
+    [ES_CALLS_BY_HOUR] = "SELECT created_ms / 3600000, COUNT(*) FROM events "
+                         "WHERE type = 1 AND created_ms >= ?1 "
+                         "GROUP BY created_ms / 3600000 ORDER BY 1",
 };
 
 /* The transaction statements, kept prepared like the others. */

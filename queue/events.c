@@ -127,3 +127,42 @@ int events_mark_delivered(struct queue *q, const int64_t *ids, size_t n)
 		                    SQL_ARGS(SQL_INT(ids[i]), SQL_INT(now)));
 	return database_end(q, err);
 }
+
+/* ES_CALLS_BY_HOUR's row. */
+struct hour_count {
+	int64_t hour;
+	int64_t count;
+};
+
+static const struct sql_column hour_columns[] = {
+    SQL_COLUMN(INT64, struct hour_count, hour),
+    SQL_COLUMN(INT64, struct hour_count, count),
+};
+
+struct hours_walk {
+	int64_t first_hour;
+	int64_t *counts;
+	size_t n;
+};
+
+static int hour_one(void *row, void *arg)
+{
+	const struct hour_count *h = row;
+	struct hours_walk *w = arg;
+
+	/* A clock that went back can give an hour after the range. */
+	if (h->hour >= w->first_hour && h->hour - w->first_hour < (int64_t)w->n)
+		w->counts[h->hour - w->first_hour] = h->count;
+	return 0;
+}
+
+int events_calls_per_hour(struct queue *q, int64_t first_hour, int64_t *counts,
+                          size_t n)
+{
+	struct hours_walk w = {first_hour, counts, n};
+
+	return database_foreach(q, ES_CALLS_BY_HOUR, "counting calls by hour",
+	                        false, SQL_COLUMNS(hour_columns),
+	                        sizeof(struct hour_count), hour_one, &w,
+	                        SQL_ARGS(SQL_INT(first_hour * 3600000)));
+}

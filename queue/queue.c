@@ -725,6 +725,36 @@ int queue_jobs_count_by_state(struct queue *q, int64_t counts[QUEUE_JOB_STATES])
 	return jobs_count_by_state(q, counts);
 }
 
+int queue_registration_search(struct queue *q, const char *needle, int limit,
+                              int (*cb)(const struct queue_registration *r,
+                                        void *arg),
+                              void *arg)
+{
+	if (!q || !cb || !opt_ok(needle, QUEUE_TOKEN_MAX) || limit < 1 ||
+	    limit > QUEUE_SEARCH_MAX)
+		return -EINVAL;
+	return registrations_search(q, needle, limit, cb, arg);
+}
+
+int queue_lease_get(struct queue *q, const char *name, char **owner,
+                    int64_t *deadline_ms)
+{
+	if (!q || !owner || !deadline_ms || !str_ok(name, QUEUE_TOKEN_MAX))
+		return -EINVAL;
+	*owner = NULL;
+	*deadline_ms = 0;
+	return leases_get(q, name, owner, deadline_ms);
+}
+
+int queue_calls_per_hour(struct queue *q, int64_t first_hour, int64_t *counts,
+                         size_t n)
+{
+	if (!q || !counts || !n || n > 24 * 31 || first_hour < 0)
+		return -EINVAL;
+	memset(counts, 0, n * sizeof(counts[0]));
+	return events_calls_per_hour(q, first_hour, counts, n);
+}
+
 /* ---- wake-ups ----------------------------------------------------------- */
 
 int queue_wake_listen(struct queue *q, unsigned mask, int *fd)

@@ -103,6 +103,16 @@ int queue_registration_foreach(struct queue *q,
                                          void *arg),
                                void *arg);
 void queue_registration_clear(struct queue_registration *r);
+/*
+ * Like queue_registration_foreach(), for operators: only the rows whose JID
+ * or phone contains NEEDLE (a plain substring, ASCII case folded; NULL: every
+ * row), at most LIMIT (1 to QUEUE_SEARCH_MAX) of them. Read-only.
+ */
+#define QUEUE_SEARCH_MAX 1000
+int queue_registration_search(struct queue *q, const char *needle, int limit,
+                              int (*cb)(const struct queue_registration *r,
+                                        void *arg),
+                              void *arg);
 
 /* ---- jobs ------------------------------------------------------------- */
 
@@ -381,6 +391,11 @@ int queue_gwsub_foreach(struct queue *q, const char *user_jid,
 int queue_lease_acquire(struct queue *q, const char *name, const char *owner,
                         int lease_ms);
 int queue_lease_release(struct queue *q, const char *name, const char *owner);
+/* Who holds lease NAME and until when: *OWNER is malloc'ed (the caller frees
+ * it; NULL if the row has none). -ENOENT when it was never taken or was
+ * released. The deadline may have passed: compare with queue_now_ms(). */
+int queue_lease_get(struct queue *q, const char *name, char **owner,
+                    int64_t *deadline_ms);
 
 /* ---- the component's status, for operators ------------------------------ */
 
@@ -454,6 +469,15 @@ int queue_jobs_created_since(struct queue *q, const char *callee_jid,
  * lock held past the statement). For /metrics and operators. */
 int queue_jobs_count_by_state(struct queue *q,
                               int64_t counts[QUEUE_JOB_STATES]);
+
+/*
+ * COUNTS[i] = the calls placed (CALLING events: one per INVITE, so a retry
+ * counts again) during UTC hour FIRST_HOUR + i, hours counted since the
+ * epoch (ms / 3600000), for I below N (at most 24 * 31). Read-only, from an
+ * index.
+ */
+int queue_calls_per_hour(struct queue *q, int64_t first_hour, int64_t *counts,
+                         size_t n);
 
 /* ---- wake-ups between processes ------------------------------------------ */
 

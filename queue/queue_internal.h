@@ -64,6 +64,10 @@ int registrations_foreach(struct queue *q,
                           int (*cb)(const struct queue_registration *r,
                                     void *arg),
                           void *arg);
+int registrations_search(struct queue *q, const char *needle, int limit,
+                         int (*cb)(const struct queue_registration *r,
+                                   void *arg),
+                         void *arg);
 
 /* jobs.c */
 int jobs_message_enqueue(struct queue *q, const struct queue_message_in *m,
@@ -106,6 +110,9 @@ int events_fetch_undelivered(struct queue *q, int limit,
 int events_fetch_for_job(struct queue *q, int64_t job_id,
                          struct queue_event **evs, size_t *n);
 int events_mark_delivered(struct queue *q, const int64_t *ids, size_t n);
+/* COUNTS[i] (cleared by the caller) = CALLING events of hour FIRST_HOUR + i. */
+int events_calls_per_hour(struct queue *q, int64_t first_hour, int64_t *counts,
+                          size_t n);
 
 /* presence.c: presence rows and gateway-contact subscriptions. */
 int presence_row_set(struct queue *q, const char *jid, const char *source,
@@ -134,6 +141,8 @@ int gateway_subscription_foreach(struct queue *q, const char *user_jid,
 int leases_acquire(struct queue *q, const char *name, const char *owner,
                    int lease_ms);
 int leases_release(struct queue *q, const char *name, const char *owner);
+int leases_get(struct queue *q, const char *name, char **owner,
+               int64_t *deadline_ms);
 int component_status_put(struct queue *q,
                          const struct queue_component_status *s);
 int component_status_get(struct queue *q, const char *component,

@@ -104,6 +104,20 @@ int registrations_foreach(struct queue *q,
 	                        SQL_NO_ARGS);
 }
 
+/* Read-only and bounded: the status page's search box. */
+int registrations_search(struct queue *q, const char *needle, int limit,
+                         int (*cb)(const struct queue_registration *r,
+                                   void *arg),
+                         void *arg)
+{
+	struct walk w = {cb, arg};
+
+	return database_foreach(q, ES_REG_SEARCH, "searching registrations",
+	                        true, SQL_COLUMNS(registration_columns),
+	                        sizeof(struct queue_registration), walk_one, &w,
+	                        SQL_ARGS(SQL_TEXT(needle), SQL_INT(limit)));
+}
+
 void queue_registration_clear(struct queue_registration *r)
 {
 	if (!r)

@@ -66,6 +66,22 @@ int leases_acquire(struct queue *q, const char *name, const char *owner,
 	return database_end(q, err);
 }
 
+int leases_get(struct queue *q, const char *name, char **owner,
+               int64_t *deadline_ms)
+{
+	struct lease l = {0};
+	int err;
+
+	err = database_row(q, ES_LEASE_GET, "reading a lease",
+	                   SQL_COLUMNS(lease_columns), &l,
+	                   SQL_ARGS(SQL_TEXT(name)));
+	if (err)
+		return err;
+	*owner = l.owner;
+	*deadline_ms = l.deadline_ms;
+	return 0;
+}
+
 int leases_release(struct queue *q, const char *name, const char *owner)
 {
 	int64_t changed = 0;

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <glib.h>
 #include <sqlite3.h>
 
 #include "check.h"
@@ -147,13 +148,13 @@ static void test_open(void)
 	fresh_db("open");
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 4);
+	CHECK_INT(v, 5);
 	queue_close(q);
 
 	/* Re-open: nothing to migrate, data kept. */
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 4);
+	CHECK_INT(v, 5);
 	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
 	                  NULL, NULL),
 	          0);
@@ -187,14 +188,15 @@ static void test_open_sqlite(void)
 		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
 		CHECK_INT(sqlite3_exec(db,
 		                       "DROP TABLE component_status; DROP "
-		                       "TABLE bridge_status; UPDATE "
+		                       "TABLE bridge_status; DROP INDEX "
+		                       "events_type_created; UPDATE "
 		                       "schema_version SET version = 2",
 		                       NULL, NULL, NULL),
 		          SQLITE_OK);
 		sqlite3_close(db);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
-		CHECK_INT(v, 4);
+		CHECK_INT(v, 5);
 		CHECK_INT(count_jobs(q), 1);
 		queue_close(q);
 	}
@@ -1745,6 +1747,93 @@ static void test_count_by_state(void)
 	queue_close(q);
 }
 
+static int reg_jids_cb(const struct queue_registration *r, void *arg)
+{
+	GString *g = arg;
+
+	g_string_append_printf(g, "%s%s", g->len ? "," : "", r->jid);
+	return 0;
+}
+
+/* The status page's reads: a search that takes '%' and '_' literally and
+ * folds ASCII case, the lease holder, calls per hour. */
+static void test_status_reads(void)
+{
+	static const char *const jids[] = {"a_b@example.org", "axb@example.org",
+	                                   "carol@example.org",
+	                                   "dave%x@example.org"};
+	struct queue_registration r = {0};
+	struct queue_job *job = NULL;
+	int64_t hours[3], deadline = 0, hour0 = T0 / 3600000;
+	char *owner = NULL;
+	GString *g = g_string_new(NULL);
+	struct queue *q;
+
+	fresh_db("status_reads");
+	q = open_q();
+	for (size_t i = 0; i < sizeof(jids) / sizeof(jids[0]); i++) {
+		r.jid = (char *)jids[i];
+		r.phone = i == 2 ? "sip:Carol@PBX.example.org" : "+15551234567";
+		CHECK_INT(queue_registration_put(q, &r), 0);
+	}
+	CHECK_INT(queue_registration_search(q, "_", 10, reg_jids_cb, g), 0);
+	CHECK_STR(g->str, "a_b@example.org");
+	g_string_truncate(g, 0);
+	CHECK_INT(queue_registration_search(q, "%", 10, reg_jids_cb, g), 0);
+	CHECK_STR(g->str, "dave%x@example.org");
+	g_string_truncate(g, 0);
+	CHECK_INT(
+	    queue_registration_search(q, "pbx.EXAMPLE", 10, reg_jids_cb, g), 0);
+	CHECK_STR(g->str, "carol@example.org");
+	g_string_truncate(g, 0);
+	CHECK_INT(queue_registration_search(q, NULL, 2, reg_jids_cb, g), 0);
+	CHECK_STR(g->str, "a_b@example.org,axb@example.org");
+	CHECK_INT(queue_registration_search(q, NULL, 0, reg_jids_cb, g),
+	          -EINVAL);
+	CHECK_INT(queue_registration_search(q, NULL, QUEUE_SEARCH_MAX + 1,
+	                                    reg_jids_cb, g),
+	          -EINVAL);
+
+	CHECK_INT(queue_lease_get(q, "presence", &owner, &deadline), -ENOENT);
+	CHECK_INT(queue_lease_acquire(q, "presence", "b1", 1000), 0);
+	CHECK_INT(queue_lease_get(q, "presence", &owner, &deadline), 0);
+	CHECK_STR(owner, "b1");
+	CHECK_INT(deadline, clock_ms + 1000);
+	free(owner);
+
+	/* Two calls in the first hour, one two hours later; a failure
+	 * event is no call. */
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
+	                  NULL, NULL),
+	          0);
+	CHECK_INT(queue_job_claim(q, "b1", 100000000, &job, NULL), 0);
+	clock_ms = hour0 * 3600000 + 10;
+	CHECK_INT(
+	    queue_event_add(q, job->id, QUEUE_EV_CALLING, "1", NULL, 0, NULL),
+	    0);
+	CHECK_INT(
+	    queue_event_add(q, job->id, QUEUE_EV_CALLING, "2", NULL, 0, NULL),
+	    0);
+	CHECK_INT(
+	    queue_event_add(q, job->id, QUEUE_EV_FAILED, "busy", NULL, 0, NULL),
+	    0);
+	clock_ms += 2 * 3600000;
+	CHECK_INT(
+	    queue_event_add(q, job->id, QUEUE_EV_CALLING, "3", NULL, 0, NULL),
+	    0);
+	hours[1] = 99;
+	CHECK_INT(queue_calls_per_hour(q, hour0, hours, 3), 0);
+	CHECK_INT(hours[0], 2);
+	CHECK_INT(hours[1], 0);
+	CHECK_INT(hours[2], 1);
+	CHECK_INT(queue_calls_per_hour(q, hour0 + 1, hours, 1), 0);
+	CHECK_INT(hours[0], 0);
+	CHECK_INT(queue_calls_per_hour(q, hour0, hours, 0), -EINVAL);
+	queue_job_free(job);
+	g_string_free(g, TRUE);
+	queue_close(q);
+}
+
 /* What every engine must do alike. */
 static void (*const conformance[])(void) = {
     test_open,
@@ -1772,6 +1861,7 @@ static void (*const conformance[])(void) = {
     test_batch,
     test_job_foreach,
     test_count_by_state,
+    test_status_reads,
 };
 
 /* Runs the suite on engine NAME; -1 when there is no such engine. */
