@@ -400,6 +400,7 @@ static const struct config_key config_keys[] = {
     K_INT("recordings", "expire_days", recordings.expire_days, "7", 1, 3650),
 
     K_STR("http", "listen", http.listen, "", check_listen_addr, 0),
+    K_STR("http", "admin_password_file", http.admin_password_file, "", NULL, 0),
 
     K_LIST("policy", "allowed_prefixes", policy.allowed_prefixes, "",
            check_prefix, 0),

@@ -82,6 +82,9 @@ struct config {
 
 	struct {
 		char *listen; /* empty: no HTTP listener */
+		/* The /status page's password (user admin) is this file's
+		 * first line, read by the component; empty: no page. */
+		char *admin_password_file;
 	} http;
 
 	struct {
