@@ -27,6 +27,7 @@ struct outcomes;
 struct http_server;
 struct uploader;
 struct comp_monitor;
+struct statuspage;
 
 /* What the server granted through XEP-0356 (advertised after auth). */
 struct comp_privileges {
@@ -61,6 +62,8 @@ struct comp {
 	int wake_fd;               /* queue wake-ups (registrations, events) */
 	/* The metrics (monitor.h), or NULL. */
 	struct comp_monitor *monitor;
+	/* The operators' /status page (statuspage.h), or NULL. */
+	struct statuspage *statuspage;
 	struct presence_table *presence;
 	struct presence_rows *rows; /* the queue's "xmpp" rows */
 	struct gwpres *gwpres;      /* gateway contacts' presence */

@@ -34,6 +34,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "statuspage.h"
 
 #define TAG "http"
 
@@ -84,7 +85,8 @@ struct http_server {
 	bool sweeping;       /* the sweep thread was started */
 	atomic_bool serving; /* MHD started: its messages are clients' */
 	pthread_t sweeper;
-	_Atomic(struct metrics *) metrics; /* served at /metrics, or NULL */
+	_Atomic(struct metrics *) metrics;   /* served at /metrics, or NULL */
+	_Atomic(struct statuspage *) status; /* served at /status, or NULL */
 };
 
 static const struct http_type *http_type_find(const char *ext)
@@ -404,6 +406,8 @@ static enum MHD_Result http_request_handle(void *cls, struct MHD_Connection *c,
 		                       "no request body is accepted\n");
 	if (!strcmp(url, "/metrics") && atomic_load(&h->metrics))
 		return metrics_http_answer(c, atomic_load(&h->metrics));
+	if (!strcmp(url, "/status") && atomic_load(&h->status))
+		return statuspage_answer(atomic_load(&h->status), c);
 	name = http_url_name(h, url);
 	type = name ? http_name_match(name) : NULL;
 	if (!type)
@@ -779,6 +783,12 @@ void http_server_metrics_serve(struct http_server *h, struct metrics *reg)
 {
 	if (h)
 		atomic_store(&h->metrics, reg);
+}
+
+void http_server_status_serve(struct http_server *h, struct statuspage *sp)
+{
+	if (h)
+		atomic_store(&h->status, sp);
 }
 
 void http_server_free(struct http_server *h)

@@ -4,7 +4,8 @@
  * audio under a name of 128 random bits in [recordings] dir and returns its
  * public URL; libmicrohttpd serves those names, and only those, from its own
  * thread (GET and HEAD, byte ranges), until they expire after expire_days.
- * The same listener serves the component's /metrics (monitor.h).
+ * The same listener serves the component's /metrics (monitor.h) and the
+ * operators' /status page (statuspage.h).
  */
 #ifndef RB_HTTP_H
 #define RB_HTTP_H
@@ -14,6 +15,7 @@
 struct config;
 struct http_server;
 struct metrics;
+struct statuspage;
 
 /*
  * Opens (creating it if missing) [recordings] dir, deletes expired
@@ -35,6 +37,11 @@ int http_server_new(struct http_server **hp, const struct config *cfg);
 /* From now on, also answers GET and HEAD of /metrics with REG's text
  * exposition (REG must outlive H; NULL stops it). Safe while serving. */
 void http_server_metrics_serve(struct http_server *h, struct metrics *reg);
+
+/* From now on, also answers GET and HEAD of /status with SP's page (SP
+ * must outlive H, or be unset with NULL before it is freed; without it
+ * /status is 404). Safe while serving. */
+void http_server_status_serve(struct http_server *h, struct statuspage *sp);
 
 /* Stops the listener (open connections are closed) and the sweep; frees H.
  * NULL is allowed. Published files stay until they expire. */

@@ -19,6 +19,7 @@
 #include "monitor.h"
 #include "outcome.h"
 #include "presence.h"
+#include "statuspage.h"
 #include "store.h"
 #include "upload.h"
 
@@ -110,6 +111,13 @@ static int comp_init(struct comp *c, struct config *cfg)
 		http_server_metrics_serve(c->http,
 		                          comp_monitor_registry(c->monitor));
 	}
+	err = statuspage_new(&c->statuspage, cfg);
+	if (err)
+		return err;
+	if (c->statuspage && !c->http)
+		log_warn("main", "[http] admin_password_file is set but [http] "
+		                 "listen is not: no /status page");
+	http_server_status_serve(c->http, c->statuspage);
 	xmpp_initialize();
 	c->ctx = xmpp_ctx_new(NULL, &logger);
 	return c->ctx ? 0 : -ENOMEM;
@@ -121,6 +129,7 @@ static void comp_fini(struct comp *c)
 	comp_outcomes_free(c->outcomes);
 	upload_free(c->uploader);
 	http_server_free(c->http);
+	statuspage_free(c->statuspage);
 	comp_monitor_free(c->monitor);
 	if (c->ctx) {
 		xmpp_ctx_free(c->ctx);
