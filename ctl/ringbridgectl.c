@@ -24,6 +24,7 @@
 #include "phone.h"
 #include "policy.h"
 #include "queue.h"
+#include "summary.h"
 
 #define EXIT_FAIL   1
 #define EXIT_USAGE  CLI_EXIT_USAGE
@@ -51,6 +52,12 @@ static void usage(FILE *f)
 	        "  test-call PHONE [TEXT]  queue a call to PHONE that reads "
 	        "TEXT (to test\n"
 	        "                       the SIP side; the policy applies)\n"
+	        "  status [SEARCH]      the summary of the /status page: "
+	        "session, bridges,\n"
+	        "                       calls, jobs, outcomes, registrations "
+	        "(SEARCH: whose\n"
+	        "                       JID or phone contains it), calls "
+	        "per hour\n"
 	        "  check [--config-only]  check the configuration, the queue, "
 	        "the XMPP\n"
 	        "                       server (and what it granted) and the "
@@ -628,6 +635,168 @@ out:
 	return status;
 }
 
+/* ---- status: summary.h, as the /status page shows it ------------------------
+ */
+
+static void status_component(const struct summary *s)
+{
+	char at[32];
+	struct table t = {.ncols = 2, .head = {"DOMAIN", "PRIVILEGES"}};
+	char *name = cell_clean(s->component);
+
+	printf("Component %s: ", name ? name : "?");
+	free(name);
+	if (!s->have_component)
+		printf("no status row yet\n");
+	else if (!s->component_alive)
+		printf("not running (last heartbeat %s)\n",
+		       fmt_time(s->status.heartbeat_ms, at, sizeof(at)));
+	else if (s->status.connected_ms > 0)
+		printf("connected since %s\n",
+		       fmt_time(s->status.connected_ms, at, sizeof(at)));
+	else
+		printf("disconnected\n");
+	for (size_t i = 0; i < s->n_domains; i++)
+		table_row(&t, s->domains[i].domain,
+		          s->domains[i].grants ? s->domains[i].grants
+		                               : "none advertised");
+	table_print(&t);
+	table_free(&t);
+}
+
+static void status_bridges(const struct summary *s)
+{
+	struct table t = {.ncols = 6,
+	                  .head = {"HOST", "PID", "STARTED", "HEARTBEAT",
+	                           "CALLS", "PRESENCE LEASE"}};
+	char pid[24], st[32], hb[32], calls[24], until[32];
+
+	printf("\nBridges alive: %zu\n", s->n_bridges);
+	for (size_t i = 0; i < s->n_bridges; i++) {
+		const struct summary_bridge *b = &s->bridges[i];
+
+		table_row(&t, b->host, fmt_int(b->pid, pid, sizeof(pid)),
+		          fmt_time(b->started_ms, st, sizeof(st)),
+		          fmt_time(b->heartbeat_ms, hb, sizeof(hb)),
+		          fmt_int(b->calls, calls, sizeof(calls)),
+		          b->presence_lease ? "yes" : "no");
+	}
+	if (t.nrows)
+		table_print(&t);
+	table_free(&t);
+	if (s->lease_owner) {
+		char *owner = cell_clean(s->lease_owner);
+
+		printf("Presence lease: %s until %s\n", owner ? owner : "?",
+		       fmt_time(s->lease_deadline_ms, until, sizeof(until)));
+		free(owner);
+	} else {
+		printf("Presence lease: nobody\n");
+	}
+}
+
+static void status_jobs(const struct summary *s)
+{
+	struct table calls = {.ncols = 7,
+	                      .head = {"ID", "KIND", "CALLEE", "DESTINATION",
+	                               "ATTEMPT", "BRIDGE", "LEASE UNTIL"}};
+	struct table done_ = {.ncols = 8,
+	                      .head = {"ID", "KIND", "CALLEE", "SENDER",
+	                               "OUTCOME", "ATTEMPTS", "FINISHED",
+	                               "REASON"}};
+	char id[24], att[24], at[32];
+
+	printf("\nJobs:");
+	for (int i = 0; i < QUEUE_JOB_STATES; i++)
+		printf(" %s %lld", queue_job_state_name(i),
+		       (long long)s->jobs[i]);
+	printf("\n\nCalls in progress: %zu\n", s->n_calls);
+	for (size_t i = 0; i < s->n_calls; i++) {
+		const struct summary_call *c = &s->calls[i];
+
+		table_row(&calls, fmt_int(c->id, id, sizeof(id)),
+		          queue_job_kind_name(c->kind), c->callee_jid,
+		          c->destination,
+		          fmt_int(c->attempts, att, sizeof(att)), c->bridge,
+		          fmt_time(c->lease_deadline_ms, at, sizeof(at)));
+	}
+	if (calls.nrows)
+		table_print(&calls);
+	printf("\nLast outcomes (newest first): %zu\n", s->n_outcomes);
+	for (size_t i = 0; i < s->n_outcomes; i++) {
+		const struct summary_outcome *o = &s->outcomes[i];
+
+		table_row(&done_, fmt_int(o->id, id, sizeof(id)),
+		          queue_job_kind_name(o->kind), o->callee_jid,
+		          o->sender_jid, queue_job_state_name(o->state),
+		          fmt_int(o->attempts, att, sizeof(att)),
+		          fmt_time(o->finished_ms, at, sizeof(at)), o->reason);
+	}
+	if (done_.nrows)
+		table_print(&done_);
+	table_free(&calls);
+	table_free(&done_);
+}
+
+static void status_registrations(const struct summary *s)
+{
+	struct table t = {.ncols = 4,
+	                  .head = {"JID", "PHONE", "VERIFIED", "UPDATED"}};
+	char at[32];
+
+	printf("\nRegistrations: %zu%s\n", s->n_registrations,
+	       s->registrations_more ? " (more match: narrow the search)" : "");
+	for (size_t i = 0; i < s->n_registrations; i++) {
+		const struct summary_registration *r = &s->registrations[i];
+
+		table_row(&t, r->jid, r->phone, r->verified ? "yes" : "no",
+		          fmt_time(r->updated_ms, at, sizeof(at)));
+	}
+	if (t.nrows)
+		table_print(&t);
+	table_free(&t);
+}
+
+static int cmd_status(struct ctl *c, const char *search)
+{
+	struct summary s;
+	int64_t total = 0;
+	int err;
+
+	if (search && strlen(search) > QUEUE_TOKEN_MAX) {
+		fail("the search is too long");
+		return EXIT_FAIL;
+	}
+	if (ctl_open(c))
+		return EXIT_FAIL;
+	err = summary_gather(&s, c->q, c->cfg, search);
+	if (err) {
+		fail("reading the queue: %s", strerror(-err));
+		summary_clear(&s);
+		return EXIT_FAIL;
+	}
+	status_component(&s);
+	status_bridges(&s);
+	status_jobs(&s);
+	status_registrations(&s);
+	for (size_t i = 0; i < SUMMARY_HOURS; i++)
+		total += s.calls_per_hour[i];
+	printf("\nCalls per hour (UTC), last %d hours, oldest first: %lld "
+	       "in all\n",
+	       SUMMARY_HOURS, (long long)total);
+	for (size_t i = 0; i < SUMMARY_HOURS; i++) {
+		time_t t = (time_t)((s.first_hour + (int64_t)i) * 3600);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		printf("%s%02d:%lld", i ? " " : "", tm.tm_hour,
+		       (long long)s.calls_per_hour[i]);
+	}
+	printf("\n");
+	summary_clear(&s);
+	return 0;
+}
+
 /* ---- main -------------------------------------------------------------------
  */
 
@@ -637,7 +806,7 @@ static const struct {
 	int min, max;
 } commands[] = {
     {"register", 2, 2}, {"unregister", 1, 1}, {"users", 0, 0}, {"jobs", 0, 2},
-    {"calls", 0, 0},    {"test-call", 1, 2},  {"check", 0, 1},
+    {"calls", 0, 0},    {"test-call", 1, 2},  {"check", 0, 1}, {"status", 0, 1},
 };
 
 static int run(struct ctl *c, const char *cmd, int argc, char **argv)
@@ -650,6 +819,8 @@ static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 		return cmd_users(c);
 	if (!strcmp(cmd, "calls"))
 		return cmd_calls(c);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(c, argc ? argv[0] : NULL);
 	if (!strcmp(cmd, "test-call"))
 		return cmd_test_call(c, argv[0], argc > 1 ? argv[1] : NULL);
 	if (!strcmp(cmd, "check")) {
