@@ -253,7 +253,6 @@ static enum auth auth_check(struct statuspage *sp, struct MHD_Connection *c)
 		explicit_bzero(pass, strlen(pass));
 		MHD_free(pass);
 	}
-	MHD_free(user);
 	/* A request without credentials (a browser's first) guesses
 	 * nothing and costs nothing. */
 	if (res == AUTH_FAILED && user) {
