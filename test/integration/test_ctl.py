@@ -216,6 +216,69 @@ class CtlTest(unittest.TestCase):
         self.assertIn("not registered",
                       self.refused("unregister", "bob@localhost"))
 
+    # -- status -------------------------------------------------------------
+
+    def test_status_summary(self):
+        out = self.ok("status")
+        self.assertIn("no status row yet", out)
+        self.assertIn("Bridges alive: 0", out)
+        self.assertIn("Presence lease: nobody", out)
+        self.ok("register", "bob@localhost", "+15551234567")
+        self.ok("register", "carol@localhost", "sip:carol@pbx.example.org")
+        self.insert_job("bob@localhost", "alice@localhost", 1)
+        done = self.insert_job("bob@localhost", "erin@localhost", 3,
+                               "busy\x1b[31m")
+        now = int(time.time() * 1000)
+        con = sqlite3.connect(str(self.db))
+        con.execute("INSERT INTO component_status (component, owner, "
+                    "connected_ms, heartbeat_ms, privileges) VALUES "
+                    "('callgw.example.org', 'host:1', ?, ?, "
+                    "'localhost urn:xmpp:privilege:2 presence=yes')",
+                    (now - 5000, now))
+        con.execute("INSERT INTO bridge_status (owner, host, pid, "
+                    "started_ms, heartbeat_ms, calls, presence_lease) "
+                    "VALUES ('bridge-a', 'sip1', 42, ?, ?, 1, 1), "
+                    "('bridge-dead', 'sip2', 43, ?, ?, 0, 0)",
+                    (now, now, now - 600000, now - 600000))
+        con.execute("INSERT INTO leases (name, owner, deadline_ms) VALUES "
+                    "('presence', 'bridge-a', ?)", (now + 15000,))
+        for h in (0, 0, 2):
+            con.execute("INSERT INTO events (job_id, type, detail, "
+                        "created_ms) VALUES (?, 1, '1', ?)",
+                        (done, now - h * 3600000))
+        con.commit()
+        con.close()
+        self.config.write_text(CONFIG.format(db=self.db).replace(
+            "[xmpp]\n", "[xmpp]\ndomain = callgw.example.org\n"))
+
+        out = self.ok("status")
+        self.assertIn("Component callgw.example.org: connected since", out)
+        self.assertRegex(out, r"localhost +urn:xmpp:privilege:2 presence=yes")
+        self.assertRegex(out, r"example\.org +none advertised")
+        self.assertIn("Bridges alive: 1\n", out)
+        self.assertRegex(out, r"sip1 +42 .* 1 +yes")
+        self.assertNotIn("sip2", out)
+        self.assertIn("Presence lease: bridge-a until", out)
+        self.assertIn("Jobs: queued 0 active 1 notified 0 failed 1 "
+                      "cancelled 0", out)
+        self.assertIn("Calls in progress: 1", out)
+        self.assertIn("bridge-a", out)
+        self.assertIn("Last outcomes (newest first): 1", out)
+        self.assertIn("busy?[31m", out)  # no escape reaches the terminal
+        self.assertNotIn("\x1b", out)
+        self.assertIn("Registrations: 2", out)
+        hours = out.rsplit("\n", 2)[-2].split()
+        self.assertEqual(len(hours), 24)
+        counts = [int(h.split(":")[1]) for h in hours]
+        self.assertEqual((counts[-1], counts[-3], sum(counts)), (2, 1, 3))
+        self.assertIn("last 24 hours, oldest first: 3 in all", out)
+
+        out = self.ok("status", "PBX.example")
+        self.assertIn("Registrations: 1", out)
+        self.assertIn("carol@localhost", out)
+        self.assertNotIn("+15551234567", out.split("Registrations:")[1])
+        self.assertIn("usage:", self.refused("status", "a", "b", status=2))
+
     # -- usage --------------------------------------------------------------
 
     def test_usage(self):
