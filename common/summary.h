@@ -85,6 +85,8 @@ struct summary {
 	struct summary_bridge *bridges; /* alive only */
 	size_t n_bridges;
 
+	/* Active jobs among the newest SUMMARY_ACTIVE_SCAN unfinished ones:
+	 * jobs[QUEUE_JOB_ACTIVE] is the exact count. */
 	struct summary_call *calls;
 	size_t n_calls;
 

@@ -710,7 +710,11 @@ static void status_jobs(const struct summary *s)
 	for (int i = 0; i < QUEUE_JOB_STATES; i++)
 		printf(" %s %lld", queue_job_state_name(i),
 		       (long long)s->jobs[i]);
-	printf("\n\nCalls in progress: %zu\n", s->n_calls);
+	printf("\n\nCalls in progress: %lld",
+	       (long long)s->jobs[QUEUE_JOB_ACTIVE]);
+	if ((int64_t)s->n_calls < s->jobs[QUEUE_JOB_ACTIVE])
+		printf(" (%zu listed)", s->n_calls);
+	printf("\n");
 	for (size_t i = 0; i < s->n_calls; i++) {
 		const struct summary_call *c = &s->calls[i];
 

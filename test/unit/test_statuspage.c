@@ -118,6 +118,7 @@ static void test_page(void)
 	GString *g = g_string_new(NULL);
 
 	s.calls_per_hour[23] = 1;
+	s.jobs[QUEUE_JOB_ACTIVE] = 3; /* more than the list holds */
 	statuspage_render(g, &s);
 	CHECK(g_str_has_prefix(g->str, "<!DOCTYPE html>"));
 	CHECK(!strstr(g->str, "<script"));
@@ -129,6 +130,7 @@ static void test_page(void)
 	CHECK(strstr(g->str, "none advertised"));
 	CHECK(strstr(g->str, "no status row yet"));
 	CHECK(strstr(g->str, "last 24 hours: 1</h2>"));
+	CHECK(strstr(g->str, "Calls in progress: 3 (0 listed)</h2>"));
 	CHECK_INT(count(g->str, "<svg"), 1);
 	g_string_free(g, TRUE);
 }
