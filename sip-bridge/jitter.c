@@ -6,7 +6,8 @@
  *
  * How does it work? Each packet is copied and queued in spandsp's playout
  * buffer under its timestamp relative to the stream's first packet (so
- * RTP's 32-bit wrap never meets spandsp's int timestamps). spandsp plays
+ * RTP's 32-bit wrap never meets spandsp's int timestamps; the stream is
+ * restarted long before those offsets would reach INT_MAX). spandsp plays
  * out by sender timestamp: every playout_get() advances the expected
  * timestamp by one packet and returns the queued frame that is due, asks
  * for a fill-in when there is none, or reports a late one to drop. Its
@@ -234,7 +235,7 @@ int jitter_put(struct jitter *j, uint32_t ssrc, uint32_t ts, const int16_t *pcm,
                size_t n, int64_t now_ms)
 {
 	int16_t *copy;
-	int32_t rel, ahead;
+	int64_t rel, ahead, since;
 
 	if (n < 80 || n > JITTER_MAX_PACKET)
 		return -EINVAL;
@@ -243,14 +244,17 @@ int jitter_put(struct jitter *j, uint32_t ssrc, uint32_t ts, const int16_t *pcm,
 	} else {
 		/* How far ahead of what plays next this packet starts; before
 		 * the stream plays (a FIFO left by the last one may delay
-		 * that), ahead of the time since its first packet. */
+		 * that), ahead of the time since its first packet. In 64 bits:
+		 * a timestamp half the 32-bit space away (0x80000000, then 0)
+		 * is INT32_MIN here, and subtracting from it overflowed. */
 		rel = (int32_t)(ts - j->ts0);
+		since = (now_ms - j->t0_ms) * SAMPLES_PER_MS;
 		ahead =
-		    j->started
-		        ? rel - playout_next_due(j->po)
-		        : rel - (int32_t)((now_ms - j->t0_ms) * SAMPLES_PER_MS);
+		    j->started ? rel - playout_next_due(j->po) : rel - since;
 		if (ahead > JITTER_AHEAD_MS * SAMPLES_PER_MS ||
-		    ahead < -JITTER_BACK_MS * SAMPLES_PER_MS)
+		    ahead < -JITTER_BACK_MS * SAMPLES_PER_MS ||
+		    rel >= JITTER_REBASE_SAMPLES ||
+		    since >= JITTER_REBASE_SAMPLES)
 			restart(j, ssrc, ts, n, now_ms);
 	}
 	copy = malloc(n * sizeof(*copy));

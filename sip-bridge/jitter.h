@@ -8,7 +8,8 @@
  *
  * Streams: a new SSRC, a new packet length, a timestamp that jumps more
  * than the buffer can hold (forward past JITTER_AHEAD_MS, or back more
- * than JITTER_BACK_MS), or a packet after the stream went idle (nothing
+ * than JITTER_BACK_MS), a stream older than JITTER_REBASE_SAMPLES, or
+ * a packet after the stream went idle (nothing
  * queued for JITTER_IDLE_MS) restarts the buffer on that packet, after
  * what the old stream still had queued (nothing is lost). Gaps between
  * streams are not filled: the consumers (DTMF detector, recorder) see the
@@ -50,6 +51,13 @@
  * hold, silence suppression). Concealment up to here also covers a burst
  * of lost packets longer than the buffer. */
 #define JITTER_IDLE_MS 100
+/* spandsp's timestamps are ints: a stream is restarted (as for a jump)
+ * on the packet that is this many samples after its first, 2^30 (37
+ * hours), far from where the offsets it is given would overflow. A build
+ * may set a smaller bound to test it. */
+#ifndef JITTER_REBASE_SAMPLES
+#define JITTER_REBASE_SAMPLES (1 << 30)
+#endif
 
 struct jitter;
 

@@ -309,6 +309,79 @@ static void test_timestamp_jumps(void)
 	jitter_free(j);
 }
 
+/* Timestamps half the 32-bit space apart, in both directions and around
+ * the signed limits: each jump is a new stream, nothing overflows (the
+ * UBSan build aborts where it would) and all the audio comes out. */
+static void test_half_wrap_jumps(void)
+{
+	static const uint32_t starts[][3] = {
+	    {0x80000000u, 0, 0x80000000u},
+	    {0, 0x80000000u, 0},
+	    {0x7FFFFF00u, 0xFFFFFF00u, 0x7FFFFF00u},
+	    {0xFFFFFF00u, 0x7FFFFF00u, 0x00000100u},
+	    {0x80000001u, 1, 0x80000002u},
+	};
+	struct pkt p[60];
+	struct jitter *j;
+	struct jitter_stats st;
+	int partial;
+	size_t o, k;
+
+	for (k = 0; k < sizeof(starts) / sizeof(starts[0]); k++) {
+		CHECK(jitter_new(&j) == 0);
+		stream(p, 20, 0xEEEE, starts[k][0], 160, 1, 0);
+		stream(p + 20, 20, 0xEEEE, starts[k][1], 160, 401, 20 * 160);
+		stream(p + 40, 20, 0xEEEE, starts[k][2], 160, 801, 40 * 160);
+		o = run(j, p, 60, &partial);
+		CHECK(o >= 60 * 160 && o <= 60 * 160 + TAIL);
+		CHECK(same(out, ref, 60 * 160));
+		jitter_stats(j, &st);
+		CHECK(st.restarts == 3);
+		CHECK(st.played == 60 && st.late == 0);
+		jitter_free(j);
+	}
+	/* Every packet half a wrap from the last, before any has played
+	 * (the start-up delay): each is its own stream. */
+	CHECK(jitter_new(&j) == 0);
+	for (k = 0; k < 8; k++) {
+		p[k].ssrc = 0xEEEF;
+		p[k].ts = (k & 1) ? 0 : 0x80000000u;
+		p[k].n = 160;
+		p[k].at_ms = 1 + 20 * (int64_t)k;
+		p[k].ref = 160 * (int)k;
+	}
+	o = run(j, p, 8, &partial);
+	CHECK(o >= 8 * 160 && o <= 8 * 160 + TAIL);
+	CHECK(same(out, ref, 8 * 160));
+	jitter_stats(j, &st);
+	CHECK(st.restarts == 8 && st.played == 8 && st.late == 0);
+	jitter_free(j);
+}
+
+/* A stream longer than JITTER_REBASE_SAMPLES is restarted on a packet
+ * before its offsets from the first one reach spandsp's int range (at
+ * 2^31 samples, 74 hours); the audio goes on whole. The normal build's
+ * bound is never reached here; test_sip_jitter_rebase builds the buffer
+ * with a 1 s bound to see the restarts. */
+static void test_long_stream_rebased(void)
+{
+	static struct pkt p[250];
+	struct jitter *j;
+	struct jitter_stats st;
+	int partial;
+	size_t o;
+
+	CHECK(jitter_new(&j) == 0);
+	stream(p, 250, 0xF0F0, 0x7FFFF000u, 160, 1, 0);
+	o = run(j, p, 250, &partial);
+	CHECK(o >= 250 * 160 && o <= 250 * 160 + TAIL);
+	CHECK(same(out, ref, 250 * 160));
+	jitter_stats(j, &st);
+	CHECK(st.played == 250 && st.late == 0);
+	CHECK(st.restarts == 1 + (249 * 160) / JITTER_REBASE_SAMPLES);
+	jitter_free(j);
+}
+
 static void test_pause_not_filled(void)
 {
 	struct pkt p[40];
@@ -365,6 +438,8 @@ int main(void)
 	test_switch_with_backlog();
 	test_timestamp_jumps();
 	test_pause_not_filled();
+	test_half_wrap_jumps();
+	test_long_stream_rebased();
 	test_bad_lengths();
 	return check_exit("test_sip_jitter");
 }

@@ -2,7 +2,7 @@
 the phone and the queue as the judge. SIGTERM stops claiming and gives
 unfinished jobs back; SIGKILL loses nothing and does not phone again for a
 message heard in full; malformed SIP, incoming INVITEs, an answer without
-G.711, odd RTP and a flood of keys never take it down, and the call they
+G.711, odd RTP (timestamps half a wrap apart too) and a flood of keys never take it down, and the call they
 hit still works as the events show."""
 
 import math
@@ -346,6 +346,29 @@ class BridgeResilienceTest(unittest.TestCase):
         self.assertGreater(seconds, 2.5)
         self.assertLess(seconds, 5.0)
         self.assertEqual(detail(ev, "ENDED"), ["notified"])
+
+    def test_rtp_timestamps_half_a_wrap_apart(self):
+        """RTP timestamps 2^31 apart on one SSRC (0x80000000, then 0, and
+        back): the jitter buffer once overflowed an int on them (the
+        sanitizer build aborted). Each jump is a new stream; the key sent
+        after them still arrives."""
+        run = Run(self)
+        run.start_bridge()
+        sipp, job, port = self.answered_call(run)
+        rtp = RtpSender(port)
+        self.addCleanup(rtp.close)
+        quiet = ulaw([0] * 160)
+        for i in range(12):
+            rtp.ts = 0 if i % 2 else 0x80000000
+            rtp.raw(rtp.packet(0, quiet, 0x8888))
+            time.sleep(0.02)
+        rtp.ts = 0x7FFFFF00  # across INT32_MAX on the way
+        rtp.stream(ulaw([0] * 1600 + tone("2") + [0] * 1600), 20, 0x8888)
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        self.assertEqual(detail(ev, "KEY"), ["2"], run.logs())
+        self.assertEqual(detail(ev, "ENDED"), ["notified"])
+        self.assertIsNone(run.bridge.poll(), run.logs())
 
     def test_a_flood_of_keys_is_capped(self):
         run = Run(self)
