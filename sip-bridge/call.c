@@ -871,13 +871,21 @@ void call_on_failure(struct call *c, int status, const char *phrase)
 void call_on_answer(struct call *c, const char *sdp, size_t len)
 {
 	struct bridge *b = c->b;
-	char d[16];
+	char d[16], why[96];
 	int err;
 
 	if (c->answered)
 		return;
 	su_timer_reset(c->ring_timer);
 	err = sdp_answer_pick(sdp, len, &c->ans);
+	if (err == -EBADMSG) {
+		/* Refused before sofia parsed it: the same phone would send
+		 * the same again (and it may be an attack on the parser). */
+		snprintf(why, sizeof(why), "answer SDP refused: %s",
+		         c->ans.why);
+		set_reason(c, why);
+		c->no_retry = true;
+	}
 	if (err || c->cancelled || b->stopping) {
 		set_reason(c, err == -ENOTSUP ? "no common codec"
 		              : err           ? "bad answer SDP"

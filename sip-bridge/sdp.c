@@ -3,8 +3,12 @@
  * parser (never our own string scanning), then the first audio stream's
  * formats are walked in the answerer's order of preference and the first
  * one we offered wins. A telephone-event format is remembered beside it.
+ * Before sofia sees any SDP, sdp_check() holds it to bounds and to RFC
+ * 4566's line and m= grammar: Debian 12's sofia-sip (a 2011 snapshot)
+ * loops allocating on an m= line whose format is not a token.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +18,154 @@
 #include <sofia-sip/sdp.h>
 
 #include "sdp_nego.h"
+
+/* RFC 4566 token-char; the same set as sofia's TOKEN (sdp_parse.c), so a
+ * format passed here is one sofia's token() consumes. */
+static bool is_token_char(unsigned char ch)
+{
+	return ch == 0x21 || (ch >= 0x23 && ch <= 0x27) || ch == 0x2A ||
+	       ch == 0x2B || ch == 0x2D || ch == 0x2E ||
+	       (ch >= 0x30 && ch <= 0x39) || (ch >= 0x41 && ch <= 0x5A) ||
+	       (ch >= 0x5E && ch <= 0x7E);
+}
+
+/* The length of the token at S (up to END), 0 when there is none. */
+static size_t token_len(const char *s, const char *end)
+{
+	const char *t = s;
+
+	while (t < end && is_token_char((unsigned char)*t))
+		t++;
+	return (size_t)(t - s);
+}
+
+static size_t digits_len(const char *s, const char *end)
+{
+	const char *t = s;
+
+	while (t < end && *t >= '0' && *t <= '9')
+		t++;
+	return (size_t)(t - s);
+}
+
+/*
+ * media SP port ["/" integer] SP proto 1*(SP fmt), proto = token *("/"
+ * token), single spaces (RFC 4566 5.14), S..END being what follows "m=".
+ * NULL when it holds, else what is wrong.
+ */
+static const char *media_line_check(const char *s, const char *end)
+{
+	size_t n;
+	int fmts = 0;
+	unsigned long port;
+
+	n = token_len(s, end);
+	if (n == 0 || n > SDP_MAX_TOKEN)
+		return "m= line media is not a token";
+	s += n;
+	if (s == end || *s++ != ' ')
+		return "m= line without a port";
+	n = digits_len(s, end);
+	if (n == 0 || n > 5)
+		return "m= line port is not a number";
+	port = strtoul(s, NULL, 10);
+	if (port > 65535)
+		return "m= line port out of range";
+	s += n;
+	if (s < end && *s == '/') {
+		s++;
+		n = digits_len(s, end);
+		if (n == 0 || n > 5)
+			return "m= line port count is not a number";
+		s += n;
+	}
+	if (s == end || *s++ != ' ')
+		return "m= line without a protocol";
+	for (;;) {
+		n = token_len(s, end);
+		if (n == 0 || n > SDP_MAX_TOKEN)
+			return "m= line protocol is not a token";
+		s += n;
+		if (s == end || *s != '/')
+			break;
+		s++;
+	}
+	while (s < end) {
+		if (*s++ != ' ')
+			return "m= line protocol is not a token";
+		n = token_len(s, end);
+		if (n == 0)
+			return "m= line format is not a token";
+		if (n > SDP_MAX_TOKEN)
+			return "m= line format too long";
+		if (++fmts > SDP_MAX_FORMATS)
+			return "m= line has too many formats";
+		s += n;
+	}
+	return fmts ? NULL : "m= line without a format";
+}
+
+int sdp_check(const char *sdp, size_t len, const char **why)
+{
+	const char *s = sdp, *end = sdp + len, *eol, *stop;
+	int lines = 0, media = 0;
+
+	*why = NULL;
+	if (!sdp || len == 0) {
+		*why = "no SDP";
+		return -EBADMSG;
+	}
+	if (len > SDP_MAX_BYTES) {
+		*why = "SDP too large";
+		return -EBADMSG;
+	}
+	if (memchr(sdp, '\0', len)) {
+		*why = "SDP holds a NUL byte";
+		return -EBADMSG;
+	}
+	while (s < end) {
+		eol = memchr(s, '\n', (size_t)(end - s));
+		stop = eol ? eol : end;
+		/* CRLF, or LF alone (RFC 4566 5: parsers should accept it). */
+		if (stop > s && stop[-1] == '\r')
+			stop--;
+		if (memchr(s, '\r', (size_t)(stop - s))) {
+			*why = "SDP line holds a bare CR";
+			return -EBADMSG;
+		}
+		if (++lines > SDP_MAX_LINES) {
+			*why = "SDP has too many lines";
+			return -EBADMSG;
+		}
+		if (stop - s < 2 || s[0] < 'a' || s[0] > 'z' || s[1] != '=') {
+			*why = "SDP line is not <letter>=<value>";
+			return -EBADMSG;
+		}
+		if ((size_t)(stop - s) > SDP_MAX_LINE) {
+			*why = "SDP line too long";
+			return -EBADMSG;
+		}
+		if (lines == 1 && (stop - s != 3 || s[2] != '0')) {
+			*why = "SDP does not begin with v=0";
+			return -EBADMSG;
+		}
+		if (s[0] == 'a' && (size_t)(stop - s) > SDP_MAX_ATTRIBUTE) {
+			*why = "SDP attribute too long";
+			return -EBADMSG;
+		}
+		if (s[0] == 'm') {
+			if (++media > SDP_MAX_MEDIA) {
+				*why = "SDP has too many m= lines";
+				return -EBADMSG;
+			}
+			*why = media_line_check(s + 2, stop);
+			if (*why)
+				return -EBADMSG;
+		}
+		s = eol ? eol + 1 : end;
+	}
+	return 0;
+}
 
 int sdp_offer_build(char *out, size_t outlen, const char *ip, int port,
                     uint64_t session_id)
@@ -79,8 +231,10 @@ int sdp_answer_pick(const char *sdp, size_t len, struct sdp_answer *ans)
 	memset(ans, 0, sizeof(*ans));
 	ans->codec = SDP_CODEC_NONE;
 	ans->te_pt = -1;
-	if (!sdp || len == 0 || len > 8192)
-		return -EPROTO;
+	err = sdp_check(sdp, len, &ans->why);
+	if (err)
+		return err;
+	err = -EPROTO;
 	p = sdp_parse(home, sdp, (issize_t)len, sdp_f_config);
 	s = sdp_session(p);
 	if (!s)

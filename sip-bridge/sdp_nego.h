@@ -18,19 +18,43 @@ enum sdp_codec {
 
 struct sdp_answer {
 	enum sdp_codec codec;
-	int te_pt;     /* telephone-event payload type, -1 when none */
-	char addr[64]; /* where to send RTP (IPv4 dotted) */
-	int port;      /* 0: media refused */
-	int ptime;     /* the answer's a=ptime, 0 when absent */
+	int te_pt;       /* telephone-event payload type, -1 when none */
+	char addr[64];   /* where to send RTP (IPv4 dotted) */
+	int port;        /* 0: media refused */
+	int ptime;       /* the answer's a=ptime, 0 when absent */
+	const char *why; /* -EBADMSG: what sdp_check() refused (static) */
 };
+
+/*
+ * Bounds on SDP from the network. A real answer is 300-1500 bytes in
+ * 10-40 lines with one or two m= lines; a video phone's offer has a few
+ * dozen formats; the longest attributes seen are a=fingerprint and
+ * a=crypto (under 200 bytes) and a=fmtp lines of H.264 (about 150).
+ */
+#define SDP_MAX_BYTES     8192
+#define SDP_MAX_LINES     128
+#define SDP_MAX_LINE      1024
+#define SDP_MAX_ATTRIBUTE 512
+#define SDP_MAX_MEDIA     8
+#define SDP_MAX_FORMATS   64
+#define SDP_MAX_TOKEN     32
+
+/*
+ * Checks LEN bytes of SDP against the bounds above and RFC 4566's line
+ * grammar (<letter>=<value> lines, v=0 first, each m= line's media, port,
+ * proto and fmt tokens) before sofia-sip parses it. 0, or -EBADMSG with
+ * *WHY saying what is wrong in words (a static string).
+ */
+int sdp_check(const char *sdp, size_t len, const char **why);
 
 /* Writes the offer into OUT; returns its length or -ENOSPC. */
 int sdp_offer_build(char *out, size_t outlen, const char *ip, int port,
                     uint64_t session_id);
 /*
- * Parses the answer SDP (LEN bytes) and fills *ANS. Returns 0, -EPROTO
- * (does not parse, no audio stream, no address), or -ENOTSUP (no codec in
- * common: the caller ends the call and fails the attempt).
+ * Checks (sdp_check) and parses the answer SDP (LEN bytes) and fills
+ * *ANS. Returns 0, -EBADMSG (refused by sdp_check, ANS->why says why),
+ * -EPROTO (does not parse, no audio stream, no address), or -ENOTSUP (no
+ * codec in common: the caller ends the call and fails the attempt).
  */
 int sdp_answer_pick(const char *sdp, size_t len, struct sdp_answer *ans);
 const char *sdp_codec_name(enum sdp_codec c);

@@ -18,6 +18,130 @@
 	"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"     \
 	"t=0 0\r\n"
 
+/* sdp_check(): what is refused before sofia parses, and what is not. */
+static void test_sdp_check(void)
+{
+	static const struct {
+		const char *sdp;
+		const char *why; /* NULL: accepted */
+	} cases[] = {
+	    {SDP_HEAD "m=audio 6000 RTP/AVP 0 8 101\r\na=sendrecv\r\n", NULL},
+	    /* LF alone, no final line end, a port count, a non-RTP proto. */
+	    {"v=0\nm=audio 6000/2 RTP/AVP 0\nm=image 0 udptl t38", NULL},
+	    {"v=0\r\nm=application 9 UDP/TLS/RTP/SAVPF webrtc-datachannel\r\n",
+	     NULL},
+	    {"v=0\r\nm=audio 9 X :\r\n", "m= line format is not a token"},
+	    {"v=0\r\nm=audio 9 X 0 :\r\n", "m= line format is not a token"},
+	    {"v=0\r\nm=audio 9 RTP/AVP\r\n", "m= line without a format"},
+	    {"v=0\r\nm=audio 9 RTP/AVP \r\n", "m= line format is not a token"},
+	    {"v=0\r\nm=audio 9 RTP/AVP  0\r\n",
+	     "m= line format is not a token"},
+	    {"v=0\r\nm=audio 9 RTP/AVP\t0\r\n",
+	     "m= line protocol is not a token"},
+	    {"v=0\r\nm=audio 9 RTP//AVP 0\r\n",
+	     "m= line protocol is not a token"},
+	    {"v=0\r\nm=audio 9 /AVP 0\r\n", "m= line protocol is not a token"},
+	    {"v=0\r\nm=aud:io 9 RTP/AVP 0\r\n", "m= line without a port"},
+	    {"v=0\r\nm= 9 RTP/AVP 0\r\n", "m= line media is not a token"},
+	    {"v=0\r\nm=audio x RTP/AVP 0\r\n", "m= line port is not a number"},
+	    {"v=0\r\nm=audio 65536 RTP/AVP 0\r\n", "m= line port out of range"},
+	    {"v=0\r\nm=audio 123456 RTP/AVP 0\r\n",
+	     "m= line port is not a number"},
+	    {"v=0\r\nm=audio 9/ RTP/AVP 0\r\n",
+	     "m= line port count is not a number"},
+	    {"v=0\r\nm=audio 9\r\n", "m= line without a protocol"},
+	    {"v=0\r\nm=audio\r\n", "m= line without a port"},
+	    {"v=1\r\n", "SDP does not begin with v=0"},
+	    {"o=- 1 1 IN IP4 1.2.3.4\r\nv=0\r\n",
+	     "SDP does not begin with v=0"},
+	    {"v=0\r\nX=1\r\n", "SDP line is not <letter>=<value>"},
+	    {"v=0\r\n\r\n", "SDP line is not <letter>=<value>"},
+	    {"v=0\r\ns=a\rb\r\n", "SDP line holds a bare CR"},
+	    {"", "no SDP"},
+	};
+	static char big[SDP_MAX_BYTES + 64];
+	const char *why;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int err = sdp_check(cases[i].sdp, strlen(cases[i].sdp), &why);
+
+		if (cases[i].why ? !why || strcmp(why, cases[i].why) : err != 0)
+			fprintf(stderr, "case %zu: %d %s\n", i, err,
+			        why ? why : "");
+		CHECK(cases[i].why ? err == -EBADMSG : err == 0);
+		CHECK(cases[i].why ? why && !strcmp(why, cases[i].why) : !why);
+	}
+	/* A NUL inside (strlen would stop there; the length does not). */
+	CHECK(sdp_check("v=0\r\ns=\0\r\n", 9, &why) == -EBADMSG &&
+	      !strcmp(why, "SDP holds a NUL byte"));
+
+	/* The bounds, each just inside and just over. */
+	n = (size_t)snprintf(big, sizeof(big), "v=0\r\n");
+	for (i = 1; i < SDP_MAX_LINES; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "a=x\r\n");
+	CHECK(sdp_check(big, n, &why) == 0);
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "a=x\r\n");
+	CHECK(sdp_check(big, n, &why) == -EBADMSG &&
+	      !strcmp(why, "SDP has too many lines"));
+
+	n = (size_t)snprintf(big, sizeof(big), "v=0\r\ns=");
+	memset(big + n, 'x', SDP_MAX_LINE - 2);
+	n += SDP_MAX_LINE - 2;
+	CHECK(sdp_check(big, n, &why) == 0);
+	big[n++] = 'x';
+	CHECK(sdp_check(big, n, &why) == -EBADMSG &&
+	      !strcmp(why, "SDP line too long"));
+
+	n = (size_t)snprintf(big, sizeof(big), "v=0\r\na=");
+	memset(big + n, 'x', SDP_MAX_ATTRIBUTE - 2);
+	n += SDP_MAX_ATTRIBUTE - 2;
+	CHECK(sdp_check(big, n, &why) == 0);
+	big[n++] = 'x';
+	CHECK(sdp_check(big, n, &why) == -EBADMSG &&
+	      !strcmp(why, "SDP attribute too long"));
+
+	n = (size_t)snprintf(big, sizeof(big), "v=0\r\n");
+	for (i = 0; i < SDP_MAX_MEDIA; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n,
+		                      "m=audio 0 RTP/AVP 0\r\n");
+	CHECK(sdp_check(big, n, &why) == 0);
+	n += (size_t)snprintf(big + n, sizeof(big) - n,
+	                      "m=audio 0 RTP/AVP 0\r\n");
+	CHECK(sdp_check(big, n, &why) == -EBADMSG &&
+	      !strcmp(why, "SDP has too many m= lines"));
+
+	n = (size_t)snprintf(big, sizeof(big), "v=0\r\nm=audio 9 RTP/AVP");
+	for (i = 0; i < SDP_MAX_FORMATS; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, " %zu", i);
+	CHECK(sdp_check(big, n, &why) == 0);
+	n += (size_t)snprintf(big + n, sizeof(big) - n, " 99");
+	CHECK(sdp_check(big, n, &why) == -EBADMSG &&
+	      !strcmp(why, "m= line has too many formats"));
+
+	n = (size_t)snprintf(big, sizeof(big), "v=0\r\nm=audio 9 X ");
+	memset(big + n, 'f', SDP_MAX_TOKEN);
+	n += SDP_MAX_TOKEN;
+	CHECK(sdp_check(big, n, &why) == 0);
+	big[n++] = 'f';
+	CHECK(sdp_check(big, n, &why) == -EBADMSG &&
+	      !strcmp(why, "m= line format too long"));
+
+	/* Size: lines of the longest allowed until just over the total. */
+	n = (size_t)snprintf(big, sizeof(big), "v=0\r\n");
+	while (n + 256 < SDP_MAX_BYTES)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "a=%0200d\r\n",
+		                      0);
+	big[n++] = 'a';
+	big[n++] = '=';
+	memset(big + n, 'x', SDP_MAX_BYTES - n);
+	n = SDP_MAX_BYTES;
+	CHECK(sdp_check(big, n, &why) == 0);
+	big[n++] = 'x';
+	CHECK(sdp_check(big, n, &why) == -EBADMSG &&
+	      !strcmp(why, "SDP too large"));
+}
+
 static void test_sdp(void)
 {
 	static const struct {
@@ -39,7 +163,11 @@ static void test_sdp(void)
 	    {SDP_HEAD "m=audio 0 RTP/AVP 0\r\n", -EPROTO, SDP_CODEC_NONE, -1},
 	    {SDP_HEAD "m=video 6000 RTP/AVP 31\r\n", -EPROTO, SDP_CODEC_NONE,
 	     -1},
-	    {"garbage", -EPROTO, SDP_CODEC_NONE, -1},
+	    {"garbage", -EBADMSG, SDP_CODEC_NONE, -1},
+	    /* Passes sdp_check, but sofia finds no session in it. */
+	    {"v=0\r\n", -EPROTO, SDP_CODEC_NONE, -1},
+	    /* The 20 bytes sofia 1.12.11 loops on, refused before it. */
+	    {"v=0\r\nm=audio 9 X :\r\n", -EBADMSG, SDP_CODEC_NONE, -1},
 	};
 	struct sdp_answer a;
 	char offer[1024];
@@ -121,6 +249,7 @@ static void test_retry(void)
 
 int main(void)
 {
+	test_sdp_check();
 	test_sdp();
 	test_retry();
 	test_prompts();

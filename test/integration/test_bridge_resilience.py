@@ -34,6 +34,15 @@ def detail(events, name):
     return [e[1] for e in events if e[0] == name]
 
 
+def vm_hwm_kb(pid):
+    """The process's peak resident memory (VmHWM), in kB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
 def tone(key, ms=120):
     """In-band DTMF for KEY (Q.23 pair) lasting MS, 8 kHz linear."""
     low, high = DIGITS[key]
@@ -286,6 +295,39 @@ class BridgeResilienceTest(unittest.TestCase):
         self.assertEqual(names(ev), ["CALLING", "FAILED", "ENDED"],
                          run.logs())
         self.assertEqual(detail(ev, "FAILED"), ["no common codec"])
+        time.sleep(2.5)  # past the back-off: no second call
+        j = run.job(job)
+        self.assertEqual((j["state"], j["attempts"]), (3, 1))
+
+    def test_answer_sdp_sofia_loops_on_is_refused_before_it(self):
+        """An answer whose second m= line has a format that is not a token
+        on a non-RTP protocol (`m=audio 9 X :`): Debian 12's sofia-sip
+        parser loops allocating on it (2-4.7 GB, 11-18 s). sdp_check
+        refuses it first: the call ends with the reason, the job is not
+        retried, the bridge's peak memory stays where it was and its loop
+        answers at once."""
+        run = Run(self, attempts=3, retry_backoff=1)
+        run.start_bridge()
+        before = vm_hwm_kb(run.bridge.pid)
+        sipp = run.sipp("uas_answer.xml", subst=dict(
+            FORMATS="0", RTPMAPS="m=audio 9 X :", MEDIA=""))
+        job = run.test_call()
+        t0 = time.monotonic()
+        ev = run.wait_ended(job)
+        took = time.monotonic() - t0
+        run.wait_sipp(sipp)  # ACKed, then the bridge's BYE
+        peak = vm_hwm_kb(run.bridge.pid)
+        self.assertEqual(names(ev), ["CALLING", "FAILED", "ENDED"],
+                         run.logs())
+        self.assertEqual(detail(ev, "FAILED"),
+                         ["answer SDP refused: m= line format is not a "
+                          "token"])
+        self.assertLess(peak - before, 32 * 1024, (before, peak))
+        self.assertLess(took, 10)
+        sip = rbbridge.SipProbe(self, run.sip_port)
+        reply = sip.exchange(sip.request("INVITE", 1),
+                             "rbtest-1@127.0.0.1")
+        self.assertTrue(reply.startswith("SIP/2.0 480"), reply)
         time.sleep(2.5)  # past the back-off: no second call
         j = run.job(job)
         self.assertEqual((j["state"], j["attempts"]), (3, 1))
