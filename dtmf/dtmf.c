@@ -1,10 +1,10 @@
 /*
- * One stream of key presses from two paths. Telephone-events are folded
+ * One stream of key presses from three paths. Telephone-events are folded
  * into presses by remembering the last few events by (timestamp, code);
- * spandsp's Goertzel detector turns audio into keys. Each press from either
- * path is then matched against recent presses from the other path by its
- * estimated start time, and a press that is new passes a sliding-window
- * flood bound before it reaches the callback.
+ * spandsp's Goertzel detector turns audio into keys; keys from SIP INFO come
+ * whole. Each press from any path is then matched against recent presses
+ * from the others by its estimated start time, and a press that is new passes a
+ * sliding-window flood bound before it reaches the callback.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -150,8 +150,8 @@ static void dtmf_press_report(struct dtmf_keys *k, char key,
 	if (best) {
 		best->sources |= bit;
 		k->stats.duplicates++;
-		log_debug(TAG, "key %c by %s paired with the other path", key,
-		          src == DTMF_SOURCE_INBAND ? "tone" : "event");
+		log_debug(TAG, "key %c by %s paired with another path", key,
+		          dtmf_source_name(src));
 		return;
 	}
 
@@ -176,6 +176,27 @@ static void dtmf_press_report(struct dtmf_keys *k, char key,
 	}
 	k->stats.presses++;
 	k->cb(key, src, now_ms, k->arg);
+}
+
+const char *dtmf_source_name(enum dtmf_source src)
+{
+	switch (src) {
+	case DTMF_SOURCE_RFC4733:
+		return "RFC 4733";
+	case DTMF_SOURCE_INBAND:
+		return "in-band";
+	case DTMF_SOURCE_SIGNAL:
+		return "INFO";
+	}
+	return "?";
+}
+
+int dtmf_keys_signal(struct dtmf_keys *k, char key, int64_t now_ms)
+{
+	if (!k || key == '\0' || !strchr(DTMF_KEYS, key))
+		return -EINVAL;
+	dtmf_press_report(k, key, DTMF_SOURCE_SIGNAL, now_ms, now_ms);
+	return 0;
 }
 
 static struct dtmf_event *dtmf_event_find(struct dtmf_keys *k, uint32_t ts,

@@ -1,10 +1,11 @@
 /*
- * Keys pressed on the far phone, from both ways a phone sends them: RFC 4733
- * telephone-events (dtmf_keys_event) and in-band tones in the decoded audio
- * (dtmf_keys_audio, through spandsp's detector). Both feed one stream in
- * which each press counts once: RFC 4733 repeats are folded by timestamp,
- * and a press that arrives both ways is paired across the two paths when
- * their start times lie within DTMF_MERGE_WINDOW_MS. A flood bound caps what
+ * Keys pressed on the far phone, from every way a phone sends them: RFC 4733
+ * telephone-events (dtmf_keys_event), in-band tones in the decoded audio
+ * (dtmf_keys_audio, through spandsp's detector) and keys the signalling
+ * carries (dtmf_keys_signal: SIP INFO). All feed one stream in which each
+ * press counts once: RFC 4733 repeats are folded by timestamp, and a press
+ * that arrives more than one way is paired across the paths when their
+ * start times lie within DTMF_MERGE_WINDOW_MS. A flood bound caps what
  * any one call can push through. Nothing here knows of SIP, RTP sockets or
  * the queue: the caller hands in payloads, samples and the time.
  *
@@ -62,7 +63,11 @@ struct dtmf_keys;
 enum dtmf_source {
 	DTMF_SOURCE_RFC4733 = 0, /* a telephone-event packet */
 	DTMF_SOURCE_INBAND = 1,  /* tones detected in the audio */
+	DTMF_SOURCE_SIGNAL = 2,  /* a key sent as such (SIP INFO) */
 };
+
+/* "RFC 4733", "in-band" or "INFO", for log lines. */
+const char *dtmf_source_name(enum dtmf_source src);
 
 /*
  * Called once per press, with KEY one of DTMF_KEYS, the path that reported
@@ -102,6 +107,15 @@ void dtmf_keys_free(struct dtmf_keys *k);
  */
 int dtmf_keys_event(struct dtmf_keys *k, const uint8_t *payload, size_t len,
                     uint32_t rtp_ts, uint16_t seq, int64_t now_ms);
+
+/*
+ * One key the signalling reported (a SIP INFO), KEY one of DTMF_KEYS, at
+ * NOW_MS: senders send it as the key goes down, so that is its start. It
+ * pairs like the other two paths (a phone that sends INFO and RFC 4733 or
+ * tones for one press counts once) and passes the same flood bound.
+ * Returns 0, or -EINVAL for a KEY not in DTMF_KEYS.
+ */
+int dtmf_keys_signal(struct dtmf_keys *k, char key, int64_t now_ms);
 
 /*
  * Runs N samples of 8 kHz 16-bit linear PCM (decoded G.711, say) through

@@ -265,6 +265,10 @@ void call_next_frame(struct call *c, int16_t *pcm);
 /* Received audio, decoded and out of the jitter buffer (at most 20 ms a
  * call), and events as they arrive (call.c). */
 void call_rx_audio(struct call *c, const int16_t *pcm, size_t n);
+/* A key the signalling carried (SIP INFO) into the call's key stream; KEY
+ * 0 only asks whether the call takes keys. 0, or -ENOTCONN when the call
+ * is not answered or is over, -EINVAL for a KEY not in DTMF_KEYS. */
+int call_rx_signal_key(struct call *c, char key);
 void call_rx_event(struct call *c, const uint8_t *p, size_t len, uint32_t ts,
                    uint16_t seq);
 

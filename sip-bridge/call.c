@@ -458,7 +458,7 @@ static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 
 	(void)now_ms;
 	log_info(TAG, "job %lld: key %c (%s)", (long long)c->job->id, key,
-	         src == DTMF_SOURCE_RFC4733 ? "RFC 4733" : "in-band");
+	         dtmf_source_name(src));
 	monitor_key(c->b, key);
 	if (c->job->kind != QUEUE_JOB_MESSAGE)
 		return;
@@ -519,6 +519,13 @@ void call_rx_event(struct call *c, const uint8_t *p, size_t len, uint32_t ts,
 {
 	if (c->keys && c->phase != PHASE_ENDED)
 		dtmf_keys_event(c->keys, p, len, ts, seq, mono_ms());
+}
+
+int call_rx_signal_key(struct call *c, char key)
+{
+	if (!c->answered || c->phase == PHASE_ENDED || !c->keys)
+		return -ENOTCONN;
+	return key ? dtmf_keys_signal(c->keys, key, mono_ms()) : 0;
 }
 
 void call_rx_audio(struct call *c, const int16_t *pcm, size_t n)
@@ -724,6 +731,20 @@ static void call_free(struct call *c)
 	su_timer_destroy(c->key_timer);
 	ua_release(c);
 	play_clear(c);
+	if (c->keys) {
+		struct dtmf_keys_stats ks;
+
+		/* What a phone that sends keys several ways did. */
+		dtmf_keys_stats_get(c->keys, &ks);
+		if (ks.presses || ks.duplicates || ks.dropped)
+			log_info(TAG,
+			         "job %lld: keys: %llu pressed, %llu second "
+			         "reports folded, %llu dropped (flood)",
+			         (long long)c->job->id,
+			         (unsigned long long)ks.presses,
+			         (unsigned long long)ks.duplicates,
+			         (unsigned long long)ks.dropped);
+	}
 	dtmf_keys_free(c->keys);
 	recorder_free(c->rec);
 	if (c->tone)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "info.h"
 #include "prompts.h"
 #include "retry.h"
 #include "sdp_nego.h"
@@ -142,6 +143,78 @@ static void test_sdp_check(void)
 	      !strcmp(why, "SDP too large"));
 }
 
+static void test_info(void)
+{
+	static const struct {
+		const char *ctype;
+		const char *body;
+		int err;
+		char key;
+		int ms;
+	} cases[] = {
+	    {"application/dtmf-relay", "Signal=2\r\nDuration=160\r\n", 0, '2',
+	     160},
+	    {"Application/DTMF-Relay", "signal= 5\nduration = 250", 0, '5',
+	     250},
+	    {"application/dtmf-relay", "Signal=*\r\n", 0, '*', 0},
+	    {"application/dtmf-relay", "Signal=10\r\nDuration=100\r\n", 0, '*',
+	     100},
+	    {"application/dtmf-relay", "Signal=11\r\n", 0, '#', 0},
+	    {"application/dtmf-relay", "Signal=d\r\n", 0, 'D', 0},
+	    {"application/dtmf-relay", "Volume=10\r\nSignal=#\r\n\r\n", 0, '#',
+	     0},
+	    {"application/dtmf-relay", "Duration=160\r\n", -EBADMSG, 0, 0},
+	    {"application/dtmf-relay", "Signal=\r\n", -EBADMSG, 0, 0},
+	    {"application/dtmf-relay", "Signal=22\r\n", -EBADMSG, 0, 0},
+	    {"application/dtmf-relay", "Signal=E\r\n", -EBADMSG, 0, 0},
+	    {"application/dtmf-relay", "Signal=1\r\nSignal=2\r\n", -EBADMSG, 0,
+	     0},
+	    {"application/dtmf-relay", "Signal=1\r\nDuration=x\r\n", -EBADMSG,
+	     0, 0},
+	    {"application/dtmf-relay", "Signal=1\r\nDuration=999999\r\n",
+	     -EBADMSG, 0, 0},
+	    {"application/dtmf-relay", "Signal 1\r\n", -EBADMSG, 0, 0},
+	    {"application/dtmf-relay", "", -EBADMSG, 0, 0},
+	    {"application/dtmf-relay",
+	     "a=1\nb=1\nc=1\nd=1\ne=1\nf=1\ng=1\nh=1\nSignal=1\n", -EBADMSG, 0,
+	     0},
+	    {"application/dtmf", "2", 0, '2', 0},
+	    {"application/dtmf", " 7\r\n", 0, '7', 0},
+	    {"application/dtmf", "#", 0, '#', 0},
+	    {"application/dtmf", "", -EBADMSG, 0, 0},
+	    {"application/dtmf", "12", -EBADMSG, 0, 0},
+	    {"application/dtmf", "x", -EBADMSG, 0, 0},
+	    {"application/sdp", "v=0\r\n", -EPROTONOSUPPORT, 0, 0},
+	    {NULL, "Signal=1", -EPROTONOSUPPORT, 0, 0},
+	    {NULL, "", -ENODATA, 0, 0},
+	};
+	static char big[INFO_BODY_MAX + 2];
+	size_t i;
+	char key;
+	int ms, err;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		key = 0;
+		err = info_dtmf_parse(cases[i].ctype, cases[i].body,
+		                      strlen(cases[i].body), &key, &ms);
+		if (err != cases[i].err)
+			fprintf(stderr, "info case %zu: %d\n", i, err);
+		CHECK(err == cases[i].err);
+		if (!err)
+			CHECK(key == cases[i].key && ms == cases[i].ms);
+	}
+	/* A NUL inside, and the size bound. */
+	CHECK(info_dtmf_parse("application/dtmf", "1\0", 2, &key, &ms) ==
+	      -EBADMSG);
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "Signal=1", 8);
+	CHECK(info_dtmf_parse("application/dtmf-relay", big, INFO_BODY_MAX,
+	                      &key, &ms) == 0 &&
+	      key == '1');
+	CHECK(info_dtmf_parse("application/dtmf-relay", big, INFO_BODY_MAX + 1,
+	                      &key, &ms) == -EMSGSIZE);
+}
+
 static void test_sdp(void)
 {
 	static const struct {
@@ -250,6 +323,7 @@ static void test_retry(void)
 int main(void)
 {
 	test_sdp_check();
+	test_info();
 	test_sdp();
 	test_retry();
 	test_prompts();

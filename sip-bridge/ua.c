@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "info.h"
 #include "log.h"
 #include "presence.h"
 
@@ -112,11 +113,73 @@ static void on_i_invite(nua_handle_t *nh)
 	nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
 }
 
+/*
+ * A key as SIP INFO (info.c reads the body). Only inside an answered call:
+ * nua hands an INFO outside any dialog to us on a new handle (it allows
+ * INFO outside dialogs), which gets 481 and is let go. The key goes into
+ * the call's key stream, where an RFC 4733 or in-band copy of the same
+ * press is folded into it.
+ */
+static void on_i_info(nua_t *nua, struct call *c, nua_handle_t *nh,
+                      const sip_t *sip)
+{
+	const char *ctype = NULL, *body = "";
+	size_t len = 0;
+	char key;
+	int ms, err;
+
+	if (!c) {
+		nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(nua),
+		            TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
+	if (sip && sip->sip_content_type)
+		ctype = sip->sip_content_type->c_type;
+	if (sip && sip->sip_payload) {
+		body = sip->sip_payload->pl_data;
+		len = sip->sip_payload->pl_len;
+	}
+	err = info_dtmf_parse(ctype, body, len, &key, &ms);
+	if (err == 0)
+		err = call_rx_signal_key(c, key);
+	else if (err == -ENODATA && !call_rx_signal_key(c, 0))
+		err = 0; /* an empty INFO: a keep-alive of the dialog */
+	switch (err) {
+	case 0:
+		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	case -EMSGSIZE:
+		nua_respond(nh, SIP_413_REQUEST_TOO_LARGE, NUTAG_WITH_THIS(nua),
+		            TAG_END());
+		break;
+	case -EPROTONOSUPPORT:
+		nua_respond(nh, SIP_415_UNSUPPORTED_MEDIA,
+		            SIPTAG_ACCEPT_STR(
+		                "application/dtmf-relay, application/dtmf"),
+		            NUTAG_WITH_THIS(nua), TAG_END());
+		break;
+	case -EBADMSG:
+		nua_respond(nh, 400, "Bad DTMF Body", NUTAG_WITH_THIS(nua),
+		            TAG_END());
+		break;
+	default: /* not answered yet, or over */
+		nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(nua),
+		            TAG_END());
+		break;
+	}
+	log_info(TAG, "job %lld: INFO (%s, %zu bytes) refused: %s",
+	         (long long)c->job->id, ctype ? ctype : "no type", len,
+	         err == -EMSGSIZE          ? "body too large"
+	         : err == -EPROTONOSUPPORT ? "not a DTMF type"
+	         : err == -EBADMSG         ? "no key in the body"
+	                                   : "the call is not up");
+}
+
 static void ua_callback(nua_event_t event, int status, const char *phrase,
                         nua_t *nua, struct bridge *b, nua_handle_t *nh,
                         struct call *c, const sip_t *sip, tagi_t tags[])
 {
-	(void)nua;
 	if (!c && presence_nua_event(b, event, status, phrase, nh, sip, tags))
 		return;
 	switch (event) {
@@ -129,6 +192,9 @@ static void ua_callback(nua_event_t event, int status, const char *phrase,
 	case nua_i_invite:
 		if (!c)
 			on_i_invite(nh);
+		break;
+	case nua_i_info:
+		on_i_info(nua, c, nh, sip);
 		break;
 	case nua_i_bye:
 		if (c)
@@ -189,9 +255,12 @@ int ua_start(struct bridge *b)
 	 * dialog or a timer; in-dialog requests outside any dialog get 481
 	 * from nua, a stray ACK nothing. OPTIONS advertises the same list.
 	 */
-	snprintf(allow, sizeof(allow), "INVITE, ACK, BYE, CANCEL, OPTIONS%s",
+	snprintf(allow, sizeof(allow),
+	         "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO%s",
 	         presence_methods(b->cfg));
-	nua_set_params(b->nua, SIPTAG_ALLOW_STR(allow), TAG_END());
+	/* INFO is answered here (on_i_info), not by nua's automatic 200. */
+	nua_set_params(b->nua, SIPTAG_ALLOW_STR(allow),
+	               NUTAG_APPL_METHOD("INFO"), TAG_END());
 	return 0;
 }
 

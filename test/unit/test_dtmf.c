@@ -1,9 +1,9 @@
 /*
- * Key presses from RFC 4733 telephone-events and in-band tones: packet
- * parsing and folding, spandsp's detector on generated tones, noise and a
- * synthetic voice, the pairing of one press sent both ways, and the flood
- * bound. Tones come from spandsp's own generators (dtmf_tx, dds, noise), so
- * the test needs no recordings and no libm.
+ * Key presses from RFC 4733 telephone-events, in-band tones and SIP INFO:
+ * packet parsing and folding, spandsp's detector on generated tones, noise
+ * and a synthetic voice, the pairing of one press sent several ways, and
+ * the flood bound. Tones come from spandsp's own generators (dtmf_tx, dds,
+ * noise), so the test needs no recordings and no libm.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -860,6 +860,71 @@ static void test_window(void)
 	}
 }
 
+/* ---- keys from the signalling (SIP INFO) ----------------------------- */
+
+/*
+ * A key from INFO alone is a press; with the same press as a
+ * telephone-event or a tone within the window it counts once, whichever
+ * comes first; outside the window, or another key, it is a press of its
+ * own; a fast repeat from INFO alone is two presses.
+ */
+static void test_signal(void)
+{
+	static int16_t pcm[8000];
+	size_t n =
+	    tones_make(pcm, sizeof(pcm) / sizeof(pcm[0]), "2", -10, 80, 80);
+	uint8_t b2[4] = {2, VOL, 0, 0}, b3[4] = {3, VOL, 0, 0};
+	struct got g;
+	struct dtmf_keys *k;
+
+	k = keys_new(&g);
+	CHECK_INT(dtmf_keys_signal(k, '2', 1000), 0);
+	CHECK_STR(g.keys, "2");
+	CHECK_INT(g.src[0], DTMF_SOURCE_SIGNAL);
+	CHECK_INT(dtmf_keys_signal(k, 'x', 1000), -EINVAL);
+	CHECK_INT(dtmf_keys_signal(k, '\0', 1000), -EINVAL);
+	CHECK_INT(dtmf_keys_signal(NULL, '2', 1000), -EINVAL);
+	/* Q.24's fastest: 90 ms later the same key is a new press. */
+	CHECK_INT(dtmf_keys_signal(k, '2', 1090), 0);
+	CHECK_STR(g.keys, "22");
+	dtmf_keys_free(k);
+
+	/* INFO, then RFC 4733 at the same moment, then its end packets. */
+	k = keys_new(&g);
+	CHECK_INT(dtmf_keys_signal(k, '2', 1000), 0);
+	CHECK_INT(dtmf_keys_event(k, b2, 4, 100, 1, 1010), 0);
+	b2[1] |= 0x80;
+	b2[3] = 160;
+	CHECK_INT(dtmf_keys_event(k, b2, 4, 100, 2, 1030), 0);
+	CHECK_STR(g.keys, "2");
+	CHECK_INT(keys_stats(k).duplicates, 1);
+	dtmf_keys_free(k);
+
+	/* RFC 4733 first, INFO after; a tone of the same press too. */
+	k = keys_new(&g);
+	b2[1] = VOL;
+	b2[3] = 0;
+	CHECK_INT(dtmf_keys_event(k, b2, 4, 100, 1, 1000), 0);
+	CHECK_INT(dtmf_keys_signal(k, '2', 1040), 0);
+	feed(k, pcm, n, 1000);
+	CHECK_STR(g.keys, "2");
+	CHECK_INT(g.src[0], DTMF_SOURCE_RFC4733);
+	CHECK_INT(keys_stats(k).duplicates, 2);
+	dtmf_keys_free(k);
+
+	/* Another key, and the same key outside the window: presses. */
+	k = keys_new(&g);
+	CHECK_INT(dtmf_keys_event(k, b3, 4, 100, 1, 1000), 0);
+	CHECK_INT(dtmf_keys_signal(k, '2', 1000), 0);
+	CHECK_INT(dtmf_keys_signal(k, '3', 1000 + DTMF_MERGE_WINDOW_MS + 1), 0);
+	CHECK_STR(g.keys, "323");
+	dtmf_keys_free(k);
+
+	CHECK_STR(dtmf_source_name(DTMF_SOURCE_SIGNAL), "INFO");
+	CHECK_STR(dtmf_source_name(DTMF_SOURCE_RFC4733), "RFC 4733");
+	CHECK_STR(dtmf_source_name(DTMF_SOURCE_INBAND), "in-band");
+}
+
 /* ---- the flood bound ------------------------------------------------- */
 
 static void test_flood(void)
@@ -932,6 +997,7 @@ int main(void)
 	test_tones_in_noise();
 	test_both();
 	test_window();
+	test_signal();
 	test_flood();
 	return check_exit("test_dtmf");
 }
