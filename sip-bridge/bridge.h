@@ -115,6 +115,9 @@ struct call {
 	struct sockaddr_in peer;     /* where RTP goes, from the answer */
 	uint16_t seq;
 	uint32_t ts, ssrc;
+	int64_t held_ms;      /* when sending last stopped (hold) */
+	uint64_t sdp_version; /* our o= version; the session id is job's */
+	char sdp_last[1024];  /* the SDP we sent last */
 	su_timer_t *ring_timer, *cap_timer, *key_timer;
 	uint64_t rx_packets, rx_dropped;
 	unsigned rx_logged; /* drop kinds already logged (rtp.c) */
@@ -251,6 +254,10 @@ int rtp_open(struct call *c);
 void rtp_close(struct call *c);
 /* Starts pacing the outgoing stream (the answer is in c->ans). */
 int rtp_start(struct call *c);
+/* After an offer in the call (c->ans now holds it): sends to its address
+ * and codec when SEND, stops sending (the prompt waits where it was) when
+ * not; CHANGED when the address, port or codec did. 0 or -errno. */
+int rtp_follow(struct call *c, bool send, bool changed);
 /* The call's next 20 ms as G.711 (call_next_frame); media.c adds the
  * header (sequence, timestamp and SSRC from c->seq, c->ts, c->ssrc). */
 void rtp_produce(struct call *c, uint8_t payload[RTP_PAYLOAD]);
@@ -269,6 +276,15 @@ void call_rx_audio(struct call *c, const int16_t *pcm, size_t n);
  * 0 only asks whether the call takes keys. 0, or -ENOTCONN when the call
  * is not answered or is over, -EINVAL for a KEY not in DTMF_KEYS. */
 int call_rx_signal_key(struct call *c, char key);
+/*
+ * An offer inside the call (re-INVITE or UPDATE; SDP NULL for a re-INVITE
+ * without one): writes our SDP for the 200 into OUT and follows the
+ * offer (hold, resume, a new address or codec). Its length, or -ENOTCONN
+ * (not answered, or over), -EBADMSG/-EPROTO/-ENOTSUP (refused: 488, the
+ * session goes on as it was), -ENOSPC.
+ */
+int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
+                  size_t outlen);
 void call_rx_event(struct call *c, const uint8_t *p, size_t len, uint32_t ts,
                    uint16_t seq);
 

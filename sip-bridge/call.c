@@ -528,6 +528,57 @@ int call_rx_signal_key(struct call *c, char key)
 	return key ? dtmf_keys_signal(c->keys, key, mono_ms()) : 0;
 }
 
+int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
+                  size_t outlen)
+{
+	struct bridge *b = c->b;
+	struct sdp_answer o;
+	bool send, changed;
+	int n, err;
+
+	if (!c->answered || c->phase == PHASE_ENDED)
+		return -ENOTCONN;
+	if (!sdp || !len) {
+		/* RFC 3264 5: ours is the offer, unchanged. */
+		n = snprintf(out, outlen, "%s", c->sdp_last);
+		return n > 0 && (size_t)n < outlen ? n : -ENOSPC;
+	}
+	err = sdp_offer_pick(sdp, len, c->ans.codec, &o);
+	if (err) {
+		log_info(TAG, "job %lld: offer in the call refused: %s",
+		         (long long)c->job->id,
+		         err == -EBADMSG   ? o.why
+		         : err == -ENOTSUP ? "no common codec"
+		                           : "no audio stream");
+		return err;
+	}
+	n = sdp_reply_build(out, outlen, b->local_ip, c->rtp_port,
+	                    (uint64_t)c->job->id, c->sdp_version, &o);
+	if (n > 0 && strcmp(out, c->sdp_last)) {
+		/* RFC 3264 8: the version goes up when our SDP changes. */
+		n = sdp_reply_build(out, outlen, b->local_ip, c->rtp_port,
+		                    (uint64_t)c->job->id, ++c->sdp_version, &o);
+	}
+	if (n < 0 || (size_t)n >= sizeof(c->sdp_last))
+		return -ENOSPC;
+	memcpy(c->sdp_last, out, (size_t)n + 1);
+	send = sdp_answer_sends(&o);
+	changed = o.codec != c->ans.codec || o.port != c->ans.port ||
+	          strcmp(o.addr, c->ans.addr);
+	log_info(TAG, "job %lld: offer in the call: %s, %s, RTP to %s:%d",
+	         (long long)c->job->id, send ? "sending" : "on hold",
+	         sdp_codec_name(o.codec), o.addr, o.port);
+	o.ptime = c->ans.ptime;
+	c->ans = o;
+	err = rtp_follow(c, send, changed);
+	if (err) {
+		set_reason(c, "media failed");
+		c->phase = PHASE_ENDED;
+		ua_bye(c);
+	}
+	return n;
+}
+
 void call_rx_audio(struct call *c, const int16_t *pcm, size_t n)
 {
 	if (c->phase == PHASE_ENDED)
@@ -1030,12 +1081,14 @@ int call_start(struct bridge *b, struct queue_job *job)
 		set_reason(c, "no free RTP port");
 		goto fail;
 	}
+	c->sdp_version = (uint64_t)job->id;
 	if (sdp_offer_build(sdp, sizeof(sdp), b->local_ip, c->rtp_port,
 	                    (uint64_t)job->id) < 0 ||
 	    ua_invite(c, to, sdp)) {
 		set_reason(c, "cannot send the INVITE");
 		goto fail;
 	}
+	snprintf(c->sdp_last, sizeof(c->sdp_last), "%s", sdp);
 	if (job->attempts == 1) {
 		/* Due at its creation, or at the end of its coalescing
 		 * window; both times are the queue's clock, as is now. */

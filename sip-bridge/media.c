@@ -445,6 +445,10 @@ void media_stream_remove(struct call *c)
 	m->streams[s->slot] = m->streams[--m->n];
 	m->streams[s->slot]->slot = s->slot;
 	pthread_mutex_unlock(&m->lock);
+	/* Out of the array, the header's fields are ours again: a stream
+	 * added later (after a hold) goes on from them. */
+	c->seq = s->seq;
+	c->ts = s->ts;
 	free(s);
 	c->stream = NULL;
 }

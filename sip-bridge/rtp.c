@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -192,6 +193,29 @@ int rtp_start(struct call *c)
 	if (inet_pton(AF_INET, c->ans.addr, &c->peer.sin_addr) != 1)
 		return -EINVAL;
 	c->media = true;
+	return media_stream_add(c);
+}
+
+int rtp_follow(struct call *c, bool send, bool changed)
+{
+	int64_t now = bridge_now_ms();
+	struct in_addr a;
+
+	if (changed && inet_pton(AF_INET, c->ans.addr, &a) != 1)
+		return -EINVAL;
+	if (c->stream && (!send || changed)) {
+		media_stream_remove(c);
+		c->held_ms = now;
+	}
+	if (changed) {
+		c->peer.sin_port = htons((uint16_t)c->ans.port);
+		c->peer.sin_addr = a;
+	}
+	if (!send || c->stream || !c->media)
+		return 0;
+	/* The timestamp counts the time the stream was stopped (RFC 3550
+	 * 5.1: it follows the sampling clock), the sequence does not. */
+	c->ts += (uint32_t)((now - c->held_ms) * 8);
 	return media_stream_add(c);
 }
 

@@ -3,6 +3,8 @@
  * parser (never our own string scanning), then the first audio stream's
  * formats are walked in the answerer's order of preference and the first
  * one we offered wins. A telephone-event format is remembered beside it.
+ * An offer inside the call (re-INVITE, UPDATE) is read the same way and
+ * answered with one codec and the mirrored direction (sdp_reply_build).
  * Before sofia sees any SDP, sdp_check() holds it to bounds and to RFC
  * 4566's line and m= grammar: Debian 12's sofia-sip (a 2011 snapshot)
  * loops allocating on an m= line whose format is not a token.
@@ -217,7 +219,10 @@ static enum sdp_codec codec_of(const sdp_rtpmap_t *rm)
 	return SDP_CODEC_NONE;
 }
 
-int sdp_answer_pick(const char *sdp, size_t len, struct sdp_answer *ans)
+/* The answer's or an offer's first audio stream; PREFER, when the offer
+ * has it, over the offerer's first choice (a re-INVITE keeps the codec). */
+static int pick(const char *sdp, size_t len, enum sdp_codec prefer,
+                struct sdp_answer *ans)
 {
 	su_home_t home[1] = {SU_HOME_INIT(home)};
 	sdp_parser_t *p;
@@ -252,11 +257,13 @@ int sdp_answer_pick(const char *sdp, size_t len, struct sdp_answer *ans)
 		goto out;
 	snprintf(ans->addr, sizeof(ans->addr), "%s", conn->c_address);
 	ans->port = (int)m->m_port;
+	/* Session-level direction attributes are folded in by sofia. */
+	ans->dir = (enum sdp_dir)m->m_mode;
 	for (rm = m->m_rtpmaps; rm; rm = rm->rm_next) {
 		enum sdp_codec cc = codec_of(rm);
 
-		if (cc != SDP_CODEC_NONE && ans->codec == SDP_CODEC_NONE &&
-		    rm->rm_pt == (unsigned)cc)
+		if (cc != SDP_CODEC_NONE && rm->rm_pt == (unsigned)cc &&
+		    (ans->codec == SDP_CODEC_NONE || cc == prefer))
 			ans->codec = cc;
 		if (rm->rm_encoding &&
 		    !strcasecmp(rm->rm_encoding, "telephone-event") &&
@@ -273,4 +280,60 @@ out:
 		sdp_parser_free(p);
 	su_home_deinit(home);
 	return err;
+}
+
+int sdp_answer_pick(const char *sdp, size_t len, struct sdp_answer *ans)
+{
+	return pick(sdp, len, SDP_CODEC_NONE, ans);
+}
+
+int sdp_offer_pick(const char *sdp, size_t len, enum sdp_codec prefer,
+                   struct sdp_answer *ans)
+{
+	return pick(sdp, len, prefer, ans);
+}
+
+bool sdp_answer_sends(const struct sdp_answer *ans)
+{
+	/* RFC 3264 8.4: the peer receives unless it said sendonly or
+	 * inactive; c=0.0.0.0 is RFC 2543's way of saying the same. */
+	return (ans->dir & SDP_DIR_RECVONLY) && strcmp(ans->addr, "0.0.0.0");
+}
+
+int sdp_reply_build(char *out, size_t outlen, const char *ip, int port,
+                    uint64_t session_id, uint64_t version,
+                    const struct sdp_answer *offer)
+{
+	static const char *const dirs[] = {"inactive", "recvonly", "sendonly",
+	                                   "sendrecv"};
+	char te[96] = "", te_pt[16] = "";
+	int n;
+
+	if (offer->te_pt >= 0) {
+		snprintf(te_pt, sizeof(te_pt), " %d", offer->te_pt);
+		snprintf(te, sizeof(te),
+		         "a=rtpmap:%d telephone-event/8000\r\n"
+		         "a=fmtp:%d 0-15\r\n",
+		         offer->te_pt, offer->te_pt);
+	}
+	/* Our direction mirrors the offer's (sendonly is answered
+	 * recvonly): sdp_dir counts the offerer's send bit first. */
+	n = snprintf(out, outlen,
+	             "v=0\r\n"
+	             "o=ringbridge %llu %llu IN IP4 %s\r\n"
+	             "s=ringbridge\r\n"
+	             "c=IN IP4 %s\r\n"
+	             "t=0 0\r\n"
+	             "m=audio %d RTP/AVP %d%s\r\n"
+	             "a=rtpmap:%d %s/8000\r\n"
+	             "%s"
+	             "a=ptime:20\r\n"
+	             "a=%s\r\n",
+	             (unsigned long long)session_id,
+	             (unsigned long long)version, ip, ip, port,
+	             (int)offer->codec, te_pt, (int)offer->codec,
+	             sdp_codec_name(offer->codec), te, dirs[offer->dir & 3]);
+	if (n < 0 || (size_t)n >= outlen)
+		return -ENOSPC;
+	return n;
 }

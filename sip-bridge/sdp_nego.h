@@ -7,6 +7,7 @@
 #ifndef RB_SIP_SDP_NEGO_H
 #define RB_SIP_SDP_NEGO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,13 +17,23 @@ enum sdp_codec {
 	SDP_CODEC_PCMA = 8, /* payload type 8 */
 };
 
+/* A stream's direction as the peer wrote it (RFC 3264 a=sendonly...):
+ * sofia's sdp_mode_t values. */
+enum sdp_dir {
+	SDP_DIR_INACTIVE = 0,
+	SDP_DIR_SENDONLY = 1, /* the peer sends only: it holds the call */
+	SDP_DIR_RECVONLY = 2,
+	SDP_DIR_SENDRECV = 3,
+};
+
 struct sdp_answer {
 	enum sdp_codec codec;
-	int te_pt;       /* telephone-event payload type, -1 when none */
-	char addr[64];   /* where to send RTP (IPv4 dotted) */
-	int port;        /* 0: media refused */
-	int ptime;       /* the answer's a=ptime, 0 when absent */
-	const char *why; /* -EBADMSG: what sdp_check() refused (static) */
+	int te_pt;        /* telephone-event payload type, -1 when none */
+	char addr[64];    /* where to send RTP (IPv4 dotted) */
+	int port;         /* 0: media refused */
+	int ptime;        /* the answer's a=ptime, 0 when absent */
+	enum sdp_dir dir; /* the stream's, as the peer wrote it */
+	const char *why;  /* -EBADMSG: what sdp_check() refused (static) */
 };
 
 /*
@@ -58,5 +69,23 @@ int sdp_offer_build(char *out, size_t outlen, const char *ip, int port,
  */
 int sdp_answer_pick(const char *sdp, size_t len, struct sdp_answer *ans);
 const char *sdp_codec_name(enum sdp_codec c);
+
+/*
+ * An offer inside the call (re-INVITE, UPDATE), checked and parsed like an
+ * answer; of its G.711 formats PREFER (the codec in use) wins when it is
+ * there, else the offerer's first. Same returns as sdp_answer_pick().
+ */
+int sdp_offer_pick(const char *sdp, size_t len, enum sdp_codec prefer,
+                   struct sdp_answer *ans);
+/* Whether the peer wants our RTP (not sendonly, inactive or c=0.0.0.0). */
+bool sdp_answer_sends(const struct sdp_answer *ans);
+/*
+ * Writes our answer to OFFER (its codec, its telephone-event type, the
+ * direction mirrored: sendonly gets recvonly, inactive inactive) with the
+ * o= line's SESSION_ID and VERSION; returns its length or -ENOSPC.
+ */
+int sdp_reply_build(char *out, size_t outlen, const char *ip, int port,
+                    uint64_t session_id, uint64_t version,
+                    const struct sdp_answer *offer);
 
 #endif

@@ -143,6 +143,81 @@ static void test_sdp_check(void)
 	      !strcmp(why, "SDP too large"));
 }
 
+/* Offers inside the call: the direction read (session or media level,
+ * c=0.0.0.0), the codec in use kept, and our reply mirroring them. */
+static void test_offer(void)
+{
+	static const struct {
+		const char *sdp;
+		enum sdp_codec prefer;
+		int err;
+		enum sdp_codec codec;
+		enum sdp_dir dir;
+		int sends;
+		const char *reply_dir;
+	} cases[] = {
+	    {SDP_HEAD "m=audio 6000 RTP/AVP 0 8\r\n", SDP_CODEC_PCMA, 0,
+	     SDP_CODEC_PCMA, SDP_DIR_SENDRECV, 1, "a=sendrecv"},
+	    {SDP_HEAD "m=audio 6000 RTP/AVP 0 8\r\n", SDP_CODEC_NONE, 0,
+	     SDP_CODEC_PCMU, SDP_DIR_SENDRECV, 1, "a=sendrecv"},
+	    {SDP_HEAD "m=audio 6000 RTP/AVP 8\r\na=sendonly\r\n",
+	     SDP_CODEC_PCMU, 0, SDP_CODEC_PCMA, SDP_DIR_SENDONLY, 0,
+	     "a=recvonly"},
+	    {SDP_HEAD "a=inactive\r\nm=audio 6000 RTP/AVP 0\r\n",
+	     SDP_CODEC_PCMU, 0, SDP_CODEC_PCMU, SDP_DIR_INACTIVE, 0,
+	     "a=inactive"},
+	    {SDP_HEAD "m=audio 6000 RTP/AVP 0\r\na=recvonly\r\n",
+	     SDP_CODEC_PCMU, 0, SDP_CODEC_PCMU, SDP_DIR_RECVONLY, 1,
+	     "a=sendonly"},
+	    {"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 "
+	     "0.0.0.0\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n",
+	     SDP_CODEC_PCMU, 0, SDP_CODEC_PCMU, SDP_DIR_SENDRECV, 0,
+	     "a=sendrecv"},
+	    {SDP_HEAD "m=audio 6000 RTP/AVP 18\r\n", SDP_CODEC_PCMU, -ENOTSUP,
+	     SDP_CODEC_NONE, 0, 0, NULL},
+	    {"v=0\r\nm=audio 9 X :\r\n", SDP_CODEC_PCMU, -EBADMSG,
+	     SDP_CODEC_NONE, 0, 0, NULL},
+	};
+	static const char te_offer[] = SDP_HEAD
+	    "m=audio 6000 RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\n";
+	struct sdp_answer o;
+	char reply[512], o_line[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int err = sdp_offer_pick(cases[i].sdp, strlen(cases[i].sdp),
+		                         cases[i].prefer, &o);
+
+		if (err != cases[i].err)
+			fprintf(stderr, "offer case %zu: %d\n", i, err);
+		CHECK(err == cases[i].err);
+		if (err)
+			continue;
+		CHECK(o.codec == cases[i].codec);
+		CHECK(o.dir == cases[i].dir);
+		CHECK(sdp_answer_sends(&o) == cases[i].sends);
+		CHECK(sdp_reply_build(reply, sizeof(reply), "127.0.0.1", 20000,
+		                      7, 9, &o) > 0);
+		CHECK(strstr(reply, cases[i].reply_dir) != NULL);
+		snprintf(o_line, sizeof(o_line), "m=audio 20000 RTP/AVP %d\r\n",
+		         (int)o.codec);
+		CHECK(strstr(reply, o_line) != NULL);
+		CHECK(strstr(reply, "o=ringbridge 7 9 IN IP4 127.0.0.1\r\n"));
+		/* Our reply passes our own check, and parses as an answer. */
+		CHECK(sdp_answer_pick(reply, strlen(reply), &o) == 0);
+	}
+	/* The offer's telephone-event type is answered with its number. */
+	CHECK(sdp_offer_pick(te_offer, strlen(te_offer), SDP_CODEC_PCMU, &o) ==
+	      0);
+	CHECK(o.te_pt == 96);
+	CHECK(sdp_reply_build(reply, sizeof(reply), "127.0.0.1", 20000, 7, 9,
+	                      &o) > 0);
+	CHECK(strstr(reply, "m=audio 20000 RTP/AVP 0 96\r\n") &&
+	      strstr(reply, "a=rtpmap:96 telephone-event/8000\r\n"));
+	CHECK(sdp_reply_build(reply, 40, "127.0.0.1", 20000, 7, 9, &o) ==
+	      -ENOSPC);
+}
+
 static void test_info(void)
 {
 	static const struct {
@@ -324,6 +399,7 @@ int main(void)
 {
 	test_sdp_check();
 	test_info();
+	test_offer();
 	test_sdp();
 	test_retry();
 	test_prompts();

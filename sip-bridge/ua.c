@@ -4,11 +4,14 @@
  * challenges, and the one callback whose switch turns nua's events into
  * calls of call.c. Tag lists are unchecked varargs, so they live here and
  * nowhere else. nua's own SDP engine (soa) is switched off: the bridge
- * writes its offer and reads the answer itself (sdp.c), since it owns RTP.
+ * writes its offer and reads the answer itself (sdp.c), since it owns RTP,
+ * and answers the phone's offers inside the call (re-INVITE, UPDATE) and
+ * its keys as INFO here too.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bridge.h"
 #include "info.h"
@@ -176,6 +179,56 @@ static void on_i_info(nua_t *nua, struct call *c, nua_handle_t *nh,
 	                                   : "the call is not up");
 }
 
+/*
+ * An offer inside a call: a re-INVITE (hold, resume, a new address or
+ * codec, a session refresh) or an UPDATE (RFC 3311; RFC 4028 refreshes,
+ * often without SDP). nua's SDP engine is off, so the answer is the
+ * bridge's (call_on_offer); nua adds the session timer's Session-Expires
+ * and Require to the 2xx itself and, when it is the refresher, refreshes
+ * (with UPDATE: ua_start). A refused offer gets 488 and the session goes
+ * on as it was (RFC 3261 14.2).
+ */
+static void on_i_offer(nua_t *nua, struct call *c, nua_handle_t *nh,
+                       nua_event_t event, const sip_t *sip)
+{
+	const char *body = NULL, *ctype = NULL;
+	size_t len = 0;
+	char sdp[1024];
+	int n;
+
+	if (sip && sip->sip_payload && sip->sip_payload->pl_len) {
+		body = sip->sip_payload->pl_data;
+		len = sip->sip_payload->pl_len;
+	}
+	if (sip && sip->sip_content_type)
+		ctype = sip->sip_content_type->c_type;
+	if (body && (!ctype || strcasecmp(ctype, "application/sdp"))) {
+		nua_respond(nh, SIP_415_UNSUPPORTED_MEDIA,
+		            SIPTAG_ACCEPT_STR("application/sdp"),
+		            NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
+	if (event == nua_i_update && !body) {
+		/* A refresh: nothing to negotiate. */
+		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
+	n = call_on_offer(c, body, len, sdp, sizeof(sdp));
+	if (n == -ENOTCONN) {
+		nua_respond(nh, SIP_491_REQUEST_PENDING, NUTAG_WITH_THIS(nua),
+		            TAG_END());
+		return;
+	}
+	if (n < 0) {
+		nua_respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua),
+		            TAG_END());
+		return;
+	}
+	nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua),
+	            SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+	            SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+}
+
 static void ua_callback(nua_event_t event, int status, const char *phrase,
                         nua_t *nua, struct bridge *b, nua_handle_t *nh,
                         struct call *c, const sip_t *sip, tagi_t tags[])
@@ -192,6 +245,17 @@ static void ua_callback(nua_event_t event, int status, const char *phrase,
 	case nua_i_invite:
 		if (!c)
 			on_i_invite(nh);
+		else
+			on_i_offer(nua, c, nh, event, sip);
+		break;
+	case nua_i_update:
+		if (c) {
+			on_i_offer(nua, c, nh, event, sip);
+		} else {
+			nua_respond(nh, SIP_481_NO_TRANSACTION,
+			            NUTAG_WITH_THIS(nua), TAG_END());
+			nua_handle_destroy(nh);
+		}
 		break;
 	case nua_i_info:
 		on_i_info(nua, c, nh, sip);
@@ -256,11 +320,16 @@ int ua_start(struct bridge *b)
 	 * from nua, a stray ACK nothing. OPTIONS advertises the same list.
 	 */
 	snprintf(allow, sizeof(allow),
-	         "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO%s",
+	         "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE%s",
 	         presence_methods(b->cfg));
-	/* INFO is answered here (on_i_info), not by nua's automatic 200. */
+	/* INFO and UPDATE are answered here (on_i_info, on_i_offer), not by
+	 * nua's automatic 200. When the bridge is the session timer's
+	 * refresher (RFC 4028), nua refreshes with UPDATE: a re-INVITE
+	 * would resend the first INVITE's offer, whose o= version is behind
+	 * the SDP sent since. */
 	nua_set_params(b->nua, SIPTAG_ALLOW_STR(allow),
-	               NUTAG_APPL_METHOD("INFO"), TAG_END());
+	               NUTAG_APPL_METHOD("INFO"), NUTAG_APPL_METHOD("UPDATE"),
+	               NUTAG_UPDATE_REFRESH(1), TAG_END());
 	return 0;
 }
 

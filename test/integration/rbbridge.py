@@ -392,9 +392,10 @@ def write_pcap(path, payloads, pt, ssrc=0x1234, src_port=6000,
     pathlib.Path(path).write_bytes(b"".join(out))
 
 
-def read_pcap_rtp(path, dst_port):
+def read_pcap_rtp(path, dst_port, with_time=False):
     """RTP packets (pt, payload) sent to DST_PORT in a pcap from tcpdump
-    on loopback (Linux cooked or Ethernet or null link types)."""
+    on loopback (Linux cooked or Ethernet or null link types); with
+    WITH_TIME (seconds, pt, payload)."""
     d = pathlib.Path(path).read_bytes()
     if len(d) < 24:
         return []
@@ -404,7 +405,7 @@ def read_pcap_rtp(path, dst_port):
     hdr = {1: 14, 113: 16, 0: 4, 276: 20}.get(linktype, 14)
     off, out = 24, []
     while off + 16 <= len(d):
-        _, _, caplen, _ = struct.unpack(end + "IIII", d[off:off + 16])
+        sec, usec, caplen, _ = struct.unpack(end + "IIII", d[off:off + 16])
         pkt = d[off + 16:off + 16 + caplen]
         off += 16 + caplen
         ip = pkt[hdr:]
@@ -418,7 +419,10 @@ def read_pcap_rtp(path, dst_port):
         rtp = udp[8:]
         if rtp[0] >> 6 != 2:
             continue
-        out.append((rtp[1] & 0x7f, rtp[12:]))
+        if with_time:
+            out.append((sec + usec / 1e6, rtp[1] & 0x7f, rtp[12:]))
+        else:
+            out.append((rtp[1] & 0x7f, rtp[12:]))
     return out
 
 
@@ -456,6 +460,14 @@ class Capture:
             run.dir / "tcpdump.out")
         run.t.addCleanup(rbtest._terminate, self.proc, 5)
         time.sleep(1.0)
+
+    def arrivals(self):
+        """Stops the capture; each RTP packet's (arrival time in s,
+        payload type)."""
+        time.sleep(0.5)
+        rbtest._terminate(self.proc, 5)
+        return [(t, pt) for t, pt, _ in read_pcap_rtp(
+            self.file, self.run.media_port, with_time=True)]
 
     def heard(self, pt=0):
         """Stops the capture; the linear samples of payload type PT."""

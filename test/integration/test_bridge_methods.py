@@ -21,7 +21,7 @@ import unittest
 import rbbridge
 from rbbridge import Run, SipProbe, sip_header
 
-BASE = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO"]
+BASE = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE"]
 # Every method sofia knows by name, and one it does not.
 METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO",
            "PRACK", "UPDATE", "MESSAGE", "SUBSCRIBE", "NOTIFY", "REFER",
@@ -83,7 +83,7 @@ class BridgeMethodsTest(unittest.TestCase):
             return 481
         if method not in allowed:
             return 405
-        if method in ("BYE", "CANCEL", "NOTIFY"):
+        if method in ("BYE", "CANCEL", "NOTIFY", "UPDATE"):
             return 481
         if method == "INFO":
             # Keys as INFO are taken inside a call only; nua passes an
