@@ -200,6 +200,8 @@ struct call *bridge_call_find(struct bridge *b, uint64_t serial);
 void bridge_tts_done(uint64_t id, int err, int16_t *pcm, size_t n, void *arg);
 
 /* ua.c */
+/* sofia-sip's diagnostics into our log ("sofia"); before su_init(). */
+void ua_log_redirect(void);
 int ua_start(struct bridge *b);
 /* A digest challenge (401/407 in SIP) to a request on NH, answered with
  * [sip] username and password: NONE when SIP is no challenge or there are

@@ -427,6 +427,7 @@ static int setup(struct bridge *b)
 		return err;
 	}
 
+	ua_log_redirect();
 	if (su_init() != 0)
 		return -EIO;
 	su_home_init(b->home);

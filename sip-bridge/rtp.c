@@ -234,6 +234,7 @@ enum rx_drop {
 	DROP_PT,        /* a payload type the answer did not negotiate */
 	DROP_LENGTH,    /* audio outside 10-60 ms */
 	DROP_JITTER,    /* the jitter buffer refused it (too late, too far) */
+	DROP_STUN,      /* STUN (ICE checks, NAT keep-alives): no ICE here */
 	DROP_KINDS
 };
 
@@ -245,6 +246,7 @@ static const char *const drop_words[DROP_KINDS] = {
     [DROP_PT] = "with a payload type not negotiated",
     [DROP_LENGTH] = "with audio not 10-60 ms long",
     [DROP_JITTER] = "refused by the jitter buffer",
+    [DROP_STUN] = "that is STUN (the bridge does no ICE)",
 };
 
 static void rx_drop(struct call *c, enum rx_drop why,
@@ -257,10 +259,28 @@ static void rx_drop(struct call *c, enum rx_drop why,
 		return;
 	c->rx_logged |= 1u << why;
 	inet_ntop(AF_INET, &from->sin_addr, addr, sizeof(addr));
-	log_warn(TAG,
-	         "job %lld: dropping RTP %s (from %s:%u; logged once a call)",
-	         (long long)c->job->id, drop_words[why], addr,
-	         (unsigned)ntohs(from->sin_port));
+	/* STUN is what phones behind NAT and ICE agents send to keep a
+	 * binding open: expected, not a fault. */
+	if (why == DROP_STUN)
+		log_debug(TAG, "job %lld: dropping packets %s (from %s:%u)",
+		          (long long)c->job->id, drop_words[why], addr,
+		          (unsigned)ntohs(from->sin_port));
+	else
+		log_warn(TAG,
+		         "job %lld: dropping RTP %s (from %s:%u; logged once a "
+		         "call)",
+		         (long long)c->job->id, drop_words[why], addr,
+		         (unsigned)ntohs(from->sin_port));
+}
+
+/* RFC 5389 6: the top two bits zero, a length that is a multiple of 4 and
+ * exactly the rest of the datagram, and the magic cookie. RTP's version
+ * bits are 2, so the two never meet. */
+static bool is_stun(const uint8_t *p, size_t n)
+{
+	return n >= 20 && (p[0] & 0xc0) == 0 && (p[3] & 3) == 0 &&
+	       (size_t)(p[2] << 8 | p[3]) + 20 == n &&
+	       rtp_u32(p + 4) == 0x2112a442;
 }
 
 /* One received datagram of N bytes from FROM. */
@@ -271,6 +291,10 @@ static void rx_packet(struct call *c, const uint8_t *pkt, size_t n,
 	size_t hdr, plen;
 	int pt;
 
+	if (is_stun(pkt, n)) {
+		rx_drop(c, DROP_STUN, from);
+		return;
+	}
 	/* Only the answerer's address; ports vary with symmetric RTP and
 	 * NAT, so the address decides. */
 	if (!c->media) {

@@ -9,6 +9,8 @@
  * its keys as INFO here too.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -23,8 +25,59 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/su_tag_io.h>
+#include <sofia-sip/su_log.h>
+#include <sofia-sip/tport_tag.h>
 
 #define TAG "sip"
+
+/*
+ * sofia-sip's own diagnostics (su_log: every module's log falls back to
+ * the default one's logger) as our lines, tagged "sofia": one line each,
+ * escaped by log_write, since they quote what came from the network.
+ * sofia may write a line in pieces; they are joined until its newline.
+ * What it says about datagrams that are not SIP at all ("received
+ * garbage", "Bad message") is debug: CRLF keep-alives (RFC 5626 3.5.1)
+ * are that, and a stranger's noise is nothing an operator can act on.
+ */
+static char sofia_line[512];
+static size_t sofia_len;
+
+static void ua_sofia_log(void *stream, const char *fmt, va_list ap)
+{
+	bool quiet;
+	size_t i;
+	int n;
+
+	(void)stream;
+	n = vsnprintf(sofia_line + sofia_len, sizeof(sofia_line) - sofia_len,
+	              fmt, ap);
+	if (n < 0)
+		return;
+	sofia_len += (size_t)n;
+	if (sofia_len >= sizeof(sofia_line))
+		sofia_len = sizeof(sofia_line) - 1; /* cut: write it now */
+	else if (sofia_len == 0 || sofia_line[sofia_len - 1] != '\n')
+		return;
+	while (sofia_len > 0 && (sofia_line[sofia_len - 1] == '\n' ||
+	                         sofia_line[sofia_len - 1] == '\r'))
+		sofia_len--;
+	sofia_line[sofia_len] = '\0';
+	for (i = 0; i < sofia_len; i++)
+		if (sofia_line[i] == '\n' || sofia_line[i] == '\t')
+			sofia_line[i] = ' ';
+	quiet = strstr(sofia_line, "received garbage") ||
+	        strstr(sofia_line, "Bad message");
+	if (quiet)
+		log_debug("sofia", "%s", sofia_line);
+	else if (sofia_len)
+		log_warn("sofia", "%s", sofia_line);
+	sofia_len = 0;
+}
+
+void ua_log_redirect(void)
+{
+	su_log_redirect(NULL, ua_sofia_log, NULL);
+}
 
 enum ua_auth ua_auth_answer(struct bridge *b, nua_handle_t *nh, int status,
                             const sip_t *sip, bool *tried, char *realm,
@@ -303,7 +356,9 @@ int ua_start(struct bridge *b)
 	    b->root, ua_callback, b, NUTAG_URL(b->cfg->sip.listen),
 	    TAG_IF(proxy && *proxy, NUTAG_PROXY(proxy)), NUTAG_MEDIA_ENABLE(0),
 	    NUTAG_AUTOACK(1), NUTAG_AUTOANSWER(0),
-	    SIPTAG_USER_AGENT_STR("ringbridge/" RB_VERSION), TAG_END());
+	    /* RFC 5626 3.5.1: a CRLF CRLF ping on TCP is answered CRLF. */
+	    TPTAG_PONG2PING(1), SIPTAG_USER_AGENT_STR("ringbridge/" RB_VERSION),
+	    TAG_END());
 	if (!b->nua) {
 		log_err(TAG, "cannot listen on %s", b->cfg->sip.listen);
 		return -EADDRNOTAVAIL;

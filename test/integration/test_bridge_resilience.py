@@ -6,6 +6,7 @@ G.711, odd RTP (timestamps half a wrap apart too) and a flood of keys never take
 hit still works as the events show."""
 
 import math
+import re
 import signal
 import socket
 import struct
@@ -411,6 +412,62 @@ class BridgeResilienceTest(unittest.TestCase):
         self.assertEqual(detail(ev, "KEY"), ["2"], run.logs())
         self.assertEqual(detail(ev, "ENDED"), ["notified"])
         self.assertIsNone(run.bridge.poll(), run.logs())
+
+    def test_crlf_keepalives_and_sofias_lines(self):
+        """RFC 5626 keep-alives: CRLF CRLF over UDP is not SIP (sofia's
+        "received garbage", now a debug line of ours), over TCP it is
+        answered CRLF. Every line the bridge writes, sofia's included, is
+        one of its own formatted lines."""
+        run = Run(self)
+        run.start_bridge()
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(udp.close)
+        for data in (b"\r\n\r\n", b"\r\n", b"\r\n\r\n"):
+            udp.sendto(data, ("127.0.0.1", run.sip_port))
+        tcp = socket.create_connection(("127.0.0.1", run.sip_port))
+        self.addCleanup(tcp.close)
+        tcp.settimeout(5)
+        tcp.sendall(b"\r\n\r\n")
+        self.assertEqual(tcp.recv(16), b"\r\n")
+        sip = rbbridge.SipProbe(self, run.sip_port)
+        reply = sip.exchange(sip.request("OPTIONS", 1), "rbtest-1@127.0.0.1")
+        self.assertTrue(reply.startswith("SIP/2.0 200"), reply)
+        run.assert_running()
+        self.assertEqual(run.stop_bridge(), 0, run.logs())
+        lines = [ln for ln in run.log.read_text(errors="replace")
+                 .splitlines() if ln.strip()]
+        line = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z "
+                          r"(error|warn|info|debug) [\w-]+: ")
+        self.assertEqual([ln for ln in lines if not line.match(ln)], [])
+        garbage = [ln for ln in lines if "received garbage" in ln]
+        self.assertGreaterEqual(len(garbage), 1, run.logs())
+        self.assertEqual([ln for ln in garbage if " debug sofia: " not in ln],
+                         [])
+
+    def test_stun_on_the_rtp_port_is_dropped_quietly(self):
+        """STUN binding requests (RFC 5389; what phones behind NAT and ICE
+        agents send) on the RTP port are not RTP: dropped without the
+        "malformed RTP" warning, and the call goes on to the key."""
+        run = Run(self)
+        run.start_bridge()
+        sipp, job, port = self.answered_call(run)
+        rtp = RtpSender(port)
+        self.addCleanup(rtp.close)
+        software = b"test" + b"\x00" * 4  # SOFTWARE attribute, 4 bytes
+        attr = struct.pack("!HH", 0x8022, 4) + software[:4]
+        for i in range(3):
+            rtp.raw(struct.pack("!HHI12s", 0x0001, len(attr), 0x2112A442,
+                                b"txid%08d" % i) + attr)
+            rtp.raw(struct.pack("!HHI12s", 0x0001, 0, 0x2112A442,
+                                b"txid%08d" % i))
+        time.sleep(0.3)
+        rtp.event("2", ssrc=0x9999)
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        self.assertEqual(detail(ev, "KEY"), ["2"], run.logs())
+        logs = run.logs()
+        self.assertNotIn("malformed", logs)
+        self.assertIn("that is STUN", logs)
 
     def test_a_flood_of_keys_is_capped(self):
         run = Run(self)
