@@ -1,9 +1,11 @@
 /*
  * The callee's answer SDP (sip-bridge/sdp.c, sofia-sip's parser behind the
- * bridge's own checks): any bytes as the answer. The pick either succeeds
- * with a codec the bridge offered and a usable address, or fails with
- * -EPROTO / -ENOTSUP; never a crash, a hang or a runaway allocation (the
- * fuzzer's -rss_limit_mb and -timeout catch those).
+ * bridge's own checks): any bytes as the answer, and as an offer inside
+ * the call. The pick either succeeds with a codec the bridge offered and a
+ * usable address, or fails with -EBADMSG (sdp_check, saying why) /
+ * -EPROTO / -ENOTSUP; the reply to an accepted offer passes our own check
+ * and parses as an answer; never a crash, a hang or a runaway allocation
+ * (the fuzzer's -rss_limit_mb and -timeout catch those).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,8 +30,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    ans.codec != SDP_CODEC_PCMA)
 		abort();
 	if (rc && rc != -EPROTO && rc != -ENOTSUP && rc != -EINVAL &&
-	    rc != -E2BIG && rc != -ENOMEM)
+	    rc != -E2BIG && rc != -ENOMEM && rc != -EBADMSG)
 		abort();
+	if (rc == -EBADMSG && !ans.why)
+		abort();
+	rc = sdp_offer_pick(sdp, size, SDP_CODEC_PCMA, &ans);
+	if (rc == 0) {
+		struct sdp_answer back;
+		char reply[512];
+		int n = sdp_reply_build(reply, sizeof(reply), "127.0.0.1",
+		                        20000, 1, 2, &ans);
+
+		if (n <= 0 || sdp_answer_pick(reply, (size_t)n, &back) ||
+		    back.codec != ans.codec)
+			abort();
+	}
 	free(sdp);
 	return 0;
 }
