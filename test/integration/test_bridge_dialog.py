@@ -15,19 +15,9 @@ import unittest
 
 import rbbridge
 from rbbridge import DIALOG, PCMU_TE, Run, in_dialog, key_pcap, pause, play
+from test_bridge_call import AFTER_MESSAGE_MS, detail, names
 
-# "Hi there." reads in about 5 s after the answer; a key after 9 s falls in
-# the menu (as in test_bridge_call).
-AFTER_MESSAGE_MS = 9000
 RELAY = "application/dtmf-relay"
-
-
-def names(events):
-    return [e[0] for e in events]
-
-
-def detail(events, name):
-    return [e[1] for e in events if e[0] == name]
 
 
 def offer(version, direction, pt=0):
