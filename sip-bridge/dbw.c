@@ -1,25 +1,23 @@
 /*
- * The bridge's queue writer (see dbw.h). The loop appends items to one list
- * under a mutex and signals; the thread takes the whole list, runs it as
- * one batch on its own handle, then appends it to the done list and writes
- * the eventfd. Only pointer swaps happen under the mutex, so the loop keeps
- * submitting while the disk syncs, and the next batch holds whatever
- * arrived meanwhile: one fsync for all of it.
+ * The bridge's queue writer (see dbw.h), one user of the worker primitive
+ * (common/worker.h): each submission is a worker item, the worker's thread
+ * takes everything that waits as one batch and runs it in one transaction
+ * on the writer's own handle, and the loop completes the items when the
+ * worker's fd is readable. The loop keeps submitting while the disk syncs,
+ * so the next batch holds whatever arrived meanwhile: one fsync for all.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "dbw.h"
 #include "log.h"
+#include "worker.h"
 
 #define TAG "dbw"
 
 struct dbw_item {
-	struct dbw_item *next;
+	struct worker_item link;
 	enum dbw_op op;
 	int64_t job_id;
 	char *owner; /* claim, renew, retry, finish */
@@ -43,18 +41,12 @@ struct dbw_item {
 };
 
 struct dbw {
-	struct queue *q; /* the thread's own handle */
+	struct queue *q; /* the worker thread's own handle */
 	void *ctx;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond; /* the thread waits for work */
-	pthread_cond_t idle; /* dbw_free waits for the thread */
-	int efd;
-	bool started, quit, busy;
-	/* under lock */
-	struct dbw_item *pending, **pending_tail;
-	struct dbw_item *done, **done_tail;
+	struct worker *worker;
 };
+
+#define ITEM(wi) worker_container(wi, struct dbw_item, link)
 
 static const char *op_name(enum dbw_op op)
 {
@@ -140,22 +132,24 @@ static int item_run(struct queue *q, struct dbw_item *it)
 }
 
 /*
- * Runs BATCH in one transaction. Should the commit itself fail (the
- * database stayed locked, say), each item runs again alone, so one bad
- * moment costs a few more fsyncs rather than a call's events.
+ * Runs BATCH in one transaction, on the worker's thread. Should the commit
+ * itself fail (the database stayed locked, say), each item runs again
+ * alone, so one bad moment costs a few more fsyncs rather than a call's
+ * events.
  */
-static void batch_run(struct dbw *w, struct dbw_item *batch)
+static void batch_run(void *arg, struct worker_item *first)
 {
-	struct dbw_item *it;
+	struct dbw *w = arg;
+	struct worker_item *wi;
 	int err;
 
-	if (!batch->next) {
-		batch->err = item_run(w->q, batch);
+	if (!first->next) {
+		ITEM(first)->err = item_run(w->q, ITEM(first));
 		return;
 	}
 	err = queue_batch_begin(w->q);
-	for (it = batch; it && !err; it = it->next)
-		it->err = item_run(w->q, it);
+	for (wi = first; wi && !err; wi = wi->next)
+		ITEM(wi)->err = item_run(w->q, ITEM(wi));
 	if (!err)
 		err = queue_batch_commit(w->q);
 	if (!err)
@@ -163,150 +157,79 @@ static void batch_run(struct dbw *w, struct dbw_item *batch)
 	queue_batch_rollback(w->q);
 	log_warn(TAG, "a batch failed (%s): writing its items one by one",
 	         strerror(-err));
-	for (it = batch; it; it = it->next) {
-		item_reset(it);
-		it->err = item_run(w->q, it);
+	for (wi = first; wi; wi = wi->next) {
+		item_reset(ITEM(wi));
+		ITEM(wi)->err = item_run(w->q, ITEM(wi));
 	}
 }
 
-static void *writer_main(void *arg)
+/* On the loop: the item's completion. ERR is -ECANCELED only for an item
+ * that never ran, which dbw_free's drain rules out. */
+static void item_done(void *arg, struct worker_item *wi, int err)
 {
 	struct dbw *w = arg;
+	struct dbw_item *it = ITEM(wi);
+	struct dbw_result r;
 
-	pthread_mutex_lock(&w->lock);
-	for (;;) {
-		struct dbw_item *batch, *last;
-		uint64_t one = 1;
-
-		while (!w->pending && !w->quit)
-			pthread_cond_wait(&w->cond, &w->lock);
-		if (!w->pending)
-			break;
-		batch = w->pending;
-		w->pending = NULL;
-		w->pending_tail = &w->pending;
-		w->busy = true;
-		pthread_mutex_unlock(&w->lock);
-
-		batch_run(w, batch);
-
-		pthread_mutex_lock(&w->lock);
-		w->busy = false;
-		for (last = batch; last->next; last = last->next)
-			;
-		*w->done_tail = batch;
-		w->done_tail = &last->next;
-		if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_err(TAG, "eventfd write: %s", strerror(errno));
-		pthread_cond_broadcast(&w->idle);
-	}
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
+	if (err)
+		it->err = err;
+	r = (struct dbw_result){.op = it->op,
+	                        .err = it->err,
+	                        .job_id = it->job_id,
+	                        .tag = it->tag,
+	                        .job = it->job,
+	                        .arg = it->arg,
+	                        .count = it->count};
+	if (it->done)
+		it->done(w->ctx, &r);
+	else if (it->err)
+		log_err(TAG, "job %lld: %s failed: %s", (long long)it->job_id,
+		        op_name(it->op), strerror(-it->err));
+	it->job = r.job;
+	item_free(it);
 }
 
 int dbw_new(struct dbw **wp, const char *url, void *ctx)
 {
 	struct dbw *w = calloc(1, sizeof(*w));
+	struct worker_params p = {
+	    .name = "rb-dbw", .run = batch_run, .done = item_done, .arg = w};
 	int err;
 
 	if (!w)
 		return -ENOMEM;
 	w->ctx = ctx;
-	w->pending_tail = &w->pending;
-	w->done_tail = &w->done;
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	pthread_cond_init(&w->idle, NULL);
-	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->efd < 0) {
-		err = -errno;
-		goto out;
-	}
 	err = queue_open(&w->q, url);
-	if (err)
-		goto out;
-	err = -pthread_create(&w->thread, NULL, writer_main, w);
-	if (err)
-		goto out;
-	w->started = true;
+	if (!err)
+		err = worker_new(&w->worker, &p);
+	if (err) {
+		dbw_free(w);
+		return err;
+	}
 	*wp = w;
 	return 0;
-out:
-	dbw_free(w);
-	return err;
 }
 
 int dbw_fd(struct dbw *w)
 {
-	return w->efd;
+	return worker_fd(w->worker);
 }
 
 void dbw_complete(struct dbw *w)
 {
-	struct dbw_item *list, *next;
-	uint64_t v;
-
-	if (read(w->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_err(TAG, "eventfd read: %s", strerror(errno));
-	pthread_mutex_lock(&w->lock);
-	list = w->done;
-	w->done = NULL;
-	w->done_tail = &w->done;
-	pthread_mutex_unlock(&w->lock);
-	for (; list; list = next) {
-		struct dbw_result r = {.op = list->op,
-		                       .err = list->err,
-		                       .job_id = list->job_id,
-		                       .tag = list->tag,
-		                       .job = list->job,
-		                       .arg = list->arg,
-		                       .count = list->count};
-
-		next = list->next;
-		if (list->done)
-			list->done(w->ctx, &r);
-		else if (list->err)
-			log_err(TAG, "job %lld: %s failed: %s",
-			        (long long)list->job_id, op_name(list->op),
-			        strerror(-list->err));
-		list->job = r.job;
-		item_free(list);
-	}
-}
-
-/* True once everything submitted has run and been completed. */
-static bool drained(struct dbw *w)
-{
-	bool empty;
-
-	pthread_mutex_lock(&w->lock);
-	while (w->pending || w->busy)
-		pthread_cond_wait(&w->idle, &w->lock);
-	empty = !w->done;
-	pthread_mutex_unlock(&w->lock);
-	return empty;
+	worker_complete(w->worker);
 }
 
 void dbw_free(struct dbw *w)
 {
 	if (!w)
 		return;
-	if (w->started) {
+	if (w->worker) {
 		/* Completions may submit more (a claim given back). */
-		while (!drained(w))
-			dbw_complete(w);
-		pthread_mutex_lock(&w->lock);
-		w->quit = true;
-		pthread_cond_signal(&w->cond);
-		pthread_mutex_unlock(&w->lock);
-		pthread_join(w->thread, NULL);
+		worker_drain(w->worker);
+		worker_free(w->worker);
 	}
 	queue_close(w->q);
-	if (w->efd >= 0)
-		close(w->efd);
-	pthread_mutex_destroy(&w->lock);
-	pthread_cond_destroy(&w->cond);
-	pthread_cond_destroy(&w->idle);
 	free(w);
 }
 
@@ -345,11 +268,7 @@ static void submit(struct dbw *w, struct dbw_item *it, enum dbw_op op,
 			        (long long)job_id, op_name(op));
 		return;
 	}
-	pthread_mutex_lock(&w->lock);
-	*w->pending_tail = it;
-	w->pending_tail = &it->next;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	worker_submit(w->worker, &it->link);
 }
 
 void dbw_job_claim(struct dbw *w, const char *owner, int lease_ms,

@@ -5,9 +5,10 @@
  * runs on the su_root loop. Calls run strictly in submission order (one
  * FIFO, one thread), so a call's events are always written before its job
  * is finished; whatever queued up while the disk synced is committed
- * together in one transaction. Results come back through an eventfd: the
- * loop calls dbw_complete() when dbw_fd() is readable, which runs each
- * item's completion, in order, on the loop's thread.
+ * together in one transaction. Results come back through the worker
+ * primitive's fd (common/worker.h): the loop calls dbw_complete() when
+ * dbw_fd() is readable, which runs each item's completion, in order, on the
+ * loop's thread.
  */
 #ifndef RB_SIP_DBW_H
 #define RB_SIP_DBW_H
