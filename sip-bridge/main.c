@@ -492,6 +492,12 @@ static void teardown(struct bridge *b)
 	 * before anything their completions might touch goes away; a claim
 	 * that completes now is given back, not started. */
 	b->stopping = true;
+	/* Out of sofia's loop before the writer closes its fd, or epoll
+	 * is asked to drop a closed descriptor (EPOLL_CTL_DEL: EBADF). The
+	 * drain below runs the completions itself. */
+	if (b->root && b->dbw_idx > 0)
+		su_root_deregister(b->root, b->dbw_idx);
+	b->dbw_idx = 0;
 	dbw_free(b->dbw);
 	b->dbw = NULL;
 	/* Gone: ringbridgectl check no longer counts this bridge. */
@@ -525,8 +531,6 @@ static void teardown(struct bridge *b)
 			su_root_deregister(b->root, b->sig_idx);
 		if (b->tts_idx > 0)
 			su_root_deregister(b->root, b->tts_idx);
-		if (b->dbw_idx > 0)
-			su_root_deregister(b->root, b->dbw_idx);
 		su_root_destroy(b->root);
 		su_home_deinit(b->home);
 		su_deinit();

@@ -74,8 +74,11 @@ class BridgeCallTest(unittest.TestCase):
         self.assertEqual(run.job(job)["state"], 2)  # notified
         self.assertEqual(run.query("SELECT heard FROM job_messages"),
                          [(1,)])
-        # SIGTERM with nothing running: a clean exit.
+        # SIGTERM with nothing running: a clean exit, and a quiet one
+        # (the writer's fd once left sofia's epoll after it was closed).
         self.assertEqual(run.stop_bridge(), 0, run.logs())
+        self.assertNotIn("EPOLL_CTL_DEL", run.log.read_text(), run.logs())
+        self.assertNotIn("Bad file descriptor", run.log.read_text())
 
     def test_sigterm_lets_the_call_finish(self):
         run = Run(self)
@@ -91,6 +94,7 @@ class BridgeCallTest(unittest.TestCase):
         ev = run.events(job)
         self.assertEqual(detail(ev, "KEY"), ["2"], run.logs())
         self.assertEqual(detail(ev, "ENDED"), ["notified"])
+        self.assertNotIn("EPOLL_CTL_DEL", run.log.read_text(), run.logs())
 
     def test_ctl_test_call_applies_the_policy(self):
         run = Run(self)
