@@ -1,29 +1,27 @@
 /*
- * Writer thread for caught messages (see store.h). Three lists move items
- * along: pending (filled by the loop), inflight (owned by the writer while
- * it commits) and done (waiting for the loop to run completions). Only the
- * pointer swaps happen under the mutex; the commit itself does not hold it,
- * so the loop can keep filling the next batch while the disk syncs. Batches
- * therefore grow with load by themselves: one fsync covers whatever arrived
- * during the previous one.
+ * Writer thread for caught messages (see store.h), one user of the worker
+ * primitive (common/worker.h). The loop gathers submitted items in a list
+ * of its own (no lock) and hands the whole list to the worker as one batch
+ * once the worker is free and the batch is due; the worker's thread commits
+ * it in one transaction, so the loop can keep filling the next batch while
+ * the disk syncs. Batches therefore grow with load by themselves: one fsync
+ * covers whatever arrived during the previous one.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <glib.h>
 
 #include "log.h"
 #include "store.h"
+#include "worker.h"
 
 #define TAG "store"
 
 struct store_item {
-	struct store_item *next;
+	struct worker_item link;
 	struct queue_message_in m;
 	struct queue_enqueue_limits lim;
 	char *strings[10]; /* owned copies behind m's pointers */
@@ -39,9 +37,9 @@ struct store_item {
  * Group commit with a short hold-off, like PostgreSQL's commit_delay: each
  * commit costs an fsync, about 0.4 ms of CPU (mostly kernel) on the
  * machines measured, so at 500 messages/s committing each message alone
- * costs the component more CPU than parsing them. Waiting up to 4 ms for
+ * costs the component more CPU than parsing them. Waiting up to 2 ms for
  * companions (or until 64 are pending) cuts the commits by about three at
- * that rate and adds at most 4 ms to a push-to-commit time of ~1 ms.
+ * that rate and adds at most 2 ms to a push-to-commit time of ~1 ms.
  */
 #define STORE_COMMIT_DELAY_US 2000
 #define STORE_BATCH_MAX       64
@@ -53,28 +51,21 @@ struct store_item {
 
 struct store_stats {
 	uint64_t items;
-	uint64_t batches;
-	uint64_t over; /* slower than the histogram's range */
+	uint64_t batches; /* written by the worker's thread: atomic */
+	uint64_t over;    /* slower than the histogram's range */
 	uint32_t hist[HIST_BUCKETS];
 };
 
 struct store {
 	struct comp *comp;
-	struct queue *q; /* the writer's own handle */
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int efd;
-	bool quit;
-	/* loop side, no lock needed */
-	struct store_item *pending, **pending_tail;
-	size_t n_pending;
-	/* shared, under lock */
-	struct store_item *inflight; /* handed over, not yet committed */
-	struct store_item *done;
-	bool busy;                /* inflight non-empty or being committed */
-	struct store_stats stats; /* loop side, but batches under lock */
+	struct queue *q; /* the worker thread's own handle */
+	struct worker *worker;
+	struct worker_list pending; /* loop side: the next batch */
+	int64_t pending_since_us;   /* when its oldest item was submitted */
+	struct store_stats stats;
 };
+
+#define ITEM(wi) worker_container(wi, struct store_item, link)
 
 static int64_t mono_us(void)
 {
@@ -112,12 +103,10 @@ void store_stats_log(struct store *s)
 {
 	const struct store_stats *st = &s->stats;
 
+	uint64_t batches = __atomic_load_n(&st->batches, __ATOMIC_RELAXED);
+
 	if (!st->items)
 		return;
-	pthread_mutex_lock(&s->lock);
-	uint64_t batches = st->batches;
-
-	pthread_mutex_unlock(&s->lock);
 	log_info(TAG,
 	         "%llu caught messages in %llu commits (%.1f per commit); "
 	         "push-to-commit p50 %.1f ms, p99 %.1f ms, %llu over 100 ms",
@@ -140,13 +129,17 @@ static void item_free(struct store_item *it)
 	free(it);
 }
 
-static void commit_batch(struct store *s, struct store_item *batch)
+/* On the worker's thread: BATCH in one transaction. */
+static void commit_batch(void *arg, struct worker_item *batch)
 {
-	struct store_item *it;
+	struct store *s = arg;
+	struct worker_item *wi;
 	int err = queue_batch_begin(s->q);
 	size_t n = 0;
 
-	for (it = batch; it; it = it->next, n++) {
+	for (wi = batch; wi; wi = wi->next, n++) {
+		struct store_item *it = ITEM(wi);
+
 		if (err) {
 			it->err = err;
 			continue;
@@ -160,86 +153,52 @@ static void commit_batch(struct store *s, struct store_item *batch)
 		log_err(TAG, "committing %zu caught messages failed: %s", n,
 		        strerror(-err));
 		queue_batch_rollback(s->q);
-		for (it = batch; it; it = it->next)
-			it->err = err;
+		for (wi = batch; wi; wi = wi->next)
+			ITEM(wi)->err = err;
 	}
+	__atomic_fetch_add(&s->stats.batches, 1, __ATOMIC_RELAXED);
 }
 
-static void *writer_main(void *arg)
+/* On the loop: the item's completion. ERR is -ECANCELED only for an item
+ * that never ran, which store_free's drain rules out. */
+static void item_done(void *arg, struct worker_item *wi, int err)
 {
 	struct store *s = arg;
+	struct store_item *it = ITEM(wi);
 
-	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		struct store_item *batch, *it;
-		uint64_t one = 1;
-
-		while (!s->inflight && !s->quit)
-			pthread_cond_wait(&s->cond, &s->lock);
-		if (!s->inflight && s->quit)
-			break;
-		batch = s->inflight;
-		pthread_mutex_unlock(&s->lock);
-
-		commit_batch(s, batch);
-
-		pthread_mutex_lock(&s->lock);
-		s->inflight = NULL;
-		s->busy = false;
-		s->stats.batches++;
-		/* Append to done in order. */
-		if (!s->done) {
-			s->done = batch;
-		} else {
-			for (it = s->done; it->next; it = it->next)
-				;
-			it->next = batch;
-		}
-		if (write(s->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_err(TAG, "eventfd write: %s", strerror(errno));
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
+	stats_add(&s->stats, mono_us() - it->submitted_us);
+	it->done(s->comp, it->result, it->job_id, err ? err : it->err, it->arg);
+	item_free(it);
 }
 
 int store_new(struct store **sp, struct comp *c, const char *url)
 {
 	struct store *s = calloc(1, sizeof(*s));
+	struct worker_params p = {
+	    .name = "rb-store", .run = commit_batch, .done = item_done};
 	int err;
 
 	if (!s)
 		return -ENOMEM;
 	s->comp = c;
-	s->pending_tail = &s->pending;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
-	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->efd < 0) {
-		err = -errno;
-		goto out;
-	}
+	p.arg = s;
 	err = queue_open(&s->q, url);
 	if (err)
 		goto out;
-	err = -pthread_create(&s->thread, NULL, writer_main, s);
-	if (err) {
-		queue_close(s->q);
+	err = worker_new(&s->worker, &p);
+	if (err)
 		goto out;
-	}
 	*sp = s;
 	return 0;
 out:
-	if (s->efd >= 0)
-		close(s->efd);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
+	queue_close(s->q);
 	free(s);
 	return err;
 }
 
 int store_fd(struct store *s)
 {
-	return s->efd;
+	return worker_fd(s->worker);
 }
 
 void store_submit(struct store *s, const struct queue_message_in *m,
@@ -267,20 +226,20 @@ void store_submit(struct store *s, const struct queue_message_in *m,
 	it->done = done;
 	it->arg = arg;
 	it->submitted_us = mono_us();
-	*s->pending_tail = it;
-	s->pending_tail = &it->next;
-	s->n_pending++;
+	if (!s->pending.first)
+		s->pending_since_us = it->submitted_us;
+	worker_list_append(&s->pending, &it->link);
 }
 
 int store_flush_wait_ms(struct store *s)
 {
 	int64_t age_us;
 
-	if (!s->pending)
+	if (!s->pending.first)
 		return -1;
-	if (s->n_pending >= STORE_BATCH_MAX)
+	if (s->pending.n >= STORE_BATCH_MAX)
 		return 0;
-	age_us = mono_us() - s->pending->submitted_us;
+	age_us = mono_us() - s->pending_since_us;
 	if (age_us >= STORE_COMMIT_DELAY_US)
 		return 0;
 	return (int)((STORE_COMMIT_DELAY_US - age_us + 999) / 1000);
@@ -295,60 +254,28 @@ void store_flush(struct store *s)
 
 void store_flush_now(struct store *s)
 {
-	if (!s->pending)
-		return;
-	pthread_mutex_lock(&s->lock);
-	if (!s->busy) {
-		s->inflight = s->pending;
-		s->busy = true;
-		s->pending = NULL;
-		s->pending_tail = &s->pending;
-		s->n_pending = 0;
-		pthread_cond_signal(&s->cond);
-	}
-	pthread_mutex_unlock(&s->lock);
+	/* One batch at a time: what arrives meanwhile is the next one. */
+	if (s->pending.first && !worker_busy(s->worker))
+		worker_submit_list(s->worker, &s->pending);
 }
 
 void store_complete(struct store *s)
 {
-	struct store_item *list, *next;
-	uint64_t v;
-
-	if (read(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_err(TAG, "eventfd read: %s", strerror(errno));
-	pthread_mutex_lock(&s->lock);
-	list = s->done;
-	s->done = NULL;
-	pthread_mutex_unlock(&s->lock);
-	for (; list; list = next) {
-		next = list->next;
-		stats_add(&s->stats, mono_us() - list->submitted_us);
-		list->done(s->comp, list->result, list->job_id, list->err,
-		           list->arg);
-		item_free(list);
-	}
+	worker_complete(s->worker);
 	/* The writer may have become free while completions ran. */
 	store_flush(s);
 }
 
 bool store_idle(struct store *s)
 {
-	bool idle;
-
-	pthread_mutex_lock(&s->lock);
-	idle = !s->busy && !s->done;
-	pthread_mutex_unlock(&s->lock);
-	return idle && !s->pending;
+	return !s->pending.first && worker_idle(s->worker);
 }
 
 void store_drain(struct store *s)
 {
 	while (!store_idle(s)) {
-		struct timespec ts = {0, 2000000};
-
 		store_flush_now(s);
-		nanosleep(&ts, NULL);
-		store_complete(s);
+		worker_drain(s->worker);
 	}
 }
 
@@ -358,14 +285,7 @@ void store_free(struct store *s)
 		return;
 	store_drain(s);
 	store_stats_log(s);
-	pthread_mutex_lock(&s->lock);
-	s->quit = true;
-	pthread_cond_signal(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->thread, NULL);
+	worker_free(s->worker);
 	queue_close(s->q);
-	close(s->efd);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
 	free(s);
 }
