@@ -4,22 +4,22 @@
  * urn:xmpp:http:upload:0, with its max-file-size. A slot request's reply
  * gives a PUT URL (with at most the Authorization, Cookie and Expires
  * headers XEP-0363 allows) and a GET URL; the PUT goes to the uploader's
- * thread, which posts the result back through an eventfd.
+ * worker (common/worker.h), one at a time, and completes on the loop. The
+ * server's answer body is network text: it is counted and dropped, never
+ * written anywhere, and a refusal is logged by its status code.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "comp.h"
 #include "log.h"
 #include "upload.h"
+#include "worker.h"
 
 #define TAG              "upload"
 #define NS_UPLOAD        "urn:xmpp:http:upload:0"
@@ -30,7 +30,7 @@
 #define PUTS_PENDING_MAX 64
 
 struct put_job {
-	struct put_job *next;
+	struct worker_item link;
 	char *put_url, *get_url, *mime;
 	struct curl_slist *headers;
 	unsigned char *bytes;
@@ -45,16 +45,88 @@ struct uploader {
 	char *service;      /* JID of the upload service, or NULL */
 	long long max_size; /* 0: no limit announced */
 	unsigned generation;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int efd;
-	bool quit;
-	struct put_job *todo, *done_list;
+	struct worker *worker; /* runs the PUTs */
+	bool closing;          /* upload_free: completions call nobody */
 	int pending;
 };
 
 /* ---- the PUT thread ---- */
+
+/* The reason phrases of the statuses an upload service answers (RFC 9110);
+ * the server's own phrase is network text and is not logged. */
+static const char *http_status_words(long code)
+{
+	switch (code) {
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	}
+	if (code >= 300 && code < 400)
+		return "a redirect, not followed";
+	return code >= 500 ? "a server error" : "a client error";
+}
+
+/* What a refused PUT means to the caller (the outcome logs strerror). */
+static int http_status_err(long code)
+{
+	switch (code) {
+	case 401:
+	case 403:
+		return -EACCES;
+	case 404:
+	case 410:
+		return -ENOENT;
+	case 408:
+	case 504:
+		return -ETIMEDOUT;
+	case 413:
+		return -EFBIG;
+	case 429:
+	case 503:
+		return -EAGAIN;
+	}
+	return code >= 500 ? -EIO : -EPROTO;
+}
+
+/* libcurl's default writes the answer's body to stdout, which is the log:
+ * the body (an error page, mostly) is counted and dropped instead. */
+static size_t body_discard(char *data, size_t size, size_t n, void *arg)
+{
+	size_t *total = arg;
+
+	(void)data;
+	*total += size * n;
+	return size * n;
+}
 
 static int do_put(struct put_job *j)
 {
@@ -62,6 +134,7 @@ static int do_put(struct put_job *j)
 	struct curl_slist *hdrs = j->headers;
 	char ctype[160];
 	long code = 0;
+	size_t body_len = 0;
 	CURLcode rc;
 	FILE *body;
 
@@ -80,6 +153,8 @@ static int do_put(struct put_job *j)
 	curl_easy_setopt(h, CURLOPT_READDATA, body);
 	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)j->len);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_discard);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body_len);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)PUT_TIMEOUT_S);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	/* Only the schemes XEP-0363 slots use; no redirects to elsewhere. */
@@ -95,37 +170,22 @@ static int do_put(struct put_job *j)
 		return -EIO;
 	}
 	if (code < 200 || code > 299) {
-		log_warn(TAG, "PUT refused with HTTP %ld", code);
-		return -EACCES;
+		log_warn(TAG,
+		         "PUT refused by the upload service: HTTP %ld (%s), "
+		         "%zu bytes of answer dropped",
+		         code, http_status_words(code), body_len);
+		return http_status_err(code);
 	}
 	return 0;
 }
 
-static void *put_main(void *arg)
+/* On the worker's thread: one PUT per batch (batch_max 1). */
+static void put_run(void *arg, struct worker_item *first)
 {
-	struct uploader *u = arg;
+	struct put_job *j = worker_container(first, struct put_job, link);
 
-	pthread_mutex_lock(&u->lock);
-	for (;;) {
-		struct put_job *j;
-		uint64_t one = 1;
-
-		while (!u->todo && !u->quit)
-			pthread_cond_wait(&u->cond, &u->lock);
-		if (!u->todo)
-			break;
-		j = u->todo;
-		u->todo = j->next;
-		pthread_mutex_unlock(&u->lock);
-		j->err = do_put(j);
-		pthread_mutex_lock(&u->lock);
-		j->next = u->done_list;
-		u->done_list = j;
-		if (write(u->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_err(TAG, "eventfd: %s", strerror(errno));
-	}
-	pthread_mutex_unlock(&u->lock);
-	return NULL;
+	(void)arg;
+	j->err = do_put(j);
 }
 
 static void job_free(struct put_job *j)
@@ -138,88 +198,68 @@ static void job_free(struct put_job *j)
 	free(j);
 }
 
+/* On the loop: a PUT ran (ERR 0) or was dropped at shutdown. */
+static void put_done(void *arg, struct worker_item *it, int err)
+{
+	struct uploader *u = arg;
+	struct put_job *j = worker_container(it, struct put_job, link);
+
+	u->pending--;
+	/* Uploads not finished at shutdown are dropped: their events stay
+	 * undelivered and are offered again at the next start. */
+	if (!u->closing) {
+		if (err)
+			j->err = err;
+		j->done(u->c, j->err, j->err ? NULL : j->get_url, j->arg);
+	}
+	job_free(j);
+}
+
 int upload_new(struct uploader **up, struct comp *c)
 {
 	struct uploader *u = calloc(1, sizeof(*u));
+	struct worker_params p = {
+	    .name = "rb-upload", .run = put_run, .done = put_done, .arg = u};
 	int err;
 
 	if (!u)
 		return -ENOMEM;
 	u->c = c;
-	pthread_mutex_init(&u->lock, NULL);
-	pthread_cond_init(&u->cond, NULL);
-	u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (u->efd < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		err = -EIO;
-		goto out;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		free(u);
+		return -EIO;
 	}
-	err = -pthread_create(&u->thread, NULL, put_main, u);
+	p.batch_max = 1;
+	err = worker_new(&u->worker, &p);
 	if (err) {
 		curl_global_cleanup();
-		goto out;
+		free(u);
+		return err;
 	}
 	*up = u;
 	return 0;
-out:
-	if (u->efd >= 0)
-		close(u->efd);
-	free(u);
-	return err;
 }
 
 void upload_free(struct uploader *u)
 {
 	if (!u)
 		return;
-	pthread_mutex_lock(&u->lock);
-	u->quit = true;
-	pthread_cond_signal(&u->cond);
-	pthread_mutex_unlock(&u->lock);
-	pthread_join(u->thread, NULL);
-	/* Uploads not finished are dropped: their events stay undelivered
-	 * and are offered again at the next start. */
-	while (u->todo) {
-		struct put_job *j = u->todo;
-
-		u->todo = j->next;
-		job_free(j);
-	}
-	while (u->done_list) {
-		struct put_job *j = u->done_list;
-
-		u->done_list = j->next;
-		job_free(j);
-	}
+	/* Waits for the PUT under way (at most PUT_TIMEOUT_S). */
+	u->closing = true;
+	worker_free(u->worker);
 	curl_global_cleanup();
-	close(u->efd);
 	g_free(u->service);
-	pthread_mutex_destroy(&u->lock);
-	pthread_cond_destroy(&u->cond);
 	free(u);
 }
 
 int upload_fd(struct uploader *u)
 {
-	return u->efd;
+	return worker_fd(u->worker);
 }
 
 void upload_complete(struct uploader *u)
 {
-	struct put_job *list, *j;
-	uint64_t v;
-
-	if (read(u->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_err(TAG, "eventfd: %s", strerror(errno));
-	pthread_mutex_lock(&u->lock);
-	list = u->done_list;
-	u->done_list = NULL;
-	pthread_mutex_unlock(&u->lock);
-	while ((j = list)) {
-		list = j->next;
-		u->pending--;
-		j->done(u->c, j->err, j->err ? NULL : j->get_url, j->arg);
-		job_free(j);
-	}
+	worker_complete(u->worker);
 }
 
 /* ---- discovery ---- */
@@ -408,19 +448,7 @@ static void slot_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 		if (value)
 			xmpp_free(c->ctx, value);
 	}
-	pthread_mutex_lock(&u->lock);
-	j->next = NULL;
-	if (!u->todo) {
-		u->todo = j;
-	} else {
-		struct put_job *t = u->todo;
-
-		while (t->next)
-			t = t->next;
-		t->next = j;
-	}
-	pthread_cond_signal(&u->cond);
-	pthread_mutex_unlock(&u->lock);
+	worker_submit(u->worker, &j->link);
 }
 
 int upload_start(struct uploader *u, const void *bytes, size_t len,

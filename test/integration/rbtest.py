@@ -406,7 +406,7 @@ class Prosody:
     def __init__(self, *, roster_privilege=False, mam=False, upload=False,
                  secret=None, component=GATEWAY, extra_global="",
                  extra_host="", debug=True, pubsub_privilege=True,
-                 version=None, ringbridge_module=False):
+                 version=None, ringbridge_module=False, upload_path=""):
         self.version = version or PROSODY_VERSION
         # deploy/prosody/mod_ringbridge.lua, enabled as docs/prosody.md
         # says: its folder in plugin_paths, "ringbridge" in the host's
@@ -429,6 +429,9 @@ class Prosody:
         self.component = component
         self.mam = mam
         self.upload = upload
+        # Put before the slots' path: a prefix Prosody does not serve
+        # makes every PUT a 404.
+        self.upload_path = upload_path
         self.roster_privilege = roster_privilege
         self.pubsub_privilege = pubsub_privilege
         self.config = self.dir / "prosody.cfg.lua"
@@ -457,9 +460,9 @@ class Prosody:
             upload = """
 Component {up} "http_file_share"
   http_file_share_access = {{ {gw} }}
-  http_external_url = "http://127.0.0.1:{port}/"
+  http_external_url = "http://127.0.0.1:{port}/{path}"
 """.format(up=lua_str(UPLOAD), gw=lua_str(self.component),
-           port=self.http_port)
+           port=self.http_port, path=self.upload_path)
         modpath = lua_str(PROSODY_MODULES)
         if self.version == "13":
             # cloud_notify is part of Prosody 13; mod_privilege is the

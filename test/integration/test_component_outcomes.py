@@ -179,3 +179,27 @@ class VoiceOverXep0363Test(VoiceOverOwnHttpTest):
 
     def test_voice_reply_link_downloads(self):
         self.check_voice("http://127.0.0.1:%d/" % self.prosody.http_port)
+
+
+class VoiceUploadRefusedTest(VoiceOverOwnHttpTest):
+    """The upload service's PUT answers 404 (its slots name a path Prosody
+    does not serve): the component says so by status, keeps the error page
+    out of its log, and serves the file itself."""
+    prosody_options = {"upload": True, "upload_path": "nowhere/"}
+
+    def test_voice_reply_link_downloads(self):
+        self.check_voice("http://127.0.0.1:%d/" % self.http_port)
+        # Stopped first: stdout to a file is flushed only at exit.
+        self.comp.stop()
+        log = self.comp.log.read_text(errors="replace")
+        self.assertIn("PUT refused by the upload service: HTTP 404 "
+                      "(Not Found)", log)
+        self.assertIn("voice reply upload failed: No such file", log)
+        self.assertNotIn("Permission denied", log)
+        # Prosody's error page (libcurl's default wrote it to stdout, the
+        # log) must not appear, nor any line not written by log.c.
+        self.assertNotIn("<", log)
+        for line in log.splitlines():
+            if line.startswith("---- "):
+                continue  # the fixture's own start markers
+            self.assertRegex(line, r"^\d{4}-\d\d-\d\dT[0-9:.]+Z ", line)
