@@ -15,6 +15,7 @@
 #include "log.h"
 #include "policy.h"
 #include "presence.h"
+#include "store.h"
 
 #define TAG       "presence"
 #define USERS_MAX 1000000
@@ -442,13 +443,67 @@ void comp_presence_rows_settle(struct comp *c)
 	          g_hash_table_size(c->rows->participants));
 }
 
+/* On the store's thread: TODO's (bare JID, encoded row) pairs, inside the
+ * store's batch. */
+static int rows_write(struct queue *q, void *arg)
+{
+	GPtrArray *todo = arg;
+	int err = 0;
+
+	for (guint i = 0; !err && i < todo->len; i += 2) {
+		const char *enc = todo->pdata[i + 1];
+		const char *nl = strchr(enc, '\n');
+		char *state =
+		    nl ? g_strndup(enc, (size_t)(nl - enc)) : g_strdup(enc);
+
+		err = queue_presence_set(q, todo->pdata[i], QUEUE_PRESENCE_XMPP,
+		                         state, nl ? nl + 1 : NULL);
+		g_free(state);
+	}
+	return err;
+}
+
+/* Back on the loop: a failed write is dirty again, retried next pass. */
+static void rows_written(struct comp *c, int err, void *arg)
+{
+	struct presence_rows *rows = c->rows;
+	GPtrArray *todo = arg;
+
+	for (guint i = 0; i < todo->len; i += 2) {
+		const char *bare = todo->pdata[i], *enc = todo->pdata[i + 1];
+		const char *now = g_hash_table_lookup(rows->written, bare);
+
+		if (!err) {
+			log_debug(TAG, "xmpp row of %s: %s", bare, enc);
+			continue;
+		}
+		/* Unless a later pass already sent a newer row. */
+		if (now && !strcmp(now, enc))
+			g_hash_table_remove(rows->written, bare);
+		if (!rows->holding)
+			g_hash_table_add(rows->dirty, g_strdup(bare));
+	}
+	g_ptr_array_free(todo, TRUE);
+	if (err) {
+		if (!rows->failing)
+			log_warn(TAG,
+			         "cannot store presence rows (%s); "
+			         "retrying",
+			         strerror(-err));
+		rows->failing = true;
+		return;
+	}
+	if (rows->failing)
+		log_info(TAG, "presence rows stored again");
+	rows->failing = false;
+}
+
 void comp_presence_rows_flush(struct comp *c)
 {
 	struct presence_rows *rows = c->rows;
 	GHashTableIter it;
 	gpointer k, v;
 	GPtrArray *todo = NULL;
-	int err = 0;
 
 	comp_presence_changed_drain(c->presence, row_touch_cb, c);
 	if (rows->holding || g_hash_table_size(rows->dirty) == 0)
@@ -476,49 +531,15 @@ void comp_presence_rows_flush(struct comp *c)
 		g_ptr_array_add(todo, g_strdup(k));
 		g_ptr_array_add(todo, enc);
 	}
-	if (!todo) {
-		g_hash_table_remove_all(rows->dirty);
-		return;
-	}
-	err = queue_batch_begin(c->q);
-	for (guint i = 0; !err && i < todo->len; i += 2) {
-		const char *bare = todo->pdata[i];
-		char *enc = todo->pdata[i + 1];
-		char *nl = strchr(enc, '\n');
-		char *state =
-		    nl ? g_strndup(enc, (size_t)(nl - enc)) : g_strdup(enc);
-
-		err = queue_presence_set(c->q, bare, QUEUE_PRESENCE_XMPP, state,
-		                         nl ? nl + 1 : NULL);
-		log_debug(TAG, "xmpp row of %s: %s%s%s", bare, state,
-		          nl ? " / " : "", nl ? nl + 1 : "");
-		g_free(state);
-	}
-	if (!err)
-		err = queue_batch_commit(c->q);
-	else
-		queue_batch_rollback(c->q);
-	if (err) {
-		/* Kept dirty: retried on the next pass. */
-		if (!rows->failing)
-			log_warn(TAG,
-			         "cannot store presence rows (%s); "
-			         "retrying",
-			         strerror(-err));
-		rows->failing = true;
-		g_ptr_array_free(todo, TRUE);
-		return;
-	}
-	if (rows->failing)
-		log_info(TAG, "presence rows stored again");
-	rows->failing = false;
-	for (guint i = 0; i < todo->len; i += 2) {
-		g_hash_table_replace(rows->written, todo->pdata[i],
-		                     todo->pdata[i + 1]);
-		todo->pdata[i] = todo->pdata[i + 1] = NULL;
-	}
-	g_ptr_array_free(todo, TRUE);
 	g_hash_table_remove_all(rows->dirty);
+	if (!todo)
+		return;
+	/* Taken as written now, so a later pass compares with what is on its
+	 * way; a failed write takes it back (rows_written). */
+	for (guint i = 0; i < todo->len; i += 2)
+		g_hash_table_replace(rows->written, g_strdup(todo->pdata[i]),
+		                     g_strdup(todo->pdata[i + 1]));
+	store_call(c->store, rows_write, todo, rows_written);
 }
 
 static void recheck_done(struct comp *c, void *arg)

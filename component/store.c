@@ -26,6 +26,8 @@ struct store_item {
 	struct queue_enqueue_limits lim;
 	char *strings[10]; /* owned copies behind m's pointers */
 	store_done_cb done;
+	store_call_fn fn;             /* set: a store_call, not a message */
+	store_call_done_cb call_done; /* its completion */
 	void *arg;
 	enum queue_enqueue_result result;
 	int64_t job_id;
@@ -144,8 +146,11 @@ static void commit_batch(void *arg, struct worker_item *batch)
 			it->err = err;
 			continue;
 		}
-		it->err = queue_message_enqueue(s->q, &it->m, &it->lim,
-		                                &it->job_id, &it->result);
+		if (it->fn)
+			it->err = it->fn(s->q, it->arg);
+		else
+			it->err = queue_message_enqueue(
+			    s->q, &it->m, &it->lim, &it->job_id, &it->result);
 	}
 	if (!err)
 		err = queue_batch_commit(s->q);
@@ -166,8 +171,14 @@ static void item_done(void *arg, struct worker_item *wi, int err)
 	struct store *s = arg;
 	struct store_item *it = ITEM(wi);
 
-	stats_add(&s->stats, mono_us() - it->submitted_us);
-	it->done(s->comp, it->result, it->job_id, err ? err : it->err, it->arg);
+	if (!err)
+		err = it->err;
+	if (it->fn) {
+		it->call_done(s->comp, err, it->arg);
+	} else {
+		stats_add(&s->stats, mono_us() - it->submitted_us);
+		it->done(s->comp, it->result, it->job_id, err, it->arg);
+	}
 	item_free(it);
 }
 
@@ -224,6 +235,24 @@ void store_submit(struct store *s, const struct queue_message_in *m,
 	it->m.received_ms = m->received_ms;
 	it->lim = *lim;
 	it->done = done;
+	it->arg = arg;
+	it->submitted_us = mono_us();
+	if (!s->pending.first)
+		s->pending_since_us = it->submitted_us;
+	worker_list_append(&s->pending, &it->link);
+}
+
+void store_call(struct store *s, store_call_fn fn, void *arg,
+                store_call_done_cb done)
+{
+	struct store_item *it = calloc(1, sizeof(*it));
+
+	if (!it) {
+		done(s->comp, -ENOMEM, arg);
+		return;
+	}
+	it->fn = fn;
+	it->call_done = done;
 	it->arg = arg;
 	it->submitted_us = mono_us();
 	if (!s->pending.first)

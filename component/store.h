@@ -1,7 +1,8 @@
 /*
- * The component's writer thread. Caught messages are committed here, in
- * batches, on a queue handle of the thread's own, so a burst costs one
- * fsync and the event loop never waits for the disk. The loop submits items
+ * The component's writer thread. Caught messages, and the other writes
+ * given to store_call, are committed here in batches on a queue handle of
+ * the thread's own, so a burst costs one fsync and the event loop never
+ * waits for the disk. The loop submits items
  * as handlers decide them, hands the accumulated batch over once per pass
  * (store_flush), and runs each item's completion on its own thread when the
  * store's fd becomes readable (store_complete).
@@ -33,6 +34,21 @@ int store_fd(struct store *s);
 void store_submit(struct store *s, const struct queue_message_in *m,
                   const struct queue_enqueue_limits *lim, store_done_cb done,
                   void *arg);
+
+typedef int (*store_call_fn)(struct queue *q, void *arg);
+typedef void (*store_call_done_cb)(struct comp *c, int err, void *arg);
+
+/*
+ * Runs FN(Q, ARG) on the writer's thread and handle, in order with the
+ * caught messages and inside their batch's transaction (so FN must not
+ * begin one of its own); DONE runs on the loop's thread afterwards with
+ * FN's result, or the batch's when its commit failed (FN's writes are then
+ * gone). ARG stays the caller's: it must not be touched between the call
+ * and DONE. The component's other writes use this to keep their commits
+ * off the loop.
+ */
+void store_call(struct store *s, store_call_fn fn, void *arg,
+                store_call_done_cb done);
 
 /* Hands the submitted items to the writer if it is free and the batch is
  * due (full, or its oldest item has waited the commit delay). */
