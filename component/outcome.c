@@ -18,6 +18,7 @@
 #include "monitor.h"
 #include "outcome.h"
 #include "policy.h"
+#include "store.h"
 #include "upload.h"
 
 #define TAG             "outcome"
@@ -30,6 +31,7 @@ struct outcomes {
 	int uploads;         /* voice replies of the batch still uploading */
 	unsigned generation; /* bumped by reset: late replies are ignored */
 	GArray *ids;         /* int64_t event ids of the batch in flight */
+	bool marking;        /* the writer is marking a batch delivered */
 };
 
 size_t outcome_text_format(const char *tmpl, const char *callee,
@@ -375,6 +377,31 @@ struct ping_ctx {
 	unsigned generation;
 };
 
+/* On the store's thread: the batch's ids (a GArray of int64_t). */
+static int mark_run(struct queue *q, void *arg)
+{
+	GArray *ids = arg;
+
+	return queue_event_mark_delivered(q, (int64_t *)(void *)ids->data,
+	                                  ids->len);
+}
+
+static void mark_done(struct comp *c, int err, void *arg)
+{
+	struct outcomes *o = c->outcomes;
+	GArray *ids = arg;
+
+	/* Not marked: delivered again, with the same ids, later. */
+	if (err)
+		log_err(TAG, "cannot mark %u events delivered: %s", ids->len,
+		        strerror(-err));
+	else
+		comp_monitor_delivered(c, ids->len);
+	g_array_free(ids, TRUE);
+	o->marking = false;
+	comp_outcomes_poll(o);
+}
+
 static void ping_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 {
 	struct ping_ctx *p = arg;
@@ -390,13 +417,11 @@ static void ping_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 		g_array_set_size(o->ids, 0);
 		return;
 	}
-	if (queue_event_mark_delivered(c->q, (int64_t *)(void *)o->ids->data,
-	                               o->ids->len) != 0)
-		log_err(TAG, "cannot mark %u events delivered", o->ids->len);
-	else
-		comp_monitor_delivered(c, o->ids->len);
+	/* The writer marks them, off the loop; the next batch is fetched
+	 * once that committed, so nothing marked is fetched again. */
+	o->marking = true;
+	store_call(c->store, mark_run, g_array_copy(o->ids), mark_done);
 	g_array_set_size(o->ids, 0);
-	comp_outcomes_poll(o);
 }
 
 static void send_ping(struct outcomes *o)
@@ -431,7 +456,7 @@ void comp_outcomes_poll(struct outcomes *o)
 	struct queue_event *evs = NULL;
 	size_t n = 0;
 
-	if (o->busy || !c->connected || !c->startup_done)
+	if (o->busy || o->marking || !c->connected || !c->startup_done)
 		return;
 	if (queue_event_fetch_undelivered(c->q, BATCH_MAX, &evs, &n) != 0 || !n)
 		return;
