@@ -5,8 +5,9 @@
  * a disconnect and every STATUS_HEARTBEAT_MS. `ringbridgectl check` reads it
  * instead of opening a second XEP-0114 session, which the server would
  * refuse or (Prosody with component_conflict_resolve = "kick_old") answer by
- * dropping ours. One small commit every 30 s on the main thread's handle is
- * a few milliseconds of the loop: not worth a trip to the writer thread.
+ * dropping ours. The row goes to the writer thread (store_call) like
+ * every other commit of the component: a write costs an fsync, and the
+ * loop never waits for one.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "comp.h"
 #include "log.h"
+#include "store.h"
 
 #define TAG "status"
 
@@ -39,31 +41,49 @@ static GString *privileges_text(struct comp *c)
 	return s;
 }
 
-void comp_status_write(struct comp *c)
+static void status_free(struct queue_component_status *st)
 {
-	struct queue_component_status st = {0};
-	char host[256] = "", owner[320];
-	GString *priv;
-	int err;
+	g_free(st->component);
+	g_free(st->owner);
+	g_free(st->privileges);
+	g_free(st);
+}
 
-	if (!c->q)
-		return;
-	if (gethostname(host, sizeof(host) - 1) != 0)
-		snprintf(host, sizeof(host), "?");
-	snprintf(owner, sizeof(owner), "%s:%ld", host, (long)getpid());
-	priv = privileges_text(c);
-	st.component = (char *)c->domain;
-	st.owner = owner;
-	st.connected_ms = c->connected ? c->connected_at_ms : 0;
-	st.privileges = priv->len ? priv->str : NULL;
-	st.stopped = c->status_stopped;
-	err = queue_component_status_put(c->q, &st);
+/* On the store's thread. */
+static int status_put(struct queue *q, void *arg)
+{
+	return queue_component_status_put(q, arg);
+}
+
+static void status_done(struct comp *c, int err, void *arg)
+{
+	status_free(arg);
 	if (err && !c->status_failed)
 		log_warn(TAG,
 		         "cannot record the component's status in the queue "
 		         "(%s): ringbridgectl check will not see it",
 		         strerror(-err));
 	c->status_failed = err != 0;
-	c->status_due_ms = comp_now_ms() + COMP_STATUS_HEARTBEAT_MS;
+}
+
+void comp_status_write(struct comp *c)
+{
+	struct queue_component_status *st;
+	char host[256] = "";
+	GString *priv;
+
+	if (!c->q || !c->store)
+		return;
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "?");
+	priv = privileges_text(c);
+	st = g_new0(struct queue_component_status, 1);
+	st->component = g_strdup(c->domain);
+	st->owner = g_strdup_printf("%s:%ld", host, (long)getpid());
+	st->connected_ms = c->connected ? c->connected_at_ms : 0;
+	st->privileges = priv->len ? g_strdup(priv->str) : NULL;
+	st->stopped = c->status_stopped;
 	g_string_free(priv, TRUE);
+	store_call(c->store, status_put, st, status_done);
+	c->status_due_ms = comp_now_ms() + COMP_STATUS_HEARTBEAT_MS;
 }
