@@ -26,6 +26,7 @@
 #include "log.h"
 #include "policy.h"
 #include "presence.h"
+#include "store.h"
 
 #define TAG             "gwpresence"
 #define NS_PUBSUB       "http://jabber.org/protocol/pubsub"
@@ -423,6 +424,84 @@ void comp_gwpres_session_start(struct comp *c)
 
 /* ---- presence addressed to a gateway contact ---- */
 
+enum gwsub_kind { GWSUB_ADD, GWSUB_REMOVE, GWSUB_PROBE };
+
+/* A subscription request on its way through the writer thread. */
+struct gwsub_req {
+	enum gwsub_kind kind;
+	char *contact, *sub, *user; /* the gateway contact, who, the user */
+	/* results */
+	bool existed; /* the subscription was stored before */
+	int count;    /* ADD: the contact's subscribers before */
+};
+
+static void gwsub_req_free(struct gwsub_req *r)
+{
+	g_free(r->contact);
+	g_free(r->sub);
+	g_free(r->user);
+	g_free(r);
+}
+
+/* On the store's thread: the reads that decide and the write, together,
+ * so two requests in one batch see each other. */
+static int gwsub_run(struct queue *q, void *arg)
+{
+	struct gwsub_req *r = arg;
+
+	r->existed = false;
+	r->count = 0;
+	if (r->kind == GWSUB_REMOVE)
+		return queue_gwsub_remove(q, r->contact, r->sub);
+	r->existed = queue_gwsub_exists(q, r->contact, r->sub) == 0;
+	if (r->kind == GWSUB_PROBE || r->existed)
+		return 0;
+	if (queue_gwsub_count(q, r->contact, &r->count) != 0 ||
+	    r->count >= SUBSCRIBERS_MAX)
+		return -EDQUOT;
+	return queue_gwsub_add(q, r->contact, r->sub, r->user);
+}
+
+/* Back on the loop: the answers. */
+static void gwsub_done(struct comp *c, int err, void *arg)
+{
+	struct gwsub_req *r = arg;
+
+	switch (r->kind) {
+	case GWSUB_REMOVE:
+		if (!err)
+			log_info(TAG, "%s unsubscribed from %s", r->sub,
+			         r->contact);
+		send_state(c, r->contact, r->sub, GW_UNAVAILABLE);
+		break;
+	case GWSUB_PROBE:
+		if (!err && r->existed)
+			send_state(c, r->contact, r->sub,
+			           current_state(c, r->user));
+		else
+			send_type(c, r->contact, r->sub, "unsubscribed");
+		break;
+	case GWSUB_ADD:
+		if (err == -EDQUOT) {
+			log_warn(TAG,
+			         "refusing %s's subscription to %s: %d "
+			         "subscribers already",
+			         r->sub, r->contact, r->count);
+			send_type(c, r->contact, r->sub, "unsubscribed");
+			break;
+		}
+		/* Not stored: say nothing, the subscriber's server retries
+		 * the request when the user logs in again. */
+		if (err)
+			break;
+		log_info(TAG, "%s subscribed to %s", r->sub, r->contact);
+		send_type(c, r->contact, r->sub, "subscribed");
+		send_state(c, r->contact, r->sub, current_state(c, r->user));
+		break;
+	}
+	gwsub_req_free(r);
+}
+
 void comp_gwpres_handle(struct comp *c, xmpp_stanza_t *stanza,
                         const char *contact)
 {
@@ -432,7 +511,7 @@ void comp_gwpres_handle(struct comp *c, xmpp_stanza_t *stanza,
 	struct jidesc_target t;
 	char *sub = comp_jid_bare(xmpp_stanza_get_from(stanza));
 	bool sub_req, probe, unsub;
-	int n = 0;
+	struct gwsub_req *r;
 
 	if (!type || !sub)
 		goto out; /* directed availability: nothing to keep */
@@ -452,22 +531,9 @@ void comp_gwpres_handle(struct comp *c, xmpp_stanza_t *stanza,
 			send_type(c, contact, sub, "unsubscribed");
 		goto out;
 	}
-	if (unsub) {
-		if (queue_gwsub_remove(c->q, contact, sub) == 0)
-			log_info(TAG, "%s unsubscribed from %s", sub, contact);
-		send_state(c, contact, sub, GW_UNAVAILABLE);
-		goto out;
-	}
-	if (probe) {
-		if (queue_gwsub_exists(c->q, contact, sub) == 0)
-			send_state(c, contact, sub, current_state(c, t.jid));
-		else
-			send_type(c, contact, sub, "unsubscribed");
-		goto out;
-	}
 	/* A user's phone activity is shared within the served domains
 	 * only: anyone on the network may write to a gateway address. */
-	if (!policy_jid_is_local(c->cfg, sub)) {
+	if (sub_req && !policy_jid_is_local(c->cfg, sub)) {
 		log_info(TAG,
 		         "refusing %s's subscription to %s: not a user "
 		         "of a served domain",
@@ -475,24 +541,15 @@ void comp_gwpres_handle(struct comp *c, xmpp_stanza_t *stanza,
 		send_type(c, contact, sub, "unsubscribed");
 		goto out;
 	}
-	if (queue_gwsub_exists(c->q, contact, sub) != 0 &&
-	    (queue_gwsub_count(c->q, contact, &n) != 0 ||
-	     n >= SUBSCRIBERS_MAX)) {
-		log_warn(TAG,
-		         "refusing %s's subscription to %s: %d "
-		         "subscribers already",
-		         sub, contact, n);
-		send_type(c, contact, sub, "unsubscribed");
-		goto out;
-	}
-	if (queue_gwsub_add(c->q, contact, sub, t.jid) != 0) {
-		/* Not stored: say nothing, the subscriber's server retries
-		 * the request when the user logs in again. */
-		goto out;
-	}
-	log_info(TAG, "%s subscribed to %s", sub, contact);
-	send_type(c, contact, sub, "subscribed");
-	send_state(c, contact, sub, current_state(c, t.jid));
+	/* Decided and stored on the writer's thread, in order with the
+	 * requests before it; answered when that is done. */
+	r = g_new0(struct gwsub_req, 1);
+	r->kind = unsub ? GWSUB_REMOVE : probe ? GWSUB_PROBE : GWSUB_ADD;
+	r->contact = g_strdup(contact);
+	r->sub = sub;
+	r->user = g_strdup(t.jid);
+	sub = NULL;
+	store_call(c->store, gwsub_run, r, gwsub_done);
 out:
 	g_free(sub);
 }
