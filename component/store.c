@@ -212,6 +212,15 @@ int store_fd(struct store *s)
 	return worker_fd(s->worker);
 }
 
+/* Into the batch being gathered on the loop. */
+static void pending_add(struct store *s, struct store_item *it)
+{
+	it->submitted_us = mono_us();
+	if (!s->pending.first)
+		s->pending_since_us = it->submitted_us;
+	worker_list_append(&s->pending, &it->link);
+}
+
 void store_submit(struct store *s, const struct queue_message_in *m,
                   const struct queue_enqueue_limits *lim, store_done_cb done,
                   void *arg)
@@ -236,10 +245,7 @@ void store_submit(struct store *s, const struct queue_message_in *m,
 	it->lim = *lim;
 	it->done = done;
 	it->arg = arg;
-	it->submitted_us = mono_us();
-	if (!s->pending.first)
-		s->pending_since_us = it->submitted_us;
-	worker_list_append(&s->pending, &it->link);
+	pending_add(s, it);
 }
 
 void store_call(struct store *s, store_call_fn fn, void *arg,
@@ -254,10 +260,7 @@ void store_call(struct store *s, store_call_fn fn, void *arg,
 	it->fn = fn;
 	it->call_done = done;
 	it->arg = arg;
-	it->submitted_us = mono_us();
-	if (!s->pending.first)
-		s->pending_since_us = it->submitted_us;
-	worker_list_append(&s->pending, &it->link);
+	pending_add(s, it);
 }
 
 int store_flush_wait_ms(struct store *s)
