@@ -387,6 +387,9 @@ static const struct config_key config_keys[] = {
     K_STR("sip", "metrics_listen", sip.metrics_listen, "", check_listen_addr,
           0),
 
+    K_BOOL("calls", "gate", calls.gate, "on"),
+    K_BOOL("calls", "gate_retry", calls.gate_retry, "on"),
+
     K_STR("tts", "voice", tts.voice, "kal", check_voice, KF_NONEMPTY),
     K_INT("tts", "max_chars", tts.max_chars, "1000", 1, 10000),
     K_INT("tts", "renderers", tts.renderers, "0", 0, 8),
@@ -443,6 +446,9 @@ static const struct config_key config_keys[] = {
     K_STR("texts", "failed", texts.failed,
           "\u260e Could not reach {callee} by phone: {reason}.",
           check_text_failed, KF_NONEMPTY),
+    K_STR("texts", "unheard", texts.unheard,
+          "\u260e {callee}'s phone answered, but nobody listened.",
+          check_text_failed, KF_NONEMPTY),
 
     K_STR("log", "level", log.level, "info", check_log_level, KF_NONEMPTY),
 };
@@ -450,8 +456,8 @@ static const struct config_key config_keys[] = {
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
-    "xmpp", "queue",  "sip",      "tts",   "recordings",
-    "http", "policy", "presence", "texts", "log",
+    "xmpp",   "queue",    "sip",   "calls", "tts", "recordings",
+    "http",   "policy",   "presence", "texts", "log",
 };
 
 /* ---- parsing state and errors ------------------------------------------ */

@@ -66,6 +66,15 @@ struct config {
 	} sip;
 
 	struct {
+		/* The voicemail gate: announce sender and time only, and read
+		 * the message once a key is pressed. */
+		bool gate;
+		/* An unpassed gate ("answered, not heard") is retried like no
+		 * answer; false: the job fails at once. */
+		bool gate_retry;
+	} calls;
+
+	struct {
 		char *voice; /* default kal */
 		int max_chars;
 		int renderers; /* speech processes; 0: one per core */
@@ -114,6 +123,7 @@ struct config {
 		char *key3;
 		char *voice;
 		char *failed;
+		char *unheard; /* answered, but the gate was not passed */
 	} texts;
 
 	struct {

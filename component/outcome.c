@@ -172,24 +172,50 @@ static void send_outcome(struct outcomes *o, const struct queue_event *e,
 	         e->sender_jid, oob_url ? "voice reply" : text);
 }
 
-static bool job_had_reply(struct comp *c, int64_t job_id)
+enum outcome_final outcome_final_kind(const char *detail,
+                                      const struct queue_event *evs,
+                                      size_t n)
 {
-	struct queue_event *evs = NULL;
-	size_t n = 0;
-	bool had = false;
+	bool had_reply = false, unheard = false;
 
-	if (queue_event_fetch_for_job(c->q, job_id, &evs, &n) != 0)
-		return false;
+	if (!detail)
+		return OUTCOME_FINAL_NONE;
 	for (size_t i = 0; i < n; i++) {
 		const char *d = evs[i].detail;
 
-		if (evs[i].type == QUEUE_EV_VOICE ||
-		    (evs[i].type == QUEUE_EV_KEY && d &&
-		     (!strcmp(d, "1") || !strcmp(d, "2") || !strcmp(d, "3"))))
-			had = true;
+		if (evs[i].type == QUEUE_EV_CALLING)
+			unheard = false; /* only the last attempt counts */
+		else if (evs[i].type == QUEUE_EV_UNHEARD)
+			unheard = true;
+		else if (evs[i].type == QUEUE_EV_VOICE ||
+		         (evs[i].type == QUEUE_EV_KEY && d &&
+		          (!strcmp(d, "1") || !strcmp(d, "2") ||
+		           !strcmp(d, "3"))))
+			had_reply = true;
 	}
+	if (!strcmp(detail, "notified"))
+		return had_reply ? OUTCOME_FINAL_NONE : OUTCOME_FINAL_HEARD;
+	if (!strcmp(detail, "failed"))
+		return unheard ? OUTCOME_FINAL_UNHEARD : OUTCOME_FINAL_FAILED;
+	return OUTCOME_FINAL_NONE;
+}
+
+/* The closing text's kind for job JOB_ID's end; read failures count as
+ * no reply and no gate, as before the gate existed. */
+static enum outcome_final final_kind(struct comp *c, int64_t job_id,
+                                     const char *detail)
+{
+	struct queue_event *evs = NULL;
+	size_t n = 0;
+	enum outcome_final k;
+
+	if (queue_event_fetch_for_job(c->q, job_id, &evs, &n) != 0) {
+		evs = NULL;
+		n = 0;
+	}
+	k = outcome_final_kind(detail, evs, n);
 	queue_event_array_free(evs, n);
-	return had;
+	return k;
 }
 
 static const char *voice_extension(const char *mime)
@@ -346,17 +372,22 @@ static bool deliver(struct outcomes *o, const struct queue_event *e)
 		free(url);
 		break;
 	}
-	case QUEUE_EV_ENDED:
-		if (e->detail && !strcmp(e->detail, "notified") &&
-		    !job_had_reply(c, e->job_id)) {
+	case QUEUE_EV_ENDED: {
+		enum outcome_final k = final_kind(c, e->job_id, e->detail);
+
+		if (k == OUTCOME_FINAL_HEARD) {
 			outcome_text_format(c->cfg->texts.heard, callee, NULL,
 			                    text, sizeof(text));
 			send_outcome(o, e, text, NULL, NULL);
-		} else if (e->detail && !strcmp(e->detail, "failed")) {
+		} else if (k == OUTCOME_FINAL_FAILED ||
+		           k == OUTCOME_FINAL_UNHEARD) {
 			struct queue_job *job = NULL;
 
 			queue_job_get(c->q, e->job_id, &job);
-			outcome_text_format(c->cfg->texts.failed, callee,
+			outcome_text_format(k == OUTCOME_FINAL_UNHEARD
+			                        ? c->cfg->texts.unheard
+			                        : c->cfg->texts.failed,
+			                    callee,
 			                    job && job->last_reason
 			                        ? job->last_reason
 			                        : "the call failed",
@@ -365,6 +396,7 @@ static bool deliver(struct outcomes *o, const struct queue_event *e)
 			queue_job_free(job);
 		}
 		break;
+	}
 	default:
 		break;
 	}

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "queue.h"
+
 struct comp;
 struct outcomes;
 
@@ -31,5 +33,24 @@ void comp_outcomes_reset(struct outcomes *o);
  */
 size_t outcome_text_format(const char *tmpl, const char *callee,
                            const char *reason, char *out, size_t outlen);
+
+/* The closing text a job's ENDED event gives, if any. */
+enum outcome_final {
+	OUTCOME_FINAL_NONE = 0, /* a reply said it already, or not an end */
+	OUTCOME_FINAL_HEARD,    /* [texts] heard */
+	OUTCOME_FINAL_FAILED,   /* [texts] failed, with the last reason */
+	OUTCOME_FINAL_UNHEARD,  /* [texts] unheard: the gate was not passed */
+};
+
+/*
+ * Which closing text an ENDED event with DETAIL (the job's final state
+ * name) gives, from the job's events EVS (N of them, in order). A failed
+ * job whose last attempt (the events after its last CALLING) was answered
+ * but not heard gets UNHEARD: the sender is told nobody listened, not that
+ * the phone was unreachable. Pure; nothing is taken.
+ */
+enum outcome_final outcome_final_kind(const char *detail,
+                                      const struct queue_event *evs,
+                                      size_t n);
 
 #endif

@@ -325,6 +325,8 @@ const char *queue_event_type_name(enum queue_event_type t)
 		return "ended";
 	case QUEUE_EV_VERIFY_SPOKEN:
 		return "verify spoken";
+	case QUEUE_EV_UNHEARD:
+		return "answered, not heard";
 	}
 	return "unknown";
 }
@@ -502,7 +504,7 @@ int queue_event_add(struct queue *q, int64_t job_id, enum queue_event_type type,
 	int64_t id = 0;
 	int err;
 
-	if (!q || type < QUEUE_EV_CALLING || type > QUEUE_EV_VERIFY_SPOKEN ||
+	if (!q || type < QUEUE_EV_CALLING || type > QUEUE_EV_UNHEARD ||
 	    !opt_ok(detail, QUEUE_DETAIL_MAX) || blob_len > QUEUE_BLOB_MAX ||
 	    (blob_len && !blob))
 		return -EINVAL;

@@ -279,6 +279,9 @@ enum queue_event_type {
 	QUEUE_EV_FAILED = 6,        /* detail: the reason in words */
 	QUEUE_EV_ENDED = 7,         /* detail: final job state name */
 	QUEUE_EV_VERIFY_SPOKEN = 8, /* the code was spoken in full */
+	/* Answered, but no key at the voicemail gate: nothing private was
+	 * read. Detail: "gate". The attempt counts as not heard. */
+	QUEUE_EV_UNHEARD = 9,
 };
 
 const char *queue_event_type_name(enum queue_event_type t);

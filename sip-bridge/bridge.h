@@ -34,6 +34,7 @@ struct call;
 #include <sofia-sip/nua.h>
 
 #include "config.h"
+#include "gate.h"
 #include "queue.h"
 #include "sdp_nego.h"
 
@@ -80,6 +81,7 @@ struct piece {
 enum call_phase {
 	PHASE_RINGING = 0,
 	PHASE_PLAYING,   /* messages and menu */
+	PHASE_GATE,      /* announcement and "press any key", then a wait */
 	PHASE_WAITING,   /* menu played, waiting for a key */
 	PHASE_RECORDING, /* after 7 */
 	PHASE_CLOSING,   /* final prompt, then BYE */
@@ -99,6 +101,10 @@ struct call {
 	size_t msg_n;
 	bool msg_failed;
 	int rendered_seq; /* messages covered by the rendering */
+	struct gate gate;       /* the voicemail gate (gate.h) */
+	int16_t *announce_pcm;  /* the gate's rendered announcement (owned) */
+	size_t announce_n;
+	bool announcing;        /* the render in flight is the announcement */
 
 	nua_handle_t *nh;
 	bool invited, answered, auth_tried, bye_sent, cancelled;

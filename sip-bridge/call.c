@@ -7,6 +7,9 @@
  * either DTMF path cut the current list (barge-in) and choose the next.
  * When nua reports the dialog terminated, the outcome is written to the
  * queue (notified, retried with back-off, or failed) and the call is freed.
+ * With the voicemail gate (gate.h) the answer first hears only who wrote
+ * and when, then "press any key": the messages are read after a digit,
+ * and a call that ends without one is answered, not heard (UNHEARD).
  *
  * Every queue call goes through the writer thread (dbw.c), in order, so
  * nothing here waits for a commit. What order buys: HEARD is written before
@@ -163,6 +166,34 @@ static void play_messages(struct call *c)
 	play_fixed(c, PROMPT_MENU);
 }
 
+/* The gate: who wrote and when, "press any key"; then a wait. */
+static void play_gate(struct call *c)
+{
+	play_clear(c);
+	key_timer_stop(c);
+	c->phase = PHASE_GATE;
+	c->play[0].pcm = c->announce_pcm;
+	c->play[0].n = c->announce_n;
+	c->n_play = 1;
+	play_fixed(c, PROMPT_GATE);
+}
+
+/* What the call says first, once it is rendered: the gate, or the
+ * messages at once when there is no gate to pass. */
+static bool content_ready(const struct call *c)
+{
+	return c->gate.state == GATE_CLOSED ? c->announce_pcm != NULL
+	                                    : c->msg_pcm != NULL;
+}
+
+static void play_content(struct call *c)
+{
+	if (c->gate.state == GATE_CLOSED)
+		play_gate(c);
+	else
+		play_messages(c);
+}
+
 static void closing(struct call *c, enum prompt_id id)
 {
 	play_clear(c);
@@ -177,6 +208,18 @@ static void on_key_timeout(struct bridge *b, su_timer_t *t, void *arg)
 
 	(void)b;
 	(void)t;
+	if (c->phase == PHASE_GATE) {
+		if (gate_timeout(&c->gate)) {
+			play_gate(c);
+			return;
+		}
+		log_info(TAG,
+		         "job %lld: no key at the gate, ending the call "
+		         "without reading the message",
+		         (long long)c->job->id);
+		closing(c, PROMPT_GOODBYE);
+		return;
+	}
 	if (c->phase != PHASE_WAITING)
 		return;
 	if (c->menu_repeats++ < 1) {
@@ -260,10 +303,10 @@ static void on_list_end(struct call *c)
 			return;
 		}
 		if (!c->msg_started) {
-			/* The greeting bridged the gap; the messages (or the
-			 * code) follow when they are rendered. */
-			if (c->msg_pcm)
-				play_messages(c);
+			/* The greeting bridged the gap; the gate, the
+			 * messages (or the code) follow when rendered. */
+			if (content_ready(c))
+				play_content(c);
 			else
 				c->awaiting_render = true;
 			return;
@@ -285,6 +328,9 @@ static void on_list_end(struct call *c)
 			return;
 		}
 		wait_for_key(c);
+		return;
+	case PHASE_GATE:
+		su_timer_set(c->key_timer, on_key_timeout, c);
 		return;
 	case PHASE_CLOSING:
 		c->phase = PHASE_ENDED;
@@ -462,6 +508,24 @@ static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 	monitor_key(c->b, key);
 	if (c->job->kind != QUEUE_JOB_MESSAGE)
 		return;
+	if (c->gate.state == GATE_CLOSED) {
+		/* Any digit, during the greeting or the gate, shows someone
+		 * listens; it opens the gate and means nothing more. */
+		if ((c->phase != PHASE_GATE && c->phase != PHASE_PLAYING) ||
+		    !gate_key(&c->gate))
+			return;
+		log_info(TAG, "job %lld: the gate was passed",
+		         (long long)c->job->id);
+		if (c->msg_pcm) {
+			play_messages(c);
+		} else {
+			play_clear(c);
+			key_timer_stop(c);
+			c->phase = PHASE_PLAYING;
+			c->awaiting_render = true;
+		}
+		return;
+	}
 	switch (c->phase) {
 	case PHASE_RECORDING:
 		if (key == '8') {
@@ -604,12 +668,19 @@ static void submit_render(struct call *c)
 	int err, last = 0;
 	size_t i;
 
+	c->announcing = false;
 	if (c->job->kind == QUEUE_JOB_VERIFY) {
 		err = prompt_verify(
 		    c->job->verify_code ? c->job->verify_code : "", &text);
+	} else if (c->gate.state == GATE_CLOSED && !c->announce_pcm) {
+		/* The gate's announcement first; the messages are rendered
+		 * next, while it plays. */
+		err = prompt_announce(c->job, &text);
+		c->announcing = true;
 	} else {
 		err = prompt_messages(c->job, c->rendered_seq,
-		                      b->cfg->tts.max_chars, &text);
+		                      b->cfg->tts.max_chars,
+		                      c->gate.state == GATE_OFF, &text);
 		for (i = 0; i < c->job->n_messages; i++)
 			if (c->job->messages[i].seq > last)
 				last = c->job->messages[i].seq;
@@ -716,11 +787,14 @@ void call_render_stats_log(const struct bridge *b)
 
 void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n)
 {
+	bool announced = c->announcing;
+
 	c->tts_id = 0;
 	if (!err)
 		monitor_tts_render(c->b,
 		                   metrics_now_ns() - c->tts_submitted_ns);
 	render_stats_add(c, err);
+	c->announcing = false;
 	if (err) {
 		log_err(TAG, "job %lld: the prompt did not render: %s",
 		        (long long)c->job->id, strerror(-err));
@@ -729,11 +803,24 @@ void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n)
 			call_hangup(c, "the message could not be spoken");
 		return;
 	}
+	if (announced) {
+		c->announce_pcm = pcm;
+		c->announce_n = n;
+		if (c->answered && c->awaiting_render &&
+		    c->gate.state == GATE_CLOSED) {
+			c->awaiting_render = false;
+			play_gate(c);
+		}
+		if (c->phase != PHASE_ENDED)
+			submit_render(c);
+		return;
+	}
 	free(c->msg_pcm);
 	c->msg_pcm = pcm;
 	c->msg_n = n;
 	c->rendered_seq = c->pending_seq;
-	if (c->answered && c->awaiting_render) {
+	if (c->answered && c->awaiting_render &&
+	    gate_content_allowed(&c->gate)) {
 		c->awaiting_render = false;
 		play_messages(c);
 	}
@@ -801,6 +888,7 @@ static void call_free(struct call *c)
 	if (c->tone)
 		tone_gen_free(c->tone);
 	free(c->msg_pcm);
+	free(c->announce_pcm);
 	queue_job_free(c->job);
 	free(c);
 }
@@ -882,6 +970,16 @@ static void outcome(struct call *c)
 		log_info(TAG, "job %lld: notified", (long long)c->job->id);
 		event(c, QUEUE_EV_ENDED,
 		      queue_job_state_name(QUEUE_JOB_NOTIFIED));
+		return;
+	}
+	if (c->answered && gate_unheard(&c->gate) && !c->msg_failed) {
+		/* Nothing private was read. A bridge stopping mid-gate gives
+		 * the job back whatever [calls] gate_retry says. */
+		event(c, QUEUE_EV_UNHEARD, "gate");
+		set_reason(c, "answered, but nobody listened");
+		retry_or_fail(c, c->reason,
+		              !c->no_retry &&
+		                  (b->cfg->calls.gate_retry || b->stopping));
 		return;
 	}
 	if (c->answered)
@@ -979,8 +1077,8 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 	event(c, QUEUE_EV_ANSWERED, sdp_codec_name(c->ans.codec));
 	(void)d;
 	su_timer_set(c->cap_timer, on_cap, c);
-	if (c->msg_pcm) {
-		play_messages(c);
+	if (content_ready(c)) {
+		play_content(c);
 	} else {
 		c->phase = PHASE_PLAYING;
 		play_fixed(c, PROMPT_GREETING);
@@ -1044,6 +1142,8 @@ int call_start(struct bridge *b, struct queue_job *job)
 	c->job = job;
 	c->fd = -1;
 	c->start_ms = bridge_now_ms();
+	gate_init(&c->gate,
+	          b->cfg->calls.gate && job->kind == QUEUE_JOB_MESSAGE);
 	c->next = b->calls;
 	b->calls = c;
 	b->n_calls++;

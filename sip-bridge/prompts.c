@@ -2,7 +2,9 @@
  * The texts a call speaks. Fixed phrases are rendered once at start-up and
  * cached; the variable prompt is composed here from the job's snapshot:
  * "At 2:05 PM you have a message from Alice Smith. Alice says: ...", then
- * "Alice also wrote: ..." for each later message.
+ * "Alice also wrote: ..." for each later message. With the voicemail gate
+ * the announcement ("At 2:05 PM ... Alice Smith.") is a prompt of its own,
+ * spoken before "Press any key", and the messages follow only after a key.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +31,7 @@ static const char *const fixed[PROMPT_COUNT] = {
     [PROMPT_REPLY_SENT] = "Your reply was sent. Goodbye.",
     [PROMPT_NO_REPLY] = "Nothing was recorded. Goodbye.",
     [PROMPT_GOODBYE] = "Goodbye.",
+    [PROMPT_GATE] = "Press any key to hear it.",
 };
 
 const char *prompt_text(enum prompt_id id)
@@ -102,14 +105,50 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
-int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
-                    char **out)
+/* "At 2:05 PM you have a message from Alice Smith. ", from the first
+ * message's received time in the callee's zone. */
+static void announce_add(struct sbuf *b, const struct queue_job *job,
+                         const struct queue_job_message *m, const char *name)
+{
+	struct tm tm;
+	time_t t = (time_t)(m->received_ms / 1000);
+	char when[32];
+
+	if (tz_local_time(job->tz, t, &tm) ||
+	    !strftime(when, sizeof(when), "%I:%M %p", &tm))
+		snprintf(when, sizeof(when), "an unknown time");
+	/* "02:05 PM" is read "oh two"; drop the zero. */
+	sb_add(b, "At %s you have a message from %s. ",
+	       when[0] == '0' ? when + 1 : when, name);
+}
+
+static const char *sender_name(const struct queue_job *job)
+{
+	return job->sender_name && *job->sender_name ? job->sender_name
+	                                             : "someone";
+}
+
+int prompt_announce(const struct queue_job *job, char **out)
 {
 	struct sbuf b = {0};
-	const char *name = job->sender_name && *job->sender_name
-	                       ? job->sender_name
-	                       : "someone";
-	char first[128], when[32];
+
+	if (job->n_messages == 0)
+		return -ENODATA;
+	announce_add(&b, job, &job->messages[0], sender_name(job));
+	if (b.oom) {
+		free(b.s);
+		return -ENOMEM;
+	}
+	*out = b.s;
+	return 0;
+}
+
+int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
+                    bool announce, char **out)
+{
+	struct sbuf b = {0};
+	const char *name = sender_name(job);
+	char first[128];
 	size_t i;
 	bool any = false;
 
@@ -126,15 +165,8 @@ int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
 			return -ENOMEM;
 		}
 		if (!any && after_seq == 0) {
-			struct tm tm;
-			time_t t = (time_t)(m->received_ms / 1000);
-
-			if (tz_local_time(job->tz, t, &tm) ||
-			    !strftime(when, sizeof(when), "%I:%M %p", &tm))
-				snprintf(when, sizeof(when), "an unknown time");
-			/* "02:05 PM" is read "oh two"; drop the zero. */
-			sb_add(&b, "At %s you have a message from %s. ",
-			       when[0] == '0' ? when + 1 : when, name);
+			if (announce)
+				announce_add(&b, job, m, name);
 			if (m->encrypted)
 				sb_add(&b, "%s sent you an encrypted message. ",
 				       first);

@@ -6,6 +6,7 @@
 #ifndef RB_SIP_PROMPTS_H
 #define RB_SIP_PROMPTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ enum prompt_id {
 	PROMPT_REPLY_SENT,
 	PROMPT_NO_REPLY,
 	PROMPT_GOODBYE,
+	PROMPT_GATE, /* after the announcement: "Press any key to hear it." */
 	PROMPT_COUNT,
 };
 
@@ -32,10 +34,18 @@ const char *const *prompt_fixed_all(size_t *count);
 /*
  * The variable prompt for JOB's messages with seq > AFTER_SEQ, each body
  * prepared by tts_text_prepare with MAX_CHARS, time spoken in the job's
- * zone. *OUT is malloc'ed. Returns 0, -ENODATA (no such message), -ENOMEM.
+ * zone. ANNOUNCE: the first message (AFTER_SEQ 0) opens with who wrote
+ * and when; false when the gate has said that already. *OUT is malloc'ed.
+ * Returns 0, -ENODATA (no such message), -ENOMEM.
  */
 int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
-                    char **out);
+                    bool announce, char **out);
+/*
+ * The voicemail gate's announcement: "At 2:05 PM you have a message from
+ * Alice Smith." (no body, nothing private beyond the sender's name). *OUT
+ * is malloc'ed. Returns 0, -ENODATA (no message), -ENOMEM.
+ */
+int prompt_announce(const struct queue_job *job, char **out);
 /* The verification code spoken twice, digit by digit. */
 int prompt_verify(const char *code, char **out);
 

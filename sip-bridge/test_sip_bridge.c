@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gate.h"
 #include "info.h"
 #include "prompts.h"
 #include "retry.h"
@@ -357,7 +358,7 @@ static void test_prompts(void)
 	char *s = NULL;
 
 	/* 1700000000 is 22:13:20 UTC, 23:13 in Paris. */
-	CHECK(prompt_messages(&job, 0, 500, &s) == 0);
+	CHECK(prompt_messages(&job, 0, 500, true, &s) == 0);
 	CHECK(s && !strcmp(s, "At 11:13 PM you have a message from Alice "
 	                      "Smith. Alice says: Lunch at noon? Alice also "
 	                      "wrote: see a link to example.org. "));
@@ -365,13 +366,29 @@ static void test_prompts(void)
 		fprintf(stderr, "%s\n", s);
 	free(s);
 	s = NULL;
-	CHECK(prompt_messages(&job, 1, 500, &s) == 0);
+	CHECK(prompt_messages(&job, 1, 500, true, &s) == 0);
 	CHECK(s && !strncmp(s, "Alice also wrote:", 17));
 	free(s);
-	CHECK(prompt_messages(&job, 2, 500, &s) == -ENODATA);
+	CHECK(prompt_messages(&job, 2, 500, true, &s) == -ENODATA);
+	/* The gate: the announcement alone, then the messages without it. */
+	CHECK(prompt_announce(&job, &s) == 0);
+	CHECK(s && !strcmp(s, "At 11:13 PM you have a message from Alice "
+	                      "Smith. "));
+	CHECK(s && !strstr(s, "Lunch"));
+	free(s);
+	s = NULL;
+	CHECK(prompt_messages(&job, 0, 500, false, &s) == 0);
+	CHECK(s && !strcmp(s, "Alice says: Lunch at noon? Alice also "
+	                      "wrote: see a link to example.org. "));
+	free(s);
+	s = NULL;
+	CHECK(!strcmp(prompt_text(PROMPT_GATE), "Press any key to hear it."));
+	job.n_messages = 0;
+	CHECK(prompt_announce(&job, &s) == -ENODATA);
+	job.n_messages = 2;
 	m[0].encrypted = true;
 	s = NULL;
-	CHECK(prompt_messages(&job, 0, 500, &s) == 0);
+	CHECK(prompt_messages(&job, 0, 500, true, &s) == 0);
 	CHECK(s && strstr(s, "Alice sent you an encrypted message.") != NULL);
 	free(s);
 	s = NULL;
@@ -380,6 +397,42 @@ static void test_prompts(void)
 	      !strcmp(s, "Your ringbridge verification code is 1, 2, 3, 4, "
 	                 "5, 6. Again: 1, 2, 3, 4, 5, 6. Goodbye."));
 	free(s);
+}
+
+/* The gate's rules, as a voicemail box and a person meet them. */
+static void test_gate(void)
+{
+	struct gate g;
+
+	/* Off: content at once; keys and waits do nothing to it. */
+	gate_init(&g, false);
+	CHECK(g.state == GATE_OFF && gate_content_allowed(&g));
+	CHECK(!gate_key(&g) && !gate_timeout(&g) && !gate_unheard(&g));
+	CHECK(g.state == GATE_OFF);
+
+	/* A voicemail box: no digit, the prompt once more, then give up. */
+	gate_init(&g, true);
+	CHECK(!gate_content_allowed(&g) && gate_unheard(&g));
+	CHECK(gate_timeout(&g));
+	CHECK(g.state == GATE_CLOSED && !gate_content_allowed(&g));
+	CHECK(!gate_timeout(&g));
+	CHECK(g.state == GATE_UNPASSED && gate_unheard(&g));
+	CHECK(!gate_content_allowed(&g));
+	/* A digit after giving up (the goodbye plays) opens nothing. */
+	CHECK(!gate_key(&g) && g.state == GATE_UNPASSED);
+
+	/* A person: a digit during the repeat opens it, once. */
+	gate_init(&g, true);
+	CHECK(gate_timeout(&g));
+	CHECK(gate_key(&g));
+	CHECK(g.state == GATE_OPEN && gate_content_allowed(&g));
+	CHECK(!gate_unheard(&g));
+	CHECK(!gate_key(&g)); /* later digits are the menu's */
+	CHECK(!gate_timeout(&g) && g.state == GATE_OPEN);
+
+	/* Hung up while announcing: answered, not heard. */
+	gate_init(&g, true);
+	CHECK(gate_unheard(&g));
 }
 
 /* retry_backoff after the first attempt, doubling after each further one. */
@@ -403,5 +456,6 @@ int main(void)
 	test_sdp();
 	test_retry();
 	test_prompts();
+	test_gate();
 	return check_exit("test_sip_bridge");
 }

@@ -95,6 +95,10 @@ static void check_defaults(const struct config *c)
 	CHECK_STR(c->texts.voice, "Voice reply from {callee}");
 	CHECK_STR(c->texts.failed,
 	          "☎ Could not reach {callee} by phone: {reason}.");
+	CHECK_STR(c->texts.unheard,
+	          "☎ {callee}'s phone answered, but nobody listened.");
+	CHECK(c->calls.gate);
+	CHECK(c->calls.gate_retry);
 	CHECK_STR(c->log.level, "info");
 }
 
@@ -150,6 +154,9 @@ static void test_values(void)
 	    "attempts = 5\n"
 	    "retry_backoff = 120\n"
 	    "max_call_seconds = 600\n"
+	    "[calls]\n"
+	    "gate = off\n"
+	    "gate_retry = no\n"
 	    "[tts]\n"
 	    "voice = slt\n"
 	    "max_chars = 500\n"
@@ -184,6 +191,7 @@ static void test_values(void)
 	    "key3 = \"k3 ; with a semicolon\"\n"
 	    "voice = Sprachantwort von {callee}\n"
 	    "failed = {callee}: {reason}\n"
+	    "unheard = {callee}: {reason}, nobody listened\n"
 	    "[log]\n"
 	    "level = DEBUG\n";
 	struct config *c = NULL;
@@ -243,6 +251,9 @@ static void test_values(void)
 	CHECK_STR(c->texts.heard, "{callee} a entendu votre message.");
 	CHECK_STR(c->texts.key3, "k3 ; with a semicolon");
 	CHECK_STR(c->texts.failed, "{callee}: {reason}");
+	CHECK_STR(c->texts.unheard, "{callee}: {reason}, nobody listened");
+	CHECK(!c->calls.gate);
+	CHECK(!c->calls.gate_retry);
 	CHECK_STR(c->log.level, "debug");
 	config_free(c);
 }
