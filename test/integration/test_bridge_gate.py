@@ -1,0 +1,145 @@
+"""The voicemail gate ([calls] gate = on) with sipp as the phone: a phone
+that answers and never presses a key (what a voicemail box does) hears the
+announcement and "Press any key to hear it." and nothing of the message
+(the RTP it received is captured and compared with the bridge's own
+rendering of the body), and the job ends answered, not heard (UNHEARD,
+never HEARD), retried or not per [calls] gate_retry; a digit at the gate,
+RFC 4733 or in-band, plays the message, and key 2 after it still reaches
+the queue as a KEY event. The gate off is the rest of the bridge tests
+(rbbridge.Run's default).
+
+Cost: about 90 s of calls (each unpassed gate waits out the prompt twice);
+it runs in both builds, since the gate is the call path's new phase, and
+alone (RUN_SERIAL), as the other tests that compare received audio."""
+
+import time
+import unittest
+
+import rbbridge
+from rbbridge import PCMU_TE, Capture, Run, key_pcap, pause, play
+from test_bridge_call import detail, inband_pcap, names
+
+# The announcement ("At 7:40 PM you have a message from ringbridge test.",
+# 3.6 s) and "Press any key to hear it." (1.7 s) are over 5.3 s after the
+# answer: a digit at 6.5 s falls in the wait after them. The body ("ringbridge
+# says: Hi there.", 2.1 s) follows it; a key 4 s later falls in the menu.
+AT_GATE_MS = 6500
+AFTER_BODY_MS = 4000
+GATE = "Press any key to hear it."
+BODY = "ringbridge says: Hi there."
+
+
+def announcement(run):
+    """The gate's announcement as the bridge composes it (UTC: test-call
+    gives no zone)."""
+    ms, = run.query("SELECT received_ms FROM job_messages")[0]
+    when = time.strftime("%I:%M %p", time.gmtime(ms / 1000))
+    if when.startswith("0"):
+        when = when[1:]
+    return "At %s you have a message from ringbridge test." % when
+
+
+class BridgeGateTest(unittest.TestCase):
+
+    def assert_heard(self, heard, text, run):
+        off, snr = rbbridge.find(heard, rbbridge.say(text))
+        self.assertGreater(snr, 30.0, "%r not heard (SNR %.1f dB at %.2f s)"
+                           "\n%s" % (text, snr, off / 8000, run.logs()))
+        return off
+
+    def test_no_key_hears_no_body_and_is_not_retried(self):
+        run = Run(self, gate=True, gate_retry=False, attempts=3,
+                  key_timeout=3)
+        cap = Capture(run)
+        run.start_bridge()
+        sipp = run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
+        job = run.test_call("Hi there.")
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        heard = cap.heard()
+        self.assertEqual(names(ev), ["CALLING", "ANSWERED", "UNHEARD",
+                                     "FAILED", "ENDED"], run.logs())
+        self.assertEqual(detail(ev, "UNHEARD"), ["gate"])
+        self.assertEqual(detail(ev, "FAILED"),
+                         ["answered, but nobody listened"])
+        st = run.job(job)
+        self.assertEqual((st["state"], st["attempts"]), (3, 1))  # failed
+        self.assertEqual(run.query("SELECT heard FROM job_messages"), [(0,)])
+        # The announcement and the gate, twice (the prompt and its one
+        # repeat), then goodbye; the body never.
+        ann = rbbridge.say(announcement(run))
+        self.assertEqual(len(rbbridge.find_all(heard, ann)), 2, run.logs())
+        self.assertEqual(len(rbbridge.find_all(heard, rbbridge.say(GATE))),
+                         2)
+        self.assert_heard(heard, "Goodbye.", run)
+        _, snr = rbbridge.find(heard, rbbridge.say(BODY))
+        self.assertLess(snr, 5.0, "the body reached the phone")
+        # Nothing else was said: the speech the phone got is no longer
+        # than the two prompts, their waits and the goodbye.
+        spoken = sum(e - s for s, e in rbbridge.bursts(heard))
+        self.assertLess(spoken, 2 * (len(ann) + len(rbbridge.say(GATE)))
+                        / 8000 + 1.5, rbbridge.bursts(heard))
+
+    def test_no_key_is_retried_until_attempts_run_out(self):
+        run = Run(self, gate=True, attempts=2, key_timeout=2)
+        run.start_bridge()
+        sipp = run.sipp("uas_answer.xml", calls=2,
+                        subst=dict(PCMU_TE, MEDIA=""))
+        job = run.test_call("Hi there.")
+        ev = run.wait_ended(job, timeout=120)
+        run.wait_sipp(sipp)
+        self.assertEqual(names(ev), ["CALLING", "ANSWERED", "UNHEARD",
+                                     "CALLING", "ANSWERED", "UNHEARD",
+                                     "FAILED", "ENDED"], run.logs())
+        self.assertEqual(detail(ev, "FAILED"),
+                         ["answered, but nobody listened after 2 attempts"])
+        self.assertEqual(run.job(job)["state"], 3)
+        self.assertNotIn("HEARD", names(ev))
+
+    def test_digit_at_gate_plays_body_and_key_2_counts(self):
+        run = Run(self, gate=True, key_timeout=10)
+        cap = Capture(run)
+        run.start_bridge()
+        sipp = run.sipp("uas_answer.xml", subst=dict(
+            PCMU_TE, MEDIA="\n".join([
+                pause(AT_GATE_MS), play(key_pcap(5)),
+                pause(AFTER_BODY_MS), play(key_pcap(2))])))
+        job = run.test_call("Hi there.")
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        heard = cap.heard()
+        # The digit at the gate is no reply: no KEY 5.
+        self.assertEqual(names(ev), ["CALLING", "ANSWERED", "HEARD", "KEY",
+                                     "ENDED"], run.logs())
+        self.assertEqual(detail(ev, "KEY"), ["2"])
+        self.assertEqual(detail(ev, "ENDED"), ["notified"])
+        self.assertEqual(run.query("SELECT heard FROM job_messages"), [(1,)])
+        gate = self.assert_heard(heard, GATE, run)
+        body = self.assert_heard(heard, BODY, run)
+        self.assertGreater(body, gate, "the body came before the gate")
+        # Only after the digit: the body starts after the key was sent
+        # (AT_GATE_MS after the answer, which is where the audio begins).
+        self.assertGreater(body / 8000, AT_GATE_MS / 1000 - 1.0)
+        self.assertIn("the gate was passed", run.log.read_text())
+
+    def test_inband_digit_at_gate(self):
+        run = Run(self, gate=True, key_timeout=10)
+        run.start_bridge()
+        five = run.dir / "inband5.pcap"
+        inband_pcap(five, "5", alaw=False)
+        sipp = run.sipp("uas_answer.xml", subst=dict(
+            PCMU_TE, MEDIA="\n".join([
+                pause(AT_GATE_MS), play(five),
+                pause(AFTER_BODY_MS), play(key_pcap(2))])))
+        job = run.test_call("Hi there.")
+        ev = run.wait_ended(job)
+        run.wait_sipp(sipp)
+        # Passed by an in-band tone (PCMU), then key 2 as RFC 4733.
+        self.assertEqual(names(ev), ["CALLING", "ANSWERED", "HEARD", "KEY",
+                                     "ENDED"], run.logs())
+        self.assertEqual(detail(ev, "KEY"), ["2"])
+        self.assertIn("key 5 (in-band)", run.log.read_text())
+
+
+if __name__ == "__main__":
+    unittest.main()
