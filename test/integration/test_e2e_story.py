@@ -1,7 +1,10 @@
 """The whole story, end to end, with every real peer: Prosody, the
 component, the SIP bridge, sipp as Bob's phone and slixmpp as Alice. Alice
-writes to Bob while he is offline; his phone rings; what he does with it
-comes back into Alice's chat, once."""
+writes to Bob while he is offline; his phone rings; it announces who wrote
+and Bob presses a key at the voicemail gate ([calls] gate, on by default)
+to hear the message; what he does with it comes back into Alice's chat,
+once. A phone that answers and never presses a key (a voicemail box) hears
+nothing of the message, and Alice is told nobody listened."""
 
 import random
 import time
@@ -11,9 +14,14 @@ import rbtest
 from rbbridge import PCMA_TE, PCMU_TE, SIPP_PCAPS, key_pcap, pause, play
 from rbtest import GATEWAY, jid
 
-# The announcement and "Hi there." are over well within 9 s of the answer.
-AFTER_MESSAGE_MS = 9000
+# The announcement ("At 7:40 PM you have a message from Alice.", 3.4 s)
+# and "Press any key to hear it." (1.7 s) are over 5.1 s after the answer:
+# Bob presses 5 in the wait after them (the gate digit means nothing more).
+# "Alice says: Hi there." (2 s) follows; a key 4 s later is in the menu.
+GATE = [pause(6500), play(key_pcap(5))]
+AFTER_MESSAGE_MS = 4000
 CALL_BACK = "☎ Bob heard your message by phone and will call you back."
+NOBODY = "☎ Bob's phone answered, but nobody listened."
 NS_OOB = "jabber:x:oob"
 
 
@@ -33,7 +41,7 @@ class StoryTest(rbtest.ComponentTest):
                     "rtp_port_max": str(rtp + 39),
                     "max_calls": "10",
                     "ring_timeout": "5", "attempts": "2",
-                    "retry_backoff": "1"},
+                    "retry_backoff": "1", "key_timeout": "4"},
             "http": {"listen": "127.0.0.1:%d" % self.http_port},
         }
         super().setUp()
@@ -74,18 +82,18 @@ class StoryTest(rbtest.ComponentTest):
 
     def test_key_2_becomes_will_call_you_back(self):
         self.phone("uas_answer.xml",
-                   [pause(AFTER_MESSAGE_MS), play(key_pcap(2))])
+                   GATE + [pause(AFTER_MESSAGE_MS), play(key_pcap(2))])
         self.alice.send_message(jid("bob"), "Hi there.")
         self.only_message_from(jid("bob"), body=CALL_BACK)
 
     def test_gateway_address_gets_the_answer_there(self):
         self.phone("uas_answer.xml",
-                   [pause(AFTER_MESSAGE_MS), play(key_pcap(2))])
+                   GATE + [pause(AFTER_MESSAGE_MS), play(key_pcap(2))])
         self.alice.send_message("bob@" + GATEWAY, "Hi there.")
         self.only_message_from("bob@" + GATEWAY, body=CALL_BACK)
 
     def test_voice_reply_arrives_as_a_playable_link(self):
-        self.phone("uas_answer.xml", [
+        self.phone("uas_answer.xml", GATE + [
             pause(AFTER_MESSAGE_MS), play(key_pcap(7)), pause(5000),
             play(SIPP_PCAPS / "g711a.pcap"), pause(7600),
             play(key_pcap(8)), pause(500)], codecs=PCMA_TE)
@@ -113,9 +121,20 @@ class StoryTest(rbtest.ComponentTest):
                         body)
         self.assertIn("busy", body)
 
+    def test_voicemail_gets_nobody_listened(self):
+        # Two attempts ([sip] attempts = 2), each answered, neither
+        # passing the gate: the job fails, and Alice is told the truth.
+        self.phone("uas_answer.xml", calls=2)
+        self.alice.send_message(jid("bob"), "Hi there.")
+        self.only_message_from(jid("bob"), timeout=150, body=NOBODY)
+        types = [t for t, in self.db.query(
+            "SELECT type FROM events ORDER BY id")]
+        self.assertEqual(types.count(rbbridge.EV["UNHEARD"]), 2, types)
+        self.assertNotIn(rbbridge.EV["HEARD"], types)
+
     def test_component_killed_between_call_and_delivery(self):
         self.phone("uas_answer.xml",
-                   [pause(AFTER_MESSAGE_MS), play(key_pcap(2))])
+                   GATE + [pause(AFTER_MESSAGE_MS), play(key_pcap(2))])
         self.alice.send_message(jid("bob"), "Hi there.")
         self.wait_messages(jid("bob"), 1)
         self.comp.kill()
