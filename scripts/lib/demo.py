@@ -4,7 +4,8 @@ alice and bob, XEP-0363 file sharing), the component, the SIP bridge, sipp
 as Bob's phone, and Alice's client (slixmpp).
 
 It tells the story as it happens: Alice writes to Bob, who is offline; the
-message is caught; Bob's phone rings, hears it and presses 2; Alice reads
+message is caught; Bob's phone rings and says who wrote; Bob presses a key
+at the voicemail gate, hears the message and presses 2; Alice reads
 "Bob ... will call you back" in her chat with Bob. Then a second round with
 a spoken reply, whose audio it saves under demo-out/. It stops everything
 it started; with --keep it leaves Prosody, the component and the bridge
@@ -40,7 +41,10 @@ OUT = REPO / "demo-out"
 PROSODY_OPTIONS = {"mam": True, "upload": True}
 DEMO_PASSWORD = "demo"
 BOB_PHONE = "sip:bob@{host}:{port}"
-ROUND1 = ([pause(9000), play(key_pcap(2))], PCMU_TE)
+# A key at the voicemail gate once the announcement and "Press any key to
+# hear it." are over (5 s), then 2 in the menu after the message.
+GATE = [pause(6500), play(key_pcap(5))]
+ROUND1 = (GATE + [pause(4000), play(key_pcap(2))], PCMU_TE)
 
 
 def component_options(phone_host, sip_listen, rtp_min):
@@ -51,7 +55,8 @@ def component_options(phone_host, sip_listen, rtp_min):
 EVENT_WORDS = {1: "calling Bob (attempt {d})", 2: "Bob answered ({d})",
                3: "Bob heard the message in full", 4: "Bob pressed {d}",
                5: "Bob recorded a voice reply ({d})", 6: "failed: {d}",
-               7: "the call ended: {d}"}
+               7: "the call ended: {d}",
+               9: "nobody pressed a key at the gate: nothing was read"}
 
 
 def say(text):
@@ -115,7 +120,7 @@ class Demo:
     def follow(self, body, want):
         """Alice writes BODY; prints the call as it happens until Alice
         has a message from Bob that satisfies WANT; returns it."""
-        seen_events, seen_said = 0, 0
+        seen_events, seen_said, seen_gate = 0, 0, 0
         print("    alice -> bob@localhost: %s" % body)
         self.alice.send_message(jid("bob"), body)
         deadline = time.monotonic() + 120
@@ -140,7 +145,15 @@ class Demo:
                                   self.bridge_log.read_text())
                 for s in said[seen_said:]:
                     say("the phone says: \u201c%s\u201d" % s)
+                    if seen_said == 0:
+                        say("the phone says: \u201cPress any key to hear "
+                            "it.\u201d")
                 seen_said = len(said)
+                passed = self.bridge_log.read_text().count(
+                    "job %d: the gate was passed" % job)
+                if passed > seen_gate:
+                    say("Bob pressed a key at the gate")
+                seen_gate = passed
             got = [m for m in self.alice.messages.all()
                    if m.get("from") == jid("bob") and want(m)]
             if got and seen_events and evs and evs[-1]["type"] == 7:
@@ -159,7 +172,7 @@ class Demo:
                     lambda m: "call you back" in rbtest.xml_str(m))
 
         say("round 2: Bob presses 7 and speaks a reply, then 8")
-        self.phone([pause(9000), play(key_pcap(7)), pause(5000),
+        self.phone(GATE + [pause(4000), play(key_pcap(7)), pause(5000),
                     play(SIPP_PCAPS / "g711a.pcap"), pause(7600),
                     play(key_pcap(8)), pause(500)], PCMA_TE)
         m = self.follow("Can you send me the address?",
