@@ -127,7 +127,7 @@ class StoryTest(rbtest.ComponentTest):
         self.phone("uas_answer.xml", calls=2)
         self.alice.send_message(jid("bob"), "Hi there.")
         self.only_message_from(jid("bob"), timeout=150, body=NOBODY)
-        types = [t for t, in self.db.query(
+        types = [r["type"] for r in self.db.query(
             "SELECT type FROM events ORDER BY id")]
         self.assertEqual(types.count(rbbridge.EV["UNHEARD"]), 2, types)
         self.assertNotIn(rbbridge.EV["HEARD"], types)
