@@ -456,8 +456,8 @@ static const struct config_key config_keys[] = {
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
-    "xmpp",   "queue",    "sip",   "calls", "tts", "recordings",
-    "http",   "policy",   "presence", "texts", "log",
+    "xmpp", "queue",  "sip",      "calls", "tts", "recordings",
+    "http", "policy", "presence", "texts", "log",
 };
 
 /* ---- parsing state and errors ------------------------------------------ */

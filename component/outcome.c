@@ -173,8 +173,7 @@ static void send_outcome(struct outcomes *o, const struct queue_event *e,
 }
 
 enum outcome_final outcome_final_kind(const char *detail,
-                                      const struct queue_event *evs,
-                                      size_t n)
+                                      const struct queue_event *evs, size_t n)
 {
 	bool had_reply = false, unheard = false;
 
@@ -384,14 +383,13 @@ static bool deliver(struct outcomes *o, const struct queue_event *e)
 			struct queue_job *job = NULL;
 
 			queue_job_get(c->q, e->job_id, &job);
-			outcome_text_format(k == OUTCOME_FINAL_UNHEARD
-			                        ? c->cfg->texts.unheard
-			                        : c->cfg->texts.failed,
-			                    callee,
-			                    job && job->last_reason
-			                        ? job->last_reason
-			                        : "the call failed",
-			                    text, sizeof(text));
+			outcome_text_format(
+			    k == OUTCOME_FINAL_UNHEARD ? c->cfg->texts.unheard
+			                               : c->cfg->texts.failed,
+			    callee,
+			    job && job->last_reason ? job->last_reason
+			                            : "the call failed",
+			    text, sizeof(text));
 			send_outcome(o, e, text, NULL, NULL);
 			queue_job_free(job);
 		}

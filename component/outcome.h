@@ -50,7 +50,6 @@ enum outcome_final {
  * the phone was unreachable. Pure; nothing is taken.
  */
 enum outcome_final outcome_final_kind(const char *detail,
-                                      const struct queue_event *evs,
-                                      size_t n);
+                                      const struct queue_event *evs, size_t n);
 
 #endif

@@ -100,11 +100,11 @@ struct call {
 	int16_t *msg_pcm;  /* rendered variable prompt (owned) */
 	size_t msg_n;
 	bool msg_failed;
-	int rendered_seq; /* messages covered by the rendering */
-	struct gate gate;       /* the voicemail gate (gate.h) */
-	int16_t *announce_pcm;  /* the gate's rendered announcement (owned) */
+	int rendered_seq;      /* messages covered by the rendering */
+	struct gate gate;      /* the voicemail gate (gate.h) */
+	int16_t *announce_pcm; /* the gate's rendered announcement (owned) */
 	size_t announce_n;
-	bool announcing;        /* the render in flight is the announcement */
+	bool announcing; /* the render in flight is the announcement */
 
 	nua_handle_t *nh;
 	bool invited, answered, auth_tried, bye_sent, cancelled;

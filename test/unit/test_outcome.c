@@ -23,7 +23,10 @@ static const struct {
     {"", "Bob", NULL, ""},
 };
 
-#define EV(t, d) {.type = QUEUE_EV_##t, .detail = (char *)(d)}
+#define EV(t, d)                                                               \
+	{                                                                      \
+		.type = QUEUE_EV_##t, .detail = (char *)(d)                    \
+	}
 
 static const struct queue_event ev_heard[] = {
     EV(CALLING, "1"), EV(ANSWERED, "PCMU"), EV(HEARD, "1"),
@@ -34,27 +37,37 @@ static const struct queue_event ev_key2[] = {
 static const struct queue_event ev_key0[] = {
     EV(CALLING, "1"), EV(ANSWERED, "PCMU"), EV(HEARD, "1"), EV(KEY, "0"),
     EV(ENDED, "notified")};
-static const struct queue_event ev_voice[] = {
-    EV(CALLING, "1"), EV(KEY, "7"), EV(VOICE, "audio/ogg"),
-    EV(ENDED, "notified")};
+static const struct queue_event ev_voice[] = {EV(CALLING, "1"), EV(KEY, "7"),
+                                              EV(VOICE, "audio/ogg"),
+                                              EV(ENDED, "notified")};
 static const struct queue_event ev_gate[] = {
-    EV(CALLING, "1"), EV(ANSWERED, "PCMU"), EV(UNHEARD, "gate"),
-    EV(CALLING, "2"), EV(ANSWERED, "PCMU"), EV(UNHEARD, "gate"),
+    EV(CALLING, "1"),
+    EV(ANSWERED, "PCMU"),
+    EV(UNHEARD, "gate"),
+    EV(CALLING, "2"),
+    EV(ANSWERED, "PCMU"),
+    EV(UNHEARD, "gate"),
     EV(FAILED, "answered, but nobody listened after 2 attempts"),
     EV(ENDED, "failed")};
 /* Voicemail first, then busy: the last attempt's outcome is told. */
 static const struct queue_event ev_gate_then_busy[] = {
-    EV(CALLING, "1"), EV(ANSWERED, "PCMU"), EV(UNHEARD, "gate"),
-    EV(CALLING, "2"), EV(FAILED, "busy after 2 attempts"),
+    EV(CALLING, "1"),
+    EV(ANSWERED, "PCMU"),
+    EV(UNHEARD, "gate"),
+    EV(CALLING, "2"),
+    EV(FAILED, "busy after 2 attempts"),
     EV(ENDED, "failed")};
 static const struct queue_event ev_busy_then_gate[] = {
-    EV(CALLING, "1"), EV(CALLING, "2"), EV(ANSWERED, "PCMU"),
-    EV(UNHEARD, "gate"), EV(FAILED, "answered, but nobody listened"),
+    EV(CALLING, "1"),
+    EV(CALLING, "2"),
+    EV(ANSWERED, "PCMU"),
+    EV(UNHEARD, "gate"),
+    EV(FAILED, "answered, but nobody listened"),
     EV(ENDED, "failed")};
 /* Not heard at the gate, then heard on the retry. */
 static const struct queue_event ev_gate_then_heard[] = {
-    EV(CALLING, "1"), EV(ANSWERED, "PCMU"), EV(UNHEARD, "gate"),
-    EV(CALLING, "2"), EV(ANSWERED, "PCMU"), EV(HEARD, "1"),
+    EV(CALLING, "1"),     EV(ANSWERED, "PCMU"), EV(UNHEARD, "gate"),
+    EV(CALLING, "2"),     EV(ANSWERED, "PCMU"), EV(HEARD, "1"),
     EV(ENDED, "notified")};
 
 #define N(a) (sizeof(a) / sizeof(a[0]))
@@ -71,8 +84,7 @@ static const struct {
     {"notified", ev_voice, N(ev_voice), OUTCOME_FINAL_NONE},
     {"failed", ev_gate, N(ev_gate), OUTCOME_FINAL_UNHEARD},
     {"failed", ev_gate_then_busy, N(ev_gate_then_busy), OUTCOME_FINAL_FAILED},
-    {"failed", ev_busy_then_gate, N(ev_busy_then_gate),
-     OUTCOME_FINAL_UNHEARD},
+    {"failed", ev_busy_then_gate, N(ev_busy_then_gate), OUTCOME_FINAL_UNHEARD},
     {"notified", ev_gate_then_heard, N(ev_gate_then_heard),
      OUTCOME_FINAL_HEARD},
     {"failed", NULL, 0, OUTCOME_FINAL_FAILED},
