@@ -280,6 +280,18 @@ class Run:
                          ", ".join(cols), (job_id,))[0]
         return dict(zip(cols, row))
 
+    def answered_call(self, media, codecs=PCMU_TE, calls=1,
+                      text="Hi there.", timeout=90):
+        """sipp answers CALLS calls with CODECS and does MEDIA (pauses and
+        plays) in each; a test call with TEXT is queued and run to its
+        end. Returns (job id, its events)."""
+        sipp = self.sipp("uas_answer.xml", calls=calls, subst=dict(
+            codecs, MEDIA="\n".join(media)))
+        job = self.test_call(text)
+        ev = self.wait_ended(job, timeout=timeout)
+        self.wait_sipp(sipp)
+        return job, ev
+
     def wait_ended(self, job_id, timeout=90):
         def ended():
             self.assert_running()

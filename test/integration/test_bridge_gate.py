@@ -16,7 +16,7 @@ import time
 import unittest
 
 import rbbridge
-from rbbridge import PCMU_TE, Capture, Run, key_pcap, pause, play
+from rbbridge import Capture, Run, key_pcap, pause, play
 from test_bridge_call import detail, inband_pcap, names
 
 # The announcement ("At 7:40 PM you have a message from ringbridge test.",
@@ -52,10 +52,7 @@ class BridgeGateTest(unittest.TestCase):
                   key_timeout=3)
         cap = Capture(run)
         run.start_bridge()
-        sipp = run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
-        job = run.test_call("Hi there.")
-        ev = run.wait_ended(job)
-        run.wait_sipp(sipp)
+        job, ev = run.answered_call([])
         heard = cap.heard()
         self.assertEqual(names(ev), ["CALLING", "ANSWERED", "UNHEARD",
                                      "FAILED", "ENDED"], run.logs())
@@ -83,11 +80,7 @@ class BridgeGateTest(unittest.TestCase):
     def test_no_key_is_retried_until_attempts_run_out(self):
         run = Run(self, gate=True, attempts=2, key_timeout=2)
         run.start_bridge()
-        sipp = run.sipp("uas_answer.xml", calls=2,
-                        subst=dict(PCMU_TE, MEDIA=""))
-        job = run.test_call("Hi there.")
-        ev = run.wait_ended(job, timeout=120)
-        run.wait_sipp(sipp)
+        job, ev = run.answered_call([], calls=2, timeout=120)
         self.assertEqual(names(ev), ["CALLING", "ANSWERED", "UNHEARD",
                                      "CALLING", "ANSWERED", "UNHEARD",
                                      "FAILED", "ENDED"], run.logs())
@@ -100,13 +93,9 @@ class BridgeGateTest(unittest.TestCase):
         run = Run(self, gate=True, key_timeout=10)
         cap = Capture(run)
         run.start_bridge()
-        sipp = run.sipp("uas_answer.xml", subst=dict(
-            PCMU_TE, MEDIA="\n".join([
-                pause(AT_GATE_MS), play(key_pcap(5)),
-                pause(AFTER_BODY_MS), play(key_pcap(2))])))
-        job = run.test_call("Hi there.")
-        ev = run.wait_ended(job)
-        run.wait_sipp(sipp)
+        job, ev = run.answered_call([
+            pause(AT_GATE_MS), play(key_pcap(5)),
+            pause(AFTER_BODY_MS), play(key_pcap(2))])
         heard = cap.heard()
         # The digit at the gate is no reply: no KEY 5.
         self.assertEqual(names(ev), ["CALLING", "ANSWERED", "HEARD", "KEY",
@@ -127,13 +116,9 @@ class BridgeGateTest(unittest.TestCase):
         run.start_bridge()
         five = run.dir / "inband5.pcap"
         inband_pcap(five, "5", alaw=False)
-        sipp = run.sipp("uas_answer.xml", subst=dict(
-            PCMU_TE, MEDIA="\n".join([
-                pause(AT_GATE_MS), play(five),
-                pause(AFTER_BODY_MS), play(key_pcap(2))])))
-        job = run.test_call("Hi there.")
-        ev = run.wait_ended(job)
-        run.wait_sipp(sipp)
+        job, ev = run.answered_call([
+            pause(AT_GATE_MS), play(five),
+            pause(AFTER_BODY_MS), play(key_pcap(2))])
         # Passed by an in-band tone (PCMU), then key 2 as RFC 4733.
         self.assertEqual(names(ev), ["CALLING", "ANSWERED", "HEARD", "KEY",
                                      "ENDED"], run.logs())

@@ -23,82 +23,64 @@ static const struct {
     {"", "Bob", NULL, ""},
 };
 
-#define EV(t, d)                                                               \
-	{                                                                      \
-		.type = QUEUE_EV_##t, .detail = (char *)(d)                    \
+/*
+ * A job's events as letters: C calling, A answered, H heard, U answered
+ * but not heard (the gate), V voice, F failed, E ended, a digit a KEY.
+ */
+static size_t events_of(const char *letters, struct queue_event *evs)
+{
+	static char keys[16][2];
+	size_t n = 0;
+
+	for (const char *l = letters; *l && n < 16; l++, n++) {
+		struct queue_event *e = &evs[n];
+
+		memset(e, 0, sizeof(*e));
+		e->type = *l == 'C'   ? QUEUE_EV_CALLING
+		          : *l == 'A' ? QUEUE_EV_ANSWERED
+		          : *l == 'H' ? QUEUE_EV_HEARD
+		          : *l == 'U' ? QUEUE_EV_UNHEARD
+		          : *l == 'V' ? QUEUE_EV_VOICE
+		          : *l == 'F' ? QUEUE_EV_FAILED
+		          : *l == 'E' ? QUEUE_EV_ENDED
+		                      : QUEUE_EV_KEY;
+		if (e->type == QUEUE_EV_KEY) {
+			keys[n][0] = *l;
+			e->detail = keys[n];
+		}
 	}
-
-static const struct queue_event ev_heard[] = {
-    EV(CALLING, "1"), EV(ANSWERED, "PCMU"), EV(HEARD, "1"),
-    EV(ENDED, "notified")};
-static const struct queue_event ev_key2[] = {
-    EV(CALLING, "1"), EV(ANSWERED, "PCMU"), EV(HEARD, "1"), EV(KEY, "2"),
-    EV(ENDED, "notified")};
-static const struct queue_event ev_key0[] = {
-    EV(CALLING, "1"), EV(ANSWERED, "PCMU"), EV(HEARD, "1"), EV(KEY, "0"),
-    EV(ENDED, "notified")};
-static const struct queue_event ev_voice[] = {EV(CALLING, "1"), EV(KEY, "7"),
-                                              EV(VOICE, "audio/ogg"),
-                                              EV(ENDED, "notified")};
-static const struct queue_event ev_gate[] = {
-    EV(CALLING, "1"),
-    EV(ANSWERED, "PCMU"),
-    EV(UNHEARD, "gate"),
-    EV(CALLING, "2"),
-    EV(ANSWERED, "PCMU"),
-    EV(UNHEARD, "gate"),
-    EV(FAILED, "answered, but nobody listened after 2 attempts"),
-    EV(ENDED, "failed")};
-/* Voicemail first, then busy: the last attempt's outcome is told. */
-static const struct queue_event ev_gate_then_busy[] = {
-    EV(CALLING, "1"),
-    EV(ANSWERED, "PCMU"),
-    EV(UNHEARD, "gate"),
-    EV(CALLING, "2"),
-    EV(FAILED, "busy after 2 attempts"),
-    EV(ENDED, "failed")};
-static const struct queue_event ev_busy_then_gate[] = {
-    EV(CALLING, "1"),
-    EV(CALLING, "2"),
-    EV(ANSWERED, "PCMU"),
-    EV(UNHEARD, "gate"),
-    EV(FAILED, "answered, but nobody listened"),
-    EV(ENDED, "failed")};
-/* Not heard at the gate, then heard on the retry. */
-static const struct queue_event ev_gate_then_heard[] = {
-    EV(CALLING, "1"),     EV(ANSWERED, "PCMU"), EV(UNHEARD, "gate"),
-    EV(CALLING, "2"),     EV(ANSWERED, "PCMU"), EV(HEARD, "1"),
-    EV(ENDED, "notified")};
-
-#define N(a) (sizeof(a) / sizeof(a[0]))
+	return n;
+}
 
 static const struct {
-	const char *detail;
-	const struct queue_event *evs;
-	size_t n;
+	const char *detail, *events;
 	enum outcome_final want;
 } finals[] = {
-    {"notified", ev_heard, N(ev_heard), OUTCOME_FINAL_HEARD},
-    {"notified", ev_key2, N(ev_key2), OUTCOME_FINAL_NONE},
-    {"notified", ev_key0, N(ev_key0), OUTCOME_FINAL_HEARD},
-    {"notified", ev_voice, N(ev_voice), OUTCOME_FINAL_NONE},
-    {"failed", ev_gate, N(ev_gate), OUTCOME_FINAL_UNHEARD},
-    {"failed", ev_gate_then_busy, N(ev_gate_then_busy), OUTCOME_FINAL_FAILED},
-    {"failed", ev_busy_then_gate, N(ev_busy_then_gate), OUTCOME_FINAL_UNHEARD},
-    {"notified", ev_gate_then_heard, N(ev_gate_then_heard),
-     OUTCOME_FINAL_HEARD},
-    {"failed", NULL, 0, OUTCOME_FINAL_FAILED},
-    {"notified", NULL, 0, OUTCOME_FINAL_HEARD},
-    {"cancelled", ev_gate, N(ev_gate), OUTCOME_FINAL_NONE},
-    {NULL, ev_heard, N(ev_heard), OUTCOME_FINAL_NONE},
+    {"notified", "CAHE", OUTCOME_FINAL_HEARD},
+    {"notified", "CAH2E", OUTCOME_FINAL_NONE},  /* key 2 said it */
+    {"notified", "CAH0E", OUTCOME_FINAL_HEARD}, /* 0 is no reply */
+    {"notified", "CA7VE", OUTCOME_FINAL_NONE},  /* the voice reply */
+    {"failed", "CAUCAUFE", OUTCOME_FINAL_UNHEARD},
+    /* Voicemail, then busy: the last attempt's outcome is told. */
+    {"failed", "CAUCFE", OUTCOME_FINAL_FAILED},
+    {"failed", "CCAUFE", OUTCOME_FINAL_UNHEARD},
+    /* Not heard at the gate, then heard on the retry. */
+    {"notified", "CAUCAHE", OUTCOME_FINAL_HEARD},
+    {"failed", "", OUTCOME_FINAL_FAILED},
+    {"notified", "", OUTCOME_FINAL_HEARD},
+    {"cancelled", "CAUE", OUTCOME_FINAL_NONE},
+    {NULL, "CAHE", OUTCOME_FINAL_NONE},
 };
 
 int main(void)
 {
-	for (size_t i = 0; i < N(finals); i++)
-		CHECK_INT(outcome_final_kind(finals[i].detail, finals[i].evs,
-		                             finals[i].n),
+	for (size_t i = 0; i < sizeof(finals) / sizeof(finals[0]); i++) {
+		struct queue_event evs[16];
+		size_t n = events_of(finals[i].events, evs);
+
+		CHECK_INT(outcome_final_kind(finals[i].detail, evs, n),
 		          finals[i].want);
+	}
 
 	char out[128];
 
