@@ -144,8 +144,9 @@ class MonitoringTest(test_e2e_story.StoryTest):
             self.assertNotIn(secret, text)
 
     def test_one_call_moves_the_counters(self):
-        self.phone("uas_answer.xml", [pause(test_e2e_story.AFTER_MESSAGE_MS),
-                                      play(key_pcap(2))])
+        # Bob passes the voicemail gate with 5, then replies with 2.
+        self.phone("uas_answer.xml", test_e2e_story.GATE + [
+            pause(test_e2e_story.AFTER_MESSAGE_MS), play(key_pcap(2))])
         self.alice.send_message(jid("bob"), BODY)
         self.only_message_from(jid("bob"), body=test_e2e_story.CALL_BACK)
         # Alice has the reply while Bob still hears its confirmation: wait
@@ -196,8 +197,10 @@ class MonitoringTest(test_e2e_story.StoryTest):
             b[("ringbridge_jobs_finished_total", (("state", "failed"),))], 0)
         keys = {dict(l)["key"]: v for (n, l), v in b.items()
                 if n == "ringbridge_keys_total"}
+        # Every key pressed counts, the gate's digit too.
         self.assertEqual(keys["2"], 1)
-        self.assertEqual(sum(keys.values()), 1, keys)
+        self.assertEqual(keys["5"], 1)
+        self.assertEqual(sum(keys.values()), 2, keys)
         self.assertEqual(b[("ringbridge_voice_replies_total", ())], 0)
         self.assertEqual(b[("ringbridge_enqueue_to_invite_seconds_count", ())],
                          1)
