@@ -69,9 +69,10 @@ class BridgeGateTest(unittest.TestCase):
         self.assertEqual((st["state"], st["attempts"]), (3, 1))  # failed
         self.assertEqual(run.query("SELECT heard FROM job_messages"), [(0,)])
         # The announcement and the gate, then goodbye; the body never.
-        ann = self.assert_heard(heard, announcement(run), run)
-        gate = self.assert_heard(heard, GATE, run)
-        self.assertGreater(gate, ann)
+        # (Each is said twice, so which of the two matches best is
+        # arbitrary: no order between them is checked.)
+        self.assert_heard(heard, announcement(run), run)
+        self.assert_heard(heard, GATE, run)
         self.assert_heard(heard, "Goodbye.", run)
         _, snr = rbbridge.find(heard, rbbridge.say(BODY))
         self.assertLess(snr, 5.0, "the body reached the phone")
