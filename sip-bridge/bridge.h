@@ -9,8 +9,8 @@
  * rtp.c (ports, sockets, G.711), media.c (the one 20 ms clock, a thread
  * that sends every call's packets), jitter.c (the receive jitter buffer),
  * sdp.c (offer and answer), prompts.c (the texts), dbw.c (the thread that
- * does the queue's writes), presence.c and pidf.c (SIP presence,
- * docs/presence.md).
+ * does the queue's writes), presence*.c and pidf.c (SIP presence,
+ * docs/presence.md: one file per SIP usage, presence_internal.h).
  */
 #ifndef RB_SIP_BRIDGE_H
 #define RB_SIP_BRIDGE_H
