@@ -86,6 +86,20 @@ static void snap_clear(struct snap *s)
 	s->n_users = s->cap_users = s->n_rows = s->cap_rows = 0;
 }
 
+/* ARR (N elements of SIZE, room for *CAP) with room for one more, or NULL
+ * (ARR kept as it was). */
+static void *snap_room(void *arr, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 16;
+
+	if (n < *cap)
+		return arr;
+	arr = realloc(arr, c * size);
+	if (arr)
+		*cap = c;
+	return arr;
+}
+
 static int snap_user_cb(const char *jid, const char *addr, void *arg)
 {
 	struct snap *s = arg;
@@ -93,15 +107,10 @@ static int snap_user_cb(const char *jid, const char *addr, void *arg)
 
 	if (s->n_users >= MAX_USERS)
 		return 0;
-	if (s->n_users == s->cap_users) {
-		size_t cap = s->cap_users ? s->cap_users * 2 : 16;
-
-		u = realloc(s->users, cap * sizeof(*u));
-		if (!u)
-			return -ENOMEM;
-		s->users = u;
-		s->cap_users = cap;
-	}
+	u = snap_room(s->users, &s->cap_users, s->n_users, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	s->users = u;
 	u = &s->users[s->n_users];
 	u->jid = strdup(jid);
 	u->addr = strdup(addr);
@@ -121,15 +130,10 @@ static int snap_row_cb(const struct queue_presence *r, void *arg)
 
 	if (s->n_rows >= MAX_USERS)
 		return 0;
-	if (s->n_rows == s->cap_rows) {
-		size_t cap = s->cap_rows ? s->cap_rows * 2 : 16;
-
-		w = realloc(s->rows, cap * sizeof(*w));
-		if (!w)
-			return -ENOMEM;
-		s->rows = w;
-		s->cap_rows = cap;
-	}
+	w = snap_room(s->rows, &s->cap_rows, s->n_rows, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	s->rows = w;
 	w = &s->rows[s->n_rows];
 	w->jid = strdup(r->jid);
 	w->state = strdup(r->state);
