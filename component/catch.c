@@ -30,6 +30,7 @@ struct catch_ctx {
 	bool roster_only; /* the callee wants calls only from contacts */
 	bool ordered;     /* waiting in comp.catch_order */
 	bool ready;       /* its look-ups are done: may go to the store */
+	bool quiet;       /* its failure is logged already (commit_failed) */
 	catch_done_cb done;
 	void *arg;
 };
@@ -76,7 +77,7 @@ static void finish(struct catch_ctx *x, enum catch_verdict v,
 
 	if (ordered)
 		g_queue_remove(c->catch_order, x);
-	if (v != CATCH_QUEUED)
+	if (v != CATCH_QUEUED && !x->quiet)
 		log_info(TAG, "message from %s to %s not queued: %s", x->sender,
 		         x->callee, catch_verdict_name(v));
 	x->done(c, v, r, err, x->arg);
@@ -111,15 +112,57 @@ static char *default_name(const char *sender)
 	return shorten(local, NAME_CHARS_MAX);
 }
 
+/*
+ * A full disk or a failing database fails every commit until it is fixed:
+ * each push is answered "wait" (the server keeps the registration), and
+ * the log says what is wrong once, when the run of failures starts, and
+ * once when commits work again, not once per message.
+ */
+static void commit_failed(struct comp *c, const struct catch_ctx *x, int err)
+{
+	c->commit_failed++;
+	if (c->commit_failing_since_ms) {
+		log_debug(TAG, "message from %s to %s not queued: %s",
+		          x->sender, x->callee, strerror(-err));
+		return;
+	}
+	c->commit_failing_since_ms = comp_now_ms();
+	log_err(TAG,
+	        "cannot commit caught messages to the queue: %s (is the "
+	        "queue's disk full, or the database down?). Pushes are "
+	        "answered \"wait\" so the server keeps the registrations; "
+	        "catching resumes by itself once the queue commits again, "
+	        "and messages sent meanwhile are phoned only where the server "
+	        "sends the push again (Prosody with mod_ringbridge, "
+	        "docs/operations.md). Logged once until then",
+	        strerror(-err));
+}
+
+static void commit_worked(struct comp *c)
+{
+	if (!c->commit_failing_since_ms)
+		return;
+	log_warn(TAG,
+	         "caught messages commit to the queue again, after %.1f s "
+	         "in which %llu pushes were answered \"wait\"",
+	         (double)(comp_now_ms() - c->commit_failing_since_ms) / 1000.0,
+	         (unsigned long long)c->commit_failed);
+	c->commit_failing_since_ms = 0;
+	c->commit_failed = 0;
+}
+
 static void stored(struct comp *c, enum queue_enqueue_result r, int64_t job_id,
                    int err, void *arg)
 {
 	struct catch_ctx *x = arg;
 
 	if (err) {
+		commit_failed(c, x, err);
+		x->quiet = true;
 		finish(x, CATCH_ERROR, r, err);
 		return;
 	}
+	commit_worked(c);
 	if (r == QUEUE_ENQ_LIMIT_CALLEE || r == QUEUE_ENQ_LIMIT_SENDER)
 		log_warn(TAG, "message from %s to %s not phoned: %s", x->sender,
 		         x->callee, queue_enqueue_result_name(r));

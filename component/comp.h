@@ -89,6 +89,10 @@ struct comp {
 	int64_t status_due_ms;   /* next status heartbeat (status.c) */
 	bool status_failed;      /* the last status write failed (logged) */
 	bool status_stopped;     /* the last write: the process is exiting */
+	/* A run of failed commits of caught messages (catch.c), logged once
+	 * when it starts and once when commits work again. */
+	int64_t commit_failing_since_ms; /* 0: the last commit worked */
+	uint64_t commit_failed;          /* messages answered "wait" in it */
 };
 
 /* ---- status.c: the status row ringbridgectl check reads ---- */

@@ -155,8 +155,10 @@ static void commit_batch(void *arg, struct worker_item *batch)
 	if (!err)
 		err = queue_batch_commit(s->q);
 	if (err) {
-		log_err(TAG, "committing %zu caught messages failed: %s", n,
-		        strerror(-err));
+		/* Each caller's completion gets the error; catch.c logs a
+		 * run of failures once. */
+		log_debug(TAG, "committing %zu caught messages failed: %s", n,
+		          strerror(-err));
 		queue_batch_rollback(s->q);
 		for (wi = batch; wi; wi = wi->next)
 			ITEM(wi)->err = err;

@@ -295,7 +295,8 @@ struct engine {
 };
 
 /* Maps an SQLite result to our errors; logs what is not the caller's to
- * handle (-EIO). */
+ * handle (-EIO). A full disk (-ENOSPC) fails every write until space
+ * returns: the caller says so once, not this line per statement. */
 static int sq_err(struct engine *e, int rc, const char *what)
 {
 	switch (rc & 0xff) {
@@ -306,6 +307,8 @@ static int sq_err(struct engine *e, int rc, const char *what)
 		return -EEXIST;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
+	case SQLITE_FULL:
+		return -ENOSPC;
 	}
 	log_err(TAG, "%s: %s (%s)", what, sqlite3_errmsg(e->db),
 	        sqlite3_errstr(rc));
