@@ -18,13 +18,16 @@ static void read_namespaces(struct xmppc_grants *g, xmpp_stanza_t *e)
 	for (xmpp_stanza_t *ch = xmpp_stanza_get_children(e); ch;
 	     ch = xmpp_stanza_get_next(ch)) {
 		const char *ns, *type;
-		bool set;
+		bool set, get;
 
 		if (!is(xmpp_stanza_get_name(ch), "namespace"))
 			continue;
 		ns = xmpp_stanza_get_attribute(ch, "ns");
 		type = xmpp_stanza_get_attribute(ch, "type");
 		set = is(type, "set") || is(type, "both");
+		get = is(type, "get") || is(type, "both");
+		if (get && is(ns, "urn:xmpp:mam:2"))
+			g->iq_mam_get = true;
 		if (set && is(ns, "urn:xmpp:push:0"))
 			g->iq_push_set = true;
 		if (set && is(ns, "http://jabber.org/protocol/pubsub"))

@@ -16,6 +16,7 @@ struct xmppc_grants {
 	bool roster_get;    /* roster get or both */
 	bool iq_push_set;   /* iq urn:xmpp:push:0 set (or both) */
 	bool iq_pubsub_set; /* iq http://jabber.org/protocol/pubsub set */
+	bool iq_mam_get;    /* iq urn:xmpp:mam:2 get (or both) */
 };
 
 /*

@@ -410,7 +410,7 @@ void comp_catch(struct comp *c, const struct catch_request *req,
 	/* An encrypted message's body is only a fallback text: the bridge
 	 * says "sent you an encrypted message" instead of reading it. */
 	x->body = shorten(req->body, c->cfg->policy.max_body_chars);
-	if (!policy_sender_allowed(c->cfg, x->sender)) {
+	if (!req->notice_from && !policy_sender_allowed(c->cfg, x->sender)) {
 		finish(x, CATCH_SENDER_REFUSED, QUEUE_ENQ_NEW_JOB, 0);
 		return;
 	}
@@ -425,6 +425,11 @@ void comp_catch(struct comp *c, const struct catch_request *req,
 	}
 	g_queue_push_tail(c->catch_order, x);
 	x->ordered = true;
+	if (req->notice_from) {
+		set_name(x, req->notice_from);
+		submit(x);
+		return;
+	}
 	p = req->destination ? NULL : comp_privileges_for(c, x->callee);
 	if (p && p->roster_get) {
 		xmpp_stanza_t *iq = xmpp_iq_new(c->ctx, "get", NULL);

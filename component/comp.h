@@ -38,6 +38,7 @@ struct comp_privileges {
 	bool roster_get;    /* roster get or both */
 	bool iq_push_set;   /* urn:xmpp:push:0 set */
 	bool iq_pubsub_set; /* http://jabber.org/protocol/pubsub set */
+	bool iq_mam_get;    /* urn:xmpp:mam:2 get: archive metadata */
 };
 
 struct comp {
@@ -100,6 +101,11 @@ struct comp {
  * row older than three of these for a component that is not running. */
 #define COMP_STATUS_HEARTBEAT_MS 30000
 void comp_status_write(struct comp *c);
+
+/* ---- missed.c: messages archived while disconnected ---- */
+/* After each (re)connect, once presence settled: reads each verified
+ * user's archive end and phones a notice for what arrived unseen. */
+void comp_missed_check(struct comp *c);
 
 /* ---- time ---- */
 int64_t comp_now_ms(void);
@@ -294,6 +300,9 @@ struct catch_request {
 	bool encrypted; /* an encrypted payload was present */
 	const char *idem_key;
 	const char *destination; /* direct dialling: no registration */
+	/* Set: a notice from the component itself (missed.c), spoken as
+	 * from this name; no sender policy, roster or vCard look-up. */
+	const char *notice_from;
 };
 
 /* Called on the main thread when the catch has been decided (and, when

@@ -89,13 +89,14 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 	p->roster_get = g.roster_get;
 	p->iq_push_set = g.iq_push_set;
 	p->iq_pubsub_set = g.iq_pubsub_set;
+	p->iq_mam_get = g.iq_mam_get;
 	log_info(TAG,
 	         "%s grants %s: presence %s, message %s, roster %s, push %s, "
-	         "pubsub %s",
+	         "pubsub %s, archive metadata %s",
 	         from, ns, p->presence ? "yes" : "no",
 	         p->message ? "yes" : "no", p->roster_get ? "yes" : "no",
 	         p->iq_push_set ? "yes" : "no",
-	         p->iq_pubsub_set ? "yes" : "no");
+	         p->iq_pubsub_set ? "yes" : "no", p->iq_mam_get ? "yes" : "no");
 	if (p->presence && !strcmp(ns, NS_PRIV1))
 		log_info(TAG,
 		         "%s speaks %s (ejabberd 23.01): users already online "
@@ -108,6 +109,13 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 		         "to its users' own JIDs will not be caught, only "
 		         "messages to gateway addresses (user@%s)",
 		         from, c->domain);
+	if (p->iq_push_set && !p->iq_mam_get && !strcmp(ns, NS_PRIV2))
+		log_info(TAG,
+		         "%s grants no urn:xmpp:mam:2 get IQ privilege: messages "
+		         "its users receive while the component is disconnected "
+		         "are not noticed unless mod_ringbridge re-sends them "
+		         "(docs/prosody.md)",
+		         from);
 	comp_status_write(c);
 	return true;
 }

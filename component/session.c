@@ -406,6 +406,7 @@ int comp_run(struct comp *c)
 		if (c->settle_at_ms && now >= c->settle_at_ms) {
 			c->settle_at_ms = 0;
 			comp_presence_rows_settle(c);
+			comp_missed_check(c);
 		}
 		if (now >= next_event_poll) {
 			/* Safety net: a lost wake-up delays an outcome by

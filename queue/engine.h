@@ -127,6 +127,11 @@ enum engine_statement_id {
 	ES_BRIDGE_LIST,   /* ?1 since -> owner, host, pid, started_ms,
 	                     heartbeat_ms, calls, presence_lease */
 	ES_JOBS_BY_STATE, /* -> one row: the jobs in state 0, 1, 2, 3, 4 */
+	ES_MARK_GET,      /* ?1 jid -> end_id, end_ms, checked_ms */
+	ES_MARK_PUT,      /* ?1 jid ?2 end_id ?3 end_ms ?4 now; upsert */
+	ES_MARK_ACCOUNTED, /* ?1 callee -> the newest received_ms of its
+	                      caught messages, the newest delivered_ms of
+	                      its jobs' events (0 when none) */
 
 	/*
 	 * Read-only, for the status page and `ringbridgectl status`

@@ -482,6 +482,26 @@ int queue_jobs_count_by_state(struct queue *q,
 int queue_calls_per_hour(struct queue *q, int64_t first_hour, int64_t *counts,
                          size_t n);
 
+/* ---- archive marks (component/missed.c) ---------------------------------- */
+
+/* The end of a user's server-side message archive, as last seen. */
+struct queue_archive_mark {
+	char *end_id;       /* the newest archived message's stable id */
+	int64_t end_ms;     /* its timestamp, the server's clock */
+	int64_t checked_ms; /* when the component read it (queue's clock) */
+};
+
+/* JID's mark into OUT (free with queue_archive_mark_clear); -ENOENT when
+ * the archive was never looked at for JID. */
+int queue_archive_mark_get(struct queue *q, const char *jid,
+                           struct queue_archive_mark *out);
+int queue_archive_mark_put(struct queue *q, const char *jid,
+                           const char *end_id, int64_t end_ms);
+void queue_archive_mark_clear(struct queue_archive_mark *m);
+/* *MS: the newest time the queue knows the component acted for JID (a
+ * caught message received, an outcome delivered); 0 when never. */
+int queue_archive_accounted(struct queue *q, const char *jid, int64_t *ms);
+
 /* ---- wake-ups between processes ------------------------------------------ */
 
 enum queue_channel {
