@@ -29,6 +29,8 @@
 	"unavailable. They are waiting in your chat app."
 /* Longer than any stable id a server gives (Prosody: a uuid). */
 #define END_ID_MAX 128
+/* The mark of an empty archive: no server id has spaces. */
+#define EMPTY_END "(empty archive)"
 
 struct missed_check {
 	char *jid;
@@ -136,8 +138,12 @@ static void decide(struct comp *c, struct missed_check *k)
 		         strerror(-err));
 		goto out;
 	}
-	if (!strcmp(m.end_id, k->end_id) || k->end_ms <= m.end_ms)
+	if (!strcmp(m.end_id, k->end_id) || k->end_ms <= m.end_ms) {
+		/* Nothing new (or the archive expired messages): recorded
+		 * as looked at. */
+		mark_store(c, k);
 		goto out;
+	}
 	err = queue_archive_accounted(c->q, k->jid, &accounted);
 	if (err) {
 		log_warn(TAG, "cannot read what was caught for %s: %s", k->jid,
@@ -190,8 +196,11 @@ static void metadata_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 		return;
 	}
 	if (!end) {
-		/* An empty archive: nothing arrived, nothing to record. */
-		check_free(k);
+		/* An empty archive, recorded so that its first message
+		 * counts as new at the next look. */
+		k->end_id = g_strdup(EMPTY_END);
+		k->end_ms = 0;
+		decide(c, k);
 		return;
 	}
 	k->end_id = g_strdup(xmpp_stanza_get_attribute(end, "id"));

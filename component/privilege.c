@@ -95,8 +95,8 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 	         "pubsub %s, archive metadata %s",
 	         from, ns, p->presence ? "yes" : "no",
 	         p->message ? "yes" : "no", p->roster_get ? "yes" : "no",
-	         p->iq_push_set ? "yes" : "no",
-	         p->iq_pubsub_set ? "yes" : "no", p->iq_mam_get ? "yes" : "no");
+	         p->iq_push_set ? "yes" : "no", p->iq_pubsub_set ? "yes" : "no",
+	         p->iq_mam_get ? "yes" : "no");
 	if (p->presence && !strcmp(ns, NS_PRIV1))
 		log_info(TAG,
 		         "%s speaks %s (ejabberd 23.01): users already online "
@@ -110,12 +110,13 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 		         "messages to gateway addresses (user@%s)",
 		         from, c->domain);
 	if (p->iq_push_set && !p->iq_mam_get && !strcmp(ns, NS_PRIV2))
-		log_info(TAG,
-		         "%s grants no urn:xmpp:mam:2 get IQ privilege: messages "
-		         "its users receive while the component is disconnected "
-		         "are not noticed unless mod_ringbridge re-sends them "
-		         "(docs/prosody.md)",
-		         from);
+		log_info(
+		    TAG,
+		    "%s grants no urn:xmpp:mam:2 get IQ privilege: messages "
+		    "its users receive while the component is disconnected "
+		    "are not noticed unless mod_ringbridge re-sends them "
+		    "(docs/prosody.md)",
+		    from);
 	comp_status_write(c);
 	return true;
 }

@@ -129,9 +129,9 @@ enum engine_statement_id {
 	ES_JOBS_BY_STATE, /* -> one row: the jobs in state 0, 1, 2, 3, 4 */
 	ES_MARK_GET,      /* ?1 jid -> end_id, end_ms, checked_ms */
 	ES_MARK_PUT,      /* ?1 jid ?2 end_id ?3 end_ms ?4 now; upsert */
-	ES_MARK_ACCOUNTED, /* ?1 callee -> the newest received_ms of its
-	                      caught messages, the newest delivered_ms of
-	                      its jobs' events (0 when none) */
+	/* ?1 callee -> the newest received_ms of its caught messages, the
+	 * newest delivered_ms of its jobs' events (0 when none) */
+	ES_MARK_ACCOUNTED,
 
 	/*
 	 * Read-only, for the status page and `ringbridgectl status`

@@ -270,8 +270,7 @@ static const char *const sqlite_sql[ES_COUNT] = {
         "SELECT COALESCE((SELECT max(m.received_ms) FROM job_messages m "
         "JOIN jobs j ON j.id = m.job_id WHERE j.callee_jid = ?1), 0), "
         "COALESCE((SELECT max(e.delivered_ms) FROM events e "
-        "JOIN jobs j ON j.id = e.job_id WHERE j.callee_jid = ?1), 0)"
-};
+        "JOIN jobs j ON j.id = e.job_id WHERE j.callee_jid = ?1), 0)"};
 
 /* The transaction statements, kept prepared like the others. */
 enum tx {

@@ -495,8 +495,8 @@ struct queue_archive_mark {
  * the archive was never looked at for JID. */
 int queue_archive_mark_get(struct queue *q, const char *jid,
                            struct queue_archive_mark *out);
-int queue_archive_mark_put(struct queue *q, const char *jid,
-                           const char *end_id, int64_t end_ms);
+int queue_archive_mark_put(struct queue *q, const char *jid, const char *end_id,
+                           int64_t end_ms);
 void queue_archive_mark_clear(struct queue_archive_mark *m);
 /* *MS: the newest time the queue knows the component acted for JID (a
  * caught message received, an outcome delivered); 0 when never. */

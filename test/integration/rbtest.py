@@ -406,7 +406,11 @@ class Prosody:
     def __init__(self, *, roster_privilege=False, mam=False, upload=False,
                  secret=None, component=GATEWAY, extra_global="",
                  extra_host="", debug=True, pubsub_privilege=True,
-                 version=None, ringbridge_module=False, upload_path=""):
+                 version=None, ringbridge_module=False, upload_path="",
+                 mam_privilege=False):
+        # mam_privilege: the IQ privilege urn:xmpp:mam:2 get (archive
+        # metadata, component/missed.c); implies mod_mam.
+        self.mam_privilege = mam_privilege
         self.version = version or PROSODY_VERSION
         # deploy/prosody/mod_ringbridge.lua, enabled as docs/prosody.md
         # says: its folder in plugin_paths, "ringbridge" in the host's
@@ -427,7 +431,7 @@ class Prosody:
         self.c2s_port, self.component_port, self.http_port = free_ports(3)
         self.secret = secret or "s3cret-" + uuid.uuid4().hex[:12]
         self.component = component
-        self.mam = mam
+        self.mam = mam or mam_privilege
         self.upload = upload
         # Put before the slots' path: a prefix Prosody does not serve
         # makes every PUT a 404.
@@ -454,6 +458,8 @@ class Prosody:
         iq = '["urn:xmpp:push:0"] = "set"'
         if self.pubsub_privilege:
             iq += '; ["http://jabber.org/protocol/pubsub"] = "set"'
+        if self.mam_privilege:
+            iq += '; ["urn:xmpp:mam:2"] = "get"'
         roster = ('\n      roster = "get";' if self.roster_privilege else "")
         upload = ""
         if self.upload:
