@@ -80,6 +80,13 @@ class _Outage(rbtest.ComponentTest):
         rbtest.wait_until(lambda: "before" in self.bodies(), 20,
                           what="the message before the outage caught")
 
+    def route_gone(self):
+        try:
+            return self.alice.disco_info(GATEWAY, timeout=2.0).get(
+                "type") == "error"
+        except AssertionError:  # no answer: it went to the dead socket
+            return False
+
     def bodies(self):
         return [m["body"] for m in self.db.job_messages()]
 
@@ -88,6 +95,12 @@ class _Outage(rbtest.ComponentTest):
         gateway address; the component comes back. Returns the error the
         gateway message came back with."""
         self.comp.kill()
+        # Until ejabberd has seen the socket close, its route to the
+        # component still stands and a stanza sent on it is gone with the
+        # dead process (seen once here: a race of the server's, not an
+        # outage): wait until the route has gone.
+        rbtest.wait_until(self.route_gone, 30,
+                          what="ejabberd to notice the component gone")
         self.alice.send_message(jid("bob"), "during")
         self.alice.send_message("bob@%s" % GATEWAY, "to the gateway")
         err = self.alice.wait_message(from_="bob@%s" % GATEWAY,
