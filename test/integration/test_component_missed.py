@@ -5,7 +5,8 @@ archive metadata, sees the archive grew while it was away, and queues one
 notice call for bob ("You received new messages while the phone service
 was unavailable..."); a second reconnect does not queue another, and an
 outcome the component itself sends as bob (which Prosody archives) is not
-taken for a missed message.
+taken for a missed message. A message to a gateway address during the
+outage comes back to its sender as an error.
 
 Cost: about 25 s (COST 60). It runs in both builds (missed.c parses
 server input: the sanitizers should see it) and, in the plain build, on
@@ -13,6 +14,7 @@ Prosody 13 too (integration/prosody13/: the metadata get goes through the
 community mod_privilege and 13's mod_mam, whose timestamps may differ)."""
 
 import sqlite3
+import sys
 import time
 import unittest
 
@@ -109,6 +111,16 @@ class MissedTest(rbtest.ComponentTest):
         self.assertEqual(self.notices(), [])
         self.assertIn("grew only with what was caught or sent",
                       self.comp.log.read_text(errors="replace"))
+
+    def test_gateway_message_during_outage_bounces_to_the_sender(self):
+        self.comp.stop()
+        self.alice.send_message("bob@%s" % GATEWAY, "to the gateway")
+        err = self.alice.wait_message(from_="bob@%s" % GATEWAY,
+                                      mtype="error", timeout=20)
+        sys.stderr.write("\ngateway message during the outage: %s\n"
+                         % (rbtest.error_condition(err),))
+        self.assertIsNotNone(rbtest.error_condition(err)[1])
+        self.comp.start()
 
 
 if __name__ == "__main__":
