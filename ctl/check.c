@@ -12,6 +12,7 @@
  * problems again on stderr; exit 0 when nothing is missing, 1 otherwise.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,37 @@ static int grants_parse(const char *text, struct check_grant *grants, int max)
 	return n;
 }
 
+/*
+ * ejabberd 23.01 (the one server speaking urn:xmpp:privilege:1) routes a
+ * push for a disconnected component to s2s, and mod_push deletes a
+ * registration on any error but "wait": an unresolvable component domain
+ * fails with remote-server-not-found (cancel), a resolvable one with a
+ * refused connection, remote-server-timeout (wait). Looked up here, which
+ * is the ejabberd host's answer only when both run on one host or share
+ * DNS: said so in the line.
+ */
+static void report_outage_route(struct check *k, const char *server)
+{
+	const char *gw = k->cfg->xmpp.domain;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+
+	if (getaddrinfo(gw, "5269", &hints, &ai) == 0) {
+		freeaddrinfo(ai);
+		say("outage: %s resolves here: if it does on the ejabberd "
+		    "host too, pushes during a component outage bounce as "
+		    "\"wait\" and %s keeps users' client-enabled push",
+		    gw, server);
+		return;
+	}
+	say("warn outage: %s does not resolve here: if not on the ejabberd "
+	    "host either, the first push during a component outage makes %s "
+	    "delete each client-enabled push registration it reaches (users "
+	    "must enable push again); add \"127.0.0.1 %s\" to that host's "
+	    "/etc/hosts (docs/ejabberd.md)",
+	    gw, server, gw);
+	k->n_warnings++;
+}
+
 static void report_grants(struct check *k, const struct check_grant *grants,
                           int n)
 {
@@ -161,6 +193,8 @@ static void report_grants(struct check *k, const struct check_grant *grants,
 			    d, cfg->xmpp.domain);
 			k->n_warnings++;
 		}
+		if (!strcmp(g->ns, "urn:xmpp:privilege:1"))
+			report_outage_route(k, d);
 		if (!g->presence) {
 			say("warn presence: not granted on %s: the component "
 			    "asks each user for a subscription instead",

@@ -9,7 +9,8 @@ host to an address where no s2s listener answers (docs/operations.md:
 an /etc/hosts line), the failure is a refused connection, bounced as
 remote-server-timeout, type wait, and the registration survives: the next
 message after the reconnect is caught. Either way a message written to a
-gateway address during the outage comes back to its sender as an error.
+gateway address during the outage comes back to its sender as an error,
+and `ringbridgectl check` says which of the two cases it sees.
 The messages of the outage window stay in Bob's offline storage unphoned
 (ejabberd never re-sends a push; its archive answers only the user).
 
@@ -38,24 +39,29 @@ ENABLE_PUSH = ("<iq type='set' id='ringbridge-push'>"
                "</iq>")
 
 
+def in_hosts_namespace(hosts, argv):
+    """ARGV run in a mount namespace of its own whose /etc/hosts is HOSTS."""
+    return ["unshare", "--mount", "--propagation", "private", "--",
+            "sh", "-c", "mount --bind %s /etc/hosts && exec \"$@\""
+            % shlex.quote(str(hosts)), "sh"] + [str(a) for a in argv]
+
+
 class EjabberdResolvingGateway(rbejabberd.Ejabberd):
     """ejabberd whose /etc/hosts names the component's domain (loopback,
     where nothing serves s2s), in a mount namespace of its own."""
 
     def start(self, timeout=rbtest.START_TIMEOUT):
-        hosts = self.dir / "hosts"
-        hosts.write_text(pathlib.Path("/etc/hosts").read_text()
-                         + "\n127.0.0.1 %s\n" % self.component)
-        os.chmod(hosts, 0o644)
+        self.hosts = self.dir / "hosts"
+        self.hosts.write_text(pathlib.Path("/etc/hosts").read_text()
+                              + "\n127.0.0.1 %s\n" % self.component)
+        os.chmod(self.hosts, 0o644)
         real = self._ctl_argv
 
         def wrapped(*args):
             argv = real(*args)
             if args[:1] != ("foreground",):
                 return argv
-            return ["unshare", "--mount", "--propagation", "private", "--",
-                    "sh", "-c", "mount --bind %s /etc/hosts && exec \"$@\""
-                    % shlex.quote(str(hosts)), "sh"] + argv
+            return in_hosts_namespace(self.hosts, argv)
         self._ctl_argv = wrapped
         try:
             return super().start(timeout)
@@ -111,6 +117,15 @@ class _Outage(rbtest.ComponentTest):
         self.comp.wait_ready(self.alice)
         return rbtest.error_condition(err)[:2]
 
+    def check(self, hosts=None):
+        """ringbridgectl check's output (its verdict does not matter here:
+        no bridge runs), in HOSTS' namespace when given."""
+        argv = [rbtest.CTL_BIN, "-c", self.comp.config, "check"]
+        if hosts:
+            argv = in_hosts_namespace(hosts, argv)
+        r = rbtest.rb_run(argv, timeout=60, capture_output=True, text=True)
+        return r.stdout
+
     def after(self):
         time.sleep(1.0)
         self.alice.send_message(jid("bob"), "after")
@@ -123,6 +138,8 @@ class DefaultEjabberdOutageTest(_Outage):
     server_class = rbejabberd.Ejabberd
 
     def test_outage_deletes_the_client_registration(self):
+        self.assertIn("warn outage: %s does not resolve here" % GATEWAY,
+                      self.check())
         self.enable_push_from_bobs_client()
         cond = self.outage()
         self.assertEqual(cond, ("cancel", "remote-server-not-found"))
@@ -140,6 +157,9 @@ class ResolvingEjabberdOutageTest(_Outage):
     server_class = EjabberdResolvingGateway
 
     def test_registration_survives_and_catching_resumes(self):
+        out = self.check(self.prosody.hosts)
+        self.assertIn("outage: %s resolves here" % GATEWAY, out)
+        self.assertNotIn("warn outage", out)
         self.enable_push_from_bobs_client()
         cond = self.outage()
         self.assertEqual(cond, ("wait", "remote-server-timeout"))
