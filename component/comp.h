@@ -94,6 +94,7 @@ struct comp {
 	 * when it starts and once when commits work again. */
 	int64_t commit_failing_since_ms; /* 0: the last commit worked */
 	uint64_t commit_failed;          /* messages answered "wait" in it */
+	GPtrArray *missed_parked; /* archive ends read, decided at settle */
 };
 
 /* ---- status.c: the status row ringbridgectl check reads ---- */
@@ -103,9 +104,14 @@ struct comp {
 void comp_status_write(struct comp *c);
 
 /* ---- missed.c: messages archived while disconnected ---- */
-/* After each (re)connect, once presence settled: reads each verified
- * user's archive end and phones a notice for what arrived unseen. */
+/* After each (re)connect, as soon as the privileges are known: reads each
+ * verified user's archive end (before pushes caught since the reconnect
+ * move it); comp_missed_settle(), once presence has settled, phones a
+ * notice for what arrived unseen. comp_missed_reset() drops what a lost
+ * session left undecided (also at exit). */
 void comp_missed_check(struct comp *c);
+void comp_missed_settle(struct comp *c);
+void comp_missed_reset(struct comp *c);
 
 /* ---- time ---- */
 int64_t comp_now_ms(void);

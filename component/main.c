@@ -147,6 +147,7 @@ static void comp_fini(struct comp *c)
 		g_hash_table_destroy(c->names);
 	if (c->catch_order)
 		g_queue_free(c->catch_order);
+	comp_missed_reset(c);
 	comp_presence_free(c->presence);
 	comp_presence_rows_free(c->rows);
 	comp_gwpres_free(c->gwpres);

@@ -10,6 +10,9 @@
  * end is compared with the one seen last time (the queue's archive marks),
  * and a user whose archive grew with something the component did not take
  * part in is phoned with a notice through the normal catch path. The
+ * ends are read as soon as the session's privileges are known, before
+ * pushes caught after the reconnect move them, and decided once presence
+ * has settled. The
  * queue's idempotency key (the archive end id) and the mark written after
  * the notice is committed keep a reconnect from phoning twice.
  */
@@ -36,6 +39,8 @@ struct missed_check {
 	char *jid;
 	char *end_id;
 	int64_t end_ms;
+	/* what the queue showed done for the user when the end was read */
+	int64_t accounted_ms;
 };
 
 static void check_free(struct missed_check *k)
@@ -124,7 +129,6 @@ static void decide(struct comp *c, struct missed_check *k)
 {
 	struct queue_archive_mark m = {0};
 	struct catch_request req = {0};
-	int64_t accounted = 0;
 	char *key;
 	int err;
 
@@ -144,13 +148,7 @@ static void decide(struct comp *c, struct missed_check *k)
 		mark_store(c, k);
 		goto out;
 	}
-	err = queue_archive_accounted(c->q, k->jid, &accounted);
-	if (err) {
-		log_warn(TAG, "cannot read what was caught for %s: %s", k->jid,
-		         strerror(-err));
-		goto out;
-	}
-	if (k->end_ms / 1000 <= accounted / 1000) {
+	if (k->end_ms / 1000 <= k->accounted_ms / 1000) {
 		log_debug(TAG,
 		          "archive of %s grew only with what was caught or "
 		          "sent for it",
@@ -174,11 +172,41 @@ out:
 	check_free(k);
 }
 
+/* Decided now, or at settle when presence is still coming in (an online
+ * user is not phoned, and only then is that known). */
+static void decide_when_settled(struct comp *c, struct missed_check *k)
+{
+	int err;
+
+	/* Read with the end, not at settle: pushes caught meanwhile are
+	 * newer than the end and must not count. */
+	err = queue_archive_accounted(c->q, k->jid, &k->accounted_ms);
+	if (err) {
+		log_warn(TAG, "cannot read what was caught for %s: %s", k->jid,
+		         strerror(-err));
+		check_free(k);
+		return;
+	}
+	if (!c->settle_at_ms) {
+		decide(c, k);
+		return;
+	}
+	if (!c->missed_parked)
+		c->missed_parked = g_ptr_array_new();
+	g_ptr_array_add(c->missed_parked, k);
+}
+
 static void metadata_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 {
 	struct missed_check *k = arg;
 	xmpp_stanza_t *md = NULL, *end = NULL;
 	const char *type = reply ? xmpp_stanza_get_type(reply) : NULL;
+
+	if (!reply && !c->connected) {
+		/* The session ended first: the next one asks again. */
+		check_free(k);
+		return;
+	}
 
 	if (type && !strcmp(type, "result"))
 		md = xmpp_stanza_get_child_by_name_and_ns(reply, "metadata",
@@ -200,7 +228,7 @@ static void metadata_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 		 * counts as new at the next look. */
 		k->end_id = g_strdup(EMPTY_END);
 		k->end_ms = 0;
-		decide(c, k);
+		decide_when_settled(c, k);
 		return;
 	}
 	k->end_id = g_strdup(xmpp_stanza_get_attribute(end, "id"));
@@ -213,7 +241,9 @@ static void metadata_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 		check_free(k);
 		return;
 	}
-	decide(c, k);
+	log_debug(TAG, "archive end of %s: %s at %lld", k->jid, k->end_id,
+	          (long long)k->end_ms);
+	decide_when_settled(c, k);
 }
 
 static int ask_one(const struct queue_registration *r, void *arg)
@@ -236,6 +266,28 @@ static int ask_one(const struct queue_registration *r, void *arg)
 		check_free(k);
 	}
 	return 0;
+}
+
+void comp_missed_settle(struct comp *c)
+{
+	GPtrArray *parked = c->missed_parked;
+
+	c->missed_parked = NULL;
+	for (guint i = 0; parked && i < parked->len; i++)
+		decide(c, parked->pdata[i]);
+	if (parked)
+		g_ptr_array_free(parked, TRUE);
+}
+
+void comp_missed_reset(struct comp *c)
+{
+	GPtrArray *parked = c->missed_parked;
+
+	c->missed_parked = NULL;
+	for (guint i = 0; parked && i < parked->len; i++)
+		check_free(parked->pdata[i]);
+	if (parked)
+		g_ptr_array_free(parked, TRUE);
 }
 
 void comp_missed_check(struct comp *c)

@@ -93,6 +93,7 @@ static void session_lost(struct comp *c)
 	c->xmpp_fd = -1;
 	comp_presence_clear(c->presence);
 	comp_pending_iq_clear(c);
+	comp_missed_reset(c);
 	comp_outcomes_reset(c->outcomes);
 	upload_reset(c->uploader);
 	comp_privilege_reset(c);
@@ -218,6 +219,7 @@ static void startup_work(struct comp *c)
 	comp_push_reconcile(c, true);
 	comp_presence_subscribe_fallback(c);
 	comp_gwpres_session_start(c);
+	comp_missed_check(c);
 	upload_discover(c->uploader);
 	comp_outcomes_poll(c->outcomes);
 	/* Ready for systemd once, the first time there is a session and its
@@ -406,7 +408,7 @@ int comp_run(struct comp *c)
 		if (c->settle_at_ms && now >= c->settle_at_ms) {
 			c->settle_at_ms = 0;
 			comp_presence_rows_settle(c);
-			comp_missed_check(c);
+			comp_missed_settle(c);
 		}
 		if (now >= next_event_poll) {
 			/* Safety net: a lost wake-up delays an outcome by

@@ -84,6 +84,26 @@ class MissedTest(rbtest.ComponentTest):
         self.assertEqual(len(self.notices()), 1)
         self.assertEqual(self.mark()["end_id"], end)
 
+    def test_message_caught_right_after_the_reconnect_does_not_hide_it(self):
+        # The archive end is read before pushes caught after the
+        # reconnect move it: a message caught at once does not make the
+        # outage's messages look caught.
+        self.wait_looked(0)
+        self.comp.stop()
+        self.alice.send_message(jid("bob"), "while you were away")
+        self.alice.sync()
+        self.comp.start()
+        rbtest.wait_until(lambda: "archive end of bob@localhost" in
+                          self.comp.log.read_text(errors="replace"), 30,
+                          what="bob's archive end read")
+        self.comp.wait_ready(self.alice)
+        self.alice.send_message(jid("bob"), "just after")
+        rbtest.wait_until(lambda: "just after" in [
+            m["body"] for m in self.db.job_messages()], 20,
+            what="the message after the reconnect caught")
+        rbtest.wait_until(lambda: len(self.notices()) == 1, 20,
+                          what="the notice for the outage still queued")
+
     def test_own_outcome_is_not_a_missed_message(self):
         self.wait_looked(0)
         # A caught message, then its outcome sent as bob: both archived
