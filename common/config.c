@@ -366,6 +366,8 @@ static const struct config_key config_keys[] = {
     /* a PostgreSQL URL may carry a password: treated as a secret */
     K_STR("queue", "url", queue.url, "sqlite:ringbridge.db", check_queue_url,
           KF_SECRET | KF_NONEMPTY),
+    /* read by the queue library at every connect (engine_pg.c) */
+    K_STR("queue", "password_file", queue.password_file, "", NULL, 0),
 
     K_STR("sip", "listen", sip.listen, "sip:127.0.0.1:5080", check_sip_listen,
           KF_NONEMPTY),

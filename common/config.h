@@ -44,6 +44,9 @@ struct config {
 	struct {
 		char *url; /* "sqlite:PATH" or "postgresql://...",
 		              default sqlite:ringbridge.db */
+		/* PostgreSQL's password when the URL has none; "" for
+		 * none (libpq's PGPASSFILE then) */
+		char *password_file;
 	} queue;
 
 	struct {

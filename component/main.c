@@ -74,10 +74,14 @@ static int comp_init(struct comp *c, struct config *cfg)
 	c->catch_order = g_queue_new();
 	c->names =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	err = queue_open(&c->q, cfg->queue.url);
+	err = queue_password_file_set(cfg->queue.password_file);
+	if (!err)
+		err = queue_open(&c->q, cfg->queue.url);
 	if (err) {
-		log_err("main", "cannot open the queue at %s: %s",
-		        cfg->queue.url, strerror(-err));
+		/* Not the URL: it may hold a password (the queue logged
+		 * where it failed). */
+		log_err("main", "cannot open the queue ([queue] url): %s",
+		        strerror(-err));
 		return err;
 	}
 	err = queue_wake_listen(

@@ -291,7 +291,9 @@ static void check_queue(struct check *k, struct queue_component_status *st,
 		           "in the queue");
 		return;
 	}
-	err = queue_open(&q, url);
+	err = queue_password_file_set(k->cfg->queue.password_file);
+	if (!err)
+		err = queue_open(&q, url);
 	if (err) {
 		problem(k, "queue: cannot open it ([queue] url): %s",
 		        strerror(-err));

@@ -277,7 +277,9 @@ static int ctl_open(struct ctl *c)
 
 	if (c->q)
 		return 0;
-	err = queue_open(&c->q, c->cfg->queue.url);
+	err = queue_password_file_set(c->cfg->queue.password_file);
+	if (!err)
+		err = queue_open(&c->q, c->cfg->queue.url);
 	if (err)
 		fail("cannot open the queue ([queue] url): %s", strerror(-err));
 	return err;

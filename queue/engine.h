@@ -243,5 +243,6 @@ struct engine_ops {
 };
 
 extern const struct engine_ops engine_sqlite;
+extern const struct engine_ops engine_pg;
 
 #endif

@@ -19,6 +19,7 @@
 
 static const struct engine_ops *const engines[] = {
     &engine_sqlite,
+    &engine_pg,
 };
 
 char *queue_strdup_or_null(const char *s, int *err)
@@ -81,13 +82,12 @@ int queue_open(struct queue **qp, const char *url)
 		return -EINVAL;
 	*qp = NULL;
 
-	if (!strncmp(url, "postgresql://", 13) ||
-	    !strncmp(url, "postgres://", 11)) {
-		log_err(TAG, "[queue] url: PostgreSQL is not supported yet; "
-		             "use sqlite:PATH");
-		return -ENOTSUP;
+	/* libpq takes both spellings; the engine's scheme is the long one. */
+	if (!strncmp(url, "postgres://", 11)) {
+		ops = &engine_pg;
+		location = url + 11;
 	}
-	for (i = 0; i < sizeof(engines) / sizeof(engines[0]); i++) {
+	for (i = 0; !ops && i < sizeof(engines) / sizeof(engines[0]); i++) {
 		size_t n = strlen(engines[i]->scheme);
 
 		if (!strncmp(url, engines[i]->scheme, n)) {
@@ -97,15 +97,15 @@ int queue_open(struct queue **qp, const char *url)
 		}
 	}
 	if (ops && !*location) {
-		log_err(TAG, "[queue] url: %s needs a file name after it",
-		        ops->scheme);
+		log_err(TAG, "[queue] url: %s needs a %s after it", ops->scheme,
+		        ops == &engine_sqlite ? "file name" : "host");
 		return -EINVAL;
 	}
 	if (!ops) {
 		/* Name only the scheme: the rest may hold a password. */
 		log_err(TAG,
 		        "[queue] url: scheme \"%.*s\" is not supported; use "
-		        "sqlite:PATH",
+		        "sqlite:PATH or postgresql://...",
 		        (int)strcspn(url, ":/"), url);
 		return -EINVAL;
 	}

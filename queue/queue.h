@@ -40,10 +40,19 @@ struct queue;
 #define QUEUE_TOKEN_MAX 1023
 
 /*
- * Opens (creating when needed) the queue at URL ("sqlite:PATH"), applying
- * pending schema migrations. The handle is for one thread at a time.
+ * Opens (creating when needed) the queue at URL ("sqlite:PATH", or a libpq
+ * URI "postgresql://user@host:port/db?sslmode=..."), applying pending
+ * schema migrations. The handle is for one thread at a time.
  */
 int queue_open(struct queue **qp, const char *url);
+
+/*
+ * The file holding the PostgreSQL password ([queue] password_file) for
+ * every queue_open() after this call; NULL or "" for none. A password in
+ * the URL wins over it; with neither, libpq reads PGPASSFILE. Call it once
+ * at start, before any thread opens a queue (the path is copied).
+ */
+int queue_password_file_set(const char *path);
 void queue_close(struct queue *q);
 
 /* For tests: replaces the clock (milliseconds since the epoch). */

@@ -19,4 +19,8 @@ struct queue_schema_migration {
 extern const struct queue_schema_migration queue_schema_sqlite[];
 extern const size_t queue_schema_sqlite_n;
 
+/* schemas/postgresql/, likewise. */
+extern const struct queue_schema_migration queue_schema_pg[];
+extern const size_t queue_schema_pg_n;
+
 #endif

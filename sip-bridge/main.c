@@ -395,9 +395,13 @@ static int setup(struct bridge *b)
 		return err;
 	}
 
-	err = queue_open(&b->q, b->cfg->queue.url);
+	err = queue_password_file_set(b->cfg->queue.password_file);
+	if (!err)
+		err = queue_open(&b->q, b->cfg->queue.url);
 	if (err) {
-		log_err(TAG, "cannot open the queue %s", b->cfg->queue.url);
+		/* Not the URL: it may hold a password. */
+		log_err(TAG, "cannot open the queue ([queue] url): %s",
+		        strerror(-err));
 		return err;
 	}
 	err = queue_wake_listen(b->q, QUEUE_CH_JOBS | presence_channels(b->cfg),
