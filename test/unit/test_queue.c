@@ -7,8 +7,9 @@
  * named leases, two writers, wake-ups and batches. Then each engine's own
  * cases (SQLite: the file's mode, old and newer schemas, the wake-up socket
  * directory). Time is a fake clock moved by the test (queue_clock_set), so
- * nothing sleeps. A PostgreSQL engine plugs in as one more row of engines[]
- * whose fresh() creates a database in a private cluster.
+ * nothing sleeps. On PostgreSQL, fresh() creates a database per group in
+ * the private cluster RB_TEST_PG_URL names (test/integration/rbpostgres.py
+ * starts one for the ctest entry unit/test_queue_postgresql).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "check.h"
@@ -123,8 +125,10 @@ static void test_open_urls(void)
 		const char *url;
 		int err;
 	} urls[] = {
-	    {"postgresql://localhost/rb", -ENOTSUP},
-	    {"postgres://localhost/rb", -ENOTSUP},
+	    /* Port 1: nothing listens there. */
+	    {"postgresql://127.0.0.1:1/rb?connect_timeout=2", -EIO},
+	    {"postgres://127.0.0.1:1/rb?connect_timeout=2", -EIO},
+	    {"postgresql://", -EINVAL},
 	    {"mysql://localhost/rb", -EINVAL},
 	    {"sqlite:", -EINVAL},
 	    {"/tmp/x.db", -EINVAL},
@@ -1708,8 +1712,199 @@ static void sqlite_own_cases(void)
 	test_wake_long_path();
 }
 
+/* ---- PostgreSQL --------------------------------------------------------- */
+
+/* Runs SQL on the cluster's maintenance database; 0 when it succeeded. */
+static int pg_admin(const char *sql)
+{
+	const char *base = getenv("RB_TEST_PG_URL");
+	PGconn *c;
+	PGresult *r;
+	int ok;
+
+	if (!base) {
+		fprintf(stderr, "test_queue: RB_TEST_PG_URL is not set (run "
+		                "under rbpostgres.py)\n");
+		return -1;
+	}
+	c = PQconnectdb(base);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "test_queue: %s", PQerrorMessage(c));
+		PQfinish(c);
+		return -1;
+	}
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+	     PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "test_queue: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+/* URL of database NAME in the cluster (RB_TEST_PG_URL ends in "/db"). */
+static void pg_url(const char *name, char *buf, size_t size)
+{
+	const char *base = getenv("RB_TEST_PG_URL");
+	const char *slash = base ? strrchr(base, '/') : NULL;
+	int n = slash ? (int)(slash - base) : 0;
+
+	snprintf(buf, size, "%.*s/rb_%s", n, base ? base : "", name);
+	for (char *p = strrchr(buf, '/') + 1; *p; p++)
+		if (*p == '-')
+			*p = '_';
+}
+
+static void pg_fresh(const char *name)
+{
+	char sql[128], db[64];
+
+	snprintf(db, sizeof(db), "rb_%s", name);
+	for (char *p = db; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", db);
+	CHECK_INT(pg_admin(sql), 0);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+	CHECK_INT(pg_admin(sql), 0);
+	pg_url(name, url, sizeof(url));
+}
+
+/* Two processes opening an empty database at once: the migrations run
+ * once (the advisory lock), both open it at the latest version. */
+static void test_pg_migrate_race(void)
+{
+	pid_t pids[4];
+	int status, v = 0;
+	size_t i;
+	struct queue *q;
+
+	fresh_db("pg-race");
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			struct queue *c = NULL;
+			int err = queue_open(&c, url);
+
+			queue_close(c);
+			_exit(err ? 1 : 0);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		CHECK_INT(waitpid(pids[i], &status, 0), pids[i]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	q = open_q();
+	CHECK_INT(queue_schema_version(q, &v), 0);
+	CHECK_INT(v, 4);
+	queue_close(q);
+}
+
+/* A schema newer than this build is refused, not written to. */
+static void test_pg_newer_schema(void)
+{
+	struct queue *q = NULL;
+	PGconn *c;
+	PGresult *r;
+
+	fresh_db("pg-newer");
+	q = open_q();
+	queue_close(q);
+	q = NULL;
+	c = PQconnectdb(url);
+	CHECK(PQstatus(c) == CONNECTION_OK);
+	r = PQexec(c, "UPDATE schema_version SET version = 99");
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+	PQclear(r);
+	PQfinish(c);
+	CHECK_INT(queue_open(&q, url), -EPROTO);
+	CHECK(q == NULL);
+}
+
+/* The password: from [queue] password_file when the URL has none; a file
+ * others can read is refused; a wrong one fails to connect. PGPASSFILE
+ * (set by rbpostgres.py) is what the other cases use. */
+static void test_pg_password_file(void)
+{
+	const char *pgpass = getenv("PGPASSFILE");
+	char path[96], line[256], *pw;
+	struct queue *q = NULL;
+	FILE *f;
+
+	fresh_db("pg-password");
+	CHECK(pgpass != NULL);
+	if (!pgpass)
+		return;
+	f = fopen(pgpass, "r");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK(fgets(line, sizeof(line), f) != NULL);
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	pw = strrchr(line, ':') + 1;
+
+	snprintf(path, sizeof(path), "%s/pgpassword", dir);
+	f = fopen(path, "w");
+	fprintf(f, "%s\n", pw);
+	fclose(f);
+	CHECK_INT(chmod(path, 0644), 0);
+	unsetenv("PGPASSFILE");
+	CHECK_INT(queue_password_file_set(path), 0);
+	CHECK_INT(queue_open(&q, url), -EPERM);
+	CHECK_INT(chmod(path, 0600), 0);
+	CHECK_INT(queue_open(&q, url), 0);
+	queue_close(q);
+	q = NULL;
+
+	f = fopen(path, "w");
+	fprintf(f, "wrong\n");
+	fclose(f);
+	CHECK_INT(queue_open(&q, url), -EIO);
+	CHECK_INT(queue_password_file_set(NULL), 0);
+	setenv("PGPASSFILE", pgpass, 1);
+	unlink(path);
+}
+
+/* Leases and claims on the database's clock: without a test clock, a
+ * claimed job's deadline is the server's now() plus the lease. */
+static void test_pg_clock(void)
+{
+	struct queue *q = NULL;
+	struct queue_job *job = NULL;
+	int64_t t0, t1;
+
+	fresh_db("pg-clock");
+	CHECK_INT(queue_open(&q, url), 0);
+	if (!q)
+		return;
+	t0 = queue_now_ms(q);
+	CHECK(t0 > T0);
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
+	                  NULL, NULL),
+	          0);
+	CHECK_INT(queue_job_claim(q, "b", 60000, &job, NULL), 0);
+	t1 = queue_now_ms(q);
+	if (job) {
+		CHECK(job->lease_deadline_ms >= t0 + 60000);
+		CHECK(job->lease_deadline_ms <= t1 + 60000);
+		queue_job_free(job);
+	}
+	queue_close(q);
+}
+
+static void pg_own_cases(void)
+{
+	test_pg_migrate_race();
+	test_pg_newer_schema();
+	test_pg_password_file();
+	test_pg_clock();
+}
+
 static const struct engine_under_test engines[] = {
     {"sqlite", sqlite_fresh, sqlite_own_cases},
+    {"postgresql", pg_fresh, pg_own_cases},
 };
 
 /* The jobs by state, for the component's ringbridge_queue_jobs: an empty

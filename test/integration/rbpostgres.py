@@ -1,0 +1,174 @@
+"""A private PostgreSQL 15 cluster for tests (TESTING.md "PostgreSQL 15").
+
+PgCluster makes a temporary directory owned by postgres, runs initdb into it
+with scram-sha-256 and a generated password, and starts the server with
+pg_ctl on 127.0.0.1 and a port chosen per run (socket in the directory, so
+nothing is shared with another test or the Debian cluster). The password
+goes to a pgpass file (mode 0600) whose path env() hands to clients as
+PGPASSFILE, so no password is ever on a command line or in a URL. stop()
+runs pg_ctl stop (fast), which signals the postmaster by the pid in its
+pid file. Run as root (as the test machines are).
+
+Also a command-line fixture for ctest:
+  rbpostgres.py run -- CMD ARGS...
+starts a cluster, runs CMD with RB_TEST_PG_URL (a URI without password,
+database "postgres") and PGPASSFILE in its environment, stops the cluster,
+and exits with CMD's status.
+"""
+
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PgCluster:
+    def __init__(self, user="postgres"):
+        self.user = user
+        self.password = secrets.token_hex(16)
+        self.port = None
+        self.dir = None
+        self.started = False
+
+    def _as_postgres(self, argv, **kw):
+        return subprocess.run(["runuser", "-u", "postgres", "--"] + argv,
+                              check=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, **kw)
+
+    def start(self):
+        if not os.path.exists(os.path.join(PG_BIN, "initdb")):
+            raise RuntimeError("PostgreSQL 15 is not installed "
+                               "(apt-get install postgresql)")
+        pg = pwd.getpwnam("postgres")
+        self.dir = tempfile.mkdtemp(prefix="rb-pg-")
+        os.chown(self.dir, pg.pw_uid, pg.pw_gid)
+        os.chmod(self.dir, 0o700)
+        pwfile = os.path.join(self.dir, "pw")
+        with open(pwfile, "w") as f:
+            f.write(self.password + "\n")
+        os.chown(pwfile, pg.pw_uid, pg.pw_gid)
+        os.chmod(pwfile, 0o600)
+        self._as_postgres([os.path.join(PG_BIN, "initdb"), "-D", self.data,
+                           "-A", "scram-sha-256", "-U", self.user,
+                           "--pwfile", pwfile, "-E", "UTF8",
+                           "--no-sync"])
+        os.unlink(pwfile)
+        # The client's side: a pgpass that root (the tests) can read.
+        self.passfile = tempfile.NamedTemporaryFile(
+            "w", prefix="rb-pgpass-", delete=False)
+        self.passfile.write("127.0.0.1:*:*:%s:%s\n" % (self.user,
+                                                     self.password))
+        self.passfile.close()
+        os.chmod(self.passfile.name, 0o600)
+        for _ in range(5):
+            self.port = _free_port()
+            try:
+                self._as_postgres([
+                    os.path.join(PG_BIN, "pg_ctl"), "-D", self.data,
+                    "-l", self.log, "-w", "-t", "30", "-o",
+                    "-p %d -k %s -c listen_addresses=127.0.0.1 "
+                    "-c fsync=off -c max_connections=200"
+                    % (self.port, self.dir), "start"])
+                self.started = True
+                return self
+            except subprocess.CalledProcessError:
+                continue
+        raise RuntimeError("PostgreSQL did not start: %s" % self.tail())
+
+    @property
+    def data(self):
+        return os.path.join(self.dir, "data")
+
+    @property
+    def log(self):
+        return os.path.join(self.dir, "log")
+
+    def tail(self, n=30):
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def url(self, db="postgres"):
+        return "postgresql://%s@127.0.0.1:%d/%s" % (self.user, self.port, db)
+
+    def env(self, env=None):
+        e = dict(os.environ if env is None else env)
+        e["PGPASSFILE"] = self.passfile.name
+        return e
+
+    def psql(self, sql, db="postgres"):
+        """Runs SQL with psql (as the test, over TCP with the pgpass)."""
+        r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v",
+                            "ON_ERROR_STOP=1", "-d", self.url(db), "-c",
+                            sql], env=self.env(), check=True,
+                           stdout=subprocess.PIPE, text=True)
+        return r.stdout
+
+    def create_db(self, name):
+        self.psql('CREATE DATABASE "%s"' % name)
+        return self.url(name)
+
+    def restart(self):
+        self._as_postgres([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data,
+                           "-m", "fast", "-w", "restart", "-o",
+                           "-p %d -k %s -c listen_addresses=127.0.0.1 "
+                           "-c fsync=off -c max_connections=200"
+                           % (self.port, self.dir)])
+
+    def stop(self):
+        if self.started:
+            try:
+                self._as_postgres([os.path.join(PG_BIN, "pg_ctl"), "-D",
+                                   self.data, "-m", "fast", "-w", "stop"])
+            except subprocess.CalledProcessError:
+                pass
+            self.started = False
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+        if getattr(self, "passfile", None):
+            try:
+                os.unlink(self.passfile.name)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def main(argv):
+    if len(argv) < 3 or argv[1] != "run" or argv[2] != "--":
+        sys.stderr.write("usage: rbpostgres.py run -- CMD ARGS...\n")
+        return 2
+    t0 = time.monotonic()
+    with PgCluster() as pg:
+        sys.stderr.write("rbpostgres: cluster on port %d in %.1f s\n"
+                         % (pg.port, time.monotonic() - t0))
+        env = pg.env()
+        env["RB_TEST_PG_URL"] = pg.url()
+        rc = subprocess.call(argv[3:], env=env)
+        if rc:
+            sys.stderr.write(pg.tail())
+        return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
