@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,11 @@ _Static_assert(QUEUE_CH_JOBS == 1 << 0 && QUEUE_CH_EVENTS == 1 << 1 &&
 #define PG_MIGRATE_LOCK "7262717565756501"
 /* The longest password a password_file may hold. */
 #define PG_PASSWORD_MAX 1024
+/* Seconds a (re)connect may take, unless the URI sets connect_timeout. */
+#define PG_CONNECT_TIMEOUT "5"
+/* Reconnect back-off: from 0.5 s, doubling, at most 30 s. */
+#define PG_BACKOFF_MIN_MS 500
+#define PG_BACKOFF_MAX_MS 30000
 /* libpq's OID of bytea, for reading blob columns. */
 #define PG_BYTEA_OID 17
 
@@ -292,14 +299,20 @@ struct engine {
 	char *where; /* "host:port/db" for log lines: never the password */
 	bool prepared[ES_COUNT];
 	struct engine_statement st[ES_COUNT];
-	int64_t tx_now;   /* the clock read at begin() */
-	int64_t last_id;  /* of the last INSERT ... RETURNING id */
-	int64_t changes;  /* rows the last statement changed */
-	char *uri;        /* the URI, kept for the listening connection */
-	char *password;   /* from [queue] password_file, or NULL */
-	PGconn *lconn;    /* the listening connection, or NULL */
-	unsigned mask;    /* channels listened for */
-	unsigned pending; /* read by notify(), for the next drain */
+	int64_t tx_now;               /* the clock read at begin() */
+	int64_t clock_db, clock_mono; /* the last reading, and when */
+	int64_t last_id;              /* of the last INSERT ... RETURNING id */
+	int64_t changes;              /* rows the last statement changed */
+	char *uri;          /* the URI, kept for the listening connection */
+	char *password;     /* from [queue] password_file, or NULL */
+	PGconn *lconn;      /* the listening connection, or NULL */
+	unsigned mask;      /* channels listened for */
+	unsigned pending;   /* read by notify(), for the next drain */
+	int wake_fd;        /* epoll over the listening socket, or -1 */
+	int timer_fd;       /* retry timer while the listener is down */
+	int listen_backoff; /* ms before the listener's next try */
+	int backoff;        /* ms before the next reconnect of conn */
+	int64_t retry_at;   /* mono_ms() of that try */
 };
 
 /* The password file set by queue_password_file_set(), or NULL. */
@@ -374,6 +387,46 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int backoff_next(int ms)
+{
+	if (ms < PG_BACKOFF_MIN_MS)
+		return PG_BACKOFF_MIN_MS;
+	return ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : ms * 2;
+}
+
+/*
+ * A lost connection (PostgreSQL restarted, the network cut) is reopened
+ * here, before the next transaction or statement outside one, with
+ * back-off: until it is back every call fails with -EIO at once, which
+ * the callers treat as any failed commit (the component answers pushes
+ * with a "wait" error, the bridge retries at its next poll).
+ */
+static int conn_check(struct engine *e)
+{
+	int64_t now;
+
+	if (PQstatus(e->conn) == CONNECTION_OK)
+		return 0;
+	now = mono_ms();
+	if (now < e->retry_at)
+		return -EIO;
+	PQreset(e->conn);
+	if (PQstatus(e->conn) != CONNECTION_OK) {
+		e->backoff = backoff_next(e->backoff);
+		e->retry_at = now + e->backoff;
+		log_warn(TAG, "%s: cannot reconnect: %.*s; next try in %d ms",
+		         e->where, (int)strcspn(PQerrorMessage(e->conn), "\n"),
+		         PQerrorMessage(e->conn), e->backoff);
+		return -EIO;
+	}
+	/* Prepared statements lived in the old session. */
+	memset(e->prepared, 0, sizeof(e->prepared));
+	e->backoff = 0;
+	e->retry_at = 0;
+	log_info(TAG, "%s: reconnected", e->where);
+	return 0;
+}
+
 /* ---- transactions -------------------------------------------------------- */
 
 static bool pg_in_transaction(struct engine *e)
@@ -391,6 +444,9 @@ static int pg_begin(struct engine *e)
 	PGresult *res = NULL;
 	int err;
 
+	err = conn_check(e);
+	if (err)
+		return err;
 	err = exec_simple(e, "BEGIN; SELECT " PG_NOW_MS, PGRES_TUPLES_OK, &res,
 	                  "beginning a transaction");
 	if (err) {
@@ -399,6 +455,8 @@ static int pg_begin(struct engine *e)
 		return err;
 	}
 	e->tx_now = result_int(res, 0);
+	e->clock_db = e->tx_now;
+	e->clock_mono = mono_ms();
 	PQclear(res);
 	return 0;
 }
@@ -566,7 +624,9 @@ static int pg_step(struct engine *e, struct engine_statement *s, bool *row,
 
 	*row = false;
 	if (!s->res) {
-		err = prepare(e, s->id);
+		err = pg_in_transaction(e) ? 0 : conn_check(e);
+		if (!err)
+			err = prepare(e, s->id);
 		if (err)
 			return err;
 		snprintf(name, sizeof(name), "rb%d", (int)s->id);
@@ -638,22 +698,26 @@ static int64_t pg_changes(struct engine *e)
 }
 
 /* The database's clock: the transaction's reading inside one (rules take
- * "now" several times per call), a round trip outside. 0 when the
- * database cannot be reached: nothing is written with it then, since every
- * write is in a transaction, which begin() refused. */
+ * "now" several times per call), a round trip outside. While the database
+ * cannot be reached, its last reading advanced by this host's monotonic
+ * clock: nothing is written with it then (every write is in a
+ * transaction, which begin() refuses), and it never jumps with the host's
+ * wall clock. */
 static int64_t pg_now_ms(struct engine *e)
 {
 	PGresult *res = NULL;
-	int64_t now;
 
 	if (PQtransactionStatus(e->conn) == PQTRANS_INTRANS)
 		return e->tx_now;
-	if (exec_simple(e, "SELECT " PG_NOW_MS, PGRES_TUPLES_OK, &res,
-	                "reading the clock"))
-		return 0;
-	now = result_int(res, 0);
-	PQclear(res);
-	return now;
+	if (!conn_check(e) &&
+	    !exec_simple(e, "SELECT " PG_NOW_MS, PGRES_TUPLES_OK, &res,
+	                 "reading the clock")) {
+		e->clock_db = result_int(res, 0);
+		e->clock_mono = mono_ms();
+		PQclear(res);
+		return e->clock_db;
+	}
+	return e->clock_db + (mono_ms() - e->clock_mono);
 }
 
 /* ---- connect, migrations, close ----------------------------------------- */
@@ -798,6 +862,10 @@ static void pg_close(struct engine *e)
 		PQfinish(e->conn);
 	if (e->lconn)
 		PQfinish(e->lconn);
+	if (e->wake_fd >= 0)
+		close(e->wake_fd);
+	if (e->timer_fd >= 0)
+		close(e->timer_fd);
 	if (e->uri) {
 		explicit_bzero(e->uri, strlen(e->uri));
 		free(e->uri);
@@ -827,10 +895,20 @@ static int where_set(struct engine *e, PGconn *c)
 	return 0;
 }
 
+/* libpq's notices (the server's "terminating connection" and the like)
+ * go to our log, not to stderr. */
+static void notice_log(void *arg, const char *msg)
+{
+	struct engine *e = arg;
+
+	log_warn(TAG, "%s: %.*s", e->where ? e->where : "postgresql",
+	         (int)strcspn(msg, "\n"), msg);
+}
+
 /* Opens one connection to the engine's database into *CP. */
 static int session_open(struct engine *e, PGconn **cp)
 {
-	const char *keys[4], *vals[4];
+	const char *keys[5], *vals[5];
 	const char *msg;
 	size_t n = 0;
 	int err = 0;
@@ -844,6 +922,10 @@ static int session_open(struct engine *e, PGconn **cp)
 	}
 	keys[n] = "fallback_application_name";
 	vals[n++] = "ringbridge";
+	/* A reconnect runs on the caller's loop: bounded unless the URI
+	 * says otherwise. */
+	keys[n] = "connect_timeout";
+	vals[n++] = PG_CONNECT_TIMEOUT;
 	keys[n] = "dbname";
 	vals[n++] = e->uri;
 	keys[n] = NULL;
@@ -856,6 +938,7 @@ static int session_open(struct engine *e, PGconn **cp)
 		if (err)
 			return err;
 	}
+	PQsetNoticeProcessor(*cp, notice_log, e);
 	if (PQstatus(*cp) != CONNECTION_OK) {
 		msg = PQerrorMessage(*cp);
 		/* libpq's message names host and user, never the password. */
@@ -880,6 +963,8 @@ static int pg_connect(struct engine **ep, const char *location)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
+	e->wake_fd = -1;
+	e->timer_fd = -1;
 	uri = malloc(strlen(location) + 16);
 	if (!uri) {
 		err = -ENOMEM;
@@ -907,6 +992,8 @@ static int pg_connect(struct engine **ep, const char *location)
 	                  PGRES_COMMAND_OK, NULL, "setting up the session");
 	if (!err)
 		err = migrate(e);
+	if (!err)
+		pg_now_ms(e); /* the first reading of the clock */
 out:
 	if (uri) {
 		explicit_bzero(uri, strlen(uri));
@@ -942,10 +1029,10 @@ static int listen_read(struct engine *e, unsigned *channels, bool *self)
 	int own = PQbackendPID(e->conn);
 	PGnotify *n;
 
-	if (!PQconsumeInput(e->lconn)) {
-		log_err(TAG, "%s: reading wake-ups: %.*s", e->where,
-		        (int)strcspn(PQerrorMessage(e->lconn), "\n"),
-		        PQerrorMessage(e->lconn));
+	if (!PQconsumeInput(e->lconn) || PQstatus(e->lconn) != CONNECTION_OK) {
+		log_warn(TAG, "%s: wake-ups: %.*s", e->where,
+		         (int)strcspn(PQerrorMessage(e->lconn), "\n"),
+		         PQerrorMessage(e->lconn));
 		return -EIO;
 	}
 	while ((n = PQnotifies(e->lconn)) != NULL) {
@@ -964,7 +1051,7 @@ static int listen_read(struct engine *e, unsigned *channels, bool *self)
 	return 0;
 }
 
-/* "NOTIFY a; NOTIFY b" or "LISTEN a; ..." for the channels in MASK. */
+/* "NOTIFY a; NOTIFY b; " or "LISTEN a; ..." for the channels in MASK. */
 static void channels_sql(const char *verb, unsigned mask, char *buf,
                          size_t size)
 {
@@ -977,44 +1064,143 @@ static void channels_sql(const char *verb, unsigned mask, char *buf,
 			                      verb, pg_channels[i]);
 }
 
-static int pg_wake_listen(struct engine *e, unsigned mask, int *fd)
+/* Sends LISTEN for the channels in MASK on the listening connection. */
+static int listen_send(struct engine *e, unsigned mask)
 {
-	unsigned add = mask & ~e->mask & ((1u << PG_N_CHANNELS) - 1);
 	char sql[256];
 	PGresult *res;
 	int err = 0;
 
+	channels_sql("LISTEN", mask, sql, sizeof(sql));
+	if (!sql[0])
+		return 0;
+	res = PQexec(e->lconn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		err = pg_err(e, res, "listening for wake-ups");
+	PQclear(res);
+	return err;
+}
+
+/* Points the wake descriptor at FD instead of OLD (-1: none). */
+static void wake_watch(struct engine *e, int old, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	if (old >= 0)
+		epoll_ctl(e->wake_fd, EPOLL_CTL_DEL, old, NULL);
+	if (fd >= 0) {
+		ev.data.fd = fd;
+		epoll_ctl(e->wake_fd, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
+/* Arms the retry timer for the listening connection's next try. */
+static void listen_retry_arm(struct engine *e)
+{
+	struct itimerspec its = {0};
+
+	e->listen_backoff = backoff_next(e->listen_backoff);
+	its.it_value.tv_sec = e->listen_backoff / 1000;
+	its.it_value.tv_nsec = (long)(e->listen_backoff % 1000) * 1000000;
+	timerfd_settime(e->timer_fd, 0, &its, NULL);
+}
+
+/* The listening connection broke: watch the retry timer instead, so the
+ * caller's loop neither spins on a dead socket nor sleeps past the next
+ * try. */
+static void listen_lost(struct engine *e)
+{
+	wake_watch(e, PQsocket(e->lconn), -1);
+	PQfinish(e->lconn);
+	e->lconn = NULL;
+	listen_retry_arm(e);
+	wake_watch(e, -1, e->timer_fd);
+	log_warn(TAG,
+	         "%s: wake-ups lost; reconnecting in %d ms (polling "
+	         "meanwhile)",
+	         e->where, e->listen_backoff);
+}
+
+/* Opens the listening connection and listens to the handle's channels. */
+static int listen_open(struct engine *e)
+{
+	int err = session_open(e, &e->lconn);
+
+	if (!err)
+		err = listen_send(e, e->mask);
+	if (err) {
+		if (e->lconn)
+			PQfinish(e->lconn);
+		e->lconn = NULL;
+	}
+	return err;
+}
+
+/*
+ * The descriptor handed out is an epoll instance of the engine's own,
+ * watching the listening connection's socket: it stays the same
+ * descriptor (and the same open file, which epoll-based loops such as
+ * sofia's su_root register) when the connection is replaced after
+ * PostgreSQL restarts.
+ */
+static int pg_wake_listen(struct engine *e, unsigned mask, int *fd)
+{
+	unsigned add = mask & ~e->mask & ((1u << PG_N_CHANNELS) - 1);
+	int err;
+
 	*fd = -1;
-	if (!e->lconn) {
-		err = session_open(e, &e->lconn);
+	if (e->wake_fd < 0) {
+		e->wake_fd = epoll_create1(EPOLL_CLOEXEC);
+		e->timer_fd =
+		    timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (e->wake_fd < 0 || e->timer_fd < 0) {
+			err = -errno;
+			log_err(TAG, "wake-ups: %s", strerror(errno));
+			return err;
+		}
+		e->mask = mask;
+		err = listen_open(e);
 		if (err)
 			return err;
-	}
-	if (add) {
-		channels_sql("LISTEN", add, sql, sizeof(sql));
-		res = PQexec(e->lconn, sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			err = pg_err(e, res, "listening for wake-ups");
-		PQclear(res);
+		wake_watch(e, -1, PQsocket(e->lconn));
+	} else if (add && e->lconn) {
+		err = listen_send(e, add);
 		if (err)
 			return err;
+		e->mask |= mask;
+	} else {
+		e->mask |= mask;
 	}
-	e->mask |= mask;
-	*fd = PQsocket(e->lconn);
-	return *fd < 0 ? -EIO : 0;
+	*fd = e->wake_fd;
+	return 0;
 }
 
 static int pg_wake_drain(struct engine *e, unsigned *channels)
 {
+	uint64_t ticks;
 	bool self = false;
-	int err;
 
 	*channels = e->pending;
 	e->pending = 0;
-	if (!e->lconn)
+	if (e->wake_fd < 0)
 		return 0;
-	err = listen_read(e, channels, &self);
-	return err;
+	if (!e->lconn) {
+		if (read(e->timer_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+			return 0; /* not yet */
+		if (listen_open(e)) {
+			listen_retry_arm(e);
+			return 0;
+		}
+		wake_watch(e, e->timer_fd, PQsocket(e->lconn));
+		e->listen_backoff = 0;
+		log_info(TAG, "%s: wake-ups back", e->where);
+		/* What was notified meanwhile is lost: say everything. */
+		*channels |= e->mask;
+		return 0;
+	}
+	if (listen_read(e, channels, &self))
+		listen_lost(e);
+	return 0;
 }
 
 static int pg_notify(struct engine *e, unsigned channels)
@@ -1028,7 +1214,10 @@ static int pg_notify(struct engine *e, unsigned channels)
 	channels_sql("NOTIFY", channels, sql, sizeof(sql));
 	if (!sql[0])
 		return 0;
-	err = exec_simple(e, sql, PGRES_COMMAND_OK, NULL, "sending a wake-up");
+	err = conn_check(e);
+	if (!err)
+		err = exec_simple(e, sql, PGRES_COMMAND_OK, NULL,
+		                  "sending a wake-up");
 	if (err || !e->lconn || !(channels & e->mask))
 		return err;
 	/* Take our own notification off the listening socket, so that it
@@ -1039,8 +1228,10 @@ static int pg_notify(struct engine *e, unsigned channels)
 		p = (struct pollfd){.fd = PQsocket(e->lconn), .events = POLLIN};
 		if (poll(&p, 1, left) <= 0)
 			break;
-		if (listen_read(e, &e->pending, &self))
+		if (listen_read(e, &e->pending, &self)) {
+			listen_lost(e);
 			break;
+		}
 		left = PG_SELF_WAIT_MS - (int)(mono_ms() - t0);
 	}
 	return 0;

@@ -1894,8 +1894,62 @@ static void test_pg_clock(void)
 	queue_close(q);
 }
 
+/* The server dropped the handle's connections (as a restart does): the
+ * call that finds out fails, the next one reconnects; the wake-up
+ * descriptor stays the same, wakes the loop for the listener's retry,
+ * reports every channel once it is back (what was notified meanwhile is
+ * lost), then works as before. */
+static void test_pg_reconnect(void)
+{
+	struct queue *q = NULL, *w = NULL;
+	unsigned ch = 0;
+	int fd = -1, fd2 = -1, err, i;
+	int64_t id = 0;
+
+	fresh_db("pg-reconnect");
+	q = open_q();
+	w = open_q();
+	CHECK_INT(queue_wake_listen(q, QUEUE_CH_JOBS, &fd), 0);
+	CHECK_INT(pg_admin("SELECT pg_terminate_backend(pid) FROM "
+	                   "pg_stat_activity WHERE datname = 'rb_pg_reconnect' "
+	                   "AND pid <> pg_backend_pid()"),
+	          0);
+	/* The first call may learn of it (-EIO); the next reconnects. */
+	err = enqueue(q, "bob@example.org", "alice@example.org", "r1", NULL,
+	              &id, NULL);
+	if (err)
+		CHECK_INT(err, -EIO);
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "r2", NULL,
+	                  &id, NULL),
+	          0);
+	/* The dead listening socket, then the retry timer (0.5 s). */
+	for (i = 0; i < 3 && !(ch & QUEUE_CH_JOBS); i++) {
+		CHECK(readable(fd, 2000));
+		CHECK_INT(queue_wake_drain(q, &ch), 0);
+	}
+	CHECK_INT(ch, QUEUE_CH_JOBS);
+	CHECK(!readable(fd, 0));
+	CHECK_INT(queue_wake_listen(q, QUEUE_CH_JOBS, &fd2), 0);
+	CHECK_INT(fd2, fd);
+
+	/* The writer reconnects too, and its wake-up arrives. */
+	err = enqueue(w, "carol@example.org", "alice@example.org", "r3", NULL,
+	              &id, NULL);
+	if (err)
+		CHECK_INT(enqueue(w, "carol@example.org", "alice@example.org",
+		                  "r3", NULL, &id, NULL),
+		          0);
+	CHECK(readable(fd, 1000));
+	CHECK_INT(queue_wake_drain(q, &ch), 0);
+	CHECK_INT(ch, QUEUE_CH_JOBS);
+	CHECK_INT(count_jobs(q), 1);
+	queue_close(w);
+	queue_close(q);
+}
+
 static void pg_own_cases(void)
 {
+	test_pg_reconnect();
 	test_pg_migrate_race();
 	test_pg_newer_schema();
 	test_pg_password_file();
