@@ -233,9 +233,15 @@ static enum catch_verdict check_registration(struct comp *c,
 	enum catch_verdict v = CATCH_QUEUED;
 	const char *why;
 	struct tm tm;
+	int err = queue_registration_get(c->q, req->callee, &r);
 
-	if (queue_registration_get(c->q, req->callee, &r) != 0)
+	/* The queue unreachable (PostgreSQL restarting) is not "not
+	 * registered": the push is answered with a "wait" error and the
+	 * server sends it again, instead of it being acknowledged and lost. */
+	if (err == -ENOENT)
 		return CATCH_NOT_REGISTERED;
+	if (err)
+		return CATCH_ERROR;
 	if (!r.verified)
 		v = CATCH_NOT_VERIFIED;
 	else if (!comp_presence_unreachable(c, req->callee, r.call_when))
@@ -419,7 +425,8 @@ void comp_catch(struct comp *c, const struct catch_request *req,
 	} else {
 		v = check_registration(c, x, req);
 		if (v != CATCH_QUEUED) {
-			finish(x, v, QUEUE_ENQ_NEW_JOB, 0);
+			finish(x, v, QUEUE_ENQ_NEW_JOB,
+			       v == CATCH_ERROR ? -EIO : 0);
 			return;
 		}
 	}
