@@ -119,6 +119,26 @@ class PgCluster:
                            stdout=subprocess.PIPE, text=True)
         return r.stdout
 
+    def query(self, url, sql, args=()):
+        """Rows (dicts) of SQL (%s placeholders) on the database at URL,
+        through psycopg2 (Debian python3-psycopg2), one connection each."""
+        import psycopg2
+        import psycopg2.extras
+        con = psycopg2.connect(url, password=self.password)
+        try:
+            con.set_session(readonly=True, autocommit=True)
+            with con.cursor(cursor_factory=psycopg2.extras.RealDictCursor) \
+                    as cur:
+                cur.execute(sql, args)
+                rows = [dict(r) for r in cur.fetchall()]
+            for r in rows:
+                for k, v in r.items():
+                    if isinstance(v, memoryview):
+                        r[k] = bytes(v)
+            return rows
+        finally:
+            con.close()
+
     def create_db(self, name):
         self.psql('CREATE DATABASE "%s"' % name)
         return self.url(name)

@@ -967,11 +967,15 @@ def query_ro(path, sql, args=()):
 
 
 class QueueDB:
-    """Read-only view of the component's SQLite queue (schema: queue/,
-    schemas/). Each call opens its own short connection."""
+    """Read-only view of a component's queue (schema: queue/, schemas/):
+    the SQLite file PATH, or with URL (and PG, its rbpostgres.PgCluster)
+    a PostgreSQL database. Queries are written with ? placeholders for
+    both. Each call opens its own short connection."""
 
-    def __init__(self, path):
+    def __init__(self, path, url=None, pg=None):
         self.path = pathlib.Path(path)
+        self.url = url
+        self.pg = pg
 
     def _connect(self):
         con = sqlite3.connect("file:%s?mode=ro" % self.path, uri=True,
@@ -980,9 +984,14 @@ class QueueDB:
         return con
 
     def exists(self):
+        if self.pg:
+            return bool(self.pg.psql("SELECT to_regclass('jobs')",
+                                     db=self.url.rsplit("/", 1)[1]).strip())
         return self.path.exists()
 
     def query(self, sql, args=()):
+        if self.pg:
+            return self.pg.query(self.url, sql.replace("?", "%s"), args)
         if not self.path.exists():
             raise sqlite3.OperationalError("no database yet: %s" % self.path)
         con = self._connect()
@@ -1010,6 +1019,43 @@ class QueueDB:
 
     def count(self, table):
         return self.query("SELECT count(*) AS n FROM %s" % table)[0]["n"]
+
+
+# The queue every fixture of this run uses: RB_TEST_QUEUE=postgresql puts
+# them all on one private PostgreSQL cluster (rbpostgres.py), started at
+# the first use and stopped at exit, a database per fixture; otherwise a
+# SQLite file in the fixture's directory.
+_pg_cluster = None
+
+
+def queue_postgresql():
+    return os.environ.get("RB_TEST_QUEUE", "sqlite") == "postgresql"
+
+
+def _pg():
+    global _pg_cluster
+    if _pg_cluster is None:
+        import rbpostgres
+        _pg_cluster = rbpostgres.PgCluster().start()
+        atexit.register(_pg_cluster.stop)
+    return _pg_cluster
+
+
+def queue_for(directory):
+    """(config section, QueueDB) of a new queue for a fixture living in
+    DIRECTORY: a [queue] section for its INI file (on PostgreSQL with a
+    password_file, so the password is in neither the URL nor argv)."""
+    directory = pathlib.Path(directory)
+    path = directory / "queue.db"
+    if not queue_postgresql():
+        return {"url": "sqlite:%s" % path}, QueueDB(path)
+    pg = _pg()
+    url = pg.create_db("rb_%s" % uuid.uuid4().hex[:12])
+    pwfile = directory / "queue.password"
+    pwfile.write_text(pg.password + "\n")
+    os.chmod(pwfile, 0o600)
+    return ({"url": url, "password_file": str(pwfile)},
+            QueueDB(path, url=url, pg=pg))
 
 
 def queue_presence_write(db_path, jid, source, state, status=None):
@@ -1085,14 +1131,14 @@ class Component:
         self.binary = pathlib.Path(binary or COMPONENT_BIN)
         self.proc = None
         self._exit_expected = True
-        self.db = QueueDB(self.db_path)
+        self.queue_section, self.db = queue_for(self.dir)
         pol = dict(self.DEFAULT_POLICY)
         pol.update(policy or {})
         conf = {
             "xmpp": {"host": "127.0.0.1", "port": str(prosody.component_port),
                      "domain": prosody.component, "secret": prosody.secret,
                      "user_domains": DOMAIN},
-            "queue": {"url": "sqlite:%s" % self.db_path},
+            "queue": dict(self.queue_section),
             "policy": pol,
             "log": {"level": "debug"},
         }
