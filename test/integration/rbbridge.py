@@ -36,7 +36,7 @@ EV_NAME = {v: k for k, v in EV.items()}
 
 CONFIG = """\
 [queue]
-url = sqlite:{db}
+{queue}
 
 [sip]
 listen = sip:127.0.0.1:{sip_port}
@@ -173,11 +173,14 @@ class Run:
         self.t = testcase
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-sip-"))
         self.db = self.dir / "queue.db"
+        self.queue_section, self.qdb = rbtest.queue_for(self.dir)
         self.sip_port, self.phone_port, self.media_port = free_ports(3)
         base = random.randrange(40000, 59000) & ~1
         self.config = self.dir / "ringbridge.conf"
         self.config.write_text(CONFIG.format(
-            db=self.db, sip_port=self.sip_port, rtp_min=base,
+            queue="\n".join("%s = %s" % kv
+                             for kv in self.queue_section.items()),
+            sip_port=self.sip_port, rtp_min=base,
             rtp_max=base + 39, ring_timeout=ring_timeout, attempts=attempts,
             retry_backoff=retry_backoff, extra_sip=extra_sip,
             max_call_seconds=max_call_seconds, key_timeout=key_timeout,
@@ -266,6 +269,9 @@ class Run:
         return int(r.stdout.split()[1])
 
     def query(self, sql, args=()):
+        """Rows (tuples) of SQL (? placeholders) on the queue."""
+        if self.qdb.pg:
+            return [tuple(r.values()) for r in self.qdb.query(sql, args)]
         return rbtest.query_ro(self.db, sql, args)
 
     def events(self, job_id):
