@@ -9,11 +9,12 @@ PGPASSFILE, so no password is ever on a command line or in a URL. stop()
 runs pg_ctl stop (fast), which signals the postmaster by the pid in its
 pid file. Run as root (as the test machines are).
 
-Also a command-line fixture for ctest:
-  rbpostgres.py run -- CMD ARGS...
-starts a cluster, runs CMD with RB_TEST_PG_URL (a URI without password,
-database "postgres") and PGPASSFILE in its environment, stops the cluster,
-and exits with CMD's status.
+Also a command-line fixture for ctest and the benchmarks:
+  rbpostgres.py run [--fsync] -- CMD ARGS...
+starts a cluster (with fsync on when asked: tests run without), runs CMD
+with RB_TEST_PG_URL (a URI without password, database "postgres") and
+PGPASSFILE in its environment, stops the cluster, and exits with CMD's
+status.
 """
 
 import os
@@ -36,7 +37,10 @@ def _free_port():
 
 
 class PgCluster:
-    def __init__(self, user="postgres"):
+    def __init__(self, user="postgres", fsync=False):
+        # Tests run without fsync (nothing they check needs a power cut);
+        # benchmarks ask for it, to compare with SQLite's synchronous=FULL.
+        self.fsync = fsync
         self.user = user
         self.password = secrets.token_hex(16)
         self.port = None
@@ -79,9 +83,7 @@ class PgCluster:
                 self._as_postgres([
                     os.path.join(PG_BIN, "pg_ctl"), "-D", self.data,
                     "-l", self.log, "-w", "-t", "30", "-o",
-                    "-p %d -k %s -c listen_addresses=127.0.0.1 "
-                    "-c fsync=off -c max_connections=200"
-                    % (self.port, self.dir), "start"])
+                    self._options(), "start"])
                 self.started = True
                 return self
             except subprocess.CalledProcessError:
@@ -146,9 +148,12 @@ class PgCluster:
     def restart(self):
         self._as_postgres([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data,
                            "-m", "fast", "-w", "restart", "-o",
-                           "-p %d -k %s -c listen_addresses=127.0.0.1 "
-                           "-c fsync=off -c max_connections=200"
-                           % (self.port, self.dir)])
+                           self._options()])
+
+    def _options(self):
+        return ("-p %d -k %s -c listen_addresses=127.0.0.1 "
+                "-c max_connections=200 -c fsync=%s"
+                % (self.port, self.dir, "on" if self.fsync else "off"))
 
     def stop(self):
         if self.started:
@@ -175,11 +180,14 @@ class PgCluster:
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] != "run" or argv[2] != "--":
-        sys.stderr.write("usage: rbpostgres.py run -- CMD ARGS...\n")
+    fsync = len(argv) > 2 and argv[2] == "--fsync"
+    if fsync:
+        argv = argv[:2] + argv[3:]
+    if len(argv) < 4 or argv[1] != "run" or argv[2] != "--":
+        sys.stderr.write("usage: rbpostgres.py run [--fsync] -- CMD ...\n")
         return 2
     t0 = time.monotonic()
-    with PgCluster() as pg:
+    with PgCluster(fsync=fsync) as pg:
         sys.stderr.write("rbpostgres: cluster on port %d in %.1f s\n"
                          % (pg.port, time.monotonic() - t0))
         env = pg.env()

@@ -291,10 +291,14 @@ class CtlTest(unittest.TestCase):
         self.assertIn("register JID PHONE", r.stdout)
 
     def test_bad_config(self):
-        self.config.write_text("[queue]\nurl = postgresql://db/rb\n")
+        # A PostgreSQL server that cannot be reached: refused, and the
+        # password in the URL is never printed.
+        self.config.write_text("[queue]\nurl = postgresql://rb:s3cret@"
+                               "db.invalid/rb?connect_timeout=2\n")
         err = self.refused("users")
-        self.assertIn("PostgreSQL is not supported yet", err)
+        self.assertIn("cannot connect", err)
         self.assertIn("[queue] url", err)
+        self.assertNotIn("s3cret", err)
         self.config.write_text("[queue]\nurl = mysql://db/rb\n")
         self.assertIn("url", self.refused("users", status=78))
         self.config.write_text("[policy]\nno_such_key = 1\n")
