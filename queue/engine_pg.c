@@ -279,6 +279,20 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_BRIDGE_LIST] = "SELECT owner, host, pid, started_ms, heartbeat_ms, "
                        "calls, presence_lease FROM bridge_status WHERE "
                        "heartbeat_ms >= $1 ORDER BY started_ms, owner",
+    [ES_JOBS_BY_STATE] = "SELECT COUNT(*) FILTER (WHERE state = 0), "
+                         "COUNT(*) FILTER (WHERE state = 1), "
+                         "COUNT(*) FILTER (WHERE state = 2), "
+                         "COUNT(*) FILTER (WHERE state = 3), "
+                         "COUNT(*) FILTER (WHERE state = 4) FROM jobs",
+    /* strpos() rather than LIKE: the needle is typed by an operator and
+     * its '%' and '_' must not be wildcards. */
+    [ES_REG_SEARCH] = "SELECT " REG_COLS " FROM registrations WHERE "
+                      "$1::text IS NULL OR strpos(lower(jid), lower($1)) > 0 "
+                      "OR strpos(lower(phone), lower($1)) > 0 "
+                      "ORDER BY jid LIMIT $2",
+    [ES_CALLS_BY_HOUR] = "SELECT created_ms / 3600000, COUNT(*) FROM events "
+                         "WHERE type = 1 AND created_ms >= $1 "
+                         "GROUP BY created_ms / 3600000 ORDER BY 1",
 };
 
 struct engine_statement {
@@ -960,6 +974,14 @@ static int pg_connect(struct engine **ep, const char *location)
 	int err = 0;
 
 	*ep = NULL;
+	/* A statement id added to engine.h without its text here is a
+	 * build defect: refuse at once, not at the first call that runs it. */
+	for (size_t i = 0; i < ES_COUNT; i++)
+		if (!pg_sql[i]) {
+			log_err(TAG, "engine_pg.c has no SQL for statement %zu",
+			        i);
+			return -EPROTO;
+		}
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
