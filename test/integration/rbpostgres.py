@@ -146,9 +146,11 @@ class PgCluster:
         return self.url(name)
 
     def restart(self):
+        # -l: the server must not inherit our stdout pipe (run() would
+        # wait for it to close).
         self._as_postgres([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data,
-                           "-m", "fast", "-w", "restart", "-o",
-                           self._options()])
+                           "-l", self.log, "-m", "fast", "-w", "restart",
+                           "-o", self._options()])
 
     def _options(self):
         return ("-p %d -k %s -c listen_addresses=127.0.0.1 "
