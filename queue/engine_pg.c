@@ -293,6 +293,18 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_CALLS_BY_HOUR] = "SELECT created_ms / 3600000, COUNT(*) FROM events "
                          "WHERE type = 1 AND created_ms >= $1 "
                          "GROUP BY created_ms / 3600000 ORDER BY 1",
+    [ES_MARK_GET] = "SELECT end_id, end_ms, checked_ms FROM archive_marks "
+                    "WHERE jid = $1",
+    [ES_MARK_PUT] = "INSERT INTO archive_marks (jid, end_id, end_ms, "
+                    "checked_ms) VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT (jid) DO UPDATE SET end_id = excluded.end_id, "
+                    "end_ms = excluded.end_ms, "
+                    "checked_ms = excluded.checked_ms",
+    [ES_MARK_ACCOUNTED] =
+        "SELECT COALESCE((SELECT max(m.received_ms) FROM job_messages m "
+        "JOIN jobs j ON j.id = m.job_id WHERE j.callee_jid = $1), 0), "
+        "COALESCE((SELECT max(e.delivered_ms) FROM events e "
+        "JOIN jobs j ON j.id = e.job_id WHERE j.callee_jid = $1), 0)",
 };
 
 struct engine_statement {

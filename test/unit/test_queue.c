@@ -1797,7 +1797,7 @@ static void test_pg_migrate_race(void)
 	}
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 5);
+	CHECK_INT(v, 6);
 	queue_close(q);
 }
 
