@@ -204,16 +204,29 @@ def rb_run(argv, timeout=60, **kw):
 # small utilities
 
 
+# Every port free_ports() handed out in this process: a port chosen for
+# one server and not yet bound (Prosody's c2s, chosen before it starts) must
+# not be handed to the next fixture too, which the kernel would do once the
+# probing socket is closed (seen in CI: the component's [http] listen got
+# Prosody's c2s port).
+_ports_given = set()
+
+
 def free_ports(n):
-    """N distinct loopback TCP ports free right now (bound to port 0 at
-    once, then released: the kernel hands out different ones per run)."""
+    """N distinct loopback TCP ports free right now (bound to port 0, then
+    released), never one this process handed out before."""
     socks = []
+    ports = []
     try:
-        for _ in range(n):
+        while len(ports) < n:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            port = s.getsockname()[1]
+            if port not in _ports_given:
+                _ports_given.add(port)
+                ports.append(port)
+        return ports
     finally:
         for s in socks:
             s.close()
