@@ -23,9 +23,6 @@
 #include "store.h"
 #include "upload.h"
 
-#define EXIT_USAGE  2
-#define EXIT_CONFIG 78
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ringbridge-component [-c|--config FILE] "

@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "comp.h"
 #include "health.h"
 #include "log.h"
@@ -47,7 +48,6 @@
 /* After the privilege advertisement the server sends every online user's
  * presence at once; the "xmpp" rows are rebuilt when it has arrived. */
 #define PRESENCE_SETTLE_MS 1500
-#define EXIT_CONFIG        78
 
 static struct comp *sockopt_comp; /* one component per process */
 
@@ -137,7 +137,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		        "check [xmpp] secret against the server's "
 		        "component_secret",
 		        c->domain);
-		c->fatal = EXIT_CONFIG;
+		c->fatal = CLI_EXIT_CONFIG;
 	} else if (se && (se->type == XMPP_SE_HOST_UNKNOWN ||
 	                  se->type == XMPP_SE_IMPROPER_ADDR)) {
 		log_err(TAG,
@@ -145,7 +145,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		        "Component \"%s\" to its configuration, or fix [xmpp] "
 		        "domain",
 		        c->domain, c->domain);
-		c->fatal = EXIT_CONFIG;
+		c->fatal = CLI_EXIT_CONFIG;
 	} else if (se && se->type == XMPP_SE_CONFLICT) {
 		log_err(TAG, "another component is connected as %s; retrying",
 		        c->domain);

@@ -26,9 +26,8 @@
 #include "queue.h"
 #include "summary.h"
 
-#define EXIT_FAIL   1
-#define EXIT_USAGE  CLI_EXIT_USAGE
-#define EXIT_CONFIG CLI_EXIT_CONFIG
+#define EXIT_FAIL  1
+#define EXIT_USAGE CLI_EXIT_USAGE
 
 /* How many finished calls "calls" shows. */
 #define RECENT_CALLS 20
