@@ -514,6 +514,10 @@ def say(text):
     """TEXT rendered by the bridge's engine (sip_tts_say), through G.711
     (PCMU): the reference the phone can hear."""
     rbtest._require_binary(SAY_BIN)
+    # Through rb_run: under RB_VALGRIND this is the run that checks the
+    # flite engine's open/render/close in a process that exits normally
+    # (the bridge's renderers are killed at shutdown, so never report
+    # their leaks).
     pcm = rbtest.rb_run([SAY_BIN, "kal", text], check=True,
                         capture_output=True, timeout=60).stdout
     with warnings.catch_warnings():

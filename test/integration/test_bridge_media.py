@@ -21,25 +21,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
 
-SAY_BIN = rbbridge.BUILD_DIR / "sip_tts_say"
 CONFIRM_2 = "Thank you. They will know you will call back."
 
 
 class BridgeMediaTest(unittest.TestCase):
-
-    def say(self, text):
-        rbtest._require_binary(SAY_BIN)
-        # Through rb_run: under RB_VALGRIND this is the run that checks the
-        # flite engine's open/render/close in a process that exits normally
-        # (the bridge's renderers are killed at shutdown, so never report
-        # their leaks).
-        pcm = rbtest.rb_run([SAY_BIN, "kal", text], check=True,
-                            capture_output=True, timeout=60).stdout
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            # What G.711 makes of it: the reference the phone can get.
-            pcm = audioop.ulaw2lin(audioop.lin2ulaw(pcm, 2), 2)
-        return list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
 
     def test_phone_hears_the_prompts(self):
         if not shutil.which("tcpdump"):
@@ -81,13 +66,13 @@ class BridgeMediaTest(unittest.TestCase):
         message = ("At %s you have a message from ringbridge test. "
                    "ringbridge says: Hi there." % when)
         for text in (message, CONFIRM_2):
-            ref = self.say(text)
+            ref = rbbridge.say(text)
             off, snr = rbbridge.find(heard, ref)
             self.assertGreater(snr, 30.0, "%r not heard (SNR %.1f dB at "
                                "%.2f s)" % (text, snr, off / 8000))
         # The confirmation ends the call: it is the last thing played,
         # in full, before the BYE.
-        ref = self.say(CONFIRM_2)
+        ref = rbbridge.say(CONFIRM_2)
         off, _ = rbbridge.find(heard, ref)
         self.assertLessEqual(len(heard) - (off + len(ref)), 8000 * 1)
 
