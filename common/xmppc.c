@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 static bool is(const char *a, const char *b)
 {
 	return a && !strcmp(a, b);
@@ -59,14 +61,6 @@ void xmppc_grants_read(xmpp_stanza_t *priv, struct xmppc_grants *out)
 	}
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void ignore_events(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
                           xmpp_stream_error_t *se, void *userdata)
 {
@@ -79,7 +73,7 @@ int xmppc_give_sm_state(xmpp_ctx_t *ctx, xmpp_conn_t *conn)
 	socklen_t len = sizeof(sa);
 	xmpp_conn_t *tmp = NULL;
 	xmpp_sm_state_t *st = NULL;
-	int64_t deadline = mono_ms() + 2000;
+	int64_t deadline = clock_mono_ms() + 2000;
 	int fd, err = -1;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -94,7 +88,7 @@ int xmppc_give_sm_state(xmpp_ctx_t *ctx, xmpp_conn_t *conn)
 	if (xmpp_connect_client(tmp, "127.0.0.1", ntohs(sa.sin_port),
 	                        ignore_events, NULL) != XMPP_EOK)
 		goto out;
-	while (!xmpp_conn_is_disconnected(tmp) && mono_ms() < deadline)
+	while (!xmpp_conn_is_disconnected(tmp) && clock_mono_ms() < deadline)
 		xmpp_run_once(ctx, 10);
 	st =
 	    xmpp_conn_is_disconnected(tmp) ? xmpp_conn_get_sm_state(tmp) : NULL;

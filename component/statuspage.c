@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "statuspage.h"
@@ -58,14 +59,6 @@ struct statuspage {
 	bool cached;
 	int64_t cached_ms;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sha256(const char *a, const char *b, unsigned char out[32])
 {
@@ -229,7 +222,7 @@ static enum auth auth_check(struct statuspage *sp, struct MHD_Connection *c)
 	struct auth_client *a;
 	char *user, *pass = NULL;
 	enum auth res;
-	int64_t now = now_ms();
+	int64_t now = clock_mono_ms();
 
 	client_addr(c, addr);
 	pthread_mutex_lock(&sp->lock);
@@ -309,7 +302,7 @@ static enum MHD_Result text_send(struct MHD_Connection *c, unsigned status,
  * search. Under the lock; false when the queue cannot be read. */
 static bool summary_fresh(struct statuspage *sp, const char *search)
 {
-	int64_t now = now_ms();
+	int64_t now = clock_mono_ms();
 	const char *had = sp->cache.search ? sp->cache.search : "";
 	int err = 0;
 

@@ -9,16 +9,14 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "clock.h"
 #include "comp.h"
 
 #define JID_PART_MAX 1023
 
 int64_t comp_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_real_ms();
 }
 
 xmpp_stanza_t *comp_elem(struct comp *c, const char *name, const char *ns)

@@ -18,6 +18,7 @@
 #include <strophe.h>
 
 #include "check.h"
+#include "clock.h"
 #include "xmppc.h"
 
 #define NS_PRIV1 "urn:xmpp:privilege:1"
@@ -37,14 +38,6 @@ struct xstate {
 	bool error_seen;   /* res->why holds the reason */
 	long long connected_ms;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void why(struct xstate *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -120,7 +113,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	}
 	if (event == XMPP_CONN_CONNECT) {
 		x->connected = true;
-		x->connected_ms = now_ms();
+		x->connected_ms = clock_mono_ms();
 		return;
 	}
 	/* XMPP_CONN_DISCONNECT or XMPP_CONN_FAIL */
@@ -156,7 +149,7 @@ void check_xmpp(const struct config *cfg, enum check_xmpp_mode mode,
 {
 	struct xstate x = {.cfg = cfg, .res = res, .mode = mode};
 	xmpp_conn_t *conn = NULL;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = clock_mono_ms() + timeout_ms;
 	bool closing = false;
 	int rc;
 
@@ -193,16 +186,16 @@ void check_xmpp(const struct config *cfg, enum check_xmpp_mode mode,
 		         cfg->xmpp.host, cfg->xmpp.port);
 		goto out;
 	}
-	while (!x.disconnected && now_ms() < deadline) {
+	while (!x.disconnected && clock_mono_ms() < deadline) {
 		xmpp_run_once(x.ctx, 50);
 		if (!x.connected || closing)
 			continue;
 		if (mode == CHECK_XMPP_PROBE &&
-		    now_ms() - x.connected_ms < PROBE_SETTLE_MS)
+		    clock_mono_ms() - x.connected_ms < PROBE_SETTLE_MS)
 			continue;
 		if (mode == CHECK_XMPP_AUTH &&
 		    res->n_grants < (int)cfg->xmpp.user_domains.n &&
-		    now_ms() - x.connected_ms < ADVERT_WAIT_MS)
+		    clock_mono_ms() - x.connected_ms < ADVERT_WAIT_MS)
 			continue;
 		/* Seen what we came for: a polite goodbye. */
 		res->ok = !x.error_seen;

@@ -24,6 +24,7 @@
 
 #include "bridge.h"
 #include "cli.h"
+#include "clock.h"
 #include "dbw.h"
 #include "health.h"
 #include "log.h"
@@ -44,10 +45,7 @@
 
 int64_t bridge_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_real_ms();
 }
 
 /*

@@ -34,6 +34,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 
+#include "clock.h"
 #include "log.h"
 #include "tts_worker.h"
 
@@ -121,14 +122,6 @@ struct tts_worker {
 };
 
 /* ---- shared helpers ---- */
-
-static int64_t worker_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void req_list_push_front(struct req_list *l, struct tts_req *r)
 {
@@ -713,7 +706,7 @@ static void worker_kick(struct tts_worker *w)
 		rd->out_off = 0;
 		rd->hdr_got = 0;
 		rd->pcm_got = 0;
-		rd->deadline_ms = worker_now_ms() + w->timeout_ms;
+		rd->deadline_ms = clock_mono_ms() + w->timeout_ms;
 		worker_timer_set(rd, w->timeout_ms);
 		worker_flush(w, rd);
 		/* A renderer found dead on sending gave its request back:
@@ -830,7 +823,7 @@ static void worker_timer_handle(struct tts_worker *w, struct renderer *rd)
 	while (read(rd->timer, &expirations, sizeof(expirations)) > 0)
 		;
 	if (!rd->inflight || rd->hdr_got >= sizeof(rd->hdr) ||
-	    worker_now_ms() < rd->deadline_ms)
+	    clock_mono_ms() < rd->deadline_ms)
 		return;
 	log_warn(
 	    "tts", "worker: request %llu took over %d ms; killing renderer %d",

@@ -20,6 +20,7 @@
 #include <flite.h>
 
 #include "check.h"
+#include "clock.h"
 #include "tts.h"
 #include "tts_cache.h"
 #include "tts_worker.h"
@@ -69,21 +70,13 @@ static void results_clear(struct results *rs)
 	rs->count = 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Polls the worker as an event loop would until WANT results are in. */
 static void results_wait(struct tts_worker *w, struct results *rs, size_t want,
                          int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = clock_mono_ms() + timeout_ms;
 
-	while (rs->count < want && now_ms() < end) {
+	while (rs->count < want && clock_mono_ms() < end) {
 		struct pollfd p = {.fd = tts_worker_fd(w), .events = POLLIN};
 
 		poll(&p, 1, 100);
@@ -452,12 +445,12 @@ static void test_worker_isolation(void)
 	tts_worker_timeout_set(w, 300);
 	pid = tts_worker_renderer_pid(w, 0);
 	{
-		int64_t start = now_ms();
+		int64_t start = clock_mono_ms();
 
 		r = render_one(w, 50, "hang", 10000);
 		CHECK_INT(r.err, -ETIMEDOUT);
-		CHECK(now_ms() - start >= 300);
-		CHECK(now_ms() - start < 3000);
+		CHECK(clock_mono_ms() - start >= 300);
+		CHECK(clock_mono_ms() - start < 3000);
 	}
 	r = render_one(w, 51, "after hang", 10000);
 	CHECK(result_is(&r, "after hang"));
@@ -482,10 +475,10 @@ static void test_worker_isolation(void)
  * started at once, but its pid arrives through collect). */
 static void renderers_wait(struct tts_worker *w, struct results *rs)
 {
-	int64_t end = now_ms() + 5000;
+	int64_t end = clock_mono_ms() + 5000;
 	bool all = false;
 
-	while (!all && now_ms() < end) {
+	while (!all && clock_mono_ms() < end) {
 		struct pollfd p = {.fd = tts_worker_fd(w), .events = POLLIN};
 
 		all = true;
