@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -388,6 +389,7 @@ static const struct config_key config_keys[] = {
     K_INT("sip", "poll_interval", sip.poll_interval, "3", 1, 300),
     K_STR("sip", "metrics_listen", sip.metrics_listen, "", check_listen_addr,
           0),
+    K_STR("sip", "tls_dir", sip.tls_dir, "", NULL, 0),
 
     K_BOOL("calls", "gate", calls.gate, "on"),
     K_BOOL("calls", "gate_retry", calls.gate_retry, "on"),
@@ -1034,6 +1036,26 @@ static void secret_file_read(struct config_parse *p)
 	}
 }
 
+/* [sip] tls_dir: sofia-sip reads agent.pem (certificate and private key)
+ * and cafile.pem (the CAs that peers' certificates must chain to) from
+ * it, and without them silently runs no TLS transport at all. */
+static int tls_dir_check(struct config_parse *p, const char *dir)
+{
+	static const char *const files[] = {"agent.pem", "cafile.pem"};
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (access(path, R_OK)) {
+			config_err(p, line_of(p, "sip", "tls_dir"), "sip",
+			           "tls_dir", "cannot read %s: %s", path,
+			           strerror(errno));
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
 static void config_check_all(struct config_parse *p)
 {
 	const struct config *c = p->cfg;
@@ -1083,6 +1105,14 @@ static void config_check_all(struct config_parse *p)
 		           "user_domains");
 		return;
 	}
+	if (config_sip_tls(c) && !*c->sip.tls_dir) {
+		config_err(p, line_of(p, "sip", "listen"), "sip", "tls_dir",
+		           "must be set when listen is sips: or transport=tls "
+		           "(a directory with agent.pem and cafile.pem)");
+		return;
+	}
+	if (*c->sip.tls_dir && tls_dir_check(p, c->sip.tls_dir))
+		return;
 	if (c->presence.mode == CONFIG_PRESENCE_PUBLISH &&
 	    !*c->presence.server) {
 		config_err(p, line_of(p, "presence", "mode"), "presence",
@@ -1093,6 +1123,14 @@ static void config_check_all(struct config_parse *p)
 }
 
 /* ---- public ------------------------------------------------------------ */
+
+bool config_sip_tls(const struct config *c)
+{
+	const char *l = c->sip.listen;
+
+	return l &&
+	       (!strncasecmp(l, "sips:", 5) || strcasestr(l, ";transport=tls"));
+}
 
 bool config_list_contains(const struct config_list *l, const char *s)
 {

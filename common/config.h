@@ -66,6 +66,9 @@ struct config {
 		int key_timeout;       /* seconds of silence after the menu */
 		int poll_interval;     /* seconds between safety-net claims */
 		char *metrics_listen;  /* HOST:PORT of /metrics; empty: none */
+		/* agent.pem (certificate and key) and cafile.pem for
+		 * sofia's TLS transport; empty: no TLS. */
+		char *tls_dir;
 	} sip;
 
 	struct {
@@ -145,6 +148,8 @@ int config_load(struct config **cfgp, const char *path, char *err,
 void config_free(struct config *cfg);
 
 /* True when S is listed in L (case-insensitive, for domains). */
+/* Whether [sip] listen is sips: or ;transport=tls. */
+bool config_sip_tls(const struct config *c);
 bool config_list_contains(const struct config_list *l, const char *s);
 
 #endif

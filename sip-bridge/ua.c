@@ -350,10 +350,23 @@ static void ua_callback(nua_event_t event, int status, const char *phrase,
 int ua_start(struct bridge *b)
 {
 	const char *proxy = b->cfg->sip.outbound_proxy;
+	const char *tls_dir = b->cfg->sip.tls_dir;
 	char allow[128];
 
+	/*
+	 * TLS: sofia reads agent.pem and cafile.pem from tls_dir. The policy
+	 * checks the certificate chain of every peer we connect to against
+	 * cafile.pem and its name (subjectAltName DNS/IP or CN) against the
+	 * host we dialled (SUBJECTS_OUT); a peer connecting to us is asked for
+	 * a certificate but not refused without one (phones rarely have
+	 * one: RFC 5630 expects the server side to be authenticated).
+	 */
 	b->nua = nua_create(
 	    b->root, ua_callback, b, NUTAG_URL(b->cfg->sip.listen),
+	    TAG_IF(*tls_dir, TPTAG_CERTIFICATE(tls_dir)),
+	    TAG_IF(*tls_dir,
+	           TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_SUBJECTS_OUT)),
+	    TAG_IF(*tls_dir, TPTAG_TLS_VERIFY_DEPTH(4)),
 	    TAG_IF(proxy && *proxy, NUTAG_PROXY(proxy)), NUTAG_MEDIA_ENABLE(0),
 	    NUTAG_AUTOACK(1), NUTAG_AUTOANSWER(0),
 	    /* RFC 5626 3.5.1: a CRLF CRLF ping on TCP is answered CRLF. */
