@@ -39,7 +39,7 @@ CONFIG = """\
 {queue}
 
 [sip]
-listen = sip:127.0.0.1:{sip_port}
+listen = {scheme}:127.0.0.1:{sip_port}
 rtp_port_min = {rtp_min}
 rtp_port_max = {rtp_max}
 ring_timeout = {ring_timeout}
@@ -162,10 +162,12 @@ class Run:
                  retry_backoff=1, extra_sip="", max_call_seconds=120,
                  key_timeout=10, extra_policy="", extra_recordings="",
                  max_calls=10, max_seconds=30, silence_seconds=3,
-                 gate=False, gate_retry=True, extra=""):
+                 gate=False, gate_retry=True, extra="", tls=False):
         """GATE: the voicemail gate ([calls] gate). Off unless a test asks
         for it: most bridge tests measure what follows the message and
-        have the phone listen from the answer on, as before the gate."""
+        have the phone listen from the answer on, as before the gate.
+        TLS: listen on sips: with tls_dir = self.tls_dir (the test puts
+        agent.pem and cafile.pem there before start_bridge)."""
         rbtest._require_binary(SIP_BIN)
         rbtest._require_binary(CTL_BIN)
         if not shutil.which("sipp"):
@@ -177,9 +179,13 @@ class Run:
         self.sip_port, self.phone_port, self.media_port = free_ports(3)
         base = random.randrange(40000, 59000) & ~1
         self.config = self.dir / "ringbridge.conf"
+        self.tls_dir = self.dir / "tls"
+        if tls:
+            extra_sip += "\ntls_dir = %s\n" % self.tls_dir
         self.config.write_text(CONFIG.format(
             queue="\n".join("%s = %s" % kv
                              for kv in self.queue_section.items()),
+            scheme="sips" if tls else "sip",
             sip_port=self.sip_port, rtp_min=base,
             rtp_max=base + 39, ring_timeout=ring_timeout, attempts=attempts,
             retry_backoff=retry_backoff, extra_sip=extra_sip,
