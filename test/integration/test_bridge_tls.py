@@ -3,14 +3,18 @@ call the bridge places to a sips: URI, with certificates the test makes
 with openssl (a private CA, one certificate for the bridge, one for the
 phone). The phone must hear the prompt (its decoded dump, from baresip's
 sndfile module, holds the bridge's own rendering of the message at a high
-SNR); a phone whose certificate names another host must be refused.
-Cost: about 80 s (one call to the end of the menu, one refused call that ends on
+SNR) and its key 2 (ctrl_tcp's sndcode, sent as RFC 4733) must reach
+the queue as a KEY event; a phone whose certificate names another host
+must be refused.
+Cost: about 60 s (one call to its key, one refused call that ends on
 sofia's 32 s transaction timeout); runs in both builds, since TLS adds a
 transport and a configuration path to the call path the sanitizers
 watch."""
 
+import json
 import re
 import shutil
+import socket
 import subprocess
 import unittest
 import wave
@@ -44,6 +48,22 @@ def make_cert(d, name, cn, san, ca):
     pem = d / (name + ".pem")
     pem.write_bytes(crt.read_bytes() + key.read_bytes())
     return pem
+
+
+def baresip_command(port, command, params):
+    """One ctrl_tcp command (a netstring of JSON); its JSON reply."""
+    cmd = json.dumps({"command": command, "params": params}).encode()
+    with socket.create_connection(("127.0.0.1", port), 5) as s:
+        s.settimeout(5)
+        s.sendall(b"%d:%s," % (len(cmd), cmd))
+        data = b""
+        while not data.endswith(b","):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b":")
+    return json.loads(body[:int(head)])
 
 
 class BridgeTlsTest(unittest.TestCase):
@@ -86,7 +106,10 @@ class BridgeTlsTest(unittest.TestCase):
             "audio_alert aufile,%s/mic.wav" % bs,
             "module_path " + MODULES,
             "module g711.so", "module aufile.so", "module sndfile.so",
-            "module_app account.so", "module_app ctrl_tcp.so",
+            # menu holds the commands, sndcode among them (while a call
+            # is up); ctrl_tcp only carries them.
+            "module_app account.so", "module_app menu.so",
+            "module_app ctrl_tcp.so",
             "ctrl_tcp_listen 127.0.0.1:%d" % ctrl_port,
             "snd_path %s/snd" % bs, ""]))
         (bs / "accounts").write_text(
@@ -102,7 +125,7 @@ class BridgeTlsTest(unittest.TestCase):
             bs / "snd"
 
     def test_call_heard_and_key(self):
-        run, uri, _, snd = self.world("127.0.0.1")
+        run, uri, ctrl_port, snd = self.world("127.0.0.1")
         job = run.test_call_to(uri, "Hello over TLS.")
         rbtest.wait_until(
             lambda: "ANSWERED" in [e[0] for e in run.events(job)],
@@ -110,10 +133,17 @@ class BridgeTlsTest(unittest.TestCase):
         said = re.search(r'job %d: saying "([^"]*)"' % job,
                          run.log.read_text())
         self.assertTrue(said, run.logs())
-        # The key (ctrl_tcp sndcode) did not reach the bridge in the two
-        # runs tried; left for later, so the call ends as heard.
-        ev = run.wait_ended(job, timeout=90)
-        self.assertIn("HEARD", [e[0] for e in ev], run.logs())
+        # The menu follows the message; key 2 once it has been heard.
+        rbtest.wait_until(
+            lambda: "HEARD" in [e[0] for e in run.events(job)],
+            timeout=60, what="the message to be heard")
+        reply = baresip_command(ctrl_port, "sndcode", "2")
+        self.assertTrue(reply.get("ok"), reply)
+        ev = run.wait_ended(job, timeout=60)
+        names = [e[0] for e in ev]
+        self.assertIn("KEY", names, run.logs() + "\n--- baresip ---\n" +
+                      rbtest.tail(run.dir / "baresip.log", 40))
+        self.assertEqual([e[1] for e in ev if e[0] == "KEY"], ["2"])
         dumps = sorted(snd.glob("*-dec.wav"))
         self.assertTrue(dumps, "baresip dumped nothing it heard")
         with wave.open(str(dumps[0])) as w:
