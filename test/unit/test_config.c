@@ -340,6 +340,15 @@ static const struct err_case errors[] = {
      ":2: [sip] listen: a SIP address starts with sip: or sips:"},
     {"[sip]\nlisten = sip:bob@127.0.0.1:5080\n",
      ":2: [sip] listen: a listening address has no user part"},
+    {"[sip]\nlisten = sips:127.0.0.1:5061\n",
+     ":2: [sip] tls_dir: must be set when listen is sips: or transport=tls "
+     "(a directory with agent.pem and cafile.pem)"},
+    {"[sip]\nlisten = sip:127.0.0.1:5061;transport=TLS\n",
+     ":2: [sip] tls_dir: must be set when listen is sips: or transport=tls "
+     "(a directory with agent.pem and cafile.pem)"},
+    {"[sip]\n\ntls_dir = /nonexistent/rb\n",
+     ":3: [sip] tls_dir: cannot read /nonexistent/rb/agent.pem: No such "
+     "file or directory"},
     {"[sip]\noutbound_proxy = sip:proxy;maddr=1.2.3.4\n",
      ":2: [sip] outbound_proxy: only the ;transport= and ;lr parameters "
      "are accepted"},
