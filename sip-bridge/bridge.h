@@ -108,6 +108,7 @@ struct call {
 
 	nua_handle_t *nh;
 	bool invited, answered, auth_tried, bye_sent, cancelled;
+	bool progressed; /* a provisional response came (1xx, nua_r_invite) */
 	int64_t start_ms, answer_ms;
 	char reason[128]; /* the outcome in words, "" while unknown */
 	enum queue_job_state final_state;

@@ -839,6 +839,17 @@ static void on_ring_timeout(struct bridge *b, su_timer_t *t, void *arg)
 		return;
 	log_info(TAG, "job %lld: no answer within %d s", (long long)c->job->id,
 	         c->b->cfg->sip.ring_timeout);
+	/* nua does not tell a request that its TLS connection was dropped
+	 * for the peer's certificate: the INVITE waits for sofia's 32 s
+	 * timeout, and only sofia's own log line says why. */
+	if (!c->progressed && config_sip_tls(c->b->cfg))
+		log_warn(TAG,
+		         "job %lld: not even a ringing from the peer over TLS: "
+		         "if sofia logged a certificate error (Peer Subject "
+		         "Mismatch) just before, the peer's certificate does "
+		         "not chain to [sip] tls_dir's cafile.pem or does not "
+		         "name the host dialled",
+		         (long long)c->job->id);
 	set_reason(c, "no answer");
 	ua_cancel(c);
 }
@@ -999,6 +1010,7 @@ void call_on_terminated(struct call *c)
 
 void call_on_progress(struct call *c, int status)
 {
+	c->progressed = true;
 	log_debug(TAG, "job %lld: %d", (long long)c->job->id, status);
 }
 

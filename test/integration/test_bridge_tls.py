@@ -12,6 +12,7 @@ transport and a configuration path to the call path the sanitizers
 watch."""
 
 import json
+import random
 import re
 import shutil
 import socket
@@ -50,6 +51,26 @@ def make_cert(d, name, cn, san, ca):
     return pem
 
 
+def port_pair():
+    """A loopback port P free for UDP and TCP with P + 1 free for TCP:
+    baresip listens for TLS on its SIP port + 1 (free_ports hands out
+    neighbours, so the next port is often the one it gave another use)."""
+    for _ in range(50):
+        p = random.randrange(21000, 30000)  # below the ephemeral range
+        socks = [socket.socket(socket.AF_INET, t) for t in
+                 (socket.SOCK_DGRAM, socket.SOCK_STREAM, socket.SOCK_STREAM)]
+        try:
+            for sock, port in zip(socks, (p, p, p + 1)):
+                sock.bind(("127.0.0.1", port))
+            return p
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise AssertionError("no free port pair for baresip")
+
+
 def baresip_command(port, command, params):
     """One ctrl_tcp command (a netstring of JSON); its JSON reply."""
     cmd = json.dumps({"command": command, "params": params}).encode()
@@ -86,8 +107,7 @@ class BridgeTlsTest(unittest.TestCase):
                     run.tls_dir / "agent.pem")
         shutil.copy(str(ca) + ".pem", run.tls_dir / "cafile.pem")
         phone = make_cert(d, "phone", phone_cn, "DNS:" + phone_cn, ca)
-        # baresip listens for TLS on its SIP port + 1.
-        sip_port, ctrl_port = rbtest.free_ports(2)
+        sip_port, ctrl_port = port_pair(), rbtest.free_ports(1)[0]
         bs = d / "baresip"
         (bs / "snd").mkdir(parents=True)
         with wave.open(str(bs / "mic.wav"), "wb") as w:
@@ -117,9 +137,17 @@ class BridgeTlsTest(unittest.TestCase):
             "answermode=auto\n")
         proc = rbtest._spawn([BARESIP, "-f", str(bs)], d / "baresip.log")
         self.addCleanup(rbtest._terminate, proc, 5)
-        rbtest.wait_until(lambda: b"baresip is ready" in
-                          (d / "baresip.log").read_bytes(), timeout=20,
-                          what="baresip to start")
+        blog = d / "baresip.log"
+
+        def ready():
+            if proc.poll() is not None:
+                raise AssertionError("baresip exited %s:\n%s" % (
+                    proc.returncode, rbtest.tail(blog, 30)))
+            return b"baresip is ready" in blog.read_bytes()
+        try:
+            rbtest.wait_until(ready, timeout=20, what="baresip to start")
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, rbtest.tail(blog, 30)))
         run.start_bridge()
         return run, "sips:phone@127.0.0.1:%d" % (sip_port + 1), ctrl_port, \
             bs / "snd"
@@ -163,7 +191,10 @@ class BridgeTlsTest(unittest.TestCase):
         names = [e[0] for e in ev]
         self.assertNotIn("ANSWERED", names, run.logs())
         self.assertIn("FAILED", names, run.logs())
-        self.assertIn("Peer Subject Mismatch", run.log.read_text())
+        log = run.log.read_text()
+        self.assertIn("Peer Subject Mismatch", log)
+        self.assertIn("job %d: not even a ringing from the peer over TLS"
+                      % job, log)
         self.assertFalse(list(snd.glob("*-dec.wav")))
 
 
