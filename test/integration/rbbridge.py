@@ -7,6 +7,7 @@ loopback ports per run, processes stopped by pid, sanitizer reports in any
 log fail the test."""
 
 import math
+import os
 import pathlib
 import random
 import re
@@ -180,6 +181,7 @@ class Run:
         base = random.randrange(40000, 59000) & ~1
         self.config = self.dir / "ringbridge.conf"
         self.tls_dir = self.dir / "tls"
+        self.tls = tls
         if tls:
             extra_sip += "\ntls_dir = %s\n" % self.tls_dir
         self.config.write_text(CONFIG.format(
@@ -203,7 +205,16 @@ class Run:
     # ---- processes -------------------------------------------------------
 
     def start_bridge(self):
-        self.bridge = rbtest.rb_spawn([SIP_BIN, "-c", self.config], self.log)
+        env = None
+        if self.tls:
+            # Leaks of sofia-sip's own TLS code (the file says which);
+            # the slow unwinder, so that stacks through libcrypto (no
+            # frame pointers) reach sofia's frames the file names.
+            env = dict(os.environ, LSAN_OPTIONS="suppressions=%s" % (
+                rbtest.REPO / "test" / "lsan-sofia-tls.supp"),
+                ASAN_OPTIONS="fast_unwind_on_malloc=0")
+        self.bridge = rbtest.rb_spawn([SIP_BIN, "-c", self.config], self.log,
+                                      env=env)
         def listening():
             self.assert_running()
             return "listening on" in self.log.read_text()
