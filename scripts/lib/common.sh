@@ -12,7 +12,8 @@ RB_BUILD_PACKAGES="build-essential cmake pkg-config clang-format
 RB_PEER_PACKAGES="prosody prosody-modules ejabberd sip-tester python3-slixmpp
 	tcpdump kamailio kamailio-presence-modules kamailio-sqlite-modules
 	docker-compose systemd prometheus chromium postgresql python3-psycopg2
-	lua5.4 liblua5.4-dev libidn2-dev lua-socket lua-expat lua-filesystem lua-sec"
+	lua5.4 liblua5.4-dev libidn2-dev lua-socket lua-expat lua-filesystem lua-sec
+	baresip-core openssl"
 # Only for scripts/valgrind (the memcheck integration run).
 RB_VALGRIND_PACKAGES="valgrind"
 
