@@ -171,8 +171,9 @@ class StatusPageTest(test_e2e_story.StoryTest):
             con.close()
 
     def test_page_after_one_call(self):
-        self.phone("uas_answer.xml", [pause(test_e2e_story.AFTER_MESSAGE_MS),
-                                      play(key_pcap(2))])
+        # Bob passes the voicemail gate with 5, then replies with 2.
+        self.phone("uas_answer.xml", test_e2e_story.GATE + [
+            pause(test_e2e_story.AFTER_MESSAGE_MS), play(key_pcap(2))])
         self.alice.send_message(jid("bob"), BODY)
         self.only_message_from(jid("bob"), body=test_e2e_story.CALL_BACK)
         rbtest.wait_until(lambda: self.db.query(
