@@ -5,6 +5,7 @@
  * and by the configuration harness itself.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -29,4 +30,24 @@ struct config *fuzz_config_load(const char *text)
 		cfg = NULL;
 	close(fd);
 	return cfg;
+}
+
+struct config *fuzz_config_once(struct config **cfg, const char *text)
+{
+	if (!*cfg)
+		*cfg = fuzz_config_load(text);
+	if (!*cfg)
+		abort();
+	return *cfg;
+}
+
+char *fuzz_string(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+
+	if (s) {
+		memcpy(s, data, size);
+		s[size] = 0;
+	}
+	return s;
 }

@@ -16,11 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 64 * 1024)
 		return 0;
-	text = malloc(size + 1);
+	text = fuzz_string(data, size);
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = 0;
 	cfg = fuzz_config_load(text);
 	config_free(cfg);
 	free(text);

@@ -20,17 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char back[JIDESC_PART_MAX + 1];
 	struct jidesc_target t;
 
-	if (!cfg)
-		cfg = fuzz_config_load(
-		    "[xmpp]\nuser_domains = example.org, localhost\n"
-		    "[policy]\nallowed_prefixes = +1\n");
-	if (!cfg)
-		abort();
-	in = malloc(size + 1);
+	fuzz_config_once(&cfg, "[xmpp]\nuser_domains = example.org, localhost\n"
+	                       "[policy]\nallowed_prefixes = +1\n");
+	in = fuzz_string(data, size);
 	if (!in)
 		return 0;
-	memcpy(in, data, size);
-	in[size] = 0;
 	if (jidesc_unescape(in, plain, sizeof(plain)) == 0 &&
 	    jidesc_escape(plain, esc, sizeof(esc)) == 0) {
 		if (jidesc_unescape(esc, back, sizeof(back)) ||

@@ -20,17 +20,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum phone_kind kind, kind2;
 	const char *why;
 
-	if (!cfg)
-		cfg = fuzz_config_load("[xmpp]\nuser_domains = example.org\n"
-		                       "[policy]\nallowed_prefixes = +1, +44\n"
-		                       "allowed_sip_domains = example.org\n");
-	if (!cfg)
-		abort();
-	in = malloc(size + 1);
+	fuzz_config_once(&cfg, "[xmpp]\nuser_domains = example.org\n"
+	                       "[policy]\nallowed_prefixes = +1, +44\n"
+	                       "allowed_sip_domains = example.org\n");
+	in = fuzz_string(data, size);
 	if (!in)
 		return 0;
-	memcpy(in, data, size);
-	in[size] = 0;
 	if (phone_normalise(in, out, sizeof(out), &kind, &why) == 0) {
 		if (phone_normalise(out, again, sizeof(again), &kind2, &why) ||
 		    strcmp(out, again) || kind != kind2)

@@ -326,6 +326,36 @@ class Run:
         return self.events(job_id)
 
 
+# ---- presence modes --------------------------------------------------------
+
+# The [presence] section of each presence mode, for tests that run once per
+# mode. In publish mode the server is a port nobody answers ({dead}): the
+# bridge subscribes there, so it takes NOTIFY in the dialogs it made.
+PRESENCE_MODES = {
+    "off": "",
+    "publish": "[presence]\nmode = publish\nserver = sip:127.0.0.1:{dead}\n",
+    "agent": "[presence]\nmode = agent\n",
+}
+
+
+def presence_mode_config(mode):
+    """MODE's [presence] section, with a dead server port chosen now."""
+    return PRESENCE_MODES[mode].format(dead=free_ports(1)[0])
+
+
+class EachPresenceMode:
+    """A mixin for a TestCase with check_mode(MODE): one test per mode."""
+
+    def test_presence_off(self):
+        self.check_mode("off")
+
+    def test_presence_publish(self):
+        self.check_mode("publish")
+
+    def test_presence_agent(self):
+        self.check_mode("agent")
+
+
 # ---- a raw SIP peer ------------------------------------------------------
 
 class SipProbe:

@@ -26,15 +26,9 @@ BASE = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE"]
 METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO",
            "PRACK", "UPDATE", "MESSAGE", "SUBSCRIBE", "NOTIFY", "REFER",
            "PUBLISH", "FOO"]
-MODES = {
-    # mode: (configuration, methods allowed beyond BASE)
-    "off": ("", []),
-    # A [presence] server nobody answers: the bridge subscribes there, so
-    # it takes NOTIFY in the dialogs it made, never outside them.
-    "publish": ("[presence]\nmode = publish\nserver = sip:127.0.0.1:{dead}"
-                "\n", ["NOTIFY"]),
-    "agent": ("[presence]\nmode = agent\n", ["SUBSCRIBE"]),
-}
+# Methods each presence mode allows beyond BASE: NOTIFY in the dialogs the
+# bridge makes at its [presence] server, SUBSCRIBE as presence agent.
+MODES = {"off": [], "publish": ["NOTIFY"], "agent": ["SUBSCRIBE"]}
 
 
 def status(reply):
@@ -46,12 +40,11 @@ def allow_list(reply):
     return sorted(m.strip() for m in value.split(",") if m.strip())
 
 
-class BridgeMethodsTest(unittest.TestCase):
+class BridgeMethodsTest(rbbridge.EachPresenceMode, unittest.TestCase):
 
     def start(self, mode):
-        conf, extra = MODES[mode]
-        dead = rbbridge.free_ports(1)[0]
-        run = Run(self, extra=conf.format(dead=dead))
+        extra = MODES[mode]
+        run = Run(self, extra=rbbridge.presence_mode_config(mode))
         run.start_bridge()
         return run, SipProbe(self, run.sip_port), sorted(BASE + extra)
 
@@ -173,15 +166,6 @@ class BridgeMethodsTest(unittest.TestCase):
             pass
         self.assertEqual(run.query("SELECT COUNT(*) FROM jobs"), [(0,)])
         self.assertEqual(run.stop_bridge(), 0, run.logs())
-
-    def test_presence_off(self):
-        self.check_mode("off")
-
-    def test_presence_publish(self):
-        self.check_mode("publish")
-
-    def test_presence_agent(self):
-        self.check_mode("agent")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ import socket
 import time
 import unittest
 
-from rbbridge import Run, SipProbe, free_ports
+import rbbridge
+from rbbridge import Run, SipProbe
 
 CORPUS = pathlib.Path(__file__).resolve().parent / "rfc4475"
 
@@ -96,13 +97,6 @@ EXPECTED = {
     "test.dat": None,
 }
 
-MODES = {
-    "off": "",
-    "publish": "[presence]\nmode = publish\nserver = sip:127.0.0.1:{dead}\n",
-    "agent": "[presence]\nmode = agent\n",
-}
-
-
 def corpus():
     sums = {}
     for line in (CORPUS / "SHA256SUMS").read_text().splitlines():
@@ -140,12 +134,12 @@ def tcp_answer(port, data, timeout=0.8):
     return None
 
 
-class BridgeTortureTest(unittest.TestCase):
+class BridgeTortureTest(rbbridge.EachPresenceMode, unittest.TestCase):
 
     def check_mode(self, mode):
         files = corpus()
         self.assertEqual(sorted(files), sorted(EXPECTED))
-        run = Run(self, extra=MODES[mode].format(dead=free_ports(1)[0]))
+        run = Run(self, extra=rbbridge.presence_mode_config(mode))
         run.start_bridge()
         sip = SipProbe(self, run.sip_port)
         seen = {}
@@ -185,15 +179,6 @@ class BridgeTortureTest(unittest.TestCase):
         sip.responses(2.0)
         run.assert_running()
         self.assertTrue(sip.alive(), run.logs())
-
-    def test_presence_off(self):
-        self.check_mode("off")
-
-    def test_presence_publish(self):
-        self.check_mode("publish")
-
-    def test_presence_agent(self):
-        self.check_mode("agent")
 
 
 if __name__ == "__main__":
