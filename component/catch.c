@@ -26,6 +26,7 @@ struct catch_ctx {
 	struct comp *c;
 	char *callee, *sender, *sender_name, *reply_from, *body, *idem_key;
 	char *destination, *tz, *lang;
+	int gate; /* the callee's QUEUE_GATE_*, copied into the job */
 	bool encrypted;
 	bool roster_only; /* the callee wants calls only from contacts */
 	bool ordered;     /* waiting in comp.catch_order */
@@ -190,6 +191,7 @@ static void store_now(struct catch_ctx *x)
 	    .destination = x->destination,
 	    .tz = x->tz,
 	    .lang = x->lang,
+	    .gate = x->gate,
 	};
 	struct queue_enqueue_limits lim = {
 	    .coalesce_seconds = c->cfg->policy.coalesce_seconds,
@@ -259,6 +261,7 @@ static enum catch_verdict check_registration(struct comp *c,
 		x->tz = r.tz ? g_strdup(r.tz) : NULL;
 		x->lang = r.lang ? g_strdup(r.lang) : NULL;
 		x->roster_only = r.roster_only;
+		x->gate = r.gate;
 	}
 	queue_registration_clear(&r);
 	return v;
@@ -398,6 +401,7 @@ void comp_catch(struct comp *c, const struct catch_request *req,
 	x->c = c;
 	x->done = done;
 	x->arg = arg;
+	x->gate = QUEUE_GATE_DEFAULT;
 	x->callee = g_strdup(req->callee);
 	x->sender = comp_jid_bare(req->sender);
 	x->reply_from = g_strdup(req->reply_from);

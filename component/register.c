@@ -126,6 +126,10 @@ xmpp_stanza_t *comp_settings_form(struct comp *c,
 	                    "SIP address for presence (optional)",
 	                    r && r->sip_presence ? r->sip_presence : "", false,
 	                    NULL);
+	comp_form_add_field(c, x, SETTINGS_GATE, "list-single",
+	                    SETTINGS_GATE_LABEL,
+	                    settings_gate_name(r ? r->gate : QUEUE_GATE_DEFAULT),
+	                    false, settings_gate_options);
 	push_self_help(c, x, r);
 	return x;
 }
@@ -181,6 +185,7 @@ int comp_settings_submit(struct comp *c, const char *bare,
 	if (!existed) {
 		r.jid = strdup(bare);
 		r.quiet_start = r.quiet_end = -1;
+		r.gate = QUEUE_GATE_DEFAULT;
 	}
 	in.phone = form ? comp_form_get(form, SETTINGS_PHONE) : legacy_phone;
 	in.tz = comp_form_get(form, SETTINGS_TZ);
@@ -189,6 +194,7 @@ int comp_settings_submit(struct comp *c, const char *bare,
 	in.lang = comp_form_get(form, SETTINGS_LANG);
 	in.roster_only = comp_form_get(form, SETTINGS_ROSTER_ONLY);
 	in.sip_presence = comp_form_get(form, SETTINGS_SIP_PRESENCE);
+	in.gate = comp_form_get(form, SETTINGS_GATE);
 	/* A form that repeats the current number is not a change. */
 	err = settings_apply(c->cfg, &in, p && p->roster_get, &r, &changed, why,
 	                     whylen);

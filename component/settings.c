@@ -97,6 +97,30 @@ static int check_lang(const char *s, const char **why)
 	return 0;
 }
 
+const char *const settings_gate_options[] = {"default", "on", "off", NULL};
+
+const char *settings_gate_name(int gate)
+{
+	return gate == QUEUE_GATE_ON    ? "on"
+	       : gate == QUEUE_GATE_OFF ? "off"
+	                                : "default";
+}
+
+/* "default" (or empty) follows the operator's [calls] gate; the booleans
+ * are taken too, for clients that render the field as a check box. */
+static bool parse_gate(const char *s, int *gate)
+{
+	if (!*s || !strcmp(s, "default"))
+		*gate = QUEUE_GATE_DEFAULT;
+	else if (!strcmp(s, "on") || !strcmp(s, "1") || !strcmp(s, "true"))
+		*gate = QUEUE_GATE_ON;
+	else if (!strcmp(s, "off") || !strcmp(s, "0") || !strcmp(s, "false"))
+		*gate = QUEUE_GATE_OFF;
+	else
+		return false;
+	return true;
+}
+
 static void replace(char **dst, const char *src)
 {
 	free(*dst);
@@ -113,6 +137,7 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 	int qs = reg->quiet_start, qe = reg->quiet_end;
 	enum queue_call_when call_when = reg->call_when;
 	bool roster_only = reg->roster_only;
+	int gate = reg->gate;
 
 	*phone_changed = false;
 	if (in->phone) {
@@ -167,6 +192,9 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 			            "must be a sip: address such as "
 			            "sip:bob@pbx.example.org");
 	}
+	if (in->gate && !parse_gate(in->gate, &gate))
+		return fail(why, whylen, SETTINGS_GATE,
+		            "must be default, on or off");
 
 	/* Everything passed: apply. */
 	if (in->phone && (!reg->phone || strcmp(reg->phone, phone) != 0)) {
@@ -184,5 +212,6 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 	reg->quiet_start = qs;
 	reg->quiet_end = qe;
 	reg->roster_only = roster_only;
+	reg->gate = gate;
 	return 0;
 }

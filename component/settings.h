@@ -21,6 +21,16 @@
 #define SETTINGS_ROSTER_ONLY  "roster_only"
 #define SETTINGS_SIP_PRESENCE "sip_presence"
 #define SETTINGS_CODE         "code"
+#define SETTINGS_GATE         "gate"
+
+/* The gate field's label and its values, in the forms' order. */
+#define SETTINGS_GATE_LABEL                                                    \
+	"Ask me to press a key before the message is read (protects "          \
+	"against voicemail)"
+extern const char *const settings_gate_options[];
+
+/* REG's gate as the form shows it: "default", "on" or "off". */
+const char *settings_gate_name(int gate);
 
 /* Values as submitted; NULL means the field was not in the form (keep the
  * current value), "" means cleared. */
@@ -32,6 +42,7 @@ struct settings_input {
 	const char *lang;
 	const char *roster_only;
 	const char *sip_presence;
+	const char *gate; /* "default", "on" or "off" ("" is default) */
 };
 
 /*

@@ -244,6 +244,7 @@ void store_submit(struct store *s, const struct queue_message_in *m,
 	it->m.lang = keep(it, 8, m->lang);
 	it->m.encrypted = m->encrypted;
 	it->m.received_ms = m->received_ms;
+	it->m.gate = m->gate;
 	it->lim = *lim;
 	it->done = done;
 	it->arg = arg;

@@ -48,9 +48,12 @@ static void usage(FILE *f)
 	        "ones too)\n"
 	        "  calls                calls in progress and the last %d "
 	        "finished\n"
-	        "  test-call PHONE [TEXT]  queue a call to PHONE that reads "
-	        "TEXT (to test\n"
-	        "                       the SIP side; the policy applies)\n"
+	        "  test-call [--gate on|off] PHONE [TEXT]  queue a call to "
+	        "PHONE that reads\n"
+	        "                       TEXT (to test the SIP side; the "
+	        "policy applies);\n"
+	        "                       --gate overrides [calls] gate for "
+	        "this call\n"
 	        "  status [SEARCH]      the summary of the /status page: "
 	        "session, bridges,\n"
 	        "                       calls, jobs, outcomes, registrations "
@@ -386,7 +389,8 @@ out:
 
 /* Queues one message job to PHONE, as if "ringbridge" had written TEXT;
  * the sender is the operator tool, so no chat outcome goes anywhere. */
-static int cmd_test_call(struct ctl *c, const char *phone, const char *text)
+static int cmd_test_call(struct ctl *c, const char *phone, const char *text,
+                         int gate)
 {
 	struct queue_message_in m = {0};
 	enum queue_enqueue_result res;
@@ -412,6 +416,7 @@ static int cmd_test_call(struct ctl *c, const char *phone, const char *text)
 	m.received_ms = queue_now_ms(c->q);
 	m.idem_key = idem;
 	m.destination = canon;
+	m.gate = gate;
 	err = queue_message_enqueue(c->q, &m, NULL, &id, &res);
 	if (!err)
 		queue_notify(c->q, QUEUE_CH_JOBS);
@@ -811,7 +816,7 @@ static const struct {
 	int min, max;
 } commands[] = {
     {"register", 2, 2}, {"unregister", 1, 1}, {"users", 0, 0}, {"jobs", 0, 2},
-    {"calls", 0, 0},    {"test-call", 1, 2},  {"check", 0, 1}, {"status", 0, 1},
+    {"calls", 0, 0},    {"test-call", 1, 4},  {"check", 0, 1}, {"status", 0, 1},
 };
 
 static int run(struct ctl *c, const char *cmd, int argc, char **argv)
@@ -826,8 +831,26 @@ static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 		return cmd_calls(c);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(c, argc ? argv[0] : NULL);
-	if (!strcmp(cmd, "test-call"))
-		return cmd_test_call(c, argv[0], argc > 1 ? argv[1] : NULL);
+	if (!strcmp(cmd, "test-call")) {
+		int gate = QUEUE_GATE_DEFAULT;
+
+		if (argc >= 2 && !strcmp(argv[0], "--gate")) {
+			if (!strcmp(argv[1], "on"))
+				gate = QUEUE_GATE_ON;
+			else if (!strcmp(argv[1], "off"))
+				gate = QUEUE_GATE_OFF;
+			else
+				argc = 0; /* usage below */
+			argc -= 2;
+			argv += 2;
+		}
+		if (argc < 1 || argc > 2 || argv[0][0] == '-') {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return cmd_test_call(c, argv[0], argc > 1 ? argv[1] : NULL,
+		                     gate);
+	}
 	if (!strcmp(cmd, "check")) {
 		if (argc == 1 && strcmp(argv[0], "--config-only") != 0) {
 			usage(stderr);

@@ -44,12 +44,14 @@ _Static_assert(QUEUE_JOB_MESSAGE == 1 && QUEUE_JOB_VERIFY == 2,
 	"id, kind, state, callee_jid, destination, tz, lang, sender_jid, "     \
 	"sender_name, reply_from, verify_code, attempts, created_ms, "         \
 	"not_before_ms, next_attempt_ms, lease_owner, lease_deadline_ms, "     \
-	"last_reason, finished_ms"
+	"last_reason, finished_ms, COALESCE(gate, -1)"
 #define MSG_COLS "id, seq, sender_jid, body, encrypted, heard, received_ms"
-#define REG_COLS                                                               \
+#define REG_COLS_BUT_GATE                                                      \
 	"jid, phone, verified, verify_code, verify_failures, tz, lang, "       \
 	"call_when, quiet_start, quiet_end, roster_only, sip_presence, "       \
 	"push_node, created_ms, updated_ms"
+#define REG_COLS REG_COLS_BUT_GATE ", gate"
+#define REG_READ_COLS REG_COLS_BUT_GATE ", COALESCE(gate, -1)"
 
 /* A queued job waits while its callee is on the phone (the "sip" presence
  * row the bridge writes; the primary key makes this one look-up). */
@@ -64,7 +66,7 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_REG_PUT] =
         "INSERT INTO registrations (" REG_COLS ") VALUES "
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-        "?15) ON CONFLICT (jid) DO UPDATE SET phone = excluded.phone, "
+        "?15, NULLIF(?16, -1)) ON CONFLICT (jid) DO UPDATE SET phone = excluded.phone, "
         "verified = excluded.verified, "
         "verify_code = excluded.verify_code, "
         "verify_failures = excluded.verify_failures, tz = excluded.tz, "
@@ -74,12 +76,12 @@ static const char *const sqlite_sql[ES_COUNT] = {
         "roster_only = excluded.roster_only, "
         "sip_presence = excluded.sip_presence, "
         "push_node = excluded.push_node, "
-        "updated_ms = excluded.updated_ms",
-    [ES_REG_GET] = "SELECT " REG_COLS " FROM registrations WHERE jid = ?1",
+        "updated_ms = excluded.updated_ms, gate = excluded.gate",
+    [ES_REG_GET] = "SELECT " REG_READ_COLS " FROM registrations WHERE jid = ?1",
     [ES_REG_GET_NODE] =
-        "SELECT " REG_COLS " FROM registrations WHERE push_node = ?1",
+        "SELECT " REG_READ_COLS " FROM registrations WHERE push_node = ?1",
     [ES_REG_DELETE] = "DELETE FROM registrations WHERE jid = ?1",
-    [ES_REG_LIST] = "SELECT " REG_COLS " FROM registrations ORDER BY jid",
+    [ES_REG_LIST] = "SELECT " REG_READ_COLS " FROM registrations ORDER BY jid",
 
     [ES_MSG_BY_KEY] = "SELECT job_id FROM job_messages WHERE idem_key = ?1",
     [ES_JOB_OPEN] = "SELECT id FROM jobs WHERE callee_jid = ?1 AND "
@@ -104,9 +106,10 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_JOB_INSERT] =
         "INSERT INTO jobs (kind, state, callee_jid, destination, tz, "
         "lang, sender_jid, sender_name, reply_from, verify_code, "
-        "attempts, created_ms, not_before_ms, next_attempt_ms) VALUES "
-        "(?1, " SQL_QUEUED
-        ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, ?11)",
+        "attempts, created_ms, not_before_ms, next_attempt_ms, gate) "
+        "VALUES (?1, " SQL_QUEUED
+        ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, ?11, "
+        "NULLIF(?12, -1))",
     [ES_VERIFY_SUPERSEDE] =
         "UPDATE jobs SET state = " SQL_CANCELLED ", finished_ms = ?2, "
         "last_reason = 'superseded by a new code' "
@@ -161,10 +164,10 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_JOB_FOLLOW_UP] =
         "INSERT INTO jobs (kind, state, callee_jid, destination, tz, "
         "lang, sender_jid, sender_name, reply_from, verify_code, "
-        "attempts, created_ms, not_before_ms, next_attempt_ms) "
+        "attempts, created_ms, not_before_ms, next_attempt_ms, gate) "
         "SELECT kind, " SQL_QUEUED ", callee_jid, destination, tz, lang, "
         "sender_jid, sender_name, reply_from, verify_code, 0, ?2, ?2, "
-        "?2 FROM jobs WHERE id = ?1",
+        "?2, gate FROM jobs WHERE id = ?1",
 
     /* ?1 callee or NULL, ?2 unfinished only, ?3 finished only, ?4 limit */
     [ES_JOB_LIST] = "SELECT id FROM jobs WHERE (?1 IS NULL OR callee_jid = ?1) "
@@ -252,7 +255,7 @@ static const char *const sqlite_sql[ES_COUNT] = {
                          "COALESCE(SUM(state = 4), 0) FROM jobs",
     /* instr() rather than LIKE: the needle is typed by an operator and
      * its '%' and '_' must not be wildcards. */
-    [ES_REG_SEARCH] = "SELECT " REG_COLS " FROM registrations WHERE "
+    [ES_REG_SEARCH] = "SELECT " REG_READ_COLS " FROM registrations WHERE "
                       "?1 IS NULL OR instr(lower(jid), lower(?1)) > 0 OR "
                       "instr(lower(phone), lower(?1)) > 0 "
                       "ORDER BY jid LIMIT ?2",

@@ -44,6 +44,7 @@ static const struct sql_column job_columns[] = {
     JOB_FIELD(INT64, lease_deadline_ms),
     JOB_FIELD(TEXT, last_reason),
     JOB_FIELD(INT64, finished_ms),
+    JOB_FIELD(INT, gate),
 };
 
 #define MSG_FIELD(type, field) SQL_COLUMN(type, struct queue_job_message, field)
@@ -214,7 +215,8 @@ static int job_insert(struct queue *q, enum queue_job_kind kind,
 	             SQL_TEXT(m ? m->sender_jid : NULL),
 	             SQL_TEXT(m ? m->sender_name : NULL),
 	             SQL_TEXT(m ? m->reply_from : NULL), SQL_TEXT(code),
-	             SQL_INT(now), SQL_INT(not_before)));
+	             SQL_INT(now), SQL_INT(not_before),
+	             SQL_INT(m ? m->gate : QUEUE_GATE_DEFAULT)));
 
 	if (!err)
 		*id = database_last_insert_id(q);

@@ -200,6 +200,12 @@ void queue_batch_rollback(struct queue *q)
 
 /* ---- registrations ------------------------------------------------------ */
 
+static bool gate_ok(int gate)
+{
+	return gate == QUEUE_GATE_DEFAULT || gate == QUEUE_GATE_OFF ||
+	       gate == QUEUE_GATE_ON;
+}
+
 int queue_registration_put(struct queue *q, const struct queue_registration *r)
 {
 	int err;
@@ -213,7 +219,7 @@ int queue_registration_put(struct queue *q, const struct queue_registration *r)
 	    !opt_ok(r->push_node, QUEUE_TOKEN_MAX))
 		return -EINVAL;
 	if (r->quiet_start < -1 || r->quiet_start >= 1440 ||
-	    r->quiet_end < -1 || r->quiet_end >= 1440)
+	    r->quiet_end < -1 || r->quiet_end >= 1440 || !gate_ok(r->gate))
 		return -EINVAL;
 	err = registrations_put(q, r);
 	flush_changed(q);
@@ -350,7 +356,7 @@ int queue_message_enqueue(struct queue *q, const struct queue_message_in *m,
 	    !str_ok(m->idem_key, QUEUE_DETAIL_MAX) ||
 	    !str_ok(m->destination, QUEUE_TOKEN_MAX) ||
 	    !opt_ok(m->tz, QUEUE_TOKEN_MAX) ||
-	    !opt_ok(m->lang, QUEUE_TOKEN_MAX))
+	    !opt_ok(m->lang, QUEUE_TOKEN_MAX) || !gate_ok(m->gate))
 		return -EINVAL;
 	if (lim && (lim->coalesce_seconds < 0 || lim->per_callee_per_hour < 0 ||
 	            lim->per_sender_per_hour < 0))

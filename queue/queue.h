@@ -75,6 +75,15 @@ void queue_batch_rollback(struct queue *q);
 
 /* ---- registrations: the component's own table ------------------------- */
 
+/*
+ * A user's voicemail gate ("press any key" before the message is read).
+ * DEFAULT follows the bridge's [calls] gate. Set it explicitly: a zeroed
+ * struct means OFF, which is the unsafe choice.
+ */
+#define QUEUE_GATE_DEFAULT (-1)
+#define QUEUE_GATE_OFF     0
+#define QUEUE_GATE_ON      1
+
 enum queue_call_when {
 	QUEUE_CALL_OFFLINE = 0, /* only when no resource is available */
 	QUEUE_CALL_AWAY = 1,    /* also when every resource is away/xa/dnd */
@@ -96,6 +105,7 @@ struct queue_registration {
 	char *push_node;    /* the node given to the server's push service */
 	int64_t created_ms;
 	int64_t updated_ms;
+	int gate; /* QUEUE_GATE_*: the voicemail gate before the message */
 };
 
 /* Inserts or replaces the row with R->jid; created_ms is kept on replace. */
@@ -154,6 +164,7 @@ struct queue_message_in {
 	const char *destination; /* canonical +E164 or SIP URI */
 	const char *tz;          /* callee's zone, NULL for UTC */
 	const char *lang;        /* callee's language, NULL for "en" */
+	int gate;                /* QUEUE_GATE_*: the callee's setting */
 };
 
 struct queue_enqueue_limits {
@@ -218,6 +229,7 @@ struct queue_job {
 	int64_t lease_deadline_ms;
 	char *last_reason;
 	int64_t finished_ms;
+	int gate; /* QUEUE_GATE_*, copied from the message's snapshot */
 	struct queue_job_message *messages;
 	size_t n_messages;
 };

@@ -33,6 +33,7 @@ static const struct sql_column registration_columns[] = {
     REG_FIELD(TEXT, push_node),
     REG_FIELD(INT64, created_ms),
     REG_FIELD(INT64, updated_ms),
+    REG_FIELD(INT, gate),
 };
 
 int registrations_put(struct queue *q, const struct queue_registration *r)
@@ -49,7 +50,7 @@ int registrations_put(struct queue *q, const struct queue_registration *r)
 	             SQL_INT(r->roster_only), SQL_TEXT(r->sip_presence),
 	             SQL_TEXT(r->push_node),
 	             SQL_INT(r->created_ms > 0 ? r->created_ms : now),
-	             SQL_INT(now)));
+	             SQL_INT(now), SQL_INT(r->gate)));
 }
 
 int registrations_get(struct queue *q, const char *key, bool by_node,

@@ -112,6 +112,7 @@ static int run(bool pg, const char *dir, int total, int batch)
 			    .received_ms = 0,
 			    .idem_key = key,
 			    .destination = "+15551234567",
+			    .gate = QUEUE_GATE_DEFAULT,
 			};
 			enum queue_enqueue_result r;
 			int64_t id;

@@ -94,6 +94,7 @@ static struct queue_message_in msg(const char *callee, const char *sender,
 	    .destination = "+15551234567",
 	    .tz = "Europe/Paris",
 	    .lang = "fr",
+	    .gate = QUEUE_GATE_DEFAULT,
 	};
 	return m;
 }
