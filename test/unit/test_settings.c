@@ -3,6 +3,7 @@
  * every accepted and refused value, and that a refusal names its field and
  * leaves the registration untouched.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,12 +50,30 @@ static const struct apply_case cases[] = {
     {{.sip_presence = "+15551234567"}, false, 0, "sip_presence", false},
 };
 
+/* The gate field: what is taken, and what it sets (from the default). */
+static const struct {
+	const char *in;
+	int ok;
+	int gate;
+} gate_cases[] = {
+    {"on", 1, QUEUE_GATE_ON},
+    {"off", 1, QUEUE_GATE_OFF},
+    {"default", 1, QUEUE_GATE_DEFAULT},
+    {"", 1, QUEUE_GATE_DEFAULT},
+    {"true", 1, QUEUE_GATE_ON},
+    {"0", 1, QUEUE_GATE_OFF},
+    {"sometimes", 0, QUEUE_GATE_DEFAULT},
+    {"On", 0, QUEUE_GATE_DEFAULT},
+    {"off ", 0, QUEUE_GATE_DEFAULT},
+};
+
 static void reg_init(struct queue_registration *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->jid = strdup("bob@localhost");
 	r->phone = strdup("+15551234567");
 	r->quiet_start = r->quiet_end = -1;
+	r->gate = QUEUE_GATE_DEFAULT;
 }
 
 int main(void)
@@ -78,6 +97,8 @@ int main(void)
 		why[0] = '\0';
 		rc = settings_apply(cfg, &t->in, t->roster, &r, &changed, why,
 		                    sizeof(why));
+		/* Cases without a gate leave it as it was. */
+		CHECK_INT(r.gate, QUEUE_GATE_DEFAULT);
 		if (t->ok) {
 			CHECK_INT(rc, 0);
 			CHECK_INT(changed, t->phone_changed);
@@ -99,6 +120,57 @@ int main(void)
 		if (t->ok && t->in.phone &&
 		    !strcmp(t->in.phone, "+44 20 7946 0958"))
 			CHECK_STR(r.phone, "+442079460958");
+		queue_registration_clear(&r);
+	}
+
+	for (size_t i = 0; i < sizeof(gate_cases) / sizeof(gate_cases[0]); i++) {
+		struct queue_registration r;
+		struct settings_input in = {.gate = gate_cases[i].in};
+		bool changed;
+		int rc;
+
+		reg_init(&r);
+		why[0] = '\0';
+		rc = settings_apply(cfg, &in, false, &r, &changed, why,
+		                    sizeof(why));
+		CHECK_INT(rc, gate_cases[i].ok ? 0 : -EINVAL);
+		CHECK_INT(r.gate, gate_cases[i].gate);
+		if (!gate_cases[i].ok)
+			CHECK(strncmp(why, "gate: ", 6) == 0);
+		queue_registration_clear(&r);
+	}
+
+	/* A refused field elsewhere in the form leaves the gate alone. */
+	{
+		struct queue_registration r;
+		struct settings_input in = {.gate = "off",
+		                            .tz = "Mars/Olympus"};
+		bool changed;
+
+		reg_init(&r);
+		CHECK(settings_apply(cfg, &in, false, &r, &changed, why,
+		                     sizeof(why)) < 0);
+		CHECK(strncmp(why, "tz:", 3) == 0);
+		CHECK_INT(r.gate, QUEUE_GATE_DEFAULT);
+		queue_registration_clear(&r);
+	}
+
+	/* A form without the field keeps the user's choice; the form shows
+	 * each value by its name. */
+	{
+		struct queue_registration r;
+		struct settings_input in = {.tz = "UTC"};
+		bool changed;
+
+		reg_init(&r);
+		r.gate = QUEUE_GATE_OFF;
+		CHECK_INT(settings_apply(cfg, &in, false, &r, &changed, why,
+		                         sizeof(why)),
+		          0);
+		CHECK_INT(r.gate, QUEUE_GATE_OFF);
+		CHECK_STR(settings_gate_name(r.gate), "off");
+		CHECK_STR(settings_gate_name(QUEUE_GATE_ON), "on");
+		CHECK_STR(settings_gate_name(QUEUE_GATE_DEFAULT), "default");
 		queue_registration_clear(&r);
 	}
 
