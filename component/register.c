@@ -126,10 +126,10 @@ xmpp_stanza_t *comp_settings_form(struct comp *c,
 	                    "SIP address for presence (optional)",
 	                    r && r->sip_presence ? r->sip_presence : "", false,
 	                    NULL);
-	comp_form_add_field(c, x, SETTINGS_GATE, "list-single",
-	                    SETTINGS_GATE_LABEL,
-	                    settings_gate_name(r ? r->gate : QUEUE_GATE_DEFAULT),
-	                    false, settings_gate_options);
+	comp_form_add_field(
+	    c, x, SETTINGS_GATE, "list-single", SETTINGS_GATE_LABEL,
+	    settings_gate_name(r ? r->gate : QUEUE_GATE_DEFAULT), false,
+	    settings_gate_options);
 	push_self_help(c, x, r);
 	return x;
 }

@@ -50,7 +50,7 @@ _Static_assert(QUEUE_JOB_MESSAGE == 1 && QUEUE_JOB_VERIFY == 2,
 	"jid, phone, verified, verify_code, verify_failures, tz, lang, "       \
 	"call_when, quiet_start, quiet_end, roster_only, sip_presence, "       \
 	"push_node, created_ms, updated_ms"
-#define REG_COLS REG_COLS_BUT_GATE ", gate"
+#define REG_COLS      REG_COLS_BUT_GATE ", gate"
 #define REG_READ_COLS REG_COLS_BUT_GATE ", COALESCE(gate, -1)"
 
 /* A queued job waits while its callee is on the phone (the "sip" presence
@@ -66,7 +66,8 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_REG_PUT] =
         "INSERT INTO registrations (" REG_COLS ") VALUES "
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-        "?15, NULLIF(?16, -1)) ON CONFLICT (jid) DO UPDATE SET phone = excluded.phone, "
+        "?15, NULLIF(?16, -1)) ON CONFLICT (jid) DO UPDATE SET phone = "
+        "excluded.phone, "
         "verified = excluded.verified, "
         "verify_code = excluded.verify_code, "
         "verify_failures = excluded.verify_failures, tz = excluded.tz, "

@@ -1154,9 +1154,10 @@ int call_start(struct bridge *b, struct queue_job *job)
 	c->job = job;
 	c->fd = -1;
 	c->start_ms = bridge_now_ms();
-	gate_init(&c->gate, job->kind == QUEUE_JOB_MESSAGE &&
-	                        (job->gate == QUEUE_GATE_ON ||
-	                         (job->gate != QUEUE_GATE_OFF && b->cfg->calls.gate)));
+	gate_init(&c->gate,
+	          job->kind == QUEUE_JOB_MESSAGE &&
+	              (job->gate == QUEUE_GATE_ON ||
+	               (job->gate != QUEUE_GATE_OFF && b->cfg->calls.gate)));
 	c->next = b->calls;
 	b->calls = c;
 	b->n_calls++;

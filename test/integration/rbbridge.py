@@ -275,12 +275,16 @@ class Run:
     def phone_uri(self):
         return "sip:phone@127.0.0.1:%d" % self.phone_port
 
-    def test_call(self, text="Hi there."):
-        return self.test_call_to(self.phone_uri(), text)
+    def test_call(self, text="Hi there.", gate=None):
+        return self.test_call_to(self.phone_uri(), text, gate)
 
-    def test_call_to(self, uri, text="Hi there."):
-        r = rbtest.rb_run([CTL_BIN, "-c", self.config, "test-call", uri,
-                           text], timeout=30, capture_output=True, text=True)
+    def test_call_to(self, uri, text="Hi there.", gate=None):
+        """GATE "on" or "off" is the job's own gate (the user's setting);
+        None follows [calls] gate."""
+        opt = ["--gate", gate] if gate else []
+        r = rbtest.rb_run([CTL_BIN, "-c", self.config, "test-call"] + opt +
+                          [uri, text], timeout=30, capture_output=True,
+                          text=True)
         if r.returncode != 0:
             raise AssertionError("test-call: %s%s" % (r.stdout, r.stderr))
         return int(r.stdout.split()[1])
@@ -304,13 +308,14 @@ class Run:
         return dict(zip(cols, row))
 
     def answered_call(self, media, codecs=PCMU_TE, calls=1,
-                      text="Hi there.", timeout=90):
+                      text="Hi there.", timeout=90, gate=None):
         """sipp answers CALLS calls with CODECS and does MEDIA (pauses and
-        plays) in each; a test call with TEXT is queued and run to its
-        end. Returns (job id, its events)."""
+        plays) in each; a test call with TEXT (and the job's own GATE, as
+        test_call) is queued and run to its end. Returns (job id, its
+        events)."""
         sipp = self.sipp("uas_answer.xml", calls=calls, subst=dict(
             codecs, MEDIA="\n".join(media)))
-        job = self.test_call(text)
+        job = self.test_call(text, gate)
         ev = self.wait_ended(job, timeout=timeout)
         self.wait_sipp(sipp)
         return job, ev

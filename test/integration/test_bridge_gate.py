@@ -5,10 +5,12 @@ announcement and "Press any key to hear it." and nothing of the message
 rendering of the body), and the job ends answered, not heard (UNHEARD,
 never HEARD), retried or not per [calls] gate_retry; a digit at the gate,
 RFC 4733 or in-band, plays the message, and key 2 after it still reaches
-the queue as a KEY event. The gate off is the rest of the bridge tests
-(rbbridge.Run's default).
+the queue as a KEY event. The user's own setting (the job's gate, given
+here with ringbridgectl test-call --gate) overrides [calls] gate both
+ways. The gate off is the rest of the bridge tests (rbbridge.Run's
+default).
 
-Cost: about 90 s of calls (each unpassed gate waits out the prompt twice);
+Cost: about 110 s of calls (each unpassed gate waits out the prompt twice);
 it runs in both builds, since the gate is the call path's new phase, and
 alone (RUN_SERIAL), as the other tests that compare received audio."""
 
@@ -145,6 +147,39 @@ class BridgeGateTest(unittest.TestCase):
                                      "ENDED"], run.logs())
         self.assertEqual(detail(ev, "KEY"), ["2"])
         self.assertIn("key 5 (in-band)", run.log.read_text())
+
+    # The user's own setting (the job's gate, from the registration form)
+    # wins over [calls] gate, both ways.
+
+    def test_job_gate_off_reads_at_once_with_operator_gate_on(self):
+        run = Run(self, gate=True, key_timeout=3)
+        cap = Capture(run)
+        run.start_bridge()
+        job, ev = run.answered_call([], gate="off")
+        heard = cap.heard()
+        self.assertEqual(run.query("SELECT gate FROM jobs"), [(0,)])
+        self.assertEqual(names(ev), ["CALLING", "ANSWERED", "HEARD",
+                                     "ENDED"], run.logs())
+        self.assertEqual(detail(ev, "ENDED"), ["notified"])
+        self.assertEqual(run.query("SELECT heard FROM job_messages"), [(1,)])
+        self.assert_heard(heard, BODY, run)
+        _, snr = rbbridge.find(heard, rbbridge.say(GATE))
+        self.assertLess(snr, 5.0,
+                        "the gate was said to a user who turned it off")
+
+    def test_job_gate_on_holds_with_operator_gate_off(self):
+        run = Run(self, gate=False, gate_retry=False, key_timeout=2)
+        cap = Capture(run)
+        run.start_bridge()
+        job, ev = run.answered_call([], gate="on")
+        heard = cap.heard()
+        self.assertEqual(run.query("SELECT gate FROM jobs"), [(1,)])
+        self.assertEqual(names(ev), ["CALLING", "ANSWERED", "UNHEARD",
+                                     "FAILED", "ENDED"], run.logs())
+        self.assertEqual(run.query("SELECT heard FROM job_messages"), [(0,)])
+        self.assert_heard(heard, GATE, run)
+        _, snr = rbbridge.find(heard, rbbridge.say(BODY))
+        self.assertLess(snr, 5.0, "the body reached the phone")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from rbtest import (GATEWAY, NS_COMMANDS, NS_DATA, NS_DISCO_ITEMS,
 PHONE = "+15551234567"
 OTHER_PHONE = "+15557654321"
 FIELDS = ("phone", "tz", "call_when", "quiet_hours", "lang", "roster_only",
-          "code")
+          "gate", "code")
 
 
 class RegisterTest(rbtest.ComponentTest):
@@ -76,6 +76,12 @@ class RegisterTest(rbtest.ComponentTest):
                    for o in elems["call_when"].findall(q(NS_DATA, "option"))}
         self.assertEqual(options, {"offline", "away"})
         self.assertEqual(elems["roster_only"].get("type"), "boolean")
+        self.assertEqual(elems["gate"].get("type"), "list-single")
+        self.assertIn("voicemail", elems["gate"].get("label"))
+        options = {o.find(q(NS_DATA, "value")).text
+                   for o in elems["gate"].findall(q(NS_DATA, "option"))}
+        self.assertEqual(options, {"default", "on", "off"})
+        self.assertEqual(values.get("gate"), ["default"])
         # The legacy field, for clients without data forms.
         self.assertIsNotNone(query.find(q(NS_REGISTER, "phone")))
         self.assertIsNone(query.find(q(NS_REGISTER, "registered")))
@@ -163,6 +169,32 @@ class RegisterTest(rbtest.ComponentTest):
         self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
         self.assertIsNone(self.db.registration(self.frank_jid))
         self.assertIsNone(self.reg_get().find(q(NS_REGISTER, "registered")))
+
+    # -- the voicemail gate, per user (issue 12)
+
+    def test_gate_off_in_the_form_reaches_the_job(self):
+        self.register(gate="off")
+        self.assertEqual(self.db.registration(self.frank_jid)["gate"], 0)
+        values, _ = form_fields(self.reg_get().find(q(NS_DATA, "x")))
+        self.assertEqual(values.get("gate"), ["off"])
+        self.verify()
+        job = self.catch_as_offline("no gate for me")
+        self.assertEqual(job["gate"], 0)
+
+    def test_gate_default_is_stored_as_no_value(self):
+        self.register(gate="on")
+        self.assertEqual(self.db.registration(self.frank_jid)["gate"], 1)
+        self.register(gate="default")
+        self.assertIsNone(self.db.registration(self.frank_jid)["gate"])
+        self.verify()
+        job = self.catch_as_offline("the operator decides")
+        self.assertIsNone(job["gate"])
+
+    def test_bad_gate_refused(self):
+        self.register(gate="on")
+        r = self.reg_set({"phone": PHONE, "gate": "sometimes"})
+        self.assert_refused(r, ("not-acceptable",), "gate")
+        self.assertEqual(self.db.registration(self.frank_jid)["gate"], 1)
 
     # -- push registrations follow the registration (issue 10)
 
@@ -256,6 +288,25 @@ class RegisterTest(rbtest.ComponentTest):
             self.assertIsNotNone(note, rbtest.xml_str(r))
             self.assertEqual(note.get("type"), "error", rbtest.xml_str(r))
         self.assertEqual(self.db.registration(self.frank_jid)["verified"], 0)
+
+    def test_settings_command_sets_the_gate(self):
+        self.register()
+        r = self.command("settings")
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        cmd = r.find(q(NS_COMMANDS, "command"))
+        values, _ = form_fields(cmd.find(q(NS_DATA, "x")))
+        self.assertEqual(values.get("gate"), ["default"])
+        r = self.command("settings", "complete", cmd.get("sessionid"),
+                         submit_form({"gate": "off"}))
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        self.assertEqual(self.db.registration(self.frank_jid)["gate"], 0)
+        # A bad value names the field and changes nothing.
+        r = self.command("settings")
+        cmd = r.find(q(NS_COMMANDS, "command"))
+        r = self.command("settings", "complete", cmd.get("sessionid"),
+                         submit_form({"gate": "maybe"}))
+        self.assert_refused(r, ("not-acceptable",), "gate")
+        self.assertEqual(self.db.registration(self.frank_jid)["gate"], 0)
 
     def test_unregister_command(self):
         self.register()

@@ -238,7 +238,8 @@ static void test_open_sqlite(void)
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
 		CHECK_INT(v, 6);
-		CHECK_INT(queue_registration_get(q, "bob@example.org", &out), 0);
+		CHECK_INT(queue_registration_get(q, "bob@example.org", &out),
+		          0);
 		CHECK_INT(out.gate, QUEUE_GATE_DEFAULT);
 		queue_registration_clear(&out);
 		CHECK_INT(queue_job_get(q, 1, &job), 0);
@@ -802,7 +803,8 @@ static void test_finish_follow_up(void)
 		snprintf(key, sizeof(key), "k%d", i);
 		snprintf(body, sizeof(body), "body %d", i);
 		m = msg("bob@example.org", "alice@example.org", key, body);
-		m.gate = QUEUE_GATE_OFF; /* the follow-up keeps the snapshot's */
+		m.gate =
+		    QUEUE_GATE_OFF; /* the follow-up keeps the snapshot's */
 		CHECK_INT(queue_message_enqueue(q, &m, NULL, &id, NULL), 0);
 		if (i == 2) {
 			CHECK_INT(queue_job_claim(q, "b", 60000, &job, NULL),

@@ -123,7 +123,8 @@ int main(void)
 		queue_registration_clear(&r);
 	}
 
-	for (size_t i = 0; i < sizeof(gate_cases) / sizeof(gate_cases[0]); i++) {
+	for (size_t i = 0; i < sizeof(gate_cases) / sizeof(gate_cases[0]);
+	     i++) {
 		struct queue_registration r;
 		struct settings_input in = {.gate = gate_cases[i].in};
 		bool changed;
