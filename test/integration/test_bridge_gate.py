@@ -162,7 +162,11 @@ class BridgeGateTest(unittest.TestCase):
                                      "ENDED"], run.logs())
         self.assertEqual(detail(ev, "ENDED"), ["notified"])
         self.assertEqual(run.query("SELECT heard FROM job_messages"), [(1,)])
-        self.assert_heard(heard, BODY, run)
+        # Read at once, in one piece with the announcement, as with the
+        # gate off: from the first seconds after the answer.
+        at = self.assert_heard(heard, "%s %s " % (announcement(run), BODY),
+                               run)
+        self.assertLess(at / 8000, 2.0)
         _, snr = rbbridge.find(heard, rbbridge.say(GATE))
         self.assertLess(snr, 5.0,
                         "the gate was said to a user who turned it off")
