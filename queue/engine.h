@@ -38,7 +38,7 @@
  * own dialect and placeholder style, with the same parameters and columns.
  * JOB_COLS, MSG_COLS and REG_COLS are the column lists of the row structs,
  * in their column tables' order (jobs.c, registrations.c). Both end with
- * the nullable gate column (migration 006), read as COALESCE(gate, -1) so
+ * the nullable gate column (migration 007), read as COALESCE(gate, -1) so
  * NULL (the operator's default) arrives as QUEUE_GATE_DEFAULT; writes of
  * REG_COLS name the plain column.
  */

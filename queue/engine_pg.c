@@ -64,12 +64,14 @@ _Static_assert(QUEUE_CH_JOBS == 1 << 0 && QUEUE_CH_EVENTS == 1 << 1 &&
 	"id, kind, state, callee_jid, destination, tz, lang, sender_jid, "     \
 	"sender_name, reply_from, verify_code, attempts, created_ms, "         \
 	"not_before_ms, next_attempt_ms, lease_owner, lease_deadline_ms, "     \
-	"last_reason, finished_ms"
+	"last_reason, finished_ms, COALESCE(gate, -1)"
 #define MSG_COLS "id, seq, sender_jid, body, encrypted, heard, received_ms"
-#define REG_COLS                                                               \
+#define REG_COLS_BUT_GATE                                                      \
 	"jid, phone, verified, verify_code, verify_failures, tz, lang, "       \
 	"call_when, quiet_start, quiet_end, roster_only, sip_presence, "       \
 	"push_node, created_ms, updated_ms"
+#define REG_COLS      REG_COLS_BUT_GATE ", gate"
+#define REG_READ_COLS REG_COLS_BUT_GATE ", COALESCE(gate, -1)"
 
 #define NOT_ON_THE_PHONE                                                       \
 	"NOT EXISTS (SELECT 1 FROM presence p WHERE p.jid = jobs.callee_jid "  \
@@ -86,7 +88,8 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_REG_PUT] =
         "INSERT INTO registrations (" REG_COLS ") VALUES "
         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-        "$15) ON CONFLICT (jid) DO UPDATE SET phone = excluded.phone, "
+        "$15, NULLIF($16, -1)) ON CONFLICT (jid) DO UPDATE SET phone = "
+        "excluded.phone, "
         "verified = excluded.verified, "
         "verify_code = excluded.verify_code, "
         "verify_failures = excluded.verify_failures, tz = excluded.tz, "
@@ -96,12 +99,12 @@ static const char *const pg_sql[ES_COUNT] = {
         "roster_only = excluded.roster_only, "
         "sip_presence = excluded.sip_presence, "
         "push_node = excluded.push_node, "
-        "updated_ms = excluded.updated_ms",
-    [ES_REG_GET] = "SELECT " REG_COLS " FROM registrations WHERE jid = $1",
+        "updated_ms = excluded.updated_ms, gate = excluded.gate",
+    [ES_REG_GET] = "SELECT " REG_READ_COLS " FROM registrations WHERE jid = $1",
     [ES_REG_GET_NODE] =
-        "SELECT " REG_COLS " FROM registrations WHERE push_node = $1",
+        "SELECT " REG_READ_COLS " FROM registrations WHERE push_node = $1",
     [ES_REG_DELETE] = "DELETE FROM registrations WHERE jid = $1",
-    [ES_REG_LIST] = "SELECT " REG_COLS " FROM registrations ORDER BY jid",
+    [ES_REG_LIST] = "SELECT " REG_READ_COLS " FROM registrations ORDER BY jid",
 
     [ES_MSG_BY_KEY] = "SELECT job_id FROM job_messages WHERE idem_key = $1",
     /*
@@ -136,9 +139,10 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_JOB_INSERT] =
         "INSERT INTO jobs (kind, state, callee_jid, destination, tz, "
         "lang, sender_jid, sender_name, reply_from, verify_code, "
-        "attempts, created_ms, not_before_ms, next_attempt_ms) VALUES "
-        "($1, " SQL_QUEUED
-        ", $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $11) RETURNING id",
+        "attempts, created_ms, not_before_ms, next_attempt_ms, gate) "
+        "VALUES ($1, " SQL_QUEUED
+        ", $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $11, "
+        "NULLIF($12, -1)) RETURNING id",
     [ES_VERIFY_SUPERSEDE] =
         "UPDATE jobs SET state = " SQL_CANCELLED ", finished_ms = $2, "
         "last_reason = 'superseded by a new code' "
@@ -197,10 +201,10 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_JOB_FOLLOW_UP] =
         "INSERT INTO jobs (kind, state, callee_jid, destination, tz, "
         "lang, sender_jid, sender_name, reply_from, verify_code, "
-        "attempts, created_ms, not_before_ms, next_attempt_ms) "
+        "attempts, created_ms, not_before_ms, next_attempt_ms, gate) "
         "SELECT kind, " SQL_QUEUED ", callee_jid, destination, tz, lang, "
         "sender_jid, sender_name, reply_from, verify_code, 0, $2, $2, "
-        "$2 FROM jobs WHERE id = $1 RETURNING id",
+        "$2, gate FROM jobs WHERE id = $1 RETURNING id",
 
     [ES_JOB_LIST] =
         "SELECT id FROM jobs WHERE ($1::text IS NULL OR callee_jid = $1) "
@@ -286,7 +290,7 @@ static const char *const pg_sql[ES_COUNT] = {
                          "COUNT(*) FILTER (WHERE state = 4) FROM jobs",
     /* strpos() rather than LIKE: the needle is typed by an operator and
      * its '%' and '_' must not be wildcards. */
-    [ES_REG_SEARCH] = "SELECT " REG_COLS " FROM registrations WHERE "
+    [ES_REG_SEARCH] = "SELECT " REG_READ_COLS " FROM registrations WHERE "
                       "$1::text IS NULL OR strpos(lower(jid), lower($1)) > 0 "
                       "OR strpos(lower(phone), lower($1)) > 0 "
                       "ORDER BY jid LIMIT $2",

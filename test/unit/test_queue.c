@@ -153,13 +153,13 @@ static void test_open(void)
 	fresh_db("open");
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 6);
+	CHECK_INT(v, 7);
 	queue_close(q);
 
 	/* Re-open: nothing to migrate, data kept. */
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 6);
+	CHECK_INT(v, 7);
 	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
 	                  NULL, NULL),
 	          0);
@@ -205,12 +205,12 @@ static void test_open_sqlite(void)
 		sqlite3_close(db);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
-		CHECK_INT(v, 6);
+		CHECK_INT(v, 7);
 		CHECK_INT(count_jobs(q), 1);
 		queue_close(q);
 	}
 
-	/* A version-5 database (before the user's gate): its rows read as
+	/* A version-6 database (before the user's gate): its rows read as
 	 * following the operator's default, and take a setting after. */
 	{
 		sqlite3 *db = NULL;
@@ -231,13 +231,13 @@ static void test_open_sqlite(void)
 		                       "ALTER TABLE registrations DROP COLUMN "
 		                       "gate; ALTER TABLE jobs DROP COLUMN "
 		                       "gate; UPDATE schema_version SET "
-		                       "version = 5 WHERE version = 6",
+		                       "version = 6 WHERE version = 7",
 		                       NULL, NULL, NULL),
 		          SQLITE_OK);
 		sqlite3_close(db);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
-		CHECK_INT(v, 6);
+		CHECK_INT(v, 7);
 		CHECK_INT(queue_registration_get(q, "bob@example.org", &out),
 		          0);
 		CHECK_INT(out.gate, QUEUE_GATE_DEFAULT);
@@ -1916,7 +1916,7 @@ static void test_pg_migrate_race(void)
 	}
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 6);
+	CHECK_INT(v, 7);
 	queue_close(q);
 }
 

@@ -1,4 +1,4 @@
--- ringbridge queue, SQLite schema version 6: the user's own voicemail gate
+-- ringbridge queue, SQLite schema version 7: the user's own voicemail gate
 -- (issue 12). NULL follows the operator's [calls] gate; 0 off, 1 on. The
 -- job keeps its own copy, taken when the message was caught, so a change
 -- of setting never alters a call already queued.
