@@ -341,6 +341,7 @@ static int cmd_register(struct ctl *c, const char *jid_in, const char *phone)
 	if (!existed) {
 		r.jid = strdup(jid);
 		r.quiet_start = r.quiet_end = -1;
+		r.gate = QUEUE_GATE_DEFAULT;
 		if (!r.jid)
 			goto nomem;
 	}

@@ -231,7 +231,10 @@ int queue_registration_get(struct queue *q, const char *jid,
 {
 	if (!q || !out || !str_ok(jid, QUEUE_JID_MAX))
 		return -EINVAL;
+	/* Not found leaves a struct a caller may fill as a new registration:
+	 * its gate follows the operator's default, never "off" by zeroing. */
 	memset(out, 0, sizeof(*out));
+	out->gate = QUEUE_GATE_DEFAULT;
 	return registrations_get(q, jid, false, out);
 }
 
@@ -241,6 +244,7 @@ int queue_registration_get_by_node(struct queue *q, const char *push_node,
 	if (!q || !out || !str_ok(push_node, QUEUE_TOKEN_MAX))
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
+	out->gate = QUEUE_GATE_DEFAULT;
 	return registrations_get(q, push_node, true, out);
 }
 
