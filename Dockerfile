@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # ringbridge and the demo's peers, built from Debian bookworm packages only.
 # Stages: "build" compiles ringbridge with the build packages that
 # scripts/lib/common.sh lists; "ringbridge" is the runtime image with only

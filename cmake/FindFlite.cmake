@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # FindFlite: the flite speech synthesiser (Debian flite1-dev), which ships no
 # pkg-config file. Finds the core library, the US English language and
 # lexicon libraries every voice needs, and the voices asked for as components

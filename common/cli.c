@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The shared command line (see cli.h). getopt_long() keeps its state in
  * globals, which is fine for a main() that runs once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The command line every ringbridge binary shares: -c/--config FILE,
  * --version, --help, then loading the configuration and setting the log

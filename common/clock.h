@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The two clocks every process reads, as integers: CLOCK_MONOTONIC for
  * durations, timeouts and deadlines (it never jumps when the wall clock is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The configuration file, read with libinih. Every key is one row of
  * config_keys[] (section, name, type, where it lives in struct config, its

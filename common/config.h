@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The one INI configuration file read by ringbridge-component,
  * ringbridge-sip and ringbridgectl. Every key has an embedded default (so an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The sd_notify(3) messages of health.h. sd_notify() is one sendmsg() on a
  * datagram socket, and returns at once when NOTIFY_SOCKET is unset, so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Health for systemd: each daemon says when it is ready (READY=1) and pings
  * the watchdog from its one event loop (WATCHDOG=1), so that a loop that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * listen_resolve() of listen.h: the port must be numeric (AI_NUMERICSERV),
  * so nothing in the key is looked up in /etc/services, and the host goes to

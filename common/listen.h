@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The HOST:PORT of a listening socket ([http] listen, [sip] metrics_listen)
  * resolved for bind(), shared by the component's HTTP listener and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Logging: each event becomes one line on stderr, written with a single
  * write(2) so that lines from concurrent threads never interleave. Messages

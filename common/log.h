@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Logging shared by every ringbridge binary. One line per event, to stderr,
  * with a timestamp, the level and the module's tag, so an operator (or

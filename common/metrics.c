@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The metrics registry and its text exposition (metrics.h). Each family's
  * cells are one array of 64-bit atomics, allocated on cache lines of their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Prometheus metrics for every ringbridge process: counters, gauges and
  * histograms with fixed buckets, registered once at start-up and exposed in

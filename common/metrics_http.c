@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The /metrics listener and answer of metrics_http.h. The listener serves
  * one path and takes no request body; its connections are few and short

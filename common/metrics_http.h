@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * /metrics over HTTP with libmicrohttpd: a listener of its own for a
  * process that has no other (the bridge's [sip] metrics_listen), and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Destination normalisation: the one place where a number or SIP URI typed
  * by a user (or an operator) becomes the canonical string that is stored,

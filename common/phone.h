@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Destinations a user may register: an E.164 number ("+15551234567", spaces,
  * dots, dashes and parentheses accepted on input and removed) or a sip:/sips:

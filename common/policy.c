@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The checks of ARCHITECTURE.md "Who may be phoned", as pure functions over
  * the loaded configuration. Destinations are matched only in their

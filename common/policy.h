@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Who may be phoned and who may cause a call: the checks of
  * ARCHITECTURE.md "Who may be phoned", shared by the component, ringbridgectl

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * summary_gather(): a handful of read-only queue calls, each bounded, into
  * one structure both renderers share (summary.h). Strings are copied out of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What an operator glances at, gathered from the queue in one go: the
  * component's session and privileges per served domain, the bridges alive,

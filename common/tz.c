@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Time zones by IANA name. A name is checked by its spelling first (so a
  * name from a registration form can never walk out of the zoneinfo

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Time zones by IANA name ("Europe/Paris"). glibc only converts through the
  * TZ variable, so conversions are serialised by a mutex; callers use them a

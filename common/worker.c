@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The worker primitive (see worker.h). Two FIFOs under one mutex: todo,
  * filled by the loop and emptied by the thread a batch at a time, and done,

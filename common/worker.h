@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * One worker thread beside an event loop: the loop submits work items, the
  * thread runs them in batches, and the loop completes them when one file

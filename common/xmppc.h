@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What the component and ringbridgectl check share about an XEP-0114
  * connection through libstrophe: reading the privileges a server grants

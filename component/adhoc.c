@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Ad-hoc commands (XEP-0050) for clients that show commands but not
  * registration forms: "settings", "verify" and "unregister". Each is two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The decision to phone someone about a message, and its hand-over to the
  * store. Order of the checks: registered and verified, unreachable under the

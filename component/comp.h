@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The component's shared state and the functions its modules call on one
  * another. One struct comp per process: the XEP-0114 session (session.c),

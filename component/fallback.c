@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The fallback bodies of encrypted messages. The body is first normalised
  * (ASCII lowercase, typographic apostrophes and quotes made plain, every

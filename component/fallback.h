@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Recognises the plaintext <body> that end-to-end encrypting clients put
  * beside the ciphertext (OMEMO, OpenPGP for XMPP, legacy XEP-0027) for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Messages addressed to the component's domain: the privilege
  * advertisement, and gateway addresses. bob@<component> (or the XEP-0106

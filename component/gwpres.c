@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The presence of users' gateway contacts (bob@<component>, or the XEP-0106
  * form bob\40example.org@<component>), plain RFC 6121 so every server and

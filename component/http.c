@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The component's own HTTP listener for voice replies. Files are written
  * into [recordings] dir under names of 128 random bits plus an extension;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The component's own HTTP listener for voice replies, used when the XMPP
  * server offers no HTTP upload (XEP-0363). http_server_publish() stores the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * IQ dispatch: service discovery (XEP-0030), version (XEP-0092), ping
  * (XEP-0199), and routing to registration (XEP-0077), ad-hoc commands

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * XEP-0106 escaping and gateway addresses. Escaping works on the ten
  * sequences of the XEP and nothing else (section 4.3: partial or unknown

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * XEP-0106 JID escaping, and the gateway addresses built on it
  * (ARCHITECTURE.md "How messages to offline users are caught"): the

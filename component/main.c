@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ringbridge-component: the XMPP side of ringbridge, an XEP-0114 component.
  * main() loads and validates the configuration, opens the queue, starts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Messages that reached a user while the component was disconnected, on a
  * server that keeps no push it could not deliver (stock Prosody bounces it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The component's metric families and their hooks (monitor.h). The one
  * gauge not updated by a hook is ringbridge_queue_jobs: the jobs by state

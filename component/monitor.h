@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The component's metrics (docs/monitoring.md): what it caught, whether
  * its XEP-0114 session is up, the queue's jobs by state, the outcomes it

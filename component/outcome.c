@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Delivery of call outcomes (see outcome.h). The rules for "exactly one
  * message per call": keys 1/2/3 and a voice reply each give their message

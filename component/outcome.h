@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What the sender sees: the bridge's events turned into exactly one chat
  * message per call outcome, from the address the sender wrote to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The presence table (see presence.h), the <presence/> handler, and the
  * queue's "xmpp" rows. A user maps to a small table of resources; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Who is online: every local user's available resources with their <show>,
  * priority and status, learnt from privileged presence (XEP-0356

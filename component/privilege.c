@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * XEP-0356 privileged entity: reading what the server granted and wrapping
  * stanzas sent on a user's behalf; plus the table of our own IQs awaiting

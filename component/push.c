@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The component as its users' XEP-0357 push service. For each verified
  * registration it enables push on the user's behalf with a privileged IQ

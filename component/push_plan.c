@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The comparison behind push registrations that follow the registrations
  * table (push_plan.h). A user's steps are decided by push_plan_user() alone,

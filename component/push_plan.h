@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The steps that bring the push registrations the component made on the
  * server in step with the registrations table: a pure comparison of two

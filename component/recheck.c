@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Rechecking who is online where the server does not say when a session
  * ends. ejabberd 23.01 (the server that speaks urn:xmpp:privilege:1)

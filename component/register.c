@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * In-band registration (XEP-0077) of a user's phone, with a data form
  * (XEP-0004) and the legacy <phone/> field, plus the actions the ad-hoc

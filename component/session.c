@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The XEP-0114 session and the process's one event loop. libstrophe owns
  * the socket but gives no call that returns it, so the socket-options

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Validation of user settings (see settings.h). Every check names the field
  * in its message, because that text goes back to the user's client as the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * A user's settings as typed into the registration form or the "settings"
  * ad-hoc command, validated field by field into a registration row. Pure

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The component's status row in the queue (queue_component_status_put):
  * whether it is connected, since when, and what each served domain

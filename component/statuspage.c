@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The /status page of statuspage.h. A request is authenticated first (the
  * rate limit before the password, so a client over it learns nothing), then

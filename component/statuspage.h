@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The operators' /status page (docs/monitoring.md): summary.h's figures as
  * one HTML page with a server-drawn SVG chart, no script and nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Writer thread for caught messages (see store.h), one user of the worker
  * primitive (common/worker.h). The loop gathers submitted items in a list

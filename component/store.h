@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The component's writer thread. Caught messages, and the other writes
  * given to store_call, are committed here in batches on a queue handle of

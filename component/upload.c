@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * XEP-0363 uploads (see upload.h). Discovery walks disco#items of the first
  * served domain and keeps the first item whose disco#info lists

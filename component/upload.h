@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Voice replies through the server's own file sharing (XEP-0363 HTTP File
  * Upload), so the URL the sender gets is the server's, with its TLS, its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Small stanza helpers the component's modules share: error and result
  * replies, child text, JID checks, and XEP-0004 data forms (parsed into a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * `ringbridgectl check -c FILE`: loads the configuration (the same loader
  * as the daemons), opens the queue, reaches the XMPP server and the SIP

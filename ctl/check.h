@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * `ringbridgectl check`: what an operator runs after installing or changing
  * the configuration. check.c orders the steps and prints the verdict; the

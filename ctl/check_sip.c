@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The SIP half of `ringbridgectl check`: one OPTIONS request with sofia-sip's
  * nua, as the bridge would send its INVITEs, from an ephemeral port on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The XMPP half of `ringbridgectl check`, with libstrophe. PROBE opens a
  * raw TCP stream to the component port, sends an XEP-0114 stream header to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ringbridgectl: the operator's command line over the queue. It registers
  * and unregisters users (an operator's registration counts as verified),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Run by "cmake --install" (see CMakeLists.txt): writes the systemd units
 # with the binaries' absolute installed paths. CMAKE_INSTALL_PREFIX is the
 # prefix of this install, DESTDIR (if any) is prepended to where files go

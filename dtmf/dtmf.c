@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * One stream of key presses from three paths. Telephone-events are folded
  * into presses by remembering the last few events by (timestamp, code);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Keys pressed on the far phone, from every way a phone sends them: RFC 4733
  * telephone-events (dtmf_keys_event), in-band tones in the decoded audio

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Archive marks: per registered user, the end of the server's message
  * archive the component last looked at (schema 006), and what the queue

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The shapes of database.h on top of any engine: the write frame (a
  * transaction alone, a savepoint inside a batch), one-line statements, and

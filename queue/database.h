@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The few shapes every rule is made of, once, on top of the engine: the
  * transaction frame of a write call, one statement run with its arguments in

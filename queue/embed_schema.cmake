@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Run with cmake -P at build time: turns SCHEMA_DIR/NNN_*.sql into OUT, a C
 # source holding each file as a NUL-terminated byte array with its version
 # (NNN), so installed binaries carry their migrations and need no source

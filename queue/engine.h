@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The seam between the queue's rules and a database engine. The rules
  * (jobs.c, events.c, registrations.c, presence.c, status.c) are written once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The PostgreSQL engine, over libpq: one database shared by components and
  * bridges on any number of hosts. Every statement id of engine.h has its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The SQLite engine: one database file shared by the component, the SIP
  * bridge and ringbridgectl. WAL with synchronous=FULL (a commit survives

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The events table's rules, once for every engine: what the bridge reports
  * about a job (a "heard" event marks the job's messages heard, which is what

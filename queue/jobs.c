@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The jobs table's rules, once for every engine: what an enqueued message
  * becomes (a duplicate, joined to its pair's open job, limited, or a new job

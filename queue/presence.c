@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The presence and gateway_subscriptions tables' rules, once for every
  * engine: the presence rows each side writes ("sip" from the bridge: on the

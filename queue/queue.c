@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The public face of the queue: checks every argument against queue.h's
  * rules and limits, picks the engine from the URL's scheme, hands each call

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The durable queue between ringbridge-component and ringbridge-sip, and the
  * only vocabulary they share (ARCHITECTURE.md "What the queue holds"). Calls

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The inside of the queue library: the handle, and the functions the rules
  * files (jobs.c, events.c, registrations.c, presence.c, status.c) give

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The schema migrations embedded into the library at build time
  * (embed_schema.cmake generates the definitions from schemas/<back end>/).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Wake-ups between processes for back ends that have no notification of
  * their own (SQLite): a directory "<dbpath>.wake/" (mode 0700) beside the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The registrations table's rules, once for every engine: the component's
  * own rows of users' phones and preferences (the bridge never reads them).

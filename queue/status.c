@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The "one at a time" and "who is alive" tables' rules, once for every
  * engine: named leases (the presence duty moves between bridges by them),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The recording formats: Ogg/Opus (the default) and MP3, each a constant
  * vtable naming its media type, file extension and libsndfile format bits,

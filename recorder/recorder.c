@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * A recording in progress: samples go through spandsp's power meter, which
  * tells speech from silence, and then into a libsndfile encoder that writes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The recorder turns a caller's spoken reply (8 kHz 16-bit mono PCM, as it
  * comes off the phone line) into the bytes of an Ogg/Opus or MP3 file, in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ringbridge-sip's shared declarations: the process (struct bridge), one
  * call (struct call), and the functions the files of sip-bridge/ offer each

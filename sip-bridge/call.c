@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * One call, from claim to outcome. The INVITE goes out at once and the
  * variable prompt is rendered while the phone rings; on answer the call

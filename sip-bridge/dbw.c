@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The bridge's queue writer (see dbw.h), one user of the worker primitive
  * (common/worker.h): each submission is a worker item, the worker's thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The bridge's queue writer: a thread with a queue handle of its own that
  * runs the bridge's queue calls (claims, events, lease renewals, retries,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The voicemail gate (gate.h). A voicemail box answers like a person and
  * records whatever it hears, so nothing private may be spoken before a key

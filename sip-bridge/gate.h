@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The voicemail gate's rules, apart from the call so that they are tested
  * alone. A call with the gate closed says only who wrote and when, then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The two INFO bodies phones use for keys. application/dtmf-relay is a
  * list of `name=value` lines (Signal is the key, Duration its length in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Keys sent as SIP INFO bodies (the legacy usage of RFC 6086, without an
  * Info Package): `application/dtmf-relay` (Cisco's `Signal=` and

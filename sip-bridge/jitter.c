@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What does it do? Holds received audio long enough to put reordered
  * packets back in order and to ride out arrival jitter, then hands out

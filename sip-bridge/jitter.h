@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The receive side's jitter buffer: decoded G.711 audio in, one 20 ms frame
  * out per tick of the bridge's paced media timer, in timestamp order, with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ringbridge-sip: claims call jobs from the queue and places the calls.
  * One su_root loop carries everything but the sending of RTP: nua, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The media clock: one thread sends every call's RTP on a 20 ms schedule,
  * and the su_root loop prepares what it sends. A per-call su_timer did both

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The bridge's metric families (monitor.h) and its /metrics listener.
  * The listener is libmicrohttpd on a thread of its own rather than

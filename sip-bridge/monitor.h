@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The bridge's metrics (docs/monitoring.md) and its /metrics listener on
  * [sip] metrics_listen. The hooks below are what call.c, media.c and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * PIDF/RPID and dialog-info with libxml2 (pidf.h). Building uses libxml2's
  * tree API, which escapes text, so a status note cannot break the document.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The presence documents the bridge speaks, built and read with libxml2:
  * PIDF (RFC 3863) with RPID activities (RFC 4480) for a user's XMPP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * SIP presence (presence.h, docs/presence.md), the glue of its usages:
  * every few seconds, and on a presence or registrations wake-up, the queue

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * SIP presence in ringbridge-sip (docs/presence.md): XMPP availability out
  * to SIP (PUBLISH to [presence] server, or the bridge as presence agent

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The inside of SIP presence, one file per SIP usage as sofia's nua_publish.c
  * and nua_notifier.c: presence.c (the lease, the snapshot and the user

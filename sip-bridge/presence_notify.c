@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The bridge as presence agent (mode agent, docs/presence.md): a SUBSCRIBE
  * to a user's SIP address makes a watcher, told the user's PIDF at once and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * PUBLISH of a user's PIDF to the [presence] server (mode publish,
  * docs/presence.md): one publication per user, published again when the

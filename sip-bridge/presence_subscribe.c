@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The dialog event subscription per user at the [presence] server
  * (docs/presence.md): its NOTIFYs of dialog-info say whether the user's

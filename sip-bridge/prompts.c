@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The texts a call speaks. Fixed phrases are rendered once at start-up and
  * cached; the variable prompt is composed here from the job's snapshot:

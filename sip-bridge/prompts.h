@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Everything a call says, in one table so it can be translated, and the
  * composition of the variable prompts (time, sender, texts). Pure: the

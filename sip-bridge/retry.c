@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The retry schedule (retry.h): pure, so the unit tests check it.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The retry schedule of a job whose call failed with a retryable outcome
  * (busy, no answer, unreachable): [sip] retry_backoff seconds after the

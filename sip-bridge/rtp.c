@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The bridge's own media: a UDP socket per call from the configured port
  * range (RTP on the even port; the odd one is reserved for RTCP, which is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The offer is a fixed template; the answer goes through sofia-sip's SDP
  * parser (never our own string scanning), then the first audio stream's

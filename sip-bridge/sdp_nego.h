@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * SDP for a call: the offer the bridge sends (PCMU, PCMA, telephone-event,
  * 20 ms) and the choice it makes from the callee's answer, parsed with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Everything that speaks to sofia-sip's nua: creating the user agent on
  * [sip] listen, placing, cancelling and ending calls, answering digest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Speech synthesis for phone prompts: text in, 8 kHz mono 16-bit PCM out,
  * ready for G.711. An engine is a const vtable (flite is the one there is),

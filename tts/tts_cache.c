@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The phrase cache: a GLib hash table from the text to its PCM, and a byte
  * count checked on every insertion. Warming submits the missing phrases to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The fixed phrases of a call (the menu, confirmations, "message
  * shortened"), rendered once and kept as PCM keyed by their exact text. One

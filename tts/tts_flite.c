@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The flite engine: Debian's flite 2.2 with its five US English voices.
  * open() registers the voice (flite keeps one instance per voice, shared by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * tts_text_prepare() in three passes over a growing buffer. The first decodes
  * UTF-8 and decides per character: links, emoji, controls, spacing, quote

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Chat text made fit to be read aloud on the phone. Messages arrive with
  * links, emoji, styling markers and stray control characters that a speech

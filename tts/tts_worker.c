@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The worker behind tts_worker.h: a supervisor process and up to
  * TTS_WORKER_RENDERERS_MAX long-lived renderers. The caller's process keeps

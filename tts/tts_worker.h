@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Rendering out of harm's way, for an event loop. A worker keeps a speech
  * engine in helper processes, so a text that makes the engine exit, abort,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The compose set-up's Prosody: (re)creates the demo users alice and bob
 # with the password in the demo_password secret, then runs Prosody in the
 # foreground so that the container's life is Prosody's.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- Prosody for the docker-compose set-up: the native demo's configuration
 -- (test/integration/rbtest.py, as docs/prosody.md describes) with
 -- container addresses. test/deploy/test_compose.py checks that the two

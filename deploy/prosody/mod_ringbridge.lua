@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- mod_ringbridge: makes catching by the ringbridge component lossless on
 -- Prosody 0.12 and 13. mod_cloud_notify sends one push per message stored
 -- for an offline user and forgets it: a push to a component that is not

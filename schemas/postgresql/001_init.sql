@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, PostgreSQL schema version 1: the tables of SQLite's
 -- 001_init.sql (ARCHITECTURE.md "What the queue holds") in PostgreSQL's
 -- types: times in ms since the epoch as BIGINT (the engine takes them from

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, PostgreSQL schema version 2: who subscribed to the
 -- presence of a user's gateway contact (SQLite's 002, same columns).
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, PostgreSQL schema version 3: what the running component
 -- reports about its XMPP session (SQLite's 003, same columns).
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, PostgreSQL schema version 4: one row per running
 -- ringbridge-sip (SQLite's 004, same columns).
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, PostgreSQL schema version 5: the index SQLite's 005
 -- adds, for the status page's chart of calls per hour (ES_CALLS_BY_HOUR).
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, PostgreSQL schema version 6: SQLite's 006, per
 -- registered user the end of the user's message archive (XEP-0313
 -- metadata) the component last looked at after a (re)connect, so that

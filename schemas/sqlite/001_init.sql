@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, SQLite schema version 1: registrations, jobs and their
 -- messages, events, presence and leases (ARCHITECTURE.md "What the queue
 -- holds"). Applied by the queue library inside one transaction, which also

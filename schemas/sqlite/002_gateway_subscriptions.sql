@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, SQLite schema version 2: who subscribed to the presence
 -- of a user's gateway contact (bob@callgw.example.org), so that "on the
 -- phone" reaches them after the component restarts (ARCHITECTURE.md

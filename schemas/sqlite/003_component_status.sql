@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, SQLite schema version 3: what the running component
 -- reports about its XMPP session, for `ringbridgectl check` (which must not
 -- open a second session while one is connected: the server would refuse it,

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, SQLite schema version 4: one row per running
 -- ringbridge-sip, for `ringbridgectl check` (is any bridge there to call
 -- out the messages the component catches?). Each bridge rewrites its row at

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
 -- ringbridge queue, SQLite schema version 6: per registered user, the end
 -- of the user's message archive (XEP-0313 metadata) the component last
 -- looked at, after a (re)connect, so that messages archived while it was

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Shared by scripts/test and scripts/demo: installs the Debian packages
 # ringbridge needs when they are missing (idempotent, silent when nothing is
 # missing), and configures and builds a tree.

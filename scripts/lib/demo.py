@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """scripts/demo: ringbridge end to end on its embedded defaults, on this
 machine, with every real peer: a private Prosody on loopback ports (users
 alice and bob, XEP-0363 file sharing), the component, the SIP bridge, sipp

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ringbridge-sip under load, with sipp answering on loopback: N calls at
 once, a different message text on each, sipp sending speech (g711a.pcap)
 into every call so the in-band DTMF detector works, and every tenth call

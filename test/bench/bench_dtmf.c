@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What key detection costs per call: microseconds per 20 ms frame (160
  * samples) for spandsp's dtmf_rx alone and through dtmf_keys_audio(), over

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The fault table: what each fault of the component or the server costs in
 caught messages, on Prosody 0.12 and 13, with and without mod_ringbridge.
 

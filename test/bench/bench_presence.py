@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Gateway contacts' "On the phone" through a real Prosody: how long from
 the bridge's "sip" row to every subscriber's client, and how many presences
 a flapping phone costs each subscriber.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Push-to-commit through a real Prosody: how fast the component catches
 messages to offline users, and what it costs next to Prosody.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * How many caught messages the queue commits durably per second, one per
  * commit and in group commits of 10 and 100, on a fresh SQLite file in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * How fast the recorder encodes, and how big its files are: 60 s of
  * synthetic speech (a 140 Hz voice with harmonics, four syllables a second,

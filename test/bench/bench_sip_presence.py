@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """XMPP availability to a SIP presence server: how long from the
 component's "xmpp" row to Kamailio holding the new PIDF, for one user and
 for a burst of all users at once.

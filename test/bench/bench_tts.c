@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * How fast prompts render through the worker: prompts per second, real-time
  * factor (seconds of speech per second of wall time) and the latency from

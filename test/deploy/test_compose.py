@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The docker-compose set-up against the native demo. No container engine
 runs here, so: Debian's docker-compose validates the file (config -q);
 Prosody validates the compose Prosody configuration (prosodyctl check

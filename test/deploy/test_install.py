@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """cmake --install into a temporary prefix, then systemd-analyze on the
 installed units: they must verify without a single complaint (the binary in
 ExecStart must exist at the path the unit names), keep the hardening

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """docs/monitoring.md and deploy/grafana/ringbridge.json kept true: the
 page's Prometheus configuration passes promtool check config, its alerting
 rules pass promtool check rules (both from Debian's prometheus), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The one entry point every harness in test/fuzz/ defines, as libFuzzer
  * calls it. With RB_FUZZ (clang) the harnesses link libFuzzer; otherwise

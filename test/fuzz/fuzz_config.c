@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * fuzz_config_load(): the text goes into an anonymous memfd named through
  * /proc/self/fd, since config_load() reads a path (libinih's own reader,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * What several harnesses share: a configuration (policy, gateway addresses)
  * written to a memfd and loaded with config_load(), so what is fuzzed runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The INI configuration (common/config.c over libinih): any bytes as the
  * file. Either it loads, or config_load() refuses it with a message; it

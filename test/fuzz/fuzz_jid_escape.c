@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * XEP-0106 JID escaping and gateway addresses (component/jidesc.c): the
  * input is a localpart as it arrives in a stanza's to. Escaping what

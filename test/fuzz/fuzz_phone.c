@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Phone numbers and SIP URIs as users type them (common/phone.c) and the
  * policy that decides who may be phoned (common/policy.c): the input is

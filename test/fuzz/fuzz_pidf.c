@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * PIDF/RPID and dialog-info documents (sip-bridge/pidf.c over libxml2):
  * any bytes as the body of a NOTIFY, read both ways. Input limits (size,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * RFC 4733 telephone-event payloads (dtmf/dtmf.c): the input is a series of
  * packets, each a 1-byte length, a 4-byte RTP timestamp, a 2-byte sequence

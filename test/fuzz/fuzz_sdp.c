@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The callee's answer SDP (sip-bridge/sdp.c, sofia-sip's parser behind the
  * bridge's own checks): any bytes as the answer, and as an offer inside

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The speech-text normaliser (tts/tts_text.c) that every message body goes
  * through before synthesis: any bytes as the body, with a bound taken from

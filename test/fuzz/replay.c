@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * main() for a harness built without libFuzzer: runs
  * LLVMFuzzerTestOneInput() once on every file named on the command line,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The catch path under faults, counted: alice writes to offline bob at a
 steady rate while the component is SIGKILLed and restarted, restarted with
 SIGTERM, Prosody restarts under it, and the component is away for 10 s.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Diagnostic probe: what ejabberd 23.01 (Debian's) really sends a
 privileged XEP-0114 component, on this machine. Not a test.
 

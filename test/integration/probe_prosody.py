@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Diagnostic probe: what Prosody 0.12 + prosody-modules really send a
 privileged XEP-0114 component, on this machine. Not a test.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fixtures for ringbridge-sip's integration tests: a temporary
 configuration and queue, the bridge started from $RB_BUILD_DIR, sipp
 (Debian's sip-tester) as the phone running a UAS scenario from sipp/, jobs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A private ejabberd 23.01 (Debian's `ejabberd`) for integration tests,
 with the interface of rbtest.Prosody, so the harness's Client and
 Component and the tests written on them run unchanged against it.

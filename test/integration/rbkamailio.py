@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A private Kamailio 5.6 (Debian `kamailio`) for integration tests.
 
 The test gives the routing part of the configuration; this fixture puts in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A private PostgreSQL 15 cluster for tests (TESTING.md "PostgreSQL 15").
 
 PgCluster makes a temporary directory owned by postgres, runs initdb into it

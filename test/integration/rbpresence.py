@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fixtures for the presence tests: ringbridge-sip with a [presence]
 section, users registered with `ringbridgectl register` (SIP addresses
 under the made-up domain example.test), "xmpp" presence rows written into

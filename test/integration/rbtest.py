@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The integration-test harness: real Prosody, the real ringbridge binaries.
 
 Every test owns its processes: a Prosody started in the foreground on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """sipp scenarios written by the presence tests: a watcher that SUBSCRIBEs
 to a presentity and checks each NOTIFY it receives against regular
 expressions (a NOTIFY that does not match fails sipp, so its exit status

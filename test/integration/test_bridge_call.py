@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ringbridge-sip placing real calls to sipp on loopback. Each test queues
 a job with `ringbridgectl test-call`, lets sipp play the phone (scenarios in
 sipp/), and checks the outcome in the queue: the events written (CALLING,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Requests the phone sends inside a call placed by ringbridge-sip, with
 sipp as the phone (uas_answer.xml, its @MEDIA@ written by
 rbbridge.in_dialog): keys as SIP INFO (application/dtmf-relay and

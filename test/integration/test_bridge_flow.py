@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What a call does beyond one message and one key, checked in the queue
 and in the RTP that reaches the phone (captured on loopback, decoded, and
 compared with the bridge's own rendering of each prompt): verification

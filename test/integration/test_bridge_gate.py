@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The voicemail gate ([calls] gate = on) with sipp as the phone: a phone
 that answers and never presses a key (what a voicemail box does) hears the
 announcement and "Press any key to hear it." and nothing of the message

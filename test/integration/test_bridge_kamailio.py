@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Kamailio (Debian `kamailio`) as ringbridge-sip's next hop, exactly as
 docs/sip.md describes it: it challenges every INVITE with 407 (digest,
 qop=auth) and routes E.164 numbers to a gateway, here sipp as the phone.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What the phone hears: the RTP that reaches sipp is captured on loopback
 (tcpdump), its G.711 decoded, and compared with the prompts synthesised
 by the bridge's own engine (sip_tts_say): each prompt must be found in the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ringbridge-sip takes in only the SIP methods it implements, in the
 presence modes that use them, and refuses every other request as RFC 3261
 says before sofia-sip creates any state for it: 405 with an Allow that

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Voice replies that end other than by key 8 or silence, and how fast a
 new job reaches the phone, checked in the queue (events, job state), in
 the recorded audio and in the RTP that reaches the phone: a reply cut by

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ringbridge-sip under stop signals, crashes and bad input, with sipp as
 the phone and the queue as the judge. SIGTERM stops claiming and gives
 unfinished jobs back; SIGKILL loses nothing and does not phone again for a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Two ringbridge-sip processes sharing one queue: every job is claimed by
 exactly one of them, so each phone rings once, and both take calls. Six
 jobs to six phone addresses (one sipp answers them all and hangs up after a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """SIP over TLS against a real softphone: Debian's baresip 1.0 answers a
 call the bridge places to a sips: URI, with certificates the test makes
 with openssl (a private CA, one certificate for the bridge, one for the

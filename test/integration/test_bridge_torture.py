@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The 49 torture messages of RFC 4475 (and the archive's test.dat), as
 the RFC's own bytes (rfc4475/, checked against SHA256SUMS), sent raw over
 UDP and over TCP to ringbridge-sip in each presence mode; then floods of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A full queue disk never acknowledges a push it did not commit: the queue
 file lives on a small tmpfs the test mounts (size=2m) and fills; messages
 to offline bob are then answered "wait" (Prosody keeps the registration:

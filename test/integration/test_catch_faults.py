@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Catching through every fault of the component and the server, counted
 (faultrun.py): with deploy/prosody/mod_ringbridge.lua enabled, no message
 the server accepted for offline bob is lost and none is caught twice across

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Catching messages for offline users through the server's push
 notifications (XEP-0356 + XEP-0357, PROSODY_NOTES.md). mod_mam is on, so
 Prosody also pushes messages to users who are online (notes, section 6):

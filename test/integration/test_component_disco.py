@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The component's identity and the IQs every component must answer:
 service discovery, version, ping, and errors for what it does not know."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Gateway addresses (ARCHITECTURE.md): bob@callgw.localhost and
 bob\\40localhost@callgw.localhost mean bob@localhost; delivered to Bob as a
 privileged message from the sender when he is online, phoned when he is

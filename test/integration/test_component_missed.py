@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Messages that arrive while the component is disconnected, on stock
 Prosody (no mod_ringbridge) with mod_mam and the IQ privilege
 urn:xmpp:mam:2 "get": after the reconnect the component reads bob's

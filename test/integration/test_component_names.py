@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Who the callee hears about: the name Bob gave the sender in his roster
 (when the server grants roster access), else the sender's own vCard name,
 else the local part; and Bob's "only my contacts" option."""

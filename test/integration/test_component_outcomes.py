@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Call outcomes back in the sender's chat: the component's half of closing
 the loop. Events are written into the queue as the SIP bridge writes them
 (same tables, same codes); the end-to-end test with the real bridge lives

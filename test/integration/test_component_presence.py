@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Presence between XMPP and the queue (ARCHITECTURE.md "Presence in both
 directions"), the component's side, against a real Prosody:
 

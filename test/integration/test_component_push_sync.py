@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Push registrations follow the registrations table whatever changes it
 (issue 10, item 1): ringbridgectl unregister + register from another
 process while the component runs, the same while the component is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Commits are visible to other processes while the component runs.
 
 Regression test: the queue used to open() and close() the database file

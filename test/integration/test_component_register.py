@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Users registering their own phone: XEP-0077 with a data form (and the
 legacy <phone/> element), verification by a spoken code, XEP-0050 ad-hoc
 commands. The bridge is not running: a verify job stays queued and the

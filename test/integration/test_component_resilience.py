@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The component under stress: the server restarting under it, being
 killed mid-burst, and a client throwing junk at it."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Start-up against a server that refuses or is not there yet: a wrong
 secret or an unknown component name is a clear fatal error (exit 78, a
 log line that names the setting, never the secret), while a server that

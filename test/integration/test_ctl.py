@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ringbridgectl against a temporary configuration and queue: operator
 registrations (numbers normalised, destinations outside the policy refused
 with a message naming the problem), the users table, unregistration with

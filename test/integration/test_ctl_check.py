@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ringbridgectl check against a real Prosody and sipp as the SIP next hop:
 a good set-up passes and reports push granted; a wrong secret, an
 unreachable next hop and a bad file each fail with a reason; without a

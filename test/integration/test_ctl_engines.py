@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ringbridgectl on the queue engine the run picks (rbtest.queue_for():
 SQLite, or PostgreSQL with RB_TEST_QUEUE=postgresql and the password in
 [queue] password_file): register, users, test-call, jobs, unregister with

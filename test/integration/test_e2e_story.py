@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The whole story, end to end, with every real peer: Prosody, the
 component, the SIP bridge, sipp as Bob's phone and slixmpp as Alice. Alice
 writes to Bob while he is offline; his phone rings; it announces who wrote

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """test_component_gateway's tests, unchanged, on ejabberd 23.01: the
 harness's server fixtures share one interface (rbtest.Prosody,
 rbejabberd.Ejabberd), so the gateway-address behaviour is held to the same

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ejabberd 23.01 and a component outage, on the real server (rbejabberd).
 Bob's client enabled push with the component itself (docs/ejabberd.md).
 While the component is disconnected ejabberd routes its domain to s2s: with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The gateway contact's presence and the "xmpp" rows on ejabberd 23.01
 (rbejabberd.py): plain RFC 6121 presence works on every server, so the
 component-level presence tests run here too, minus the PEP activity,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The gateway-address story on ejabberd 23.01, end to end with every real
 peer: a private ejabberd (rbejabberd.py), the component, the SIP bridge,
 sipp as Bob's phone and slixmpp as Alice and Bob.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The Kamailio fixture (rbkamailio.py) itself: two servers run side by side
 on their own ports and directories, answer SIP, and the presence server's
 registrar accepts a REGISTER. Other tests (presence, next hop) build on it,

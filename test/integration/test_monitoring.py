@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What an operator's tools see, end to end with every real peer (Prosody,
 the component, the SIP bridge, sipp as Bob's phone, slixmpp as Alice):
 both /metrics after one call, checked by promtool (Debian's prometheus)

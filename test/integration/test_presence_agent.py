@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ringbridge-sip as presence agent ([presence] mode = agent): a SIP
 watcher (sipp) SUBSCRIBEs to a registered user's SIP address at the bridge
 and gets NOTIFYs whose PIDF follows the user's XMPP availability ("xmpp"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The whole presence loop with every real part: Prosody, the component,
 ringbridge-sip and Kamailio as SIP registrar + presence server, sharing one
 queue. Bob (registered with the SIP address sip:bob@sip.localhost):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Presence through Kamailio 5.6 as registrar + presence server
 (rbkamailio.PRESENCE_ROUTES, the configuration docs/presence.md shows).
 

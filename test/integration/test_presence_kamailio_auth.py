@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The bridge's presence requests to a Kamailio 5.6 presence server that
 challenges them (docs/presence.md): the registrar + presence server of
 rbkamailio.PRESENCE_ROUTES, with every PUBLISH and SUBSCRIBE whose

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """One bridge at a time does the SIP presence work, holding the queue
 lease "presence" (15 s, renewed every 5 s): a second bridge on the same
 queue answers SUBSCRIBE with 503 while the first holds it, and takes over

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """PostgreSQL restarted under load, nothing acknowledged lost: four writers
 (ringbridgectl test-call, each its own process and connection) queue jobs
 flat out on a private cluster (rbpostgres.py) while the cluster is

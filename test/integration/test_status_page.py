@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The operators' /status page, end to end with every real peer (Prosody,
 the component, the SIP bridge, sipp as Bob's phone, slixmpp as Alice): one
 call through the whole stack, then the page refused without a password

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * For the integration tests: queues a verification call (a job of kind
  * verify, as the component queues when a user registers a phone) and wakes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * A test tool: renders TEXT with the engine and voice the bridge uses and
  * writes the 8 kHz 16-bit little-endian PCM to stdout, so an integration

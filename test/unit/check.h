@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The smallest test harness that does the job: CHECK() records a failure
  * with file and line and carries on, so one run reports every broken case of

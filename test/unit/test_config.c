@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The configuration file: defaults, every kind of value, the exact error
  * messages (file, line, section, key), and that secrets never appear in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Key presses from RFC 4733 telephone-events, in-band tones and SIP INFO:
  * packet parsing and folding, spandsp's detector on generated tones, noise

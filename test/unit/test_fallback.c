@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Fallback bodies of encrypted messages, as real clients send them, and
  * ordinary messages that talk about encryption, which must be read aloud.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Tests of the component's own HTTP listener (component/http.c) over real
  * sockets: a server on 127.0.0.1 and a port the kernel picks, files

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * XEP-0106 escaping (the XEP's own examples) and gateway addresses: which
  * user or number an address at the component's domain names.

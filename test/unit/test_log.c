@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Log lines: their format, the level filter, and that nothing in a message
  * can start a line of its own or smuggle terminal controls.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The metrics registry (common/metrics.c): the exact text exposition of
  * each type, histogram buckets at and around their bounds, the rules that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The outcome texts of component/outcome.c: template filling with
  * {callee} and {reason}, truncation to the buffer, and braces left alone;

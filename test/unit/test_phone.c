@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Destination normalisation: what users type, what is stored and dialled,
  * and everything that must never reach a dial string.

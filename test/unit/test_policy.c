@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Who may be phoned and who may cause a call, over a configuration loaded
  * the way the binaries load it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The aggregation behind the queue's "xmpp" presence rows: a user's best
  * resource is the one with the highest priority, among those the most

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The reconcile diff behind push registrations that follow the
  * registrations table: which nodes are enabled and disabled on the server

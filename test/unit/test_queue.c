@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The queue's conformance suite: the state machine every engine must keep,
  * run against an engine the test picks (RB_TEST_QUEUE_ENGINES, a comma list,

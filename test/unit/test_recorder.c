@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Tests of recorder/: synthetic "speech" (a harmonic mix with a syllable
  * rhythm), silence and line noise go in; the bytes that come out are checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Table-driven tests of the settings form validation (component/settings.c):
  * every accepted and refused value, and that a refusal names its field and

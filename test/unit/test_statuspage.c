@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Tests of the /status page's pure pieces (component/statuspage.c): the
  * HTML escaping every queue string goes through, the SVG chart builder, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Speech: the flite engine's voices and their 8 kHz output, the worker's
  * isolation (a test engine in this file aborts, exits, hangs or gives too

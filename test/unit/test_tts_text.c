@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Chat text to speakable text: links, emoji, controls, spacing, styling
  * markers and shortening, one table row per rule and per edge of it.

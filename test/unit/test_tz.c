@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Time-zone names (what a registration form may store) and conversions,
  * including that the process's own TZ survives them and that concurrent

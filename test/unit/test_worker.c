@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The worker primitive (common/worker.c): items run and complete in
  * submission order, batches take what waited, the fd is readable exactly

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for the receive jitter buffer (jitter.c over spandsp's
  * playout and PLC): a simulated sender's packets arrive at given times and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for pidf.c: every XMPP availability built as PIDF/RPID and read
  * back (both directions of the RFC 8048 mapping), the note escaped, PIDF

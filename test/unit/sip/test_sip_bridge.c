@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for the bridge's pure pieces: SDP negotiation outcomes (the
  * answer decides the codec; no common codec is refused) and prompt
