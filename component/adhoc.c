@@ -3,7 +3,8 @@
  * Ad-hoc commands (XEP-0050) for clients that show commands but not
  * registration forms: "settings", "verify" and "unregister". Each is two
  * steps (a form, then its submission), so no session state is kept: the
- * submission carries everything, and the sessionid is only echoed.
+ * submission carries everything, and the sessionid is only echoed. A
+ * submission is answered once its writes are done (register.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -96,28 +97,67 @@ static xmpp_stanza_t *first_form(struct comp *c, const char *node,
 	return x;
 }
 
-static int submit(struct comp *c, const char *node, const char *bare,
-                  const struct comp_form *form, char *note, size_t notelen,
-                  const char **cond, char *why, size_t whylen)
+/* A submitted command on its way through the store's thread. */
+struct adhoc_op {
+	xmpp_stanza_t *iq; /* held until answered */
+	char *node, *sessionid;
+	char note[512]; /* said when the action has no note of its own */
+};
+
+static void adhoc_answer(struct comp *c, const struct comp_action_result *res,
+                         void *arg)
 {
-	if (!strcmp(node, "settings"))
-		return comp_settings_submit(c, bare, form, NULL, note, notelen,
-		                            cond, why, whylen);
+	struct adhoc_op *op = arg;
+	xmpp_stanza_t *reply;
+
+	if (res->err) {
+		comp_iq_error(c, op->iq, comp_error_type(res->cond), res->cond,
+		              res->why);
+		goto out;
+	}
+	reply = command_reply(c, op->node, op->sessionid, "completed");
+	add_note(c, reply, *res->note ? res->note : op->note);
+	comp_iq_result(c, op->iq, reply);
+	xmpp_stanza_release(reply);
+out:
+	xmpp_stanza_release(op->iq);
+	g_free(op->node);
+	g_free(op->sessionid);
+	g_free(op);
+}
+
+static void submit(struct comp *c, xmpp_stanza_t *iq, const char *node,
+                   const char *sessionid, const char *bare,
+                   const struct comp_form *form)
+{
+	struct adhoc_op *op = g_new0(struct adhoc_op, 1);
+	const char *confirm;
+
+	op->iq = xmpp_stanza_clone(iq);
+	op->node = g_strdup(node);
+	op->sessionid = g_strdup(sessionid);
+	if (!strcmp(node, "settings")) {
+		comp_settings_submit(c, bare, form, NULL, adhoc_answer, op);
+		return;
+	}
 	if (!strcmp(node, "verify")) {
 		const char *code = comp_form_get(form, SETTINGS_CODE);
 
-		snprintf(note, notelen, "Your phone is verified.");
-		return comp_verify_submit(c, bare, code ? code : "", cond, why,
-		                          whylen);
+		snprintf(op->note, sizeof(op->note), "Your phone is verified.");
+		comp_verify_submit(c, bare, code ? code : "", adhoc_answer, op);
+		return;
 	}
-	const char *confirm = comp_form_get(form, "confirm");
-
+	confirm = comp_form_get(form, "confirm");
 	if (!confirm || (strcmp(confirm, "1") && strcmp(confirm, "true"))) {
-		snprintf(note, notelen, "Nothing changed.");
-		return 0;
+		struct comp_action_result res = {0};
+
+		snprintf(res.note, sizeof(res.note), "Nothing changed.");
+		adhoc_answer(c, &res, op);
+		return;
 	}
-	snprintf(note, notelen, "You are unregistered: no more calls.");
-	return comp_unregister(c, bare, cond, why, whylen);
+	snprintf(op->note, sizeof(op->note),
+	         "You are unregistered: no more calls.");
+	comp_unregister(c, bare, adhoc_answer, op);
 }
 
 void comp_adhoc_handle(struct comp *c, xmpp_stanza_t *iq)
@@ -170,18 +210,8 @@ void comp_adhoc_handle(struct comp *c, xmpp_stanza_t *iq)
 		xmpp_stanza_release(reply);
 		goto out;
 	}
-	char note[512], why[512];
-	const char *cond = "bad-request";
-
-	if (submit(c, node, bare, form, note, sizeof(note), &cond, why,
-	           sizeof(why))) {
-		comp_iq_error(c, iq, comp_error_type(cond), cond, why);
-		goto out;
-	}
-	reply = command_reply(c, node, sessionid, "completed");
-	add_note(c, reply, note);
-	comp_iq_result(c, iq, reply);
-	xmpp_stanza_release(reply);
+	/* Answered when the action's writes are done. */
+	submit(c, iq, node, sessionid, bare, form);
 out:
 	comp_form_free(form);
 	g_free(bare);

@@ -193,19 +193,32 @@ int comp_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata);
 
 /* ---- register.c / adhoc.c ---- */
 void comp_register_handle(struct comp *c, xmpp_stanza_t *iq);
+/* The outcome of one of the actions below, for the user. */
+struct comp_action_result {
+	int err;          /* 0, or a negative errno value */
+	const char *cond; /* the stanza error condition, when ERR */
+	char note[512];   /* for the user when not ERR ("": none) */
+	char why[512];    /* when ERR: a text naming the field */
+};
+/* Called on the loop's thread once the action's writes committed (or
+ * failed), or at once when it was refused before writing anything. */
+typedef void (*comp_action_done_cb)(struct comp *c,
+                                    const struct comp_action_result *res,
+                                    void *arg);
 /*
  * The actions both XEP-0077 and XEP-0050 offer, for the local user BARE.
- * Each returns 0 with a note for the user in NOTE, or a negative code with
- * the stanza error condition in *COND and a text naming the field in WHY.
+ * The form is read and checked on the loop, the rows written on the
+ * store's thread; DONE(C, RES, ARG) runs exactly once, possibly before the
+ * call returns. FORM and the strings are not kept.
  */
-int comp_settings_submit(struct comp *c, const char *bare,
-                         const struct comp_form *form, const char *legacy_phone,
-                         char *note, size_t notelen, const char **cond,
-                         char *why, size_t whylen);
-int comp_verify_submit(struct comp *c, const char *bare, const char *code,
-                       const char **cond, char *why, size_t whylen);
-int comp_unregister(struct comp *c, const char *bare, const char **cond,
-                    char *why, size_t whylen);
+void comp_settings_submit(struct comp *c, const char *bare,
+                          const struct comp_form *form,
+                          const char *legacy_phone, comp_action_done_cb done,
+                          void *arg);
+void comp_verify_submit(struct comp *c, const char *bare, const char *code,
+                        comp_action_done_cb done, void *arg);
+void comp_unregister(struct comp *c, const char *bare, comp_action_done_cb done,
+                     void *arg);
 /* The settings form (TYPE "form"), filled from R when not NULL. */
 xmpp_stanza_t *comp_settings_form(struct comp *c,
                                   const struct queue_registration *r);

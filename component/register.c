@@ -3,11 +3,13 @@
  * In-band registration (XEP-0077) of a user's phone, with a data form
  * (XEP-0004) and the legacy <phone/> field, plus the actions the ad-hoc
  * commands share. A new or changed number is unverified: the bridge phones
- * it and speaks a six-digit code the user enters here. Registration rows
- * are written on the loop's thread: they are rare, user-paced events, and
- * the reply must wait for the commit anyway.
+ * it and speaks a six-digit code the user enters here. The form is read
+ * and checked on the loop; the rows are written on the store's thread
+ * (store_call) like every other commit, and the user is answered when the
+ * write is done.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +17,12 @@
 
 #include <openssl/crypto.h>
 
+#include "clock.h"
 #include "comp.h"
 #include "log.h"
 #include "policy.h"
 #include "settings.h"
+#include "store.h"
 
 #define TAG                   "register"
 #define NS_REGISTER           "jabber:iq:register"
@@ -162,31 +166,332 @@ static void enable_push_if_ready(struct comp *c,
 	comp_registration_changed(c, r->jid);
 }
 
-int comp_settings_submit(struct comp *c, const char *bare,
-                         const struct comp_form *form, const char *legacy_phone,
-                         char *note, size_t notelen, const char **cond,
-                         char *why, size_t whylen)
+/* ---- the writes, on the store's thread ---- */
+
+enum reg_kind { REG_SETTINGS, REG_VERIFY, REG_UNREGISTER };
+
+/* What the writer's thread decided, for the loop to word. */
+enum reg_verdict {
+	REG_DONE = 0,
+	REG_NOT_REGISTERED, /* VERIFY, UNREGISTER: no row */
+	REG_READ_FAILED,    /* VERIFY, UNREGISTER: the row cannot be read */
+	REG_TOO_MANY_CALLS, /* SETTINGS: verification calls this hour */
+	REG_ALREADY,        /* VERIFY: verified before */
+	REG_LOCKED,         /* VERIFY: too many wrong codes */
+	REG_WRONG_CODE,     /* VERIFY */
+};
+
+/*
+ * One action on its way through the writer's thread. The writer decides
+ * and writes in one step, so two submissions in one batch see each other
+ * (a wrong code counts once per try, a rate limit sees the call queued
+ * just before). Between store_call and reg_done it belongs to the writer.
+ */
+struct reg_op {
+	enum reg_kind kind;
+	char *bare;
+	/* SETTINGS: the row to write; VERIFY: the row read on the writer */
+	struct queue_registration r;
+	bool existed, changed; /* SETTINGS */
+	char *code;       /* VERIFY: entered; SETTINGS: to check once saved */
+	int64_t since_ms; /* SETTINGS: the rate limit's window start */
+	/* results */
+	enum reg_verdict verdict;
+	int cancelled; /* UNREGISTER: pending calls cancelled */
+	struct comp_action_result res;
+	comp_action_done_cb done;
+	void *arg;
+};
+
+static void reg_op_free(struct reg_op *op)
 {
-	struct queue_registration r = {0};
+	queue_registration_clear(&op->r);
+	g_free(op->bare);
+	g_free(op->code);
+	g_free(op);
+}
+
+static int settings_run(struct queue *q, struct reg_op *op)
+{
+	int recent = 0, err;
+
+	if (op->changed) {
+		err = queue_jobs_created_since(q, op->bare, NULL, op->since_ms,
+		                               &recent);
+		if (!err && recent >= VERIFY_CALLS_PER_HOUR) {
+			op->verdict = REG_TOO_MANY_CALLS;
+			return 0;
+		}
+	}
+	err = queue_registration_put(q, &op->r);
+	if (!err && op->changed)
+		err = queue_verify_enqueue(q, op->bare, op->r.phone,
+		                           op->r.verify_code, op->r.lang, NULL);
+	return err;
+}
+
+static int verify_run(struct queue *q, struct reg_op *op)
+{
+	struct queue_registration *r = &op->r;
+	int err = queue_registration_get(q, op->bare, r);
+
+	if (err) {
+		op->verdict =
+		    err == -ENOENT ? REG_NOT_REGISTERED : REG_READ_FAILED;
+		return 0;
+	}
+	if (r->verified) {
+		op->verdict = REG_ALREADY;
+		return 0;
+	}
+	if (!r->verify_code || r->verify_failures >= VERIFY_FAILURES_MAX) {
+		op->verdict = REG_LOCKED;
+		return 0;
+	}
+	if (strlen(op->code) != CODE_LEN ||
+	    CRYPTO_memcmp(op->code, r->verify_code, CODE_LEN) != 0) {
+		r->verify_failures++;
+		op->verdict = REG_WRONG_CODE;
+		/* Counted if it can be; the answer is "wrong" either way. */
+		(void)queue_registration_put(q, r);
+		return 0;
+	}
+	r->verified = true;
+	r->verify_failures = 0;
+	free(r->verify_code);
+	r->verify_code = NULL;
+	return queue_registration_put(q, r);
+}
+
+static int unregister_run(struct queue *q, struct reg_op *op)
+{
+	int err = queue_registration_get(q, op->bare, &op->r);
+
+	if (err) {
+		op->verdict =
+		    err == -ENOENT ? REG_NOT_REGISTERED : REG_READ_FAILED;
+		return 0;
+	}
+	err = queue_registration_delete(q, op->bare);
+	if (!err)
+		err = queue_job_cancel_for(q, op->bare, &op->cancelled);
+	return err;
+}
+
+static int reg_run(struct queue *q, void *arg)
+{
+	struct reg_op *op = arg;
+
+	op->verdict = REG_DONE;
+	switch (op->kind) {
+	case REG_SETTINGS:
+		return settings_run(q, op);
+	case REG_VERIFY:
+		return verify_run(q, op);
+	case REG_UNREGISTER:
+		return unregister_run(q, op);
+	}
+	return -EINVAL;
+}
+
+/* ---- the answers, back on the loop ---- */
+
+static void result_fail(struct comp_action_result *res, int err,
+                        const char *cond, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void result_fail(struct comp_action_result *res, int err,
+                        const char *cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->err = err;
+	res->cond = cond;
+	va_start(ap, fmt);
+	vsnprintf(res->why, sizeof(res->why), fmt, ap);
+	va_end(ap);
+}
+
+static void settings_done(struct reg_op *op, int err)
+{
+	struct comp_action_result *res = &op->res;
+
+	if (!err && op->verdict == REG_TOO_MANY_CALLS) {
+		result_fail(res, -EAGAIN, "resource-constraint",
+		            "%s: too many calls to verify numbers in the "
+		            "last hour; try again later",
+		            SETTINGS_PHONE);
+		return;
+	}
+	if (err) {
+		result_fail(res, err, "internal-server-error",
+		            "the registration could not be saved");
+		log_err(TAG, "saving the registration of %s failed: %s",
+		        op->bare, strerror(-err));
+		return;
+	}
+	log_info(TAG, "%s %s, phone %s%s", op->bare,
+	         op->existed ? "changed settings" : "registered", op->r.phone,
+	         op->changed ? " (verification call queued)" : "");
+	if (op->changed)
+		snprintf(res->note, sizeof(res->note),
+		         "Settings saved. ringbridge is calling %s now to "
+		         "give you a code: enter it in the code field.",
+		         op->r.phone);
+}
+
+static void verify_done(struct comp *c, struct reg_op *op, int err)
+{
+	struct comp_action_result *res = &op->res;
+	struct queue_registration *r = &op->r;
+
+	switch (err ? REG_DONE : op->verdict) {
+	case REG_NOT_REGISTERED:
+	case REG_READ_FAILED:
+		result_fail(res, -ENOENT,
+		            op->verdict == REG_NOT_REGISTERED
+		                ? "registration-required"
+		                : "internal-server-error",
+		            "%s: register a phone first", SETTINGS_CODE);
+		return;
+	case REG_ALREADY:
+		return;
+	case REG_LOCKED:
+		result_fail(res, -EPERM, "not-allowed",
+		            "%s: too many wrong codes; submit your phone "
+		            "number again to get a new call",
+		            SETTINGS_CODE);
+		return;
+	case REG_WRONG_CODE:
+		result_fail(res, -EINVAL, "not-acceptable",
+		            "%s: wrong verification code (%d tries left)",
+		            SETTINGS_CODE,
+		            VERIFY_FAILURES_MAX - r->verify_failures);
+		log_info(TAG, "%s entered a wrong verification code", op->bare);
+		return;
+	default:
+		break;
+	}
+	if (err) {
+		result_fail(res, err, "internal-server-error",
+		            "the registration could not be saved");
+		return;
+	}
+	log_info(TAG, "%s verified %s", op->bare, r->phone);
+	enable_push_if_ready(c, r);
+}
+
+static void unregister_done(struct comp *c, struct reg_op *op, int err)
+{
+	struct comp_action_result *res = &op->res;
+
+	if (!err && op->verdict != REG_DONE) {
+		result_fail(res, -ENOENT,
+		            op->verdict == REG_NOT_REGISTERED
+		                ? "item-not-found"
+		                : "internal-server-error",
+		            "not registered");
+		return;
+	}
+	if (err) {
+		result_fail(res, err, "internal-server-error",
+		            "the registration could not be removed");
+		return;
+	}
+	comp_push_sync(c, op->bare, NULL);
+	comp_registration_changed(c, op->bare);
+	log_info(TAG, "%s unregistered (%d pending calls cancelled)", op->bare,
+	         op->cancelled);
+}
+
+/* A settings form that also carried a code (and kept the number): the
+ * code is checked once the settings are saved. */
+static void settings_then_verify(struct comp *c,
+                                 const struct comp_action_result *res,
+                                 void *arg)
+{
+	struct reg_op *op = arg;
+
+	op->res = *res;
+	if (!res->err)
+		snprintf(op->res.note, sizeof(op->res.note),
+		         "Settings saved and phone verified.");
+	op->done(c, &op->res, op->arg);
+	reg_op_free(op);
+}
+
+static void reg_done(struct comp *c, int err, void *arg)
+{
+	struct reg_op *op = arg;
+
+	switch (op->kind) {
+	case REG_SETTINGS:
+		settings_done(op, err);
+		if (!op->res.err && !op->changed && op->code && *op->code) {
+			/* The first op waits for the second, then answers. */
+			comp_verify_submit(c, op->bare, op->code,
+			                   settings_then_verify, op);
+			return;
+		}
+		if (!op->res.err)
+			enable_push_if_ready(c, &op->r);
+		break;
+	case REG_VERIFY:
+		verify_done(c, op, err);
+		break;
+	case REG_UNREGISTER:
+		unregister_done(c, op, err);
+		break;
+	}
+	op->done(c, &op->res, op->arg);
+	reg_op_free(op);
+}
+
+static struct reg_op *reg_op_new(enum reg_kind kind, const char *bare,
+                                 comp_action_done_cb done, void *arg)
+{
+	struct reg_op *op = g_new0(struct reg_op, 1);
+
+	op->kind = kind;
+	op->bare = g_strdup(bare);
+	op->done = done;
+	op->arg = arg;
+	op->res.cond = "bad-request";
+	return op;
+}
+
+/* Answers OP at once (nothing to write) and frees it. */
+static void reg_op_answer(struct comp *c, struct reg_op *op)
+{
+	op->done(c, &op->res, op->arg);
+	reg_op_free(op);
+}
+
+void comp_settings_submit(struct comp *c, const char *bare,
+                          const struct comp_form *form,
+                          const char *legacy_phone, comp_action_done_cb done,
+                          void *arg)
+{
+	struct reg_op *op = reg_op_new(REG_SETTINGS, bare, done, arg);
+	struct queue_registration *r = &op->r;
+	struct comp_action_result *res = &op->res;
 	struct settings_input in = {0};
 	struct comp_privileges *p = comp_privileges_for(c, bare);
-	bool existed, changed;
-	const char *code;
-	int err, recent = 0;
+	int err;
 
-	*cond = "not-acceptable";
-	snprintf(note, notelen, "%s", "Settings saved.");
-	err = queue_registration_get(c->q, bare, &r);
+	snprintf(res->note, sizeof(res->note), "%s", "Settings saved.");
+	err = queue_registration_get(c->q, bare, r);
 	if (err && err != -ENOENT) {
-		*cond = "internal-server-error";
-		snprintf(why, whylen, "the queue cannot be read");
-		return err;
+		result_fail(res, err, "internal-server-error",
+		            "the queue cannot be read");
+		reg_op_answer(c, op);
+		return;
 	}
-	existed = err == 0;
-	if (!existed) {
-		r.jid = strdup(bare);
-		r.quiet_start = r.quiet_end = -1;
-		r.gate = QUEUE_GATE_DEFAULT;
+	op->existed = err == 0;
+	if (!op->existed) {
+		r->jid = strdup(bare);
+		r->quiet_start = r->quiet_end = -1;
+		r->gate = QUEUE_GATE_DEFAULT;
 	}
 	in.phone = form ? comp_form_get(form, SETTINGS_PHONE) : legacy_phone;
 	in.tz = comp_form_get(form, SETTINGS_TZ);
@@ -197,159 +502,70 @@ int comp_settings_submit(struct comp *c, const char *bare,
 	in.sip_presence = comp_form_get(form, SETTINGS_SIP_PRESENCE);
 	in.gate = comp_form_get(form, SETTINGS_GATE);
 	/* A form that repeats the current number is not a change. */
-	err = settings_apply(c->cfg, &in, p && p->roster_get, &r, &changed, why,
-	                     whylen);
-	if (err)
-		goto out;
-	if (!r.push_node) {
+	err = settings_apply(c->cfg, &in, p && p->roster_get, r, &op->changed,
+	                     res->why, sizeof(res->why));
+	if (err) {
+		res->err = err;
+		res->cond = "not-acceptable";
+		reg_op_answer(c, op);
+		return;
+	}
+	if (!r->push_node) {
 		char node[33];
 
 		if (random_hex(node, 16) == 0)
-			r.push_node = strdup(node);
+			r->push_node = strdup(node);
 	}
-	if (changed) {
+	if (op->changed) {
 		char fresh[CODE_LEN + 1];
 
-		err = queue_jobs_created_since(
-		    c->q, bare, NULL, comp_now_ms() - 3600 * 1000, &recent);
-		if (!err && recent >= VERIFY_CALLS_PER_HOUR) {
-			*cond = "resource-constraint";
-			snprintf(why, whylen,
-			         "%s: too many calls to verify numbers in the "
-			         "last hour; try again later",
-			         SETTINGS_PHONE);
-			err = -EAGAIN;
-			goto out;
-		}
 		if (random_code(fresh)) {
-			err = -EIO;
-			*cond = "internal-server-error";
-			snprintf(why, whylen, "no randomness for a code");
-			goto out;
+			result_fail(res, -EIO, "internal-server-error",
+			            "no randomness for a code");
+			reg_op_answer(c, op);
+			return;
 		}
-		r.verified = false;
-		r.verify_failures = 0;
-		free(r.verify_code);
-		r.verify_code = strdup(fresh);
+		r->verified = false;
+		r->verify_failures = 0;
+		free(r->verify_code);
+		r->verify_code = strdup(fresh);
+		/* The rate limit's window is the queue's wall clock. */
+		op->since_ms = clock_real_ms() - 3600 * 1000;
 	}
-	err = queue_registration_put(c->q, &r);
-	if (!err && changed)
-		err = queue_verify_enqueue(c->q, bare, r.phone, r.verify_code,
-		                           r.lang, NULL);
-	if (err) {
-		*cond = "internal-server-error";
-		snprintf(why, whylen, "the registration could not be saved");
-		log_err(TAG, "saving the registration of %s failed: %s", bare,
-		        strerror(-err));
-		goto out;
-	}
-	log_info(TAG, "%s %s, phone %s%s", bare,
-	         existed ? "changed settings" : "registered", r.phone,
-	         changed ? " (verification call queued)" : "");
-	if (changed)
-		snprintf(note, notelen,
-		         "Settings saved. ringbridge is calling %s now to "
-		         "give you a code: enter it in the code field.",
-		         r.phone);
-	code = comp_form_get(form, SETTINGS_CODE);
-	if (code && *code && !changed) {
-		err = comp_verify_submit(c, bare, code, cond, why, whylen);
-		if (!err)
-			snprintf(note, notelen,
-			         "Settings saved and phone verified.");
-		goto out;
-	}
-	enable_push_if_ready(c, &r);
-out:
-	queue_registration_clear(&r);
-	return err;
+	op->code = g_strdup(comp_form_get(form, SETTINGS_CODE));
+	store_call(c->store, reg_run, op, reg_done);
 }
 
-int comp_verify_submit(struct comp *c, const char *bare, const char *code,
-                       const char **cond, char *why, size_t whylen)
+void comp_verify_submit(struct comp *c, const char *bare, const char *code,
+                        comp_action_done_cb done, void *arg)
 {
-	struct queue_registration r = {0};
-	int err = queue_registration_get(c->q, bare, &r);
+	struct reg_op *op = reg_op_new(REG_VERIFY, bare, done, arg);
 
-	if (err) {
-		*cond = err == -ENOENT ? "registration-required"
-		                       : "internal-server-error";
-		snprintf(why, whylen, "%s: register a phone first",
-		         SETTINGS_CODE);
-		goto out;
-	}
-	if (r.verified) {
-		err = 0;
-		goto out;
-	}
-	if (!r.verify_code || r.verify_failures >= VERIFY_FAILURES_MAX) {
-		*cond = "not-allowed";
-		snprintf(why, whylen,
-		         "%s: too many wrong codes; submit your phone number "
-		         "again to get a new call",
-		         SETTINGS_CODE);
-		err = -EPERM;
-		goto out;
-	}
-	if (strlen(code) != CODE_LEN ||
-	    CRYPTO_memcmp(code, r.verify_code, CODE_LEN) != 0) {
-		r.verify_failures++;
-		queue_registration_put(c->q, &r);
-		*cond = "not-acceptable";
-		snprintf(
-		    why, whylen, "%s: wrong verification code (%d tries left)",
-		    SETTINGS_CODE, VERIFY_FAILURES_MAX - r.verify_failures);
-		log_info(TAG, "%s entered a wrong verification code", bare);
-		err = -EINVAL;
-		goto out;
-	}
-	r.verified = true;
-	r.verify_failures = 0;
-	free(r.verify_code);
-	r.verify_code = NULL;
-	err = queue_registration_put(c->q, &r);
-	if (err) {
-		*cond = "internal-server-error";
-		snprintf(why, whylen, "the registration could not be saved");
-		goto out;
-	}
-	log_info(TAG, "%s verified %s", bare, r.phone);
-	enable_push_if_ready(c, &r);
-out:
-	queue_registration_clear(&r);
-	return err;
+	op->code = g_strdup(code ? code : "");
+	store_call(c->store, reg_run, op, reg_done);
 }
 
-int comp_unregister(struct comp *c, const char *bare, const char **cond,
-                    char *why, size_t whylen)
+void comp_unregister(struct comp *c, const char *bare, comp_action_done_cb done,
+                     void *arg)
 {
-	struct queue_registration r = {0};
-	int err = queue_registration_get(c->q, bare, &r);
-	int cancelled = 0;
+	store_call(c->store, reg_run,
+	           reg_op_new(REG_UNREGISTER, bare, done, arg), reg_done);
+}
 
-	if (err) {
-		*cond =
-		    err == -ENOENT ? "item-not-found" : "internal-server-error";
-		snprintf(why, whylen, "%s", "not registered");
-		goto out;
-	}
-	err = queue_registration_delete(c->q, bare);
-	if (!err) {
-		comp_push_sync(c, bare, NULL);
-		comp_registration_changed(c, bare);
-	}
-	if (!err)
-		err = queue_job_cancel_for(c->q, bare, &cancelled);
-	if (err) {
-		*cond = "internal-server-error";
-		snprintf(why, whylen, "the registration could not be removed");
-		goto out;
-	}
-	log_info(TAG, "%s unregistered (%d pending calls cancelled)", bare,
-	         cancelled);
-out:
-	queue_registration_clear(&r);
-	return err;
+/* ---- XEP-0077 ---- */
+
+/* The IQ being answered, held until its action is done. */
+static void iq_answer(struct comp *c, const struct comp_action_result *res,
+                      void *arg)
+{
+	xmpp_stanza_t *iq = arg;
+
+	if (res->err)
+		comp_iq_error(c, iq, comp_error_type(res->cond), res->cond,
+		              res->why);
+	else
+		comp_iq_result(c, iq, NULL);
+	xmpp_stanza_release(iq);
 }
 
 void comp_register_handle(struct comp *c, xmpp_stanza_t *iq)
@@ -358,8 +574,6 @@ void comp_register_handle(struct comp *c, xmpp_stanza_t *iq)
 	char *bare = comp_jid_bare(xmpp_stanza_get_from(iq));
 	xmpp_stanza_t *q =
 	    xmpp_stanza_get_child_by_name_and_ns(iq, "query", NS_REGISTER);
-	char why[512], note[512];
-	const char *cond = "bad-request";
 	struct comp_form *form = NULL;
 	char *legacy = NULL;
 
@@ -374,10 +588,7 @@ void comp_register_handle(struct comp *c, xmpp_stanza_t *iq)
 		goto out;
 	}
 	if (xmpp_stanza_get_child_by_name(q, "remove")) {
-		if (comp_unregister(c, bare, &cond, why, sizeof(why)))
-			comp_iq_error(c, iq, comp_error_type(cond), cond, why);
-		else
-			comp_iq_result(c, iq, NULL);
+		comp_unregister(c, bare, iq_answer, xmpp_stanza_clone(iq));
 		goto out;
 	}
 	form = comp_form_parse(q);
@@ -396,19 +607,12 @@ void comp_register_handle(struct comp *c, xmpp_stanza_t *iq)
 	if (form && !comp_form_has(form, SETTINGS_PHONE) &&
 	    comp_form_get(form, SETTINGS_CODE)) {
 		/* Only a code: the verification step. */
-		if (comp_verify_submit(c, bare,
-		                       comp_form_get(form, SETTINGS_CODE),
-		                       &cond, why, sizeof(why)))
-			comp_iq_error(c, iq, comp_error_type(cond), cond, why);
-		else
-			comp_iq_result(c, iq, NULL);
+		comp_verify_submit(c, bare, comp_form_get(form, SETTINGS_CODE),
+		                   iq_answer, xmpp_stanza_clone(iq));
 		goto out;
 	}
-	if (comp_settings_submit(c, bare, form, legacy, note, sizeof(note),
-	                         &cond, why, sizeof(why)))
-		comp_iq_error(c, iq, comp_error_type(cond), cond, why);
-	else
-		comp_iq_result(c, iq, NULL);
+	comp_settings_submit(c, bare, form, legacy, iq_answer,
+	                     xmpp_stanza_clone(iq));
 out:
 	comp_form_free(form);
 	g_free(legacy);
