@@ -10,24 +10,12 @@
 #include <string.h>
 
 #include "config.h"
+#include "str.h"
 #include "summary.h"
 
 /* The lease the bridges pass around for the presence duty
  * (sip-bridge/presence.c). */
 #define PRESENCE_LEASE "presence"
-
-/* strdup() of S (NULL stays NULL), recording -ENOMEM in *ERR. */
-static char *dup_or_null(const char *s, int *err)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*err = -ENOMEM;
-	return d;
-}
 
 /* Grows *ARRAY of *N elements of SIZE by one zeroed element. */
 static void *array_push(void **array, size_t *n, size_t size)
@@ -50,8 +38,8 @@ static int bridge_cb(const struct queue_bridge_status *b, void *arg)
 	d = array_push((void **)&s->bridges, &s->n_bridges, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->owner = dup_or_null(b->owner, &err);
-	d->host = dup_or_null(b->host, &err);
+	d->owner = str_dup_or_null(b->owner, &err);
+	d->host = str_dup_or_null(b->host, &err);
 	d->pid = b->pid;
 	d->started_ms = b->started_ms;
 	d->heartbeat_ms = b->heartbeat_ms;
@@ -73,10 +61,10 @@ static int call_cb(const struct queue_job *j, void *arg)
 		return -ENOMEM;
 	d->id = j->id;
 	d->kind = j->kind;
-	d->callee_jid = dup_or_null(j->callee_jid, &err);
-	d->destination = dup_or_null(j->destination, &err);
+	d->callee_jid = str_dup_or_null(j->callee_jid, &err);
+	d->destination = str_dup_or_null(j->destination, &err);
 	d->attempts = j->attempts;
-	d->bridge = dup_or_null(j->lease_owner, &err);
+	d->bridge = str_dup_or_null(j->lease_owner, &err);
 	d->lease_deadline_ms = j->lease_deadline_ms;
 	return err;
 }
@@ -93,11 +81,11 @@ static int outcome_cb(const struct queue_job *j, void *arg)
 	d->id = j->id;
 	d->kind = j->kind;
 	d->state = j->state;
-	d->callee_jid = dup_or_null(j->callee_jid, &err);
-	d->sender_jid = dup_or_null(j->sender_jid, &err);
+	d->callee_jid = str_dup_or_null(j->callee_jid, &err);
+	d->sender_jid = str_dup_or_null(j->sender_jid, &err);
 	d->attempts = j->attempts;
 	d->finished_ms = j->finished_ms;
-	d->reason = dup_or_null(j->last_reason, &err);
+	d->reason = str_dup_or_null(j->last_reason, &err);
 	return err;
 }
 
@@ -116,8 +104,8 @@ static int registration_cb(const struct queue_registration *r, void *arg)
 	               sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->jid = dup_or_null(r->jid, &err);
-	d->phone = dup_or_null(r->phone, &err);
+	d->jid = str_dup_or_null(r->jid, &err);
+	d->phone = str_dup_or_null(r->phone, &err);
 	d->verified = r->verified;
 	d->updated_ms = r->updated_ms;
 	return err;
@@ -138,7 +126,7 @@ static int domains_fill(struct summary *s, const struct config *cfg)
 		size_t dlen = strlen(dom);
 		struct summary_domain *d = &s->domains[s->n_domains++];
 
-		d->domain = dup_or_null(dom, &err);
+		d->domain = str_dup_or_null(dom, &err);
 		while (p && *p) {
 			size_t len = strcspn(p, "\n");
 
@@ -167,9 +155,9 @@ int summary_gather(struct summary *s, struct queue *q, const struct config *cfg,
 
 	memset(s, 0, sizeof(*s));
 	s->now_ms = queue_now_ms(q);
-	s->component = dup_or_null(cfg->xmpp.domain, &err);
+	s->component = str_dup_or_null(cfg->xmpp.domain, &err);
 	if (search && *search)
-		s->search = dup_or_null(search, &err);
+		s->search = str_dup_or_null(search, &err);
 	if (err)
 		return err;
 

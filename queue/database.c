@@ -11,6 +11,7 @@
 
 #include "database.h"
 #include "log.h"
+#include "str.h"
 
 #define TAG "queue"
 
@@ -219,7 +220,7 @@ static int row_read(struct queue *q, struct engine_statement *st,
 			const char *t = q->ops->column_text(st, col);
 
 			*(char **)f =
-			    borrow ? (char *)t : queue_strdup_or_null(t, &err);
+			    borrow ? (char *)t : str_dup_or_null(t, &err);
 			break;
 		}
 		case SQL_COL_BLOB: {

@@ -10,8 +10,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "queue.h"
 #include "queue_internal.h"
@@ -22,18 +22,6 @@ static const struct engine_ops *const engines[] = {
     &engine_sqlite,
     &engine_pg,
 };
-
-char *queue_strdup_or_null(const char *s, int *err)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*err = -ENOMEM;
-	return d;
-}
 
 /* True when S is non-NULL, non-empty and at most MAX bytes long. */
 static bool str_ok(const char *s, size_t max)
@@ -142,14 +130,11 @@ void queue_clock_set(struct queue *q, int64_t (*now_ms)(void *), void *arg)
 
 int64_t queue_now_ms(struct queue *q)
 {
-	struct timespec ts;
-
 	if (q && q->now_ms)
 		return q->now_ms(q->now_arg);
 	if (q)
 		return q->ops->now_ms(q->engine);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_real_ms();
 }
 
 int queue_schema_version(struct queue *q, int *version)

@@ -177,9 +177,4 @@ int queue_wakedir_listen(struct queue_wakedir *w, unsigned mask, int *fd);
 int queue_wakedir_drain(struct queue_wakedir *w, unsigned *channels);
 int queue_wakedir_notify(struct queue_wakedir *w, unsigned channels);
 
-/* Small helpers shared by back ends. */
-
-/* strdup() that passes NULL through; *ERR set to -ENOMEM on failure. */
-char *queue_strdup_or_null(const char *s, int *err);
-
 #endif
