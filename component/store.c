@@ -11,10 +11,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <glib.h>
 
+#include "clock.h"
 #include "log.h"
 #include "store.h"
 #include "worker.h"
@@ -69,14 +69,6 @@ struct store {
 };
 
 #define ITEM(wi) worker_container(wi, struct store_item, link)
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void stats_add(struct store_stats *st, int64_t us)
 {
@@ -179,7 +171,7 @@ static void item_done(void *arg, struct worker_item *wi, int err)
 	if (it->fn) {
 		it->call_done(s->comp, err, it->arg);
 	} else {
-		stats_add(&s->stats, mono_us() - it->submitted_us);
+		stats_add(&s->stats, clock_mono_us() - it->submitted_us);
 		it->done(s->comp, it->result, it->job_id, err, it->arg);
 	}
 	item_free(it);
@@ -218,7 +210,7 @@ int store_fd(struct store *s)
 /* Into the batch being gathered on the loop. */
 static void pending_add(struct store *s, struct store_item *it)
 {
-	it->submitted_us = mono_us();
+	it->submitted_us = clock_mono_us();
 	if (!s->pending.first)
 		s->pending_since_us = it->submitted_us;
 	worker_list_append(&s->pending, &it->link);
@@ -275,7 +267,7 @@ int store_flush_wait_ms(struct store *s)
 		return -1;
 	if (s->pending.n >= STORE_BATCH_MAX)
 		return 0;
-	age_us = mono_us() - s->pending_since_us;
+	age_us = clock_mono_us() - s->pending_since_us;
 	if (age_us >= STORE_COMMIT_DELAY_US)
 		return 0;
 	return (int)((STORE_COMMIT_DELAY_US - age_us + 999) / 1000);

@@ -20,11 +20,11 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "log.h"
 #include "queue.h"
@@ -343,7 +343,7 @@ struct engine {
 	int timer_fd;       /* retry timer while the listener is down */
 	int listen_backoff; /* ms before the listener's next try */
 	int backoff;        /* ms before the next reconnect of conn */
-	int64_t retry_at;   /* mono_ms() of that try */
+	int64_t retry_at;   /* clock_mono_ms() of that try */
 };
 
 /* The password file set by queue_password_file_set(), or NULL. */
@@ -410,14 +410,6 @@ static int64_t result_int(const PGresult *res, int64_t def)
 	return strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int backoff_next(int ms)
 {
 	if (ms < PG_BACKOFF_MIN_MS)
@@ -438,7 +430,7 @@ static int conn_check(struct engine *e)
 
 	if (PQstatus(e->conn) == CONNECTION_OK)
 		return 0;
-	now = mono_ms();
+	now = clock_mono_ms();
 	if (now < e->retry_at)
 		return -EIO;
 	PQreset(e->conn);
@@ -487,7 +479,7 @@ static int pg_begin(struct engine *e)
 	}
 	e->tx_now = result_int(res, 0);
 	e->clock_db = e->tx_now;
-	e->clock_mono = mono_ms();
+	e->clock_mono = clock_mono_ms();
 	PQclear(res);
 	return 0;
 }
@@ -744,11 +736,11 @@ static int64_t pg_now_ms(struct engine *e)
 	    !exec_simple(e, "SELECT " PG_NOW_MS, PGRES_TUPLES_OK, &res,
 	                 "reading the clock")) {
 		e->clock_db = result_int(res, 0);
-		e->clock_mono = mono_ms();
+		e->clock_mono = clock_mono_ms();
 		PQclear(res);
 		return e->clock_db;
 	}
-	return e->clock_db + (mono_ms() - e->clock_mono);
+	return e->clock_db + (clock_mono_ms() - e->clock_mono);
 }
 
 /* ---- connect, migrations, close ----------------------------------------- */
@@ -1262,7 +1254,7 @@ static int pg_notify(struct engine *e, unsigned channels)
 	/* Take our own notification off the listening socket, so that it
 	 * does not wake this handle's loop for nothing; anything foreign
 	 * read with it is kept for the next drain. */
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	while (!self && left > 0) {
 		p = (struct pollfd){.fd = PQsocket(e->lconn), .events = POLLIN};
 		if (poll(&p, 1, left) <= 0)
@@ -1271,7 +1263,7 @@ static int pg_notify(struct engine *e, unsigned channels)
 			listen_lost(e);
 			break;
 		}
-		left = PG_SELF_WAIT_MS - (int)(mono_ms() - t0);
+		left = PG_SELF_WAIT_MS - (int)(clock_mono_ms() - t0);
 	}
 	return 0;
 }

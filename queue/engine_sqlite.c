@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "log.h"
 #include "queue.h"
@@ -520,11 +520,8 @@ static int64_t sq_changes(struct engine *e)
  * file is on this host, so the host's clock is the database's. */
 static int64_t sq_now_ms(struct engine *e)
 {
-	struct timespec ts;
-
 	(void)e;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_real_ms();
 }
 
 /* ---- open, migrations, close -------------------------------------------- */

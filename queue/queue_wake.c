@@ -23,9 +23,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "queue_internal.h"
 
@@ -121,12 +121,10 @@ static int dir_ensure(const struct queue_wakedir *w)
 static uint32_t random32(void)
 {
 	uint32_t r;
-	struct timespec ts;
 
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
 		return r;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16);
+	return (uint32_t)clock_mono_ns() ^ ((uint32_t)getpid() << 16);
 }
 
 static char *sock_name_new(unsigned mask)
