@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "comp.h"
-#include "jidesc.h"
+#include "jid_escape.h"
 #include "log.h"
 #include "monitor.h"
 #include "policy.h"

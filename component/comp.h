@@ -125,7 +125,7 @@ int comp_run(struct comp *c); /* the loop; returns the exit status */
 /* Sends STANZA (not released) if connected; false when not. */
 bool comp_send(struct comp *c, xmpp_stanza_t *stanza);
 
-/* ---- xmpputil.c: stanza helpers ---- */
+/* ---- stanza.c: stanza helpers ---- */
 /* Replies to IQ with an error of TYPE/CONDITION and an optional text. */
 void comp_iq_error(struct comp *c, xmpp_stanza_t *iq, const char *type,
                    const char *condition, const char *text);
@@ -233,11 +233,11 @@ bool comp_presence_unreachable(struct comp *c, const char *bare_jid,
                                enum queue_call_when call_when);
 bool comp_presence_online(struct comp *c, const char *bare_jid);
 
-/* Presence addressed to a gateway contact (gwpres.c). */
+/* Presence addressed to a gateway contact (presence_gateway.c). */
 void comp_gwpres_handle(struct comp *c, xmpp_stanza_t *stanza,
                         const char *contact);
 
-/* ---- gwpres.c: the presence of gateway contacts ---- */
+/* ---- presence_gateway.c: the presence of gateway contacts ---- */
 struct gwpres *comp_gwpres_new(void);
 void comp_gwpres_free(struct gwpres *g);
 /* Reads the bridge's "sip" rows changed lately (FULL: all of them). */
@@ -254,7 +254,7 @@ void comp_gwpres_session_start(struct comp *c);
 /* A registration changed in this process: BARE's rows and contact. */
 void comp_registration_changed(struct comp *c, const char *bare);
 
-/* ---- recheck.c ---- */
+/* ---- presence_recheck.c ---- */
 /* True where the server does not tell when a session ends (ejabberd 23.01,
  * urn:xmpp:privilege:1): the presence table may list resources long gone. */
 bool comp_session_ends_unreported(struct comp *c, const char *user);

@@ -15,7 +15,7 @@
 
 #include "comp.h"
 #include "fallback.h"
-#include "jidesc.h"
+#include "jid_escape.h"
 #include "log.h"
 #include "phone.h"
 #include "policy.h"

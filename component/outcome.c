@@ -14,7 +14,7 @@
 
 #include "comp.h"
 #include "http.h"
-#include "jidesc.h"
+#include "jid_escape.h"
 #include "log.h"
 #include "monitor.h"
 #include "outcome.h"

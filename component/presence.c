@@ -4,7 +4,7 @@
  * queue's "xmpp" rows. A user maps to a small table of resources; the
  * limits keep a misbehaving server or client from growing it without
  * bound. Presence addressed to a gateway contact (user@<component>) is
- * about subscriptions to that contact and goes to gwpres.c.
+ * about subscriptions to that contact and goes to presence_gateway.c.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -101,8 +101,8 @@ void comp_presence_rows_settle(struct comp *c);
 void comp_presence_rows_flush(struct comp *c);
 /* Where the server does not report session ends (ejabberd 23.01), asks
  * each online participant's resources whether they are still there
- * (recheck.c), so a row does not stay "available" after a dropped session.
- * Called every PRESENCE_RECHECK_MS. */
+ * (presence_recheck.c), so a row does not stay "available" after a
+ * dropped session. Called every PRESENCE_RECHECK_MS. */
 #define PRESENCE_RECHECK_MS 30000
 void comp_presence_rows_recheck(struct comp *c);
 /* The SIP address a registration takes part in presence with, or NULL. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * XEP-0106 JID escaping and gateway addresses (component/jidesc.c): the
+ * XEP-0106 JID escaping and gateway addresses (component/jid_escape.c): the
  * input is a localpart as it arrives in a stanza's to. Escaping what
  * unescaping gave must give a localpart that unescapes to the same text
  * again (a round trip), and the gateway parse must only ever name a served
@@ -11,7 +11,7 @@
 
 #include "fuzz.h"
 #include "fuzz_config.h"
-#include "jidesc.h"
+#include "jid_escape.h"
 
 static struct config *cfg;
 

@@ -194,8 +194,9 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* What the ejabberd recheck (recheck.c) asks: every resource, as a full JID
- * (a resource-less entry as the bare JID), and nothing once all are gone. */
+/* What the ejabberd recheck (presence_recheck.c) asks: every resource, as a
+ * full JID (a resource-less entry as the bare JID), and nothing once all
+ * are gone. */
 static void test_resources(void)
 {
 	struct presence_table *t = comp_presence_new();

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "jidesc.h"
+#include "jid_escape.h"
 #include "policy.h"
 
 /* The escaped characters, in the order of the XEP's table. */

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "comp.h"
-#include "jidesc.h"
+#include "jid_escape.h"
 #include "log.h"
 #include "policy.h"
 #include "presence.h"

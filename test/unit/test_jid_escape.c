@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "jidesc.h"
+#include "jid_escape.h"
 
 /* XEP-0106 section 5.1: what the user types and the escaped localpart. */
 static const struct {
@@ -204,5 +204,5 @@ int main(void)
 	test_unescape_rules();
 	test_escape_rules();
 	test_gateway();
-	return check_exit("test_jidesc");
+	return check_exit("test_jid_escape");
 }

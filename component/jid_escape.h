@@ -5,8 +5,8 @@
  * localpart of an address at the component's domain names either a user,
  * "bob" or "bob\40example.org", or a number to dial, "+15551234567".
  */
-#ifndef RB_JIDESC_H
-#define RB_JIDESC_H
+#ifndef RB_JID_ESCAPE_H
+#define RB_JID_ESCAPE_H
 
 #include <stddef.h>
 
