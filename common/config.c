@@ -85,8 +85,16 @@ static const char *const presence_modes[] = {
     NULL,
 };
 
+static const char *const srtp_modes[] = {
+    [CONFIG_SRTP_OFF] = "off",
+    [CONFIG_SRTP_OFFER] = "offer",
+    [CONFIG_SRTP_REQUIRE] = "require",
+    NULL,
+};
+
 _Static_assert(sizeof(enum config_rec_format) == sizeof(int) &&
-                   sizeof(enum config_presence_mode) == sizeof(int),
+                   sizeof(enum config_presence_mode) == sizeof(int) &&
+                   sizeof(enum config_srtp) == sizeof(int),
                "enums are stored through an int pointer");
 
 /* ---- checkers ---------------------------------------------------------- */
@@ -391,6 +399,7 @@ static const struct config_key config_keys[] = {
     K_STR("sip", "metrics_listen", sip.metrics_listen, "", check_listen_addr,
           0),
     K_STR("sip", "tls_dir", sip.tls_dir, "", NULL, 0),
+    K_ENUM("sip", "srtp", sip.srtp, "off", srtp_modes),
 
     K_BOOL("calls", "gate", calls.gate, "on"),
     K_BOOL("calls", "gate_retry", calls.gate_retry, "on"),

@@ -23,6 +23,13 @@ enum config_rec_format {
 	CONFIG_REC_MP3 = 1,
 };
 
+/* [sip] srtp: SRTP (SDES) for the call's media. */
+enum config_srtp {
+	CONFIG_SRTP_OFF = 0,
+	CONFIG_SRTP_OFFER = 1,   /* offered; plain RTP when the phone wants it */
+	CONFIG_SRTP_REQUIRE = 2, /* RTP/SAVP only; a plain answer ends the call */
+};
+
 enum config_presence_mode {
 	CONFIG_PRESENCE_OFF = 0,
 	CONFIG_PRESENCE_PUBLISH = 1,
@@ -70,6 +77,7 @@ struct config {
 		/* agent.pem (certificate and key) and cafile.pem for
 		 * sofia's TLS transport; empty: no TLS. */
 		char *tls_dir;
+		enum config_srtp srtp;
 	} sip;
 
 	struct {

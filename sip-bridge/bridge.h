@@ -9,7 +9,7 @@
  * and tag list), call.c (one call's life: outcome, prompts, keys, events),
  * rtp.c (ports, sockets, G.711), media.c (the one 20 ms clock, a thread
  * that sends every call's packets), jitter.c (the receive jitter buffer),
- * sdp.c (offer and answer), prompts.c (the texts), dbw.c (the thread that
+ * sdp.c (offer and answer), sdes.c and call_srtp.c (SRTP), prompts.c (the texts), dbw.c (the thread that
  * does the queue's writes), presence*.c and pidf.c (SIP presence,
  * docs/presence.md: one file per SIP usage, presence_internal.h).
  */
@@ -78,6 +78,8 @@ struct piece {
 };
 
 #define PLAY_MAX 16
+/* a=crypto lines in our offer (call_srtp.c). */
+#define CALL_SRTP_OFFERED 2
 
 enum call_phase {
 	PHASE_RINGING = 0,
@@ -130,6 +132,10 @@ struct call {
 	uint64_t rx_packets, rx_dropped;
 	unsigned rx_logged; /* drop kinds already logged (rtp.c) */
 	struct jitter *jb;  /* received audio, from the answer to rtp_close */
+	/* SRTP (call_srtp.c): the keys we offered; the context once the
+	 * answer took one (NULL: plain RTP). */
+	struct sdes_crypto srtp_offered[CALL_SRTP_OFFERED];
+	struct sdes *srtp;
 
 	struct dtmf_keys *keys;
 	struct recorder *rec;
@@ -244,6 +250,21 @@ void call_render_stats_log(const struct bridge *b);
 void call_hangup(struct call *c, const char *reason);
 /* A claim of the job's lease in ms. */
 int call_lease_ms(const struct config *cfg);
+
+/* call_srtp.c: [sip] srtp for one call (docs/sip.md, "SRTP"). */
+/* Fills *OUT for the offer (new keys in c->srtp_offered); 0 or -EIO. */
+int call_srtp_offer(struct call *c, struct sdp_srtp *out);
+/* After the answer (c->ans): 0 (SRTP set up in c->srtp, or plain RTP is
+ * allowed), or a negative errno with *REASON the job's outcome in words
+ * (the caller hangs up, not retried). */
+int call_srtp_answer(struct call *c, const char **reason);
+/* An offer inside the call, O: 0 with *REPLY our a=crypto line for the
+ * answer (tag 0 when plain), re-keying the received direction when the
+ * phone's key changed; -EPROTO when it must be refused (488). */
+int call_srtp_reoffer(struct call *c, struct sdp_answer *o,
+                      struct sdes_crypto *reply);
+/* Logs the call's refused packets and frees the context and keys. */
+void call_srtp_close(struct call *c);
 
 /* media.c: the clock that paces and drains every call's RTP. */
 int media_new(struct bridge *b);

@@ -598,6 +598,8 @@ int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
 {
 	struct bridge *b = c->b;
 	struct sdp_answer o;
+	struct sdes_crypto key;
+	struct sdp_srtp srtp = {.crypto = &key};
 	bool send, changed;
 	int n, err;
 
@@ -617,13 +619,19 @@ int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
 		                           : "no audio stream");
 		return err;
 	}
+	if (call_srtp_reoffer(c, &o, &key))
+		return -EPROTO;
+	srtp.savp = o.savp;
+	srtp.n = key.suite != SDES_SUITE_NONE;
 	n = sdp_reply_build(out, outlen, b->local_ip, c->rtp_port,
-	                    (uint64_t)c->job->id, c->sdp_version, &o);
+	                    (uint64_t)c->job->id, c->sdp_version, &o, &srtp);
 	if (n > 0 && strcmp(out, c->sdp_last)) {
 		/* RFC 3264 8: the version goes up when our SDP changes. */
 		n = sdp_reply_build(out, outlen, b->local_ip, c->rtp_port,
-		                    (uint64_t)c->job->id, ++c->sdp_version, &o);
+		                    (uint64_t)c->job->id, ++c->sdp_version, &o,
+		                    &srtp);
 	}
+	sdes_crypto_clear(&key);
 	if (n < 0 || (size_t)n >= sizeof(c->sdp_last))
 		return -ENOSPC;
 	memcpy(c->sdp_last, out, (size_t)n + 1);
@@ -1055,12 +1063,18 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 {
 	struct bridge *b = c->b;
 	char d[16], why[96];
+	const char *srtp_why = NULL;
 	int err;
 
 	if (c->answered)
 		return;
 	su_timer_reset(c->ring_timer);
 	err = sdp_answer_pick(sdp, len, &c->ans);
+	if (!err && (err = call_srtp_answer(c, &srtp_why))) {
+		/* The phone's settled answer: retrying gets the same. */
+		set_reason(c, srtp_why);
+		c->no_retry = true;
+	}
 	if (err == -EBADMSG) {
 		/* Refused before sofia parsed it: the same phone would send
 		 * the same again (and it may be an attack on the parser). */
@@ -1140,6 +1154,7 @@ int call_start(struct bridge *b, struct queue_job *job)
 	struct call *c;
 	const char *why = NULL;
 	char to[512], sdp[1024], d[16];
+	struct sdp_srtp srtp;
 	int err;
 
 	c = calloc(1, sizeof(*c));
@@ -1197,8 +1212,9 @@ int call_start(struct bridge *b, struct queue_job *job)
 		goto fail;
 	}
 	c->sdp_version = (uint64_t)job->id;
-	if (sdp_offer_build(sdp, sizeof(sdp), b->local_ip, c->rtp_port,
-	                    (uint64_t)job->id) < 0 ||
+	if (call_srtp_offer(c, &srtp) ||
+	    sdp_offer_build(sdp, sizeof(sdp), b->local_ip, c->rtp_port,
+	                    (uint64_t)job->id, srtp.n ? &srtp : NULL) < 0 ||
 	    ua_invite(c, to, sdp)) {
 		set_reason(c, "cannot send the INVITE");
 		goto fail;

@@ -450,6 +450,22 @@ static int setup(struct bridge *b)
 		        strerror(-err));
 		return err;
 	}
+	if (b->cfg->sip.srtp != CONFIG_SRTP_OFF) {
+		if (sdes_init()) {
+			log_err(TAG, "cannot initialise libsrtp2");
+			return -EIO;
+		}
+		/* SDES keys travel in the SDP: whoever reads the signalling
+		 * can decrypt the media. */
+		if (!config_sip_tls(b->cfg))
+			log_warn(TAG,
+			         "[sip] srtp = %s but [sip] listen is not TLS: "
+			         "the SRTP keys travel in clear in the SDP "
+			         "(use sips: or ;transport=tls)",
+			         b->cfg->sip.srtp == CONFIG_SRTP_REQUIRE
+			             ? "require"
+			             : "offer");
+	}
 	err = ua_start(b);
 	if (!err)
 		err = presence_start(b);

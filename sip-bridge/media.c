@@ -84,6 +84,7 @@ struct media_stats {
 struct media_stream {
 	int fd;
 	struct sockaddr_in peer;
+	struct sdes *srtp; /* the call's; the thread alone protects with it */
 	/* The header's fields, the thread's own once the stream is added. */
 	uint8_t pt, silence;
 	uint16_t seq;
@@ -212,7 +213,8 @@ static void stream_send(struct media *m, struct media_stream *s, int64_t last)
 		    atomic_load_explicit(&s->tail, memory_order_relaxed);
 		bool ready = tail != atomic_load_explicit(&s->head,
 		                                          memory_order_acquire);
-		uint8_t pkt[12 + RTP_PAYLOAD];
+		uint8_t pkt[12 + RTP_PAYLOAD + SDES_TRAILER_MAX];
+		size_t len = 12 + RTP_PAYLOAD;
 		int64_t late;
 
 		if (!ready && atomic_load(&s->closing))
@@ -241,9 +243,12 @@ static void stream_send(struct media *m, struct media_stream *s, int64_t last)
 			m->cur.fillins++;
 		}
 		/* A failed send (the peer's port unreachable) is the
-		 * network's loss, like any other. */
-		(void)sendto(s->fd, pkt, sizeof(pkt), 0,
-		             (struct sockaddr *)&s->peer, sizeof(s->peer));
+		 * network's loss, like any other; a packet SRTP could not
+		 * protect is not sent at all. */
+		if (!s->srtp || !sdes_protect(s->srtp, pkt, &len, sizeof(pkt)))
+			(void)sendto(s->fd, pkt, len, 0,
+			             (struct sockaddr *)&s->peer,
+			             sizeof(s->peer));
 		late = mono_ns() - s->due_ns;
 		stats_add(&m->cur, late);
 		/* The thread is its only writer: plain atomic stores. */
@@ -400,6 +405,7 @@ int media_stream_add(struct call *c)
 		return -ENOMEM;
 	s->fd = c->fd;
 	s->peer = c->peer;
+	s->srtp = c->srtp;
 	s->pt = (uint8_t)c->ans.codec;
 	s->silence = rtp_silence(c);
 	s->seq = c->seq;

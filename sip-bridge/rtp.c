@@ -11,7 +11,8 @@
  * (jitter.c: reordering, adaptive delay, loss concealment, SSRC changes and
  * timestamp jumps), which rtp_play_received() drains 20 ms a tick into
  * call_rx_audio(); telephone-events skip it and go to call_rx_event() at
- * once.
+ * once. On an SRTP call (call_srtp.c) a packet is unprotected in place
+ * before its header is read; media.c protects what is sent.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -124,6 +125,7 @@ void rtp_close(struct call *c)
 {
 	c->media = false;
 	media_stream_remove(c);
+	call_srtp_close(c);
 	if (c->fd >= 0) {
 		media_socket_open(c->b, false);
 		close(c->fd);
@@ -236,6 +238,8 @@ enum rx_drop {
 	DROP_LENGTH,    /* audio outside 10-60 ms */
 	DROP_JITTER,    /* the jitter buffer refused it (too late, too far) */
 	DROP_STUN,      /* STUN (ICE checks, NAT keep-alives): no ICE here */
+	DROP_SRTP_AUTH, /* SRTP that fails authentication (or plain RTP) */
+	DROP_SRTP_REPLAY, /* SRTP replayed, or too old for the window */
 	DROP_KINDS
 };
 
@@ -248,6 +252,8 @@ static const char *const drop_words[DROP_KINDS] = {
     [DROP_LENGTH] = "with audio not 10-60 ms long",
     [DROP_JITTER] = "refused by the jitter buffer",
     [DROP_STUN] = "that is STUN (the bridge does no ICE)",
+    [DROP_SRTP_AUTH] = "that fails SRTP authentication",
+    [DROP_SRTP_REPLAY] = "that SRTP refuses as replayed",
 };
 
 static void rx_drop(struct call *c, enum rx_drop why,
@@ -285,7 +291,7 @@ static bool is_stun(const uint8_t *p, size_t n)
 }
 
 /* One received datagram of N bytes from FROM. */
-static void rx_packet(struct call *c, const uint8_t *pkt, size_t n,
+static void rx_packet(struct call *c, uint8_t *pkt, size_t n,
                       const struct sockaddr_in *from, int64_t now_ms)
 {
 	int16_t pcm[480];
@@ -319,6 +325,16 @@ static void rx_packet(struct call *c, const uint8_t *pkt, size_t n,
 	/* RTCP on the RTP port (rtcp-mux) has types 200-204. */
 	if (pkt[1] >= 200 && pkt[1] <= 204)
 		return;
+	if (c->srtp) {
+		int err = sdes_unprotect(c->srtp, pkt, &n);
+
+		if (err) {
+			rx_drop(c, err == -EALREADY ? DROP_SRTP_REPLAY
+			                            : DROP_SRTP_AUTH,
+			        from);
+			return;
+		}
+	}
 	hdr = 12 + 4 * (size_t)(pkt[0] & 0x0f);
 	if (pkt[0] & 0x10) {
 		if (n < hdr + 4) {

@@ -8,7 +8,9 @@
  * answered with one codec and the mirrored direction (sdp_reply_build).
  * Before sofia sees any SDP, sdp_check() holds it to bounds and to RFC
  * 4566's line and m= grammar: Debian 12's sofia-sip (a 2011 snapshot)
- * loops allocating on an m= line whose format is not a token.
+ * loops allocating on an m= line whose format is not a token. SRTP's
+ * proto and a=crypto lines (sdes.c parses their values) are read and
+ * written here too.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/sdp.h>
 
@@ -170,26 +173,54 @@ int sdp_check(const char *sdp, size_t len, const char **why)
 	return 0;
 }
 
-int sdp_offer_build(char *out, size_t outlen, const char *ip, int port,
-                    uint64_t session_id)
+/* Our a=crypto lines into OUT ("" for plain RTP); 0 or -ENOSPC. */
+static int crypto_lines(char *out, size_t outlen, const struct sdp_srtp *srtp)
 {
+	size_t used = 0;
+	int i, n;
+
+	out[0] = 0;
+	for (i = 0; srtp && i < srtp->n; i++) {
+		n = sdes_crypto_format(out + used, outlen - used,
+		                       &srtp->crypto[i]);
+		if (n < 0)
+			return -ENOSPC;
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+static const char *proto_of(const struct sdp_srtp *srtp)
+{
+	return srtp && srtp->savp ? "RTP/SAVP" : "RTP/AVP";
+}
+
+int sdp_offer_build(char *out, size_t outlen, const char *ip, int port,
+                    uint64_t session_id, const struct sdp_srtp *srtp)
+{
+	char crypto[256];
 	int n;
 
+	if (crypto_lines(crypto, sizeof(crypto), srtp))
+		return -ENOSPC;
 	n = snprintf(out, outlen,
 	             "v=0\r\n"
 	             "o=ringbridge %llu %llu IN IP4 %s\r\n"
 	             "s=ringbridge\r\n"
 	             "c=IN IP4 %s\r\n"
 	             "t=0 0\r\n"
-	             "m=audio %d RTP/AVP 0 8 101\r\n"
+	             "m=audio %d %s 0 8 101\r\n"
 	             "a=rtpmap:0 PCMU/8000\r\n"
 	             "a=rtpmap:8 PCMA/8000\r\n"
 	             "a=rtpmap:101 telephone-event/8000\r\n"
 	             "a=fmtp:101 0-16\r\n"
 	             "a=ptime:20\r\n"
+	             "%s"
 	             "a=sendrecv\r\n",
 	             (unsigned long long)session_id,
-	             (unsigned long long)session_id, ip, ip, port);
+	             (unsigned long long)session_id, ip, ip, port,
+	             proto_of(srtp), crypto);
+	OPENSSL_cleanse(crypto, sizeof(crypto));
 	if (n < 0 || (size_t)n >= outlen)
 		return -ENOSPC;
 	return n;
@@ -220,6 +251,19 @@ static enum sdp_codec codec_of(const sdp_rtpmap_t *rm)
 	return SDP_CODEC_NONE;
 }
 
+/* One a=crypto VALUE: kept when usable, else the first refusal's why. */
+static void crypto_pick(struct sdp_answer *ans, const char *value)
+{
+	const char *why = NULL;
+
+	if (!value)
+		value = "";
+	if (sdes_crypto_parse(value, strlen(value), &ans->crypto, &why) == 0)
+		ans->has_crypto = true;
+	else if (!ans->crypto_why)
+		ans->crypto_why = why;
+}
+
 /* The answer's or an offer's first audio stream; PREFER, when the offer
  * has it, over the offerer's first choice (a re-INVITE keeps the codec). */
 static int pick(const char *sdp, size_t len, enum sdp_codec prefer,
@@ -232,7 +276,7 @@ static int pick(const char *sdp, size_t len, enum sdp_codec prefer,
 	sdp_rtpmap_t *rm;
 	sdp_connection_t *conn;
 	sdp_attribute_t *a;
-	int err = -EPROTO;
+	int err = -EPROTO, crypto_seen = 0;
 
 	memset(ans, 0, sizeof(*ans));
 	ans->codec = SDP_CODEC_NONE;
@@ -271,9 +315,15 @@ static int pick(const char *sdp, size_t len, enum sdp_codec prefer,
 		    rm->rm_rate == 8000 && ans->te_pt < 0)
 			ans->te_pt = rm->rm_pt;
 	}
+	ans->savp = m->m_proto_name &&
+	            (!strcasecmp(m->m_proto_name, "RTP/SAVP") ||
+	             !strcasecmp(m->m_proto_name, "RTP/SAVPF"));
 	for (a = m->m_attributes; a; a = a->a_next) {
 		if (a->a_name && a->a_value && !strcasecmp(a->a_name, "ptime"))
 			ans->ptime = atoi(a->a_value);
+		if (a->a_name && !strcasecmp(a->a_name, "crypto") &&
+		    !ans->has_crypto && crypto_seen++ < SDP_MAX_CRYPTO)
+			crypto_pick(ans, a->a_value);
 	}
 	err = ans->codec == SDP_CODEC_NONE ? -ENOTSUP : 0;
 out:
@@ -303,13 +353,16 @@ bool sdp_answer_sends(const struct sdp_answer *ans)
 
 int sdp_reply_build(char *out, size_t outlen, const char *ip, int port,
                     uint64_t session_id, uint64_t version,
-                    const struct sdp_answer *offer)
+                    const struct sdp_answer *offer,
+                    const struct sdp_srtp *srtp)
 {
 	static const char *const dirs[] = {"inactive", "recvonly", "sendonly",
 	                                   "sendrecv"};
-	char te[96] = "", te_pt[16] = "";
+	char te[96] = "", te_pt[16] = "", crypto[256];
 	int n;
 
+	if (crypto_lines(crypto, sizeof(crypto), srtp))
+		return -ENOSPC;
 	if (offer->te_pt >= 0) {
 		snprintf(te_pt, sizeof(te_pt), " %d", offer->te_pt);
 		snprintf(te, sizeof(te),
@@ -325,15 +378,18 @@ int sdp_reply_build(char *out, size_t outlen, const char *ip, int port,
 	             "s=ringbridge\r\n"
 	             "c=IN IP4 %s\r\n"
 	             "t=0 0\r\n"
-	             "m=audio %d RTP/AVP %d%s\r\n"
+	             "m=audio %d %s %d%s\r\n"
 	             "a=rtpmap:%d %s/8000\r\n"
 	             "%s"
 	             "a=ptime:20\r\n"
+	             "%s"
 	             "a=%s\r\n",
 	             (unsigned long long)session_id,
-	             (unsigned long long)version, ip, ip, port,
+	             (unsigned long long)version, ip, ip, port, proto_of(srtp),
 	             (int)offer->codec, te_pt, (int)offer->codec,
-	             sdp_codec_name(offer->codec), te, dirs[offer->dir & 3]);
+	             sdp_codec_name(offer->codec), te, crypto,
+	             dirs[offer->dir & 3]);
+	OPENSSL_cleanse(crypto, sizeof(crypto));
 	if (n < 0 || (size_t)n >= outlen)
 		return -ENOSPC;
 	return n;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sdes.h"
+
 enum sdp_codec {
 	SDP_CODEC_NONE = -1,
 	SDP_CODEC_PCMU = 0, /* payload type 0 */
@@ -35,6 +37,21 @@ struct sdp_answer {
 	int ptime;        /* the answer's a=ptime, 0 when absent */
 	enum sdp_dir dir; /* the stream's, as the peer wrote it */
 	const char *why;  /* -EBADMSG: what sdp_check() refused (static) */
+	/* SRTP (sdes.h): the stream's proto is RTP/SAVP or RTP/SAVPF; its
+	 * first usable a=crypto line (of at most SDP_MAX_CRYPTO read), and
+	 * why the first unusable one was not (static, NULL when none). */
+	bool savp;
+	bool has_crypto;
+	struct sdes_crypto crypto;
+	const char *crypto_why;
+};
+
+/* What our SDP says of SRTP: the proto, and the a=crypto lines (N of
+ * them, our keys). A NULL one is plain RTP/AVP. */
+struct sdp_srtp {
+	bool savp;
+	const struct sdes_crypto *crypto;
+	int n;
 };
 
 /*
@@ -50,6 +67,8 @@ struct sdp_answer {
 #define SDP_MAX_MEDIA     8
 #define SDP_MAX_FORMATS   64
 #define SDP_MAX_TOKEN     32
+/* a=crypto lines read in one m= section: a phone offers one to four. */
+#define SDP_MAX_CRYPTO 8
 
 /*
  * Checks LEN bytes of SDP against the bounds above and RFC 4566's line
@@ -59,9 +78,10 @@ struct sdp_answer {
  */
 int sdp_check(const char *sdp, size_t len, const char **why);
 
-/* Writes the offer into OUT; returns its length or -ENOSPC. */
+/* Writes the offer into OUT (with SRTP's proto and keys unless SRTP is
+ * NULL); returns its length or -ENOSPC. */
 int sdp_offer_build(char *out, size_t outlen, const char *ip, int port,
-                    uint64_t session_id);
+                    uint64_t session_id, const struct sdp_srtp *srtp);
 /*
  * Checks (sdp_check) and parses the answer SDP (LEN bytes) and fills
  * *ANS. Returns 0, -EBADMSG (refused by sdp_check, ANS->why says why),
@@ -83,10 +103,12 @@ bool sdp_answer_sends(const struct sdp_answer *ans);
 /*
  * Writes our answer to OFFER (its codec, its telephone-event type, the
  * direction mirrored: sendonly gets recvonly, inactive inactive) with the
- * o= line's SESSION_ID and VERSION; returns its length or -ENOSPC.
+ * o= line's SESSION_ID and VERSION, and SRTP's proto and key unless SRTP
+ * is NULL; returns its length or -ENOSPC.
  */
 int sdp_reply_build(char *out, size_t outlen, const char *ip, int port,
                     uint64_t session_id, uint64_t version,
-                    const struct sdp_answer *offer);
+                    const struct sdp_answer *offer,
+                    const struct sdp_srtp *srtp);
 
 #endif

@@ -9,7 +9,7 @@ RB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RB_BUILD_PACKAGES="build-essential cmake pkg-config clang-format
 	libstrophe-dev libxml2-dev libsofia-sip-ua-dev flite1-dev libspandsp-dev
 	libsndfile1-dev libsqlite3-dev libinih-dev libssl-dev libglib2.0-dev libcurl4-openssl-dev
-	libmicrohttpd-dev libsystemd-dev sqlite3 tzdata libpq-dev"
+	libmicrohttpd-dev libsystemd-dev sqlite3 tzdata libpq-dev libsrtp2-dev"
 RB_PEER_PACKAGES="prosody prosody-modules ejabberd sip-tester python3-slixmpp
 	tcpdump kamailio kamailio-presence-modules kamailio-sqlite-modules
 	docker-compose systemd prometheus chromium postgresql python3-psycopg2

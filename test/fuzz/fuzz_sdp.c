@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct sdp_answer back;
 		char reply[512];
 		int n = sdp_reply_build(reply, sizeof(reply), "127.0.0.1",
-		                        20000, 1, 2, &ans);
+		                        20000, 1, 2, &ans, NULL);
 
 		if (n <= 0 || sdp_answer_pick(reply, (size_t)n, &back) ||
 		    back.codec != ans.codec)

@@ -199,7 +199,7 @@ static void test_offer(void)
 		CHECK(o.dir == cases[i].dir);
 		CHECK(sdp_answer_sends(&o) == cases[i].sends);
 		CHECK(sdp_reply_build(reply, sizeof(reply), "127.0.0.1", 20000,
-		                      7, 9, &o) > 0);
+		                      7, 9, &o, NULL) > 0);
 		CHECK(strstr(reply, cases[i].reply_dir) != NULL);
 		snprintf(o_line, sizeof(o_line), "m=audio 20000 RTP/AVP %d\r\n",
 		         (int)o.codec);
@@ -213,10 +213,10 @@ static void test_offer(void)
 	      0);
 	CHECK(o.te_pt == 96);
 	CHECK(sdp_reply_build(reply, sizeof(reply), "127.0.0.1", 20000, 7, 9,
-	                      &o) > 0);
+	                      &o, NULL) > 0);
 	CHECK(strstr(reply, "m=audio 20000 RTP/AVP 0 96\r\n") &&
 	      strstr(reply, "a=rtpmap:96 telephone-event/8000\r\n"));
-	CHECK(sdp_reply_build(reply, 40, "127.0.0.1", 20000, 7, 9, &o) ==
+	CHECK(sdp_reply_build(reply, 40, "127.0.0.1", 20000, 7, 9, &o, NULL) ==
 	      -ENOSPC);
 }
 
@@ -336,12 +336,12 @@ static void test_sdp(void)
 			CHECK(!strcmp(a.addr, "127.0.0.1"));
 		}
 	}
-	CHECK(sdp_offer_build(offer, sizeof(offer), "127.0.0.1", 20000, 7) > 0);
+	CHECK(sdp_offer_build(offer, sizeof(offer), "127.0.0.1", 20000, 7, NULL) > 0);
 	CHECK(strstr(offer, "m=audio 20000 RTP/AVP 0 8 101\r\n") != NULL);
 	CHECK(strstr(offer, "a=ptime:20") != NULL);
 	CHECK(sdp_answer_pick(offer, strlen(offer), &a) == 0 &&
 	      a.codec == SDP_CODEC_PCMU && a.te_pt == 101);
-	CHECK(sdp_offer_build(offer, 10, "127.0.0.1", 20000, 7) == -ENOSPC);
+	CHECK(sdp_offer_build(offer, 10, "127.0.0.1", 20000, 7, NULL) == -ENOSPC);
 }
 
 static void test_prompts(void)
