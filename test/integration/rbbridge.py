@@ -180,6 +180,7 @@ class Run:
         self.queue_section, self.qdb = rbtest.queue_for(self.dir)
         self.sip_port, self.phone_port, self.media_port = free_ports(3)
         base = random.randrange(40000, 59000) & ~1
+        self.rtp_ports = (base, base + 39)
         self.config = self.dir / "ringbridge.conf"
         self.tls_dir = self.dir / "tls"
         self.tls = tls
@@ -526,7 +527,9 @@ VERIFY_BIN = BUILD_DIR / "sip_queue_verify"
 class Capture:
     """tcpdump on loopback of the RTP reaching the phone's media port."""
 
-    def __init__(self, run):
+    def __init__(self, run, bpf=None):
+        """BPF: tcpdump's filter words; default, UDP to the phone's media
+        port."""
         if not shutil.which("tcpdump"):
             raise AssertionError("tcpdump is not installed")
         self.run = run
@@ -535,8 +538,8 @@ class Capture:
         # kernel hands over up to a second late (lost when we stop it).
         self.proc = rbtest._spawn(
             ["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-n", "-w",
-             str(self.file),
-             "udp", "dst", "port", str(run.media_port)],
+             str(self.file)] +
+            (bpf or ["udp", "dst", "port", str(run.media_port)]),
             run.dir / "tcpdump.out")
         run.t.addCleanup(rbtest._terminate, self.proc, 5)
         time.sleep(1.0)
@@ -549,18 +552,37 @@ class Capture:
         return [(t, pt) for t, pt, _ in read_pcap_rtp(
             self.file, self.run.media_port, with_time=True)]
 
+    def packets(self):
+        """Stops the capture; every RTP packet's (payload type, payload),
+        whatever its port."""
+        time.sleep(0.5)
+        rbtest._terminate(self.proc, 5)
+        return read_pcap_rtp(self.file, None)
+
     def heard(self, pt=0):
         """Stops the capture; the linear samples of payload type PT."""
         time.sleep(0.5)
         rbtest._terminate(self.proc, 5)
         pkts = [p for t, p in read_pcap_rtp(self.file, self.run.media_port)
                 if t == pt]
-        g711 = b"".join(pkts)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pcm = audioop.ulaw2lin(g711, 2) if pt == 0 else \
-                audioop.alaw2lin(g711, 2)
-        return list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
+        return g711_samples(b"".join(pkts), pt)
+
+
+def g711_samples(g711, pt=0):
+    """Linear samples of G711 bytes: PCMU for payload type 0, else PCMA."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pcm = audioop.ulaw2lin(g711, 2) if pt == 0 else \
+            audioop.alaw2lin(g711, 2)
+    return list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
+
+
+def said(run, job):
+    """The variable prompt's text as the bridge logged it for JOB."""
+    m = re.search(r'job %d: saying "([^"]*)"' % job, run.log.read_text())
+    if not m:
+        raise AssertionError("job %d said nothing:\n%s" % (job, run.logs()))
+    return m.group(1)
 
 
 def say(text):

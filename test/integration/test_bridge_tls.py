@@ -12,80 +12,10 @@ sofia's 32 s transaction timeout); runs in both builds, since TLS adds a
 transport and a configuration path to the call path the sanitizers
 watch."""
 
-import json
-import random
-import re
-import shutil
-import socket
-import subprocess
 import unittest
-import wave
-import struct
 
-import rbbridge
-import rbtest
-from rbbridge import Run
-
-BARESIP = shutil.which("baresip")
-MODULES = "/usr/lib/baresip/modules"
-
-
-def openssl(*args):
-    subprocess.run(["openssl"] + list(args), check=True,
-                   capture_output=True, timeout=60)
-
-
-def make_cert(d, name, cn, san, ca):
-    """D/NAME.pem: a certificate for CN (subjectAltName SAN) signed by the
-    CA at CA.pem/CA.key, followed by its key (the layout sofia's
-    agent.pem and baresip's sip_certificate both read)."""
-    key, csr, crt = (d / (name + ext) for ext in (".key", ".csr", ".crt"))
-    ext = d / (name + ".ext")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-            "-out", str(csr), "-subj", "/CN=" + cn)
-    ext.write_text("subjectAltName=%s\n" % san)
-    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca) + ".pem",
-            "-CAkey", str(ca) + ".key", "-CAcreateserial", "-out", str(crt),
-            "-days", "2", "-extfile", str(ext))
-    pem = d / (name + ".pem")
-    pem.write_bytes(crt.read_bytes() + key.read_bytes())
-    return pem
-
-
-def port_pair():
-    """A loopback port P free for UDP and TCP with P + 1 free for TCP:
-    baresip listens for TLS on its SIP port + 1 (free_ports hands out
-    neighbours, so the next port is often the one it gave another use)."""
-    for _ in range(50):
-        p = random.randrange(21000, 30000)  # below the ephemeral range
-        socks = [socket.socket(socket.AF_INET, t) for t in
-                 (socket.SOCK_DGRAM, socket.SOCK_STREAM, socket.SOCK_STREAM)]
-        try:
-            for sock, port in zip(socks, (p, p, p + 1)):
-                sock.bind(("127.0.0.1", port))
-            return p
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise AssertionError("no free port pair for baresip")
-
-
-def baresip_command(port, command, params):
-    """One ctrl_tcp command (a netstring of JSON); its JSON reply."""
-    cmd = json.dumps({"command": command, "params": params}).encode()
-    with socket.create_connection(("127.0.0.1", port), 5) as s:
-        s.settimeout(5)
-        s.sendall(b"%d:%s," % (len(cmd), cmd))
-        data = b""
-        while not data.endswith(b","):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    head, _, body = data.partition(b":")
-    return json.loads(body[:int(head)])
+import rbbaresip
+from rbbaresip import BARESIP
 
 
 class BridgeTlsTest(unittest.TestCase):
@@ -95,95 +25,12 @@ class BridgeTlsTest(unittest.TestCase):
             raise AssertionError("baresip (Debian baresip-core) is missing")
 
     def world(self, phone_cn):
-        """A bridge on sips: and a baresip on TLS whose certificate names
-        PHONE_CN; returns (run, phone URI, ctrl_tcp port, dump dir)."""
-        run = Run(self, tls=True, ring_timeout=10, attempts=1)
-        d = run.dir
-        ca = d / "ca"
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                str(ca) + ".key", "-out", str(ca) + ".pem", "-days", "2",
-                "-subj", "/CN=ringbridge test CA")
-        run.tls_dir.mkdir()
-        shutil.copy(make_cert(d, "bridge", "127.0.0.1", "DNS:127.0.0.1", ca),
-                    run.tls_dir / "agent.pem")
-        shutil.copy(str(ca) + ".pem", run.tls_dir / "cafile.pem")
-        phone = make_cert(d, "phone", phone_cn, "DNS:" + phone_cn, ca)
-        sip_port, ctrl_port = port_pair(), rbtest.free_ports(1)[0]
-        bs = d / "baresip"
-        (bs / "snd").mkdir(parents=True)
-        with wave.open(str(bs / "mic.wav"), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes(b"\0\0" * 8000 * 60)
-        (bs / "config").write_text("\n".join([
-            "poll_method epoll",
-            "net_interface 127.0.0.1",
-            "sip_listen 127.0.0.1:%d" % sip_port,
-            "sip_certificate %s" % phone,
-            "sip_cafile %s.pem" % ca,
-            "audio_player aufile,%s/out.wav" % bs,
-            "audio_source aufile,%s/mic.wav" % bs,
-            "audio_alert aufile,%s/mic.wav" % bs,
-            "module_path " + MODULES,
-            "module g711.so", "module aufile.so", "module sndfile.so",
-            # menu holds the commands, sndcode among them (while a call
-            # is up); ctrl_tcp only carries them.
-            "module_app account.so", "module_app menu.so",
-            "module_app ctrl_tcp.so",
-            "ctrl_tcp_listen 127.0.0.1:%d" % ctrl_port,
-            "snd_path %s/snd" % bs, ""]))
-        (bs / "accounts").write_text(
-            "<sip:phone@127.0.0.1;transport=tls>;regint=0;"
-            "answermode=auto\n")
-        proc = rbtest._spawn([BARESIP, "-f", str(bs)], d / "baresip.log")
-        self.addCleanup(rbtest._terminate, proc, 5)
-        blog = d / "baresip.log"
-
-        def ready():
-            if proc.poll() is not None:
-                raise AssertionError("baresip exited %s:\n%s" % (
-                    proc.returncode, rbtest.tail(blog, 30)))
-            return b"baresip is ready" in blog.read_bytes()
-        try:
-            rbtest.wait_until(ready, timeout=20, what="baresip to start")
-        except AssertionError as e:
-            raise AssertionError("%s\n%s" % (e, rbtest.tail(blog, 30)))
-        run.start_bridge()
-        return run, "sips:phone@127.0.0.1:%d" % (sip_port + 1), ctrl_port, \
-            bs / "snd"
+        return rbbaresip.world(self, phone_cn)
 
     def test_call_heard_and_key(self):
         run, uri, ctrl_port, snd = self.world("127.0.0.1")
-        job = run.test_call_to(uri, "Hello over TLS.")
-        rbtest.wait_until(
-            lambda: "ANSWERED" in [e[0] for e in run.events(job)],
-            timeout=30, what="the TLS call to be answered")
-        said = re.search(r'job %d: saying "([^"]*)"' % job,
-                         run.log.read_text())
-        self.assertTrue(said, run.logs())
-        # The menu follows the message; key 2 once it has been heard.
-        rbtest.wait_until(
-            lambda: "HEARD" in [e[0] for e in run.events(job)],
-            timeout=60, what="the message to be heard")
-        reply = baresip_command(ctrl_port, "sndcode", "2")
-        self.assertTrue(reply.get("ok"), reply)
-        ev = run.wait_ended(job, timeout=60)
-        names = [e[0] for e in ev]
-        self.assertIn("KEY", names, run.logs() + "\n--- baresip ---\n" +
-                      rbtest.tail(run.dir / "baresip.log", 40))
-        self.assertEqual([e[1] for e in ev if e[0] == "KEY"], ["2"])
-        dumps = sorted(snd.glob("*-dec.wav"))
-        self.assertTrue(dumps, "baresip dumped nothing it heard")
-        with wave.open(str(dumps[0])) as w:
-            self.assertEqual((w.getframerate(), w.getnchannels()),
-                             (8000, 1))
-            raw = w.readframes(w.getnframes())
-        heard = list(struct.unpack("<%dh" % (len(raw) // 2), raw))
-        ref = rbbridge.say(said.group(1))
-        _, snr = rbbridge.find(heard, ref)
-        self.assertGreater(snr, 20.0, "the prompt was not heard as "
-                           "rendered (SNR %.1f dB)" % snr)
+        rbbaresip.heard_and_key(self, run, uri, ctrl_port, snd,
+                                "Hello over TLS.")
 
     def test_wrong_name_refused(self):
         run, uri, _, snd = self.world("other.example")
