@@ -8,7 +8,9 @@ what the bridge sent shows SRTP, not the prompt: every packet carries the
 A plain phone (sipp, RTP/AVP without a=crypto) is hung up on with the
 outcome the sender reads, not retried; with srtp = offer the same plain
 phone gets the call as before, in plain RTP it can hear.
-Cost: about 35 s (one baresip call to its key, two short sipp calls);
+baresip's best-effort mode (mediaenc=srtp) gets SRTP from srtp = offer
+the same way.
+Cost: about 45 s (two baresip calls to their key, two short sipp calls);
 runs in both builds, since SRTP is on the call path (the parser of the
 answer's a=crypto, protect in the media thread, unprotect on the loop)
 that the sanitizers watch."""
@@ -50,9 +52,18 @@ class BridgeSrtpTest(unittest.TestCase):
             raise AssertionError("baresip (Debian baresip-core) is missing")
 
     def test_require_baresip_srtp_heard_and_key(self):
+        self.srtp_call("srtp-mand", "require")
+
+    def test_offer_baresip_best_effort_gets_srtp(self):
+        # baresip's best-effort SRTP answers our RTP/AVP offer with a key.
+        self.srtp_call("srtp", "offer")
+
+    def srtp_call(self, mediaenc, mode):
+        """baresip with MEDIAENC called with [sip] srtp = MODE: heard,
+        its key back, and SRTP on the wire."""
         run, uri, ctrl_port, snd = rbbaresip.world(
-            self, "127.0.0.1", mediaenc="srtp-mand",
-            extra_sip="srtp = require")
+            self, "127.0.0.1", mediaenc=mediaenc,
+            extra_sip="srtp = " + mode)
         lo, hi = run.rtp_ports
         # What the bridge sends: from its RTP ports, to the phone's.
         cap = rbbridge.Capture(run, ["udp", "src", "portrange",
