@@ -38,16 +38,19 @@
  * columns it returns; each engine supplies the text of every one, in its
  * own dialect and placeholder style, with the same parameters and columns.
  * JOB_COLS, MSG_COLS and REG_COLS are the column lists of the row structs,
- * in their column tables' order (jobs.c, registrations.c). Both end with
- * the nullable gate column (migration 007), read as COALESCE(gate, -1) so
- * NULL (the operator's default) arrives as QUEUE_GATE_DEFAULT; writes of
- * REG_COLS name the plain column.
+ * in their column tables' order (jobs.c, registrations.c). Both continue
+ * with the nullable gate column (migration 007), read as COALESCE(gate, -1)
+ * so NULL (the operator's default) arrives as QUEUE_GATE_DEFAULT; writes of
+ * REG_COLS name the plain column. After it come the further numbers
+ * (migration 008): JOB_COLS destination2, destination3; REG_COLS phone2,
+ * phone3, verified2, verified3.
  */
 enum engine_statement_id {
 	ES_SCHEMA_VERSION, /* -> the highest applied migration */
 
-	ES_REG_PUT,      /* REG_COLS ?1..?16; upsert on jid keeping created;
-	                    ?16 gate: -1 stores NULL */
+	ES_REG_PUT,      /* REG_COLS ?1..?20; upsert on jid keeping created;
+	                    ?16 gate: -1 stores NULL; ?17..?20 phone2,
+	                    phone3, verified2, verified3 */
 	ES_REG_GET,      /* ?1 jid -> REG_COLS */
 	ES_REG_GET_NODE, /* ?1 push_node -> REG_COLS */
 	ES_REG_DELETE,   /* ?1 jid */
@@ -67,7 +70,8 @@ enum engine_statement_id {
 	ES_JOB_INSERT,         /* ?1 kind ?2 callee ?3 destination ?4 tz ?5 lang
 	                          ?6 sender ?7 sender_name ?8 reply_from
 	                          ?9 verify_code ?10 created ?11 not_before and
-	                          next_attempt ?12 gate (-1 stores NULL);
+	                          next_attempt ?12 gate (-1 stores NULL)
+	                          ?13 destination2 ?14 destination3;
 	                          queued, no attempts */
 	ES_VERIFY_SUPERSEDE,   /* ?1 callee ?2 now: queued verify jobs
 	                          cancelled */
@@ -96,7 +100,7 @@ enum engine_statement_id {
 	ES_MSGS_UNHEARD,       /* ?1 job -> ids of unheard messages by seq */
 	ES_MSG_MOVE,           /* ?1 message ?2 new job ?3 new seq */
 	ES_JOB_FOLLOW_UP,      /* ?1 job ?2 now: a queued copy of its snapshot
-	                          (gate included), due now */
+	                          (gate and numbers included), due now */
 	ES_JOB_LIST,           /* ?1 callee or NULL ?2 unfinished only
 	                          ?3 finished only ?4 limit -> ids, newest
 	                          first */

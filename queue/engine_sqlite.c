@@ -45,14 +45,16 @@ _Static_assert(QUEUE_JOB_MESSAGE == 1 && QUEUE_JOB_VERIFY == 2,
 	"id, kind, state, callee_jid, destination, tz, lang, sender_jid, "     \
 	"sender_name, reply_from, verify_code, attempts, created_ms, "         \
 	"not_before_ms, next_attempt_ms, lease_owner, lease_deadline_ms, "     \
-	"last_reason, finished_ms, COALESCE(gate, -1)"
+	"last_reason, finished_ms, COALESCE(gate, -1), destination2, "         \
+	"destination3"
 #define MSG_COLS "id, seq, sender_jid, body, encrypted, heard, received_ms"
 #define REG_COLS_BUT_GATE                                                      \
 	"jid, phone, verified, verify_code, verify_failures, tz, lang, "       \
 	"call_when, quiet_start, quiet_end, roster_only, sip_presence, "       \
 	"push_node, created_ms, updated_ms"
-#define REG_COLS      REG_COLS_BUT_GATE ", gate"
-#define REG_READ_COLS REG_COLS_BUT_GATE ", COALESCE(gate, -1)"
+#define REG_MORE_COLS "phone2, phone3, verified2, verified3"
+#define REG_COLS      REG_COLS_BUT_GATE ", gate, " REG_MORE_COLS
+#define REG_READ_COLS REG_COLS_BUT_GATE ", COALESCE(gate, -1), " REG_MORE_COLS
 
 /* A queued job waits while its callee is on the phone (the "sip" presence
  * row the bridge writes; the primary key makes this one look-up). */
@@ -67,7 +69,8 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_REG_PUT] =
         "INSERT INTO registrations (" REG_COLS ") VALUES "
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-        "?15, NULLIF(?16, -1)) ON CONFLICT (jid) DO UPDATE SET phone = "
+        "?15, NULLIF(?16, -1), ?17, ?18, ?19, ?20) ON CONFLICT (jid) DO UPDATE "
+        "SET phone = "
         "excluded.phone, "
         "verified = excluded.verified, "
         "verify_code = excluded.verify_code, "
@@ -78,7 +81,9 @@ static const char *const sqlite_sql[ES_COUNT] = {
         "roster_only = excluded.roster_only, "
         "sip_presence = excluded.sip_presence, "
         "push_node = excluded.push_node, "
-        "updated_ms = excluded.updated_ms, gate = excluded.gate",
+        "updated_ms = excluded.updated_ms, gate = excluded.gate, "
+        "phone2 = excluded.phone2, phone3 = excluded.phone3, "
+        "verified2 = excluded.verified2, verified3 = excluded.verified3",
     [ES_REG_GET] = "SELECT " REG_READ_COLS " FROM registrations WHERE jid = ?1",
     [ES_REG_GET_NODE] =
         "SELECT " REG_READ_COLS " FROM registrations WHERE push_node = ?1",
@@ -108,10 +113,11 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_JOB_INSERT] =
         "INSERT INTO jobs (kind, state, callee_jid, destination, tz, "
         "lang, sender_jid, sender_name, reply_from, verify_code, "
-        "attempts, created_ms, not_before_ms, next_attempt_ms, gate) "
+        "attempts, created_ms, not_before_ms, next_attempt_ms, gate, "
+        "destination2, destination3) "
         "VALUES (?1, " SQL_QUEUED
         ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, ?11, "
-        "NULLIF(?12, -1))",
+        "NULLIF(?12, -1), ?13, ?14)",
     [ES_VERIFY_SUPERSEDE] =
         "UPDATE jobs SET state = " SQL_CANCELLED ", finished_ms = ?2, "
         "last_reason = 'superseded by a new code' "
@@ -166,10 +172,11 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_JOB_FOLLOW_UP] =
         "INSERT INTO jobs (kind, state, callee_jid, destination, tz, "
         "lang, sender_jid, sender_name, reply_from, verify_code, "
-        "attempts, created_ms, not_before_ms, next_attempt_ms, gate) "
+        "attempts, created_ms, not_before_ms, next_attempt_ms, gate, "
+        "destination2, destination3) "
         "SELECT kind, " SQL_QUEUED ", callee_jid, destination, tz, lang, "
         "sender_jid, sender_name, reply_from, verify_code, 0, ?2, ?2, "
-        "?2, gate FROM jobs WHERE id = ?1",
+        "?2, gate, destination2, destination3 FROM jobs WHERE id = ?1",
 
     /* ?1 callee or NULL, ?2 unfinished only, ?3 finished only, ?4 limit */
     [ES_JOB_LIST] = "SELECT id FROM jobs WHERE (?1 IS NULL OR callee_jid = ?1) "

@@ -46,6 +46,8 @@ static const struct sql_column job_columns[] = {
     JOB_FIELD(TEXT, last_reason),
     JOB_FIELD(INT64, finished_ms),
     JOB_FIELD(INT, gate),
+    JOB_FIELD(TEXT, destination_more[0]),
+    JOB_FIELD(TEXT, destination_more[1]),
 };
 
 #define MSG_FIELD(type, field) SQL_COLUMN(type, struct queue_job_message, field)
@@ -90,6 +92,23 @@ void queue_job_free(struct queue_job *job)
 	free(job->messages);
 	database_row_clear(SQL_COLUMNS(job_columns), job);
 	free(job);
+}
+
+int queue_job_destinations(const struct queue_job *job)
+{
+	int n = 1;
+
+	/* The list ends at the first NULL, as it was written. */
+	while (n < QUEUE_PHONES_MAX && job->destination_more[n - 1])
+		n++;
+	return n;
+}
+
+const char *queue_job_destination_at(const struct queue_job *job, int i)
+{
+	if (i <= 0 || i >= queue_job_destinations(job))
+		return job->destination;
+	return job->destination_more[i - 1];
 }
 
 /* Appends JOB's messages with seq > AFTER_SEQ. */
@@ -217,7 +236,11 @@ static int job_insert(struct queue *q, enum queue_job_kind kind,
 	             SQL_TEXT(m ? m->sender_name : NULL),
 	             SQL_TEXT(m ? m->reply_from : NULL), SQL_TEXT(code),
 	             SQL_INT(now), SQL_INT(not_before),
-	             SQL_INT(m ? m->gate : QUEUE_GATE_DEFAULT)));
+	             SQL_INT(m ? m->gate : QUEUE_GATE_DEFAULT),
+	             SQL_TEXT(m ? m->destination_more[0] : NULL),
+	             SQL_TEXT(m && m->destination_more[0]
+	                          ? m->destination_more[1]
+	                          : NULL)));
 
 	if (!err)
 		*id = database_last_insert_id(q);

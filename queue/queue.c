@@ -202,7 +202,9 @@ int queue_registration_put(struct queue *q, const struct queue_registration *r)
 	    !opt_ok(r->tz, QUEUE_TOKEN_MAX) ||
 	    !opt_ok(r->lang, QUEUE_TOKEN_MAX) ||
 	    !opt_ok(r->sip_presence, QUEUE_TOKEN_MAX) ||
-	    !opt_ok(r->push_node, QUEUE_TOKEN_MAX))
+	    !opt_ok(r->push_node, QUEUE_TOKEN_MAX) ||
+	    !opt_ok(r->phone_more[0], QUEUE_TOKEN_MAX) ||
+	    !opt_ok(r->phone_more[1], QUEUE_TOKEN_MAX))
 		return -EINVAL;
 	if (r->quiet_start < -1 || r->quiet_start >= 1440 ||
 	    r->quiet_end < -1 || r->quiet_end >= 1440 || !gate_ok(r->gate))
@@ -346,7 +348,9 @@ int queue_message_enqueue(struct queue *q, const struct queue_message_in *m,
 	    !str_ok(m->idem_key, QUEUE_DETAIL_MAX) ||
 	    !str_ok(m->destination, QUEUE_TOKEN_MAX) ||
 	    !opt_ok(m->tz, QUEUE_TOKEN_MAX) ||
-	    !opt_ok(m->lang, QUEUE_TOKEN_MAX) || !gate_ok(m->gate))
+	    !opt_ok(m->lang, QUEUE_TOKEN_MAX) || !gate_ok(m->gate) ||
+	    !opt_ok(m->destination_more[0], QUEUE_TOKEN_MAX) ||
+	    !opt_ok(m->destination_more[1], QUEUE_TOKEN_MAX))
 		return -EINVAL;
 	if (lim && (lim->coalesce_seconds < 0 || lim->per_callee_per_hour < 0 ||
 	            lim->per_sender_per_hour < 0))

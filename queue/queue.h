@@ -85,6 +85,12 @@ void queue_batch_rollback(struct queue *q);
 #define QUEUE_GATE_OFF     0
 #define QUEUE_GATE_ON      1
 
+/*
+ * Numbers per user, tried in order (issue 12): phone first, then
+ * phone_more[0], phone_more[1]. Each is verified on its own.
+ */
+#define QUEUE_PHONES_MAX 3
+
 enum queue_call_when {
 	QUEUE_CALL_OFFLINE = 0, /* only when no resource is available */
 	QUEUE_CALL_AWAY = 1,    /* also when every resource is away/xa/dnd */
@@ -107,6 +113,10 @@ struct queue_registration {
 	int64_t created_ms;
 	int64_t updated_ms;
 	int gate; /* QUEUE_GATE_*: the voicemail gate before the message */
+	/* The second and third numbers (canonical, NULL: none) and whether
+	 * each was verified; a NULL number is never verified. */
+	char *phone_more[QUEUE_PHONES_MAX - 1];
+	bool verified_more[QUEUE_PHONES_MAX - 1];
 };
 
 /* Inserts or replaces the row with R->jid; created_ms is kept on replace. */
@@ -166,6 +176,9 @@ struct queue_message_in {
 	const char *tz;          /* callee's zone, NULL for UTC */
 	const char *lang;        /* callee's language, NULL for "en" */
 	int gate;                /* QUEUE_GATE_*: the callee's setting */
+	/* Further verified numbers to try after DESTINATION, in order
+	 * (NULL: none; a NULL ends the list). */
+	const char *destination_more[QUEUE_PHONES_MAX - 1];
 };
 
 struct queue_enqueue_limits {
@@ -231,11 +244,17 @@ struct queue_job {
 	char *last_reason;
 	int64_t finished_ms;
 	int gate; /* QUEUE_GATE_*, copied from the message's snapshot */
+	char *destination_more[QUEUE_PHONES_MAX - 1]; /* NULL: none */
 	struct queue_job_message *messages;
 	size_t n_messages;
 };
 
 void queue_job_free(struct queue_job *job);
+
+/* How many numbers JOB tries (1 to QUEUE_PHONES_MAX), and the Ith of them
+ * (0: destination); the string stays JOB's. */
+int queue_job_destinations(const struct queue_job *job);
+const char *queue_job_destination_at(const struct queue_job *job, int i);
 
 /*
  * Claims the oldest due job for OWNER with a lease of LEASE_MS: a queued job

@@ -35,7 +35,13 @@ static const struct sql_column registration_columns[] = {
     REG_FIELD(INT64, created_ms),
     REG_FIELD(INT64, updated_ms),
     REG_FIELD(INT, gate),
+    REG_FIELD(TEXT, phone_more[0]),
+    REG_FIELD(TEXT, phone_more[1]),
+    REG_FIELD(BOOL, verified_more[0]),
+    REG_FIELD(BOOL, verified_more[1]),
 };
+
+_Static_assert(QUEUE_PHONES_MAX == 3, "the table has phone2 and phone3");
 
 int registrations_put(struct queue *q, const struct queue_registration *r)
 {
@@ -51,7 +57,10 @@ int registrations_put(struct queue *q, const struct queue_registration *r)
 	             SQL_INT(r->roster_only), SQL_TEXT(r->sip_presence),
 	             SQL_TEXT(r->push_node),
 	             SQL_INT(r->created_ms > 0 ? r->created_ms : now),
-	             SQL_INT(now), SQL_INT(r->gate)));
+	             SQL_INT(now), SQL_INT(r->gate), SQL_TEXT(r->phone_more[0]),
+	             SQL_TEXT(r->phone_more[1]),
+	             SQL_INT(r->phone_more[0] && r->verified_more[0]),
+	             SQL_INT(r->phone_more[1] && r->verified_more[1])));
 }
 
 int registrations_get(struct queue *q, const char *key, bool by_node,

@@ -81,6 +81,14 @@ static void sqlite_fresh(const char *name)
 	snprintf(url, sizeof(url), "sqlite:%s", dbpath);
 }
 
+/* Undoes migration 008 (the further numbers), for the migration tests. */
+#define DROP_008                                                               \
+	"ALTER TABLE registrations DROP COLUMN phone2; ALTER TABLE "           \
+	"registrations DROP COLUMN phone3; ALTER TABLE registrations DROP "    \
+	"COLUMN verified2; ALTER TABLE registrations DROP COLUMN verified3; "  \
+	"ALTER TABLE jobs DROP COLUMN destination2; ALTER TABLE jobs DROP "    \
+	"COLUMN destination3; "
+
 static struct queue_message_in msg(const char *callee, const char *sender,
                                    const char *key, const char *body)
 {
@@ -154,13 +162,13 @@ static void test_open(void)
 	fresh_db("open");
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 7);
+	CHECK_INT(v, 8);
 	queue_close(q);
 
 	/* Re-open: nothing to migrate, data kept. */
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 7);
+	CHECK_INT(v, 8);
 	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
 	                  NULL, NULL),
 	          0);
@@ -199,14 +207,14 @@ static void test_open_sqlite(void)
 		                       "events_type_created; DROP TABLE "
 		                       "archive_marks; ALTER TABLE "
 		                       "registrations DROP COLUMN gate; ALTER "
-		                       "TABLE jobs DROP COLUMN gate; UPDATE "
-		                       "schema_version SET version = 2",
+		                       "TABLE jobs DROP COLUMN gate; " DROP_008
+		                       "UPDATE schema_version SET version = 2",
 		                       NULL, NULL, NULL),
 		          SQLITE_OK);
 		sqlite3_close(db);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
-		CHECK_INT(v, 7);
+		CHECK_INT(v, 8);
 		CHECK_INT(count_jobs(q), 1);
 		queue_close(q);
 	}
@@ -231,14 +239,15 @@ static void test_open_sqlite(void)
 		CHECK_INT(sqlite3_exec(db,
 		                       "ALTER TABLE registrations DROP COLUMN "
 		                       "gate; ALTER TABLE jobs DROP COLUMN "
-		                       "gate; UPDATE schema_version SET "
-		                       "version = 6 WHERE version = 7",
+		                       "gate; " DROP_008
+		                       "UPDATE schema_version SET "
+		                       "version = 6 WHERE version = 8",
 		                       NULL, NULL, NULL),
 		          SQLITE_OK);
 		sqlite3_close(db);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
-		CHECK_INT(v, 7);
+		CHECK_INT(v, 8);
 		CHECK_INT(queue_registration_get(q, "bob@example.org", &out),
 		          0);
 		CHECK_INT(out.gate, QUEUE_GATE_DEFAULT);
@@ -1486,6 +1495,109 @@ static void test_gate(void)
 	queue_close(q);
 }
 
+/* Further numbers (migration 008): each with its own verified flag
+ * through a registration; a job keeps its list in order, its follow-up job
+ * too; a verification job has one number; an over-long number is refused. */
+static void test_more_numbers(void)
+{
+	struct queue *q;
+	struct queue_registration r = {0}, out = {0};
+	struct queue_message_in m;
+	struct queue_job *job = NULL, *next = NULL;
+	char big[QUEUE_TOKEN_MAX + 2];
+	int64_t id = 0;
+
+	fresh_db("numbers");
+	q = open_q();
+	r.jid = "bob@example.org";
+	r.phone = "+15551234567";
+	r.verified = true;
+	r.phone_more[0] = "sip:bob@pbx.example.org";
+	r.verified_more[0] = true;
+	r.phone_more[1] = "+15557654321";
+	r.quiet_start = r.quiet_end = -1;
+	r.gate = QUEUE_GATE_DEFAULT;
+	CHECK_INT(queue_registration_put(q, &r), 0);
+	CHECK_INT(queue_registration_get(q, r.jid, &out), 0);
+	CHECK_STR(out.phone_more[0], "sip:bob@pbx.example.org");
+	CHECK_STR(out.phone_more[1], "+15557654321");
+	CHECK(out.verified_more[0]);
+	CHECK(!out.verified_more[1]);
+	queue_registration_clear(&out);
+	/* A removed number is gone, and its flag with it. */
+	r.phone_more[1] = NULL;
+	r.verified_more[1] = true;
+	CHECK_INT(queue_registration_put(q, &r), 0);
+	CHECK_INT(queue_registration_get(q, r.jid, &out), 0);
+	CHECK(out.phone_more[1] == NULL);
+	CHECK(!out.verified_more[1]);
+	queue_registration_clear(&out);
+
+	m = msg("bob@example.org", "alice@example.org", "n1", "hello");
+	m.destination_more[0] = "sip:bob@pbx.example.org";
+	m.destination_more[1] = "+15557654321";
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, &id, NULL), 0);
+	CHECK_INT(queue_job_get(q, id, &job), 0);
+	if (job) {
+		CHECK_INT(queue_job_destinations(job), 3);
+		CHECK_STR(queue_job_destination_at(job, 0), "+15551234567");
+		CHECK_STR(queue_job_destination_at(job, 1),
+		          "sip:bob@pbx.example.org");
+		CHECK_STR(queue_job_destination_at(job, 2), "+15557654321");
+	}
+	queue_job_free(job);
+	job = NULL;
+	/* A message that joined after the job was finished moves to a
+	 * follow-up job with the same numbers. */
+	CHECK_INT(queue_job_claim(q, "b1", 60000, &job, NULL), 0);
+	m = msg("bob@example.org", "alice@example.org", "n2", "again");
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, &id, NULL), 0);
+	if (job) {
+		CHECK_INT(queue_event_add(q, job->id, QUEUE_EV_HEARD, "1", NULL,
+		                          0, NULL),
+		          0);
+		CHECK_INT(queue_job_finish(q, job->id, "b1", QUEUE_JOB_NOTIFIED,
+		                           NULL),
+		          0);
+	}
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_job_claim(q, "b1", 60000, &next, NULL), 0);
+	if (next) {
+		CHECK_INT(queue_job_destinations(next), 3);
+		CHECK_STR(queue_job_destination_at(next, 2), "+15557654321");
+	}
+	queue_job_free(next);
+
+	/* One further number: the list ends there. */
+	m = msg("bob@example.org", "carol@example.org", "n3", "hi");
+	m.destination_more[0] = "+15557654321";
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, &id, NULL), 0);
+	CHECK_INT(queue_job_get(q, id, &job), 0);
+	if (job) {
+		CHECK_INT(queue_job_destinations(job), 2);
+		CHECK_STR(queue_job_destination_at(job, 1), "+15557654321");
+	}
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(
+	    queue_verify_enqueue(q, r.jid, "+15557654321", "123456", NULL, &id),
+	    0);
+	CHECK_INT(queue_job_get(q, id, &job), 0);
+	if (job)
+		CHECK_INT(queue_job_destinations(job), 1);
+	queue_job_free(job);
+
+	memset(big, '1', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	r.phone_more[1] = big;
+	CHECK_INT(queue_registration_put(q, &r), -EINVAL);
+	m = msg("bob@example.org", "dave@example.org", "n4", "hi");
+	m.destination_more[0] = big;
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, &id, NULL), -EINVAL);
+	queue_close(q);
+}
+
 static void test_registrations(void)
 {
 	struct queue *q;
@@ -1917,7 +2029,7 @@ static void test_pg_migrate_race(void)
 	}
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 7);
+	CHECK_INT(v, 8);
 	queue_close(q);
 }
 
@@ -2266,6 +2378,7 @@ static void (*const conformance[])(void) = {
     test_bridge_status,
     test_registrations,
     test_gate,
+    test_more_numbers,
     test_two_processes,
     test_wake,
     test_batch,
