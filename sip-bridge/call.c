@@ -913,35 +913,76 @@ static void call_free(struct call *c)
 	free(c);
 }
 
-/* Gives the job back for another attempt, or fails it for good. */
+/* The number this attempt of JOB dials: its numbers go round in order. */
+static const char *dialled(const struct queue_job *job)
+{
+	int n = queue_job_destinations(job);
+
+	return queue_job_destination_at(job,
+	                                retry_number_index(n, job->attempts));
+}
+
+/* What the round makes of a call that did not notify: declined (603) ends
+ * the job; a failure settled for this number (no common codec, refused
+ * SDP, the policy) and the gate unpassed without gate_retry leave the
+ * rest of this round; anything else goes on round after round. */
+static enum retry_outcome round_outcome(const struct call *c, bool retry)
+{
+	if (!strcmp(c->reason, "rejected"))
+		return RETRY_OUTCOME_NEVER;
+	return retry && !c->no_retry ? RETRY_OUTCOME_AGAIN
+	                             : RETRY_OUTCOME_THIS_ROUND;
+}
+
+/* Gives the job back for the next number or round, or fails it for good. */
 static void retry_or_fail(struct call *c, const char *reason, bool retry)
 {
 	struct bridge *b = c->b;
 	struct queue_job *job = c->job;
+	enum retry_outcome o = round_outcome(c, retry);
+	int n = queue_job_destinations(job);
+	struct retry_plan plan;
 	char words[256];
 
-	if (b->stopping && retry) {
+	if (b->stopping && o == RETRY_OUTCOME_AGAIN) {
 		dbw_job_retry(b->dbw, job->id, b->owner, queue_now_ms(b->q),
 		              reason, QUEUE_CH_JOBS, on_written, c->serial);
 		return;
 	}
-	if (retry && job->attempts < b->cfg->sip.attempts) {
-		int64_t delay =
-		    retry_delay_ms(b->cfg->sip.retry_backoff, job->attempts);
-
-		log_info(TAG, "job %lld: %s; attempt %d again in %lld s",
-		         (long long)job->id, reason, job->attempts + 1,
-		         (long long)(delay / 1000));
-		dbw_job_retry(b->dbw, job->id, b->owner,
-		              queue_now_ms(b->q) + delay, reason, 0, on_written,
-		              c->serial);
+	retry_plan_next(n, job->attempts, b->cfg->sip.attempts,
+	                b->cfg->sip.retry_backoff, o, &plan);
+	if (plan.action == RETRY_NOW) {
+		/* At once, and told to every bridge: this one claims it
+		 * again as the call goes, behind this write on its FIFO. */
+		log_info(TAG, "job %lld: %s; number %d of %d now",
+		         (long long)job->id, reason, plan.index + 2, n);
+		dbw_job_retry(b->dbw, job->id, b->owner, queue_now_ms(b->q),
+		              reason, QUEUE_CH_JOBS, on_written, c->serial);
 		return;
 	}
-	if (retry)
-		snprintf(words, sizeof(words), "%s after %d attempt%s", reason,
-		         job->attempts, job->attempts == 1 ? "" : "s");
-	else
+	if (plan.action == RETRY_LATER) {
+		log_info(TAG, "job %lld: %s; round %d in %lld s",
+		         (long long)job->id, reason, plan.round + 1,
+		         (long long)(plan.delay_ms / 1000));
+		dbw_job_retry(b->dbw, job->id, b->owner,
+		              queue_now_ms(b->q) + plan.delay_ms, reason, 0,
+		              on_written, c->serial);
+		return;
+	}
+	/* The sender learns what the last number tried gave, never the
+	 * numbers themselves. */
+	if (o == RETRY_OUTCOME_NEVER || (n == 1 && o != RETRY_OUTCOME_AGAIN))
 		snprintf(words, sizeof(words), "%s", reason);
+	else if (n == 1)
+		snprintf(words, sizeof(words), "%s after %d attempt%s", reason,
+		         plan.round, plan.round == 1 ? "" : "s");
+	else if (o != RETRY_OUTCOME_AGAIN)
+		snprintf(words, sizeof(words), "%s on the last of %d numbers",
+		         reason, n);
+	else
+		snprintf(words, sizeof(words),
+		         "%s on the last of %d numbers after %d round%s",
+		         reason, n, plan.round, plan.round == 1 ? "" : "s");
 	log_info(TAG, "job %lld: failed: %s", (long long)job->id, words);
 	monitor_job_finished(b, QUEUE_JOB_FAILED);
 	/* In this order on the writer's one FIFO. */
@@ -1179,15 +1220,15 @@ int call_start(struct bridge *b, struct queue_job *job)
 	b->n_calls++;
 	monitor_calls_active(b);
 	log_info(TAG, "job %lld: attempt %d to %s", (long long)job->id,
-	         job->attempts, job->destination);
+	         job->attempts, dialled(job));
 
 	/* A second line of defence: the policy may have changed since. */
-	if (policy_destination_check(b->cfg, job->destination, &why)) {
+	if (policy_destination_check(b->cfg, dialled(job), &why)) {
 		set_reason(c, "the destination is not allowed");
 		c->no_retry = true;
 		goto fail;
 	}
-	if (target(b->cfg, job->destination, to, sizeof(to))) {
+	if (target(b->cfg, dialled(job), to, sizeof(to))) {
 		set_reason(c, "no trunk for telephone numbers");
 		c->no_retry = true;
 		goto fail;

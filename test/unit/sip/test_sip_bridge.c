@@ -449,6 +449,54 @@ static void test_retry(void)
 	CHECK(retry_delay_ms(86400, 100) == 86400LL * 1000 * (1LL << 20));
 }
 
+/* The round over a user's numbers: a row per ended call, from one number
+ * (today's behaviour: a retry per attempt, the same back-off) to three. */
+static void test_retry_rounds(void)
+{
+	static const struct {
+		int n, attempt, rounds;
+		enum retry_outcome o;
+		enum retry_action action;
+		int64_t delay_ms;
+		int round, index;
+	} rows[] = {
+	    /* One number: as before numbers were added. */
+	    {1, 1, 3, RETRY_OUTCOME_AGAIN, RETRY_LATER, 60000, 1, 0},
+	    {1, 2, 3, RETRY_OUTCOME_AGAIN, RETRY_LATER, 120000, 2, 0},
+	    {1, 3, 3, RETRY_OUTCOME_AGAIN, RETRY_FAIL, 0, 3, 0},
+	    {1, 1, 3, RETRY_OUTCOME_THIS_ROUND, RETRY_FAIL, 0, 1, 0},
+	    {1, 1, 3, RETRY_OUTCOME_NEVER, RETRY_FAIL, 0, 1, 0},
+	    /* Two numbers, two rounds: the second at once, then back-off. */
+	    {2, 1, 2, RETRY_OUTCOME_AGAIN, RETRY_NOW, 0, 1, 0},
+	    {2, 2, 2, RETRY_OUTCOME_AGAIN, RETRY_LATER, 60000, 1, 1},
+	    {2, 3, 2, RETRY_OUTCOME_AGAIN, RETRY_NOW, 0, 2, 0},
+	    {2, 4, 2, RETRY_OUTCOME_AGAIN, RETRY_FAIL, 0, 2, 1},
+	    /* The gate unpassed without gate_retry: on through this round. */
+	    {2, 1, 2, RETRY_OUTCOME_THIS_ROUND, RETRY_NOW, 0, 1, 0},
+	    {2, 2, 2, RETRY_OUTCOME_THIS_ROUND, RETRY_FAIL, 0, 1, 1},
+	    /* Declined on the first of three: the job ends there. */
+	    {3, 1, 3, RETRY_OUTCOME_NEVER, RETRY_FAIL, 0, 1, 0},
+	    {3, 2, 3, RETRY_OUTCOME_AGAIN, RETRY_NOW, 0, 1, 1},
+	    {3, 3, 3, RETRY_OUTCOME_AGAIN, RETRY_LATER, 60000, 1, 2},
+	    {3, 6, 3, RETRY_OUTCOME_AGAIN, RETRY_LATER, 120000, 2, 2},
+	    {3, 9, 3, RETRY_OUTCOME_AGAIN, RETRY_FAIL, 0, 3, 2},
+	    /* Out-of-range inputs count as one number, first call. */
+	    {0, 0, 1, RETRY_OUTCOME_AGAIN, RETRY_FAIL, 0, 1, 0},
+	};
+	struct retry_plan p;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		retry_plan_next(rows[i].n, rows[i].attempt, rows[i].rounds, 60,
+		                rows[i].o, &p);
+		CHECK(p.action == rows[i].action);
+		CHECK(p.delay_ms == rows[i].delay_ms);
+		CHECK(p.round == rows[i].round);
+		CHECK(p.index == rows[i].index);
+		CHECK(retry_number_index(rows[i].n, rows[i].attempt) ==
+		      rows[i].index);
+	}
+}
+
 int main(void)
 {
 	test_sdp_check();
@@ -456,6 +504,7 @@ int main(void)
 	test_offer();
 	test_sdp();
 	test_retry();
+	test_retry_rounds();
 	test_prompts();
 	test_gate();
 	return check_exit("test_sip_bridge");
