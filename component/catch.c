@@ -27,6 +27,8 @@ struct catch_ctx {
 	struct comp *c;
 	char *callee, *sender, *sender_name, *reply_from, *body, *idem_key;
 	char *destination, *tz, *lang;
+	/* The callee's further verified numbers, in order (NULL: none). */
+	char *destination_more[QUEUE_PHONES_MAX - 1];
 	int gate; /* the callee's QUEUE_GATE_*, copied into the job */
 	bool encrypted;
 	bool roster_only; /* the callee wants calls only from contacts */
@@ -64,6 +66,8 @@ static void ctx_free(struct catch_ctx *x)
 	g_free(x->body);
 	g_free(x->idem_key);
 	g_free(x->destination);
+	for (size_t i = 0; i < G_N_ELEMENTS(x->destination_more); i++)
+		g_free(x->destination_more[i]);
 	g_free(x->tz);
 	g_free(x->lang);
 	g_free(x);
@@ -193,6 +197,8 @@ static void store_now(struct catch_ctx *x)
 	    .tz = x->tz,
 	    .lang = x->lang,
 	    .gate = x->gate,
+	    .destination_more = {x->destination_more[0],
+	                         x->destination_more[1]},
 	};
 	struct queue_enqueue_limits lim = {
 	    .coalesce_seconds = c->cfg->policy.coalesce_seconds,
@@ -228,6 +234,29 @@ static void submit(struct catch_ctx *x)
 		store_now(x);
 }
 
+/*
+ * Copies R's further numbers that are verified and still within the policy
+ * into X, in order: an unverified one is skipped (its code call may still
+ * be pending), so the job holds only numbers ringbridge may call.
+ */
+static void catch_more_numbers(struct comp *c, struct catch_ctx *x,
+                               const struct queue_registration *r)
+{
+	const char *why = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(r->phone_more); i++) {
+		if (!r->phone_more[i] || !r->verified_more[i])
+			continue;
+		if (policy_destination_check(c->cfg, r->phone_more[i], &why)) {
+			log_info(TAG, "%s: number %zu skipped: %s", r->jid,
+			         i + 2, why ? why : "outside the policy");
+			continue;
+		}
+		x->destination_more[n++] = g_strdup(r->phone_more[i]);
+	}
+}
+
 static enum catch_verdict check_registration(struct comp *c,
                                              struct catch_ctx *x,
                                              const struct catch_request *req)
@@ -259,6 +288,7 @@ static enum catch_verdict check_registration(struct comp *c,
 		v = CATCH_POLICY;
 	if (v == CATCH_QUEUED) {
 		x->destination = g_strdup(r.phone);
+		catch_more_numbers(c, x, &r);
 		x->tz = r.tz ? g_strdup(r.tz) : NULL;
 		x->lang = r.lang ? g_strdup(r.lang) : NULL;
 		x->roster_only = r.roster_only;

@@ -3,7 +3,9 @@
  * In-band registration (XEP-0077) of a user's phone, with a data form
  * (XEP-0004) and the legacy <phone/> field, plus the actions the ad-hoc
  * commands share. A new or changed number is unverified: the bridge phones
- * it and speaks a six-digit code the user enters here. The form is read
+ * it and speaks a six-digit code the user enters here. With further numbers
+ * (phone2, phone3) one code is pending at a time, for the first unverified
+ * number in order; entering it calls the next unverified one. The form is read
  * and checked on the loop; the rows are written on the store's thread
  * (store_call) like every other commit, and the user is answered when the
  * write is done.
@@ -109,6 +111,23 @@ xmpp_stanza_t *comp_settings_form(struct comp *c,
 	comp_form_add_field(c, x, SETTINGS_PHONE, "text-single",
 	                    "Phone number or SIP address", r ? r->phone : NULL,
 	                    true, NULL);
+	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++) {
+		bool have = r && r->phone_more[i];
+
+		comp_form_add_field(
+		    c, x, settings_phone_more_fields[i], "text-single",
+		    !have ? (i ? "Third number, tried after the second "
+		                 "(optional)"
+		               : "Second number, tried at once if the first "
+		                 "does not answer (optional)")
+		    : r->verified_more[i]
+		        ? (i ? "Third number (verified)"
+		             : "Second number (verified)")
+		        : (i ? "Third number (not verified yet)"
+		             : "Second number (not verified "
+		               "yet)"),
+		    have ? r->phone_more[i] : "", false, NULL);
+	}
 	comp_form_add_field(c, x, SETTINGS_CODE, "text-single",
 	                    "Verification code (from the call)", NULL, false,
 	                    NULL);
@@ -193,8 +212,13 @@ struct reg_op {
 	/* SETTINGS: the row to write; VERIFY: the row read on the writer */
 	struct queue_registration r;
 	bool existed, changed; /* SETTINGS */
+	/* SETTINGS: a code call to TARGET is queued with the row; VERIFY:
+	 * TARGET is the number the code verified, NEXT the number called
+	 * next with a fresh code (NULL: none) */
+	bool call;
+	char *target, *next;
 	char *code;       /* VERIFY: entered; SETTINGS: to check once saved */
-	int64_t since_ms; /* SETTINGS: the rate limit's window start */
+	int64_t since_ms; /* the rate limit's window start */
 	/* results */
 	enum reg_verdict verdict;
 	int cancelled; /* UNREGISTER: pending calls cancelled */
@@ -208,24 +232,57 @@ static void reg_op_free(struct reg_op *op)
 	queue_registration_clear(&op->r);
 	g_free(op->bare);
 	g_free(op->code);
+	g_free(op->target);
+	g_free(op->next);
 	g_free(op);
+}
+
+/* Whether another verification call for OP's user stays within the
+ * hourly limit. */
+static bool verify_call_allowed(struct queue *q, const struct reg_op *op)
+{
+	int recent = 0;
+	int err =
+	    queue_jobs_created_since(q, op->bare, NULL, op->since_ms, &recent);
+
+	return err || recent < VERIFY_CALLS_PER_HOUR;
+}
+
+/* A fresh code in R; false when no randomness is to be had. */
+static bool verify_code_fresh(struct queue_registration *r)
+{
+	char fresh[CODE_LEN + 1];
+
+	if (random_code(fresh))
+		return false;
+	r->verify_failures = 0;
+	free(r->verify_code);
+	r->verify_code = strdup(fresh);
+	return r->verify_code != NULL;
+}
+
+/* The form field that holds NUMBER, one of R's numbers. */
+static const char *phone_field(const struct queue_registration *r,
+                               const char *number)
+{
+	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++)
+		if (number && r->phone_more[i] &&
+		    !strcmp(r->phone_more[i], number))
+			return settings_phone_more_fields[i];
+	return SETTINGS_PHONE;
 }
 
 static int settings_run(struct queue *q, struct reg_op *op)
 {
-	int recent = 0, err;
+	int err;
 
-	if (op->changed) {
-		err = queue_jobs_created_since(q, op->bare, NULL, op->since_ms,
-		                               &recent);
-		if (!err && recent >= VERIFY_CALLS_PER_HOUR) {
-			op->verdict = REG_TOO_MANY_CALLS;
-			return 0;
-		}
+	if (op->call && !verify_call_allowed(q, op)) {
+		op->verdict = REG_TOO_MANY_CALLS;
+		return 0;
 	}
 	err = queue_registration_put(q, &op->r);
-	if (!err && op->changed)
-		err = queue_verify_enqueue(q, op->bare, op->r.phone,
+	if (!err && op->call)
+		err = queue_verify_enqueue(q, op->bare, op->target,
 		                           op->r.verify_code, op->r.lang, NULL);
 	return err;
 }
@@ -234,13 +291,15 @@ static int verify_run(struct queue *q, struct reg_op *op)
 {
 	struct queue_registration *r = &op->r;
 	int err = queue_registration_get(q, op->bare, r);
+	const char *target, *next;
 
 	if (err) {
 		op->verdict =
 		    err == -ENOENT ? REG_NOT_REGISTERED : REG_READ_FAILED;
 		return 0;
 	}
-	if (r->verified) {
+	target = settings_unverified_phone(r);
+	if (!target) {
 		op->verdict = REG_ALREADY;
 		return 0;
 	}
@@ -256,11 +315,21 @@ static int verify_run(struct queue *q, struct reg_op *op)
 		(void)queue_registration_put(q, r);
 		return 0;
 	}
-	r->verified = true;
+	op->target = g_strdup(target);
+	settings_phone_verified(r, op->target);
 	r->verify_failures = 0;
 	free(r->verify_code);
 	r->verify_code = NULL;
-	return queue_registration_put(q, r);
+	/* The next unverified number gets its code call now; over the
+	 * hourly limit it waits for the form to be sent again. */
+	next = settings_unverified_phone(r);
+	if (next && verify_call_allowed(q, op) && verify_code_fresh(r))
+		op->next = g_strdup(next);
+	err = queue_registration_put(q, r);
+	if (!err && op->next)
+		err = queue_verify_enqueue(q, op->bare, op->next,
+		                           r->verify_code, r->lang, NULL);
+	return err;
 }
 
 static int unregister_run(struct queue *q, struct reg_op *op)
@@ -320,7 +389,7 @@ static void settings_done(struct reg_op *op, int err)
 		result_fail(res, -EAGAIN, "resource-constraint",
 		            "%s: too many calls to verify numbers in the "
 		            "last hour; try again later",
-		            SETTINGS_PHONE);
+		            phone_field(&op->r, op->target));
 		return;
 	}
 	if (err) {
@@ -330,14 +399,15 @@ static void settings_done(struct reg_op *op, int err)
 		        op->bare, strerror(-err));
 		return;
 	}
-	log_info(TAG, "%s %s, phone %s%s", op->bare,
+	log_info(TAG, "%s %s, phone %s%s%s", op->bare,
 	         op->existed ? "changed settings" : "registered", op->r.phone,
-	         op->changed ? " (verification call queued)" : "");
-	if (op->changed)
+	         op->call ? "; verification call queued to " : "",
+	         op->call ? op->target : "");
+	if (op->call)
 		snprintf(res->note, sizeof(res->note),
 		         "Settings saved. ringbridge is calling %s now to "
 		         "give you a code: enter it in the code field.",
-		         op->r.phone);
+		         op->target);
 }
 
 static void verify_done(struct comp *c, struct reg_op *op, int err)
@@ -377,7 +447,14 @@ static void verify_done(struct comp *c, struct reg_op *op, int err)
 		            "the registration could not be saved");
 		return;
 	}
-	log_info(TAG, "%s verified %s", op->bare, r->phone);
+	log_info(TAG, "%s verified %s%s%s", op->bare, op->target,
+	         op->next ? "; verification call queued to " : "",
+	         op->next ? op->next : "");
+	if (!op->next && settings_unverified_phone(r))
+		log_info(TAG,
+		         "%s: no code call to %s yet (hourly limit); the "
+		         "form sent again makes it",
+		         op->bare, settings_unverified_phone(r));
 	enable_push_if_ready(c, r);
 }
 
@@ -427,7 +504,7 @@ static void reg_done(struct comp *c, int err, void *arg)
 	switch (op->kind) {
 	case REG_SETTINGS:
 		settings_done(op, err);
-		if (!op->res.err && !op->changed && op->code && *op->code) {
+		if (!op->res.err && !op->call && op->code && *op->code) {
 			/* The first op waits for the second, then answers. */
 			comp_verify_submit(c, op->bare, op->code,
 			                   settings_then_verify, op);
@@ -477,6 +554,8 @@ void comp_settings_submit(struct comp *c, const char *bare,
 	struct comp_action_result *res = &op->res;
 	struct settings_input in = {0};
 	struct comp_privileges *p = comp_privileges_for(c, bare);
+	const char *target;
+	char *pending = NULL;
 	int err;
 
 	snprintf(res->note, sizeof(res->note), "%s", "Settings saved.");
@@ -501,12 +580,20 @@ void comp_settings_submit(struct comp *c, const char *bare,
 	in.roster_only = comp_form_get(form, SETTINGS_ROSTER_ONLY);
 	in.sip_presence = comp_form_get(form, SETTINGS_SIP_PRESENCE);
 	in.gate = comp_form_get(form, SETTINGS_GATE);
+	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++)
+		in.phone_more[i] =
+		    comp_form_get(form, settings_phone_more_fields[i]);
+	/* The number a code already pending is for: another code is sent
+	 * only when that changes. */
+	if (r->verify_code && settings_unverified_phone(r))
+		pending = g_strdup(settings_unverified_phone(r));
 	/* A form that repeats the current number is not a change. */
 	err = settings_apply(c->cfg, &in, p && p->roster_get, r, &op->changed,
 	                     res->why, sizeof(res->why));
 	if (err) {
 		res->err = err;
 		res->cond = "not-acceptable";
+		g_free(pending);
 		reg_op_answer(c, op);
 		return;
 	}
@@ -516,19 +603,19 @@ void comp_settings_submit(struct comp *c, const char *bare,
 		if (random_hex(node, 16) == 0)
 			r->push_node = strdup(node);
 	}
-	if (op->changed) {
-		char fresh[CODE_LEN + 1];
-
-		if (random_code(fresh)) {
+	if (op->changed)
+		r->verified = false;
+	target = settings_unverified_phone(r);
+	op->call = target && (!pending || strcmp(pending, target) != 0);
+	g_free(pending);
+	if (op->call) {
+		if (!verify_code_fresh(r)) {
 			result_fail(res, -EIO, "internal-server-error",
 			            "no randomness for a code");
 			reg_op_answer(c, op);
 			return;
 		}
-		r->verified = false;
-		r->verify_failures = 0;
-		free(r->verify_code);
-		r->verify_code = strdup(fresh);
+		op->target = g_strdup(target);
 		/* The rate limit's window is the queue's wall clock. */
 		op->since_ms = clock_real_ms() - 3600 * 1000;
 	}
@@ -542,6 +629,8 @@ void comp_verify_submit(struct comp *c, const char *bare, const char *code,
 	struct reg_op *op = reg_op_new(REG_VERIFY, bare, done, arg);
 
 	op->code = g_strdup(code ? code : "");
+	/* For the next number's code call, if there is one. */
+	op->since_ms = clock_real_ms() - 3600 * 1000;
 	store_call(c->store, reg_run, op, reg_done);
 }
 

@@ -122,6 +122,94 @@ static bool parse_gate(const char *s, int *gate)
 	return true;
 }
 
+const char *const settings_phone_more_fields[QUEUE_PHONES_MAX - 1] = {
+    SETTINGS_PHONE2, SETTINGS_PHONE3};
+
+const char *settings_unverified_phone(const struct queue_registration *reg)
+{
+	if (reg->phone && !reg->verified)
+		return reg->phone;
+	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++)
+		if (reg->phone_more[i] && !reg->verified_more[i])
+			return reg->phone_more[i];
+	return NULL;
+}
+
+void settings_phone_verified(struct queue_registration *reg, const char *number)
+{
+	if (reg->phone && !strcmp(reg->phone, number))
+		reg->verified = true;
+	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++)
+		if (reg->phone_more[i] && !strcmp(reg->phone_more[i], number))
+			reg->verified_more[i] = true;
+}
+
+/*
+ * The further numbers of IN checked into MORE (canonical, "" for none),
+ * against the policy and against each other and FIRST (the first number
+ * as it will be): a number given twice would only ring one phone twice.
+ */
+static int more_numbers_check(const struct config *cfg,
+                              const struct settings_input *in,
+                              const struct queue_registration *reg,
+                              const char *first, char more[][PHONE_MAX],
+                              char *why, size_t whylen)
+{
+	enum phone_kind kind;
+	const char *reason;
+
+	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++) {
+		const char *field = settings_phone_more_fields[i];
+		const char *v = in->phone_more[i]    ? in->phone_more[i]
+		                : reg->phone_more[i] ? reg->phone_more[i]
+		                                     : "";
+
+		more[i][0] = '\0';
+		if (!*v)
+			continue;
+		if (phone_normalise(v, more[i], PHONE_MAX, &kind, &reason))
+			return fail(why, whylen, field, reason);
+		if (policy_destination_check(cfg, more[i], &reason))
+			return fail(why, whylen, field, reason);
+		if (first && !strcmp(more[i], first))
+			return fail(why, whylen, field,
+			            "the same number as phone");
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(more[i], more[j]))
+				return fail(why, whylen, field,
+				            "the same number as phone2");
+	}
+	return 0;
+}
+
+/* Stores MORE (from more_numbers_check) in REG, moving the numbers up
+ * over a removed one; a number REG had keeps its verified flag. */
+static void more_numbers_store(struct queue_registration *reg,
+                               char more[][PHONE_MAX])
+{
+	char *old[QUEUE_PHONES_MAX - 1];
+	bool old_verified[QUEUE_PHONES_MAX - 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++) {
+		old[i] = reg->phone_more[i];
+		old_verified[i] = reg->verified_more[i];
+		reg->phone_more[i] = NULL;
+		reg->verified_more[i] = false;
+	}
+	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++) {
+		if (!more[i][0])
+			continue;
+		reg->phone_more[n] = strdup(more[i]);
+		for (size_t j = 0; j < QUEUE_PHONES_MAX - 1; j++)
+			if (old[j] && !strcmp(old[j], more[i]))
+				reg->verified_more[n] = old_verified[j];
+		n++;
+	}
+	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++)
+		free(old[i]);
+}
+
 static void replace(char **dst, const char *src)
 {
 	free(*dst);
@@ -133,6 +221,7 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
                    bool *phone_changed, char *why, size_t whylen)
 {
 	char phone[PHONE_MAX], sip[PHONE_MAX];
+	char more[QUEUE_PHONES_MAX - 1][PHONE_MAX];
 	enum phone_kind kind;
 	const char *reason;
 	int qs = reg->quiet_start, qe = reg->quiet_end;
@@ -155,6 +244,9 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 		return fail(why, whylen, SETTINGS_PHONE,
 		            "a phone number or SIP address is required");
 	}
+	if (more_numbers_check(cfg, in, reg, in->phone ? phone : reg->phone,
+	                       more, why, whylen))
+		return -EINVAL;
 	if (in->tz && *in->tz && !tz_valid(in->tz))
 		return fail(why, whylen, SETTINGS_TZ,
 		            "not a time zone name such as Europe/Paris or "
@@ -202,6 +294,7 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 		replace(&reg->phone, phone);
 		*phone_changed = true;
 	}
+	more_numbers_store(reg, more);
 	if (in->tz)
 		replace(&reg->tz, in->tz);
 	if (in->lang)

@@ -23,6 +23,10 @@
 #define SETTINGS_SIP_PRESENCE "sip_presence"
 #define SETTINGS_CODE         "code"
 #define SETTINGS_GATE         "gate"
+/* The further numbers, tried in order after phone (QUEUE_PHONES_MAX). */
+#define SETTINGS_PHONE2 "phone2"
+#define SETTINGS_PHONE3 "phone3"
+extern const char *const settings_phone_more_fields[QUEUE_PHONES_MAX - 1];
 
 /* The gate field's label and its values, in the forms' order. */
 #define SETTINGS_GATE_LABEL                                                    \
@@ -44,18 +48,33 @@ struct settings_input {
 	const char *roster_only;
 	const char *sip_presence;
 	const char *gate; /* "default", "on" or "off" ("" is default) */
+	/* phone2, phone3: "" removes the number; the rest move up. */
+	const char *phone_more[QUEUE_PHONES_MAX - 1];
 };
 
 /*
  * Applies IN to REG (whose strings are malloc'ed and replaced as needed).
  * ROSTER_AVAILABLE says whether the server grants the roster privilege the
- * roster_only option needs. On success returns 0 and sets *PHONE_CHANGED.
+ * roster_only option needs. On success returns 0 and sets *PHONE_CHANGED
+ * (the first number). A further number that is new or changed is stored
+ * unverified; one that stays keeps its flag, wherever it moves in the list.
  * On a bad value returns -EINVAL and writes "FIELD: reason" into WHY.
  * REG is left unchanged on error.
  */
 int settings_apply(const struct config *cfg, const struct settings_input *in,
                    bool roster_available, struct queue_registration *reg,
                    bool *phone_changed, char *why, size_t whylen);
+
+/*
+ * The number a verification code is for: the first unverified one of REG
+ * (phone, then the further numbers in order), or NULL when all are
+ * verified. The string stays REG's.
+ */
+const char *settings_unverified_phone(const struct queue_registration *reg);
+
+/* Marks NUMBER (one of REG's) verified. */
+void settings_phone_verified(struct queue_registration *reg,
+                             const char *number);
 
 /* Formats REG's quiet hours as "HH:MM-HH:MM", or "" when none. */
 void settings_quiet_format(const struct queue_registration *reg, char *out,

@@ -25,7 +25,7 @@ struct store_item {
 	struct worker_item link;
 	struct queue_message_in m;
 	struct queue_enqueue_limits lim;
-	char *strings[10]; /* owned copies behind m's pointers */
+	char *strings[11]; /* owned copies behind m's pointers */
 	store_done_cb done;
 	store_call_fn fn;             /* set: a store_call, not a message */
 	store_call_done_cb call_done; /* its completion */
@@ -235,6 +235,8 @@ void store_submit(struct store *s, const struct queue_message_in *m,
 	it->m.destination = keep(it, 6, m->destination);
 	it->m.tz = keep(it, 7, m->tz);
 	it->m.lang = keep(it, 8, m->lang);
+	it->m.destination_more[0] = keep(it, 9, m->destination_more[0]);
+	it->m.destination_more[1] = keep(it, 10, m->destination_more[1]);
 	it->m.encrypted = m->encrypted;
 	it->m.received_ms = m->received_ms;
 	it->m.gate = m->gate;

@@ -39,9 +39,11 @@ static void usage(FILE *f)
 	        "usage: ringbridgectl [-c|--config FILE] COMMAND [ARGS]\n"
 	        "\n"
 	        "commands:\n"
-	        "  register JID PHONE   register (or change) a user's phone, "
-	        "as verified;\n"
-	        "                       PHONE is +E164 or a sip:/sips: URI\n"
+	        "  register JID PHONE [PHONE...]  register (or change) a "
+	        "user's phones, up\n"
+	        "                       to %d, tried in order, as verified; "
+	        "PHONE is +E164\n"
+	        "                       or a sip:/sips: URI\n"
 	        "  unregister JID       remove a user and cancel their "
 	        "pending calls\n"
 	        "  users                list registered users\n"
@@ -49,8 +51,9 @@ static void usage(FILE *f)
 	        "ones too)\n"
 	        "  calls                calls in progress and the last %d "
 	        "finished\n"
-	        "  test-call [--gate on|off] PHONE [TEXT]  queue a call to "
-	        "PHONE that reads\n"
+	        "  test-call [--gate on|off] [--then PHONE2]... PHONE [TEXT]\n"
+	        "                       queue a call to PHONE (then PHONE2...) "
+	        "that reads\n"
 	        "                       TEXT (to test the SIP side; the "
 	        "policy applies);\n"
 	        "                       --gate overrides [calls] gate for "
@@ -71,7 +74,7 @@ static void usage(FILE *f)
 	        "built-in defaults)\n"
 	        "  -h, --help           this text\n"
 	        "  -V, --version        the version\n",
-	        RECENT_CALLS);
+	        QUEUE_PHONES_MAX, RECENT_CALLS);
 }
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -300,11 +303,51 @@ static int random_hex(char *out, size_t bytes)
 	return 0;
 }
 
-static int cmd_register(struct ctl *c, const char *jid_in, const char *phone)
+/* PHONE in canonical form into CANON (PHONE_MAX bytes), if the policy
+ * allows it; the refusal is printed. */
+static int phone_check(struct ctl *c, const char *phone, char *canon)
+{
+	enum phone_kind kind;
+	const char *why = NULL;
+
+	if (phone_normalise(phone, canon, PHONE_MAX, &kind, &why)) {
+		fail("%s: %s", phone, why ? why : "not a valid phone number");
+		return -EINVAL;
+	}
+	if (policy_destination_check(c->cfg, canon, &why)) {
+		fail("%s: %s (see [policy] %s)", canon,
+		     why ? why : "not allowed",
+		     kind == PHONE_E164 ? "allowed_prefixes"
+		                        : "allowed_sip_domains");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* PHONES[0..N) checked into CANON[], refusing a number given twice. */
+static int phones_check(struct ctl *c, char *const *phones, int n,
+                        char canon[][PHONE_MAX])
+{
+	for (int i = 0; i < n; i++) {
+		if (phone_check(c, phones[i], canon[i]))
+			return -EINVAL;
+		for (int j = 0; j < i; j++) {
+			if (!strcmp(canon[i], canon[j])) {
+				fail("%s: given twice", canon[i]);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Registers JID_IN with PHONES[0..N) (1 to QUEUE_PHONES_MAX), tried in
+ * that order, all verified: the operator vouches for them. */
+static int cmd_register(struct ctl *c, const char *jid_in, char *const *phones,
+                        int n)
 {
 	struct queue_registration r = {0};
-	char canon[PHONE_MAX], node[33];
-	enum phone_kind kind;
+	char canon[QUEUE_PHONES_MAX][PHONE_MAX], node[33];
 	const char *why = NULL;
 	char *jid;
 	bool existed;
@@ -319,17 +362,8 @@ static int cmd_register(struct ctl *c, const char *jid_in, const char *phone)
 		fail("%s: its domain is not one of [xmpp] user_domains", jid);
 		goto out;
 	}
-	if (phone_normalise(phone, canon, sizeof(canon), &kind, &why)) {
-		fail("%s: %s", phone, why ? why : "not a valid phone number");
+	if (phones_check(c, phones, n, canon))
 		goto out;
-	}
-	if (policy_destination_check(c->cfg, canon, &why)) {
-		fail("%s: %s (see [policy] %s)", canon,
-		     why ? why : "not allowed",
-		     kind == PHONE_E164 ? "allowed_prefixes"
-		                        : "allowed_sip_domains");
-		goto out;
-	}
 
 	if (ctl_open(c))
 		goto out;
@@ -347,9 +381,16 @@ static int cmd_register(struct ctl *c, const char *jid_in, const char *phone)
 			goto nomem;
 	}
 	free(r.phone);
-	r.phone = strdup(canon);
+	r.phone = strdup(canon[0]);
 	if (!r.phone)
 		goto nomem;
+	for (int i = 1; i < QUEUE_PHONES_MAX; i++) {
+		free(r.phone_more[i - 1]);
+		r.phone_more[i - 1] = i < n ? strdup(canon[i]) : NULL;
+		r.verified_more[i - 1] = i < n;
+		if (i < n && !r.phone_more[i - 1])
+			goto nomem;
+	}
 	r.verified = true;
 	free(r.verify_code);
 	r.verify_code = NULL;
@@ -377,8 +418,10 @@ static int cmd_register(struct ctl *c, const char *jid_in, const char *phone)
 		fail("saving the registration of %s: %s", jid, strerror(-err));
 		goto out;
 	}
-	printf("%s %s: %s (verified)\n", existed ? "updated" : "registered",
-	       jid, canon);
+	printf("%s %s: %s", existed ? "updated" : "registered", jid, canon[0]);
+	for (int i = 1; i < n; i++)
+		printf(", then %s", canon[i]);
+	printf(" (verified)\n");
 	status = 0;
 	goto out;
 nomem:
@@ -391,33 +434,28 @@ out:
 
 /* Queues one message job to PHONE, as if "ringbridge" had written TEXT;
  * the sender is the operator tool, so no chat outcome goes anywhere. */
-static int cmd_test_call(struct ctl *c, const char *phone, const char *text,
-                         int gate)
+static int cmd_test_call(struct ctl *c, char *const *phones, int n,
+                         const char *text, int gate)
 {
 	struct queue_message_in m = {0};
 	enum queue_enqueue_result res;
-	char canon[PHONE_MAX], idem[64] = "test-call:";
-	const char *why = NULL;
+	char canon[QUEUE_PHONES_MAX][PHONE_MAX], idem[64] = "test-call:";
 	int64_t id = 0;
 	int err;
 
-	if (phone_normalise(phone, canon, sizeof(canon), NULL, &why)) {
-		fail("%s: %s", phone, why ? why : "not a valid phone number");
+	if (phones_check(c, phones, n, canon))
 		return EXIT_FAIL;
-	}
-	if (policy_destination_check(c->cfg, canon, &why)) {
-		fail("%s: %s", canon, why ? why : "not allowed");
-		return EXIT_FAIL;
-	}
 	if (random_hex(idem + strlen(idem), 16) || ctl_open(c))
 		return EXIT_FAIL;
-	m.callee_jid = canon;
+	m.callee_jid = canon[0];
 	m.sender_jid = "ringbridgectl";
 	m.sender_name = "ringbridge test";
 	m.body = text ? text : "This is a test call.";
 	m.received_ms = queue_now_ms(c->q);
 	m.idem_key = idem;
-	m.destination = canon;
+	m.destination = canon[0];
+	for (int i = 1; i < n; i++)
+		m.destination_more[i - 1] = canon[i];
 	m.gate = gate;
 	err = queue_message_enqueue(c->q, &m, NULL, &id, &res);
 	if (!err)
@@ -426,8 +464,11 @@ static int cmd_test_call(struct ctl *c, const char *phone, const char *text,
 		fail("queueing the call: %s", strerror(-err));
 		return EXIT_FAIL;
 	}
-	printf("job %lld queued (%s) to %s\n", (long long)id,
-	       queue_enqueue_result_name(res), canon);
+	printf("job %lld queued (%s) to %s", (long long)id,
+	       queue_enqueue_result_name(res), canon[0]);
+	for (int i = 1; i < n; i++)
+		printf(", then %s", canon[i]);
+	printf("\n");
 	return 0;
 }
 
@@ -474,22 +515,27 @@ static int cmd_unregister(struct ctl *c, const char *jid_in)
 static int users_row(const struct queue_registration *r, void *arg)
 {
 	struct table *t = arg;
-	char quiet[16];
+	char quiet[16], then[2 * (QUEUE_TOKEN_MAX + 8)] = "";
 
-	table_row(
-	    t, r->jid, r->phone, r->verified ? "yes" : "no",
-	    r->tz ? r->tz : "UTC",
-	    r->call_when == QUEUE_CALL_AWAY ? "away" : "offline",
-	    fmt_quiet(r->quiet_start, r->quiet_end, quiet, sizeof(quiet)));
+	/* The further numbers, in order, each marked when unverified. */
+	for (int i = 0; i < QUEUE_PHONES_MAX - 1 && r->phone_more[i]; i++)
+		snprintf(then + strlen(then), sizeof(then) - strlen(then),
+		         "%s%s%s", i ? "," : "", r->phone_more[i],
+		         r->verified_more[i] ? "" : "(unverified)");
+	table_row(t, r->jid, r->phone, r->verified ? "yes" : "no",
+	          r->tz ? r->tz : "UTC",
+	          r->call_when == QUEUE_CALL_AWAY ? "away" : "offline",
+	          fmt_quiet(r->quiet_start, r->quiet_end, quiet, sizeof(quiet)),
+	          then[0] ? then : "-");
 	return t->err;
 }
 
 static int cmd_users(struct ctl *c)
 {
 	struct table t = {
-	    .ncols = 6,
+	    .ncols = 7,
 	    .head = {"JID", "PHONE", "VERIFIED", "TZ", "CALL WHEN",
-	             "QUIET HOURS"},
+	             "QUIET HOURS", "THEN"},
 	};
 	int err;
 
@@ -817,14 +863,20 @@ static const struct {
 	const char *name;
 	int min, max;
 } commands[] = {
-    {"register", 2, 2}, {"unregister", 1, 1}, {"users", 0, 0}, {"jobs", 0, 2},
-    {"calls", 0, 0},    {"test-call", 1, 4},  {"check", 0, 1}, {"status", 0, 1},
+    {"register", 2, 1 + QUEUE_PHONES_MAX},
+    {"unregister", 1, 1},
+    {"users", 0, 0},
+    {"jobs", 0, 2},
+    {"calls", 0, 0},
+    {"test-call", 1, 8},
+    {"check", 0, 1},
+    {"status", 0, 1},
 };
 
 static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 {
 	if (!strcmp(cmd, "register"))
-		return cmd_register(c, argv[0], argv[1]);
+		return cmd_register(c, argv[0], argv + 1, argc - 1);
 	if (!strcmp(cmd, "unregister"))
 		return cmd_unregister(c, argv[0]);
 	if (!strcmp(cmd, "users"))
@@ -846,11 +898,22 @@ static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 			argc -= 2;
 			argv += 2;
 		}
+		/* --then PHONE (up to twice): numbers tried after PHONE. */
+		char *order[QUEUE_PHONES_MAX];
+		int n = 1;
+
+		while (argc >= 2 && !strcmp(argv[0], "--then") &&
+		       n < QUEUE_PHONES_MAX) {
+			order[n++] = argv[1];
+			argc -= 2;
+			argv += 2;
+		}
 		if (argc < 1 || argc > 2 || argv[0][0] == '-') {
 			usage(stderr);
 			return EXIT_USAGE;
 		}
-		return cmd_test_call(c, argv[0], argc > 1 ? argv[1] : NULL,
+		order[0] = argv[0];
+		return cmd_test_call(c, order, n, argc > 1 ? argv[1] : NULL,
 		                     gate);
 	}
 	if (!strcmp(cmd, "check")) {

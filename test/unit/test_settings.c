@@ -188,6 +188,88 @@ int main(void)
 		CHECK(strncmp(why, "phone:", 6) == 0);
 	}
 
+	/* Further numbers: checked like phone, each refusal naming its
+	 * field; a number given twice is refused. */
+	{
+		static const struct {
+			const char *p2, *p3;
+			const char *field; /* NULL: accepted */
+		} more_cases[] = {
+		    {"+44 20 7946 0958", NULL, NULL},
+		    {"sip:bob@sip.example.org", "+15557654321", NULL},
+		    {"+33612345678", NULL, "phone2"},
+		    {NULL, "sip:bob@evil.example.com", "phone3"},
+		    {"+1 555 123 4567", NULL, "phone2"},
+		    {"+15557654321", "+1 (555) 765-4321", "phone3"},
+		    {"12345abc", NULL, "phone2"},
+		};
+
+		for (size_t i = 0;
+		     i < sizeof(more_cases) / sizeof(more_cases[0]); i++) {
+			struct queue_registration r;
+			struct settings_input in = {
+			    .phone_more = {more_cases[i].p2, more_cases[i].p3}};
+			bool changed;
+			int rc;
+
+			reg_init(&r);
+			why[0] = '\0';
+			rc = settings_apply(cfg, &in, false, &r, &changed, why,
+			                    sizeof(why));
+			if (!more_cases[i].field) {
+				CHECK_INT(rc, 0);
+				CHECK(!changed);
+				CHECK(r.phone_more[0] != NULL);
+				CHECK(!r.verified_more[0]);
+			} else {
+				size_t n = strlen(more_cases[i].field);
+
+				CHECK_INT(rc, -EINVAL);
+				CHECK(strncmp(why, more_cases[i].field, n) ==
+				          0 &&
+				      why[n] == ':');
+				CHECK(r.phone_more[0] == NULL);
+			}
+			queue_registration_clear(&r);
+		}
+	}
+
+	/* Removing phone2 moves phone3 up with its verified flag; a changed
+	 * number is unverified; the code goes to the first unverified one. */
+	{
+		struct queue_registration r;
+		struct settings_input in = {.phone_more = {"", NULL}};
+		bool changed;
+
+		reg_init(&r);
+		r.verified = true;
+		r.phone_more[0] = strdup("+15557654321");
+		r.phone_more[1] = strdup("sip:bob@sip.example.org");
+		r.verified_more[1] = true;
+		CHECK_STR(settings_unverified_phone(&r), "+15557654321");
+		CHECK_INT(settings_apply(cfg, &in, false, &r, &changed, why,
+		                         sizeof(why)),
+		          0);
+		CHECK_STR(r.phone_more[0], "sip:bob@sip.example.org");
+		CHECK(r.verified_more[0]);
+		CHECK(r.phone_more[1] == NULL && !r.verified_more[1]);
+		CHECK(settings_unverified_phone(&r) == NULL);
+
+		in.phone_more[0] = "sip:bob@sip.example.org";
+		in.phone_more[1] = "+44 20 7946 0958";
+		CHECK_INT(settings_apply(cfg, &in, false, &r, &changed, why,
+		                         sizeof(why)),
+		          0);
+		CHECK(r.verified_more[0] && !r.verified_more[1]);
+		CHECK_STR(settings_unverified_phone(&r), "+442079460958");
+		settings_phone_verified(&r, "+442079460958");
+		CHECK(r.verified_more[1]);
+		CHECK(settings_unverified_phone(&r) == NULL);
+		r.verified = false;
+		CHECK_STR(settings_unverified_phone(&r), "+15551234567");
+		queue_registration_clear(&r);
+	}
+
 	cfg->policy.allowed_prefixes.v = NULL;
 	cfg->policy.allowed_prefixes.n = 0;
 	cfg->policy.allowed_sip_domains.v = NULL;
