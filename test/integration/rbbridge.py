@@ -280,10 +280,13 @@ class Run:
     def test_call(self, text="Hi there.", gate=None):
         return self.test_call_to(self.phone_uri(), text, gate)
 
-    def test_call_to(self, uri, text="Hi there.", gate=None):
+    def test_call_to(self, uri, text="Hi there.", gate=None, then=()):
         """GATE "on" or "off" is the job's own gate (the user's setting);
-        None follows [calls] gate."""
+        None follows [calls] gate. THEN: the further numbers the job tries
+        after URI, in order (test-call --then)."""
         opt = ["--gate", gate] if gate else []
+        for number in then:
+            opt += ["--then", number]
         r = rbtest.rb_run([CTL_BIN, "-c", self.config, "test-call"] + opt +
                           [uri, text], timeout=30, capture_output=True,
                           text=True)

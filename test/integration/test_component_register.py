@@ -12,8 +12,9 @@ from rbtest import (GATEWAY, NS_COMMANDS, NS_DATA, NS_DISCO_ITEMS,
 
 PHONE = "+15551234567"
 OTHER_PHONE = "+15557654321"
-FIELDS = ("phone", "tz", "call_when", "quiet_hours", "lang", "roster_only",
-          "gate", "code")
+FIELDS = ("phone", "phone2", "phone3", "tz", "call_when", "quiet_hours",
+          "lang", "roster_only", "gate", "code")
+THIRD_PHONE = "+15550001111"
 
 
 class RegisterTest(rbtest.ComponentTest):
@@ -196,6 +197,63 @@ class RegisterTest(rbtest.ComponentTest):
         r = self.reg_set({"phone": PHONE, "gate": "sometimes"})
         self.assert_refused(r, ("not-acceptable",), "gate")
         self.assertEqual(self.db.registration(self.frank_jid)["gate"], 1)
+
+    # -- further numbers (issue 12)
+
+    def test_further_numbers_verified_in_turn_reach_the_job(self):
+        self.register(phone2=OTHER_PHONE, phone3=THIRD_PHONE)
+        first = self.verify_job()
+        self.assertEqual(first["destination"], PHONE)
+        r = self.reg_set({"code": first["verify_code"]})
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        # Entering the first code calls the second number with its own.
+        second = rbtest.wait_until(
+            lambda: [j for j in self.db.jobs(callee_jid=self.frank_jid,
+                                             kind=2)
+                     if j["destination"] == OTHER_PHONE], 10,
+            what="a verify job to the second number")[0]
+        self.assertNotEqual(second["verify_code"], first["verify_code"])
+        reg = self.db.registration(self.frank_jid)
+        self.assertEqual((reg["verified"], reg["verified2"],
+                          reg["verified3"]), (1, 0, 0))
+        values, elems = form_fields(self.reg_get().find(q(NS_DATA, "x")))
+        self.assertEqual(values.get("phone2"), [OTHER_PHONE])
+        self.assertIn("not verified", elems["phone2"].get("label"))
+        r = self.reg_set({"code": second["verify_code"]})
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        reg = self.db.registration(self.frank_jid)
+        self.assertEqual((reg["verified2"], reg["verified3"]), (1, 0))
+        # The third stays unverified: the job holds the verified ones.
+        job = self.catch_as_offline("ring them all")
+        self.assertEqual((job["destination"], job["destination2"],
+                          job["destination3"]), (PHONE, OTHER_PHONE, None))
+
+    def test_bad_further_number_refused_by_name(self):
+        self.register()
+        cases = [({"phone2": "+33612345678"}, "phone2"),
+                 ({"phone2": OTHER_PHONE, "phone3": "12345abc"}, "phone3"),
+                 ({"phone2": PHONE}, "phone2"),
+                 ({"phone2": OTHER_PHONE, "phone3": OTHER_PHONE}, "phone3")]
+        for fields, name in cases:
+            with self.subTest(fields=fields):
+                r = self.reg_set(dict(fields, phone=PHONE))
+                _, _, text = self.assert_refused(r, ("not-acceptable",),
+                                                 name)
+                self.assertTrue(text.startswith(name + ":"), text)
+                self.assertIsNone(
+                    self.db.registration(self.frank_jid)["phone2"])
+
+    def test_settings_command_sets_a_second_number(self):
+        self.register()
+        r = self.command("settings")
+        cmd = r.find(q(NS_COMMANDS, "command"))
+        _, elems = form_fields(cmd.find(q(NS_DATA, "x")))
+        self.assertIn("phone2", elems)
+        r = self.command("settings", "complete", cmd.get("sessionid"),
+                         submit_form({"phone2": "+1 555 765 4321"}))
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        reg = self.db.registration(self.frank_jid)
+        self.assertEqual((reg["phone2"], reg["verified2"]), (OTHER_PHONE, 0))
 
     # -- push registrations follow the registration (issue 10)
 

@@ -133,6 +133,37 @@ class CtlTest(unittest.TestCase):
         self.assertIn("22:00-07:00", users)
         self.assertIn("away", users)
 
+    def test_register_several_numbers_in_order(self):
+        out = self.ok("register", "bob@localhost", "+15551234567",
+                      "sip:bob@pbx.example.org", "+44 20 7946 0000")
+        self.assertIn("+15551234567, then sip:bob@pbx.example.org, then "
+                      "+442079460000 (verified)", out)
+        row = self.query("SELECT phone, phone2, phone3, verified, "
+                         "verified2, verified3 FROM registrations")
+        self.assertEqual(row, [("+15551234567", "sip:bob@pbx.example.org",
+                                "+442079460000", 1, 1, 1)])
+        self.assertIn("sip:bob@pbx.example.org,+442079460000",
+                      self.ok("users"))
+        # Registering again with one number drops the others.
+        self.ok("register", "bob@localhost", "+15551234567")
+        row = self.query("SELECT phone2, phone3, verified2, verified3 "
+                         "FROM registrations")
+        self.assertEqual(row, [(None, None, 0, 0)])
+        # Four numbers, a repeated one, a refused one: nothing changes.
+        for args, words in (
+                (["+15551234567", "+15557654321", "+15550001111",
+                  "+15550002222"], "usage"),
+                (["+15551234567", "+1 555 123 4567"], "given twice"),
+                (["+15551234567", "+33 1 23 45 67 89"],
+                 "allowed_prefixes")):
+            with self.subTest(args=args):
+                r = self.ctl("register", "bob@localhost", *args)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn(words, (r.stdout + r.stderr).lower()
+                              if words == "usage" else r.stderr)
+                self.assertEqual(self.query(
+                    "SELECT phone2 FROM registrations"), [(None,)])
+
     def test_register_refused(self):
         cases = [
             # (jid, phone, words the message must contain)
