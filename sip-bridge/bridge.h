@@ -9,9 +9,10 @@
  * and tag list), call.c (one call's life: outcome, prompts, keys, events),
  * rtp.c (ports, sockets, G.711), media.c (the one 20 ms clock, a thread
  * that sends every call's packets), jitter.c (the receive jitter buffer),
- * sdp.c (offer and answer), sdes.c and call_srtp.c (SRTP), prompts.c (the texts), dbw.c (the thread that
- * does the queue's writes), presence*.c and pidf.c (SIP presence,
- * docs/presence.md: one file per SIP usage, presence_internal.h).
+ * sdp.c (offer and answer), sdes.c and call_srtp.c (SRTP), prompts.c (the
+ * texts), dbw.c (the thread that does the queue's writes), presence*.c and
+ * pidf.c (SIP presence, docs/presence.md: one file per SIP usage,
+ * presence_internal.h).
  */
 #ifndef RB_SIP_BRIDGE_H
 #define RB_SIP_BRIDGE_H
@@ -37,6 +38,7 @@ struct call;
 #include "config.h"
 #include "gate.h"
 #include "queue.h"
+#include "rtp.h"
 #include "sdp_nego.h"
 
 struct tts_worker;
@@ -50,8 +52,6 @@ struct media;
 struct media_stream;
 struct monitor;
 
-/* An outgoing RTP packet's payload: 20 ms of G.711. */
-#define RTP_PAYLOAD 160
 typedef struct tone_gen_state_s tone_gen_state_t;
 
 /* RTP ports handed out in even/odd pairs from [sip] rtp_port_min..max. */
@@ -111,27 +111,14 @@ struct call {
 
 	nua_handle_t *nh;
 	bool invited, answered, auth_tried, bye_sent, cancelled;
-	bool progressed; /* a provisional response came (1xx, nua_r_invite) */
-	int64_t start_ms, answer_ms;
+	bool progressed;  /* a provisional response came (1xx, nua_r_invite) */
 	char reason[128]; /* the outcome in words, "" while unknown */
-	enum queue_job_state final_state;
 
 	struct sdp_answer ans;
-	int rtp_port;
-	int fd;
-	bool media;                  /* paced by the media clock (answered) */
-	struct media_stream *stream; /* what the clock's thread sends */
-	bool bye_when_played;        /* the last words are still queued */
-	struct sockaddr_in peer;     /* where RTP goes, from the answer */
-	uint16_t seq;
-	uint32_t ts, ssrc;
-	int64_t held_ms;      /* when sending last stopped (hold) */
-	uint64_t sdp_version; /* our o= version; the session id is job's */
-	char sdp_last[1024];  /* the SDP we sent last */
+	struct rtp_stream *rtp; /* rtp.c's, from the claim to call_free */
+	uint64_t sdp_version;   /* our o= version; the session id is job's */
+	char sdp_last[1024];    /* the SDP we sent last */
 	su_timer_t *ring_timer, *cap_timer, *key_timer;
-	uint64_t rx_packets, rx_dropped;
-	unsigned rx_logged; /* drop kinds already logged (rtp.c) */
-	struct jitter *jb;  /* received audio, from the answer to rtp_close */
 	/* SRTP (call_srtp.c): the keys we offered; the context once the
 	 * answer took one (NULL: plain RTP). */
 	struct sdes_crypto srtp_offered[CALL_SRTP_OFFERED];
@@ -140,7 +127,6 @@ struct call {
 	struct dtmf_keys *keys;
 	struct recorder *rec;
 	tone_gen_state_t *tone;
-	int beep_left;
 
 	enum call_phase phase;
 	struct piece play[PLAY_MAX];
@@ -189,6 +175,7 @@ struct bridge {
 	struct monitor *monitor;
 	su_timer_t *watchdog_timer;
 	struct ports ports;
+	struct rtp_stream *rtp; /* rtp.c's open streams */
 	struct call *calls;
 	int n_calls;
 	bool stopping, shutdown_sent;
@@ -201,7 +188,6 @@ struct bridge {
 	char local_ip[64];
 	uint64_t next_tts_id;
 	struct render_stats render;
-	int exit_status;
 };
 
 /* main.c */
@@ -266,43 +252,41 @@ int call_srtp_reoffer(struct call *c, struct sdp_answer *o,
 /* Logs the call's refused packets and frees the context and keys. */
 void call_srtp_close(struct call *c);
 
-/* media.c: the clock that paces and drains every call's RTP. */
+/* media.c: the clock that paces and drains every call's RTP (rtp.c's
+ * streams; rtp.h). */
 int media_new(struct bridge *b);
 /* Stops the clock's thread and logs the run's send-lateness totals. */
 void media_free(struct bridge *b);
-/* The call's stream joins the clock (c->fd, c->peer set); 0 or -errno. */
-int media_stream_add(struct call *c);
-/* It leaves it, before its socket closes; NULL-safe. */
-void media_stream_remove(struct call *c);
-/* BYE once the packets already prepared have been sent (the end of the
- * last prompt is still in the clock's ring), or now without a stream. */
-void media_bye_when_played(struct call *c);
+/* What the clock's thread sends for one stream: its socket, peer and the
+ * header's fields, which are the thread's while the stream is added. */
+struct media_stream_params {
+	int fd;
+	struct sockaddr_in peer;
+	struct sdes
+	    *srtp; /* the call's, or NULL: the thread protects with it */
+	uint8_t pt, silence;
+	uint16_t seq;
+	uint32_t ts, ssrc;
+};
+/* A stream joins the clock (rtp.c); *OUT until media_stream_remove. 0 or
+ * -errno. */
+int media_stream_add(struct media *m, const struct media_stream_params *p,
+                     struct media_stream **out);
+/* It leaves it (before its socket closes) and frees S; *SEQ and *TS get
+ * the header's fields, to go on from after a hold. */
+void media_stream_remove(struct media *m, struct media_stream *s, uint16_t *seq,
+                         uint32_t *ts);
+/* Tops S's ring up: PRODUCE fills one payload and returns false when no
+ * more should follow (the call is over). */
+void media_stream_fill(struct media_stream *s,
+                       bool (*produce)(void *arg, uint8_t *payload), void *arg);
+/* Every packet prepared has been sent. */
+bool media_stream_sent(const struct media_stream *s);
+/* No silence fill-ins once the ring is empty: the last words are queued. */
+void media_stream_close(struct media_stream *s);
 /* A call's socket opened or closed: the loop wants ticks while any is. */
 void media_socket_open(struct bridge *b, bool open);
 
-/* rtp.c */
-int rtp_open(struct call *c);
-void rtp_close(struct call *c);
-/* Starts pacing the outgoing stream (the answer is in c->ans). */
-int rtp_start(struct call *c);
-/* After an offer in the call (c->ans now holds it): sends to its address
- * and codec when SEND, stops sending (the prompt waits where it was) when
- * not; CHANGED when the address, port or codec did. 0 or -errno. */
-int rtp_follow(struct call *c, bool send, bool changed);
-/* The call's next 20 ms as G.711 (call_next_frame); media.c adds the
- * header (sequence, timestamp and SSRC from c->seq, c->ts, c->ssrc). */
-void rtp_produce(struct call *c, uint8_t payload[RTP_PAYLOAD]);
-/* The negotiated codec's silence byte. */
-uint8_t rtp_silence(const struct call *c);
-/* Reads what the socket holds (into the jitter buffer, or events). */
-void rtp_receive(struct call *c, int64_t now_ms);
-/* 20 ms out of the jitter buffer into call_rx_audio(). */
-void rtp_play_received(struct call *c);
-/* Fills 160 samples of what the call says now (call.c). */
-void call_next_frame(struct call *c, int16_t *pcm);
-/* Received audio, decoded and out of the jitter buffer (at most 20 ms a
- * call), and events as they arrive (call.c). */
-void call_rx_audio(struct call *c, const int16_t *pcm, size_t n);
 /* A key the signalling carried (SIP INFO) into the call's key stream; KEY
  * 0 only asks whether the call takes keys. 0, or -ENOTCONN when the call
  * is not answered or is over, -EINVAL for a KEY not in DTMF_KEYS. */
@@ -316,7 +300,5 @@ int call_rx_signal_key(struct call *c, char key);
  */
 int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
                   size_t outlen);
-void call_rx_event(struct call *c, const uint8_t *p, size_t len, uint32_t ts,
-                   uint16_t seq);
 
 #endif

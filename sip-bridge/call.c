@@ -315,7 +315,7 @@ static void on_list_end(struct call *c)
 		if (c->job->kind == QUEUE_JOB_VERIFY) {
 			/* The code was read twice: nothing more to say. */
 			c->phase = PHASE_ENDED;
-			media_bye_when_played(c);
+			rtp_stream_drain(c->rtp);
 			return;
 		}
 		/* Messages that joined during the call are read next; the
@@ -335,15 +335,16 @@ static void on_list_end(struct call *c)
 		return;
 	case PHASE_CLOSING:
 		c->phase = PHASE_ENDED;
-		media_bye_when_played(c);
+		rtp_stream_drain(c->rtp);
 		return;
 	default:
 		return;
 	}
 }
 
-void call_next_frame(struct call *c, int16_t *pcm)
+static void call_next_frame(void *arg, int16_t *pcm)
 {
+	struct call *c = arg;
 	size_t o = 0;
 	while (o < FRAME && c->cur < c->n_play) {
 		struct piece *p = &c->play[c->cur];
@@ -579,9 +580,11 @@ static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 	}
 }
 
-void call_rx_event(struct call *c, const uint8_t *p, size_t len, uint32_t ts,
-                   uint16_t seq)
+static void call_rx_event(void *arg, const uint8_t *p, size_t len, uint32_t ts,
+                          uint16_t seq)
 {
+	struct call *c = arg;
+
 	if (c->keys && c->phase != PHASE_ENDED)
 		dtmf_keys_event(c->keys, p, len, ts, seq, mono_ms());
 }
@@ -623,13 +626,13 @@ int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
 		return -EPROTO;
 	srtp.savp = o.savp;
 	srtp.n = key.suite != SDES_SUITE_NONE;
-	n = sdp_reply_build(out, outlen, b->local_ip, c->rtp_port,
+	n = sdp_reply_build(out, outlen, b->local_ip, rtp_stream_port(c->rtp),
 	                    (uint64_t)c->job->id, c->sdp_version, &o, &srtp);
 	if (n > 0 && strcmp(out, c->sdp_last)) {
 		/* RFC 3264 8: the version goes up when our SDP changes. */
-		n = sdp_reply_build(out, outlen, b->local_ip, c->rtp_port,
-		                    (uint64_t)c->job->id, ++c->sdp_version, &o,
-		                    &srtp);
+		n = sdp_reply_build(
+		    out, outlen, b->local_ip, rtp_stream_port(c->rtp),
+		    (uint64_t)c->job->id, ++c->sdp_version, &o, &srtp);
 	}
 	sdes_crypto_clear(&key);
 	if (n < 0 || (size_t)n >= sizeof(c->sdp_last))
@@ -643,7 +646,7 @@ int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
 	         sdp_codec_name(o.codec), o.addr, o.port);
 	o.ptime = c->ans.ptime;
 	c->ans = o;
-	err = rtp_follow(c, send, changed);
+	err = rtp_stream_follow(c->rtp, &c->ans, send, changed);
 	if (err) {
 		set_reason(c, "media failed");
 		c->phase = PHASE_ENDED;
@@ -652,8 +655,10 @@ int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
 	return n;
 }
 
-void call_rx_audio(struct call *c, const int16_t *pcm, size_t n)
+static void call_rx_audio(void *arg, const int16_t *pcm, size_t n)
 {
+	struct call *c = arg;
+
 	if (c->phase == PHASE_ENDED)
 		return;
 	if (c->keys)
@@ -883,7 +888,9 @@ static void call_free(struct call *c)
 			break;
 		}
 	}
-	rtp_close(c);
+	rtp_stream_free(c->rtp);
+	/* After the stream left the media thread, which protects with it. */
+	call_srtp_close(c);
 	su_timer_destroy(c->ring_timer);
 	su_timer_destroy(c->cap_timer);
 	su_timer_destroy(c->key_timer);
@@ -1103,7 +1110,7 @@ void call_on_failure(struct call *c, int status, const char *phrase)
 void call_on_answer(struct call *c, const char *sdp, size_t len)
 {
 	struct bridge *b = c->b;
-	char d[16], why[96];
+	char why[96];
 	const char *srtp_why = NULL;
 	int err;
 
@@ -1138,12 +1145,10 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 		return;
 	}
 	c->answered = true;
-	c->answer_ms = bridge_now_ms();
 	log_info(TAG, "job %lld: answered, %s, RTP to %s:%d",
 	         (long long)c->job->id, sdp_codec_name(c->ans.codec),
 	         c->ans.addr, c->ans.port);
 	event(c, QUEUE_EV_ANSWERED, sdp_codec_name(c->ans.codec));
-	(void)d;
 	su_timer_set(c->cap_timer, on_cap, c);
 	if (content_ready(c)) {
 		play_content(c);
@@ -1155,7 +1160,7 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 			c->phase = PHASE_CLOSING;
 		}
 	}
-	if (rtp_start(c)) {
+	if (rtp_stream_start(c->rtp, &c->ans, c->srtp)) {
 		set_reason(c, "media failed");
 		c->phase = PHASE_ENDED;
 		ua_bye(c);
@@ -1173,6 +1178,27 @@ void call_hangup(struct call *c, const char *reason)
 		ua_cancel(c);
 	}
 }
+
+static bool call_live(void *arg)
+{
+	const struct call *c = arg;
+
+	return c->phase != PHASE_ENDED;
+}
+
+/* The last words have been sent. */
+static void call_drained(void *arg)
+{
+	ua_bye(arg);
+}
+
+static const struct rtp_stream_ops call_rtp_ops = {
+    .next_frame = call_next_frame,
+    .rx_audio = call_rx_audio,
+    .rx_event = call_rx_event,
+    .live = call_live,
+    .drained = call_drained,
+};
 
 /* Where to send the INVITE: the URI itself, or the number at the trunk. */
 static int target(const struct config *cfg, const char *dest, char *out,
@@ -1209,8 +1235,6 @@ int call_start(struct bridge *b, struct queue_job *job)
 	c->b = b;
 	c->serial = ++b->next_call_serial;
 	c->job = job;
-	c->fd = -1;
-	c->start_ms = bridge_now_ms();
 	gate_init(&c->gate,
 	          job->kind == QUEUE_JOB_MESSAGE &&
 	              (job->gate == QUEUE_GATE_ON ||
@@ -1245,7 +1269,7 @@ int call_start(struct bridge *b, struct queue_job *job)
 		set_reason(c, "out of memory");
 		goto fail;
 	}
-	err = rtp_open(c);
+	err = rtp_stream_new(&c->rtp, b, (long long)job->id, &call_rtp_ops, c);
 	if (err) {
 		log_warn(TAG, "job %lld: no RTP port: %s", (long long)job->id,
 		         strerror(-err));
@@ -1254,8 +1278,9 @@ int call_start(struct bridge *b, struct queue_job *job)
 	}
 	c->sdp_version = (uint64_t)job->id;
 	if (call_srtp_offer(c, &srtp) ||
-	    sdp_offer_build(sdp, sizeof(sdp), b->local_ip, c->rtp_port,
-	                    (uint64_t)job->id, srtp.n ? &srtp : NULL) < 0 ||
+	    sdp_offer_build(sdp, sizeof(sdp), b->local_ip,
+	                    rtp_stream_port(c->rtp), (uint64_t)job->id,
+	                    srtp.n ? &srtp : NULL) < 0 ||
 	    ua_invite(c, to, sdp)) {
 		set_reason(c, "cannot send the INVITE");
 		goto fail;

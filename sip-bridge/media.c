@@ -13,8 +13,8 @@
  * (the RTP header is the thread's: should the loop fall behind past the
  * ring, the phone gets 20 ms of silence on time, counted, rather than late
  * audio); every fourth tick raises an eventfd registered in su_root. The
- * loop wakes once for all calls: it refills every ring up to MEDIA_AHEAD
- * packets (call_next_frame and G.711 through rtp_produce), reads what every
+ * loop wakes once for all calls (rtp_tick): it refills every ring up to
+ * MEDIA_AHEAD packets (each call's next 20 ms in G.711), reads what every
  * socket received (recvmmsg, a batch a system call) and feeds each call
  * 20 ms out of its jitter buffer. The loop can thus be busy for up to
  * (MEDIA_AHEAD - 1) * 20 ms (a burst of SIP, a recording being encoded,
@@ -50,6 +50,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "rtp.h"
 
 #define TAG "media"
 
@@ -314,37 +315,38 @@ static void *media_main(void *arg)
 
 /* ---- the loop ------------------------------------------------------------ */
 
-/* Tops the call's ring up to MEDIA_AHEAD packets. */
-static void stream_fill(struct call *c)
+void media_stream_fill(struct media_stream *s,
+                       bool (*produce)(void *arg, uint8_t *payload), void *arg)
 {
-	struct media_stream *s = c->stream;
 	unsigned head = atomic_load_explicit(&s->head, memory_order_relaxed);
 
-	if (c->bye_when_played) {
-		/* Nothing more to say: hang up when the ring is empty. */
-		if (head ==
-		    atomic_load_explicit(&s->tail, memory_order_acquire))
-			ua_bye(c);
-		return;
-	}
-	while (c->media &&
-	       head - atomic_load_explicit(&s->tail, memory_order_acquire) <
-	           MEDIA_AHEAD) {
-		rtp_produce(c, s->ring[head % RING]);
+	while (head - atomic_load_explicit(&s->tail, memory_order_acquire) <
+	       MEDIA_AHEAD) {
+		bool more = produce(arg, s->ring[head % RING]);
+
 		atomic_store_explicit(&s->head, ++head, memory_order_release);
-		if (c->phase == PHASE_ENDED)
+		if (!more)
 			break;
 	}
+}
+
+bool media_stream_sent(const struct media_stream *s)
+{
+	return atomic_load_explicit(&s->head, memory_order_relaxed) ==
+	       atomic_load_explicit(&s->tail, memory_order_acquire);
+}
+
+void media_stream_close(struct media_stream *s)
+{
+	atomic_store(&s->closing, true);
 }
 
 static int on_ticks(struct bridge *b, su_wait_t *w, void *arg)
 {
 	struct media *m = b->media;
 	struct media_stats done;
-	struct call *c, *next;
 	uint64_t ticks = 0;
-	int64_t now;
-	int frames, k;
+	int frames;
 	bool roll = false;
 
 	(void)w;
@@ -352,23 +354,7 @@ static int on_ticks(struct bridge *b, su_wait_t *w, void *arg)
 	if (read(m->efd, &ticks, sizeof(ticks)) != sizeof(ticks) || !ticks)
 		return 0;
 	frames = ticks > MEDIA_BURST ? MEDIA_BURST : (int)ticks;
-	for (c = b->calls; c; c = next) {
-		next = c->next;
-		if (c->media && c->stream)
-			stream_fill(c);
-	}
-	/* What arrived, and 20 ms a tick out of each jitter buffer into the
-	 * key detectors and the recorder. */
-	now = mono_ns() / 1000000;
-	for (c = b->calls; c; c = next) {
-		next = c->next;
-		if (c->fd < 0)
-			continue;
-		rtp_receive(c, now);
-		for (k = 0; k < frames && c->media && c->phase != PHASE_ENDED;
-		     k++)
-			rtp_play_received(c);
-	}
+	rtp_tick(b, frames, mono_ns() / 1000000);
 	pthread_mutex_lock(&m->lock);
 	if (m->done_ready) {
 		done = m->done;
@@ -383,34 +369,26 @@ static int on_ticks(struct bridge *b, su_wait_t *w, void *arg)
 	return 0;
 }
 
-void media_bye_when_played(struct call *c)
+int media_stream_add(struct media *m, const struct media_stream_params *p,
+                     struct media_stream **out)
 {
-	if (c->stream && c->media) {
-		c->bye_when_played = true;
-		atomic_store(&c->stream->closing, true);
-	} else
-		ua_bye(c);
-}
-
-int media_stream_add(struct call *c)
-{
-	struct media *m = c->b->media;
 	struct media_stream *s;
 	int err = 0;
 
+	*out = NULL;
 	if (!m)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->fd = c->fd;
-	s->peer = c->peer;
-	s->srtp = c->srtp;
-	s->pt = (uint8_t)c->ans.codec;
-	s->silence = rtp_silence(c);
-	s->seq = c->seq;
-	s->ts = c->ts;
-	s->ssrc = c->ssrc;
+	s->fd = p->fd;
+	s->peer = p->peer;
+	s->srtp = p->srtp;
+	s->pt = p->pt;
+	s->silence = p->silence;
+	s->seq = p->seq;
+	s->ts = p->ts;
+	s->ssrc = p->ssrc;
 	pthread_mutex_lock(&m->lock);
 	if (m->n == m->cap) {
 		int cap = m->cap ? 2 * m->cap : 64;
@@ -435,29 +413,21 @@ int media_stream_add(struct call *c)
 		free(s);
 		return err;
 	}
-	c->stream = s;
-	/* The first packets go at the next tick. */
-	stream_fill(c);
+	*out = s;
 	return 0;
 }
 
-void media_stream_remove(struct call *c)
+void media_stream_remove(struct media *m, struct media_stream *s, uint16_t *seq,
+                         uint32_t *ts)
 {
-	struct media *m = c->b->media;
-	struct media_stream *s = c->stream;
-
-	if (!s)
-		return;
 	pthread_mutex_lock(&m->lock);
 	m->streams[s->slot] = m->streams[--m->n];
 	m->streams[s->slot]->slot = s->slot;
 	pthread_mutex_unlock(&m->lock);
-	/* Out of the array, the header's fields are ours again: a stream
-	 * added later (after a hold) goes on from them. */
-	c->seq = s->seq;
-	c->ts = s->ts;
+	/* Out of the array, the header's fields are the caller's again. */
+	*seq = s->seq;
+	*ts = s->ts;
 	free(s);
-	c->stream = NULL;
 }
 
 void media_socket_open(struct bridge *b, bool open)
