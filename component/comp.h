@@ -98,6 +98,15 @@ struct comp {
 	GPtrArray *missed_parked; /* archive ends read, decided at settle */
 };
 
+/* ---- comp.c: setting up and tearing down ---- */
+/* Fills C (zeroed by the caller) for CFG, which must outlive it: opens the
+ * queue, starts the writer thread and, when configured, the HTTP listener.
+ * Block signals first (threads inherit the mask). Returns 0 or a negative
+ * errno value after logging why; comp_fini() frees what was set up either
+ * way. */
+int comp_init(struct comp *c, struct config *cfg);
+void comp_fini(struct comp *c);
+
 /* ---- status.c: the status row ringbridgectl check reads ---- */
 /* How often the row is rewritten while the component runs; check takes a
  * row older than three of these for a component that is not running. */

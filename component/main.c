@@ -1,28 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ringbridge-component: the XMPP side of ringbridge, an XEP-0114 component.
- * main() loads and validates the configuration, opens the queue, starts
- * the writer thread and runs the event loop of session.c until SIGTERM or
- * a fatal configuration error (exit status 78, EX_CONFIG).
+ * main() loads and validates the configuration, sets up the component
+ * (comp.c: the queue, the writer thread, the listeners) and runs the event loop
+ * of session.c until SIGTERM or a fatal configuration error (exit status 78,
+ * EX_CONFIG).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/random.h>
 
 #include "cli.h"
 #include "comp.h"
 #include "config.h"
-#include "http.h"
 #include "log.h"
-#include "monitor.h"
-#include "outcome.h"
-#include "presence.h"
-#include "statuspage.h"
-#include "store.h"
-#include "upload.h"
 
 static void usage(FILE *f)
 {
@@ -30,131 +20,6 @@ static void usage(FILE *f)
 	           "[--version] [--help]\n"
 	           "The XMPP side of ringbridge: catches messages to offline "
 	           "users for the SIP bridge.\n");
-}
-
-static void strophe_log(void *userdata, xmpp_log_level_t level,
-                        const char *area, const char *msg)
-{
-	(void)userdata;
-	/* libstrophe's debug output includes every stanza: only at debug. */
-	if (level == XMPP_LEVEL_ERROR)
-		log_warn("strophe", "%s: %s", area, msg);
-	else if (level >= XMPP_LEVEL_WARN)
-		log_info("strophe", "%s: %s", area, msg);
-	else if (log_level_get() >= LOG_LEVEL_DEBUG && level >= XMPP_LEVEL_INFO)
-		log_debug("strophe", "%s: %s", area, msg);
-}
-
-static int comp_init(struct comp *c, struct config *cfg)
-{
-	static xmpp_log_t logger = {strophe_log, NULL};
-	unsigned char r[8];
-	int err;
-
-	c->cfg = cfg;
-	c->domain = cfg->xmpp.domain;
-	c->xmpp_fd = -1;
-	c->wake_fd = -1;
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		return -EIO;
-	for (size_t i = 0; i < sizeof(r); i++)
-		sprintf(c->run_id + 2 * i, "%02x", r[i]);
-	c->priv = g_new0(struct comp_privileges, cfg->xmpp.user_domains.n);
-	c->presence = comp_presence_new();
-	c->rows = comp_presence_rows_new();
-	c->gwpres = comp_gwpres_new();
-	c->push_enabled =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	c->push_stale = comp_push_stale_table_new();
-	c->pending_iqs = comp_pending_iq_table_new();
-	c->echoes =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	c->catch_order = g_queue_new();
-	c->names =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	err = queue_password_file_set(cfg->queue.password_file);
-	if (!err)
-		err = queue_open(&c->q, cfg->queue.url);
-	if (err) {
-		/* Not the URL: it may hold a password (the queue logged
-		 * where it failed). */
-		log_err("main", "cannot open the queue ([queue] url): %s",
-		        strerror(-err));
-		return err;
-	}
-	err = queue_wake_listen(
-	    c->q, QUEUE_CH_REGISTRATIONS | QUEUE_CH_EVENTS | QUEUE_CH_PRESENCE,
-	    &c->wake_fd);
-	if (err)
-		log_warn("main",
-		         "no wake-ups from the queue (%s): registrations made "
-		         "with ringbridgectl are noticed within a minute",
-		         strerror(-err));
-	err = store_new(&c->store, c, cfg->queue.url);
-	if (err) {
-		log_err("main", "cannot start the writer thread: %s",
-		        strerror(-err));
-		return err;
-	}
-	err = comp_outcomes_new(&c->outcomes, c);
-	if (!err)
-		err = upload_new(&c->uploader, c);
-	if (!err)
-		err = comp_monitor_new(&c->monitor, cfg);
-	if (err)
-		return err;
-	if (cfg->http.listen && *cfg->http.listen) {
-		err = http_server_new(&c->http, cfg);
-		if (err) {
-			log_err("main", "cannot serve voice replies on %s: %s",
-			        cfg->http.listen, strerror(-err));
-			return err;
-		}
-		http_server_metrics_serve(c->http,
-		                          comp_monitor_registry(c->monitor));
-	}
-	err = statuspage_new(&c->statuspage, cfg);
-	if (err)
-		return err;
-	if (c->statuspage && !c->http)
-		log_warn("main", "[http] admin_password_file is set but [http] "
-		                 "listen is not: no /status page");
-	http_server_status_serve(c->http, c->statuspage);
-	xmpp_initialize();
-	c->ctx = xmpp_ctx_new(NULL, &logger);
-	return c->ctx ? 0 : -ENOMEM;
-}
-
-static void comp_fini(struct comp *c)
-{
-	store_free(c->store);
-	comp_outcomes_free(c->outcomes);
-	upload_free(c->uploader);
-	http_server_free(c->http);
-	statuspage_free(c->statuspage);
-	comp_monitor_free(c->monitor);
-	if (c->ctx) {
-		xmpp_ctx_free(c->ctx);
-		xmpp_shutdown();
-	}
-	if (c->pending_iqs)
-		g_hash_table_destroy(c->pending_iqs);
-	if (c->push_enabled)
-		g_hash_table_destroy(c->push_enabled);
-	if (c->push_stale)
-		g_hash_table_destroy(c->push_stale);
-	if (c->echoes)
-		g_hash_table_destroy(c->echoes);
-	if (c->names)
-		g_hash_table_destroy(c->names);
-	if (c->catch_order)
-		g_queue_free(c->catch_order);
-	comp_missed_reset(c);
-	comp_presence_free(c->presence);
-	comp_presence_rows_free(c->rows);
-	comp_gwpres_free(c->gwpres);
-	queue_close(c->q);
-	g_free(c->priv);
 }
 
 int main(int argc, char **argv)
