@@ -33,12 +33,31 @@ struct config *fuzz_config_load(const char *text)
 	return cfg;
 }
 
+/* Says why TEXT does not load: fuzz_config_load() stays silent, since the
+ * INI harness feeds it garbage by the million. */
+static void fuzz_config_why(const char *text)
+{
+	char path[64], err[512];
+	struct config *cfg = NULL;
+	int fd = memfd_create("rb-fuzz-config", MFD_CLOEXEC);
+
+	if (fd < 0 || write(fd, text, strlen(text)) < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (config_load(&cfg, path, err, sizeof(err)))
+		fprintf(stderr, "fuzz: the harness's configuration: %s\n", err);
+	config_free(cfg);
+	close(fd);
+}
+
 struct config *fuzz_config_once(struct config **cfg, const char *text)
 {
 	if (!*cfg)
 		*cfg = fuzz_config_load(text);
-	if (!*cfg)
+	if (!*cfg) {
+		fuzz_config_why(text);
 		abort();
+	}
 	return *cfg;
 }
 
