@@ -202,6 +202,9 @@ void bridge_tts_done(uint64_t id, int err, int16_t *pcm, size_t n, void *arg);
 /* ua.c */
 /* sofia-sip's diagnostics into our log ("sofia"); before su_init(). */
 void ua_log_redirect(void);
+/* True when sofia refused a TLS peer's certificate (or the handshake) in
+ * the last moment: what a transport failure of an INVITE then means. */
+bool ua_tls_refused_recently(void);
 int ua_start(struct bridge *b);
 /* A digest challenge (401/407 in SIP) to a request on NH, answered with
  * [sip] username and password: NONE when SIP is no challenge or there are
@@ -226,6 +229,11 @@ int call_start(struct bridge *b, struct queue_job *job);
 void call_on_progress(struct call *c, int status);
 void call_on_answer(struct call *c, const char *sdp, size_t len);
 void call_on_failure(struct call *c, int status, const char *phrase);
+/* A 503 to the INVITE: the callee's, or nta's own when the transport
+ * failed before any reply; over TLS, with sofia refusing the peer's
+ * certificate a moment before, the certificate (chain or name), which
+ * sofia's own log line names. */
+void call_on_unavailable(struct call *c, const char *phrase);
 void call_on_terminated(struct call *c);
 void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n);
 /* The speech worker has room again: renders that found it full go now. */

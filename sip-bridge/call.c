@@ -853,9 +853,9 @@ static void on_ring_timeout(struct bridge *b, su_timer_t *t, void *arg)
 		return;
 	log_info(TAG, "job %lld: no answer within %d s", (long long)c->job->id,
 	         c->b->cfg->sip.ring_timeout);
-	/* nua does not tell a request that its TLS connection was dropped
-	 * for the peer's certificate: the INVITE waits for sofia's 32 s
-	 * timeout, and only sofia's own log line says why. */
+	/* A refused certificate ends the INVITE at once (ua.c's
+	 * TPTAG_SDWN_ERROR, call_on_unavailable); a TLS peer that
+	 * takes the connection and then stalls the handshake gets here. */
 	if (!c->progressed && config_sip_tls(c->b->cfg))
 		log_warn(TAG,
 		         "job %lld: not even a ringing from the peer over TLS: "
@@ -1105,6 +1105,25 @@ void call_on_failure(struct call *c, int status, const char *phrase)
 		break;
 	}
 	set_reason(c, r);
+}
+
+void call_on_unavailable(struct call *c, const char *phrase)
+{
+	/* nua hands nta's own 503 over like a callee's (a status line, no
+	 * sign of where it came from): a peer that rang sent it itself. */
+	if (c->progressed || !config_sip_tls(c->b->cfg) ||
+	    !ua_tls_refused_recently()) {
+		call_on_failure(c, 503, phrase);
+		return;
+	}
+	log_warn(TAG,
+	         "job %lld: the callee's TLS certificate was refused (sofia's "
+	         "line just before says why): it must chain to [sip] "
+	         "tls_dir's cafile.pem and name the host dialled",
+	         (long long)c->job->id);
+	set_reason(c, "TLS certificate refused");
+	/* The same certificate will be shown next time. */
+	c->no_retry = true;
 }
 
 void call_on_answer(struct call *c, const char *sdp, size_t len)

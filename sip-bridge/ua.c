@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "bridge.h"
+#include "clock.h"
 #include "info.h"
 #include "log.h"
 #include "presence.h"
@@ -42,6 +43,10 @@
  */
 static char sofia_line[512];
 static size_t sofia_len;
+/* When sofia last refused a TLS peer (a name that does not match, a
+ * handshake that failed on the chain): 0 never. Its transport reports
+ * the dropped connection to the INVITE without saying why. */
+static int64_t sofia_tls_refused_ms;
 
 static void ua_sofia_log(void *stream, const char *fmt, va_list ap)
 {
@@ -66,6 +71,9 @@ static void ua_sofia_log(void *stream, const char *fmt, va_list ap)
 	for (i = 0; i < sofia_len; i++)
 		if (sofia_line[i] == '\n' || sofia_line[i] == '\t')
 			sofia_line[i] = ' ';
+	if (strstr(sofia_line, "Peer Subject Mismatch") ||
+	    strstr(sofia_line, "TLS setup failed"))
+		sofia_tls_refused_ms = clock_mono_ms();
 	quiet = strstr(sofia_line, "received garbage") ||
 	        strstr(sofia_line, "Bad message");
 	if (quiet)
@@ -78,6 +86,14 @@ static void ua_sofia_log(void *stream, const char *fmt, va_list ap)
 void ua_log_redirect(void)
 {
 	su_log_redirect(NULL, ua_sofia_log, NULL);
+}
+
+bool ua_tls_refused_recently(void)
+{
+	/* The refusal and the INVITE's 503 come one loop turn apart; 2 s
+	 * is far more than that and far less than a second attempt. */
+	return sofia_tls_refused_ms &&
+	       clock_mono_ms() - sofia_tls_refused_ms < 2000;
 }
 
 enum ua_auth ua_auth_answer(struct bridge *b, nua_handle_t *nh, int status,
@@ -140,7 +156,11 @@ static void on_r_invite(struct call *c, nua_handle_t *nh, int status,
 		         (long long)c->job->id, status);
 		return;
 	}
-	call_on_failure(c, status, phrase);
+	if (status == 503)
+		/* Also what nta answers itself when the transport fails. */
+		call_on_unavailable(c, phrase);
+	else
+		call_on_failure(c, status, phrase);
 	/* A challenge not answered (again, or no credentials) leaves nua's
 	 * call waiting for nua_authenticate(): the INVITE is complete, so
 	 * the call ends here. */
@@ -368,6 +388,12 @@ int ua_start(struct bridge *b)
 	    TAG_IF(*tls_dir,
 	           TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_SUBJECTS_OUT)),
 	    TAG_IF(*tls_dir, TPTAG_TLS_VERIFY_DEPTH(4)),
+	    /* A refused certificate makes sofia close the connection and
+	     * drop the INVITE queued on it without a word, so the call
+	     * waited for the 32 s transaction timeout. With SDWN_ERROR the
+	     * close is reported to the pending request, which nta ends at
+	     * once with its own 503 (call_on_unavailable). */
+	    TAG_IF(*tls_dir, TPTAG_SDWN_ERROR(1)),
 	    TAG_IF(proxy && *proxy, NUTAG_PROXY(proxy)), NUTAG_MEDIA_ENABLE(0),
 	    NUTAG_AUTOACK(1), NUTAG_AUTOANSWER(0),
 	    /* RFC 5626 3.5.1: a CRLF CRLF ping on TCP is answered CRLF. */
