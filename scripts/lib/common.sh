@@ -15,6 +15,8 @@ RB_PEER_PACKAGES="prosody prosody-modules ejabberd sip-tester python3-slixmpp
 	docker-compose systemd prometheus chromium postgresql python3-psycopg2
 	lua5.4 liblua5.4-dev libidn2-dev lua-socket lua-expat lua-filesystem lua-sec
 	baresip-core openssl"
+# scripts/fuzz: clang with libFuzzer, and GNU time for the CPU seconds.
+RB_FUZZ_PACKAGES="clang libclang-rt-14-dev time"
 # Only for scripts/valgrind (the memcheck integration run).
 RB_VALGRIND_PACKAGES="valgrind"
 
@@ -78,4 +80,19 @@ rb_build() {
 	cmake -S "$RB_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" \
 		>/dev/null
 	cmake --build "$dir" -j"$(nproc)" -- --no-print-directory
+}
+
+# True when clang links a libFuzzer program here (scripts/test runs the
+# short fuzz runs only then, and says so when it cannot).
+rb_libfuzzer_available() {
+	local tmp rc
+	tmp=$(mktemp -d)
+	printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+		'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)' \
+		'{ (void)d; (void)n; return 0; }' >"$tmp/t.c"
+	clang -fsanitize=fuzzer "$tmp/t.c" -o "$tmp/t" >/dev/null 2>&1 &&
+		[ -x /usr/bin/time ]
+	rc=$?
+	rm -rf "$tmp"
+	return $rc
 }
