@@ -7,7 +7,8 @@
  *
  * Files: main.c (process, loop, claiming, shutdown), ua.c (every nua call
  * and tag list), call.c (one call's life: outcome, prompts, keys, events),
- * rtp.c (ports, sockets, G.711), media.c (the one 20 ms clock, a thread
+ * playlist.c (what a call plays, playlist.h), rtp.c (one stream object a
+ * call: ports, socket, G.711; rtp.h), media.c (the one 20 ms clock, a thread
  * that sends every call's packets), jitter.c (the receive jitter buffer),
  * sdp.c (offer and answer), sdes.c and call_srtp.c (SRTP), prompts.c (the
  * texts), dbw.c (the thread that does the queue's writes), presence*.c and
@@ -37,6 +38,7 @@ struct call;
 
 #include "config.h"
 #include "gate.h"
+#include "playlist.h"
 #include "queue.h"
 #include "rtp.h"
 #include "sdp_nego.h"
@@ -52,8 +54,6 @@ struct media;
 struct media_stream;
 struct monitor;
 
-typedef struct tone_gen_state_s tone_gen_state_t;
-
 /* RTP ports handed out in even/odd pairs from [sip] rtp_port_min..max. */
 struct ports {
 	int min, max;  /* even min, the last usable even port */
@@ -67,17 +67,6 @@ void ports_fini(struct ports *p);
 int ports_take(struct ports *p);
 void ports_give(struct ports *p, int port);
 
-/* What a call plays: a list of PCM pieces played one after another. */
-struct piece {
-	const int16_t *pcm; /* cached (not owned) or owned */
-	int16_t *owned;
-	size_t n;
-	int heard_seq; /* > 0: HEARD this message seq when it ends */
-	bool verify;   /* VERIFY_SPOKEN when it ends */
-	bool beep;     /* generated tone, not PCM */
-};
-
-#define PLAY_MAX 16
 /* a=crypto lines in our offer (call_srtp.c). */
 #define CALL_SRTP_OFFERED 2
 
@@ -126,12 +115,9 @@ struct call {
 
 	struct dtmf_keys *keys;
 	struct recorder *rec;
-	tone_gen_state_t *tone;
 
 	enum call_phase phase;
-	struct piece play[PLAY_MAX];
-	int n_play, cur;
-	size_t pos;
+	struct playlist play; /* what is said now (playlist.c) */
 	int menu_repeats;
 	int heard_seq; /* last seq reported HEARD */
 	int pending_seq;

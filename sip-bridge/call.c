@@ -31,15 +31,13 @@
 #include <string.h>
 #include <time.h>
 
-#include <spandsp/telephony.h>
-#include <spandsp/tone_generate.h>
-
 #include "bridge.h"
 #include "dbw.h"
 #include "dtmf.h"
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "playlist.h"
 #include "policy.h"
 #include "prompts.h"
 #include "recorder.h"
@@ -50,8 +48,6 @@
 #define TAG "call"
 
 #define FRAME 160
-/* The beep before recording: 1 kHz for 300 ms. */
-#define BEEP_SAMPLES 2400
 
 static int64_t mono_ms(void)
 {
@@ -104,13 +100,7 @@ static void set_reason(struct call *c, const char *r)
 
 static void play_clear(struct call *c)
 {
-	int i;
-
-	for (i = 0; i < c->n_play; i++)
-		free(c->play[i].owned);
-	memset(c->play, 0, sizeof(c->play));
-	c->n_play = c->cur = 0;
-	c->pos = 0;
+	playlist_clear(&c->play);
 	/* Whatever was to follow a pending refresh or confirmation is
 	 * replaced by what the caller plays now. */
 	c->refreshing = false;
@@ -122,24 +112,11 @@ static void play_fixed(struct call *c, enum prompt_id id)
 	const int16_t *pcm;
 	size_t n;
 
-	if (c->n_play >= PLAY_MAX)
-		return;
 	if (tts_cache_get(c->b->cache, prompt_text(id), &pcm, &n)) {
 		log_warn(TAG, "phrase %d is not cached", (int)id);
 		return;
 	}
-	c->play[c->n_play].pcm = pcm;
-	c->play[c->n_play].n = n;
-	c->n_play++;
-}
-
-static void play_beep(struct call *c)
-{
-	if (c->n_play >= PLAY_MAX)
-		return;
-	c->play[c->n_play].beep = true;
-	c->play[c->n_play].n = BEEP_SAMPLES;
-	c->n_play++;
+	playlist_add(&c->play, pcm, n, 0, false);
 }
 
 static void key_timer_stop(struct call *c)
@@ -155,15 +132,11 @@ static void play_messages(struct call *c)
 	key_timer_stop(c);
 	c->phase = PHASE_PLAYING;
 	c->msg_started = true;
-	c->play[0].pcm = c->msg_pcm;
-	c->play[0].n = c->msg_n;
 	if (c->job->kind == QUEUE_JOB_VERIFY) {
-		c->play[0].verify = true;
-		c->n_play = 1;
+		playlist_add(&c->play, c->msg_pcm, c->msg_n, 0, true);
 		return;
 	}
-	c->play[0].heard_seq = c->rendered_seq;
-	c->n_play = 1;
+	playlist_add(&c->play, c->msg_pcm, c->msg_n, c->rendered_seq, false);
 	play_fixed(c, PROMPT_MENU);
 }
 
@@ -173,9 +146,7 @@ static void play_gate(struct call *c)
 	play_clear(c);
 	key_timer_stop(c);
 	c->phase = PHASE_GATE;
-	c->play[0].pcm = c->announce_pcm;
-	c->play[0].n = c->announce_n;
-	c->n_play = 1;
+	playlist_add(&c->play, c->announce_pcm, c->announce_n, 0, false);
 	play_fixed(c, PROMPT_GATE);
 }
 
@@ -342,48 +313,21 @@ static void on_list_end(struct call *c)
 	}
 }
 
+/* A piece of the playlist ended (playlist_end_cb). */
+static void on_played(void *arg, const struct piece *p, bool last)
+{
+	struct call *c = arg;
+
+	on_piece_end(c, p);
+	if (last)
+		on_list_end(c);
+}
+
 static void call_next_frame(void *arg, int16_t *pcm)
 {
 	struct call *c = arg;
-	size_t o = 0;
-	while (o < FRAME && c->cur < c->n_play) {
-		struct piece *p = &c->play[c->cur];
-		size_t k = p->n - c->pos;
+	size_t o = playlist_read(&c->play, pcm, FRAME, on_played, c);
 
-		if (k > FRAME - o)
-			k = FRAME - o;
-		if (p->beep) {
-			if (!c->tone) {
-				tone_gen_descriptor_t *d =
-				    tone_gen_descriptor_init(
-				        NULL, 1000, -10, 0, 0, 300, 0, 0, 0, 0);
-				c->tone = tone_gen_init(NULL, d);
-				tone_gen_descriptor_free(d);
-			}
-			if (!c->tone ||
-			    tone_gen(c->tone, pcm + o, (int)k) != (int)k)
-				memset(pcm + o, 0, k * sizeof(*pcm));
-		} else if (p->pcm) {
-			memcpy(pcm + o, p->pcm + c->pos, k * sizeof(*pcm));
-		} else {
-			memset(pcm + o, 0, k * sizeof(*pcm));
-		}
-		o += k;
-		c->pos += k;
-		if (c->pos >= p->n) {
-			struct piece done = *p;
-
-			if (p->beep && c->tone) {
-				tone_gen_free(c->tone);
-				c->tone = NULL;
-			}
-			c->cur++;
-			c->pos = 0;
-			on_piece_end(c, &done);
-			if (c->cur >= c->n_play)
-				on_list_end(c);
-		}
-	}
 	if (o < FRAME) {
 		memset(pcm + o, 0, (FRAME - o) * sizeof(*pcm));
 		if (c->awaiting_render)
@@ -496,7 +440,7 @@ static void start_recording(struct call *c)
 	c->phase = PHASE_PLAYING;
 	c->record_next = true;
 	play_fixed(c, PROMPT_RECORD);
-	play_beep(c);
+	playlist_add_beep(&c->play);
 }
 
 static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
@@ -912,8 +856,7 @@ static void call_free(struct call *c)
 	}
 	dtmf_keys_free(c->keys);
 	recorder_free(c->rec);
-	if (c->tone)
-		tone_gen_free(c->tone);
+	playlist_fini(&c->play);
 	free(c->msg_pcm);
 	free(c->announce_pcm);
 	queue_job_free(c->job);
@@ -1252,6 +1195,7 @@ int call_start(struct bridge *b, struct queue_job *job)
 		return -ENOMEM;
 	}
 	c->b = b;
+	playlist_init(&c->play);
 	c->serial = ++b->next_call_serial;
 	c->job = job;
 	gate_init(&c->gate,
