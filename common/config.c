@@ -1123,6 +1123,11 @@ static void config_check_all(struct config_parse *p)
 	}
 	if (*c->sip.tls_dir && tls_dir_check(p, c->sip.tls_dir))
 		return;
+	/* The SDES keys are only as private as the signalling: over TLS the
+	 * unset default is offer (an SRTP phone gets SRTP, a plain one still
+	 * works), over UDP/TCP it stays off (keys in clear buy nothing). */
+	if (!line_of(p, "sip", "srtp") && config_sip_tls(c))
+		p->cfg->sip.srtp = CONFIG_SRTP_OFFER;
 	if (c->presence.mode == CONFIG_PRESENCE_PUBLISH &&
 	    !*c->presence.server) {
 		config_err(p, line_of(p, "presence", "mode"), "presence",

@@ -577,6 +577,49 @@ static void test_misc(void)
 	config_free(c);
 }
 
+/* [sip] srtp's default follows the signalling: offer over TLS (the keys
+ * are then private), off otherwise; a value in the file always wins. */
+static void test_srtp_default(void)
+{
+	char dir[] = "/tmp/rb-test-tls-XXXXXX", f[128], text[512], err[256];
+	struct config *c = NULL;
+
+	CHECK(mkdtemp(dir) != NULL);
+	for (int i = 0; i < 2; i++) {
+		FILE *fp;
+
+		snprintf(f, sizeof(f), "%s/%s", dir,
+		         i ? "cafile.pem" : "agent.pem");
+		fp = fopen(f, "w");
+		CHECK(fp != NULL);
+		fclose(fp);
+	}
+	CHECK_INT(load("[sip]\n", &c, err, sizeof(err)), 0);
+	CHECK_INT(c ? (int)c->sip.srtp : -1, CONFIG_SRTP_OFF);
+	config_free(c);
+	snprintf(text, sizeof(text),
+	         "[sip]\nlisten = sips:127.0.0.1:5061\ntls_dir = %s\n", dir);
+	CHECK_INT(load(text, &c, err, sizeof(err)), 0);
+	CHECK_INT(c ? (int)c->sip.srtp : -1, CONFIG_SRTP_OFFER);
+	config_free(c);
+	snprintf(text, sizeof(text),
+	         "[sip]\nlisten = sip:127.0.0.1:5061;transport=tls\n"
+	         "tls_dir = %s\nsrtp = off\n",
+	         dir);
+	CHECK_INT(load(text, &c, err, sizeof(err)), 0);
+	CHECK_INT(c ? (int)c->sip.srtp : -1, CONFIG_SRTP_OFF);
+	config_free(c);
+	CHECK_INT(load("[sip]\nsrtp = require\n", &c, err, sizeof(err)), 0);
+	CHECK_INT(c ? (int)c->sip.srtp : -1, CONFIG_SRTP_REQUIRE);
+	config_free(c);
+	for (int i = 0; i < 2; i++) {
+		snprintf(f, sizeof(f), "%s/%s", dir,
+		         i ? "cafile.pem" : "agent.pem");
+		unlink(f);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -587,5 +630,6 @@ int main(void)
 	test_secrets();
 	test_secret_file();
 	test_misc();
+	test_srtp_default();
 	return check_exit("test_config");
 }
