@@ -44,7 +44,7 @@ struct call;
 #include "sdp_nego.h"
 
 struct tts_worker;
-struct tts_cache;
+struct voices;
 struct dbw;
 struct dtmf_keys;
 struct recorder;
@@ -155,8 +155,8 @@ struct bridge {
 	su_wait_t wake_wait, sig_wait, tts_wait, dbw_wait;
 	int wake_idx, sig_idx, tts_idx, dbw_idx;
 	struct tts_worker *tts;
-	struct tts_cache *cache;
-	struct media *media; /* the shared 20 ms clock */
+	struct voices *voices; /* per language: worker voice, cached phrases */
+	struct media *media;   /* the shared 20 ms clock */
 	/* Metrics and /metrics (monitor.h); systemd's watchdog pings. */
 	struct monitor *monitor;
 	su_timer_t *watchdog_timer;

@@ -44,6 +44,7 @@
 #include "retry.h"
 #include "tts_cache.h"
 #include "tts_worker.h"
+#include "voices.h"
 
 #define TAG "call"
 
@@ -109,10 +110,13 @@ static void play_clear(struct call *c)
 
 static void play_fixed(struct call *c, enum prompt_id id)
 {
+	const char *lang;
+	unsigned voice = voices_pick(c->b->voices, c->job->lang, &lang);
 	const int16_t *pcm;
 	size_t n;
 
-	if (tts_cache_get(c->b->cache, prompt_text(id), &pcm, &n)) {
+	if (tts_cache_get(voices_cache(c->b->voices, voice),
+	                  prompt_text(lang, id), &pcm, &n)) {
 		log_warn(TAG, "phrase %d is not cached", (int)id);
 		return;
 	}
@@ -623,20 +627,23 @@ static void submit_render(struct call *c)
 {
 	struct bridge *b = c->b;
 	char *text = NULL;
+	const char *lang;
+	unsigned voice = voices_pick(b->voices, c->job->lang, &lang);
 	int err, last = 0;
 	size_t i;
 
 	c->announcing = false;
 	if (c->job->kind == QUEUE_JOB_VERIFY) {
 		err = prompt_verify(
-		    c->job->verify_code ? c->job->verify_code : "", &text);
+		    lang, c->job->verify_code ? c->job->verify_code : "",
+		    &text);
 	} else if (c->gate.state == GATE_CLOSED && !c->announce_pcm) {
 		/* The gate's announcement first; the messages are rendered
 		 * next, while it plays. */
-		err = prompt_announce(c->job, &text);
+		err = prompt_announce(c->job, lang, &text);
 		c->announcing = true;
 	} else {
-		err = prompt_messages(c->job, c->rendered_seq,
+		err = prompt_messages(c->job, lang, c->rendered_seq,
 		                      b->cfg->tts.max_chars,
 		                      c->gate.state == GATE_OFF, &text);
 		for (i = 0; i < c->job->n_messages; i++)
@@ -657,7 +664,7 @@ static void submit_render(struct call *c)
 	/* Message texts are private: only at debug level. */
 	log_debug(TAG, "job %lld: saying \"%s\"", (long long)c->job->id, text);
 	c->tts_submitted_ns = metrics_now_ns();
-	err = tts_worker_submit(b->tts, c->tts_id, text);
+	err = tts_worker_submit_voice(b->tts, c->tts_id, voice, text);
 	free(text);
 	/* More calls rendering at once than the worker queues (a burst of
 	 * set-ups): this one waits for room, as the phone rings. */

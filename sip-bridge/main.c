@@ -35,6 +35,7 @@
 #include "tts.h"
 #include "tts_cache.h"
 #include "tts_worker.h"
+#include "voices.h"
 
 #define TAG "bridge"
 
@@ -356,8 +357,6 @@ static void raise_fd_limit(const struct bridge *b)
 
 static int setup(struct bridge *b)
 {
-	const char *const *texts;
-	size_t count;
 	char host[64] = "localhost";
 	int64_t watchdog_ms;
 	uint32_t r = 0;
@@ -376,23 +375,14 @@ static int setup(struct bridge *b)
 	if (err)
 		return err;
 
-	/* The TTS worker forks: before anything else starts threads. */
-	err = tts_worker_new(&b->tts, &tts_engine_flite, b->cfg->tts.voice,
-	                     (unsigned)b->cfg->tts.renderers);
-	if (err) {
-		log_err(TAG, "cannot start the speech worker: %s",
-		        strerror(-err));
-		return err;
-	}
-	err = tts_cache_new(&b->cache, TTS_CACHE_DEFAULT_BYTES);
+	/* The TTS worker forks: before anything else starts threads. It
+	 * speaks every language with a voice and renders their fixed
+	 * phrases. */
+	err = voices_new(&b->voices, &b->tts, b->cfg->tts.voice,
+	                 (unsigned)b->cfg->tts.renderers);
 	if (err)
 		return err;
-	texts = prompt_fixed_all(&count);
-	err = tts_cache_warm(b->cache, b->tts, texts, count);
-	if (err) {
-		log_err(TAG, "rendering the fixed phrases: %s", strerror(-err));
-		return err;
-	}
+	log_info(TAG, "speaking %u languages", voices_count(b->voices));
 
 	err = queue_password_file_set(b->cfg->queue.password_file);
 	if (!err)
@@ -558,7 +548,7 @@ static void teardown(struct bridge *b)
 		close(b->sig_fd);
 	ports_fini(&b->ports);
 	queue_close(b->q);
-	tts_cache_free(b->cache);
+	voices_free(b->voices);
 	tts_worker_free(b->tts);
 }
 

@@ -15,29 +15,35 @@
 #include <string.h>
 #include <time.h>
 
+#include "i18n.h"
 #include "prompts.h"
 #include "tts_text.h"
 #include "tz.h"
 
+/* The English texts, which are also the catalogs' message ids
+ * (po/ringbridge.pot is made from the N_() marks); prompt_text() looks up the
+ * call's language. */
 static const char *const fixed[PROMPT_COUNT] = {
-    [PROMPT_GREETING] = "Hello, this is ringbridge.",
-    [PROMPT_MENU] = "Press 1 to reply by chat, 2 if you will call back, 3 if "
-                    "you will get back later, 7 to record a voice reply, 0 "
-                    "to hear it again.",
-    [PROMPT_CONFIRM_1] = "Thank you. They will know you will reply by chat.",
-    [PROMPT_CONFIRM_2] = "Thank you. They will know you will call back.",
+    [PROMPT_GREETING] = N_("Hello, this is ringbridge."),
+    [PROMPT_MENU] = N_("Press 1 to reply by chat, 2 if you will call back, 3 "
+                       "if you will get back later, 7 to record a voice "
+                       "reply, 0 to hear it again."),
+    [PROMPT_CONFIRM_1] =
+        N_("Thank you. They will know you will reply by chat."),
+    [PROMPT_CONFIRM_2] = N_("Thank you. They will know you will call back."),
     [PROMPT_CONFIRM_3] =
-        "Thank you. They will know you will get back to them later.",
-    [PROMPT_RECORD] = "Record your reply after the tone. Press 8 when done.",
-    [PROMPT_REPLY_SENT] = "Your reply was sent. Goodbye.",
-    [PROMPT_NO_REPLY] = "Nothing was recorded. Goodbye.",
-    [PROMPT_GOODBYE] = "Goodbye.",
-    [PROMPT_GATE] = "Press any key to hear it.",
+        N_("Thank you. They will know you will get back to them later."),
+    [PROMPT_RECORD] =
+        N_("Record your reply after the tone. Press 8 when done."),
+    [PROMPT_REPLY_SENT] = N_("Your reply was sent. Goodbye."),
+    [PROMPT_NO_REPLY] = N_("Nothing was recorded. Goodbye."),
+    [PROMPT_GOODBYE] = N_("Goodbye."),
+    [PROMPT_GATE] = N_("Press any key to hear it."),
 };
 
-const char *prompt_text(enum prompt_id id)
+const char *prompt_text(const char *lang, enum prompt_id id)
 {
-	return (unsigned)id < PROMPT_COUNT ? fixed[id] : "";
+	return (unsigned)id < PROMPT_COUNT ? i18n_text(lang, fixed[id]) : "";
 }
 
 const char *const *prompt_fixed_all(size_t *count)
@@ -106,36 +112,68 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
-/* "At 2:05 PM you have a message from Alice Smith. ", from the first
- * message's received time in the callee's zone. */
-static void announce_add(struct sbuf *b, const struct queue_job *job,
-                         const struct queue_job_message *m, const char *name)
+/* Appends TEMPLATE translated into the job's language with its
+ * placeholders filled, then a space. */
+static void sb_say(struct sbuf *b, const char *lang, const char *template,
+                   const char *const *names, const char *const *values,
+                   size_t n)
 {
+	char *s = NULL;
+
+	if (b->oom)
+		return;
+	if (i18n_expand(i18n_text(lang, template), names, values, n, &s)) {
+		b->oom = true;
+		return;
+	}
+	/* A sentence that starts with the time ("at 2:05 PM you ...") gets its
+	 * capital; the voices do not need one, the logs read better. */
+	if (s[0] >= 'a' && s[0] <= 'z')
+		s[0] = (char)(s[0] - 'a' + 'A');
+	sb_add(b, "%s ", s);
+	free(s);
+}
+
+/* "At 2:05 PM you have a message from Alice Smith. ", from the first
+ * message's received time in the callee's zone, said in the callee's
+ * language (i18n_time_say). */
+static void announce_add(struct sbuf *b, const struct queue_job *job,
+                         const char *lang, const struct queue_job_message *m,
+                         const char *name)
+{
+	static const char *const names[] = {"time", "sender"};
 	struct tm tm;
 	time_t t = (time_t)(m->received_ms / 1000);
-	char when[32];
+	char when[64];
+	const char *values[] = {when, name};
 
 	if (tz_local_time(job->tz, t, &tm) ||
-	    !strftime(when, sizeof(when), "%I:%M %p", &tm))
-		snprintf(when, sizeof(when), "an unknown time");
-	/* "02:05 PM" is read "oh two"; drop the zero. */
-	sb_add(b, "At %s you have a message from %s. ",
-	       when[0] == '0' ? when + 1 : when, name);
+	    i18n_time_say(lang, &tm, when, sizeof(when)))
+		snprintf(when, sizeof(when), "%s",
+		         i18n_text(lang, N_("at an unknown time")));
+	/* TRANSLATORS: {time} is the time with its preposition, as
+	 * i18n_time_say() says it in your language ("at 2:05 PM", "um 14 Uhr
+	 * 5"); {sender} the sender's display name. */
+	sb_say(b, lang, N_("{time} you have a message from {sender}."), names,
+	       values, 2);
 }
 
-static const char *sender_name(const struct queue_job *job)
+static const char *sender_name(const struct queue_job *job, const char *lang)
 {
-	return job->sender_name && *job->sender_name ? job->sender_name
-	                                             : "someone";
+	return job->sender_name && *job->sender_name
+	           ? job->sender_name
+	           /* TRANSLATORS: one word, standing for a sender without
+	            * a name both after "from" and before "says". */
+	           : i18n_text(lang, N_("someone"));
 }
 
-int prompt_announce(const struct queue_job *job, char **out)
+int prompt_announce(const struct queue_job *job, const char *lang, char **out)
 {
 	struct sbuf b = {0};
 
 	if (job->n_messages == 0)
 		return -ENODATA;
-	announce_add(&b, job, &job->messages[0], sender_name(job));
+	announce_add(&b, job, lang, &job->messages[0], sender_name(job, lang));
 	if (b.oom) {
 		free(b.s);
 		return -ENOMEM;
@@ -144,12 +182,34 @@ int prompt_announce(const struct queue_job *job, char **out)
 	return 0;
 }
 
-int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
-                    bool announce, char **out)
+/* "Alice says: TEXT." or "Alice also wrote: TEXT.", the body prepared for
+ * speech, a full stop added unless it ends with its own mark. */
+static void body_add(struct sbuf *b, const char *lang, const char *template,
+                     const char *first, const char *text)
 {
+	static const char *const names[] = {"name", "text"};
+	const char *body = *text ? text : i18n_text(lang, N_("nothing"));
+	size_t len = strlen(body) + 2;
+	char *said = malloc(len);
+	const char *values[] = {first, said};
+
+	if (!said) {
+		b->oom = true;
+		return;
+	}
+	snprintf(said, len, "%s%s", body, stop(body));
+	sb_say(b, lang, template, names, values, 2);
+	free(said);
+}
+
+int prompt_messages(const struct queue_job *job, const char *lang,
+                    int after_seq, int max_chars, bool announce, char **out)
+{
+	static const char *const names[] = {"name"};
 	struct sbuf b = {0};
-	const char *name = sender_name(job);
+	const char *name = sender_name(job, lang);
 	char first[128];
+	const char *values[] = {first};
 	size_t i;
 	bool any = false;
 
@@ -167,21 +227,22 @@ int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
 		}
 		if (!any && after_seq == 0) {
 			if (announce)
-				announce_add(&b, job, m, name);
+				announce_add(&b, job, lang, m, name);
 			if (m->encrypted)
-				sb_add(&b, "%s sent you an encrypted message. ",
-				       first);
+				sb_say(&b, lang,
+				       N_("{name} sent you an encrypted "
+				          "message."),
+				       names, values, 1);
 			else
-				sb_add(&b, "%s says: %s%s ", first,
-				       *text ? text : "nothing",
-				       stop(*text ? text : "nothing"));
+				body_add(&b, lang, N_("{name} says: {text}"),
+				         first, text);
 		} else if (m->encrypted) {
-			sb_add(&b, "%s also sent an encrypted message. ",
-			       first);
+			sb_say(&b, lang,
+			       N_("{name} also sent an encrypted message."),
+			       names, values, 1);
 		} else {
-			sb_add(&b, "%s also wrote: %s%s ", first,
-			       *text ? text : "nothing",
-			       stop(*text ? text : "nothing"));
+			body_add(&b, lang, N_("{name} also wrote: {text}"),
+			         first, text);
 		}
 		free(text);
 		any = true;
@@ -198,10 +259,12 @@ int prompt_messages(const struct queue_job *job, int after_seq, int max_chars,
 	return 0;
 }
 
-int prompt_verify(const char *code, char **out)
+int prompt_verify(const char *lang, const char *code, char **out)
 {
+	static const char *const names[] = {"code"};
 	struct sbuf b = {0};
 	char digits[128];
+	const char *values[] = {digits};
 	size_t i, o = 0;
 
 	/* "1, 2, 3": the commas make the voice pause after each digit, so
@@ -218,14 +281,17 @@ int prompt_verify(const char *code, char **out)
 	digits[o] = '\0';
 	if (!o)
 		return -EINVAL;
-	sb_add(&b,
-	       "Your ringbridge verification code is %s. Again: %s. "
-	       "Goodbye.",
-	       digits, digits);
+	sb_say(&b, lang,
+	       N_("Your ringbridge verification code is {code}. Again: "
+	          "{code}. Goodbye."),
+	       names, values, 1);
 	if (b.oom) {
 		free(b.s);
 		return -ENOMEM;
 	}
+	/* The prompt is one sentence group: no trailing space. */
+	if (b.len && b.s[b.len - 1] == ' ')
+		b.s[--b.len] = '\0';
 	*out = b.s;
 	return 0;
 }

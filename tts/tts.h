@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Speech synthesis for phone prompts: text in, 8 kHz mono 16-bit PCM out,
- * ready for G.711. An engine is a const vtable (flite is the one there is),
+ * ready for G.711. An engine is a const vtable (flite for English, espeak-ng
+ * for the other languages),
  * so callers never include an engine's headers. Engines may end the process
  * on bad input (flite's error path calls exit()): the bridge renders through
  * tts_worker.h, which keeps the engine in helper processes.
@@ -70,5 +71,16 @@ struct tts_engine {
  * instead of exit(), but a crash inside flite still takes the process down.
  */
 extern const struct tts_engine tts_engine_flite;
+
+/*
+ * espeak-ng 1.51 (Debian's libespeak-ng, GPL-3.0-or-later) with the voices
+ * of espeak-ng-data, one per language, named as espeak-ng names them ("de",
+ * "fr", "pt", "en-gb", ...; open() accepts any it knows, the list above
+ * names the ones ringbridge ships catalogs for; default "en"). Synchronous
+ * mode; 22.05 kHz output resampled to 8 kHz with libsoxr. The library holds
+ * one voice per process: states share it, render() reloads the state's
+ * voice when another was used last.
+ */
+extern const struct tts_engine tts_engine_espeak;
 
 #endif

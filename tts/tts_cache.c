@@ -133,6 +133,12 @@ static void cache_warm_done(uint64_t id, int err, int16_t *pcm, size_t n,
 int tts_cache_warm(struct tts_cache *c, struct tts_worker *w,
                    const char *const *texts, size_t count)
 {
+	return tts_cache_warm_voice(c, w, 0, texts, count);
+}
+
+int tts_cache_warm_voice(struct tts_cache *c, struct tts_worker *w,
+                         unsigned voice, const char *const *texts, size_t count)
+{
 	struct cache_warm cw = {c, texts, count, 0, 0};
 	size_t next = 0, sent = 0;
 
@@ -151,7 +157,8 @@ int tts_cache_warm(struct tts_cache *c, struct tts_worker *w,
 				next++;
 				continue;
 			}
-			err = tts_worker_submit(w, next, texts[next]);
+			err = tts_worker_submit_voice(w, next, voice,
+			                              texts[next]);
 			if (err == -EBUSY)
 				break;
 			if (err) {

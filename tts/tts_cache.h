@@ -55,6 +55,10 @@ int tts_cache_put(struct tts_cache *c, const char *text, int16_t *pcm,
  */
 int tts_cache_warm(struct tts_cache *c, struct tts_worker *w,
                    const char *const *texts, size_t count);
+/* The same in W's voice VOICE (tts_worker_submit_voice()). */
+int tts_cache_warm_voice(struct tts_cache *c, struct tts_worker *w,
+                         unsigned voice, const char *const *texts,
+                         size_t count);
 
 /* Entries and bytes held. */
 size_t tts_cache_count(const struct tts_cache *c);

@@ -54,15 +54,16 @@ struct zygote_cmd {
 };
 
 struct zygote_reply {
-	int32_t status; /* 0, or why no renderer was started */
-	int32_t pid;    /* the renderer's, when status is 0 */
-	int32_t slot;   /* the command's */
+	int32_t status;    /* 0, or why no renderer was started */
+	int32_t pid;       /* the renderer's, when status is 0 */
+	int32_t slot;      /* the command's */
+	uint32_t voice_ok; /* bit i: voice i opened in the supervisor */
 };
 
 struct wire_req {
 	uint64_t id;
-	uint32_t len; /* bytes of text that follow, 1..TTS_TEXT_MAX */
-	uint32_t reserved;
+	uint32_t len;   /* bytes of text that follow, 1..TTS_TEXT_MAX */
+	uint32_t voice; /* index into tts_worker_new_voices()'s list */
 };
 
 struct wire_reply {
@@ -112,9 +113,11 @@ struct tts_worker {
 	int ctl;     /* to the supervisor; -1 once broken */
 	int readyfd; /* eventfd: results wait in done */
 	pid_t zygote;
-	int zygote_pidfd; /* -1 if the kernel has no pidfd_open() */
-	int spawning;     /* the slot whose spawn awaits its reply, or -1 */
-	bool broken;      /* the supervisor is gone: everything fails */
+	int zygote_pidfd;  /* -1 if the kernel has no pidfd_open() */
+	int spawning;      /* the slot whose spawn awaits its reply, or -1 */
+	bool broken;       /* the supervisor is gone: everything fails */
+	unsigned voices;   /* voices asked for */
+	uint32_t voice_ok; /* bit i: voice i loaded */
 	int timeout_ms;
 	unsigned count;        /* renderer slots in use */
 	struct req_list queue; /* not yet sent */
@@ -225,7 +228,8 @@ static void renderer_on_exit(int status, void *arg)
 }
 
 static void __attribute__((noreturn))
-renderer_run(int fd, pid_t zygote, const struct tts_engine *engine, void *state)
+renderer_run(int fd, pid_t zygote, const struct tts_voice *voices,
+             void *const *states, unsigned n_voices)
 {
 	prctl(PR_SET_NAME, "rb-tts-render");
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -252,7 +256,13 @@ renderer_run(int fd, pid_t zygote, const struct tts_engine *engine, void *state)
 			_exit(0);
 		text[rq.len] = '\0';
 
-		err = engine->render(state, text, &pcm, &n);
+		/* A voice that did not load is refused, not a crash: the
+		 * caller checks tts_worker_voice_ready() first. */
+		if (rq.voice >= n_voices || !states[rq.voice])
+			err = -ENOENT;
+		else
+			err = voices[rq.voice].engine->render(states[rq.voice],
+			                                      text, &pcm, &n);
 		free(text);
 		if (!err && (!pcm || !n))
 			err = -ENODATA;
@@ -291,8 +301,9 @@ static void zygote_reap(pid_t *child)
 	*child = 0;
 }
 
-static int zygote_spawn(int ctl, const struct tts_engine *engine, void *state,
-                        pid_t *childp, int *fdp)
+static int zygote_spawn(int ctl, const struct tts_voice *voices,
+                        void *const *states, unsigned n_voices, pid_t *childp,
+                        int *fdp)
 {
 	pid_t self = getpid(), pid;
 	int sv[2];
@@ -312,7 +323,7 @@ static int zygote_spawn(int ctl, const struct tts_engine *engine, void *state,
 		 * its end of file tells the caller the supervisor is gone. */
 		close(ctl);
 		close(sv[0]);
-		renderer_run(sv[1], self, engine, state);
+		renderer_run(sv[1], self, voices, states, n_voices);
 	}
 	close(sv[1]);
 	*childp = pid;
@@ -398,18 +409,33 @@ static int zygote_setup(int ctl, pid_t parent)
 }
 
 static void __attribute__((noreturn))
-zygote_run(int ctl, pid_t parent, const struct tts_engine *engine,
-           const char *voice)
+zygote_run(int ctl, pid_t parent, const struct tts_voice *voices,
+           unsigned n_voices)
 {
 	pid_t child[TTS_WORKER_RENDERERS_MAX] = {0};
-	void *state = NULL;
-	int open_err;
+	void *states[TTS_WORKER_VOICES_MAX] = {0};
+	uint32_t voice_ok = 0;
+	int open_err = 0;
 
 	ctl = zygote_setup(ctl, parent);
-	open_err = engine->open(&state, voice);
+	/* Every voice is loaded here once, before any renderer is forked, so
+	 * each renderer starts with all of them (engines with one library
+	 * state per process, espeak-ng's, get theirs initialised here and
+	 * copied). The first voice must load; another that does not is
+	 * reported in voice_ok and its requests refused. */
+	for (unsigned i = 0; i < n_voices; i++) {
+		int err = voices[i].engine->open(&states[i], voices[i].voice);
+
+		if (!err)
+			voice_ok |= 1u << i;
+		else if (i == 0)
+			open_err = err;
+		else
+			states[i] = NULL;
+	}
 
 	for (;;) {
-		struct zygote_reply rep = {0, 0, 0};
+		struct zygote_reply rep = {0, 0, 0, voice_ok};
 		struct zygote_cmd cmd;
 		int fd = -1;
 		ssize_t r = recv(ctl, &cmd, sizeof(cmd), 0);
@@ -425,7 +451,7 @@ zygote_run(int ctl, pid_t parent, const struct tts_engine *engine,
 		rep.status = open_err;
 		rep.slot = cmd.slot;
 		if (!open_err)
-			rep.status = zygote_spawn(ctl, engine, state,
+			rep.status = zygote_spawn(ctl, voices, states, n_voices,
 			                          &child[cmd.slot], &fd);
 		rep.pid = child[cmd.slot];
 		zygote_reply_send(ctl, &rep, fd);
@@ -436,8 +462,10 @@ zygote_run(int ctl, pid_t parent, const struct tts_engine *engine,
 	}
 	for (int i = 0; i < TTS_WORKER_RENDERERS_MAX; i++)
 		zygote_reap(&child[i]);
-	if (!open_err)
-		engine->close(state);
+	for (unsigned i = 0; i < n_voices; i++) {
+		if (states[i])
+			voices[i].engine->close(states[i]);
+	}
 	_exit(0);
 }
 
@@ -880,6 +908,7 @@ static int worker_renderers_start(struct tts_worker *w)
 				        strerror(-rep.status));
 			return rep.status;
 		}
+		w->voice_ok = rep.voice_ok;
 		err = worker_renderer_attach(w, &w->r[i], fd, rep.pid);
 		if (err)
 			return err;
@@ -890,14 +919,29 @@ static int worker_renderers_start(struct tts_worker *w)
 int tts_worker_new(struct tts_worker **wp, const struct tts_engine *engine,
                    const char *voice, unsigned renderers)
 {
+	struct tts_voice v = {engine, voice};
+
+	return tts_worker_new_voices(wp, &v, 1, renderers);
+}
+
+int tts_worker_new_voices(struct tts_worker **wp,
+                          const struct tts_voice *voices, unsigned n_voices,
+                          unsigned renderers)
+{
 	struct tts_worker *w;
 	int sv[2] = {-1, -1}, err = 0;
 	pid_t parent = getpid();
 
 	*wp = NULL;
-	if (!engine || !engine->open || !engine->render || !engine->close ||
+	if (!voices || !n_voices || n_voices > TTS_WORKER_VOICES_MAX ||
 	    renderers > TTS_WORKER_RENDERERS_MAX)
 		return -EINVAL;
+	for (unsigned i = 0; i < n_voices; i++) {
+		const struct tts_engine *e = voices[i].engine;
+
+		if (!e || !e->open || !e->render || !e->close)
+			return -EINVAL;
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -905,6 +949,7 @@ int tts_worker_new(struct tts_worker **wp, const struct tts_engine *engine,
 	w->zygote_pidfd = -1;
 	w->spawning = -1;
 	w->timeout_ms = TTS_WORKER_TIMEOUT_MS;
+	w->voices = n_voices;
 	w->count = renderers ? renderers : worker_renderers_default();
 	for (unsigned i = 0; i < TTS_WORKER_RENDERERS_MAX; i++)
 		w->r[i].data = w->r[i].timer = -1;
@@ -927,7 +972,7 @@ int tts_worker_new(struct tts_worker **wp, const struct tts_engine *engine,
 		 * not its to keep. */
 		free(w);
 		close(sv[0]);
-		zygote_run(sv[1], parent, engine, voice);
+		zygote_run(sv[1], parent, voices, n_voices);
 	}
 	close(sv[1]);
 	sv[1] = -1;
@@ -1041,6 +1086,17 @@ static size_t worker_inflight(const struct tts_worker *w)
 
 int tts_worker_submit(struct tts_worker *w, uint64_t id, const char *text)
 {
+	return tts_worker_submit_voice(w, id, 0, text);
+}
+
+bool tts_worker_voice_ready(const struct tts_worker *w, unsigned voice)
+{
+	return voice < w->voices && (w->voice_ok & (1u << voice));
+}
+
+int tts_worker_submit_voice(struct tts_worker *w, uint64_t id, unsigned voice,
+                            const char *text)
+{
 	struct wire_req hdr;
 	struct tts_req *r;
 	size_t len = text ? strlen(text) : 0;
@@ -1049,6 +1105,8 @@ int tts_worker_submit(struct tts_worker *w, uint64_t id, const char *text)
 		return -EINVAL;
 	if (len > TTS_TEXT_MAX)
 		return -EMSGSIZE;
+	if (!tts_worker_voice_ready(w, voice))
+		return -ENOENT;
 	if (w->broken)
 		return -EPIPE;
 	if (w->queue.count + worker_inflight(w) >= TTS_WORKER_QUEUE_MAX)
@@ -1059,6 +1117,7 @@ int tts_worker_submit(struct tts_worker *w, uint64_t id, const char *text)
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.id = id;
 	hdr.len = (uint32_t)len;
+	hdr.voice = voice;
 	r->id = id;
 	r->wire_len = sizeof(hdr) + len;
 	memcpy(r->wire, &hdr, sizeof(hdr));

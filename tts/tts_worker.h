@@ -31,6 +31,7 @@
 #ifndef RB_TTS_WORKER_H
 #define RB_TTS_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,6 +43,16 @@ struct tts_worker;
 /* Requests queued or being rendered, at most; tts_worker_submit() refuses
  * more with -EBUSY. Sixty-four prompts are seconds of work for kal. */
 #define TTS_WORKER_QUEUE_MAX 64
+
+/* The most voices one worker holds (one per language spoken). */
+#define TTS_WORKER_VOICES_MAX 16
+
+/* One voice of a worker: an engine and one of its voices (NULL: the
+ * engine's default). */
+struct tts_voice {
+	const struct tts_engine *engine;
+	const char *voice;
+};
 
 /* The most renderers a worker runs. */
 #define TTS_WORKER_RENDERERS_MAX 8
@@ -73,6 +84,24 @@ int tts_worker_new(struct tts_worker **wp, const struct tts_engine *engine,
                    const char *voice, unsigned renderers);
 
 /*
+ * The same with N_VOICES voices (1..TTS_WORKER_VOICES_MAX), each opened
+ * once in the supervisor before any renderer is forked, so every renderer
+ * holds them all and a request names the one it needs
+ * (tts_worker_submit_voice()). VOICES[0] must load (its error is returned,
+ * as above); a later one that does not is logged by its engine and left
+ * out: tts_worker_voice_ready() says which did. VOICES is read in the
+ * supervisor's copy of the caller's memory: the caller may free it once
+ * this returns.
+ */
+int tts_worker_new_voices(struct tts_worker **wp,
+                          const struct tts_voice *voices, unsigned n_voices,
+                          unsigned renderers);
+
+/* Whether voice VOICE (an index into tts_worker_new_voices()'s list) loaded;
+ * voice 0 always did in a worker that started. */
+bool tts_worker_voice_ready(const struct tts_worker *w, unsigned voice);
+
+/*
  * Stops the helper processes and frees the worker. Requests not yet
  * collected are dropped: their callbacks never run. NULL-safe.
  */
@@ -93,6 +122,11 @@ int tts_worker_fd(const struct tts_worker *w);
  * -ENOMEM.
  */
 int tts_worker_submit(struct tts_worker *w, uint64_t id, const char *text);
+
+/* tts_worker_submit() with voice VOICE; -ENOENT when that voice did not
+ * load (tts_worker_voice_ready()). */
+int tts_worker_submit_voice(struct tts_worker *w, uint64_t id, unsigned voice,
+                            const char *text);
 
 /*
  * Does the pending socket work without blocking and calls CB for each

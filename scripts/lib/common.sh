@@ -9,7 +9,12 @@ RB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RB_BUILD_PACKAGES="build-essential cmake pkg-config clang-format
 	libstrophe-dev libxml2-dev libsofia-sip-ua-dev flite1-dev libspandsp-dev
 	libsndfile1-dev libsqlite3-dev libinih-dev libssl-dev libglib2.0-dev libcurl4-openssl-dev
-	libmicrohttpd-dev libsystemd-dev sqlite3 tzdata libpq-dev libsrtp2-dev"
+	libmicrohttpd-dev libsystemd-dev sqlite3 tzdata libpq-dev libsrtp2-dev
+	libespeak-ng-dev libsoxr-dev libgettextpo-dev gettext"
+# libespeak-ng-dev: the voices of every language but English (espeak-ng-data
+# comes with its library); libsoxr-dev: their 22.05 kHz brought to 8 kHz;
+# libgettextpo-dev: the PO parser i18n/catalog_gen reads po/LANG.po with;
+# gettext: xgettext and msgfmt for the catalog template (rb_pot).
 RB_PEER_PACKAGES="prosody prosody-modules ejabberd sip-tester python3-slixmpp
 	tcpdump kamailio kamailio-presence-modules kamailio-sqlite-modules
 	docker-compose systemd prometheus chromium postgresql python3-psycopg2
@@ -95,4 +100,20 @@ rb_libfuzzer_available() {
 	rc=$?
 	rm -rf "$tmp"
 	return $rc
+}
+
+# The catalog template po/ringbridge.pot, made from the N_() marks in the C
+# sources (docs/translating.md). Writes it to $1 (default: the tree's own),
+# so that the unit test unit/i18n_pot can compare a fresh one with it.
+rb_pot() {
+	local out=${1:-$RB_ROOT/po/ringbridge.pot}
+	{
+		echo "# SPDX-License-Identifier: GPL-3.0-or-later"
+		echo "# The English texts of ringbridge's phone calls: the template every po/LANG.po"
+		echo "# translates (docs/translating.md). Made from the N_() marks in the C sources"
+		echo "# by rb_pot (scripts/lib/common.sh); do not edit by hand."
+		(cd "$RB_ROOT" && xgettext --from-code=UTF-8 --keyword=N_ \
+			--language=C --add-comments=TRANSLATORS --omit-header \
+			--no-location -o - sip-bridge/*.c tts/*.c)
+	} >"$out"
 }

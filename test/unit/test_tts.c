@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Speech: the flite engine's voices and their 8 kHz output, the worker's
+ * Speech: the flite and espeak-ng engines' voices and their 8 kHz output,
+ * a worker holding several voices (one per language), the worker's
  * isolation (a test engine in this file aborts, exits, hangs or gives too
  * much audio on magic texts, and only that prompt may fail), and the phrase
  * cache. Renderings are checked for length and loudness, not for words:
@@ -183,6 +184,47 @@ static bool result_is(const struct result *r, const char *text)
 			return false;
 	}
 	return true;
+}
+
+/* ---- espeak-ng, in process ---- */
+
+#define GERMAN "Drücken Sie eine beliebige Taste, um sie zu hören."
+
+static void test_espeak(void)
+{
+	const struct tts_engine *e = &tts_engine_espeak;
+	int16_t *de = NULL, *fr = NULL, *de2 = NULL;
+	size_t n_de = 0, n_fr = 0, n_de2 = 0;
+	void *st_de = NULL, *st_fr = NULL, *st = NULL;
+
+	CHECK_STR(e->voices[0], "en");
+	CHECK_INT(e->open(&st, "no-such-voice"), -EINVAL);
+	CHECK(st == NULL);
+	CHECK_INT(e->open(&st_de, "de"), 0);
+	CHECK_INT(e->open(&st_fr, "fr"), 0);
+	if (!st_de || !st_fr)
+		goto out;
+	CHECK_INT(e->render(st_de, "", &de, &n_de), -EINVAL);
+	CHECK_INT(e->render(st_de, GERMAN, &de, &n_de), 0);
+	/* About three seconds of speech at 8 kHz (espeak-ng's 22.05 kHz
+	 * brought down by soxr), and loud enough to be speech. */
+	CHECK(n_de > TTS_RATE * 2 && n_de < TTS_RATE * 6);
+	CHECK(de && pcm_rms(de, n_de) > 500);
+	/* Another voice in between: the library's one voice is switched
+	 * back. espeak-ng's output depends a little on what it said before
+	 * (20117 against 20185 samples here), so the length is compared. */
+	CHECK_INT(e->render(st_fr, "Appuyez sur une touche pour l'écouter.",
+	                    &fr, &n_fr),
+	          0);
+	CHECK(n_fr > TTS_RATE && fr && pcm_rms(fr, n_fr) > 500);
+	CHECK_INT(e->render(st_de, GERMAN, &de2, &n_de2), 0);
+	CHECK(de2 && n_de2 > n_de * 95 / 100 && n_de2 < n_de * 105 / 100);
+out:
+	free(de);
+	free(fr);
+	free(de2);
+	e->close(st_de);
+	e->close(st_fr);
 }
 
 /* ---- flite, in process ---- */
@@ -649,6 +691,78 @@ static void test_worker_free_busy(void)
 
 /* ---- the cache ---- */
 
+/* A worker with flite, the misbehaving test engine and espeak-ng: each
+ * request is rendered by its voice, a voice that did not load is refused,
+ * and a renderer that crashes on one voice's text is replaced with every
+ * voice still loaded (espeak-ng's per-process library was initialised in
+ * the supervisor, before the fork). */
+static void test_worker_voices(void)
+{
+	const struct tts_voice voices[] = {
+	    {&tts_engine_flite, "kal"},
+	    {&test_engine, "test"},
+	    {&tts_engine_espeak, "de"},
+	    {&tts_engine_espeak, "no-such-voice"},
+	};
+	struct tts_worker *w = NULL;
+	struct results rs = {.count = 0};
+	int16_t *direct = NULL;
+	size_t n_direct = 0;
+	void *st = NULL;
+
+	CHECK_INT(tts_worker_new_voices(&w, voices, 0, 1), -EINVAL);
+	CHECK_INT(tts_worker_new_voices(&w, voices, 4, 1), 0);
+	if (!w)
+		return;
+	CHECK(tts_worker_voice_ready(w, 0));
+	CHECK(tts_worker_voice_ready(w, 1));
+	CHECK(tts_worker_voice_ready(w, 2));
+	CHECK(!tts_worker_voice_ready(w, 3));
+	CHECK(!tts_worker_voice_ready(w, 4));
+	CHECK_INT(tts_worker_submit_voice(w, 1, 3, GERMAN), -ENOENT);
+
+	CHECK_INT(tts_worker_submit_voice(w, 2, 2, GERMAN), 0);
+	CHECK_INT(tts_worker_submit_voice(w, 3, 1, "crash"), 0);
+	CHECK_INT(tts_worker_submit_voice(w, 4, 2, GERMAN), 0);
+	CHECK_INT(tts_worker_submit_voice(w, 5, 0, PROMPT), 0);
+	results_wait(w, &rs, 4, 20000);
+	/* The same rendering as espeak-ng in this process, before and after
+	 * the crash. */
+	CHECK_INT(tts_engine_espeak.open(&st, "de"), 0);
+	if (st)
+		CHECK_INT(
+		    tts_engine_espeak.render(st, GERMAN, &direct, &n_direct),
+		    0);
+	tts_engine_espeak.close(st);
+	for (size_t i = 0; i < rs.count; i++) {
+		const struct result *r = &rs.r[i], *first = &rs.r[0];
+
+		if (r->id == 2 || r->id == 4) {
+			/* Both renderers were forked from the supervisor's
+			 * state, so the one that replaced the crashed one
+			 * says the text sample for sample as the first did. */
+			CHECK_INT(r->err, 0);
+			CHECK(r->n > n_direct * 95 / 100 &&
+			      r->n < n_direct * 105 / 100);
+			for (size_t k = 0; k < rs.count; k++) {
+				if (rs.r[k].id == 2)
+					first = &rs.r[k];
+			}
+			CHECK(first->n == r->n && first->pcm && r->pcm &&
+			      !memcmp(first->pcm, r->pcm, r->n * 2));
+		} else if (r->id == 3) {
+			CHECK_INT(r->err, -EPIPE);
+		} else {
+			CHECK_INT(r->id, 5);
+			CHECK_INT(r->err, 0);
+			CHECK(r->n > TTS_RATE / 2 && r->n != n_direct);
+		}
+	}
+	results_clear(&rs);
+	free(direct);
+	tts_worker_free(w);
+}
+
 static void test_cache(void)
 {
 	const char *const phrases[] = {
@@ -732,6 +846,7 @@ int main(void)
 	test_pid = getpid();
 	atexit(marker_at_exit);
 
+	test_espeak();
 	test_flite_kal();
 	test_flite_voices();
 	test_flite_slt_resampled();
@@ -741,6 +856,7 @@ int main(void)
 	test_worker_pool_flite();
 	test_worker_pool_death();
 	test_worker_free_busy();
+	test_worker_voices();
 	test_cache();
 
 	if (marker_path)

@@ -359,7 +359,7 @@ static void test_prompts(void)
 	char *s = NULL;
 
 	/* 1700000000 is 22:13:20 UTC, 23:13 in Paris. */
-	CHECK(prompt_messages(&job, 0, 500, true, &s) == 0);
+	CHECK(prompt_messages(&job, NULL, 0, 500, true, &s) == 0);
 	CHECK(s && !strcmp(s, "At 11:13 PM you have a message from Alice "
 	                      "Smith. Alice says: Lunch at noon? Alice also "
 	                      "wrote: see a link to example.org. "));
@@ -367,33 +367,34 @@ static void test_prompts(void)
 		fprintf(stderr, "%s\n", s);
 	free(s);
 	s = NULL;
-	CHECK(prompt_messages(&job, 1, 500, true, &s) == 0);
+	CHECK(prompt_messages(&job, NULL, 1, 500, true, &s) == 0);
 	CHECK(s && !strncmp(s, "Alice also wrote:", 17));
 	free(s);
-	CHECK(prompt_messages(&job, 2, 500, true, &s) == -ENODATA);
+	CHECK(prompt_messages(&job, NULL, 2, 500, true, &s) == -ENODATA);
 	/* The gate: the announcement alone, then the messages without it. */
-	CHECK(prompt_announce(&job, &s) == 0);
+	CHECK(prompt_announce(&job, NULL, &s) == 0);
 	CHECK(s && !strcmp(s, "At 11:13 PM you have a message from Alice "
 	                      "Smith. "));
 	CHECK(s && !strstr(s, "Lunch"));
 	free(s);
 	s = NULL;
-	CHECK(prompt_messages(&job, 0, 500, false, &s) == 0);
+	CHECK(prompt_messages(&job, NULL, 0, 500, false, &s) == 0);
 	CHECK(s && !strcmp(s, "Alice says: Lunch at noon? Alice also "
 	                      "wrote: see a link to example.org. "));
 	free(s);
 	s = NULL;
-	CHECK(!strcmp(prompt_text(PROMPT_GATE), "Press any key to hear it."));
+	CHECK(!strcmp(prompt_text(NULL, PROMPT_GATE),
+	              "Press any key to hear it."));
 	job.n_messages = 0;
-	CHECK(prompt_announce(&job, &s) == -ENODATA);
+	CHECK(prompt_announce(&job, NULL, &s) == -ENODATA);
 	job.n_messages = 2;
 	m[0].encrypted = true;
 	s = NULL;
-	CHECK(prompt_messages(&job, 0, 500, true, &s) == 0);
+	CHECK(prompt_messages(&job, NULL, 0, 500, true, &s) == 0);
 	CHECK(s && strstr(s, "Alice sent you an encrypted message.") != NULL);
 	free(s);
 	s = NULL;
-	CHECK(prompt_verify("123456", &s) == 0);
+	CHECK(prompt_verify(NULL, "123456", &s) == 0);
 	CHECK(s &&
 	      !strcmp(s, "Your ringbridge verification code is 1, 2, 3, 4, "
 	                 "5, 6. Again: 1, 2, 3, 4, 5, 6. Goodbye."));
