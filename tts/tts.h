@@ -13,6 +13,7 @@
 #ifndef RB_TTS_H
 #define RB_TTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,16 @@ struct tts_engine {
 	              size_t *np);
 	/* Releases what open() took. NULL-safe. */
 	void (*close)(void *state);
+	/*
+	 * True when a rendering depends on what the engine rendered before
+	 * (espeak-ng's does: the same text twice in one process differs,
+	 * about 3 dB SNR apart). tts_worker then renders each text in a
+	 * child forked from the renderer, from the state open() left, so a
+	 * text always sounds the same (the phrase cache and the tests rely
+	 * on it). A fork of a renderer costs well under a millisecond
+	 * against tens of milliseconds of synthesis.
+	 */
+	bool fresh_state;
 };
 
 /*

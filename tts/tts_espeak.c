@@ -209,6 +209,10 @@ static int espeak_render(void *state, const char *text, int16_t **pcmp,
 	t.max = TTS_PCM_MAX * (size_t)rate / TTS_RATE;
 	err = espeak_voice_load(v->name);
 	if (!err) {
+		/* espeak-ng draws its noise from rand(): a fixed seed per
+		 * rendering keeps a text's samples the same whatever else in
+		 * the process used rand() (flite does). */
+		srand(1);
 		e = espeak_Synth(text, len + 1, 0, POS_CHARACTER, 0,
 		                 espeakCHARS_UTF8, NULL, &t);
 		if (e != EE_OK && !t.too_long && !t.oom)
@@ -242,4 +246,5 @@ const struct tts_engine tts_engine_espeak = {
     .open = espeak_open,
     .render = espeak_render,
     .close = espeak_close,
+    .fresh_state = true,
 };

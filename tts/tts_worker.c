@@ -227,6 +227,72 @@ static void renderer_on_exit(int status, void *arg)
 	_exit(status);
 }
 
+/* Sends the reply to RQ: ERR, or N samples of PCM (freed here). Ends the
+ * process when the socket fails or the engine's state is damaged. */
+static void renderer_reply(int fd, const struct wire_req *rq, int err,
+                           int16_t *pcm, size_t n)
+{
+	struct wire_reply rp;
+
+	if (!err && (!pcm || !n))
+		err = -ENODATA;
+	else if (!err && n > TTS_PCM_MAX)
+		err = -EFBIG;
+	if (err) {
+		free(pcm);
+		pcm = NULL;
+		n = 0;
+	}
+	memset(&rp, 0, sizeof(rp));
+	rp.id = rq->id;
+	rp.status = err;
+	rp.n = (uint32_t)n;
+	if (fd_write_full(fd, &rp, sizeof(rp)) ||
+	    (n && fd_write_full(fd, pcm, n * sizeof(*pcm))))
+		_exit(0);
+	free(pcm);
+	/* The engine says its state is damaged: let the next request go to
+	 * a fresh copy of the supervisor's. */
+	if (err == -ENOTRECOVERABLE)
+		_exit(0);
+}
+
+/*
+ * Renders RQ for an engine whose output depends on what it said before
+ * (fresh_state): in a child forked for this one text, so that every
+ * rendering starts from the state open() left in the supervisor and the
+ * same text always gives the same samples. The child replies itself; a
+ * child that dies without replying ends this renderer too, so the caller
+ * sees the request fail as with any renderer crash (-EPIPE).
+ */
+static void renderer_fresh(int fd, const struct wire_req *rq, const char *text,
+                           const struct tts_voice *voice, void *state)
+{
+	pid_t self = getpid(), pid = fork();
+	int status = 0;
+
+	if (pid < 0) {
+		renderer_reply(fd, rq, -errno, NULL, 0);
+		return;
+	}
+	if (pid == 0) {
+		int16_t *pcm = NULL;
+		size_t n = 0;
+		int err;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != self)
+			_exit(1);
+		err = voice->engine->render(state, text, &pcm, &n);
+		renderer_reply(fd, rq, err, pcm, n);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		_exit(0);
+}
+
 static void __attribute__((noreturn))
 renderer_run(int fd, pid_t zygote, const struct tts_voice *voices,
              void *const *states, unsigned n_voices)
@@ -239,7 +305,6 @@ renderer_run(int fd, pid_t zygote, const struct tts_voice *voices,
 
 	for (;;) {
 		struct wire_req rq;
-		struct wire_reply rp;
 		int16_t *pcm = NULL;
 		size_t n = 0;
 		char *text;
@@ -258,34 +323,19 @@ renderer_run(int fd, pid_t zygote, const struct tts_voice *voices,
 
 		/* A voice that did not load is refused, not a crash: the
 		 * caller checks tts_worker_voice_ready() first. */
-		if (rq.voice >= n_voices || !states[rq.voice])
+		if (rq.voice >= n_voices || !states[rq.voice]) {
 			err = -ENOENT;
-		else
+		} else if (voices[rq.voice].engine->fresh_state) {
+			renderer_fresh(fd, &rq, text, &voices[rq.voice],
+			               states[rq.voice]);
+			free(text);
+			continue;
+		} else {
 			err = voices[rq.voice].engine->render(states[rq.voice],
 			                                      text, &pcm, &n);
-		free(text);
-		if (!err && (!pcm || !n))
-			err = -ENODATA;
-		else if (!err && n > TTS_PCM_MAX)
-			err = -EFBIG;
-		if (err) {
-			free(pcm);
-			pcm = NULL;
-			n = 0;
 		}
-
-		memset(&rp, 0, sizeof(rp));
-		rp.id = rq.id;
-		rp.status = err;
-		rp.n = (uint32_t)n;
-		if (fd_write_full(fd, &rp, sizeof(rp)) ||
-		    (n && fd_write_full(fd, pcm, n * sizeof(*pcm))))
-			_exit(0);
-		free(pcm);
-		/* The engine says its state is damaged: let the next request
-		 * go to a fresh copy of the supervisor's. */
-		if (err == -ENOTRECOVERABLE)
-			_exit(0);
+		free(text);
+		renderer_reply(fd, &rq, err, pcm, n);
 	}
 }
 
