@@ -51,13 +51,15 @@ static void usage(FILE *f)
 	        "ones too)\n"
 	        "  calls                calls in progress and the last %d "
 	        "finished\n"
-	        "  test-call [--gate on|off] [--then PHONE2]... PHONE [TEXT]\n"
+	        "  test-call [--gate on|off] [--lang TAG] [--then PHONE2]... "
+	        "PHONE [TEXT]\n"
 	        "                       queue a call to PHONE (then PHONE2...) "
 	        "that reads\n"
 	        "                       TEXT (to test the SIP side; the "
 	        "policy applies);\n"
 	        "                       --gate overrides [calls] gate for "
-	        "this call\n"
+	        "this call,\n"
+	        "                       --lang speaks it in language TAG\n"
 	        "  status [SEARCH]      the summary of the /status page: "
 	        "session, bridges,\n"
 	        "                       calls, jobs, outcomes, registrations "
@@ -432,10 +434,29 @@ out:
 	return status;
 }
 
+/* A language tag as the registration form accepts it: letters, digits and
+ * hyphens, a letter first, at most 35 characters (BCP 47's longest
+ * common form). */
+static bool lang_tag_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 35 || !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
 /* Queues one message job to PHONE, as if "ringbridge" had written TEXT;
  * the sender is the operator tool, so no chat outcome goes anywhere. */
 static int cmd_test_call(struct ctl *c, char *const *phones, int n,
-                         const char *text, int gate)
+                         const char *text, int gate, const char *lang)
 {
 	struct queue_message_in m = {0};
 	enum queue_enqueue_result res;
@@ -457,6 +478,7 @@ static int cmd_test_call(struct ctl *c, char *const *phones, int n,
 	for (int i = 1; i < n; i++)
 		m.destination_more[i - 1] = canon[i];
 	m.gate = gate;
+	m.lang = lang;
 	err = queue_message_enqueue(c->q, &m, NULL, &id, &res);
 	if (!err)
 		queue_notify(c->q, QUEUE_CH_JOBS);
@@ -868,7 +890,7 @@ static const struct {
     {"users", 0, 0},
     {"jobs", 0, 2},
     {"calls", 0, 0},
-    {"test-call", 1, 8},
+    {"test-call", 1, 10},
     {"check", 0, 1},
     {"status", 0, 1},
 };
@@ -898,6 +920,17 @@ static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 			argc -= 2;
 			argv += 2;
 		}
+		/* --lang TAG: the callee's language, as a user's lang. */
+		const char *lang = NULL;
+
+		if (argc >= 2 && !strcmp(argv[0], "--lang")) {
+			if (lang_tag_valid(argv[1]))
+				lang = argv[1];
+			else
+				argc = 0; /* usage below */
+			argc -= 2;
+			argv += 2;
+		}
 		/* --then PHONE (up to twice): numbers tried after PHONE. */
 		char *order[QUEUE_PHONES_MAX];
 		int n = 1;
@@ -914,7 +947,7 @@ static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 		}
 		order[0] = argv[0];
 		return cmd_test_call(c, order, n, argc > 1 ? argv[1] : NULL,
-		                     gate);
+		                     gate, lang);
 	}
 	if (!strcmp(cmd, "check")) {
 		if (argc == 1 && strcmp(argv[0], "--config-only") != 0) {

@@ -220,8 +220,13 @@ int prompt_messages(const struct queue_job *job, const char *lang,
 
 		if (m->seq <= after_seq)
 			continue;
-		if (!m->encrypted && tts_text_prepare(m->body ? m->body : "",
-		                                      max_chars, &text)) {
+		/* English is spoken by flite, which needs bare letters;
+		 * the other voices need the accents. */
+		if (!m->encrypted &&
+		    tts_text_prepare_letters(
+		        m->body ? m->body : "", max_chars,
+		        !strcmp(lang ? lang : I18N_DEFAULT, I18N_DEFAULT),
+		        &text)) {
 			free(b.s);
 			return -ENOMEM;
 		}

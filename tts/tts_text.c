@@ -307,7 +307,8 @@ static size_t url_take(const char *s, struct text_buf *b)
 	return len ? len : 1;
 }
 
-static void text_pass_chars(const char *in, struct text_buf *b)
+static void text_pass_chars(const char *in, bool bare_letters,
+                            struct text_buf *b)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	size_t n = strlen(in), i = 0;
@@ -378,7 +379,7 @@ static void text_pass_chars(const char *in, struct text_buf *b)
 				continue;
 			}
 		}
-		bare_len = latin_bare(c, &bare);
+		bare_len = bare_letters ? latin_bare(c, &bare) : 0;
 		if (bare_len)
 			buf_put(b, bare, bare_len);
 		else
@@ -519,6 +520,12 @@ static void text_pass_shorten(struct text_buf *b, int max_chars)
 
 int tts_text_prepare(const char *in, int max_chars, char **out)
 {
+	return tts_text_prepare_letters(in, max_chars, true, out);
+}
+
+int tts_text_prepare_letters(const char *in, int max_chars, bool bare_letters,
+                             char **out)
+{
 	struct text_buf chars = {0}, text = {0};
 	int err = 0;
 
@@ -527,7 +534,7 @@ int tts_text_prepare(const char *in, int max_chars, char **out)
 	if (!in || !out || max_chars < 1)
 		return -EINVAL;
 
-	text_pass_chars(in, &chars);
+	text_pass_chars(in, bare_letters, &chars);
 	if (chars.oom) {
 		err = -ENOMEM;
 		goto out;

@@ -9,6 +9,8 @@
 #ifndef RB_TTS_TEXT_H
 #define RB_TTS_TEXT_H
 
+#include <stdbool.h>
+
 /* A word longer than this many characters (a hash, a key held down) is cut
  * to it: flite's time grows faster than linearly with word length, and such
  * a word is noise read aloud anyway. */
@@ -43,5 +45,14 @@
  * Returns 0, -EINVAL (NULL argument, MAX_CHARS < 1) or -ENOMEM.
  */
 int tts_text_prepare(const char *in, int max_chars, char **out);
+
+/*
+ * The same, with accented Latin letters kept as they are unless
+ * BARE_LETTERS (tts_text_prepare() passes true): flite's English lexicon
+ * needs "Jose" for "José", while a German or French voice reads "Grüße" and
+ * "déjà" only with their accents.
+ */
+int tts_text_prepare_letters(const char *in, int max_chars, bool bare_letters,
+                             char **out);
 
 #endif

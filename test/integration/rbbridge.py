@@ -277,14 +277,17 @@ class Run:
     def phone_uri(self):
         return "sip:phone@127.0.0.1:%d" % self.phone_port
 
-    def test_call(self, text="Hi there.", gate=None):
-        return self.test_call_to(self.phone_uri(), text, gate)
+    def test_call(self, text="Hi there.", gate=None, lang=None):
+        return self.test_call_to(self.phone_uri(), text, gate, lang=lang)
 
-    def test_call_to(self, uri, text="Hi there.", gate=None, then=()):
+    def test_call_to(self, uri, text="Hi there.", gate=None, then=(),
+                     lang=None):
         """GATE "on" or "off" is the job's own gate (the user's setting);
         None follows [calls] gate. THEN: the further numbers the job tries
-        after URI, in order (test-call --then)."""
+        after URI, in order (test-call --then). LANG: the callee's language
+        tag (test-call --lang)."""
         opt = ["--gate", gate] if gate else []
+        opt += ["--lang", lang] if lang else []
         for number in then:
             opt += ["--then", number]
         r = rbtest.rb_run([CTL_BIN, "-c", self.config, "test-call"] + opt +
@@ -313,14 +316,14 @@ class Run:
         return dict(zip(cols, row))
 
     def answered_call(self, media, codecs=PCMU_TE, calls=1,
-                      text="Hi there.", timeout=90, gate=None):
+                      text="Hi there.", timeout=90, gate=None, lang=None):
         """sipp answers CALLS calls with CODECS and does MEDIA (pauses and
         plays) in each; a test call with TEXT (and the job's own GATE, as
         test_call) is queued and run to its end. Returns (job id, its
         events)."""
         sipp = self.sipp("uas_answer.xml", calls=calls, subst=dict(
             codecs, MEDIA="\n".join(media)))
-        job = self.test_call(text, gate)
+        job = self.test_call(text, gate, lang)
         ev = self.wait_ended(job, timeout=timeout)
         self.wait_sipp(sipp)
         return job, ev
@@ -588,20 +591,39 @@ def said(run, job):
     return m.group(1)
 
 
-def say(text):
-    """TEXT rendered by the bridge's engine (sip_tts_say), through G.711
-    (PCMU): the reference the phone can hear."""
+def say(text, voice="kal"):
+    """TEXT rendered by the bridge's engine (sip_tts_say) with VOICE (a
+    flite voice, or "espeak:de" for espeak-ng's, as the bridge speaks every
+    language but English), through G.711 (PCMU): the reference the phone
+    can hear."""
     rbtest._require_binary(SAY_BIN)
     # Through rb_run: under RB_VALGRIND this is the run that checks the
     # flite engine's open/render/close in a process that exits normally
     # (the bridge's renderers are killed at shutdown, so never report
     # their leaks).
-    pcm = rbtest.rb_run([SAY_BIN, "kal", text], check=True,
+    pcm = rbtest.rb_run([SAY_BIN, voice, text], check=True,
                         capture_output=True, timeout=60).stdout
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         pcm = audioop.ulaw2lin(audioop.lin2ulaw(pcm, 2), 2)
     return list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
+
+
+def assert_heard(testcase, heard, ref, what, run):
+    """REF (a rendering, as say() gives) reached the phone (HEARD): every
+    half second of its speech is found nearly sample for sample (a late
+    tick's 20 ms of silence, seen under ASan on a loaded machine, shifts
+    the rest of a prompt, so the prompt is matched in pieces; one piece may
+    be spoiled by it). Returns REF's offset in HEARD."""
+    pieces = [ref[i:i + 4000] for i in range(0, len(ref) - 2000, 4000)]
+    pieces = [p for p in pieces if max(map(abs, p)) > 1000]
+    snrs = [find(heard, p)[1] for p in pieces]
+    found = sum(1 for x in snrs if x > 30.0)
+    testcase.assertGreaterEqual(found, max(1, len(pieces) - 1),
+                                "%r not heard (SNR per half second %s)\n%s"
+                                % (what, [round(x) for x in snrs],
+                                   run.logs()))
+    return find(heard, ref)[0]
 
 
 def envelope(samples, step=80):

@@ -235,8 +235,26 @@ static void test_garbage(void)
 	}
 }
 
+/* For the voices of other languages the accents stay; the rest of the
+ * preparation is the same. */
+static void test_letters(void)
+{
+	char *out = NULL;
+
+	CHECK_INT(tts_text_prepare_letters("Grüße aus Köln, José! "
+	                                   "https://www.example.org/x",
+	                                   500, false, &out),
+	          0);
+	CHECK_STR(out, "Grüße aus Köln, José! a link to example.org");
+	free(out);
+	CHECK_INT(tts_text_prepare_letters("Grüße, José", 500, true, &out), 0);
+	CHECK_STR(out, "Grusse, Jose");
+	free(out);
+}
+
 int main(void)
 {
+	test_letters();
 	test_table();
 	test_errors();
 	test_garbage();
