@@ -52,6 +52,36 @@ const char *const *prompt_fixed_all(size_t *count)
 	return fixed;
 }
 
+/* The words a message's text gets from tts_text (links, emoji, the
+ * shortening) in LANG; the English ones are tts_text_words_en's. */
+static void text_words(const char *lang, struct tts_text_words *w)
+{
+	static const char *const emoji[TTS_EMOJI_COUNT] = {
+	    [TTS_EMOJI_SMILEY] = N_("smiley"),
+	    [TTS_EMOJI_SAD] = N_("sad face"),
+	    [TTS_EMOJI_HEART] = N_("heart"),
+	    [TTS_EMOJI_THUMBS_UP] = N_("thumbs up"),
+	    [TTS_EMOJI_THUMBS_DOWN] = N_("thumbs down"),
+	    [TTS_EMOJI_LAUGHING] = N_("laughing"),
+	    [TTS_EMOJI_WINK] = N_("wink"),
+	    [TTS_EMOJI_CRYING] = N_("crying"),
+	};
+
+	/* English is spoken by flite, which needs bare letters; the other
+	 * voices need the accents. */
+	w->bare_letters = !strcmp(lang ? lang : I18N_DEFAULT, I18N_DEFAULT);
+	/* TRANSLATORS: a link in a message, read instead of its address
+	 * when it has no host name. */
+	w->link = i18n_text(lang, N_("a link"));
+	/* TRANSLATORS: read before a link's host name ("a link to
+	 * example.org"). */
+	w->link_to = i18n_text(lang, N_("a link to"));
+	/* TRANSLATORS: after a message cut at [tts] max_chars. */
+	w->shortened = i18n_text(lang, N_("message shortened."));
+	for (int i = 0; i < TTS_EMOJI_COUNT; i++)
+		w->emoji[i] = i18n_text(lang, emoji[i]);
+}
+
 /* The first word of a display name, for "Alice says". */
 static void first_name(const char *name, char *out, size_t outlen)
 {
@@ -208,25 +238,23 @@ int prompt_messages(const struct queue_job *job, const char *lang,
 	static const char *const names[] = {"name"};
 	struct sbuf b = {0};
 	const char *name = sender_name(job, lang);
+	struct tts_text_words words;
 	char first[128];
 	const char *values[] = {first};
 	size_t i;
 	bool any = false;
 
 	first_name(name, first, sizeof(first));
+	text_words(lang, &words);
 	for (i = 0; i < job->n_messages; i++) {
 		const struct queue_job_message *m = &job->messages[i];
 		char *text = NULL;
 
 		if (m->seq <= after_seq)
 			continue;
-		/* English is spoken by flite, which needs bare letters;
-		 * the other voices need the accents. */
 		if (!m->encrypted &&
-		    tts_text_prepare_letters(
-		        m->body ? m->body : "", max_chars,
-		        !strcmp(lang ? lang : I18N_DEFAULT, I18N_DEFAULT),
-		        &text)) {
+		    tts_text_prepare_words(m->body ? m->body : "", max_chars,
+		                           &words, &text)) {
 			free(b.s);
 			return -ENOMEM;
 		}

@@ -102,25 +102,46 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 
 struct emoji_name {
 	uint32_t cp;
-	const char *name;
+	enum tts_text_emoji name;
 };
 
 /* Kept small on purpose: the faces and signs people send as a reply in
  * themselves. Everything else is decoration and is dropped. */
 static const struct emoji_name emoji_names[] = {
-    {0x263a, "smiley"},     {0x2639, "sad face"},     {0x2764, "heart"},
-    {0x1f44d, "thumbs up"}, {0x1f44e, "thumbs down"}, {0x1f600, "smiley"},
-    {0x1f602, "laughing"},  {0x1f603, "smiley"},      {0x1f604, "smiley"},
-    {0x1f609, "wink"},      {0x1f60a, "smiley"},      {0x1f622, "crying"},
-    {0x1f641, "sad face"},  {0x1f642, "smiley"},      {0x1f923, "laughing"},
+    {0x263a, TTS_EMOJI_SMILEY},       {0x2639, TTS_EMOJI_SAD},
+    {0x2764, TTS_EMOJI_HEART},        {0x1f44d, TTS_EMOJI_THUMBS_UP},
+    {0x1f44e, TTS_EMOJI_THUMBS_DOWN}, {0x1f600, TTS_EMOJI_SMILEY},
+    {0x1f602, TTS_EMOJI_LAUGHING},    {0x1f603, TTS_EMOJI_SMILEY},
+    {0x1f604, TTS_EMOJI_SMILEY},      {0x1f609, TTS_EMOJI_WINK},
+    {0x1f60a, TTS_EMOJI_SMILEY},      {0x1f622, TTS_EMOJI_CRYING},
+    {0x1f641, TTS_EMOJI_SAD},         {0x1f642, TTS_EMOJI_SMILEY},
+    {0x1f923, TTS_EMOJI_LAUGHING},
 };
 
-static const char *emoji_name_find(uint32_t cp)
+const struct tts_text_words tts_text_words_en = {
+    .bare_letters = true,
+    .link = "a link",
+    .link_to = "a link to",
+    .shortened = "message shortened.",
+    .emoji =
+        {
+            [TTS_EMOJI_SMILEY] = "smiley",
+            [TTS_EMOJI_SAD] = "sad face",
+            [TTS_EMOJI_HEART] = "heart",
+            [TTS_EMOJI_THUMBS_UP] = "thumbs up",
+            [TTS_EMOJI_THUMBS_DOWN] = "thumbs down",
+            [TTS_EMOJI_LAUGHING] = "laughing",
+            [TTS_EMOJI_WINK] = "wink",
+            [TTS_EMOJI_CRYING] = "crying",
+        },
+};
+
+static const char *emoji_name_find(const struct tts_text_words *w, uint32_t cp)
 {
 	for (size_t i = 0; i < sizeof(emoji_names) / sizeof(emoji_names[0]);
 	     i++) {
 		if (emoji_names[i].cp == cp)
-			return emoji_names[i].name;
+			return w->emoji[emoji_names[i].name];
 	}
 	return NULL;
 }
@@ -254,7 +275,8 @@ static bool url_trailing(const char *s, size_t len, char c)
  * took; otherwise 0. The host is whatever follows the scheme up to the path,
  * after any "user@" and before any ":port".
  */
-static size_t url_take(const char *s, struct text_buf *b)
+static size_t url_take(const char *s, const struct tts_text_words *w,
+                       struct text_buf *b)
 {
 	size_t start, len = 0, hs, he;
 
@@ -296,7 +318,12 @@ static size_t url_take(const char *s, struct text_buf *b)
 	while (hs < he && s[hs] == '.')
 		hs++;
 
-	buf_puts(b, he > hs ? "a link to " : "a link");
+	if (he > hs) {
+		buf_puts(b, w->link_to);
+		buf_putc(b, ' ');
+	} else {
+		buf_puts(b, w->link);
+	}
 	for (size_t i = hs; i < he; i++) {
 		char c = s[i];
 
@@ -307,7 +334,7 @@ static size_t url_take(const char *s, struct text_buf *b)
 	return len ? len : 1;
 }
 
-static void text_pass_chars(const char *in, bool bare_letters,
+static void text_pass_chars(const char *in, const struct tts_text_words *w,
                             struct text_buf *b)
 {
 	const unsigned char *s = (const unsigned char *)in;
@@ -348,7 +375,7 @@ static void text_pass_chars(const char *in, bool bare_letters,
 		}
 		line_start = false;
 
-		name = emoji_name_find(c);
+		name = emoji_name_find(w, c);
 		if (name) {
 			if (name != last_name) {
 				buf_putc(b, ' ');
@@ -371,7 +398,7 @@ static void text_pass_chars(const char *in, bool bare_letters,
 		/* A link starts a word: "xhttp://" and "a.www.b" are not. */
 		if (c < 0x80 && !ascii_alnum((unsigned char)prev) &&
 		    !strchr("./@-_:", (int)prev)) {
-			size_t took = url_take(in + i, b);
+			size_t took = url_take(in + i, w, b);
 
 			if (took) {
 				i += took;
@@ -379,7 +406,7 @@ static void text_pass_chars(const char *in, bool bare_letters,
 				continue;
 			}
 		}
-		bare_len = bare_letters ? latin_bare(c, &bare) : 0;
+		bare_len = w->bare_letters ? latin_bare(c, &bare) : 0;
 		if (bare_len)
 			buf_put(b, bare, bare_len);
 		else
@@ -487,7 +514,8 @@ static void text_pass_structure(const char *a, size_t n, struct text_buf *b)
 
 /* ---- pass 3: length ---- */
 
-static void text_pass_shorten(struct text_buf *b, int max_chars)
+static void text_pass_shorten(struct text_buf *b, int max_chars,
+                              const char *shortened)
 {
 	size_t chars = 0, cut = b->len, end;
 
@@ -515,26 +543,27 @@ static void text_pass_shorten(struct text_buf *b, int max_chars)
 		end--;
 	b->len = end;
 	b->s[end] = '\0';
-	buf_puts(b, b->len ? TTS_TEXT_SHORTENED : &TTS_TEXT_SHORTENED[1]);
+	buf_puts(b, b->len ? " ... " : "... ");
+	buf_puts(b, shortened);
 }
 
 int tts_text_prepare(const char *in, int max_chars, char **out)
 {
-	return tts_text_prepare_letters(in, max_chars, true, out);
+	return tts_text_prepare_words(in, max_chars, &tts_text_words_en, out);
 }
 
-int tts_text_prepare_letters(const char *in, int max_chars, bool bare_letters,
-                             char **out)
+int tts_text_prepare_words(const char *in, int max_chars,
+                           const struct tts_text_words *w, char **out)
 {
 	struct text_buf chars = {0}, text = {0};
 	int err = 0;
 
 	if (out)
 		*out = NULL;
-	if (!in || !out || max_chars < 1)
+	if (!in || !out || !w || max_chars < 1)
 		return -EINVAL;
 
-	text_pass_chars(in, bare_letters, &chars);
+	text_pass_chars(in, w, &chars);
 	if (chars.oom) {
 		err = -ENOMEM;
 		goto out;
@@ -542,7 +571,7 @@ int tts_text_prepare_letters(const char *in, int max_chars, bool bare_letters,
 	/* An empty buffer stays NULL; give the result a string to own. */
 	buf_put(&text, "", 0);
 	text_pass_structure(chars.s ? chars.s : "", chars.len, &text);
-	text_pass_shorten(&text, max_chars);
+	text_pass_shorten(&text, max_chars, w->shortened);
 	if (text.oom) {
 		err = -ENOMEM;
 		goto out;

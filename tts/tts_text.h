@@ -46,13 +46,37 @@
  */
 int tts_text_prepare(const char *in, int max_chars, char **out);
 
-/*
- * The same, with accented Latin letters kept as they are unless
- * BARE_LETTERS (tts_text_prepare() passes true): flite's English lexicon
- * needs "Jose" for "José", while a German or French voice reads "Grüße" and
- * "déjà" only with their accents.
- */
-int tts_text_prepare_letters(const char *in, int max_chars, bool bare_letters,
-                             char **out);
+/* The emoji that are named rather than dropped. */
+enum tts_text_emoji {
+	TTS_EMOJI_SMILEY,
+	TTS_EMOJI_SAD,
+	TTS_EMOJI_HEART,
+	TTS_EMOJI_THUMBS_UP,
+	TTS_EMOJI_THUMBS_DOWN,
+	TTS_EMOJI_LAUGHING,
+	TTS_EMOJI_WINK,
+	TTS_EMOJI_CRYING,
+	TTS_EMOJI_COUNT,
+};
+
+/* The words tts_text_prepare_words() inserts, in the call's language (the
+ * caller fills them from its catalog; tts/ knows no language). */
+struct tts_text_words {
+	/* Accented Latin letters made bare ("Jose" for "José"): flite's
+	 * English lexicon needs it; a German or French voice reads "Grüße"
+	 * and "déjà" only with their accents. */
+	bool bare_letters;
+	const char *link;      /* "a link" */
+	const char *link_to;   /* "a link to", the host follows */
+	const char *shortened; /* "message shortened.", after " ... " */
+	const char *emoji[TTS_EMOJI_COUNT]; /* "smiley", "sad face", ... */
+};
+
+/* English, as tts_text_prepare() speaks. */
+extern const struct tts_text_words tts_text_words_en;
+
+/* tts_text_prepare() with the words of W (all non-NULL). */
+int tts_text_prepare_words(const char *in, int max_chars,
+                           const struct tts_text_words *w, char **out);
 
 #endif

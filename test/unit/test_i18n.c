@@ -56,6 +56,8 @@ static void test_lookup(void)
 	    {"nl", "Goodbye.", "Tot ziens."},
 	    {"pt", "Nothing was recorded. Goodbye.",
 	     "Não foi gravado nada. Adeus."},
+	    {"de", "a link to", "ein Link zu"},
+	    {"fr", "heart", "cœur"},
 	    /* English is the message id itself. */
 	    {"en", "Goodbye.", "Goodbye."},
 	    {NULL, "Goodbye.", "Goodbye."},

@@ -241,15 +241,39 @@ static void test_letters(void)
 {
 	char *out = NULL;
 
-	CHECK_INT(tts_text_prepare_letters("Grüße aus Köln, José! "
-	                                   "https://www.example.org/x",
-	                                   500, false, &out),
-	          0);
-	CHECK_STR(out, "Grüße aus Köln, José! a link to example.org");
+	struct tts_text_words de = {
+	    .link = "ein Link",
+	    .link_to = "ein Link zu",
+	    .shortened = "Nachricht gekürzt.",
+	    .emoji =
+	        {[TTS_EMOJI_SMILEY] = "Smiley", [TTS_EMOJI_HEART] = "Herz"},
+	};
+
+	for (int i = 0; i < TTS_EMOJI_COUNT; i++) {
+		if (!de.emoji[i])
+			de.emoji[i] = "?";
+	}
+	CHECK_INT(
+	    tts_text_prepare_words("Grüße aus Köln, José! "
+	                           "https://www.example.org/x \xe2\x9d\xa4",
+	                           500, &de, &out),
+	    0);
+	CHECK_STR(out, "Grüße aus Köln, José! ein Link zu example.org Herz");
 	free(out);
-	CHECK_INT(tts_text_prepare_letters("Grüße, José", 500, true, &out), 0);
+	CHECK_INT(
+	    tts_text_prepare_words("Zu lang für diesen Anruf", 10, &de, &out),
+	    0);
+	CHECK_STR(out, "Zu lang ... Nachricht gekürzt.");
+	free(out);
+	CHECK_INT(tts_text_prepare_words("http://", 10, &de, &out), 0);
+	CHECK_STR(out, "ein Link");
+	free(out);
+	CHECK_INT(tts_text_prepare_words("Grüße, José", 500, &tts_text_words_en,
+	                                 &out),
+	          0);
 	CHECK_STR(out, "Grusse, Jose");
 	free(out);
+	CHECK_INT(tts_text_prepare_words("x", 500, NULL, &out), -EINVAL);
 }
 
 int main(void)
