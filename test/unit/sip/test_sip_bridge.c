@@ -336,12 +336,14 @@ static void test_sdp(void)
 			CHECK(!strcmp(a.addr, "127.0.0.1"));
 		}
 	}
-	CHECK(sdp_offer_build(offer, sizeof(offer), "127.0.0.1", 20000, 7, NULL) > 0);
+	CHECK(sdp_offer_build(offer, sizeof(offer), "127.0.0.1", 20000, 7,
+	                      NULL) > 0);
 	CHECK(strstr(offer, "m=audio 20000 RTP/AVP 0 8 101\r\n") != NULL);
 	CHECK(strstr(offer, "a=ptime:20") != NULL);
 	CHECK(sdp_answer_pick(offer, strlen(offer), &a) == 0 &&
 	      a.codec == SDP_CODEC_PCMU && a.te_pt == 101);
-	CHECK(sdp_offer_build(offer, 10, "127.0.0.1", 20000, 7, NULL) == -ENOSPC);
+	CHECK(sdp_offer_build(offer, 10, "127.0.0.1", 20000, 7, NULL) ==
+	      -ENOSPC);
 }
 
 static void test_prompts(void)
