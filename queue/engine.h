@@ -43,14 +43,17 @@
  * so NULL (the operator's default) arrives as QUEUE_GATE_DEFAULT; writes of
  * REG_COLS name the plain column. After it come the further numbers
  * (migration 008): JOB_COLS destination2, destination3; REG_COLS phone2,
- * phone3, verified2, verified3.
+ * phone3, verified2, verified3. Then migration 009's: JOB_COLS
+ * COALESCE(seen_until_ms, 0); REG_COLS wait_minutes, ring_through,
+ * quiet_mode.
  */
 enum engine_statement_id {
 	ES_SCHEMA_VERSION, /* -> the highest applied migration */
 
-	ES_REG_PUT,      /* REG_COLS ?1..?20; upsert on jid keeping created;
+	ES_REG_PUT,      /* REG_COLS ?1..?23; upsert on jid keeping created;
 	                    ?16 gate: -1 stores NULL; ?17..?20 phone2,
-	                    phone3, verified2, verified3 */
+	                    phone3, verified2, verified3; ?21 wait_minutes
+	                    ?22 ring_through ?23 quiet_mode */
 	ES_REG_GET,      /* ?1 jid -> REG_COLS */
 	ES_REG_GET_NODE, /* ?1 push_node -> REG_COLS */
 	ES_REG_DELETE,   /* ?1 jid */
@@ -71,11 +74,14 @@ enum engine_statement_id {
 	                          ?6 sender ?7 sender_name ?8 reply_from
 	                          ?9 verify_code ?10 created ?11 not_before and
 	                          next_attempt ?12 gate (-1 stores NULL)
-	                          ?13 destination2 ?14 destination3;
+	                          ?13 destination2 ?14 destination3
+	                          ?15 seen_until_ms (0 stores NULL);
 	                          queued, no attempts */
 	ES_VERIFY_SUPERSEDE,   /* ?1 callee ?2 now: queued verify jobs
 	                          cancelled */
 	ES_JOB_CANCEL_FOR,     /* ?1 callee ?2 now: unfinished jobs cancelled */
+	ES_JOB_CANCEL_SEEN,    /* ?1 callee ?2 now: queued message jobs whose
+	                          seen_until_ms is after now cancelled */
 	ES_CLAIM_QUEUED,       /* ?1 now -> id, next_attempt_ms of the first
 	                          due queued job whose callee is not on the
 	                          phone; an engine with row locks locks it here

@@ -33,8 +33,8 @@
 
 #define TAG "queue"
 
-/* The most parameters a statement takes (ES_REG_PUT: 20). */
-#define PG_MAX_PARAMS 20
+/* The most parameters a statement takes (ES_REG_PUT: 23). */
+#define PG_MAX_PARAMS 23
 /* The NOTIFY channel of each queue channel (bit I of enum queue_channel):
  * a handle listens only to its own, so a new job does not wake the
  * component's loop. */
@@ -66,13 +66,15 @@ _Static_assert(QUEUE_CH_JOBS == 1 << 0 && QUEUE_CH_EVENTS == 1 << 1 &&
 	"sender_name, reply_from, verify_code, attempts, created_ms, "         \
 	"not_before_ms, next_attempt_ms, lease_owner, lease_deadline_ms, "     \
 	"last_reason, finished_ms, COALESCE(gate, -1), destination2, "         \
-	"destination3"
+	"destination3, COALESCE(seen_until_ms, 0)"
 #define MSG_COLS "id, seq, sender_jid, body, encrypted, heard, received_ms"
 #define REG_COLS_BUT_GATE                                                      \
 	"jid, phone, verified, verify_code, verify_failures, tz, lang, "       \
 	"call_when, quiet_start, quiet_end, roster_only, sip_presence, "       \
 	"push_node, created_ms, updated_ms"
-#define REG_MORE_COLS "phone2, phone3, verified2, verified3"
+#define REG_MORE_COLS                                                          \
+	"phone2, phone3, verified2, verified3, wait_minutes, ring_through, "   \
+	"quiet_mode"
 #define REG_COLS      REG_COLS_BUT_GATE ", gate, " REG_MORE_COLS
 #define REG_READ_COLS REG_COLS_BUT_GATE ", COALESCE(gate, -1), " REG_MORE_COLS
 
@@ -91,7 +93,8 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_REG_PUT] =
         "INSERT INTO registrations (" REG_COLS ") VALUES "
         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-        "$15, NULLIF($16, -1), $17, $18, $19, $20) ON CONFLICT (jid) DO UPDATE "
+        "$15, NULLIF($16, -1), $17, $18, $19, $20, $21, $22, $23) ON CONFLICT "
+        "(jid) DO UPDATE "
         "SET phone = "
         "excluded.phone, "
         "verified = excluded.verified, "
@@ -105,7 +108,10 @@ static const char *const pg_sql[ES_COUNT] = {
         "push_node = excluded.push_node, "
         "updated_ms = excluded.updated_ms, gate = excluded.gate, "
         "phone2 = excluded.phone2, phone3 = excluded.phone3, "
-        "verified2 = excluded.verified2, verified3 = excluded.verified3",
+        "verified2 = excluded.verified2, verified3 = excluded.verified3, "
+        "wait_minutes = excluded.wait_minutes, "
+        "ring_through = excluded.ring_through, "
+        "quiet_mode = excluded.quiet_mode",
     [ES_REG_GET] = "SELECT " REG_READ_COLS " FROM registrations WHERE jid = $1",
     [ES_REG_GET_NODE] =
         "SELECT " REG_READ_COLS " FROM registrations WHERE push_node = $1",
@@ -146,10 +152,10 @@ static const char *const pg_sql[ES_COUNT] = {
         "INSERT INTO jobs (kind, state, callee_jid, destination, tz, "
         "lang, sender_jid, sender_name, reply_from, verify_code, "
         "attempts, created_ms, not_before_ms, next_attempt_ms, gate, "
-        "destination2, destination3) "
+        "destination2, destination3, seen_until_ms) "
         "VALUES ($1, " SQL_QUEUED
         ", $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $11, "
-        "NULLIF($12, -1), $13, $14) RETURNING id",
+        "NULLIF($12, -1), $13, $14, NULLIF($15::bigint, 0)) RETURNING id",
     [ES_VERIFY_SUPERSEDE] =
         "UPDATE jobs SET state = " SQL_CANCELLED ", finished_ms = $2, "
         "last_reason = 'superseded by a new code' "
@@ -159,6 +165,11 @@ static const char *const pg_sql[ES_COUNT] = {
         "UPDATE jobs SET state = " SQL_CANCELLED ", finished_ms = $2, "
         "last_reason = 'cancelled' "
         "WHERE callee_jid = $1 AND state IN (" SQL_UNFINISHED ")",
+    [ES_JOB_CANCEL_SEEN] =
+        "UPDATE jobs SET state = " SQL_CANCELLED ", finished_ms = $2, "
+        "last_reason = 'seen during the wait' "
+        "WHERE callee_jid = $1 AND kind = " SQL_KIND_MESSAGE
+        " AND state = " SQL_QUEUED " AND seen_until_ms > $2",
 
     /* The row lock: a second bridge skips the job the first is taking
      * instead of waiting for its commit and then finding it taken. */

@@ -48,6 +48,7 @@ static const struct sql_column job_columns[] = {
     JOB_FIELD(INT, gate),
     JOB_FIELD(TEXT, destination_more[0]),
     JOB_FIELD(TEXT, destination_more[1]),
+    JOB_FIELD(INT64, seen_until_ms),
 };
 
 #define MSG_FIELD(type, field) SQL_COLUMN(type, struct queue_job_message, field)
@@ -240,7 +241,8 @@ static int job_insert(struct queue *q, enum queue_job_kind kind,
 	             SQL_TEXT(m ? m->destination_more[0] : NULL),
 	             SQL_TEXT(m && m->destination_more[0]
 	                          ? m->destination_more[1]
-	                          : NULL)));
+	                          : NULL),
+	             SQL_INT(m ? m->seen_until_ms : 0)));
 
 	if (!err)
 		*id = database_last_insert_id(q);
@@ -301,7 +303,7 @@ static int enqueue_in_tx(struct queue *q, const struct queue_message_in *m,
 		*res = QUEUE_ENQ_LIMIT_SENDER;
 		return err;
 	}
-	not_before = now;
+	not_before = m->not_before_ms > now ? m->not_before_ms : now;
 	err = database_int(
 	    q, ES_PAIR_LAST_FINISHED, "looking up the last job", 0, &v,
 	    SQL_ARGS(SQL_TEXT(m->callee_jid), SQL_TEXT(m->sender_jid)));
@@ -359,14 +361,15 @@ int jobs_verify_enqueue(struct queue *q, const char *jid, const char *dest,
 	return err;
 }
 
-int jobs_cancel_for(struct queue *q, const char *callee_jid, int *n)
+int jobs_cancel_for(struct queue *q, const char *callee_jid, bool seen, int *n)
 {
 	int64_t changed = 0;
 	int err;
 
 	err = database_write(
-	    q, ES_JOB_CANCEL_FOR, "cancelling jobs", 0, &changed,
-	    SQL_ARGS(SQL_TEXT(callee_jid), SQL_INT(queue_now_ms(q))));
+	    q, seen ? ES_JOB_CANCEL_SEEN : ES_JOB_CANCEL_FOR,
+	    seen ? "cancelling jobs seen in their wait" : "cancelling jobs", 0,
+	    &changed, SQL_ARGS(SQL_TEXT(callee_jid), SQL_INT(queue_now_ms(q))));
 	if (!err)
 		*n = (int)changed;
 	/* A bridge calling one of them finds out when it renews. */

@@ -204,7 +204,12 @@ int queue_registration_put(struct queue *q, const struct queue_registration *r)
 	    !opt_ok(r->sip_presence, QUEUE_TOKEN_MAX) ||
 	    !opt_ok(r->push_node, QUEUE_TOKEN_MAX) ||
 	    !opt_ok(r->phone_more[0], QUEUE_TOKEN_MAX) ||
-	    !opt_ok(r->phone_more[1], QUEUE_TOKEN_MAX))
+	    !opt_ok(r->phone_more[1], QUEUE_TOKEN_MAX) ||
+	    !opt_ok(r->ring_through, QUEUE_DETAIL_MAX))
+		return -EINVAL;
+	if (r->wait_minutes < 0 || r->wait_minutes > QUEUE_WAIT_MINUTES_MAX ||
+	    (r->quiet_mode != QUEUE_QUIET_DEFER &&
+	     r->quiet_mode != QUEUE_QUIET_DROP))
 		return -EINVAL;
 	if (r->quiet_start < -1 || r->quiet_start >= 1440 ||
 	    r->quiet_end < -1 || r->quiet_end >= 1440 || !gate_ok(r->gate))
@@ -350,7 +355,8 @@ int queue_message_enqueue(struct queue *q, const struct queue_message_in *m,
 	    !opt_ok(m->tz, QUEUE_TOKEN_MAX) ||
 	    !opt_ok(m->lang, QUEUE_TOKEN_MAX) || !gate_ok(m->gate) ||
 	    !opt_ok(m->destination_more[0], QUEUE_TOKEN_MAX) ||
-	    !opt_ok(m->destination_more[1], QUEUE_TOKEN_MAX))
+	    !opt_ok(m->destination_more[1], QUEUE_TOKEN_MAX) ||
+	    m->not_before_ms < 0 || m->seen_until_ms < 0)
 		return -EINVAL;
 	if (lim && (lim->coalesce_seconds < 0 || lim->per_callee_per_hour < 0 ||
 	            lim->per_sender_per_hour < 0))
@@ -383,17 +389,28 @@ int queue_verify_enqueue(struct queue *q, const char *jid, const char *dest,
 	return err;
 }
 
-int queue_job_cancel_for(struct queue *q, const char *callee_jid, int *n)
+static int cancel_for(struct queue *q, const char *callee_jid, bool seen,
+                      int *n)
 {
 	int count = 0, err;
 
 	if (!q || !str_ok(callee_jid, QUEUE_JID_MAX))
 		return -EINVAL;
-	err = jobs_cancel_for(q, callee_jid, &count);
+	err = jobs_cancel_for(q, callee_jid, seen, &count);
 	flush_changed(q);
 	if (!err && n)
 		*n = count;
 	return err;
+}
+
+int queue_job_cancel_for(struct queue *q, const char *callee_jid, int *n)
+{
+	return cancel_for(q, callee_jid, false, n);
+}
+
+int queue_job_cancel_seen(struct queue *q, const char *callee_jid, int *n)
+{
+	return cancel_for(q, callee_jid, true, n);
 }
 
 int queue_job_claim(struct queue *q, const char *owner, int lease_ms,

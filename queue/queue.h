@@ -91,6 +91,10 @@ void queue_batch_rollback(struct queue *q);
  */
 #define QUEUE_PHONES_MAX 3
 
+#define QUEUE_WAIT_MINUTES_MAX 1440
+#define QUEUE_QUIET_DEFER      0 /* called when quiet hours end */
+#define QUEUE_QUIET_DROP       1 /* never called */
+
 enum queue_call_when {
 	QUEUE_CALL_OFFLINE = 0, /* only when no resource is available */
 	QUEUE_CALL_AWAY = 1,    /* also when every resource is away/xa/dnd */
@@ -117,6 +121,13 @@ struct queue_registration {
 	 * each was verified; a NULL number is never verified. */
 	char *phone_more[QUEUE_PHONES_MAX - 1];
 	bool verified_more[QUEUE_PHONES_MAX - 1];
+	/* Wait this long for the user to come online before calling
+	 * (0: call at once), 0 to QUEUE_WAIT_MINUTES_MAX. */
+	int wait_minutes;
+	/* Senders who ring through quiet hours: bare JIDs or domains, one
+	 * per line (NULL: none), and what quiet hours do to the others. */
+	char *ring_through;
+	int quiet_mode; /* QUEUE_QUIET_* */
 };
 
 /* Inserts or replaces the row with R->jid; created_ms is kept on replace. */
@@ -179,6 +190,12 @@ struct queue_message_in {
 	/* Further verified numbers to try after DESTINATION, in order
 	 * (NULL: none; a NULL ends the list). */
 	const char *destination_more[QUEUE_PHONES_MAX - 1];
+	/* A new job is not called before this (0: at once; the coalescing
+	 * window may push it later). */
+	int64_t not_before_ms;
+	/* The end of the "unless already seen" wait: queue_job_cancel_seen()
+	 * cancels the job until then (0: no wait). */
+	int64_t seen_until_ms;
 };
 
 struct queue_enqueue_limits {
@@ -213,6 +230,13 @@ int queue_verify_enqueue(struct queue *q, const char *jid, const char *dest,
 /* Cancels JID's unfinished jobs (e.g. on unregistration); *N how many. */
 int queue_job_cancel_for(struct queue *q, const char *callee_jid, int *n);
 
+/*
+ * The callee came online: cancels JID's queued message jobs still in their
+ * wait (seen_until_ms after now), without an event (the sender is told
+ * nothing); *N (may be NULL) how many.
+ */
+int queue_job_cancel_seen(struct queue *q, const char *callee_jid, int *n);
+
 struct queue_job_message {
 	int64_t id;
 	int seq; /* 1, 2, ... in arrival order within the job */
@@ -245,6 +269,7 @@ struct queue_job {
 	int64_t finished_ms;
 	int gate; /* QUEUE_GATE_*, copied from the message's snapshot */
 	char *destination_more[QUEUE_PHONES_MAX - 1]; /* NULL: none */
+	int64_t seen_until_ms; /* the wait's end; 0: none */
 	struct queue_job_message *messages;
 	size_t n_messages;
 };

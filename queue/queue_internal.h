@@ -76,7 +76,8 @@ int jobs_message_enqueue(struct queue *q, const struct queue_message_in *m,
                          int64_t *job_id, enum queue_enqueue_result *res);
 int jobs_verify_enqueue(struct queue *q, const char *jid, const char *dest,
                         const char *code, const char *lang, int64_t *job_id);
-int jobs_cancel_for(struct queue *q, const char *callee_jid, int *n);
+/* SEEN: only the queued message jobs still in their wait. */
+int jobs_cancel_for(struct queue *q, const char *callee_jid, bool seen, int *n);
 int jobs_claim(struct queue *q, const char *owner, int lease_ms,
                struct queue_job **jobp, int64_t *next_due_ms);
 int jobs_get(struct queue *q, int64_t id, struct queue_job **jobp);

@@ -39,6 +39,9 @@ static const struct sql_column registration_columns[] = {
     REG_FIELD(TEXT, phone_more[1]),
     REG_FIELD(BOOL, verified_more[0]),
     REG_FIELD(BOOL, verified_more[1]),
+    REG_FIELD(INT, wait_minutes),
+    REG_FIELD(TEXT, ring_through),
+    REG_FIELD(INT, quiet_mode),
 };
 
 _Static_assert(QUEUE_PHONES_MAX == 3, "the table has phone2 and phone3");
@@ -60,7 +63,9 @@ int registrations_put(struct queue *q, const struct queue_registration *r)
 	             SQL_INT(now), SQL_INT(r->gate), SQL_TEXT(r->phone_more[0]),
 	             SQL_TEXT(r->phone_more[1]),
 	             SQL_INT(r->phone_more[0] && r->verified_more[0]),
-	             SQL_INT(r->phone_more[1] && r->verified_more[1])));
+	             SQL_INT(r->phone_more[1] && r->verified_more[1]),
+	             SQL_INT(r->wait_minutes), SQL_TEXT(r->ring_through),
+	             SQL_INT(r->quiet_mode)));
 }
 
 int registrations_get(struct queue *q, const char *key, bool by_node,

@@ -89,6 +89,13 @@ static void sqlite_fresh(const char *name)
 	"ALTER TABLE jobs DROP COLUMN destination2; ALTER TABLE jobs DROP "    \
 	"COLUMN destination3; "
 
+/* Undoes migration 009 (the wait, quiet hours' senders). */
+#define DROP_009                                                               \
+	"ALTER TABLE registrations DROP COLUMN wait_minutes; ALTER TABLE "     \
+	"registrations DROP COLUMN ring_through; ALTER TABLE registrations "   \
+	"DROP COLUMN quiet_mode; ALTER TABLE jobs DROP COLUMN "                \
+	"seen_until_ms; "
+
 static struct queue_message_in msg(const char *callee, const char *sender,
                                    const char *key, const char *body)
 {
@@ -162,13 +169,13 @@ static void test_open(void)
 	fresh_db("open");
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 8);
+	CHECK_INT(v, 9);
 	queue_close(q);
 
 	/* Re-open: nothing to migrate, data kept. */
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 8);
+	CHECK_INT(v, 9);
 	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
 	                  NULL, NULL),
 	          0);
@@ -201,20 +208,21 @@ static void test_open_sqlite(void)
 		sqlite3 *db = NULL;
 
 		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
-		CHECK_INT(sqlite3_exec(db,
-		                       "DROP TABLE component_status; DROP "
-		                       "TABLE bridge_status; DROP INDEX "
-		                       "events_type_created; DROP TABLE "
-		                       "archive_marks; ALTER TABLE "
-		                       "registrations DROP COLUMN gate; ALTER "
-		                       "TABLE jobs DROP COLUMN gate; " DROP_008
-		                       "UPDATE schema_version SET version = 2",
-		                       NULL, NULL, NULL),
+		CHECK_INT(sqlite3_exec(
+		              db,
+		              "DROP TABLE component_status; DROP "
+		              "TABLE bridge_status; DROP INDEX "
+		              "events_type_created; DROP TABLE "
+		              "archive_marks; ALTER TABLE "
+		              "registrations DROP COLUMN gate; ALTER "
+		              "TABLE jobs DROP COLUMN gate; " DROP_008 DROP_009
+		              "UPDATE schema_version SET version = 2",
+		              NULL, NULL, NULL),
 		          SQLITE_OK);
 		sqlite3_close(db);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
-		CHECK_INT(v, 8);
+		CHECK_INT(v, 9);
 		CHECK_INT(count_jobs(q), 1);
 		queue_close(q);
 	}
@@ -239,15 +247,15 @@ static void test_open_sqlite(void)
 		CHECK_INT(sqlite3_exec(db,
 		                       "ALTER TABLE registrations DROP COLUMN "
 		                       "gate; ALTER TABLE jobs DROP COLUMN "
-		                       "gate; " DROP_008
+		                       "gate; " DROP_008 DROP_009
 		                       "UPDATE schema_version SET "
-		                       "version = 6 WHERE version = 8",
+		                       "version = 6 WHERE version = 9",
 		                       NULL, NULL, NULL),
 		          SQLITE_OK);
 		sqlite3_close(db);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
-		CHECK_INT(v, 8);
+		CHECK_INT(v, 9);
 		CHECK_INT(queue_registration_get(q, "bob@example.org", &out),
 		          0);
 		CHECK_INT(out.gate, QUEUE_GATE_DEFAULT);
@@ -1598,6 +1606,118 @@ static void test_more_numbers(void)
 	queue_close(q);
 }
 
+/* "Wait, then call, unless already seen" (migration 009): a job waits
+ * until its not_before; while in its wait, the callee coming online
+ * cancels it without an event; a job past its wait, an active one, and
+ * another callee's are left alone; the registration's wait, senders and
+ * quiet mode round-trip, and values out of range are refused. */
+static void test_wait_seen(void)
+{
+	struct queue *q;
+	struct queue_registration r = {0}, out = {0};
+	struct queue_message_in m;
+	struct queue_job *job = NULL;
+	struct queue_event *evs = NULL;
+	size_t n_ev = 0;
+	int64_t waiting = 0, past = 0, other = 0, active = 0, next = 0;
+	int n = -1;
+
+	fresh_db("wait");
+	q = open_q();
+	r.jid = "bob@example.org";
+	r.phone = "+15551234567";
+	r.quiet_start = r.quiet_end = -1;
+	r.gate = QUEUE_GATE_DEFAULT;
+	r.wait_minutes = 5;
+	r.ring_through = "alice@example.org\nexample.net";
+	r.quiet_mode = QUEUE_QUIET_DROP;
+	CHECK_INT(queue_registration_put(q, &r), 0);
+	CHECK_INT(queue_registration_get(q, r.jid, &out), 0);
+	CHECK_INT(out.wait_minutes, 5);
+	CHECK_STR(out.ring_through, "alice@example.org\nexample.net");
+	CHECK_INT(out.quiet_mode, QUEUE_QUIET_DROP);
+	queue_registration_clear(&out);
+	r.wait_minutes = QUEUE_WAIT_MINUTES_MAX + 1;
+	CHECK_INT(queue_registration_put(q, &r), -EINVAL);
+	r.wait_minutes = 0;
+	r.quiet_mode = 2;
+	CHECK_INT(queue_registration_put(q, &r), -EINVAL);
+
+	/* One in its wait, due in 5 minutes. */
+	m = msg("bob@example.org", "alice@example.org", "w1", "hello");
+	m.not_before_ms = clock_ms + 300000;
+	m.seen_until_ms = clock_ms + 300000;
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, &waiting, NULL), 0);
+	CHECK_INT(queue_job_get(q, waiting, &job), 0);
+	if (job) {
+		CHECK(job->not_before_ms == clock_ms + 300000);
+		CHECK(job->seen_until_ms == clock_ms + 300000);
+	}
+	queue_job_free(job);
+	job = NULL;
+	/* Not due yet: nothing to claim. */
+	CHECK_INT(queue_job_claim(q, "b1", 60000, &job, &next), -EAGAIN);
+	CHECK(next == clock_ms + 300000);
+	/* A message in the wait joins it. */
+	m = msg("bob@example.org", "alice@example.org", "w2", "again");
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, &other, NULL), 0);
+	CHECK(other == waiting);
+	/* One whose wait is over (a retry, say), one of another callee, and
+	 * one being called. */
+	m = msg("bob@example.org", "carol@example.org", "w3", "hi");
+	m.seen_until_ms = clock_ms - 1;
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, &past, NULL), 0);
+	m = msg("bob@example.org", "erin@example.org", "w5", "hi");
+	m.seen_until_ms = clock_ms + 300000;
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, &active, NULL), 0);
+	m = msg("dave@example.org", "alice@example.org", "w4", "hi");
+	m.seen_until_ms = clock_ms + 300000;
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, &other, NULL), 0);
+	CHECK_INT(queue_job_claim(q, "b1", 60000, &job, NULL), 0);
+	/* Claimed first: the oldest due job is carol's (past its wait). */
+	if (job)
+		CHECK(job->id == past);
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_job_claim(q, "b1", 60000, &job, NULL), 0);
+	if (job)
+		CHECK(job->id == active);
+	queue_job_free(job);
+	job = NULL;
+
+	CHECK_INT(queue_job_cancel_seen(q, "bob@example.org", &n), 0);
+	CHECK_INT(n, 1);
+	CHECK_INT(queue_job_get(q, waiting, &job), 0);
+	if (job) {
+		CHECK_INT(job->state, QUEUE_JOB_CANCELLED);
+		CHECK_STR(job->last_reason, "seen during the wait");
+		CHECK_INT((int)job->n_messages, 2);
+	}
+	queue_job_free(job);
+	job = NULL;
+	/* Silent: no event for the sender. */
+	CHECK_INT(queue_event_fetch_for_job(q, waiting, &evs, &n_ev), 0);
+	CHECK_INT((int)n_ev, 0);
+	queue_event_array_free(evs, n_ev);
+	CHECK_INT(queue_job_get(q, other, &job), 0);
+	if (job)
+		CHECK(job->state != QUEUE_JOB_CANCELLED);
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_job_get(q, past, &job), 0);
+	if (job)
+		CHECK_INT(job->state, QUEUE_JOB_ACTIVE);
+	queue_job_free(job);
+	/* Again: nothing left in a wait. */
+	CHECK_INT(queue_job_cancel_seen(q, "bob@example.org", &n), 0);
+	CHECK_INT(n, 0);
+
+	m = msg("bob@example.org", "frank@example.org", "w6", "hi");
+	m.seen_until_ms = -1;
+	CHECK_INT(queue_message_enqueue(q, &m, NULL, &other, NULL), -EINVAL);
+	queue_close(q);
+}
+
 static void test_registrations(void)
 {
 	struct queue *q;
@@ -2029,7 +2149,7 @@ static void test_pg_migrate_race(void)
 	}
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 8);
+	CHECK_INT(v, 9);
 	queue_close(q);
 }
 
@@ -2379,6 +2499,7 @@ static void (*const conformance[])(void) = {
     test_registrations,
     test_gate,
     test_more_numbers,
+    test_wait_seen,
     test_two_processes,
     test_wake,
     test_batch,
