@@ -29,7 +29,9 @@ struct catch_ctx {
 	char *destination, *tz, *lang;
 	/* The callee's further verified numbers, in order (NULL: none). */
 	char *destination_more[QUEUE_PHONES_MAX - 1];
-	int gate; /* the callee's QUEUE_GATE_*, copied into the job */
+	int gate;         /* the callee's QUEUE_GATE_*, copied into the job */
+	int wait_minutes; /* the callee's wait before calling */
+	int64_t seen_until_ms; /* the job's wait ends then (0: none) */
 	bool encrypted;
 	bool roster_only; /* the callee wants calls only from contacts */
 	bool ordered;     /* waiting in comp.catch_order */
@@ -176,8 +178,10 @@ static void stored(struct comp *c, enum queue_enqueue_result r, int64_t job_id,
 		log_info(TAG, "message from %s to %s: %s, job %lld", x->sender,
 		         x->callee, queue_enqueue_result_name(r),
 		         (long long)job_id);
-	if (r == QUEUE_ENQ_NEW_JOB || r == QUEUE_ENQ_JOINED)
+	if (r == QUEUE_ENQ_NEW_JOB || r == QUEUE_ENQ_JOINED) {
 		comp_monitor_caught(c);
+		comp_wait_started(c, x->callee, x->seen_until_ms);
+	}
 	finish(x, CATCH_QUEUED, r, 0);
 }
 
@@ -200,12 +204,20 @@ static void store_now(struct catch_ctx *x)
 	    .destination_more = {x->destination_more[0],
 	                         x->destination_more[1]},
 	};
+	int64_t now = comp_now_ms();
 	struct queue_enqueue_limits lim = {
 	    .coalesce_seconds = c->cfg->policy.coalesce_seconds,
 	    .per_callee_per_hour = c->cfg->policy.calls_per_callee_per_hour,
 	    .per_sender_per_hour = c->cfg->policy.calls_per_sender_per_hour,
 	};
 
+	/* The wait, then the coalescing window (the queue's): a message
+	 * that joins an open job keeps that job's times. */
+	if (x->wait_minutes > 0) {
+		x->seen_until_ms = now + (int64_t)x->wait_minutes * 60000;
+		m.not_before_ms = x->seen_until_ms;
+		m.seen_until_ms = x->seen_until_ms;
+	}
 	store_submit(c->store, &m, &lim, stored, x);
 }
 
@@ -293,6 +305,7 @@ static enum catch_verdict check_registration(struct comp *c,
 		x->lang = r.lang ? g_strdup(r.lang) : NULL;
 		x->roster_only = r.roster_only;
 		x->gate = r.gate;
+		x->wait_minutes = r.wait_minutes;
 	}
 	queue_registration_clear(&r);
 	return v;

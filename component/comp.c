@@ -62,6 +62,8 @@ int comp_init(struct comp *c, struct config *cfg)
 	c->catch_order = g_queue_new();
 	c->names =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	c->waiting =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	err = queue_password_file_set(cfg->queue.password_file);
 	if (!err)
 		err = queue_open(&c->q, cfg->queue.url);
@@ -72,6 +74,9 @@ int comp_init(struct comp *c, struct config *cfg)
 		        strerror(-err));
 		return err;
 	}
+	/* Not fatal: without it a wait begun before a restart ends in a
+	 * call even if the user came online (logged). */
+	(void)comp_wait_load(c);
 	err = queue_wake_listen(
 	    c->q, QUEUE_CH_REGISTRATIONS | QUEUE_CH_EVENTS | QUEUE_CH_PRESENCE,
 	    &c->wake_fd);
@@ -137,6 +142,8 @@ void comp_fini(struct comp *c)
 		g_hash_table_destroy(c->echoes);
 	if (c->names)
 		g_hash_table_destroy(c->names);
+	if (c->waiting)
+		g_hash_table_destroy(c->waiting);
 	if (c->catch_order)
 		g_queue_free(c->catch_order);
 	comp_missed_reset(c);

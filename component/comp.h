@@ -85,6 +85,7 @@ struct comp {
 	GHashTable *pending_iqs; /* our IQ id -> struct comp_pending_iq */
 	GHashTable *echoes;      /* gateway messages we expect pushed back */
 	GHashTable *names;       /* sender bare JID -> display name */
+	GHashTable *waiting;     /* callee -> int64_t: end of a wait (wait.c) */
 	GQueue *catch_order;     /* catches in arrival order (catch.c) */
 	uint64_t receive_seq;    /* idempotency keys for pushes */
 	char run_id[17];         /* random, distinguishes component runs */
@@ -241,6 +242,15 @@ int comp_presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza,
 bool comp_presence_unreachable(struct comp *c, const char *bare_jid,
                                enum queue_call_when call_when);
 bool comp_presence_online(struct comp *c, const char *bare_jid);
+
+/* wait.c: "call me only if I have not come online within N minutes". */
+/* BARE has a job in its wait until UNTIL_MS (0: none). */
+void comp_wait_started(struct comp *c, const char *bare, int64_t until_ms);
+/* Rebuilds the set from the queue's unfinished jobs (at start). */
+int comp_wait_load(struct comp *c);
+/* BARE's resources changed: if BARE is online, its waiting jobs are
+ * cancelled. */
+void comp_wait_presence_changed(struct comp *c, const char *bare);
 
 /* Presence addressed to a gateway contact (presence_gateway.c). */
 void comp_gwpres_handle(struct comp *c, xmpp_stanza_t *stanza,

@@ -373,6 +373,7 @@ static void row_touch_cb(const char *bare, void *arg)
 {
 	struct comp *c = arg;
 
+	comp_wait_presence_changed(c, bare);
 	if (g_hash_table_contains(c->rows->participants, bare))
 		g_hash_table_add(c->rows->dirty, g_strdup(bare));
 }

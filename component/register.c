@@ -102,7 +102,7 @@ xmpp_stanza_t *comp_settings_form(struct comp *c,
 	    "international number (+15551234567) or a SIP address "
 	    "(sip:you@pbx.example.org). A new number gets a call with a "
 	    "code: enter it in the code field.");
-	char quiet[16] = "";
+	char quiet[16] = "", wait[16];
 
 	if (r)
 		settings_quiet_format(r, quiet, sizeof(quiet));
@@ -150,6 +150,9 @@ xmpp_stanza_t *comp_settings_form(struct comp *c,
 	                    "SIP address for presence (optional)",
 	                    r && r->sip_presence ? r->sip_presence : "", false,
 	                    NULL);
+	snprintf(wait, sizeof(wait), "%d", r ? r->wait_minutes : 0);
+	comp_form_add_field(c, x, SETTINGS_WAIT, "text-single",
+	                    SETTINGS_WAIT_LABEL, wait, false, NULL);
 	comp_form_add_field(
 	    c, x, SETTINGS_GATE, "list-single", SETTINGS_GATE_LABEL,
 	    settings_gate_name(r ? r->gate : QUEUE_GATE_DEFAULT), false,
@@ -580,6 +583,7 @@ void comp_settings_submit(struct comp *c, const char *bare,
 	in.roster_only = comp_form_get(form, SETTINGS_ROSTER_ONLY);
 	in.sip_presence = comp_form_get(form, SETTINGS_SIP_PRESENCE);
 	in.gate = comp_form_get(form, SETTINGS_GATE);
+	in.wait_minutes = comp_form_get(form, SETTINGS_WAIT);
 	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++)
 		in.phone_more[i] =
 		    comp_form_get(form, settings_phone_more_fields[i]);

@@ -210,6 +210,25 @@ static void more_numbers_store(struct queue_registration *reg,
 		free(old[i]);
 }
 
+/* A whole number of minutes, 0 to QUEUE_WAIT_MINUTES_MAX ("" is 0). */
+static bool parse_wait(const char *s, int *minutes)
+{
+	size_t n = strlen(s);
+	int v = 0;
+
+	if (n > 4)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > QUEUE_WAIT_MINUTES_MAX)
+		return false;
+	*minutes = v;
+	return true;
+}
+
 static void replace(char **dst, const char *src)
 {
 	free(*dst);
@@ -228,6 +247,7 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 	enum queue_call_when call_when = reg->call_when;
 	bool roster_only = reg->roster_only;
 	int gate = reg->gate;
+	int wait = reg->wait_minutes;
 
 	*phone_changed = false;
 	if (in->phone) {
@@ -288,6 +308,10 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 	if (in->gate && !parse_gate(in->gate, &gate))
 		return fail(why, whylen, SETTINGS_GATE,
 		            "must be default, on or off");
+	if (in->wait_minutes && !parse_wait(in->wait_minutes, &wait))
+		return fail(why, whylen, SETTINGS_WAIT,
+		            "must be a whole number of minutes from 0 to "
+		            "1440");
 
 	/* Everything passed: apply. */
 	if (in->phone && (!reg->phone || strcmp(reg->phone, phone) != 0)) {
@@ -307,5 +331,6 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 	reg->quiet_end = qe;
 	reg->roster_only = roster_only;
 	reg->gate = gate;
+	reg->wait_minutes = wait;
 	return 0;
 }

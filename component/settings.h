@@ -24,6 +24,10 @@
 #define SETTINGS_CODE         "code"
 #define SETTINGS_GATE         "gate"
 /* The further numbers, tried in order after phone (QUEUE_PHONES_MAX). */
+#define SETTINGS_WAIT "wait_minutes"
+#define SETTINGS_WAIT_LABEL                                                    \
+	"Call me only if I have not come online within this many minutes "     \
+	"(0: call at once)"
 #define SETTINGS_PHONE2 "phone2"
 #define SETTINGS_PHONE3 "phone3"
 extern const char *const settings_phone_more_fields[QUEUE_PHONES_MAX - 1];
@@ -50,6 +54,7 @@ struct settings_input {
 	const char *gate; /* "default", "on" or "off" ("" is default) */
 	/* phone2, phone3: "" removes the number; the rest move up. */
 	const char *phone_more[QUEUE_PHONES_MAX - 1];
+	const char *wait_minutes; /* 0 to QUEUE_WAIT_MINUTES_MAX; "" is 0 */
 };
 
 /*

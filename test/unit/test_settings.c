@@ -49,6 +49,14 @@ static const struct apply_case cases[] = {
     {{.roster_only = "maybe"}, true, 0, "roster_only", false},
     {{.sip_presence = "sip:bob@pbx.example.org"}, false, 1, NULL, false},
     {{.sip_presence = "+15551234567"}, false, 0, "sip_presence", false},
+    {{.wait_minutes = "15"}, false, 1, NULL, false},
+    {{.wait_minutes = "0"}, false, 1, NULL, false},
+    {{.wait_minutes = ""}, false, 1, NULL, false},
+    {{.wait_minutes = "1440"}, false, 1, NULL, false},
+    {{.wait_minutes = "1441"}, false, 0, "wait_minutes", false},
+    {{.wait_minutes = "-1"}, false, 0, "wait_minutes", false},
+    {{.wait_minutes = "5 "}, false, 0, "wait_minutes", false},
+    {{.wait_minutes = "99999"}, false, 0, "wait_minutes", false},
 };
 
 /* The gate field: what is taken, and what it sets (from the default). */
@@ -118,6 +126,10 @@ int main(void)
 			settings_quiet_format(&r, q, sizeof(q));
 			CHECK_STR(q, t->in.quiet_hours);
 		}
+		if (t->ok && t->in.wait_minutes)
+			CHECK_INT(r.wait_minutes, atoi(t->in.wait_minutes));
+		if (!t->ok)
+			CHECK_INT(r.wait_minutes, 0);
 		if (t->ok && t->in.phone &&
 		    !strcmp(t->in.phone, "+44 20 7946 0958"))
 			CHECK_STR(r.phone, "+442079460958");

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * "Wait, then call, unless already seen" (issue 12): a user may ask to be
+ * called only if they have not come online within N minutes. The job is in
+ * the queue from the start (not_before at the wait's end, so a restart
+ * loses nothing); this file remembers which callees have a job in its wait
+ * and, when one of them comes online (any available resource), cancels
+ * those jobs on the store's thread, silently. The set is rebuilt from the
+ * queue at start, so a wait begun before a restart is still honoured.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "comp.h"
+#include "log.h"
+#include "store.h"
+
+#define TAG "wait"
+
+/* The set: bare JID -> the latest seen_until_ms of its waiting jobs. */
+static void remember(struct comp *c, const char *bare, int64_t until_ms)
+{
+	int64_t *old = g_hash_table_lookup(c->waiting, bare);
+	int64_t *v;
+
+	if (old && *old >= until_ms)
+		return;
+	v = g_new(int64_t, 1);
+	*v = until_ms;
+	g_hash_table_replace(c->waiting, g_strdup(bare), v);
+}
+
+void comp_wait_started(struct comp *c, const char *bare, int64_t until_ms)
+{
+	if (until_ms > 0)
+		remember(c, bare, until_ms);
+}
+
+static int load_one(const struct queue_job *j, void *arg)
+{
+	struct comp *c = arg;
+
+	if (j->kind == QUEUE_JOB_MESSAGE && j->state == QUEUE_JOB_QUEUED &&
+	    j->seen_until_ms > comp_now_ms())
+		remember(c, j->callee_jid, j->seen_until_ms);
+	return 0;
+}
+
+int comp_wait_load(struct comp *c)
+{
+	/* Every unfinished job: a few per user at most, read once. */
+	struct queue_job_filter f = {.unfinished_only = true, .limit = INT_MAX};
+	int err = queue_job_foreach(c->q, &f, load_one, c);
+
+	if (err)
+		log_err(TAG, "reading the jobs in a wait: %s", strerror(-err));
+	else if (g_hash_table_size(c->waiting))
+		log_info(TAG,
+		         "%u users have a call waiting to see if they "
+		         "come online",
+		         g_hash_table_size(c->waiting));
+	return err;
+}
+
+static int cancel_run(struct queue *q, void *arg)
+{
+	int n = 0;
+	int err = queue_job_cancel_seen(q, arg, &n);
+
+	if (!err && n)
+		log_info(TAG, "%s came online: %d waiting call%s cancelled",
+		         (const char *)arg, n, n == 1 ? "" : "s");
+	return err;
+}
+
+static void cancel_done(struct comp *c, int err, void *arg)
+{
+	(void)c;
+	if (err)
+		log_err(TAG,
+		        "cancelling the waiting calls of %s: %s; they "
+		        "are made when their wait ends",
+		        (const char *)arg, strerror(-err));
+	g_free(arg);
+}
+
+void comp_wait_presence_changed(struct comp *c, const char *bare)
+{
+	int64_t *until = g_hash_table_lookup(c->waiting, bare);
+
+	if (!until || !comp_presence_online(c, bare))
+		return;
+	/* Past its wait the job is being called: coming online now does
+	 * not take it back (the queue checks again, on its own clock). */
+	if (*until > comp_now_ms())
+		store_call(c->store, cancel_run, g_strdup(bare), cancel_done);
+	g_hash_table_remove(c->waiting, bare);
+}
