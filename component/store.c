@@ -240,6 +240,8 @@ void store_submit(struct store *s, const struct queue_message_in *m,
 	it->m.encrypted = m->encrypted;
 	it->m.received_ms = m->received_ms;
 	it->m.gate = m->gate;
+	it->m.not_before_ms = m->not_before_ms;
+	it->m.seen_until_ms = m->seen_until_ms;
 	it->lim = *lim;
 	it->done = done;
 	it->arg = arg;
