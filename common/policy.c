@@ -175,6 +175,38 @@ bool policy_direct_dial_allowed(const struct config *cfg, const char *sender)
 	       list_contains_n(l, dom, dlen);
 }
 
+int policy_quiet_minutes_left(int start, int end, int now)
+{
+	if (!policy_in_quiet_hours(start, end, now))
+		return 0;
+	return (end - now + 1440) % 1440;
+}
+
+bool policy_sender_listed(const char *list, const char *sender)
+{
+	const char *at = sender ? strchr(sender, '@') : NULL;
+	const char *domain = at ? at + 1 : sender;
+	size_t slen = sender ? strlen(sender) : 0;
+	size_t dlen = domain ? strlen(domain) : 0;
+
+	if (!list || !sender || !*sender)
+		return false;
+	for (const char *p = list; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		/* An entry with '@' names one sender, one without a domain. */
+		if (n && memchr(p, '@', n)
+		        ? n == slen && !strncasecmp(p, sender, n)
+		        : n && n == dlen && !strncasecmp(p, domain, n))
+			return true;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
 bool policy_in_quiet_hours(int start, int end, int now)
 {
 	if (start < 0 || start > 1439 || end < 0 || end > 1439 || now < 0 ||

@@ -44,4 +44,18 @@ bool policy_direct_dial_allowed(const struct config *cfg, const char *sender);
  */
 bool policy_in_quiet_hours(int start, int end, int now);
 
+/*
+ * Minutes from minute-of-day NOW until the quiet window [START, END) ends
+ * (1..1439), or 0 when NOW is not in it: how long a deferred call waits.
+ */
+int policy_quiet_minutes_left(int start, int end, int now);
+
+/*
+ * True when SENDER (a bare JID) is one of LIST's entries, one per line:
+ * a bare JID ("alice@example.org": that sender) or a domain
+ * ("example.org": every sender of it), compared ASCII case-insensitively.
+ * NULL or empty LIST: nobody.
+ */
+bool policy_sender_listed(const char *list, const char *sender);
+
 #endif

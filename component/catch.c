@@ -31,7 +31,8 @@ struct catch_ctx {
 	char *destination_more[QUEUE_PHONES_MAX - 1];
 	int gate;         /* the callee's QUEUE_GATE_*, copied into the job */
 	int wait_minutes; /* the callee's wait before calling */
-	int64_t seen_until_ms; /* the job's wait ends then (0: none) */
+	int64_t seen_until_ms;  /* the job's wait ends then (0: none) */
+	int64_t defer_until_ms; /* quiet hours end then (0: not deferred) */
 	bool encrypted;
 	bool roster_only; /* the callee wants calls only from contacts */
 	bool ordered;     /* waiting in comp.catch_order */
@@ -175,9 +176,12 @@ static void stored(struct comp *c, enum queue_enqueue_result r, int64_t job_id,
 		log_warn(TAG, "message from %s to %s not phoned: %s", x->sender,
 		         x->callee, queue_enqueue_result_name(r));
 	else
-		log_info(TAG, "message from %s to %s: %s, job %lld", x->sender,
-		         x->callee, queue_enqueue_result_name(r),
-		         (long long)job_id);
+		log_info(TAG, "message from %s to %s: %s, job %lld%s",
+		         x->sender, x->callee, queue_enqueue_result_name(r),
+		         (long long)job_id,
+		         x->defer_until_ms ? " (deferred to the end of quiet "
+		                             "hours)"
+		                           : "");
 	if (r == QUEUE_ENQ_NEW_JOB || r == QUEUE_ENQ_JOINED) {
 		comp_monitor_caught(c);
 		comp_wait_started(c, x->callee, x->seen_until_ms);
@@ -211,10 +215,14 @@ static void store_now(struct catch_ctx *x)
 	    .per_sender_per_hour = c->cfg->policy.calls_per_sender_per_hour,
 	};
 
-	/* The wait, then the coalescing window (the queue's): a message
-	 * that joins an open job keeps that job's times. */
+	/* Quiet hours, then the wait from their end, then the coalescing
+	 * window (the queue's): a message that joins an open job keeps that
+	 * job's times. */
+	int64_t base = x->defer_until_ms > now ? x->defer_until_ms : now;
+
+	m.not_before_ms = base > now ? base : 0;
 	if (x->wait_minutes > 0) {
-		x->seen_until_ms = now + (int64_t)x->wait_minutes * 60000;
+		x->seen_until_ms = base + (int64_t)x->wait_minutes * 60000;
 		m.not_before_ms = x->seen_until_ms;
 		m.seen_until_ms = x->seen_until_ms;
 	}
@@ -269,6 +277,34 @@ static void catch_more_numbers(struct comp *c, struct catch_ctx *x,
 	}
 }
 
+/*
+ * Quiet hours, which come first (then the wait, then coalescing): outside
+ * them, or for a sender R lets ring through, nothing changes; otherwise
+ * the call is deferred to their end in R's zone (X->defer_until_ms), or
+ * not made at all when R says never (true).
+ */
+static bool quiet_hours_drop(struct catch_ctx *x,
+                             const struct queue_registration *r)
+{
+	time_t now = (time_t)(comp_now_ms() / 1000);
+	struct tm tm;
+	int left;
+
+	if (r->quiet_start < 0 || tz_local_time(r->tz, now, &tm) != 0)
+		return false;
+	left = policy_quiet_minutes_left(r->quiet_start, r->quiet_end,
+	                                 tm.tm_hour * 60 + tm.tm_min);
+	if (!left || policy_sender_listed(r->ring_through, x->sender))
+		return false;
+	if (r->quiet_mode == QUEUE_QUIET_DROP)
+		return true;
+	/* The minute the window ends, in the zone's own clock (a DST change
+	 * inside the window moves the call by that hour). */
+	x->defer_until_ms =
+	    ((int64_t)now - tm.tm_sec + (int64_t)left * 60) * 1000;
+	return false;
+}
+
 static enum catch_verdict check_registration(struct comp *c,
                                              struct catch_ctx *x,
                                              const struct catch_request *req)
@@ -276,7 +312,6 @@ static enum catch_verdict check_registration(struct comp *c,
 	struct queue_registration r = {0};
 	enum catch_verdict v = CATCH_QUEUED;
 	const char *why;
-	struct tm tm;
 	int err = queue_registration_get(c->q, req->callee, &r);
 
 	/* The queue unreachable (PostgreSQL restarting) is not "not
@@ -290,11 +325,7 @@ static enum catch_verdict check_registration(struct comp *c,
 		v = CATCH_NOT_VERIFIED;
 	else if (!comp_presence_unreachable(c, req->callee, r.call_when))
 		v = CATCH_ONLINE;
-	else if (r.quiet_start >= 0 &&
-	         tz_local_time(r.tz, (time_t)(comp_now_ms() / 1000), &tm) ==
-	             0 &&
-	         policy_in_quiet_hours(r.quiet_start, r.quiet_end,
-	                               tm.tm_hour * 60 + tm.tm_min))
+	else if (quiet_hours_drop(x, &r))
 		v = CATCH_QUIET_HOURS;
 	else if (policy_destination_check(c->cfg, r.phone, &why) != 0)
 		v = CATCH_POLICY;

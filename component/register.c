@@ -103,6 +103,8 @@ xmpp_stanza_t *comp_settings_form(struct comp *c,
 	    "(sip:you@pbx.example.org). A new number gets a call with a "
 	    "code: enter it in the code field.");
 	char quiet[16] = "", wait[16];
+	char ring[SETTINGS_RING_THROUGH_MAX *
+	          (SETTINGS_RING_THROUGH_LEN_MAX + 2)] = "";
 
 	if (r)
 		settings_quiet_format(r, quiet, sizeof(quiet));
@@ -153,6 +155,14 @@ xmpp_stanza_t *comp_settings_form(struct comp *c,
 	snprintf(wait, sizeof(wait), "%d", r ? r->wait_minutes : 0);
 	comp_form_add_field(c, x, SETTINGS_WAIT, "text-single",
 	                    SETTINGS_WAIT_LABEL, wait, false, NULL);
+	if (r)
+		settings_ring_through_format(r, ring, sizeof(ring));
+	comp_form_add_field(c, x, SETTINGS_RING_THROUGH, "text-single",
+	                    SETTINGS_RING_THROUGH_LABEL, ring, false, NULL);
+	comp_form_add_field(
+	    c, x, SETTINGS_QUIET_MODE, "list-single", SETTINGS_QUIET_MODE_LABEL,
+	    r && r->quiet_mode == QUEUE_QUIET_DROP ? "never" : "later", false,
+	    settings_quiet_mode_options);
 	comp_form_add_field(
 	    c, x, SETTINGS_GATE, "list-single", SETTINGS_GATE_LABEL,
 	    settings_gate_name(r ? r->gate : QUEUE_GATE_DEFAULT), false,
@@ -584,6 +594,8 @@ void comp_settings_submit(struct comp *c, const char *bare,
 	in.sip_presence = comp_form_get(form, SETTINGS_SIP_PRESENCE);
 	in.gate = comp_form_get(form, SETTINGS_GATE);
 	in.wait_minutes = comp_form_get(form, SETTINGS_WAIT);
+	in.ring_through = comp_form_get(form, SETTINGS_RING_THROUGH);
+	in.quiet_mode = comp_form_get(form, SETTINGS_QUIET_MODE);
 	for (size_t i = 0; i < QUEUE_PHONES_MAX - 1; i++)
 		in.phone_more[i] =
 		    comp_form_get(form, settings_phone_more_fields[i]);

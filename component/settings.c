@@ -229,6 +229,84 @@ static bool parse_wait(const char *s, int *minutes)
 	return true;
 }
 
+const char *const settings_quiet_mode_options[] = {"later", "never", NULL};
+
+/* One ring_through entry: a bare JID (one '@', a local part without
+ * spaces or the characters XMPP forbids there) or an ASCII domain. */
+static bool ring_through_entry_ok(const char *s, size_t n)
+{
+	const char *at = memchr(s, '@', n);
+	size_t dstart = at ? (size_t)(at - s) + 1 : 0;
+
+	if (n == 0 || n > SETTINGS_RING_THROUGH_LEN_MAX || dstart == 1 ||
+	    dstart >= n)
+		return false;
+	for (size_t i = 0; i + 1 < dstart; i++)
+		if (strchr("\"&'/:<>@", s[i]) || (unsigned char)s[i] <= ' ' ||
+		    (unsigned char)s[i] >= 0x7f)
+			return false;
+	for (size_t i = dstart; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-')
+			return false;
+	return s[dstart] != '.' && s[n - 1] != '.';
+}
+
+/* IN (entries separated by commas or white space) into OUT, one per line,
+ * lower case; "" for none. */
+static int ring_through_parse(const char *in, char *out, size_t outlen,
+                              const char **reason)
+{
+	size_t len = 0;
+	int count = 0;
+
+	out[0] = '\0';
+	for (const char *p = in; *p;) {
+		size_t n;
+
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		n = strcspn(p, ", \t\r\n");
+		if (!n)
+			break;
+		if (!ring_through_entry_ok(p, n)) {
+			*reason = "each entry must be an address such as "
+			          "alice@example.org or a domain such as "
+			          "example.org";
+			return -EINVAL;
+		}
+		if (++count > SETTINGS_RING_THROUGH_MAX ||
+		    len + n + 2 > outlen) {
+			*reason = "at most 20 entries";
+			return -EINVAL;
+		}
+		if (len)
+			out[len++] = '\n';
+		for (size_t i = 0; i < n; i++)
+			out[len++] = (char)tolower((unsigned char)p[i]);
+		out[len] = '\0';
+		p += n;
+	}
+	return 0;
+}
+
+void settings_ring_through_format(const struct queue_registration *reg,
+                                  char *out, size_t outlen)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (const char *p = reg->ring_through; p && *p && len + 3 < outlen;
+	     p++) {
+		if (*p == '\n') {
+			out[len++] = ',';
+			out[len++] = ' ';
+		} else {
+			out[len++] = *p;
+		}
+		out[len] = '\0';
+	}
+}
+
 static void replace(char **dst, const char *src)
 {
 	free(*dst);
@@ -248,6 +326,9 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 	bool roster_only = reg->roster_only;
 	int gate = reg->gate;
 	int wait = reg->wait_minutes;
+	int quiet_mode = reg->quiet_mode;
+	char ring[SETTINGS_RING_THROUGH_MAX *
+	          (SETTINGS_RING_THROUGH_LEN_MAX + 1)];
 
 	*phone_changed = false;
 	if (in->phone) {
@@ -312,6 +393,18 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 		return fail(why, whylen, SETTINGS_WAIT,
 		            "must be a whole number of minutes from 0 to "
 		            "1440");
+	if (in->ring_through &&
+	    ring_through_parse(in->ring_through, ring, sizeof(ring), &reason))
+		return fail(why, whylen, SETTINGS_RING_THROUGH, reason);
+	if (in->quiet_mode) {
+		if (!*in->quiet_mode || !strcmp(in->quiet_mode, "later"))
+			quiet_mode = QUEUE_QUIET_DEFER;
+		else if (!strcmp(in->quiet_mode, "never"))
+			quiet_mode = QUEUE_QUIET_DROP;
+		else
+			return fail(why, whylen, SETTINGS_QUIET_MODE,
+			            "must be later or never");
+	}
 
 	/* Everything passed: apply. */
 	if (in->phone && (!reg->phone || strcmp(reg->phone, phone) != 0)) {
@@ -332,5 +425,8 @@ int settings_apply(const struct config *cfg, const struct settings_input *in,
 	reg->roster_only = roster_only;
 	reg->gate = gate;
 	reg->wait_minutes = wait;
+	reg->quiet_mode = quiet_mode;
+	if (in->ring_through)
+		replace(&reg->ring_through, ring);
 	return 0;
 }

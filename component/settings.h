@@ -28,8 +28,21 @@
 #define SETTINGS_WAIT_LABEL                                                    \
 	"Call me only if I have not come online within this many minutes "     \
 	"(0: call at once)"
-#define SETTINGS_PHONE2 "phone2"
-#define SETTINGS_PHONE3 "phone3"
+#define SETTINGS_RING_THROUGH "ring_through"
+#define SETTINGS_RING_THROUGH_LABEL                                            \
+	"Senders who may always ring, even in quiet hours (addresses or "      \
+	"domains, separated by commas)"
+#define SETTINGS_QUIET_MODE "quiet_mode"
+#define SETTINGS_QUIET_MODE_LABEL                                              \
+	"Messages from everyone else in quiet hours: call later (when quiet "  \
+	"hours end) or never"
+/* The quiet_mode field's values: QUEUE_QUIET_DEFER, QUEUE_QUIET_DROP. */
+extern const char *const settings_quiet_mode_options[];
+/* At most this many ring_through entries, each at most this long. */
+#define SETTINGS_RING_THROUGH_MAX     20
+#define SETTINGS_RING_THROUGH_LEN_MAX 200
+#define SETTINGS_PHONE2               "phone2"
+#define SETTINGS_PHONE3               "phone3"
 extern const char *const settings_phone_more_fields[QUEUE_PHONES_MAX - 1];
 
 /* The gate field's label and its values, in the forms' order. */
@@ -55,7 +68,13 @@ struct settings_input {
 	/* phone2, phone3: "" removes the number; the rest move up. */
 	const char *phone_more[QUEUE_PHONES_MAX - 1];
 	const char *wait_minutes; /* 0 to QUEUE_WAIT_MINUTES_MAX; "" is 0 */
+	const char *ring_through; /* comma- or space-separated; "" clears */
+	const char *quiet_mode;   /* "later" or "never" ("" is later) */
 };
+
+/* REG's ring_through as the form shows it ("a, b"), into OUT. */
+void settings_ring_through_format(const struct queue_registration *reg,
+                                  char *out, size_t outlen);
 
 /*
  * Applies IN to REG (whose strings are malloc'ed and replaced as needed).

@@ -169,6 +169,32 @@ static void test_bare_jid(void)
 	CHECK(!policy_bare_jid_valid(NULL));
 }
 
+/* Deferral until quiet hours end, and the senders who ring through. */
+static void test_quiet_deferral(void)
+{
+	CHECK_INT(policy_quiet_minutes_left(-1, 0, 100), 0);
+	CHECK_INT(policy_quiet_minutes_left(1320, 420, 1380), 480);
+	CHECK_INT(policy_quiet_minutes_left(1320, 420, 60), 360);
+	CHECK_INT(policy_quiet_minutes_left(1320, 420, 419), 1);
+	CHECK_INT(policy_quiet_minutes_left(1320, 420, 420), 0);
+	CHECK_INT(policy_quiet_minutes_left(540, 1020, 600), 420);
+	CHECK_INT(policy_quiet_minutes_left(540, 1020, 1100), 0);
+
+	static const char list[] = "alice@example.org\nexample.net";
+
+	CHECK(policy_sender_listed(list, "alice@example.org"));
+	CHECK(policy_sender_listed(list, "Alice@Example.ORG"));
+	CHECK(policy_sender_listed(list, "bob@example.net"));
+	CHECK(!policy_sender_listed(list, "bob@example.org"));
+	CHECK(!policy_sender_listed(list, "alice@example.org.evil"));
+	CHECK(!policy_sender_listed(list, "eve@sub.example.net"));
+	CHECK(!policy_sender_listed(list, "alice@example.or"));
+	CHECK(!policy_sender_listed(NULL, "alice@example.org"));
+	CHECK(!policy_sender_listed("", "alice@example.org"));
+	CHECK(!policy_sender_listed("\n\n", "alice@example.org"));
+	CHECK(policy_sender_listed("example.net\n", "x@example.net"));
+}
+
 static void test_quiet_hours(void)
 {
 	static const struct {
@@ -207,5 +233,6 @@ int main(void)
 	test_senders();
 	test_bare_jid();
 	test_quiet_hours();
+	test_quiet_deferral();
 	return check_exit("test_policy");
 }

@@ -57,6 +57,25 @@ static const struct apply_case cases[] = {
     {{.wait_minutes = "-1"}, false, 0, "wait_minutes", false},
     {{.wait_minutes = "5 "}, false, 0, "wait_minutes", false},
     {{.wait_minutes = "99999"}, false, 0, "wait_minutes", false},
+    {{.ring_through = "Alice@Example.org, example.net"}, false, 1, NULL, false},
+    {{.ring_through = ""}, false, 1, NULL, false},
+    {{.ring_through = "alice@example.org d/e"},
+     false,
+     0,
+     "ring_through",
+     false},
+    {{.ring_through = "@example.org"}, false, 0, "ring_through", false},
+    {{.ring_through = "alice@"}, false, 0, "ring_through", false},
+    {{.ring_through = "a<b@example.org"}, false, 0, "ring_through", false},
+    {{.ring_through = ".example.org"}, false, 0, "ring_through", false},
+    {{.ring_through = "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u"},
+     false,
+     0,
+     "ring_through",
+     false},
+    {{.quiet_mode = "never"}, false, 1, NULL, false},
+    {{.quiet_mode = "later"}, false, 1, NULL, false},
+    {{.quiet_mode = "sometimes"}, false, 0, "quiet_mode", false},
 };
 
 /* The gate field: what is taken, and what it sets (from the default). */
@@ -129,7 +148,21 @@ int main(void)
 		if (t->ok && t->in.wait_minutes)
 			CHECK_INT(r.wait_minutes, atoi(t->in.wait_minutes));
 		if (!t->ok)
-			CHECK_INT(r.wait_minutes, 0);
+			CHECK(r.wait_minutes == 0 && r.ring_through == NULL &&
+			      r.quiet_mode == QUEUE_QUIET_DEFER);
+		if (t->ok && t->in.ring_through && *t->in.ring_through) {
+			char shown[256];
+
+			CHECK_STR(r.ring_through,
+			          "alice@example.org\nexample.net");
+			settings_ring_through_format(&r, shown, sizeof(shown));
+			CHECK_STR(shown, "alice@example.org, example.net");
+		}
+		if (t->ok && t->in.quiet_mode)
+			CHECK_INT(r.quiet_mode,
+			          strcmp(t->in.quiet_mode, "never")
+			              ? QUEUE_QUIET_DEFER
+			              : QUEUE_QUIET_DROP);
 		if (t->ok && t->in.phone &&
 		    !strcmp(t->in.phone, "+44 20 7946 0958"))
 			CHECK_STR(r.phone, "+442079460958");
