@@ -31,7 +31,8 @@ struct catch_ctx {
 	char *destination_more[QUEUE_PHONES_MAX - 1];
 	int gate;         /* the callee's QUEUE_GATE_*, copied into the job */
 	int wait_minutes; /* the callee's wait before calling */
-	int64_t seen_until_ms;  /* the job's wait ends then (0: none) */
+	enum queue_call_when call_when; /* what counts as online, for it */
+	int64_t seen_until_ms;          /* the job's wait ends then (0: none) */
 	int64_t defer_until_ms; /* quiet hours end then (0: not deferred) */
 	bool encrypted;
 	bool roster_only; /* the callee wants calls only from contacts */
@@ -184,7 +185,7 @@ static void stored(struct comp *c, enum queue_enqueue_result r, int64_t job_id,
 		                           : "");
 	if (r == QUEUE_ENQ_NEW_JOB || r == QUEUE_ENQ_JOINED) {
 		comp_monitor_caught(c);
-		comp_wait_started(c, x->callee, x->seen_until_ms);
+		comp_wait_started(c, x->callee, x->seen_until_ms, x->call_when);
 	}
 	finish(x, CATCH_QUEUED, r, 0);
 }
@@ -337,6 +338,7 @@ static enum catch_verdict check_registration(struct comp *c,
 		x->roster_only = r.roster_only;
 		x->gate = r.gate;
 		x->wait_minutes = r.wait_minutes;
+		x->call_when = r.call_when;
 	}
 	queue_registration_clear(&r);
 	return v;

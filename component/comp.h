@@ -245,11 +245,12 @@ bool comp_presence_online(struct comp *c, const char *bare_jid);
 
 /* wait.c: "call me only if I have not come online within N minutes". */
 /* BARE has a job in its wait until UNTIL_MS (0: none). */
-void comp_wait_started(struct comp *c, const char *bare, int64_t until_ms);
+void comp_wait_started(struct comp *c, const char *bare, int64_t until_ms,
+                       enum queue_call_when call_when);
 /* Rebuilds the set from the queue's unfinished jobs (at start). */
 int comp_wait_load(struct comp *c);
-/* BARE's resources changed: if BARE is online, its waiting jobs are
- * cancelled. */
+/* BARE's resources changed: if BARE is online (by its call_when: a
+ * resource, one not away), its waiting jobs are cancelled. */
 void comp_wait_presence_changed(struct comp *c, const char *bare);
 
 /* Presence addressed to a gateway contact (presence_gateway.c). */

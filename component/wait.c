@@ -5,7 +5,9 @@
  * the queue from the start (not_before at the wait's end, so a restart
  * loses nothing); this file remembers which callees have a job in its wait
  * and, when one of them comes online (any available resource), cancels
- * those jobs on the store's thread, silently. The set is rebuilt from the
+ * those jobs on the store's thread, silently. "Online" is what the
+ * user's call_when makes it: any available resource, or, for a user
+ * called when away, one that is not away. The set is rebuilt from the
  * queue at start, so a wait begun before a restart is still honoured.
  */
 #include <errno.h>
@@ -18,32 +20,48 @@
 
 #define TAG "wait"
 
-/* The set: bare JID -> the latest seen_until_ms of its waiting jobs. */
-static void remember(struct comp *c, const char *bare, int64_t until_ms)
-{
-	int64_t *old = g_hash_table_lookup(c->waiting, bare);
-	int64_t *v;
+/* The set's values: the latest seen_until_ms of a callee's waiting
+ * jobs, and what counts as online for the callee. */
+struct wait_entry {
+	int64_t until_ms;
+	enum queue_call_when call_when;
+};
 
-	if (old && *old >= until_ms)
+static void remember(struct comp *c, const char *bare, int64_t until_ms,
+                     enum queue_call_when call_when)
+{
+	struct wait_entry *old = g_hash_table_lookup(c->waiting, bare);
+	struct wait_entry *v;
+
+	if (old && old->until_ms >= until_ms)
 		return;
-	v = g_new(int64_t, 1);
-	*v = until_ms;
+	v = g_new(struct wait_entry, 1);
+	v->until_ms = until_ms;
+	v->call_when = call_when;
 	g_hash_table_replace(c->waiting, g_strdup(bare), v);
 }
 
-void comp_wait_started(struct comp *c, const char *bare, int64_t until_ms)
+void comp_wait_started(struct comp *c, const char *bare, int64_t until_ms,
+                       enum queue_call_when call_when)
 {
 	if (until_ms > 0)
-		remember(c, bare, until_ms);
+		remember(c, bare, until_ms, call_when);
 }
 
 static int load_one(const struct queue_job *j, void *arg)
 {
 	struct comp *c = arg;
+	struct queue_registration r = {0};
+	enum queue_call_when call_when = QUEUE_CALL_OFFLINE;
 
-	if (j->kind == QUEUE_JOB_MESSAGE && j->state == QUEUE_JOB_QUEUED &&
-	    j->seen_until_ms > comp_now_ms())
-		remember(c, j->callee_jid, j->seen_until_ms);
+	if (j->kind != QUEUE_JOB_MESSAGE || j->state != QUEUE_JOB_QUEUED ||
+	    j->seen_until_ms <= comp_now_ms())
+		return 0;
+	/* Gone since: its jobs were cancelled with it. */
+	if (queue_registration_get(c->q, j->callee_jid, &r) == 0)
+		call_when = r.call_when;
+	queue_registration_clear(&r);
+	remember(c, j->callee_jid, j->seen_until_ms, call_when);
 	return 0;
 }
 
@@ -87,13 +105,13 @@ static void cancel_done(struct comp *c, int err, void *arg)
 
 void comp_wait_presence_changed(struct comp *c, const char *bare)
 {
-	int64_t *until = g_hash_table_lookup(c->waiting, bare);
+	struct wait_entry *w = g_hash_table_lookup(c->waiting, bare);
 
-	if (!until || !comp_presence_online(c, bare))
+	if (!w || comp_presence_unreachable(c, bare, w->call_when))
 		return;
 	/* Past its wait the job is being called: coming online now does
 	 * not take it back (the queue checks again, on its own clock). */
-	if (*until > comp_now_ms())
+	if (w->until_ms > comp_now_ms())
 		store_call(c->store, cancel_run, g_strdup(bare), cancel_done);
 	g_hash_table_remove(c->waiting, bare);
 }

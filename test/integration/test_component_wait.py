@@ -29,14 +29,13 @@ class WaitTest(rbtest.ComponentTest):
     users = ("alice",)
     operator_registrations = {"bob": BOB_PHONE, "dave": DAVE_PHONE}
 
-    def set_wait(self, user, minutes):
-        """USER submits wait_minutes in the registration form, then goes
-        offline."""
+    def set_wait(self, user, minutes, **extra):
+        """USER submits wait_minutes (and EXTRA fields) in the registration
+        form, then goes offline."""
         c = self.client(self.prosody, user)
+        fields = dict(extra, wait_minutes=str(minutes))
         r = c.iq("<iq type='set' to='%s'><query xmlns='%s'>%s</query></iq>"
-                 % (GATEWAY, NS_REGISTER,
-                    submit_form({"wait_minutes": str(minutes)},
-                                NS_REGISTER)))
+                 % (GATEWAY, NS_REGISTER, submit_form(fields, NS_REGISTER)))
         self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
         c.disconnect()
         self.assertEqual(self.db.registration(jid(user))["wait_minutes"],
@@ -91,6 +90,19 @@ class WaitTest(rbtest.ComponentTest):
         self.comp.wait_ready(self.alice)
         self.client(self.prosody, "bob")
         self.assert_cancelled_silently(job["id"])
+
+    def test_called_when_away_counts_only_a_resource_not_away(self):
+        """A user called when away: coming online away is not "seen";
+        becoming available is."""
+        self.set_wait("bob", WAIT_MINUTES, call_when="away")
+        job = self.waiting_job("bob", ["away or not?"])
+        away = self.client(self.prosody, "bob", resource="laptop",
+                           presence="away")
+        time.sleep(2)
+        self.assertEqual(self.db.jobs(id=job["id"])[0]["state"], 0)
+        self.client(self.prosody, "bob", resource="phone")
+        self.assert_cancelled_silently(job["id"])
+        away.disconnect()
 
     def test_no_wait_calls_at_once(self):
         sent_ms = time.time() * 1000
