@@ -101,6 +101,7 @@ enum engine_statement_id {
 	ES_JOB_RENEW,          /* ?1 job ?2 owner ?3 deadline, if active and
 	                          the owner's */
 	ES_JOB_RENEW_ALL,      /* ?1 owner ?2 deadline: all its active jobs */
+	ES_JOBS_HELD,          /* ?1 owner -> ids of its active jobs by id */
 	ES_JOB_RETRY,          /* ?1 job ?2 next_attempt ?3 reason: queued,
 	                          lease cleared */
 	ES_MSGS_UNHEARD,       /* ?1 job -> ids of unheard messages by seq */

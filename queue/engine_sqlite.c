@@ -172,6 +172,8 @@ static const char *const sqlite_sql[ES_COUNT] = {
                      "id = ?1 AND state = " SQL_ACTIVE " AND lease_owner = ?2",
     [ES_JOB_RENEW_ALL] = "UPDATE jobs SET lease_deadline_ms = ?2 WHERE "
                          "state = " SQL_ACTIVE " AND lease_owner = ?1",
+    [ES_JOBS_HELD] = "SELECT id FROM jobs WHERE state = " SQL_ACTIVE
+                     " AND lease_owner = ?1 ORDER BY id",
     [ES_JOB_RETRY] =
         "UPDATE jobs SET state = " SQL_QUEUED ", next_attempt_ms = ?2, "
         "last_reason = ?3, lease_owner = NULL, "

@@ -53,9 +53,9 @@ int events_insert(struct queue *q, int64_t job_id, enum queue_event_type type,
 	                              SQL_BLOB(blob, blob_len), SQL_INT(now)));
 }
 
-int events_add(struct queue *q, int64_t job_id, enum queue_event_type type,
-               const char *detail, const void *blob, size_t blob_len,
-               int64_t *event_id)
+int events_add(struct queue *q, int64_t job_id, const char *owner,
+               enum queue_event_type type, const char *detail, const void *blob,
+               size_t blob_len, int64_t *event_id)
 {
 	int64_t now = queue_now_ms(q);
 	int err;
@@ -63,8 +63,16 @@ int events_add(struct queue *q, int64_t job_id, enum queue_event_type type,
 	err = database_begin(q);
 	if (err)
 		return err;
-	err = database_exists(q, ES_JOB_LEASE_INFO, "reading a job",
-	                      SQL_ARGS(SQL_INT(job_id)));
+	/*
+	 * A bridge's event is refused once another bridge took the job over:
+	 * a late HEARD from the bridge that lost it would otherwise mark
+	 * messages heard that the new call may not have read.
+	 */
+	if (owner)
+		err = jobs_owner_check(q, job_id, owner, NULL);
+	else
+		err = database_exists(q, ES_JOB_LEASE_INFO, "reading a job",
+		                      SQL_ARGS(SQL_INT(job_id)));
 	if (!err)
 		err =
 		    events_insert(q, job_id, type, detail, blob, blob_len, now);

@@ -566,9 +566,7 @@ int jobs_claim(struct queue *q, const char *owner, int lease_ms,
 
 /* ---- leases, retries, finishing ------------------------------------------ */
 
-/* -ENOENT, -EPERM (not active under OWNER) or 0; *KIND the job's kind. */
-static int check_owner(struct queue *q, int64_t id, const char *owner,
-                       int *kind)
+int jobs_owner_check(struct queue *q, int64_t id, const char *owner, int *kind)
 {
 	struct lease_info li;
 	int err;
@@ -593,7 +591,7 @@ int jobs_lease_renew(struct queue *q, int64_t id, const char *owner,
 	err = database_begin(q);
 	if (err)
 		return err;
-	err = check_owner(q, id, owner, NULL);
+	err = jobs_owner_check(q, id, owner, NULL);
 	if (!err)
 		err = database_exec(
 		    q, ES_JOB_RENEW, "renewing a lease", NULL,
@@ -615,6 +613,22 @@ int jobs_leases_renew(struct queue *q, const char *owner, int lease_ms, int *n)
 	return err;
 }
 
+int jobs_leases_held(struct queue *q, const char *owner, int64_t **ids,
+                     size_t *n)
+{
+	int err;
+
+	err = database_rows(q, ES_JOBS_HELD, "listing held jobs",
+	                    SQL_COLUMNS(id_columns), sizeof(int64_t),
+	                    (void **)ids, n, SQL_ARGS(SQL_TEXT(owner)));
+	if (err) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+	}
+	return err;
+}
+
 int jobs_retry(struct queue *q, int64_t id, const char *owner,
                int64_t next_attempt_ms, const char *reason)
 {
@@ -623,7 +637,7 @@ int jobs_retry(struct queue *q, int64_t id, const char *owner,
 	err = database_begin(q);
 	if (err)
 		return err;
-	err = check_owner(q, id, owner, NULL);
+	err = jobs_owner_check(q, id, owner, NULL);
 	if (!err)
 		err = database_exec(q, ES_JOB_RETRY, "returning a job", NULL,
 		                    SQL_ARGS(SQL_INT(id),
@@ -674,7 +688,7 @@ int jobs_finish(struct queue *q, int64_t id, const char *owner,
 	err = database_begin(q);
 	if (err)
 		return err;
-	err = check_owner(q, id, owner, &kind);
+	err = jobs_owner_check(q, id, owner, &kind);
 	if (!err)
 		err = set_finished(q, id, state, now, reason);
 	/*

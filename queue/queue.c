@@ -468,6 +468,18 @@ int queue_job_leases_renew(struct queue *q, const char *owner, int lease_ms,
 	return err;
 }
 
+int queue_job_leases_held(struct queue *q, const char *owner, int64_t **ids,
+                          size_t *n)
+{
+	if (ids)
+		*ids = NULL;
+	if (n)
+		*n = 0;
+	if (!q || !str_ok(owner, QUEUE_TOKEN_MAX) || !ids || !n)
+		return -EINVAL;
+	return jobs_leases_held(q, owner, ids, n);
+}
+
 int queue_job_retry(struct queue *q, int64_t id, const char *owner,
                     int64_t next_attempt_ms, const char *reason)
 {
@@ -518,17 +530,25 @@ int queue_event_add(struct queue *q, int64_t job_id, enum queue_event_type type,
                     const char *detail, const void *blob, size_t blob_len,
                     int64_t *event_id)
 {
+	return queue_event_add_held(q, job_id, NULL, type, detail, blob,
+	                            blob_len, event_id);
+}
+
+int queue_event_add_held(struct queue *q, int64_t job_id, const char *owner,
+                         enum queue_event_type type, const char *detail,
+                         const void *blob, size_t blob_len, int64_t *event_id)
+{
 	int64_t id = 0;
 	int err;
 
 	if (!q || type < QUEUE_EV_CALLING || type > QUEUE_EV_UNHEARD ||
 	    !opt_ok(detail, QUEUE_DETAIL_MAX) || blob_len > QUEUE_BLOB_MAX ||
-	    (blob_len && !blob))
+	    (blob_len && !blob) || !opt_ok(owner, QUEUE_TOKEN_MAX))
 		return -EINVAL;
 	/* A HEARD event names the last message heard: "0", "1", "2"... */
 	if (type == QUEUE_EV_HEARD && !seq_ok(detail))
 		return -EINVAL;
-	err = events_add(q, job_id, type, detail, blob, blob_len, &id);
+	err = events_add(q, job_id, owner, type, detail, blob, blob_len, &id);
 	flush_changed(q);
 	if (!err && event_id)
 		*event_id = id;

@@ -309,6 +309,13 @@ int queue_job_lease_renew(struct queue *q, int64_t id, const char *owner,
  */
 int queue_job_leases_renew(struct queue *q, const char *owner, int lease_ms,
                            int *n);
+/*
+ * The active jobs OWNER holds, by id, into *IDS (malloc'ed, the caller
+ * frees; NULL when none). A bridge compares it with its calls: a call
+ * whose job is missing was taken over (or cancelled) and is hung up.
+ */
+int queue_job_leases_held(struct queue *q, const char *owner, int64_t **ids,
+                          size_t *n);
 
 /* Gives the job back to be tried again at NEXT_ATTEMPT_MS. */
 int queue_job_retry(struct queue *q, int64_t id, const char *owner,
@@ -371,6 +378,15 @@ struct queue_event {
 int queue_event_add(struct queue *q, int64_t job_id, enum queue_event_type type,
                     const char *detail, const void *blob, size_t blob_len,
                     int64_t *event_id);
+/*
+ * The same, written by OWNER about a job it calls: refused with -EPERM,
+ * nothing written, unless the job is active under OWNER's lease. A bridge
+ * that lost its lease (cut off from the database while another took the
+ * job) thus cannot mark as heard what the new call has not read.
+ */
+int queue_event_add_held(struct queue *q, int64_t job_id, const char *owner,
+                         enum queue_event_type type, const char *detail,
+                         const void *blob, size_t blob_len, int64_t *event_id);
 
 /* Up to LIMIT undelivered events, oldest first, into a new array. */
 int queue_event_fetch_undelivered(struct queue *q, int limit,

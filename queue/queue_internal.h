@@ -86,6 +86,16 @@ int jobs_refresh_messages(struct queue *q, struct queue_job *job,
 int jobs_lease_renew(struct queue *q, int64_t id, const char *owner,
                      int lease_ms);
 int jobs_leases_renew(struct queue *q, const char *owner, int lease_ms, int *n);
+/* *IDS (malloc'ed, NULL when none): the active jobs OWNER holds. */
+int jobs_leases_held(struct queue *q, const char *owner, int64_t **ids,
+                     size_t *n);
+/*
+ * Inside the caller's transaction: 0 when job ID is active under OWNER,
+ * -EPERM when it is not (another took it over, or it ended), -ENOENT when
+ * there is no such job; *KIND (may be NULL) the job's kind. The PostgreSQL
+ * read locks the row, so the write after it sees the same owner.
+ */
+int jobs_owner_check(struct queue *q, int64_t id, const char *owner, int *kind);
 int jobs_retry(struct queue *q, int64_t id, const char *owner,
                int64_t next_attempt_ms, const char *reason);
 int jobs_finish(struct queue *q, int64_t id, const char *owner,
@@ -104,9 +114,10 @@ int jobs_count_by_state(struct queue *q, int64_t *counts);
 int events_insert(struct queue *q, int64_t job_id, enum queue_event_type type,
                   const char *detail, const void *blob, size_t blob_len,
                   int64_t now);
-int events_add(struct queue *q, int64_t job_id, enum queue_event_type type,
-               const char *detail, const void *blob, size_t blob_len,
-               int64_t *event_id);
+/* OWNER NULL: any job; else refused (-EPERM) unless OWNER holds it. */
+int events_add(struct queue *q, int64_t job_id, const char *owner,
+               enum queue_event_type type, const char *detail, const void *blob,
+               size_t blob_len, int64_t *event_id);
 int events_fetch_undelivered(struct queue *q, int limit,
                              struct queue_event **evs, size_t *n);
 int events_fetch_for_job(struct queue *q, int64_t job_id,

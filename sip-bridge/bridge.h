@@ -125,6 +125,13 @@ struct call {
 	bool render_wait; /* the speech worker's queue was full: submit later */
 	bool refreshing;  /* asked the queue for messages that joined */
 	bool confirming;  /* a confirmation waits for its event's commit */
+	/*
+	 * Monotonic ms until which the job's lease is surely this bridge's:
+	 * the moment the claim or the last renewal that covered it was sent,
+	 * plus the lease (the database's deadline can only be later).
+	 */
+	int64_t lease_until_ms;
+	bool lease_lost; /* taken over or lapsed: nothing more is written */
 };
 
 /* 10 ms bins of submit-to-ready time for the variable prompts, up to 10 s. */
@@ -151,6 +158,7 @@ struct bridge {
 	su_root_t *root;
 	nua_t *nua;
 	su_timer_t *poll_timer, *drain_timer, *beat_timer, *renew_timer;
+	su_timer_t *lease_timer; /* main.c's on_lease_check */
 	int wake_fd, sig_fd, tts_fd, dbw_fd;
 	su_wait_t wake_wait, sig_wait, tts_wait, dbw_wait;
 	int wake_idx, sig_idx, tts_idx, dbw_idx;
@@ -211,7 +219,17 @@ void ua_shutdown(struct bridge *b);
 void ua_destroy(struct bridge *b);
 
 /* call.c */
-int call_start(struct bridge *b, struct queue_job *job);
+/* CLAIM_SENT_MS: monotonic, when the claim that got JOB was sent. */
+int call_start(struct bridge *b, struct queue_job *job, int64_t claim_sent_ms);
+/*
+ * A renewal sent at SENT_MS (monotonic) came back: the calls whose jobs
+ * are in HELD (by id) keep their lease until SENT_MS + the lease; any other
+ * call's job was taken over (or cancelled) and the call is hung up.
+ */
+void call_leases_renewed(struct bridge *b, int64_t sent_ms, const int64_t *held,
+                         size_t n_held);
+/* Hangs up every call whose lease is about to run out unrenewed. */
+void call_leases_check(struct bridge *b);
 void call_on_progress(struct call *c, int status);
 void call_on_answer(struct call *c, const char *sdp, size_t len);
 void call_on_failure(struct call *c, int status, const char *phrase);

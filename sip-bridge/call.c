@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "bridge.h"
+#include "clock.h"
 #include "dbw.h"
 #include "dtmf.h"
 #include "log.h"
@@ -63,16 +64,40 @@ int call_lease_ms(const struct config *cfg)
 	return cfg->sip.lease_seconds * 1000;
 }
 
+/*
+ * Hung up, the call writes nothing more: the job belongs to whoever holds
+ * its lease now. Should the lease simply have lapsed (the database was out
+ * of reach) the job stays active until another bridge claims it again,
+ * which turns the HEARD events already written into "notified".
+ */
+static void lease_lost(struct call *c, const char *why)
+{
+	if (c->lease_lost)
+		return;
+	c->lease_lost = true;
+	log_warn(TAG,
+	         "job %lld: %s: hanging up, the job is no longer this "
+	         "bridge's",
+	         (long long)c->job->id, why);
+	call_hangup(c, why);
+}
+
 /* A failed write logged once, for writes the call does not wait for. */
 static void on_written(void *ctx, struct dbw_result *r)
 {
-	(void)ctx;
+	struct call *c;
+
 	if (!r->err)
 		return;
-	if (r->err == -EPERM)
-		log_warn(TAG, "job %lld: lease lost, a write was refused",
+	if (r->err == -EPERM) {
+		log_warn(TAG,
+		         "job %lld: lease lost, a write was refused (another "
+		         "bridge took the job over)",
 		         (long long)r->job_id);
-	else
+		c = bridge_call_find(ctx, r->tag);
+		if (c && c->job->id == r->job_id)
+			lease_lost(c, "another bridge took the job over");
+	} else
 		log_err(TAG, "job %lld: writing to the queue (%d): %s",
 		        (long long)r->job_id, (int)r->op, strerror(-r->err));
 }
@@ -82,7 +107,11 @@ static void event_then(struct call *c, enum queue_event_type t,
                        const char *detail, unsigned char *blob, size_t len,
                        dbw_done_cb done)
 {
-	dbw_event_add(c->b->dbw, c->job->id, t, detail, blob, len,
+	if (c->lease_lost) {
+		free(blob);
+		return;
+	}
+	dbw_event_add(c->b->dbw, c->job->id, c->b->owner, t, detail, blob, len,
 	              done ? done : on_written, c->serial);
 }
 
@@ -979,6 +1008,8 @@ static void outcome(struct call *c)
 	if (!c->answered)
 		set_reason(c, "unreachable");
 	monitor_call_outcome(b, outcome_kind(c));
+	if (c->lease_lost)
+		return;
 	if (c->answered && (c->heard_seq > 0 || c->replied)) {
 		monitor_job_finished(b, QUEUE_JOB_NOTIFIED);
 		/* Behind the call's HEARD, KEY and VOICE events on the
@@ -1185,7 +1216,42 @@ static int target(const struct config *cfg, const char *dest, char *out,
 	return n > 0 && (size_t)n < outlen ? 0 : -ENOSPC;
 }
 
-int call_start(struct bridge *b, struct queue_job *job)
+/* What the last lease check may leave: a BYE needs a moment to leave, and
+ * the next check comes LEASE_CHECK_MS later (main.c). */
+#define LEASE_MARGIN_MS 1000
+
+void call_leases_renewed(struct bridge *b, int64_t sent_ms, const int64_t *held,
+                         size_t n_held)
+{
+	struct call *c, *next;
+	size_t i;
+
+	for (c = b->calls; c; c = next) {
+		next = c->next;
+		for (i = 0; i < n_held && held[i] != c->job->id; i++)
+			;
+		if (i < n_held)
+			c->lease_until_ms = sent_ms + call_lease_ms(b->cfg);
+		else if (c->phase != PHASE_ENDED)
+			lease_lost(c, "another bridge took the job over");
+	}
+}
+
+void call_leases_check(struct bridge *b)
+{
+	int64_t now = clock_mono_ms();
+	struct call *c, *next;
+
+	for (c = b->calls; c; c = next) {
+		next = c->next;
+		if (c->phase != PHASE_ENDED &&
+		    now + LEASE_MARGIN_MS >= c->lease_until_ms)
+			lease_lost(c, "the queue was out of reach until the "
+			              "job's lease ran out");
+	}
+}
+
+int call_start(struct bridge *b, struct queue_job *job, int64_t claim_sent_ms)
 {
 	struct call *c;
 	const char *why = NULL;
@@ -1205,6 +1271,7 @@ int call_start(struct bridge *b, struct queue_job *job)
 	playlist_init(&c->play);
 	c->serial = ++b->next_call_serial;
 	c->job = job;
+	c->lease_until_ms = claim_sent_ms + call_lease_ms(b->cfg);
 	gate_init(&c->gate,
 	          job->kind == QUEUE_JOB_MESSAGE &&
 	              (job->gate == QUEUE_GATE_ON ||

@@ -21,7 +21,7 @@ struct dbw_item {
 	struct worker_item link;
 	enum dbw_op op;
 	int64_t job_id;
-	char *owner; /* claim, renew, retry, finish */
+	char *owner; /* claim, event, renew, retry, finish */
 	char *text;  /* event detail, retry or finish reason */
 	unsigned char *blob;
 	size_t blob_len;
@@ -39,6 +39,8 @@ struct dbw_item {
 	/* results */
 	int err;
 	struct queue_job *job;
+	int64_t *held; /* renew: the jobs still held afterwards */
+	size_t n_held;
 };
 
 struct dbw {
@@ -75,6 +77,7 @@ static void item_free(struct dbw_item *it)
 	free(it->owner);
 	free(it->text);
 	free(it->blob);
+	free(it->held);
 	queue_job_free(it->job);
 	free(it);
 }
@@ -86,6 +89,9 @@ static void item_reset(struct dbw_item *it)
 	it->job = NULL;
 	it->err = 0;
 	it->count = 0;
+	free(it->held);
+	it->held = NULL;
+	it->n_held = 0;
 }
 
 static int item_run(struct queue *q, struct dbw_item *it)
@@ -100,8 +106,9 @@ static int item_run(struct queue *q, struct dbw_item *it)
 			it->job_id = it->job->id;
 		return err;
 	case DBW_EVENT:
-		err = queue_event_add(q, it->job_id, it->type, it->text,
-		                      it->blob, it->blob_len, NULL);
+		err = queue_event_add_held(q, it->job_id, it->owner, it->type,
+		                           it->text, it->blob, it->blob_len,
+		                           NULL);
 		break;
 	case DBW_RETRY:
 		err = queue_job_retry(q, it->job_id, it->owner,
@@ -120,8 +127,12 @@ static int item_run(struct queue *q, struct dbw_item *it)
 	case DBW_CALL:
 		return it->fn(q, it->arg);
 	case DBW_RENEW_ALL:
-		return queue_job_leases_renew(q, it->owner, it->lease_ms,
-		                              &it->count);
+		err = queue_job_leases_renew(q, it->owner, it->lease_ms,
+		                             &it->count);
+		if (!err)
+			err = queue_job_leases_held(q, it->owner, &it->held,
+			                            &it->n_held);
+		return err;
 	default:
 		return -EINVAL;
 	}
@@ -180,7 +191,9 @@ static void item_done(void *arg, struct worker_item *wi, int err)
 	                        .tag = it->tag,
 	                        .job = it->job,
 	                        .arg = it->arg,
-	                        .count = it->count};
+	                        .count = it->count,
+	                        .held = it->held,
+	                        .n_held = it->n_held};
 	if (it->done)
 		it->done(w->ctx, &r);
 	else if (it->err)
@@ -282,12 +295,13 @@ void dbw_job_claim(struct dbw *w, const char *owner, int lease_ms,
 	submit(w, it, DBW_CLAIM, 0, done, tag);
 }
 
-void dbw_event_add(struct dbw *w, int64_t job_id, enum queue_event_type type,
-                   const char *detail, unsigned char *blob, size_t blob_len,
-                   dbw_done_cb done, uint64_t tag)
+void dbw_event_add(struct dbw *w, int64_t job_id, const char *owner,
+                   enum queue_event_type type, const char *detail,
+                   unsigned char *blob, size_t blob_len, dbw_done_cb done,
+                   uint64_t tag)
 {
 	struct dbw_item *it =
-	    item_new(DBW_EVENT, job_id, NULL, detail, done, tag);
+	    item_new(DBW_EVENT, job_id, owner, detail, done, tag);
 
 	if (it) {
 		it->type = type;

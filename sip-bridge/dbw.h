@@ -46,6 +46,10 @@ struct dbw_result {
 	struct queue_job *job;
 	void *arg; /* DBW_CALL: the submitter's argument, still its own */
 	int count; /* DBW_RENEW_ALL: the leases renewed */
+	/* DBW_RENEW_ALL: the jobs the owner holds after the renewal, by id
+	 * (the writer's: valid during the completion only). */
+	const int64_t *held;
+	size_t n_held;
 };
 
 typedef void (*dbw_done_cb)(void *ctx, struct dbw_result *r);
@@ -69,11 +73,14 @@ void dbw_complete(struct dbw *w);
  */
 void dbw_job_claim(struct dbw *w, const char *owner, int lease_ms,
                    dbw_done_cb done, uint64_t tag);
-/* BLOB (may be NULL) is taken: the writer frees it. */
-void dbw_event_add(struct dbw *w, int64_t job_id, enum queue_event_type type,
-                   const char *detail, unsigned char *blob, size_t blob_len,
-                   dbw_done_cb done, uint64_t tag);
-/* Renews every lease OWNER holds, in one commit (queue_job_leases_renew). */
+/* BLOB (may be NULL) is taken: the writer frees it. Refused (-EPERM)
+ * unless OWNER holds JOB_ID's lease (queue_event_add_held). */
+void dbw_event_add(struct dbw *w, int64_t job_id, const char *owner,
+                   enum queue_event_type type, const char *detail,
+                   unsigned char *blob, size_t blob_len, dbw_done_cb done,
+                   uint64_t tag);
+/* Renews every lease OWNER holds, in one commit (queue_job_leases_renew),
+ * and reads which jobs OWNER still holds (queue_job_leases_held). */
 void dbw_job_leases_renew(struct dbw *w, const char *owner, int lease_ms,
                           dbw_done_cb done, uint64_t tag);
 void dbw_job_retry(struct dbw *w, int64_t job_id, const char *owner,

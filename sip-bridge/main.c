@@ -68,7 +68,10 @@ static void claim_more(struct bridge *b)
 		return;
 	b->claiming = true;
 	b->claim_again = false;
-	dbw_job_claim(b->dbw, b->owner, call_lease_ms(b->cfg), on_claimed, 0);
+	/* The tag: when the lease began at the latest, by this host's
+	 * monotonic clock (call_start). */
+	dbw_job_claim(b->dbw, b->owner, call_lease_ms(b->cfg), on_claimed,
+	              (uint64_t)clock_mono_ms());
 }
 
 static void stop_now(struct bridge *b)
@@ -104,7 +107,7 @@ static void on_claimed(void *ctx, struct dbw_result *r)
 		struct queue_job *job = r->job;
 
 		r->job = NULL;
-		call_start(b, job);
+		call_start(b, job, (int64_t)r->tag);
 		claim_more(b);
 		return;
 	}
@@ -236,10 +239,12 @@ static void on_beat(struct bridge *b, su_timer_t *t, void *arg)
 
 static void renewed(void *ctx, struct dbw_result *r)
 {
-	(void)ctx;
-	if (r->err)
+	if (r->err) {
 		log_warn(TAG, "renewing the calls' leases: %s",
 		         strerror(-r->err));
+		return;
+	}
+	call_leases_renewed(ctx, (int64_t)r->tag, r->held, r->n_held);
 }
 
 /*
@@ -255,7 +260,23 @@ static void on_renew(struct bridge *b, su_timer_t *t, void *arg)
 	(void)arg;
 	if (b->dbw && b->n_calls > 0)
 		dbw_job_leases_renew(b->dbw, b->owner, call_lease_ms(b->cfg),
-		                     renewed, 0);
+		                     renewed, (uint64_t)clock_mono_ms());
+}
+
+/*
+ * A bridge cut off from the database cannot learn that another took its
+ * jobs once their leases lapsed: it hangs each call up by its own deadline
+ * instead (call_leases_check), so two bridges never talk to one callee for
+ * one job. Checked this often, well inside call.c's margin.
+ */
+#define LEASE_CHECK_MS 250
+
+static void on_lease_check(struct bridge *b, su_timer_t *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	if (b->n_calls > 0)
+		call_leases_check(b);
 }
 
 static void on_drain_timeout(struct bridge *b, su_timer_t *t, void *arg)
@@ -489,6 +510,10 @@ static int setup(struct bridge *b)
 	if (!b->renew_timer ||
 	    su_timer_set_for_ever(b->renew_timer, on_renew, NULL))
 		return -ENOMEM;
+	b->lease_timer = su_timer_create(su_root_task(b->root), LEASE_CHECK_MS);
+	if (!b->lease_timer ||
+	    su_timer_set_for_ever(b->lease_timer, on_lease_check, NULL))
+		return -ENOMEM;
 	log_info(TAG, "listening on %s as %s, RTP %d-%d, up to %d calls",
 	         b->cfg->sip.listen, b->owner, b->cfg->sip.rtp_port_min,
 	         b->cfg->sip.rtp_port_max, b->cfg->sip.max_calls);
@@ -531,6 +556,8 @@ static void teardown(struct bridge *b)
 		su_timer_destroy(b->beat_timer);
 	if (b->renew_timer)
 		su_timer_destroy(b->renew_timer);
+	if (b->lease_timer)
+		su_timer_destroy(b->lease_timer);
 	if (b->watchdog_timer)
 		su_timer_destroy(b->watchdog_timer);
 	if (b->root) {

@@ -525,6 +525,9 @@ static void test_leases_renew(void)
 	int64_t id[3] = {0}, held[3] = {0};
 	const char *callee[3] = {"alice@example.org", "carol@example.org",
 	                         "dave@example.org"};
+	struct queue_event *evs = NULL;
+	int64_t *ids = NULL;
+	size_t n_evs = 0, n_ids = 0;
 	int n = -1;
 
 	fresh_db("renew_all");
@@ -573,6 +576,31 @@ static void test_leases_renew(void)
 	CHECK_INT(queue_job_finish(q, held[2], "b2", QUEUE_JOB_NOTIFIED, NULL),
 	          -EPERM);
 	CHECK_INT(queue_job_retry(q, held[2], "b2", clock_ms, NULL), -EPERM);
+	/* Nor may b2 report on it: a late HEARD would mark as heard what
+	 * b1's call has not read yet. Nothing is written. */
+	CHECK_INT(queue_event_add_held(q, held[2], "b2", QUEUE_EV_HEARD, "1",
+	                               NULL, 0, NULL),
+	          -EPERM);
+	CHECK_INT(queue_event_fetch_for_job(q, held[2], &evs, &n_evs), 0);
+	CHECK_INT((int)n_evs, 0);
+	queue_event_array_free(evs, n_evs);
+	CHECK_INT(queue_event_add_held(q, held[2], "b1", QUEUE_EV_CALLING, "2",
+	                               NULL, 0, NULL),
+	          0);
+	CHECK_INT(queue_event_add_held(q, 99999, "b1", QUEUE_EV_KEY, "1", NULL,
+	                               0, NULL),
+	          -ENOENT);
+	/* What each holds is what b2 compares with its calls to hang up the
+	 * one taken over. */
+	CHECK_INT(queue_job_leases_held(q, "b2", &ids, &n_ids), 0);
+	CHECK_INT((int)n_ids, 0);
+	CHECK(ids == NULL);
+	CHECK_INT(queue_job_leases_held(q, "b1", &ids, &n_ids), 0);
+	CHECK_INT((int)n_ids, 3);
+	for (size_t i = 0; ids && i < n_ids && i < 3; i++)
+		CHECK(ids[i] == held[i]);
+	free(ids);
+	CHECK_INT(queue_job_leases_held(q, NULL, &ids, &n_ids), -EINVAL);
 	CHECK_INT(queue_job_leases_renew(q, "b1", 30000, &n), 0);
 	CHECK_INT(n, 3);
 
