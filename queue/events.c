@@ -69,7 +69,7 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
 	 * messages heard that the new call may not have read.
 	 */
 	if (owner)
-		err = jobs_owner_check(q, job_id, owner, NULL);
+		err = jobs_writer_check(q, job_id, owner);
 	else
 		err = database_exists(q, ES_JOB_LEASE_INFO, "reading a job",
 		                      SQL_ARGS(SQL_INT(job_id)));

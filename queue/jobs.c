@@ -613,6 +613,23 @@ int jobs_leases_renew(struct queue *q, const char *owner, int lease_ms, int *n)
 	return err;
 }
 
+int jobs_writer_check(struct queue *q, int64_t id, const char *owner)
+{
+	struct lease_info li;
+	int err;
+
+	err = lease_info_read(q, id, &li);
+	if (err)
+		return err;
+	/* Its lease owner stays on a job it ended, so that the ENDED event
+	 * written after the finish is still its own. */
+	if (li.state == QUEUE_JOB_QUEUED || !li.owner ||
+	    strcmp(li.owner, owner))
+		err = -EPERM;
+	free(li.owner);
+	return err;
+}
+
 int jobs_leases_held(struct queue *q, const char *owner, int64_t **ids,
                      size_t *n)
 {

@@ -380,7 +380,8 @@ int queue_event_add(struct queue *q, int64_t job_id, enum queue_event_type type,
                     int64_t *event_id);
 /*
  * The same, written by OWNER about a job it calls: refused with -EPERM,
- * nothing written, unless the job is active under OWNER's lease. A bridge
+ * nothing written, unless OWNER holds the job's lease or was the one who
+ * ended it (the ENDED event follows the finish). A bridge
  * that lost its lease (cut off from the database while another took the
  * job) thus cannot mark as heard what the new call has not read.
  */

@@ -138,9 +138,10 @@ def key_pcap(key):
 
 
 def start_sipp(directory, n, scenario, phone_port, media_port, calls=1,
-               subst=None):
-    """sipp as a UAS phone on loopback with SCENARIO from sipp/ (@KEY@
-    placeholders replaced from SUBST); returns (process, message log)."""
+               subst=None, ip="127.0.0.1"):
+    """sipp as a UAS phone on IP (loopback unless a test gives another
+    "host"'s link) with SCENARIO from sipp/ (@KEY@ placeholders replaced
+    from SUBST); returns (process, message log)."""
     text = (SCENARIOS / scenario).read_text()
     for k, v in dict({"DIALOG": ""}, **(subst or {})).items():
         text = text.replace("@%s@" % k, str(v))
@@ -148,7 +149,7 @@ def start_sipp(directory, n, scenario, phone_port, media_port, calls=1,
     sf.write_text(text)
     msg = pathlib.Path(directory) / ("sipp%d.msg" % n)
     proc = rbtest._spawn(
-        ["sipp", "-sf", str(sf), "-i", "127.0.0.1",
+        ["sipp", "-sf", str(sf), "-i", ip,
          "-p", str(phone_port), "-mp", str(media_port),
          "-m", str(calls), "-nostdin", "-trace_msg", "-message_file",
          str(msg), "-timeout", "%ds" % rbtest.scaled(120), "-timeout_error"],

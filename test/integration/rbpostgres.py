@@ -38,10 +38,16 @@ def _free_port():
 
 
 class PgCluster:
-    def __init__(self, user="postgres", fsync=False):
+    def __init__(self, user="postgres", fsync=False, listen=(),
+                 settings=()):
+        """LISTEN: addresses to listen on besides 127.0.0.1 (another
+        "host"'s link, rbnetns.py), each let in with a password from its
+        /24; SETTINGS: more "name=value" server settings."""
         # Tests run without fsync (nothing they check needs a power cut);
         # benchmarks ask for it, to compare with SQLite's synchronous=FULL.
         self.fsync = fsync
+        self.listen = list(listen)
+        self.settings = list(settings)
         self.user = user
         self.password = secrets.token_hex(16)
         self.port = None
@@ -71,6 +77,11 @@ class PgCluster:
                            "--pwfile", pwfile, "-E", "UTF8",
                            "--no-sync"])
         os.unlink(pwfile)
+        if self.listen:
+            with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
+                for a in self.listen:
+                    f.write("host all all %s.0/24 scram-sha-256\n"
+                            % a.rsplit(".", 1)[0])
         # The client's side: a pgpass that root (the tests) can read.
         self.passfile = tempfile.NamedTemporaryFile(
             "w", prefix="rb-pgpass-", delete=False)
@@ -106,8 +117,8 @@ class PgCluster:
         except OSError:
             return ""
 
-    def url(self, db="postgres"):
-        return "postgresql://%s@127.0.0.1:%d/%s" % (self.user, self.port, db)
+    def url(self, db="postgres", host="127.0.0.1"):
+        return "postgresql://%s@%s:%d/%s" % (self.user, host, self.port, db)
 
     def env(self, env=None):
         e = dict(os.environ if env is None else env)
@@ -154,9 +165,11 @@ class PgCluster:
                            "-o", self._options()])
 
     def _options(self):
-        return ("-p %d -k %s -c listen_addresses=127.0.0.1 "
-                "-c max_connections=200 -c fsync=%s"
-                % (self.port, self.dir, "on" if self.fsync else "off"))
+        return ("-p %d -k %s -c listen_addresses=%s "
+                "-c max_connections=200 -c fsync=%s%s"
+                % (self.port, self.dir, ",".join(["127.0.0.1"] + self.listen),
+                   "on" if self.fsync else "off",
+                   "".join(" -c " + s for s in self.settings)))
 
     def stop(self):
         if self.started:

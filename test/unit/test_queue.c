@@ -604,12 +604,24 @@ static void test_leases_renew(void)
 	CHECK_INT(queue_job_leases_renew(q, "b1", 30000, &n), 0);
 	CHECK_INT(n, 3);
 
-	/* A finished job is no longer held. */
+	/* A finished job is no longer held, but the ENDED event after the
+	 * finish is still its finisher's to write, and only its. */
 	CHECK_INT(queue_job_finish(q, held[0], "b1", QUEUE_JOB_NOTIFIED, NULL),
 	          0);
+	CHECK_INT(queue_event_add_held(q, held[0], "b1", QUEUE_EV_ENDED,
+	                               "notified", NULL, 0, NULL),
+	          0);
+	CHECK_INT(queue_event_add_held(q, held[0], "b2", QUEUE_EV_ENDED,
+	                               "notified", NULL, 0, NULL),
+	          -EPERM);
+	/* Given back, a job is nobody's to report on. */
+	CHECK_INT(queue_job_retry(q, held[1], "b1", clock_ms + 60000, NULL), 0);
+	CHECK_INT(queue_event_add_held(q, held[1], "b1", QUEUE_EV_KEY, "1",
+	                               NULL, 0, NULL),
+	          -EPERM);
 	clock_ms += 1000;
 	CHECK_INT(queue_job_leases_renew(q, "b1", 30000, &n), 0);
-	CHECK_INT(n, 2);
+	CHECK_INT(n, 1);
 	CHECK_INT(queue_job_get(q, held[0], &job), 0);
 	if (job)
 		CHECK_INT(job->state, QUEUE_JOB_NOTIFIED);

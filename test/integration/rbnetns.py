@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A second "host" for multi-host tests: a network namespace (ip netns)
+joined to the test's own namespace by veth pairs, each pair its own /30
+with the test's end .1 and the namespace's end .2, created by the test and
+removed by it (deleting the namespace deletes the pairs). A process run
+through argv() sees only its own links, so a link set down cuts that
+"host" off exactly as a pulled cable would: no reset, packets just stop.
+Needs root, as the tests have."""
+
+import os
+import random
+import subprocess
+
+
+def _ip(*args):
+    subprocess.run(["ip"] + list(args), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+class NetNs:
+    def __init__(self, links=1):
+        """LINKS veth pairs; link i's addresses are self.outside(i) (in
+        the test's namespace) and self.inside(i) (in the new one)."""
+        tag = "%x%04x" % (os.getpid() & 0xffff, random.randrange(0x10000))
+        self.name = "rb-%s" % tag
+        # A random 10.x.y.0/24 per namespace, a /30 per link inside it,
+        # so that tests running at once do not collide.
+        self.net = "10.%d.%d" % (random.randrange(64, 250),
+                                 random.randrange(1, 250))
+        self.links = ["rb%s%d" % (tag, i) for i in range(links)]
+        self.created = False
+        _ip("netns", "add", self.name)
+        self.created = True
+        try:
+            for i, out in enumerate(self.links):
+                peer = out + "p"
+                _ip("link", "add", out, "type", "veth", "peer", "name",
+                    peer)
+                _ip("link", "set", peer, "netns", self.name)
+                _ip("addr", "add", self.outside(i) + "/30", "dev", out)
+                _ip("link", "set", out, "up")
+                self.run_in("ip", "addr", "add", self.inside(i) + "/30",
+                            "dev", peer)
+                self.run_in("ip", "link", "set", peer, "up")
+            self.run_in("ip", "link", "set", "lo", "up")
+        except BaseException:
+            self.remove()
+            raise
+
+    def outside(self, i):
+        return "%s.%d" % (self.net, 4 * i + 1)
+
+    def inside(self, i):
+        return "%s.%d" % (self.net, 4 * i + 2)
+
+    def argv(self, argv):
+        """ARGV run inside the namespace; `ip netns exec` execs it, so the
+        pid a Popen gets is the program's own."""
+        return ["ip", "netns", "exec", self.name] + [str(a) for a in argv]
+
+    def run_in(self, *argv):
+        subprocess.run(self.argv(argv), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def link_down(self, i):
+        _ip("link", "set", self.links[i], "down")
+
+    def link_up(self, i):
+        _ip("link", "set", self.links[i], "up")
+
+    def remove(self):
+        if self.created:
+            subprocess.run(["ip", "netns", "del", self.name],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            self.created = False
+        # The test's ends go with their peers; a pair whose peer never
+        # moved into the namespace would stay.
+        for out in self.links:
+            subprocess.run(["ip", "link", "del", out],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
