@@ -96,6 +96,8 @@ int comp_init(struct comp *c, struct config *cfg)
 		err = upload_new(&c->uploader, c);
 	if (!err)
 		err = comp_monitor_new(&c->monitor, cfg);
+	if (!err)
+		err = comp_standby_new(c);
 	if (err)
 		return err;
 	if (cfg->http.listen && *cfg->http.listen) {
@@ -150,6 +152,7 @@ void comp_fini(struct comp *c)
 	comp_presence_free(c->presence);
 	comp_presence_rows_free(c->rows);
 	comp_gwpres_free(c->gwpres);
+	comp_standby_free(c);
 	queue_close(c->q);
 	g_free(c->priv);
 }

@@ -29,6 +29,7 @@ struct http_server;
 struct uploader;
 struct comp_monitor;
 struct statuspage;
+struct comp_standby;
 
 /* What the server granted through XEP-0356 (advertised after auth). */
 struct comp_privileges {
@@ -96,7 +97,8 @@ struct comp {
 	 * when it starts and once when commits work again. */
 	int64_t commit_failing_since_ms; /* 0: the last commit worked */
 	uint64_t commit_failed;          /* messages answered "wait" in it */
-	GPtrArray *missed_parked; /* archive ends read, decided at settle */
+	GPtrArray *missed_parked;     /* archive ends read, decided at settle */
+	struct comp_standby *standby; /* the component lease (standby.c) */
 };
 
 /* ---- comp.c: setting up and tearing down ---- */
@@ -123,6 +125,19 @@ void comp_status_write(struct comp *c);
 void comp_missed_check(struct comp *c);
 void comp_missed_settle(struct comp *c);
 void comp_missed_reset(struct comp *c);
+
+/* ---- standby.c: only the holder of the component lease connects ---- */
+/* Prepares the lease's name and this process's owner id (standby until
+ * the first comp_standby_tick() takes the lease). */
+int comp_standby_new(struct comp *c);
+/* Releases the lease if held, so a standby takes over at once. NULL-safe. */
+void comp_standby_free(struct comp *c);
+/* Each loop turn: takes, renews or gives up the lease when due; true while
+ * this process may hold the XMPP session (always, without comp_standby). */
+bool comp_standby_tick(struct comp *c);
+/* Milliseconds until the next tick has work, -1 for none. */
+int comp_standby_wait_ms(struct comp *c);
+bool comp_standby_active(const struct comp *c);
 
 /* ---- time ---- */
 int64_t comp_now_ms(void);

@@ -25,6 +25,7 @@
 struct comp_monitor {
 	struct metrics *reg;
 	struct metric *caught, *connected, *jobs, *delivered, *push_commit;
+	struct metric *role;
 	/* The scraping thread's: its queue handle and when it last read. */
 	pthread_mutex_t lock;
 	char *url;
@@ -39,6 +40,10 @@ static const char *const job_states[QUEUE_JOB_STATES] = {
     [QUEUE_JOB_NOTIFIED] = "notified",   [QUEUE_JOB_FAILED] = "failed",
     [QUEUE_JOB_CANCELLED] = "cancelled",
 };
+
+/* ringbridge_component_role's label values, by comp_monitor_role's
+ * ACTIVE. */
+static const char *const roles[] = {"standby", "active"};
 
 /* A push is answered within milliseconds on a quiet system; the group
  * commit and a busy disk can take it to seconds. */
@@ -105,8 +110,15 @@ int comp_monitor_new(struct comp_monitor **mp, const struct config *cfg)
 	     .type = METRIC_HISTOGRAM,
 	     .bounds = push_bounds,
 	     .n_bounds = sizeof(push_bounds) / sizeof(push_bounds[0])},
+	    {.name = "ringbridge_component_role",
+	     .help = "1 for this process's role: active (it holds the "
+	             "component lease and the XMPP session) or standby.",
+	     .type = METRIC_GAUGE,
+	     .label = "role",
+	     .values = roles,
+	     .n_values = 2},
 	};
-	struct metric **slots[5];
+	struct metric **slots[6];
 	int err;
 
 	*mp = NULL;
@@ -120,6 +132,7 @@ int comp_monitor_new(struct comp_monitor **mp, const struct config *cfg)
 	slots[2] = &m->jobs;
 	slots[3] = &m->delivered;
 	slots[4] = &m->push_commit;
+	slots[5] = &m->role;
 	err = m->url ? metrics_new(&m->reg) : -ENOMEM;
 	for (size_t i = 0; !err && i < sizeof(descs) / sizeof(descs[0]); i++) {
 		struct metric_desc d = descs[i];
@@ -164,6 +177,14 @@ void comp_monitor_connected(struct comp *c, bool up)
 {
 	if (c->monitor)
 		metrics_gauge_set(c->monitor->connected, 0, up);
+}
+
+void comp_monitor_role(struct comp *c, bool active)
+{
+	if (!c->monitor)
+		return;
+	metrics_gauge_set(c->monitor->role, 1, active);
+	metrics_gauge_set(c->monitor->role, 0, !active);
 }
 
 void comp_monitor_delivered(struct comp *c, unsigned n)

@@ -27,6 +27,9 @@ struct metrics *comp_monitor_registry(struct comp_monitor *m);
 void comp_monitor_caught(struct comp *c);
 /* The session is up (handshake done) or down. */
 void comp_monitor_connected(struct comp *c, bool up);
+/* This process holds the component lease and the session (ACTIVE), or
+ * waits as a standby. */
+void comp_monitor_role(struct comp *c, bool active);
 /* N outcome events were confirmed by the server and marked delivered. */
 void comp_monitor_delivered(struct comp *c, unsigned n);
 /* A push notification that arrived at SINCE_NS (metrics_now_ns()) is now

@@ -325,6 +325,9 @@ static int loop_timeout(struct comp *c, int64_t now)
 		wait = c->startup_due_ms - now;
 	if (c->settle_at_ms && c->settle_at_ms - now < wait)
 		wait = c->settle_at_ms - now;
+	due = comp_standby_wait_ms(c);
+	if (due >= 0 && due < wait)
+		wait = due;
 	gw_due = comp_gwpres_next_due_ms(c);
 	if (c->connected && gw_due && gw_due - now < wait)
 		wait = gw_due - now;
@@ -352,8 +355,31 @@ static void shutdown_session(struct comp *c)
 	c->conn = NULL;
 }
 
+/*
+ * Follows the component lease (standby.c): connects when this process
+ * takes it, drops the session when it loses it. *ACTIVE: the role of the
+ * last turn. A stopping process takes no session it does not have.
+ */
+static void active_follow(struct comp *c, bool *active)
+{
+	bool now_active = comp_standby_tick(c) && !c->stopping;
+
+	if (now_active && !*active) {
+		if (xmpp_conn_is_disconnected(c->conn))
+			connect_now(c);
+		else
+			c->reconnect_at_ms = comp_now_ms();
+	} else if (!now_active && *active && !c->stopping) {
+		c->reconnect_at_ms = 0;
+		if (!xmpp_conn_is_disconnected(c->conn))
+			xmpp_disconnect(c->conn);
+	}
+	*active = now_active || (*active && c->stopping);
+}
+
 int comp_run(struct comp *c)
 {
+	bool active = false;
 	int64_t next_registration_poll = comp_now_ms() + REGISTRATION_POLL_MS;
 	int64_t next_push_reconcile = comp_now_ms() + PUSH_RECONCILE_MS;
 	int64_t next_event_poll = comp_now_ms() + EVENT_POLL_MS;
@@ -372,7 +398,6 @@ int comp_run(struct comp *c)
 	c->backoff_ms = BACKOFF_MIN_MS;
 	if (make_conn(c) != 0)
 		return 1;
-	connect_now(c);
 
 	while (!c->fatal) {
 		struct pollfd pfd[5];
@@ -382,7 +407,8 @@ int comp_run(struct comp *c)
 		if (c->stopping && store_idle(c->store))
 			break;
 		now = comp_now_ms();
-		if (!c->connected && c->reconnect_at_ms &&
+		active_follow(c, &active);
+		if (active && !c->connected && c->reconnect_at_ms &&
 		    now >= c->reconnect_at_ms)
 			connect_now(c);
 		if (c->connected && !c->startup_done &&

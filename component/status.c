@@ -73,7 +73,8 @@ void comp_status_write(struct comp *c)
 	char host[256] = "";
 	GString *priv;
 
-	if (!c->q || !c->store)
+	/* The row is the session's, so the active process's alone. */
+	if (!c->q || !c->store || !comp_standby_active(c))
 		return;
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		snprintf(host, sizeof(host), "?");

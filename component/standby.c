@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Active and standby components: any number of ringbridge-component
+ * processes may run with one configuration (on several hosts), and only
+ * the holder of the queue lease "component:DOMAIN" opens the XEP-0114
+ * session. The holder renews the lease every third of its length; the
+ * others try to take it every STANDBY_TRY_MS and, when one does, it
+ * connects and redoes the start-up work of every reconnect (presence
+ * rebuilt, push nodes re-enabled, missed messages looked for). A holder
+ * that cannot renew (the database is out of reach) drops its session by its
+ * own deadline, a second before the lease can go to another, so two never
+ * hold sessions at once: ejabberd would share the domain's stanzas between
+ * them, Prosody would refuse the second. docs/scale-out.md has the design.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "comp.h"
+#include "log.h"
+#include "monitor.h"
+
+#define TAG "standby"
+
+/*
+ * The lease's length. A standby takes over at most this long after the
+ * holder died (plus one STANDBY_TRY_MS), which keeps the take-over inside
+ * the 10 s issue 11 asks for once the server has dropped the dead session.
+ */
+#define STANDBY_LEASE_MS 6000
+#define STANDBY_TRY_MS   1000
+/* A holder gives its session up this long before its lease could lapse:
+ * the disconnect must reach the server before a standby connects. */
+#define STANDBY_MARGIN_MS 1500
+
+struct comp_standby {
+	char name[320];  /* "component:" + the component's JID */
+	char owner[384]; /* "host:pid:kernel" */
+	char host[256];
+	char kernel[9]; /* this kernel and pid namespace, hashed */
+	bool active;
+	int64_t next_try_ms;    /* monotonic */
+	int64_t lease_until_ms; /* monotonic: surely ours until then */
+	char *holder;           /* who holds it, as last logged */
+};
+
+/* FNV-1a over S, folded into H. */
+static uint32_t hash_str(uint32_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/*
+ * This kernel's boot and this process's pid namespace, hashed: two owners
+ * with the same host name and these eight digits see the same pids, so one
+ * may tell whether the other's pid still runs (a restart after SIGKILL then
+ * takes over at once instead of waiting for the lease).
+ */
+static void kernel_id(char out[9])
+{
+	char boot[64] = "", ns[64] = "";
+	uint32_t h = 2166136261u;
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, boot, sizeof(boot) - 1);
+		boot[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+	ns[n > 0 ? n : 0] = '\0';
+	h = hash_str(hash_str(h, boot), ns);
+	snprintf(out, 9, "%08x", h);
+}
+
+int comp_standby_new(struct comp *c)
+{
+	struct comp_standby *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	if (gethostname(s->host, sizeof(s->host) - 1) != 0)
+		snprintf(s->host, sizeof(s->host), "?");
+	/* ':' separates the owner's fields. */
+	for (char *p = s->host; *p; p++)
+		if (*p == ':')
+			*p = '_';
+	kernel_id(s->kernel);
+	snprintf(s->name, sizeof(s->name), "component:%s", c->domain);
+	snprintf(s->owner, sizeof(s->owner), "%s:%d:%s", s->host, (int)getpid(),
+	         s->kernel);
+	c->standby = s;
+	comp_monitor_role(c, false);
+	return 0;
+}
+
+void comp_standby_free(struct comp *c)
+{
+	struct comp_standby *s = c->standby;
+
+	if (!s)
+		return;
+	/* Handed on at once, not after the lease: a clean stop (SIGTERM, a
+	 * package upgrade) costs a standby one try. */
+	if (s->active && c->q)
+		queue_lease_release(c->q, s->name, s->owner);
+	free(s->holder);
+	free(s);
+	c->standby = NULL;
+}
+
+/*
+ * When the lease's holder is a process of this host and pid namespace that
+ * no longer runs, gives its lease up for it; true if it did.
+ */
+static bool dead_holder_released(struct comp *c, const char *holder)
+{
+	struct comp_standby *s = c->standby;
+	char host[256], kernel[16];
+	int pid = 0;
+
+	if (sscanf(holder, "%255[^:]:%d:%15s", host, &pid, kernel) != 3 ||
+	    strcmp(host, s->host) || strcmp(kernel, s->kernel) || pid <= 0 ||
+	    pid == (int)getpid())
+		return false;
+	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return false;
+	log_info(TAG, "the lease's holder %s no longer runs: taking over",
+	         holder);
+	return queue_lease_release(c->q, s->name, holder) == 0;
+}
+
+/* Logs who holds the lease, once per holder. */
+static void holder_note(struct comp *c)
+{
+	struct comp_standby *s = c->standby;
+	char *holder = NULL;
+	int64_t deadline = 0;
+
+	if (queue_lease_get(c->q, s->name, &holder, &deadline))
+		return;
+	if (holder && dead_holder_released(c, holder)) {
+		free(holder);
+		s->next_try_ms = 0;
+		return;
+	}
+	if (holder && (!s->holder || strcmp(holder, s->holder)))
+		log_info(TAG,
+		         "standby: %s holds the session of %s; taking over "
+		         "when its lease lapses",
+		         holder, c->domain);
+	free(s->holder);
+	s->holder = holder;
+}
+
+bool comp_standby_tick(struct comp *c)
+{
+	struct comp_standby *s = c->standby;
+	int64_t now = clock_mono_ms();
+	int err;
+
+	if (!s)
+		return true;
+	if (s->active && now + STANDBY_MARGIN_MS >= s->lease_until_ms) {
+		log_err(TAG,
+		        "the component lease could not be renewed in time: "
+		        "giving up the XMPP session so that a standby may "
+		        "take it");
+		s->active = false;
+		comp_monitor_role(c, false);
+	}
+	if (now < s->next_try_ms)
+		return s->active;
+	err = queue_lease_acquire(c->q, s->name, s->owner, STANDBY_LEASE_MS);
+	if (!err) {
+		s->lease_until_ms = now + STANDBY_LEASE_MS;
+		s->next_try_ms = now + STANDBY_LEASE_MS / 3;
+		if (!s->active)
+			log_info(TAG, "active: holding the session of %s as %s",
+			         c->domain, s->owner);
+		s->active = true;
+		comp_monitor_role(c, true);
+		return true;
+	}
+	s->next_try_ms = now + STANDBY_TRY_MS;
+	if (err == -EPERM) {
+		if (s->active)
+			log_err(TAG, "another process took the component "
+			             "lease: giving up the XMPP session");
+		s->active = false;
+		comp_monitor_role(c, false);
+		holder_note(c);
+	} else if (!s->active) {
+		log_warn(TAG, "cannot read the component lease: %s",
+		         strerror(-err));
+	}
+	return s->active;
+}
+
+int comp_standby_wait_ms(struct comp *c)
+{
+	struct comp_standby *s = c->standby;
+	int64_t now = clock_mono_ms(), due;
+
+	if (!s)
+		return -1;
+	due = s->next_try_ms;
+	if (s->active && s->lease_until_ms - STANDBY_MARGIN_MS < due)
+		due = s->lease_until_ms - STANDBY_MARGIN_MS;
+	return due <= now ? 0 : (int)(due - now);
+}
+
+bool comp_standby_active(const struct comp *c)
+{
+	return !c->standby || c->standby->active;
+}
