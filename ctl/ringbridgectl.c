@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "cli.h"
@@ -60,6 +61,13 @@ static void usage(FILE *f)
 	        "                       --gate overrides [calls] gate for "
 	        "this call,\n"
 	        "                       --lang speaks it in language TAG\n"
+	        "  migrate-queue [--into-non-empty] FROM TO  copy the queue at "
+	        "URL FROM\n"
+	        "                       (sqlite:PATH or postgresql://...) into "
+	        "TO, ids kept,\n"
+	        "                       in one transaction; TO must be empty "
+	        "unless told;\n"
+	        "                       stop every ringbridge process first\n"
 	        "  status [SEARCH]      the summary of the /status page: "
 	        "session, bridges,\n"
 	        "                       calls, jobs, outcomes, registrations "
@@ -291,6 +299,86 @@ static int ctl_open(struct ctl *c)
 	if (err)
 		fail("cannot open the queue ([queue] url): %s", strerror(-err));
 	return err;
+}
+
+/* Whether URL carries a password, which a command line shows to every
+ * user of the host (ps): user:password@ or a password= parameter. */
+static bool url_has_password(const char *url)
+{
+	const char *p = strstr(url, "://"), *at, *colon;
+
+	if (strstr(url, "password="))
+		return true;
+	if (!p)
+		return false;
+	p += 3;
+	at = strchr(p, '@');
+	colon = strchr(p, ':');
+	return at && colon && colon < at;
+}
+
+/* Opens the queue at URL for migrate-queue; SOURCE must exist already
+ * (a mistyped SQLite path would otherwise be created, empty). */
+static int migrate_open(struct ctl *c, const char *url, bool source,
+                        struct queue **qp)
+{
+	int err;
+
+	if (url_has_password(url)) {
+		fail("%s names a password: put it in [queue] password_file or "
+		     "libpq's PGPASSFILE instead",
+		     source ? "FROM" : "TO");
+		return -EINVAL;
+	}
+	if (source && !strncmp(url, "sqlite:", 7) &&
+	    access(url + 7, R_OK) != 0) {
+		fail("FROM: %s: %s", url + 7, strerror(errno));
+		return -ENOENT;
+	}
+	err = queue_password_file_set(c->cfg->queue.password_file);
+	if (!err)
+		err = queue_open(qp, url);
+	if (err)
+		fail("cannot open the %s queue: %s", source ? "FROM" : "TO",
+		     strerror(-err));
+	return err;
+}
+
+static int cmd_migrate_queue(struct ctl *c, const char *from_url,
+                             const char *to_url, bool into_non_empty)
+{
+	struct queue_copy_count counts[QUEUE_COPY_TABLES];
+	struct queue *from = NULL, *to = NULL;
+	size_t n = QUEUE_COPY_TABLES;
+	int64_t copied = 0, skipped = 0;
+	int err;
+
+	err = migrate_open(c, from_url, true, &from);
+	if (!err)
+		err = migrate_open(c, to_url, false, &to);
+	if (!err)
+		err = queue_copy(from, to, into_non_empty, counts, &n);
+	if (err == -ENOTEMPTY)
+		fail("TO already holds a queue: nothing copied (add "
+		     "--into-non-empty to add what it lacks)");
+	else if (err == -EPROTO)
+		fail("the two queues' schemas are not the one this build "
+		     "copies: nothing copied");
+	else if (err && from && to)
+		fail("copying the queue: %s: nothing copied", strerror(-err));
+	for (size_t i = 0; !err && i < n; i++) {
+		printf("%-22s %8lld copied %8lld already there\n",
+		       counts[i].table, (long long)counts[i].copied,
+		       (long long)counts[i].skipped);
+		copied += counts[i].copied;
+		skipped += counts[i].skipped;
+	}
+	if (!err)
+		printf("%-22s %8lld copied %8lld already there\n", "total",
+		       (long long)copied, (long long)skipped);
+	queue_close(from);
+	queue_close(to);
+	return err ? EXIT_FAIL : 0;
 }
 
 static int random_hex(char *out, size_t bytes)
@@ -893,6 +981,7 @@ static const struct {
     {"test-call", 1, 10},
     {"check", 0, 1},
     {"status", 0, 1},
+    {"migrate-queue", 2, 3},
 };
 
 static int run(struct ctl *c, const char *cmd, int argc, char **argv)
@@ -955,6 +1044,16 @@ static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		return check_run(c->cfg, argc == 1);
+	}
+	if (!strcmp(cmd, "migrate-queue")) {
+		bool force = argc == 3 && !strcmp(argv[0], "--into-non-empty");
+
+		if (argc == 3 && !force) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return cmd_migrate_queue(c, argv[argc - 2], argv[argc - 1],
+		                         force);
 	}
 	if (!strcmp(cmd, "jobs")) {
 		const char *jid = NULL;

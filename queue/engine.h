@@ -217,6 +217,19 @@ struct engine_ops {
 	int (*statement)(struct engine *e, enum engine_statement_id id,
 	                 bool own, struct engine_statement **stp);
 	void (*release)(struct engine *e, struct engine_statement *st);
+	/*
+	 * Ad hoc SQL, prepared for this one use and freed by release(): for
+	 * the queue copy (migrate.c), whose column lists come from a table
+	 * of its own rather than from the statement table. Parameters are
+	 * written $1, $2... in order (SQLite takes them as named parameters,
+	 * numbered as they first appear).
+	 */
+	int (*statement_sql)(struct engine *e, const char *sql,
+	                     struct engine_statement **stp);
+	/* After rows with explicit ids were copied into TABLE: makes the
+	 * ids the engine gives next follow them. NULL when the engine does
+	 * so by itself. */
+	int (*ids_follow)(struct engine *e, const char *table);
 
 	/* Binds parameter I (from 1). Text and blobs are not copied: they
 	 * must live until the statement is released. NULL text binds NULL;

@@ -33,8 +33,9 @@
 
 #define TAG "queue"
 
-/* The most parameters a statement takes (ES_REG_PUT: 23). */
-#define PG_MAX_PARAMS 23
+/* The most parameters a statement takes: the queue copy's INSERT into
+ * registrations (copy.c), wider than ES_REG_PUT (23). */
+#define PG_MAX_PARAMS 32
 /* The NOTIFY channel of each queue channel (bit I of enum queue_channel):
  * a handle listens only to its own, so a new job does not wake the
  * component's loop. */
@@ -335,7 +336,8 @@ static const char *const pg_sql[ES_COUNT] = {
 
 struct engine_statement {
 	enum engine_statement_id id;
-	bool own; /* release() frees this */
+	bool own;  /* release() frees this */
+	char *sql; /* ad hoc (statement_sql), run unprepared; else NULL */
 	int n_params;
 	const char *values[PG_MAX_PARAMS];
 	int lengths[PG_MAX_PARAMS];
@@ -589,14 +591,62 @@ static int pg_statement(struct engine *e, enum engine_statement_id id, bool own,
 	return 0;
 }
 
+static int pg_statement_sql(struct engine *e, const char *sql,
+                            struct engine_statement **stp)
+{
+	struct engine_statement *s;
+
+	(void)e;
+	*stp = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->sql = strdup(sql);
+	if (!s->sql) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->own = true;
+	s->row = -1;
+	*stp = s;
+	return 0;
+}
+
+static void pg_release(struct engine *e, struct engine_statement *s);
+static int pg_step(struct engine *e, struct engine_statement *s, bool *row,
+                   const char *what);
+
+/* Identity columns do not see explicit ids: TABLE's sequence is set past
+ * the largest one copied. TABLE is one of the copy's own names. */
+static int pg_ids_follow(struct engine *e, const char *table)
+{
+	struct engine_statement *s;
+	char sql[256];
+	bool row;
+	int err;
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT setval(pg_get_serial_sequence('%s', 'id'), "
+	         "(SELECT COALESCE(MAX(id), 0) + 1 FROM %s), false)",
+	         table, table);
+	err = pg_statement_sql(e, sql, &s);
+	if (err)
+		return err;
+	err = pg_step(e, s, &row, "moving the ids on");
+	pg_release(e, s);
+	return err;
+}
+
 static void pg_release(struct engine *e, struct engine_statement *s)
 {
 	(void)e;
 	if (!s)
 		return;
 	statement_reset(s);
-	if (s->own)
+	if (s->own) {
+		free(s->sql);
 		free(s);
+	}
 }
 
 static void set_param(struct engine_statement *s, int i, const char *v, int len,
@@ -669,13 +719,19 @@ static int pg_step(struct engine *e, struct engine_statement *s, bool *row,
 	*row = false;
 	if (!s->res) {
 		err = pg_in_transaction(e) ? 0 : conn_check(e);
-		if (!err)
+		if (!err && !s->sql)
 			err = prepare(e, s->id);
 		if (err)
 			return err;
 		snprintf(name, sizeof(name), "rb%d", (int)s->id);
-		s->res = PQexecPrepared(e->conn, name, s->n_params, s->values,
-		                        s->lengths, s->formats, 0);
+		if (s->sql)
+			s->res =
+			    PQexecParams(e->conn, s->sql, s->n_params, NULL,
+			                 s->values, s->lengths, s->formats, 0);
+		else
+			s->res = PQexecPrepared(e->conn, name, s->n_params,
+			                        s->values, s->lengths,
+			                        s->formats, 0);
 		st = PQresultStatus(s->res);
 		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 			err = pg_err(e, s->res, what);
@@ -684,7 +740,7 @@ static int pg_step(struct engine *e, struct engine_statement *s, bool *row,
 			return err;
 		}
 		e->changes = strtoll(PQcmdTuples(s->res), NULL, 10);
-		if (returns_id(s->id))
+		if (!s->sql && returns_id(s->id))
 			e->last_id = result_int(s->res, 0);
 	}
 	s->row++;
@@ -1304,6 +1360,8 @@ const struct engine_ops engine_pg = {
     .in_transaction = pg_in_transaction,
     .statement = pg_statement,
     .release = pg_release,
+    .statement_sql = pg_statement_sql,
+    .ids_follow = pg_ids_follow,
     .bind_int = pg_bind_int,
     .bind_text = pg_bind_text,
     .bind_blob = pg_bind_blob,

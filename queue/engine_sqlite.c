@@ -454,6 +454,25 @@ static int sq_statement(struct engine *e, enum engine_statement_id id, bool own,
 	return 0;
 }
 
+static int sq_statement_sql(struct engine *e, const char *sql,
+                            struct engine_statement **stp)
+{
+	struct engine_statement *s = calloc(1, sizeof(*s));
+	int err;
+
+	*stp = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->own = true;
+	err = prepare(e, sql, 0, &s->st);
+	if (err) {
+		free(s);
+		return err;
+	}
+	*stp = s;
+	return 0;
+}
+
 static void sq_release(struct engine *e, struct engine_statement *s)
 {
 	(void)e;
@@ -788,6 +807,9 @@ const struct engine_ops engine_sqlite = {
     .in_transaction = sq_in_transaction,
     .statement = sq_statement,
     .release = sq_release,
+    .statement_sql = sq_statement_sql,
+    /* An explicit rowid moves INTEGER PRIMARY KEY's next id by itself. */
+    .ids_follow = NULL,
     .bind_int = sq_bind_int,
     .bind_text = sq_bind_text,
     .bind_blob = sq_bind_blob,

@@ -483,6 +483,29 @@ int queue_lease_release(struct queue *q, const char *name, const char *owner);
 int queue_lease_get(struct queue *q, const char *name, char **owner,
                     int64_t *deadline_ms);
 
+/* ---- copying a queue into another (ringbridgectl migrate-queue) -------- */
+
+/* How many tables queue_copy() copies, and what it did with each. */
+#define QUEUE_COPY_TABLES 7
+struct queue_copy_count {
+	const char *table; /* static */
+	int64_t copied;    /* rows written to the target */
+	int64_t skipped;   /* rows the target already had (same key) */
+};
+
+/*
+ * Copies every durable row of FROM into TO (any engines; ids kept), in one
+ * transaction on TO: on failure TO is left as it was. Refused with
+ * -ENOTEMPTY when TO holds rows, unless INTO_NON_EMPTY (then rows whose key
+ * TO already has are skipped, so a copy run again adds what is missing);
+ * -EPROTO when either is at a schema this build cannot copy. Leases and
+ * the processes' status rows are not copied: stop every process first.
+ * COUNTS has room for *N_COUNTS (at least QUEUE_COPY_TABLES) entries;
+ * *N_COUNTS becomes how many were filled.
+ */
+int queue_copy(struct queue *from, struct queue *to, bool into_non_empty,
+               struct queue_copy_count *counts, size_t *n_counts);
+
 /* ---- the component's status, for operators ------------------------------ */
 
 /*

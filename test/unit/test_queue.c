@@ -2515,6 +2515,139 @@ static void test_status_reads(void)
 	queue_close(q);
 }
 
+/* ---- copying a queue (ringbridgectl migrate-queue) ------------------------
+ */
+
+/*
+ * A SQLite queue copied into the engine under test: every durable row
+ * arrives with its id (messages and events stay with their jobs, a voice
+ * blob byte for byte), new ids follow the copied ones, a non-empty target
+ * is refused unless told, and a copy run again adds nothing twice.
+ */
+static void test_copy(void)
+{
+	struct queue_copy_count counts[QUEUE_COPY_TABLES];
+	struct queue_registration r = {0}, got = {0};
+	struct queue *src = NULL, *dst;
+	struct queue_job *job = NULL;
+	struct queue_event *evs = NULL, *src_evs = NULL;
+	static const unsigned char audio[] = {0x4f, 0x67, 0x67,
+	                                      0x00, 0xff, 0x01};
+	char src_url[128];
+	int64_t id[2] = {0}, ev = 0, next = 0;
+	size_t n = QUEUE_COPY_TABLES, n_evs = 0, n_src = 0;
+	char *state = NULL, *status = NULL;
+
+	/* Its own file per engine: the suite may run twice in one process. */
+	snprintf(src_url, sizeof(src_url), "sqlite:%s/copy_source_%s.db", dir,
+	         engine->name);
+	CHECK_INT(queue_open(&src, src_url), 0);
+	if (!src)
+		return;
+	queue_clock_set(src, fake_now, NULL);
+	r.jid = "alice@example.org";
+	r.phone = "+15551234567";
+	r.verified = true;
+	r.tz = "Europe/Paris";
+	r.quiet_start = -1;
+	r.push_node = "node-1";
+	r.gate = QUEUE_GATE_OFF;
+	CHECK_INT(queue_registration_put(src, &r), 0);
+	CHECK_INT(enqueue(src, "alice@example.org", "bob@example.org", "k1",
+	                  NULL, &id[0], NULL),
+	          0);
+	CHECK_INT(enqueue(src, "carol@example.org", "bob@example.org", "k2",
+	                  NULL, &id[1], NULL),
+	          0);
+	CHECK_INT(queue_job_claim(src, "b1", 30000, &job, NULL), 0);
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_event_add(src, id[0], QUEUE_EV_VOICE, "audio/ogg",
+	                          audio, sizeof(audio), &ev),
+	          0);
+	CHECK_INT(queue_presence_set(src, "alice@example.org", "xmpp", "away",
+	                             "lunch"),
+	          0);
+
+	fresh_db("copy");
+	dst = open_q();
+	if (!dst) {
+		queue_close(src);
+		return;
+	}
+	/* The claim and the voice reply wrote events of their own. */
+	CHECK_INT(queue_event_fetch_for_job(src, id[0], &src_evs, &n_src), 0);
+	CHECK_INT(queue_copy(src, dst, false, counts, &n), 0);
+	CHECK_INT((int)n, QUEUE_COPY_TABLES);
+	for (size_t i = 0; i < n; i++) {
+		int64_t want = !strcmp(counts[i].table, "jobs")           ? 2
+		               : !strcmp(counts[i].table, "job_messages") ? 2
+		               : !strcmp(counts[i].table, "events")
+		                   ? (int64_t)n_src
+		               : !strcmp(counts[i].table, "registrations") ||
+		                       !strcmp(counts[i].table, "presence")
+		                   ? 1
+		                   : 0;
+
+		CHECK_INT((int)counts[i].copied, (int)want);
+		CHECK_INT((int)counts[i].skipped, 0);
+	}
+
+	CHECK_INT(queue_registration_get(dst, "alice@example.org", &got), 0);
+	CHECK_STR(got.push_node, "node-1");
+	CHECK_STR(got.tz, "Europe/Paris");
+	CHECK_INT(got.gate, QUEUE_GATE_OFF);
+	CHECK(got.verified);
+	queue_registration_clear(&got);
+	CHECK_INT(queue_job_get(dst, id[0], &job), 0);
+	if (job) {
+		CHECK_INT(job->state, QUEUE_JOB_ACTIVE);
+		CHECK_STR(job->lease_owner, "b1");
+		CHECK_INT((int)job->n_messages, 1);
+		if (job->n_messages)
+			CHECK_STR(job->messages[0].body, "hello");
+	}
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_event_fetch_for_job(dst, id[0], &evs, &n_evs), 0);
+	CHECK_INT((int)n_evs, (int)n_src);
+	for (size_t i = 0; i < n_evs && i < n_src; i++) {
+		CHECK(evs[i].id == src_evs[i].id);
+		CHECK_INT(evs[i].type, src_evs[i].type);
+		CHECK_STR(evs[i].detail, src_evs[i].detail);
+		CHECK_INT((int)evs[i].blob_len, (int)src_evs[i].blob_len);
+		if (evs[i].id == ev)
+			CHECK(evs[i].blob_len == sizeof(audio) &&
+			      !memcmp(evs[i].blob, audio, sizeof(audio)));
+	}
+	queue_event_array_free(evs, n_evs);
+	queue_event_array_free(src_evs, n_src);
+	CHECK_INT(queue_presence_get(dst, "alice@example.org", "xmpp", &state,
+	                             &status, NULL),
+	          0);
+	CHECK_STR(state, "away");
+	CHECK_STR(status, "lunch");
+	free(state);
+	free(status);
+
+	/* New rows take ids after the copied ones. */
+	CHECK_INT(enqueue(dst, "dave@example.org", "bob@example.org", "k3",
+	                  NULL, &next, NULL),
+	          0);
+	CHECK(next > id[1]);
+
+	/* Not into a queue that holds rows, unless told; told, it adds only
+	 * what is missing. */
+	n = QUEUE_COPY_TABLES;
+	CHECK_INT(queue_copy(src, dst, false, counts, &n), -ENOTEMPTY);
+	CHECK_INT(queue_copy(src, dst, true, counts, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT((int)counts[i].copied, 0);
+	CHECK_INT(queue_copy(NULL, dst, false, counts, &n), -EINVAL);
+	queue_close(dst);
+	queue_close(src);
+}
+
 /* What every engine must do alike. */
 static void (*const conformance[])(void) = {
     test_open,
@@ -2547,6 +2680,7 @@ static void (*const conformance[])(void) = {
     test_count_by_state,
     test_status_reads,
     test_archive_marks,
+    test_copy,
 };
 
 /* Runs the suite on engine NAME; -1 when there is no such engine. */
