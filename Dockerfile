@@ -53,6 +53,18 @@ COPY deploy/compose/prosody-start.sh /usr/local/bin/prosody-start
 USER prosody
 CMD ["prosody-start"]
 
+# The queue for the "postgresql" compose profile (docs/compose.md).
+FROM ${DEBIAN_IMAGE} AS postgresql
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+       --no-install-recommends postgresql-15 \
+    && rm -rf /var/lib/apt/lists/* \
+    && install -d -o postgres -g postgres -m 0700 /var/lib/postgresql/data
+COPY deploy/compose/postgresql-start.sh /usr/local/bin/postgresql-start
+VOLUME /var/lib/postgresql/data
+USER postgres
+CMD ["postgresql-start"]
+
 FROM ${DEBIAN_IMAGE} AS phone
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y \

@@ -323,7 +323,8 @@ class ComposeTest(unittest.TestCase):
         text = DOCKERFILE.read_text()
         stages = re.findall(r"^FROM\s+(\S+)\s+AS\s+(\S+)", text, re.M)
         self.assertEqual([s[1] for s in stages],
-                         ["build", "ringbridge", "prosody", "phone"])
+                         ["build", "ringbridge", "prosody", "postgresql",
+                          "phone"])
         self.assertIn("ARG DEBIAN_IMAGE=debian:bookworm", text)
         self.assertIn("$RB_BUILD_PACKAGES", text)
         runtime = text.split("AS ringbridge", 1)[1].split("\nFROM ", 1)[0]
@@ -357,6 +358,54 @@ class ComposeTest(unittest.TestCase):
         ini = dict(self.compose_ini)
         del ini[("sip", "max_calls")]
         self.assertTrue(ini_drift(self.native_ini, ini))
+
+
+    def test_postgresql_profile(self):
+        """The "postgresql" profile: the same services with the queue in
+        a postgresql service, its password a compose secret, reached on
+        the compose network only, and a configuration that differs from
+        the SQLite one in [queue] alone."""
+        env = dict(os.environ, RINGBRIDGE_INI="ringbridge-postgresql.ini")
+        r = subprocess.run(["docker-compose", "-f", str(COMPOSE),
+                            "--profile", "postgresql", "config"],
+                           capture_output=True, text=True, timeout=120,
+                           env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        services = yaml.safe_load(r.stdout)["services"]
+        pg = services["postgresql"]
+        self.assertEqual(pg.get("ports", []), [])
+        self.assertEqual(pg["build"]["target"], "postgresql")
+        ini_path = CDIR / "ringbridge-postgresql.ini"
+        for svc in RINGBRIDGE_SERVICES:
+            mounts = [v if isinstance(v, str) else
+                      "%s:%s" % (v.get("source"), v.get("target"))
+                      for v in services[svc].get("volumes", [])]
+            self.assertTrue(any(m.startswith(str(ini_path) + ":")
+                                for m in mounts), (svc, mounts))
+        ini = read_ini(ini_path)
+        self.assertEqual({k: v for k, v in ini.items() if k[0] != "queue"},
+                         {k: v for k, v in self.compose_ini.items()
+                          if k[0] != "queue"})
+        url = ini[("queue", "url")]
+        self.assertTrue(url.startswith("postgresql://ringbridge@%s:5432/"
+                                       % pg["networks"]["ringbridge"][
+                                           "ipv4_address"]), url)
+        self.assertNotIn(":", url.split("//")[1].split("@")[0],
+                         "a password in the URL")
+        self.assertEqual(ini[("queue", "password_file")],
+                         "/run/secrets/queue_password")
+        src = pathlib.Path(self.compose["secrets"]["queue_password"]["file"])
+        self.assertTrue(src.with_name(src.name + ".example").is_file())
+        for svc in ("postgresql",) + RINGBRIDGE_SERVICES:
+            names = [x if isinstance(x, str) else x["source"]
+                     for x in services[svc].get("secrets", [])]
+            self.assertIn("queue_password", names, svc)
+        start = (REPO / "deploy/compose/postgresql-start.sh").read_text()
+        self.assertIn("/run/secrets/queue_password", start)
+        self.assertEqual(subprocess.run(["sh", "-n", str(
+            REPO / "deploy/compose/postgresql-start.sh")]).returncode, 0)
+        # Without the profile nothing changes: SQLite, no postgresql.
+        self.assertEqual(self.compose_ini[("queue", "url")][:7], "sqlite:")
 
 
 if __name__ == "__main__":
