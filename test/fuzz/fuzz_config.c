@@ -5,6 +5,7 @@
  * with line numbers). Shared by the harnesses that need a configuration
  * and by the configuration harness itself.
  */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,22 @@ struct config *fuzz_config_once(struct config **cfg, const char *text)
 		abort();
 	}
 	return *cfg;
+}
+
+static int fuzz_entry_remove(const char *path, const struct stat *st, int type,
+                             struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void fuzz_dir_remove(const char *dir)
+{
+	/* Depth first, so each directory is empty when its turn comes. */
+	nftw(dir, fuzz_entry_remove, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 char *fuzz_string(const uint8_t *data, size_t size)

@@ -18,6 +18,9 @@ struct config *fuzz_config_load(const char *text);
 /* The harness's fixed configuration: loads TEXT into *CFG on the first call
  * and aborts if it does not load (a broken harness, not a finding). */
 struct config *fuzz_config_once(struct config **cfg, const char *text);
+/* Removes DIR and everything in it (a harness's temporary directory:
+ * the queue's database and its wake-up directory, recordings). */
+void fuzz_dir_remove(const char *dir);
 /* DATA as a NUL-terminated string the caller frees; NULL without memory. */
 char *fuzz_string(const uint8_t *data, size_t size);
 

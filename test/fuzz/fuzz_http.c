@@ -66,23 +66,13 @@ static void http_file_write(const char *name, const char *text, mode_t mode)
 
 static void http_cleanup(void)
 {
-	const char *files[] = {"password", "queue.db", "queue.db-wal",
-	                       "queue.db-shm", REC_FILE};
-	char path[128];
-
 	http_server_status_serve(server, NULL);
 	http_server_free(server);
 	statuspage_free(page);
 	comp_monitor_free(monitor);
 	config_free(cfg);
 	free(reply);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/rec", dir);
-	rmdir(path);
-	rmdir(dir);
+	fuzz_dir_remove(dir);
 }
 
 /* A loopback port free a moment ago: [http] listen wants a real one, and

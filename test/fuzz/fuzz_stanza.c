@@ -68,20 +68,12 @@ static void stanza_privileges_grant(void)
 
 static void stanza_cleanup(void)
 {
-	char path[128];
-
 	/* The connection before the context comp_fini() frees. */
 	xmpp_conn_release(comp.conn);
 	comp.conn = NULL;
 	comp_fini(&comp);
 	config_free(comp.cfg);
-	for (size_t i = 0; i < 3; i++) {
-		const char *sfx[] = {"", "-wal", "-shm"};
-
-		snprintf(path, sizeof(path), "%s/queue.db%s", dir, sfx[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	fuzz_dir_remove(dir);
 }
 
 static void stanza_setup(void)
