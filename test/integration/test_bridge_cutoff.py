@@ -7,13 +7,16 @@ by its own lease deadline; bridge B (the test's namespace) claims the job
 once the lease lapsed and calls again; when A's link returns, A's late
 writes (the answer, HEARD and key it could not commit) are refused and
 logged, so the job's outcome is B's alone: one key press, notified.
-PostgreSQL only (SQLite has no second host). About 25 s; in the plain
+Second case: a bridge SIGKILLed mid-call; the survivor calls again only
+after the dead one's lease deadline. PostgreSQL only (SQLite has no
+second host). About 35 s for both; in the plain
 build only: the lease and refusal paths are the queue's and the bridge's
 loop code, which the conformance suite and the call tests already run
 under the sanitizers, and namespaces add nothing for them to find."""
 
-import re
 import random
+import re
+import signal
 import time
 import unittest
 
@@ -170,6 +173,51 @@ class BridgeCutoffTest(unittest.TestCase):
               "lease deadline; B dialled %.1f s after the deadline"
               % (hung_up - cut, deadline / 1000 - hung_up,
                  (b_dialled - deadline) / 1000))
+
+
+    def test_sigkilled_bridge_is_not_phoned_twice_while_its_lease_holds(self):
+        """A bridge SIGKILLed mid-call, before the message was heard: the
+        job waits for its lease (the other bridge must not ring the
+        callee while the dead one's call may still be up), then the
+        other bridge calls again and the job ends notified. (Killed after
+        HEARD, the job ends notified without a call: the conformance
+        suite's test_expired_heard.)"""
+        phone = self.ns.outside(SIP_LINK)
+        conf_a = self.config("killed", "127.0.0.1", phone)
+        conf_b = self.config("survivor", "127.0.0.1", phone)
+        # Call 1 is cut by the kill; call 2 (B's) hears it and presses 1.
+        sipp, msg = rbbridge.start_sipp(
+            self.dir, 1, "uas_answer.xml", self.phone_port, self.media_port,
+            calls=2, subst=dict(PCMU_TE, MEDIA="\n".join(
+                [pause(2500), play(key_pcap("1")), pause(500)])), ip=phone)
+        self.addCleanup(rbtest._terminate, sipp, 5)
+        proc_a, log_a = self.bridge("killed", conf_a, inside=False)
+        job = int(rbtest.rb_run(
+            [rbbridge.CTL_BIN, "-c", conf_b, "test-call",
+             "sip:phone@%s:%d" % (phone, self.phone_port), "Hi there."],
+            timeout=30, capture_output=True, text=True,
+            check=True).stdout.split()[1])
+        self.wait(lambda: any(e[0] == "CALLING" for e in self.events(job)),
+                  20, "the first bridge to dial")
+        rbtest._terminate(proc_a, 5, signal.SIGKILL)
+        killed = time.time()
+        (deadline,), = self.query("SELECT lease_deadline_ms FROM jobs "
+                                  "WHERE id = ?", (job,))
+        self.assertFalse(any(e[0] == "HEARD" for e in self.events(job)))
+        proc_b, log_b = self.bridge("survivor", conf_b, inside=False)
+        self.wait(lambda: any(e[0] == "ENDED" for e in self.events(job)),
+                  LEASE_S + 40, "the survivor to finish the job")
+        calling = [e[2] for e in self.events(job) if e[0] == "CALLING"]
+        self.assertEqual(len(calling), 2, self.events(job))
+        self.assertGreaterEqual(calling[1], deadline,
+                                "called again while the lease held")
+        (state, attempts), = self.query(
+            "SELECT state, attempts FROM jobs WHERE id = ?", (job,))
+        self.assertEqual((state, attempts), (2, 2))  # notified
+
+        print("sigkill: the survivor dialled %.1f s after the kill, %.1f s "
+              "after the lease deadline"
+              % (calling[1] / 1000 - killed, (calling[1] - deadline) / 1000))
 
 
 if __name__ == "__main__":
