@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ringbridge-sip's shared declarations: the process (struct bridge), one
- * call (struct call), and the functions the files of sip-bridge/ offer each
- * other. sofia-sip's context types are fixed here, before any sofia header,
- * so that every callback receives a typed pointer instead of a void *.
+ * call (struct call, opaque: its fields are call.c's), and the functions the
+ * files of sip-bridge/ offer each other. sofia-sip's context types are fixed
+ * here, before any sofia header, so that every callback receives a typed
+ * pointer instead of a void *.
  *
  * Files: main.c (process, loop, claiming, shutdown), ua.c (every nua call
  * and tag list), call.c (one call's life: outcome, prompts, keys, events),
@@ -70,68 +71,18 @@ void ports_give(struct ports *p, int port);
 /* a=crypto lines in our offer (call_srtp.c). */
 #define CALL_SRTP_OFFERED 2
 
-enum call_phase {
-	PHASE_RINGING = 0,
-	PHASE_PLAYING,   /* messages and menu */
-	PHASE_GATE,      /* announcement and "press any key", then a wait */
-	PHASE_WAITING,   /* menu played, waiting for a key */
-	PHASE_RECORDING, /* after 7 */
-	PHASE_CLOSING,   /* final prompt, then BYE */
-	PHASE_ENDED,
+/* A call's SRTP state (call_srtp.c's): the keys we offered; the context
+ * once the answer took one (NULL: plain RTP). */
+struct call_srtp {
+	struct sdes_crypto offered[CALL_SRTP_OFFERED];
+	struct sdes *ctx;
 };
 
-struct call {
-	struct bridge *b;
-	struct call *next;
-	uint64_t serial; /* names the call in queue completions */
-	struct queue_job *job;
-	/* When the variable prompt went to the worker (monitor.h). */
-	int64_t tts_submitted_ns;
-	uint64_t tts_id;   /* the variable prompt's request, 0 when none */
-	int64_t render_ms; /* monotonic: when that request was first made */
-	int16_t *msg_pcm;  /* rendered variable prompt (owned) */
-	size_t msg_n;
-	bool msg_failed;
-	int rendered_seq;      /* messages covered by the rendering */
-	struct gate gate;      /* the voicemail gate (gate.h) */
-	int16_t *announce_pcm; /* the gate's rendered announcement (owned) */
-	size_t announce_n;
-	bool announcing; /* the render in flight is the announcement */
-
+/* A call's INVITE dialog (ua.c's): nua's handle and what was sent on it. */
+struct ua_leg {
 	nua_handle_t *nh;
-	bool invited, answered, auth_tried, bye_sent, cancelled;
-	bool progressed;  /* a provisional response came (1xx, nua_r_invite) */
-	char reason[128]; /* the outcome in words, "" while unknown */
-
-	struct sdp_answer ans;
-	struct rtp_stream *rtp; /* rtp.c's, from the claim to call_free */
-	uint64_t sdp_version;   /* our o= version; the session id is job's */
-	char sdp_last[1024];    /* the SDP we sent last */
-	su_timer_t *ring_timer, *cap_timer, *key_timer;
-	/* SRTP (call_srtp.c): the keys we offered; the context once the
-	 * answer took one (NULL: plain RTP). */
-	struct sdes_crypto srtp_offered[CALL_SRTP_OFFERED];
-	struct sdes *srtp;
-
-	struct dtmf_keys *keys;
-	struct recorder *rec;
-
-	enum call_phase phase;
-	struct playlist play; /* what is said now (playlist.c) */
-	int menu_repeats;
-	int heard_seq; /* last seq reported HEARD */
-	int pending_seq;
-	bool awaiting_render, msg_started, record_next, replied, no_retry;
-	bool render_wait; /* the speech worker's queue was full: submit later */
-	bool refreshing;  /* asked the queue for messages that joined */
-	bool confirming;  /* a confirmation waits for its event's commit */
-	/*
-	 * Monotonic ms until which the job's lease is surely this bridge's:
-	 * the moment the claim or the last renewal that covered it was sent,
-	 * plus the lease (the database's deadline can only be later).
-	 */
-	int64_t lease_until_ms;
-	bool lease_lost; /* taken over or lapsed: nothing more is written */
+	bool invited, cancelled, bye_sent;
+	bool auth_tried; /* a challenge was answered (ua_auth_answer) */
 };
 
 /* 10 ms bins of submit-to-ready time for the variable prompts, up to 10 s. */
@@ -188,8 +139,6 @@ struct bridge {
 int64_t bridge_now_ms(void);
 /* A call ended and was freed: claim more, or finish stopping. */
 void bridge_call_gone(struct bridge *b);
-/* The call with SERIAL, or NULL when it has ended since. */
-struct call *bridge_call_find(struct bridge *b, uint64_t serial);
 /* Called when the TTS worker has something. */
 void bridge_tts_done(uint64_t id, int err, int16_t *pcm, size_t n, void *arg);
 
@@ -211,16 +160,29 @@ enum ua_auth ua_auth_answer(struct bridge *b, nua_handle_t *nh, int status,
                             const sip_t *sip, bool *tried, char *realm,
                             size_t realm_size);
 /* Sends the INVITE for C with SDP; 0 or a negative errno. */
-int ua_invite(struct call *c, const char *to, const char *sdp);
-void ua_cancel(struct call *c);
-void ua_bye(struct call *c);
-void ua_release(struct call *c);
+int ua_invite(struct bridge *b, struct call *c, const char *to,
+              const char *sdp);
+/* CANCEL, BYE, and letting go of the handle: each once, NULL handle safe. */
+void ua_cancel(struct ua_leg *l);
+void ua_bye(struct ua_leg *l);
+void ua_release(struct ua_leg *l);
 void ua_shutdown(struct bridge *b);
 void ua_destroy(struct bridge *b);
 
-/* call.c */
+/* call.c: struct call is call.c's own; other files hold a pointer. */
 /* CLAIM_SENT_MS: monotonic, when the claim that got JOB was sent. */
 int call_start(struct bridge *b, struct queue_job *job, int64_t claim_sent_ms);
+/* The call with SERIAL, or NULL when it has ended since. */
+struct call *call_find(struct bridge *b, uint64_t serial);
+/* Hands the speech worker's result for request ID to its call; false (PCM
+ * not taken) when no call waits for it any more. */
+bool call_tts_deliver(struct bridge *b, uint64_t id, int err, int16_t *pcm,
+                      size_t n);
+/* call_hangup() for every call (the drain timer at shutdown). */
+void call_hangup_all(struct bridge *b, const char *reason);
+/* For ua.c: the call's INVITE dialog, and its job's id for log lines. */
+struct ua_leg *call_leg(struct call *c);
+long long call_job_id(const struct call *c);
 /*
  * A renewal sent at SENT_MS (monotonic) came back: the calls whose jobs
  * are in HELD (by id) keep their lease until SENT_MS + the lease; any other
@@ -239,7 +201,6 @@ void call_on_failure(struct call *c, int status, const char *phrase);
  * sofia's own log line names. */
 void call_on_unavailable(struct call *c, const char *phrase);
 void call_on_terminated(struct call *c);
-void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n);
 /* The speech worker has room again: renders that found it full go now. */
 void call_render_resume(struct bridge *b);
 /* Logs the variable prompts' render_stats for the whole run. */
@@ -249,20 +210,24 @@ void call_hangup(struct call *c, const char *reason);
 /* A claim of the job's lease in ms. */
 int call_lease_ms(const struct config *cfg);
 
-/* call_srtp.c: [sip] srtp for one call (docs/sip.md, "SRTP"). */
-/* Fills *OUT for the offer (new keys in c->srtp_offered); 0 or -EIO. */
-int call_srtp_offer(struct call *c, struct sdp_srtp *out);
-/* After the answer (c->ans): 0 (SRTP set up in c->srtp, or plain RTP is
+/* call_srtp.c: [sip] srtp (MODE) for one call (docs/sip.md, "SRTP"); ID
+ * names the job in log lines. */
+/* Fills *OUT for the offer (new keys in S->offered); 0 or -EIO. */
+int call_srtp_offer(struct call_srtp *s, enum config_srtp mode,
+                    struct sdp_srtp *out);
+/* After the answer ANS: 0 (SRTP set up in S->ctx, or plain RTP is
  * allowed), or a negative errno with *REASON the job's outcome in words
  * (the caller hangs up, not retried). */
-int call_srtp_answer(struct call *c, const char **reason);
+int call_srtp_answer(struct call_srtp *s, enum config_srtp mode,
+                     struct sdp_answer *ans, long long id, const char **reason);
 /* An offer inside the call, O: 0 with *REPLY our a=crypto line for the
  * answer (tag 0 when plain), re-keying the received direction when the
  * phone's key changed; -EPROTO when it must be refused (488). */
-int call_srtp_reoffer(struct call *c, struct sdp_answer *o,
+int call_srtp_reoffer(struct call_srtp *s, long long id, struct sdp_answer *o,
                       struct sdes_crypto *reply);
-/* Logs the call's refused packets and frees the context and keys. */
-void call_srtp_close(struct call *c);
+/* Logs the call's refused packets and frees the context and keys (and
+ * ANS's key, wiped). */
+void call_srtp_close(struct call_srtp *s, struct sdp_answer *ans, long long id);
 
 /* media.c: the clock that paces and drains every call's RTP (rtp.c's
  * streams; rtp.h). */

@@ -49,6 +49,67 @@
 
 #define TAG "call"
 
+enum call_phase {
+	PHASE_RINGING = 0,
+	PHASE_PLAYING,   /* messages and menu */
+	PHASE_GATE,      /* announcement and "press any key", then a wait */
+	PHASE_WAITING,   /* menu played, waiting for a key */
+	PHASE_RECORDING, /* after 7 */
+	PHASE_CLOSING,   /* final prompt, then BYE */
+	PHASE_ENDED,
+};
+
+struct call {
+	struct bridge *b;
+	struct call *next;
+	uint64_t serial; /* names the call in queue completions */
+	struct queue_job *job;
+	/* When the variable prompt went to the worker (monitor.h). */
+	int64_t tts_submitted_ns;
+	uint64_t tts_id;   /* the variable prompt's request, 0 when none */
+	int64_t render_ms; /* monotonic: when that request was first made */
+	int16_t *msg_pcm;  /* rendered variable prompt (owned) */
+	size_t msg_n;
+	bool msg_failed;
+	int rendered_seq;      /* messages covered by the rendering */
+	struct gate gate;      /* the voicemail gate (gate.h) */
+	int16_t *announce_pcm; /* the gate's rendered announcement (owned) */
+	size_t announce_n;
+	bool announcing; /* the render in flight is the announcement */
+
+	struct ua_leg leg; /* ua.c's */
+	bool answered;
+	bool progressed;  /* a provisional response came (1xx, nua_r_invite) */
+	char reason[128]; /* the outcome in words, "" while unknown */
+
+	struct sdp_answer ans;
+	struct rtp_stream *rtp; /* rtp.c's, from the claim to call_free */
+	uint64_t sdp_version;   /* our o= version; the session id is job's */
+	char sdp_last[1024];    /* the SDP we sent last */
+	su_timer_t *ring_timer, *cap_timer, *key_timer;
+	struct call_srtp srtp; /* call_srtp.c's */
+
+	struct dtmf_keys *keys;
+	struct recorder *rec;
+
+	enum call_phase phase;
+	struct playlist play; /* what is said now (playlist.c) */
+	int menu_repeats;
+	int heard_seq; /* last seq reported HEARD */
+	int pending_seq;
+	bool awaiting_render, msg_started, record_next, replied, no_retry;
+	bool render_wait; /* the speech worker's queue was full: submit later */
+	bool refreshing;  /* asked the queue for messages that joined */
+	bool confirming;  /* a confirmation waits for its event's commit */
+	/*
+	 * Monotonic ms until which the job's lease is surely this bridge's:
+	 * the moment the claim or the last renewal that covered it was sent,
+	 * plus the lease (the database's deadline can only be later).
+	 */
+	int64_t lease_until_ms;
+	bool lease_lost; /* taken over or lapsed: nothing more is written */
+};
+
 #define FRAME 160
 
 static int64_t mono_ms(void)
@@ -94,7 +155,7 @@ static void on_written(void *ctx, struct dbw_result *r)
 		         "job %lld: lease lost, a write was refused (another "
 		         "bridge took the job over)",
 		         (long long)r->job_id);
-		c = bridge_call_find(ctx, r->tag);
+		c = call_find(ctx, r->tag);
 		if (c && c->job->id == r->job_id)
 			lease_lost(c, "another bridge took the job over");
 	} else
@@ -250,7 +311,7 @@ static void wait_for_key(struct call *c)
 /* Messages that joined the job during the call, read off the loop. */
 static void on_refreshed(void *ctx, struct dbw_result *r)
 {
-	struct call *c = bridge_call_find(ctx, r->tag);
+	struct call *c = call_find(ctx, r->tag);
 	struct queue_job *job = c ? c->job : NULL;
 	struct queue_job_message *m;
 	size_t n;
@@ -391,22 +452,22 @@ static void confirm(struct call *c, struct dbw_result *r, enum prompt_id ok)
 
 static void on_key_1_saved(void *ctx, struct dbw_result *r)
 {
-	confirm(bridge_call_find(ctx, r->tag), r, PROMPT_CONFIRM_1);
+	confirm(call_find(ctx, r->tag), r, PROMPT_CONFIRM_1);
 }
 
 static void on_key_2_saved(void *ctx, struct dbw_result *r)
 {
-	confirm(bridge_call_find(ctx, r->tag), r, PROMPT_CONFIRM_2);
+	confirm(call_find(ctx, r->tag), r, PROMPT_CONFIRM_2);
 }
 
 static void on_key_3_saved(void *ctx, struct dbw_result *r)
 {
-	confirm(bridge_call_find(ctx, r->tag), r, PROMPT_CONFIRM_3);
+	confirm(call_find(ctx, r->tag), r, PROMPT_CONFIRM_3);
 }
 
 static void on_voice_saved(void *ctx, struct dbw_result *r)
 {
-	confirm(bridge_call_find(ctx, r->tag), r, PROMPT_REPLY_SENT);
+	confirm(call_find(ctx, r->tag), r, PROMPT_REPLY_SENT);
 }
 
 /* Silence until DONE (one of the above) plays the confirmation. */
@@ -599,7 +660,7 @@ int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
 		                           : "no audio stream");
 		return err;
 	}
-	if (call_srtp_reoffer(c, &o, &key))
+	if (call_srtp_reoffer(&c->srtp, (long long)c->job->id, &o, &key))
 		return -EPROTO;
 	srtp.savp = o.savp;
 	srtp.n = key.suite != SDES_SUITE_NONE;
@@ -627,7 +688,7 @@ int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
 	if (err) {
 		set_reason(c, "media failed");
 		c->phase = PHASE_ENDED;
-		ua_bye(c);
+		ua_bye(&c->leg);
 	}
 	return n;
 }
@@ -779,7 +840,7 @@ void call_render_stats_log(const struct bridge *b)
 	         (unsigned long long)s->silent_frames);
 }
 
-void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n)
+static void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n)
 {
 	bool announced = c->announcing;
 
@@ -845,7 +906,7 @@ static void on_ring_timeout(struct bridge *b, su_timer_t *t, void *arg)
 		         "name the host dialled",
 		         (long long)c->job->id);
 	set_reason(c, "no answer");
-	ua_cancel(c);
+	ua_cancel(&c->leg);
 }
 
 static void on_cap(struct bridge *b, su_timer_t *t, void *arg)
@@ -870,11 +931,11 @@ static void call_free(struct call *c)
 	}
 	rtp_stream_free(c->rtp);
 	/* After the stream left the media thread, which protects with it. */
-	call_srtp_close(c);
+	call_srtp_close(&c->srtp, &c->ans, (long long)c->job->id);
 	su_timer_destroy(c->ring_timer);
 	su_timer_destroy(c->cap_timer);
 	su_timer_destroy(c->key_timer);
-	ua_release(c);
+	ua_release(&c->leg);
 	play_clear(c);
 	if (c->keys) {
 		struct dtmf_keys_stats ks;
@@ -1118,7 +1179,9 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 		return;
 	su_timer_reset(c->ring_timer);
 	err = sdp_answer_pick(sdp, len, &c->ans);
-	if (!err && (err = call_srtp_answer(c, &srtp_why))) {
+	if (!err &&
+	    (err = call_srtp_answer(&c->srtp, b->cfg->sip.srtp, &c->ans,
+	                            (long long)c->job->id, &srtp_why))) {
 		/* The phone's settled answer: retrying gets the same. */
 		set_reason(c, srtp_why);
 		c->no_retry = true;
@@ -1131,7 +1194,7 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 		set_reason(c, why);
 		c->no_retry = true;
 	}
-	if (err || c->cancelled || b->stopping) {
+	if (err || c->leg.cancelled || b->stopping) {
 		set_reason(c, err == -ENOTSUP ? "no common codec"
 		              : err           ? "bad answer SDP"
 		                              : "bridge stopping");
@@ -1141,7 +1204,7 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 		log_info(TAG, "job %lld: answered, but %s",
 		         (long long)c->job->id, c->reason);
 		c->phase = PHASE_ENDED;
-		ua_bye(c);
+		ua_bye(&c->leg);
 		return;
 	}
 	c->answered = true;
@@ -1160,10 +1223,10 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 			c->phase = PHASE_CLOSING;
 		}
 	}
-	if (rtp_stream_start(c->rtp, &c->ans, c->srtp)) {
+	if (rtp_stream_start(c->rtp, &c->ans, c->srtp.ctx)) {
 		set_reason(c, "media failed");
 		c->phase = PHASE_ENDED;
-		ua_bye(c);
+		ua_bye(&c->leg);
 	}
 }
 
@@ -1173,10 +1236,54 @@ void call_hangup(struct call *c, const char *reason)
 	if (c->answered) {
 		finish_recording(c, false);
 		c->phase = PHASE_ENDED;
-		ua_bye(c);
-	} else if (c->invited) {
-		ua_cancel(c);
+		ua_bye(&c->leg);
+	} else if (c->leg.invited) {
+		ua_cancel(&c->leg);
 	}
+}
+
+struct call *call_find(struct bridge *b, uint64_t serial)
+{
+	struct call *c;
+
+	for (c = b->calls; c; c = c->next)
+		if (c->serial == serial)
+			return c;
+	return NULL;
+}
+
+bool call_tts_deliver(struct bridge *b, uint64_t id, int err, int16_t *pcm,
+                      size_t n)
+{
+	struct call *c;
+
+	for (c = b->calls; c; c = c->next) {
+		if (c->tts_id == id) {
+			call_tts_done(c, err, pcm, n);
+			return true;
+		}
+	}
+	return false;
+}
+
+void call_hangup_all(struct bridge *b, const char *reason)
+{
+	struct call *c, *next;
+
+	for (c = b->calls; c; c = next) {
+		next = c->next;
+		call_hangup(c, reason);
+	}
+}
+
+struct ua_leg *call_leg(struct call *c)
+{
+	return &c->leg;
+}
+
+long long call_job_id(const struct call *c)
+{
+	return (long long)c->job->id;
 }
 
 static bool call_live(void *arg)
@@ -1189,7 +1296,9 @@ static bool call_live(void *arg)
 /* The last words have been sent. */
 static void call_drained(void *arg)
 {
-	ua_bye(arg);
+	struct call *c = arg;
+
+	ua_bye(&c->leg);
 }
 
 static const struct rtp_stream_ops call_rtp_ops = {
@@ -1314,11 +1423,11 @@ int call_start(struct bridge *b, struct queue_job *job, int64_t claim_sent_ms)
 		goto fail;
 	}
 	c->sdp_version = (uint64_t)job->id;
-	if (call_srtp_offer(c, &srtp) ||
+	if (call_srtp_offer(&c->srtp, b->cfg->sip.srtp, &srtp) ||
 	    sdp_offer_build(sdp, sizeof(sdp), b->local_ip,
 	                    rtp_stream_port(c->rtp), (uint64_t)job->id,
 	                    srtp.n ? &srtp : NULL) < 0 ||
-	    ua_invite(c, to, sdp)) {
+	    ua_invite(b, c, to, sdp)) {
 		set_reason(c, "cannot send the INVITE");
 		goto fail;
 	}

@@ -6,8 +6,8 @@
  * when it did not), and what an offer inside the call may change (a new
  * key from the phone is followed; dropping SRTP, starting it mid-call or
  * changing its suite is refused with 488). The keys and the context
- * (sdes.h) live in struct call; rtp.c and media.c only call protect and
- * unprotect.
+ * (sdes.h) live in struct call_srtp, which the call embeds and only this
+ * file touches; rtp.c and media.c only call protect and unprotect.
  */
 #include <errno.h>
 #include <string.h>
@@ -24,16 +24,16 @@ static const enum sdes_suite offered_suites[CALL_SRTP_OFFERED] = {
     SDES_AES_CM_128_HMAC_SHA1_32,
 };
 
-int call_srtp_offer(struct call *c, struct sdp_srtp *out)
+int call_srtp_offer(struct call_srtp *s, enum config_srtp mode,
+                    struct sdp_srtp *out)
 {
-	enum config_srtp mode = c->b->cfg->sip.srtp;
 	int i;
 
 	memset(out, 0, sizeof(*out));
 	if (mode == CONFIG_SRTP_OFF)
 		return 0;
 	for (i = 0; i < CALL_SRTP_OFFERED; i++) {
-		if (sdes_crypto_make(&c->srtp_offered[i], (uint32_t)i + 1,
+		if (sdes_crypto_make(&s->offered[i], (uint32_t)i + 1,
 		                     offered_suites[i]))
 			return -EIO;
 	}
@@ -42,28 +42,28 @@ int call_srtp_offer(struct call *c, struct sdp_srtp *out)
 	 * a plain phone answers as plain RTP (RFC 3264: an attribute it
 	 * does not know is ignored) and an SRTP phone with a key. */
 	out->savp = mode == CONFIG_SRTP_REQUIRE;
-	out->crypto = c->srtp_offered;
+	out->crypto = s->offered;
 	out->n = CALL_SRTP_OFFERED;
 	return 0;
 }
 
 /* Our offered line for the answer's tag and suite, or NULL. */
-static const struct sdes_crypto *offered(const struct call *c,
+static const struct sdes_crypto *offered(const struct call_srtp *s,
                                          const struct sdes_crypto *answer)
 {
 	int i;
 
 	for (i = 0; i < CALL_SRTP_OFFERED; i++) {
-		if (c->srtp_offered[i].tag == answer->tag &&
-		    c->srtp_offered[i].suite == answer->suite)
-			return &c->srtp_offered[i];
+		if (s->offered[i].tag == answer->tag &&
+		    s->offered[i].suite == answer->suite)
+			return &s->offered[i];
 	}
 	return NULL;
 }
 
-int call_srtp_answer(struct call *c, const char **reason)
+int call_srtp_answer(struct call_srtp *s, enum config_srtp mode,
+                     struct sdp_answer *ans, long long id, const char **reason)
 {
-	enum config_srtp mode = c->b->cfg->sip.srtp;
 	const struct sdes_crypto *mine = NULL;
 	const char *why = NULL;
 	int err;
@@ -71,40 +71,38 @@ int call_srtp_answer(struct call *c, const char **reason)
 	*reason = NULL;
 	if (mode == CONFIG_SRTP_OFF)
 		return 0;
-	if (c->ans.has_crypto) {
-		mine = offered(c, &c->ans.crypto);
+	if (ans->has_crypto) {
+		mine = offered(s, &ans->crypto);
 		if (!mine)
 			why = "its a=crypto names a tag or suite we did not "
 			      "offer";
 	} else {
-		why = c->ans.crypto_why ? c->ans.crypto_why : "no a=crypto line";
+		why = ans->crypto_why ? ans->crypto_why : "no a=crypto line";
 	}
 	if (mine) {
-		err = sdes_new(&c->srtp, mine, &c->ans.crypto);
-		sdes_crypto_clear(&c->ans.crypto);
+		err = sdes_new(&s->ctx, mine, &ans->crypto);
+		sdes_crypto_clear(&ans->crypto);
 		if (err) {
-			log_warn(TAG, "job %lld: cannot set up SRTP: %s",
-			         (long long)c->job->id, strerror(-err));
+			log_warn(TAG, "job %lld: cannot set up SRTP: %s", id,
+			         strerror(-err));
 			*reason = "media failed";
 			return err;
 		}
-		log_info(TAG, "job %lld: media is SRTP (%s, keys by SDES)",
-		         (long long)c->job->id,
-		         sdes_suite_name(sdes_suite(c->srtp)));
+		log_info(TAG, "job %lld: media is SRTP (%s, keys by SDES)", id,
+		         sdes_suite_name(sdes_suite(s->ctx)));
 		return 0;
 	}
-	if (mode == CONFIG_SRTP_OFFER && !c->ans.savp) {
+	if (mode == CONFIG_SRTP_OFFER && !ans->savp) {
 		log_info(TAG,
 		         "job %lld: the phone answered plain RTP (%s); SRTP "
 		         "was offered, not required ([sip] srtp = offer)",
-		         (long long)c->job->id, why);
+		         id, why);
 		return 0;
 	}
 	log_warn(TAG,
 	         "job %lld: hanging up: the answer has no usable SRTP key "
 	         "(%s; answered %s) and [sip] srtp = %s",
-	         (long long)c->job->id, why,
-	         c->ans.savp ? "RTP/SAVP" : "RTP/AVP",
+	         id, why, ans->savp ? "RTP/SAVP" : "RTP/AVP",
 	         mode == CONFIG_SRTP_REQUIRE ? "require" : "offer");
 	*reason = mode == CONFIG_SRTP_REQUIRE
 	              ? "the phone does not support encrypted media (SRTP "
@@ -113,14 +111,14 @@ int call_srtp_answer(struct call *c, const char **reason)
 	return -EPROTO;
 }
 
-int call_srtp_reoffer(struct call *c, struct sdp_answer *o,
+int call_srtp_reoffer(struct call_srtp *s, long long id, struct sdp_answer *o,
                       struct sdes_crypto *reply)
 {
 	const char *job_why = NULL;
 	int i, err;
 
 	memset(reply, 0, sizeof(*reply));
-	if (!c->srtp) {
+	if (!s->ctx) {
 		/* Plain RTP: a key in an RTP/AVP offer is best-effort and
 		 * ignored, but RTP/SAVP cannot be answered plain. */
 		sdes_crypto_clear(&o->crypto);
@@ -129,54 +127,53 @@ int call_srtp_reoffer(struct call *c, struct sdp_answer *o,
 		job_why = "it starts SRTP in a call that began plain";
 	} else if (!o->has_crypto) {
 		job_why = "it would drop SRTP";
-	} else if (o->crypto.suite != sdes_suite(c->srtp)) {
+	} else if (o->crypto.suite != sdes_suite(s->ctx)) {
 		job_why = "it changes the SRTP suite";
 	}
 	if (job_why) {
-		log_warn(TAG, "job %lld: offer in the call refused: %s",
-		         (long long)c->job->id, job_why);
+		log_warn(TAG, "job %lld: offer in the call refused: %s", id,
+		         job_why);
 		sdes_crypto_clear(&o->crypto);
 		return -EPROTO;
 	}
-	if (!sdes_remote_is(c->srtp, &o->crypto)) {
+	if (!sdes_remote_is(s->ctx, &o->crypto)) {
 		/* RFC 4568 7.1.4: the phone re-keys its direction with a
 		 * new offer; ours keeps its key. */
-		err = sdes_rekey_remote(c->srtp, &o->crypto);
+		err = sdes_rekey_remote(s->ctx, &o->crypto);
 		if (err) {
 			sdes_crypto_clear(&o->crypto);
 			return err;
 		}
-		log_info(TAG, "job %lld: the phone re-keyed its SRTP",
-		         (long long)c->job->id);
+		log_info(TAG, "job %lld: the phone re-keyed its SRTP", id);
 	}
 	for (i = 0; i < CALL_SRTP_OFFERED; i++) {
-		if (c->srtp_offered[i].suite == o->crypto.suite)
-			*reply = c->srtp_offered[i];
+		if (s->offered[i].suite == o->crypto.suite)
+			*reply = s->offered[i];
 	}
 	reply->tag = o->crypto.tag;
 	sdes_crypto_clear(&o->crypto);
 	return 0;
 }
 
-void call_srtp_close(struct call *c)
+void call_srtp_close(struct call_srtp *s, struct sdp_answer *ans, long long id)
 {
 	uint64_t auth, replay, other;
 	int i;
 
-	if (c->srtp) {
-		sdes_counts(c->srtp, &auth, &replay, &other);
+	if (s->ctx) {
+		sdes_counts(s->ctx, &auth, &replay, &other);
 		if (auth || replay || other)
 			log_warn(TAG,
 			         "job %lld: SRTP refused %llu packets that "
 			         "failed authentication, %llu replayed, %llu "
 			         "otherwise unusable",
-			         (long long)c->job->id, (unsigned long long)auth,
+			         id, (unsigned long long)auth,
 			         (unsigned long long)replay,
 			         (unsigned long long)other);
-		sdes_free(c->srtp);
-		c->srtp = NULL;
+		sdes_free(s->ctx);
+		s->ctx = NULL;
 	}
 	for (i = 0; i < CALL_SRTP_OFFERED; i++)
-		sdes_crypto_clear(&c->srtp_offered[i]);
-	sdes_crypto_clear(&c->ans.crypto);
+		sdes_crypto_clear(&s->offered[i]);
+	sdes_crypto_clear(&ans->crypto);
 }

@@ -128,28 +128,12 @@ void bridge_call_gone(struct bridge *b)
 	claim_more(b);
 }
 
-struct call *bridge_call_find(struct bridge *b, uint64_t serial)
-{
-	struct call *c;
-
-	for (c = b->calls; c; c = c->next)
-		if (c->serial == serial)
-			return c;
-	return NULL;
-}
-
 void bridge_tts_done(uint64_t id, int err, int16_t *pcm, size_t n, void *arg)
 {
 	struct bridge *b = arg;
-	struct call *c;
 
-	for (c = b->calls; c; c = c->next) {
-		if (c->tts_id == id) {
-			call_tts_done(c, err, pcm, n);
-			return;
-		}
-	}
-	free(pcm);
+	if (!call_tts_deliver(b, id, err, pcm, n))
+		free(pcm);
 }
 
 static int on_wake(struct bridge *b, su_wait_t *w, void *arg)
@@ -281,16 +265,11 @@ static void on_lease_check(struct bridge *b, su_timer_t *t, void *arg)
 
 static void on_drain_timeout(struct bridge *b, su_timer_t *t, void *arg)
 {
-	struct call *c, *next;
-
 	(void)t;
 	(void)arg;
 	log_warn(TAG, "%d call(s) still running after %d s: ending them",
 	         b->n_calls, DRAIN_MS / 1000);
-	for (c = b->calls; c; c = next) {
-		next = c->next;
-		call_hangup(c, "the bridge stopped");
-	}
+	call_hangup_all(b, "the bridge stopped");
 }
 
 /* From the loop itself: a loop that stops turning stops the pings. */

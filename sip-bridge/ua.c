@@ -130,8 +130,8 @@ enum ua_auth ua_auth_answer(struct bridge *b, nua_handle_t *nh, int status,
 	return UA_AUTH_ANSWERED;
 }
 
-static void on_r_invite(struct call *c, nua_handle_t *nh, int status,
-                        const char *phrase, const sip_t *sip)
+static void on_r_invite(struct bridge *b, struct call *c, nua_handle_t *nh,
+                        int status, const char *phrase, const sip_t *sip)
 {
 	if (!c)
 		return;
@@ -150,10 +150,10 @@ static void on_r_invite(struct call *c, nua_handle_t *nh, int status,
 		call_on_answer(c, body, len);
 		return;
 	}
-	if (ua_auth_answer(c->b, nh, status, sip, &c->auth_tried, NULL, 0) ==
-	    UA_AUTH_ANSWERED) {
+	if (ua_auth_answer(b, nh, status, sip, &call_leg(c)->auth_tried, NULL,
+	                   0) == UA_AUTH_ANSWERED) {
 		log_info(TAG, "job %lld: %d challenge, authenticating",
-		         (long long)c->job->id, status);
+		         call_job_id(c), status);
 		return;
 	}
 	if (status == 503)
@@ -246,7 +246,7 @@ static void on_i_info(nua_t *nua, struct call *c, nua_handle_t *nh,
 		break;
 	}
 	log_info(TAG, "job %lld: INFO (%s, %zu bytes) refused: %s",
-	         (long long)c->job->id, ctype ? ctype : "no type", len,
+	         call_job_id(c), ctype ? ctype : "no type", len,
 	         err == -EMSGSIZE          ? "body too large"
 	         : err == -EPROTONOSUPPORT ? "not a DTMF type"
 	         : err == -EBADMSG         ? "no key in the body"
@@ -311,7 +311,7 @@ static void ua_callback(nua_event_t event, int status, const char *phrase,
 		return;
 	switch (event) {
 	case nua_r_invite:
-		on_r_invite(c, nh, status, phrase, sip);
+		on_r_invite(b, c, nh, status, phrase, sip);
 		break;
 	case nua_i_state:
 		on_i_state(b, c, nh, tags);
@@ -337,7 +337,7 @@ static void ua_callback(nua_event_t event, int status, const char *phrase,
 	case nua_i_bye:
 		if (c)
 			log_info(TAG, "job %lld: the callee hung up",
-			         (long long)c->job->id);
+			         call_job_id(c));
 		break;
 	case nua_r_bye:
 	case nua_r_cancel:
@@ -428,47 +428,48 @@ int ua_start(struct bridge *b)
 	return 0;
 }
 
-int ua_invite(struct call *c, const char *to, const char *sdp)
+int ua_invite(struct bridge *b, struct call *c, const char *to, const char *sdp)
 {
-	const struct config *cfg = c->b->cfg;
+	const struct config *cfg = b->cfg;
+	struct ua_leg *l = call_leg(c);
 	char from[512] = "";
 
 	if (cfg->sip.username && *cfg->sip.username && cfg->sip.trunk &&
 	    *cfg->sip.trunk)
 		snprintf(from, sizeof(from), "<sip:%s@%s>", cfg->sip.username,
 		         cfg->sip.trunk);
-	c->nh = nua_handle(c->b->nua, c, SIPTAG_TO_STR(to),
+	l->nh = nua_handle(b->nua, c, SIPTAG_TO_STR(to),
 	                   TAG_IF(*from, SIPTAG_FROM_STR(from)), TAG_END());
-	if (!c->nh)
+	if (!l->nh)
 		return -ENOMEM;
-	nua_invite(c->nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+	nua_invite(l->nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
 	           SIPTAG_PAYLOAD_STR(sdp), TAG_END());
-	c->invited = true;
+	l->invited = true;
 	return 0;
 }
 
-void ua_cancel(struct call *c)
+void ua_cancel(struct ua_leg *l)
 {
-	if (c->nh && !c->cancelled) {
-		c->cancelled = true;
-		nua_cancel(c->nh, TAG_END());
+	if (l->nh && !l->cancelled) {
+		l->cancelled = true;
+		nua_cancel(l->nh, TAG_END());
 	}
 }
 
-void ua_bye(struct call *c)
+void ua_bye(struct ua_leg *l)
 {
-	if (c->nh && !c->bye_sent) {
-		c->bye_sent = true;
-		nua_bye(c->nh, TAG_END());
+	if (l->nh && !l->bye_sent) {
+		l->bye_sent = true;
+		nua_bye(l->nh, TAG_END());
 	}
 }
 
-void ua_release(struct call *c)
+void ua_release(struct ua_leg *l)
 {
-	if (c->nh) {
-		nua_handle_bind(c->nh, NULL);
-		nua_handle_destroy(c->nh);
-		c->nh = NULL;
+	if (l->nh) {
+		nua_handle_bind(l->nh, NULL);
+		nua_handle_destroy(l->nh);
+		l->nh = NULL;
 	}
 }
 
