@@ -210,6 +210,7 @@ enum reg_verdict {
 	REG_TOO_MANY_CALLS, /* SETTINGS: verification calls this hour */
 	REG_ALREADY,        /* VERIFY: verified before */
 	REG_LOCKED,         /* VERIFY: too many wrong codes */
+	REG_NO_CODE,        /* VERIFY: a further number awaits its code call */
 	REG_WRONG_CODE,     /* VERIFY */
 };
 
@@ -316,7 +317,13 @@ static int verify_run(struct queue *q, struct reg_op *op)
 		op->verdict = REG_ALREADY;
 		return 0;
 	}
-	if (!r->verify_code || r->verify_failures >= VERIFY_FAILURES_MAX) {
+	if (!r->verify_code) {
+		/* Its call was over the hourly limit (verify_run below). */
+		op->verdict = REG_NO_CODE;
+		op->target = g_strdup(target);
+		return 0;
+	}
+	if (r->verify_failures >= VERIFY_FAILURES_MAX) {
 		op->verdict = REG_LOCKED;
 		return 0;
 	}
@@ -444,6 +451,13 @@ static void verify_done(struct comp *c, struct reg_op *op, int err)
 		            "%s: too many wrong codes; submit your phone "
 		            "number again to get a new call",
 		            SETTINGS_CODE);
+		return;
+	case REG_NO_CODE:
+		result_fail(res, -EAGAIN, "not-allowed",
+		            "%s: no code was sent to %s yet (too many calls "
+		            "this hour); send the form again later to get "
+		            "the call",
+		            SETTINGS_CODE, op->target);
 		return;
 	case REG_WRONG_CODE:
 		result_fail(res, -EINVAL, "not-acceptable",

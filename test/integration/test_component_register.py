@@ -228,6 +228,26 @@ class RegisterTest(rbtest.ComponentTest):
         self.assertEqual((job["destination"], job["destination2"],
                           job["destination3"]), (PHONE, OTHER_PHONE, None))
 
+    def test_further_number_over_the_hourly_limit_waits(self):
+        # Three code calls this hour (the limit): PHONE, OTHER, PHONE.
+        self.register(phone=PHONE)
+        self.register(phone=OTHER_PHONE)
+        self.register(phone=PHONE, phone2=THIRD_PHONE)
+        rbtest.wait_until(lambda: len(self.db.jobs(
+            callee_jid=self.frank_jid, kind=2)) == 3, 10,
+            what="three verify jobs")
+        r = self.reg_set({"code": self.verify_job()["verify_code"]})
+        self.assertEqual(r.get("type"), "result", rbtest.xml_str(r))
+        reg = self.db.registration(self.frank_jid)
+        self.assertEqual((reg["verified"], reg["verified2"],
+                          reg["verify_code"]), (1, 0, None))
+        self.assertEqual(len(self.db.jobs(callee_jid=self.frank_jid,
+                                          kind=2)), 3)
+        # A code now says why there is none, naming the number.
+        r = self.reg_set({"code": "123456"})
+        _, _, text = self.assert_refused(r, ("not-allowed",), "code")
+        self.assertIn(THIRD_PHONE, text)
+
     def test_bad_further_number_refused_by_name(self):
         self.register()
         cases = [({"phone2": "+33612345678"}, "phone2"),
