@@ -86,7 +86,41 @@ bool tz_valid(const char *name)
 	return ok;
 }
 
-int tz_local_time(const char *name, time_t t, struct tm *out)
+/* With TZ already set (or UTC): the start of the day after T's. */
+static int next_midnight_here(bool utc, time_t t, void *out)
+{
+	struct tm tm, got;
+	time_t m;
+
+	if (!(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)))
+		return -EOVERFLOW;
+	tm.tm_mday++;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1; /* mktime() finds which offset holds then */
+	m = utc ? timegm(&tm) : mktime(&tm);
+	if (m == (time_t)-1)
+		return -EOVERFLOW;
+	/*
+	 * glibc moves a midnight that a DST change skips forward to the
+	 * change (01:00), which is when that day begins. Should a libc go
+	 * back instead, into the day before, step to the next hour until
+	 * the new day has begun: transitions fall on whole hours or, at
+	 * worst (Lord Howe), half hours, so at most two steps.
+	 */
+	for (int i = 0; i < 4; i++) {
+		if (!(utc ? gmtime_r(&m, &got) : localtime_r(&m, &got)))
+			return -EOVERFLOW;
+		if (m > t && got.tm_hour < 12)
+			break;
+		m += 1800 - m % 1800;
+	}
+	*(time_t *)out = m;
+	return 0;
+}
+
+/* Runs FN in zone NAME (TZ swapped under the lock), UTC when NULL. */
+static int in_zone(const char *name, time_t t, void *out,
+                   int (*fn)(bool utc, time_t t, void *out))
 {
 	char *saved = NULL;
 	const char *prev;
@@ -95,7 +129,7 @@ int tz_local_time(const char *name, time_t t, struct tm *out)
 	if (!out)
 		return -EINVAL;
 	if (!name)
-		return gmtime_r(&t, out) ? 0 : -EOVERFLOW;
+		return fn(true, t, out);
 	if (!tz_valid(name))
 		return -EINVAL;
 
@@ -113,8 +147,7 @@ int tz_local_time(const char *name, time_t t, struct tm *out)
 		goto out;
 	}
 	tzset();
-	if (!localtime_r(&t, out))
-		err = -EOVERFLOW;
+	err = fn(false, t, out);
 
 	if (saved)
 		setenv("TZ", saved, 1);
@@ -125,4 +158,20 @@ out:
 	pthread_mutex_unlock(&tz_lock);
 	free(saved);
 	return err;
+}
+
+static int local_time_here(bool utc, time_t t, void *out)
+{
+	return (utc ? gmtime_r(&t, out) : localtime_r(&t, out)) ? 0
+	                                                        : -EOVERFLOW;
+}
+
+int tz_local_time(const char *name, time_t t, struct tm *out)
+{
+	return in_zone(name, t, out, local_time_here);
+}
+
+int tz_next_midnight(const char *name, time_t t, time_t *out)
+{
+	return in_zone(name, t, out, next_midnight_here);
 }

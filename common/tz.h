@@ -20,4 +20,14 @@ bool tz_valid(const char *name);
  */
 int tz_local_time(const char *name, time_t t, struct tm *out);
 
+/*
+ * The first instant of the local day after the one T falls in, in zone NAME
+ * (UTC when NULL): the end of "today" for someone living there. A day is
+ * 23, 24 or 25 hours long across a DST change, and where a change skips
+ * midnight itself (America/Havana, America/Santiago, formerly Sao Paulo) the
+ * day begins at 01:00. *OUT is always later than T. Returns 0, -EINVAL (a
+ * zone tz_valid() refuses), -EOVERFLOW.
+ */
+int tz_next_midnight(const char *name, time_t t, time_t *out);
+
 #endif

@@ -5,6 +5,7 @@
  * conversions do not see each other's zone.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,57 @@ static void test_convert(void)
 	CHECK(getenv("TZ") == NULL);
 }
 
+/*
+ * The end of the user's day (key 9 pauses a sender until then), across
+ * DST changes and odd offsets. The expected instants were worked out
+ * apart from glibc, with Python's zoneinfo over the same tzdata.
+ */
+static void test_next_midnight(void)
+{
+	static const struct {
+		const char *zone;
+		time_t t, want;
+	} cases[] = {
+	    /* Berlin: the 23-hour day of the spring change, from its
+	     * first second, and the 25-hour day of the autumn one. */
+	    {"Europe/Berlin", 1711839600, 1711922400},
+	    {"Europe/Berlin", 1711800000, 1711839600},
+	    {"Europe/Berlin", 1729980000, 1730070000},
+	    {"Europe/Berlin", 1729944000, 1729980000},
+	    /* New York: the spring day (22 h left at 02:00 EDT), and the
+	     * last second before the autumn day begins. */
+	    {"America/New_York", 1710050400, 1710129600},
+	    {"America/New_York", 1730606399, 1730606400},
+	    /* Havana and Santiago skip midnight: the day begins at 01:00. */
+	    {"America/Havana", 1709985600, 1710046800},
+	    {"America/Santiago", 1725710400, 1725768000},
+	    /* +14:00, -02:30, +05:30, and Lord Howe's half-hour DST. */
+	    {"Pacific/Kiritimati", 1719827999, 1719828000},
+	    {"Pacific/Kiritimati", 1719828000, 1719914400},
+	    {"America/St_Johns", 1719800999, 1719801000},
+	    {"Australia/Lord_Howe", 1728129600, 1728135000},
+	    {"Asia/Kolkata", 1735669799, 1735669800},
+	    {"Asia/Kolkata", 1735669800, 1735756200},
+	    /* UTC, by name and as NULL, over a leap day. */
+	    {"UTC", 1709164799, 1709164800},
+	    {NULL, 1709164800, 1709251200},
+	};
+	time_t got;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = 0;
+		CHECK_INT(tz_next_midnight(cases[i].zone, cases[i].t, &got), 0);
+		if (got != cases[i].want)
+			fprintf(stderr, "%s at %lld: %lld, want %lld\n",
+			        cases[i].zone ? cases[i].zone : "(null)",
+			        (long long)cases[i].t, (long long)got,
+			        (long long)cases[i].want);
+		CHECK_INT(got, cases[i].want);
+	}
+	CHECK(tz_next_midnight("Mars/Olympus", 0, &got) < 0);
+	CHECK(tz_next_midnight("Europe/Paris", 0, NULL) < 0);
+}
+
 struct worker {
 	const char *zone;
 	int hour; /* expected at "summer" */
@@ -134,6 +186,7 @@ int main(void)
 {
 	test_valid();
 	test_convert();
+	test_next_midnight();
 	test_threads();
 	return check_exit("test_tz");
 }
