@@ -21,7 +21,7 @@
  * column must add it here and raise this, or the copy refuses to run
  * rather than drop the column's values.
  */
-#define COPY_SCHEMA_VERSION 9
+#define COPY_SCHEMA_VERSION 10
 
 struct copy_table {
 	const char *name;
@@ -57,6 +57,9 @@ static const struct copy_table copy_tables[] = {
     {"gateway_subscriptions", "contact, subscriber, user_jid, created_ms",
      "ttti", "contact, subscriber", false},
     {"archive_marks", "jid, end_id, end_ms, checked_ms", "ttii", "jid", false},
+    /* Key 9's pauses: "no more calls today" survives a move. */
+    {"sender_pauses", "callee_jid, sender_jid, until_ms, created_ms", "ttii",
+     "callee_jid, sender_jid", false},
 };
 
 #define N_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))

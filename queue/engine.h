@@ -150,6 +150,16 @@ enum engine_statement_id {
 	 * newest delivered_ms of its jobs' events (0 when none) */
 	ES_MARK_ACCOUNTED,
 
+	/* Key 9's pauses (migration 010, pauses.c). */
+	ES_PAUSE_PUT,     /* ?1 job ?2 until ?3 now: the job's callee and
+	                     sender (a message job's) paused until ?2;
+	                     upsert on the pair */
+	ES_PAUSE_EXPIRE,  /* ?1 now: rows whose until_ms has passed deleted */
+	ES_PAUSE_UNTIL,   /* ?1 callee ?2 sender ?3 now -> until_ms, if
+	                     later than ?3 */
+	ES_PAUSE_FOR_JOB, /* ?1 job ?2 now -> until_ms of the job's pair's
+	                     pause, if later than ?2 */
+
 	/*
 	 * Read-only, for the status page and `ringbridgectl status`
 	 * (common/summary.c); neither takes a lock past the statement.

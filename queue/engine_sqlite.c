@@ -295,7 +295,22 @@ static const char *const sqlite_sql[ES_COUNT] = {
         "SELECT COALESCE((SELECT max(m.received_ms) FROM job_messages m "
         "JOIN jobs j ON j.id = m.job_id WHERE j.callee_jid = ?1), 0), "
         "COALESCE((SELECT max(e.delivered_ms) FROM events e "
-        "JOIN jobs j ON j.id = e.job_id WHERE j.callee_jid = ?1), 0)"};
+        "JOIN jobs j ON j.id = e.job_id WHERE j.callee_jid = ?1), 0)",
+    [ES_PAUSE_PUT] =
+        "INSERT INTO sender_pauses (callee_jid, sender_jid, until_ms, "
+        "created_ms) SELECT callee_jid, sender_jid, ?2, ?3 FROM jobs "
+        "WHERE id = ?1 AND kind = " SQL_KIND_MESSAGE " "
+        "ON CONFLICT (callee_jid, sender_jid) DO UPDATE SET "
+        "until_ms = excluded.until_ms, created_ms = excluded.created_ms",
+    [ES_PAUSE_EXPIRE] = "DELETE FROM sender_pauses WHERE until_ms <= ?1",
+    [ES_PAUSE_UNTIL] = "SELECT until_ms FROM sender_pauses WHERE "
+                       "callee_jid = ?1 AND sender_jid = ?2 AND "
+                       "until_ms > ?3",
+    [ES_PAUSE_FOR_JOB] =
+        "SELECT p.until_ms FROM sender_pauses p JOIN jobs j ON "
+        "j.callee_jid = p.callee_jid AND j.sender_jid = p.sender_jid "
+        "WHERE j.id = ?1 AND p.until_ms > ?2",
+};
 
 /* The transaction statements, kept prepared like the others. */
 enum tx {

@@ -269,6 +269,18 @@ static int enqueue_in_tx(struct queue *q, const struct queue_message_in *m,
 		return 0;
 	}
 
+	/* The callee pressed 9 for this sender today: no call, nor a place
+	 * in the open job (the call under way has been answered already). */
+	err = database_int(q, ES_PAUSE_UNTIL, "looking up a pause", 0, &v,
+	                   SQL_ARGS(SQL_TEXT(m->callee_jid),
+	                            SQL_TEXT(m->sender_jid), SQL_INT(now)));
+	if (err)
+		return err;
+	if (v) {
+		*res = QUEUE_ENQ_PAUSED;
+		return 0;
+	}
+
 	/* The pair's open job takes it as its next message. */
 	err = database_int(
 	    q, ES_JOB_OPEN, "looking up the open job", 0, &v,
@@ -695,6 +707,22 @@ out:
 	return err;
 }
 
+/* As move_unheard(), unless the callee paused the pair (key 9, usually in
+ * this very call): those messages stay where the server keeps them. */
+static int move_unheard_unless_paused(struct queue *q, int64_t id, int64_t now,
+                                      bool *moved)
+{
+	int64_t until = 0;
+	int err;
+
+	*moved = false;
+	err = database_int(q, ES_PAUSE_FOR_JOB, "looking up a pause", 0, &until,
+	                   SQL_ARGS(SQL_INT(id), SQL_INT(now)));
+	if (err || until)
+		return err;
+	return move_unheard(q, id, now, moved);
+}
+
 int jobs_finish(struct queue *q, int64_t id, const char *owner,
                 enum queue_job_state state, const char *reason)
 {
@@ -715,7 +743,7 @@ int jobs_finish(struct queue *q, int64_t id, const char *owner,
 	 * (or refused) number for ever.
 	 */
 	if (!err && kind == QUEUE_JOB_MESSAGE && state == QUEUE_JOB_NOTIFIED)
-		err = move_unheard(q, id, now, &moved);
+		err = move_unheard_unless_paused(q, id, now, &moved);
 	err = database_end(q, err);
 	if (!err && moved)
 		queue_changed(q, QUEUE_CH_JOBS);

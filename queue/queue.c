@@ -305,6 +305,8 @@ const char *queue_enqueue_result_name(enum queue_enqueue_result r)
 		return "callee limit";
 	case QUEUE_ENQ_LIMIT_SENDER:
 		return "sender limit";
+	case QUEUE_ENQ_PAUSED:
+		return "paused by the callee";
 	}
 	return "unknown";
 }

@@ -210,6 +210,8 @@ enum queue_enqueue_result {
 	QUEUE_ENQ_DUPLICATE = 2,    /* idem_key seen before: nothing done */
 	QUEUE_ENQ_LIMIT_CALLEE = 3, /* refused: callee's hourly limit */
 	QUEUE_ENQ_LIMIT_SENDER = 4, /* refused: sender's hourly limit */
+	QUEUE_ENQ_PAUSED = 5,       /* refused: the callee pressed 9 for this
+	                               sender today (queue_pause_add) */
 };
 
 const char *queue_enqueue_result_name(enum queue_enqueue_result r);
@@ -486,7 +488,7 @@ int queue_lease_get(struct queue *q, const char *name, char **owner,
 /* ---- copying a queue into another (ringbridgectl migrate-queue) -------- */
 
 /* How many tables queue_copy() copies, and what it did with each. */
-#define QUEUE_COPY_TABLES 7
+#define QUEUE_COPY_TABLES 8
 struct queue_copy_count {
 	const char *table; /* static */
 	int64_t copied;    /* rows written to the target */
@@ -607,6 +609,22 @@ void queue_archive_mark_clear(struct queue_archive_mark *m);
 /* *MS: the newest time the queue knows the component acted for JID (a
  * caught message received, an outcome delivered); 0 when never. */
 int queue_archive_accounted(struct queue *q, const char *jid, int64_t *ms);
+
+/* ---- pauses: key 9, "no more calls from this sender today" -------------- */
+
+/*
+ * Pauses calls to job JOB_ID's callee about messages from its sender until
+ * UNTIL_MS (the caller works out the callee's next local midnight). While
+ * it holds, queue_message_enqueue() refuses that pair's messages with
+ * QUEUE_ENQ_PAUSED, and finishing a job of the pair gives its unheard
+ * messages no follow-up call. A later pause of the pair replaces the
+ * earlier one; pauses that have run out are dropped as new ones are
+ * written. -ENOENT: no such message job; -EINVAL: UNTIL_MS not ahead.
+ */
+int queue_pause_add(struct queue *q, int64_t job_id, int64_t until_ms);
+/* *UNTIL_MS: when CALLEE's pause of SENDER ends, 0 when none holds now. */
+int queue_pause_until(struct queue *q, const char *callee_jid,
+                      const char *sender_jid, int64_t *until_ms);
 
 /* ---- wake-ups between processes ------------------------------------------ */
 

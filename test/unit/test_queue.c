@@ -34,6 +34,8 @@
 #include "queue.h"
 
 #define T0 1700000000000LL /* the fake clock's start */
+/* The newest migration in schemas/: one line to change when one lands. */
+#define SCHEMA_LATEST 10
 
 static char dir[32];
 static char url[300];
@@ -169,13 +171,13 @@ static void test_open(void)
 	fresh_db("open");
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 9);
+	CHECK_INT(v, SCHEMA_LATEST);
 	queue_close(q);
 
 	/* Re-open: nothing to migrate, data kept. */
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 9);
+	CHECK_INT(v, SCHEMA_LATEST);
 	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
 	                  NULL, NULL),
 	          0);
@@ -210,6 +212,7 @@ static void test_open_sqlite(void)
 		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
 		CHECK_INT(sqlite3_exec(
 		              db,
+		              "DROP TABLE sender_pauses; "
 		              "DROP TABLE component_status; DROP "
 		              "TABLE bridge_status; DROP INDEX "
 		              "events_type_created; DROP TABLE "
@@ -222,7 +225,7 @@ static void test_open_sqlite(void)
 		sqlite3_close(db);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
-		CHECK_INT(v, 9);
+		CHECK_INT(v, SCHEMA_LATEST);
 		CHECK_INT(count_jobs(q), 1);
 		queue_close(q);
 	}
@@ -245,17 +248,18 @@ static void test_open_sqlite(void)
 		queue_close(q);
 		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
 		CHECK_INT(sqlite3_exec(db,
+		                       "DROP TABLE sender_pauses; "
 		                       "ALTER TABLE registrations DROP COLUMN "
 		                       "gate; ALTER TABLE jobs DROP COLUMN "
 		                       "gate; " DROP_008 DROP_009
 		                       "UPDATE schema_version SET "
-		                       "version = 6 WHERE version = 9",
+		                       "version = 6 WHERE version = 10",
 		                       NULL, NULL, NULL),
 		          SQLITE_OK);
 		sqlite3_close(db);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
-		CHECK_INT(v, 9);
+		CHECK_INT(v, SCHEMA_LATEST);
 		CHECK_INT(queue_registration_get(q, "bob@example.org", &out),
 		          0);
 		CHECK_INT(out.gate, QUEUE_GATE_DEFAULT);
@@ -2189,7 +2193,7 @@ static void test_pg_migrate_race(void)
 	}
 	q = open_q();
 	CHECK_INT(queue_schema_version(q, &v), 0);
-	CHECK_INT(v, 9);
+	CHECK_INT(v, SCHEMA_LATEST);
 	queue_close(q);
 }
 
@@ -2534,7 +2538,7 @@ static void test_copy(void)
 	static const unsigned char audio[] = {0x4f, 0x67, 0x67,
 	                                      0x00, 0xff, 0x01};
 	char src_url[128];
-	int64_t id[2] = {0}, ev = 0, next = 0;
+	int64_t id[2] = {0}, ev = 0, next = 0, paused_until;
 	size_t n = QUEUE_COPY_TABLES, n_evs = 0, n_src = 0;
 	char *state = NULL, *status = NULL;
 
@@ -2568,6 +2572,9 @@ static void test_copy(void)
 	CHECK_INT(queue_presence_set(src, "alice@example.org", "xmpp", "away",
 	                             "lunch"),
 	          0);
+	/* Alice pressed 9 for Bob: the pause moves with the queue. */
+	paused_until = clock_ms + 3600000;
+	CHECK_INT(queue_pause_add(src, id[0], paused_until), 0);
 
 	fresh_db("copy");
 	dst = open_q();
@@ -2585,7 +2592,8 @@ static void test_copy(void)
 		               : !strcmp(counts[i].table, "events")
 		                   ? (int64_t)n_src
 		               : !strcmp(counts[i].table, "registrations") ||
-		                       !strcmp(counts[i].table, "presence")
+		                       !strcmp(counts[i].table, "presence") ||
+		                       !strcmp(counts[i].table, "sender_pauses")
 		                   ? 1
 		                   : 0;
 
@@ -2593,6 +2601,11 @@ static void test_copy(void)
 		CHECK_INT((int)counts[i].skipped, 0);
 	}
 
+	CHECK_INT(queue_pause_until(dst, "alice@example.org", "bob@example.org",
+	                            &next),
+	          0);
+	CHECK_INT(next, paused_until);
+	next = 0;
 	CHECK_INT(queue_registration_get(dst, "alice@example.org", &got), 0);
 	CHECK_STR(got.push_node, "node-1");
 	CHECK_STR(got.tz, "Europe/Paris");
@@ -2648,6 +2661,107 @@ static void test_copy(void)
 	queue_close(src);
 }
 
+/*
+ * Key 9: a pause refuses the pair's new messages (and a place in its
+ * open job) until it ends, leaves other senders and callees alone,
+ * keeps the pair's unheard messages from a follow-up call, and ends on
+ * time.
+ */
+static void test_pauses(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	enum queue_enqueue_result res = QUEUE_ENQ_NEW_JOB;
+	int64_t id = 0, other = 0, until = -1, midnight = T0 + 3600000;
+	int n = 0;
+
+	fresh_db("pauses");
+	q = open_q();
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "p1", NULL,
+	                  &id, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_NEW_JOB);
+	CHECK_INT(queue_job_claim(q, "b", 60000, &job, NULL), 0);
+	queue_job_free(job);
+	job = NULL;
+	/* A message joins during the call, before the key. */
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "p2", NULL,
+	                  NULL, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_JOINED);
+	CHECK_INT(queue_pause_until(q, "bob@example.org", "alice@example.org",
+	                            &until),
+	          0);
+	CHECK_INT(until, 0);
+
+	/* Bob heard the first and pressed 9. */
+	CHECK_INT(queue_event_add(q, id, QUEUE_EV_HEARD, "1", NULL, 0, NULL),
+	          0);
+	CHECK_INT(queue_pause_add(q, id, clock_ms), -EINVAL);
+	CHECK_INT(queue_pause_add(q, id + 1000, midnight), -ENOENT);
+	CHECK_INT(queue_pause_add(q, id, midnight - 1000), 0);
+	/* Pressed again: the later pause replaces the first. */
+	CHECK_INT(queue_pause_add(q, id, midnight), 0);
+	CHECK_INT(queue_pause_until(q, "bob@example.org", "alice@example.org",
+	                            &until),
+	          0);
+	CHECK_INT(until, midnight);
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "p3", NULL,
+	                  &other, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_PAUSED);
+	/* A resend of a message caught before stays a duplicate. */
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "p2", NULL,
+	                  NULL, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_DUPLICATE);
+
+	/* The unheard p2 gets no follow-up call. */
+	CHECK_INT(queue_job_finish(q, id, "b", QUEUE_JOB_NOTIFIED, NULL), 0);
+	CHECK_INT(queue_job_claim(q, "b", 60000, &job, NULL), -EAGAIN);
+	CHECK_INT(queue_jobs_created_since(q, "bob@example.org", NULL, 0, &n),
+	          0);
+	CHECK_INT(n, 1);
+
+	/* Another sender to Bob, and Alice to someone else, are phoned.
+	 */
+	CHECK_INT(enqueue(q, "bob@example.org", "dave@example.org", "d1", NULL,
+	                  &other, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_NEW_JOB);
+	CHECK_INT(enqueue(q, "carol@example.org", "alice@example.org", "c1",
+	                  NULL, &other, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_NEW_JOB);
+
+	/* At Bob's midnight the pause is over. */
+	clock_ms = midnight - 1;
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "p4", NULL,
+	                  &other, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_PAUSED);
+	clock_ms = midnight;
+	CHECK_INT(queue_pause_until(q, "bob@example.org", "alice@example.org",
+	                            &until),
+	          0);
+	CHECK_INT(until, 0);
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "p5", NULL,
+	                  &other, &res),
+	          0);
+	CHECK_INT(res, QUEUE_ENQ_NEW_JOB);
+	CHECK_STR(queue_enqueue_result_name(QUEUE_ENQ_PAUSED),
+	          "paused by the callee");
+
+	/* A verification job names no sender to pause. */
+	CHECK_INT(queue_verify_enqueue(q, "bob@example.org", "+15551234567",
+	                               "123456", NULL, &id),
+	          0);
+	CHECK_INT(queue_pause_add(q, id, midnight + 86400000), -ENOENT);
+	CHECK_INT(queue_pause_until(q, NULL, "alice@example.org", &until),
+	          -EINVAL);
+	queue_close(q);
+}
+
 /* What every engine must do alike. */
 static void (*const conformance[])(void) = {
     test_open,
@@ -2673,6 +2787,7 @@ static void (*const conformance[])(void) = {
     test_gate,
     test_more_numbers,
     test_wait_seen,
+    test_pauses,
     test_two_processes,
     test_wake,
     test_batch,
