@@ -463,6 +463,14 @@ static const struct config_key config_keys[] = {
     K_STR("texts", "unheard", texts.unheard,
           "\u260e {callee}'s phone answered, but nobody listened.",
           check_text_failed, KF_NONEMPTY),
+    K_STR("texts", "key9", texts.key9,
+          "\u260e {callee} heard your message by phone and has paused calls "
+          "from you until tomorrow.",
+          check_text, KF_NONEMPTY),
+    K_STR("texts", "paused", texts.paused,
+          "\u260e {callee} has paused calls from you until tomorrow; your "
+          "message waits for them.",
+          check_text, KF_NONEMPTY),
 
     K_STR("log", "level", log.level, "info", check_log_level, KF_NONEMPTY),
 };

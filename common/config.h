@@ -139,6 +139,8 @@ struct config {
 		char *voice;
 		char *failed;
 		char *unheard; /* answered, but the gate was not passed */
+		char *key9;    /* key 9: heard, and no more calls today */
+		char *paused;  /* a message not phoned: key 9 holds today */
 	} texts;
 
 	struct {

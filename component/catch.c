@@ -16,6 +16,7 @@
 #include "jid_escape.h"
 #include "log.h"
 #include "monitor.h"
+#include "outcome.h"
 #include "policy.h"
 #include "store.h"
 #include "tz.h"
@@ -173,16 +174,25 @@ static void stored(struct comp *c, enum queue_enqueue_result r, int64_t job_id,
 		return;
 	}
 	commit_worked(c);
-	if (r == QUEUE_ENQ_LIMIT_CALLEE || r == QUEUE_ENQ_LIMIT_SENDER)
+	if (r == QUEUE_ENQ_LIMIT_CALLEE || r == QUEUE_ENQ_LIMIT_SENDER) {
 		log_warn(TAG, "message from %s to %s not phoned: %s", x->sender,
 		         x->callee, queue_enqueue_result_name(r));
-	else
+	} else if (r == QUEUE_ENQ_PAUSED) {
+		/* The callee pressed 9 for this sender today: the sender
+		 * learns why no call comes; the message stays with the
+		 * server, as for any offline user. */
+		log_info(TAG, "message from %s to %s not phoned: %s", x->sender,
+		         x->callee, queue_enqueue_result_name(r));
+		comp_outcome_paused(c, x->callee, x->sender, x->reply_from,
+		                    x->idem_key);
+	} else {
 		log_info(TAG, "message from %s to %s: %s, job %lld%s",
 		         x->sender, x->callee, queue_enqueue_result_name(r),
 		         (long long)job_id,
 		         x->defer_until_ms ? " (deferred to the end of quiet "
 		                             "hours)"
 		                           : "");
+	}
 	if (r == QUEUE_ENQ_NEW_JOB || r == QUEUE_ENQ_JOINED) {
 		comp_monitor_caught(c);
 		comp_wait_started(c, x->callee, x->seen_until_ms, x->call_when);

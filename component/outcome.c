@@ -124,17 +124,16 @@ static char *gateway_address(struct comp *c, const char *jid)
 	return g_strdup_printf("%s@%s", esc, c->domain);
 }
 
-static void send_outcome(struct outcomes *o, const struct queue_event *e,
-                         const char *text, const char *oob_url,
-                         const char *oob_desc)
+/* Sends TEXT (or OOB_URL, described by OOB_DESC) to TO from FROM, the
+ * address the sender wrote to (NULL: the component), with stanza id ID. */
+static void send_text(struct comp *c, const char *to, const char *from,
+                      const char *id, const char *text, const char *oob_url,
+                      const char *oob_desc)
 {
-	struct comp *c = o->c;
-	char id[128];
 	xmpp_stanza_t *m, *oid, *hint;
 	int err = -EPERM;
 
-	snprintf(id, sizeof(id), "rb-%s-ev%lld", c->domain, (long long)e->id);
-	m = xmpp_message_new(c->ctx, "chat", e->sender_jid, id);
+	m = xmpp_message_new(c->ctx, "chat", to, id);
 	xmpp_message_set_body(m, oob_url ? oob_url : text);
 	oid = comp_elem(c, "origin-id", "urn:xmpp:sid:0");
 	xmpp_stanza_set_attribute(oid, "id", id);
@@ -148,29 +147,59 @@ static void send_outcome(struct outcomes *o, const struct queue_event *e,
 		comp_add_text_child(c, x, "desc", oob_desc);
 		xmpp_stanza_add_child_ex(m, x, 0);
 	}
-	if (e->reply_from && policy_jid_is_local(c->cfg, e->reply_from)) {
+	if (from && policy_jid_is_local(c->cfg, from)) {
 		/* The push path: from Bob himself, into Alice's thread. */
-		xmpp_stanza_set_from(m, e->reply_from);
+		xmpp_stanza_set_from(m, from);
 		err = comp_privileged_message(c, m);
 		if (err) {
-			char *gw = gateway_address(c, e->reply_from);
+			char *gw = gateway_address(c, from);
 
 			log_warn(TAG,
 			         "no message privilege for %s: the outcome "
 			         "comes from %s instead",
-			         e->reply_from, gw ? gw : c->domain);
+			         from, gw ? gw : c->domain);
 			xmpp_stanza_set_from(m, gw ? gw : c->domain);
 			g_free(gw);
 		}
 	} else {
-		xmpp_stanza_set_from(m,
-		                     e->reply_from ? e->reply_from : c->domain);
+		xmpp_stanza_set_from(m, from ? from : c->domain);
 	}
 	if (err)
 		comp_send(c, m);
 	xmpp_stanza_release(m);
+}
+
+static void send_outcome(struct outcomes *o, const struct queue_event *e,
+                         const char *text, const char *oob_url,
+                         const char *oob_desc)
+{
+	struct comp *c = o->c;
+	char id[128];
+
+	snprintf(id, sizeof(id), "rb-%s-ev%lld", c->domain, (long long)e->id);
+	send_text(c, e->sender_jid, e->reply_from, id, text, oob_url, oob_desc);
 	log_info(TAG, "job %lld: told %s: %s", (long long)e->job_id,
 	         e->sender_jid, oob_url ? "voice reply" : text);
+}
+
+void comp_outcome_paused(struct comp *c, const char *callee, const char *sender,
+                         const char *reply_from, const char *message_key)
+{
+	char text[2048], full[160], *id, *name;
+
+	if (!sender || !strchr(sender, '@') || !comp_jid_valid(sender))
+		return;
+	name = callee_name(c, callee);
+	outcome_text_format(c->cfg->texts.paused, name, NULL, text,
+	                    sizeof(text));
+	/* A stable id per message, hashed: keys hold JIDs and can be long. */
+	id = g_compute_checksum_for_string(G_CHECKSUM_SHA256, message_key, -1);
+	snprintf(full, sizeof(full), "rb-%s-paused-%.32s", c->domain, id);
+	send_text(c, sender, reply_from, full, text, NULL, NULL);
+	log_info(TAG, "told %s that %s paused their calls: %s", sender, callee,
+	         text);
+	g_free(id);
+	g_free(name);
 }
 
 enum outcome_final outcome_final_kind(const char *detail,
@@ -190,7 +219,7 @@ enum outcome_final outcome_final_kind(const char *detail,
 		else if (evs[i].type == QUEUE_EV_VOICE ||
 		         (evs[i].type == QUEUE_EV_KEY && d &&
 		          (!strcmp(d, "1") || !strcmp(d, "2") ||
-		           !strcmp(d, "3"))))
+		           !strcmp(d, "3") || !strcmp(d, "9"))))
 			had_reply = true;
 	}
 	if (!strcmp(detail, "notified"))
@@ -307,6 +336,8 @@ static bool deliver(struct outcomes *o, const struct queue_event *e)
 			tmpl = c->cfg->texts.key2;
 		else if (e->detail && !strcmp(e->detail, "3"))
 			tmpl = c->cfg->texts.key3;
+		else if (e->detail && !strcmp(e->detail, "9"))
+			tmpl = c->cfg->texts.key9;
 		if (tmpl) {
 			outcome_text_format(tmpl, callee, NULL, text,
 			                    sizeof(text));

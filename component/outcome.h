@@ -29,6 +29,18 @@ void comp_outcomes_poll(struct outcomes *o);
 void comp_outcomes_reset(struct outcomes *o);
 
 /*
+ * Tells SENDER that MESSAGE_KEY's message to CALLEE was not phoned because
+ * CALLEE pressed 9 for this sender today ([texts] paused), from REPLY_FROM
+ * (the address the sender wrote to) as the outcomes come. Sent at once,
+ * with no ping behind it: the message itself waits in the server's offline
+ * store, so a text lost to a dropped session costs no message. Its id
+ * derives from MESSAGE_KEY, so a resent push gives a resent, deduplicable
+ * text.
+ */
+void comp_outcome_paused(struct comp *c, const char *callee, const char *sender,
+                         const char *reply_from, const char *message_key);
+
+/*
  * Fills template TMPL ("{callee}", "{reason}") into OUT (OUTLEN bytes);
  * unknown braces are copied as they are. Returns the length it needed.
  */

@@ -46,6 +46,7 @@
 #include "tts_cache.h"
 #include "tts_worker.h"
 #include "voices.h"
+#include "tz.h"
 
 #define TAG "call"
 
@@ -232,6 +233,7 @@ static void play_messages(struct call *c)
 	}
 	playlist_add(&c->play, c->msg_pcm, c->msg_n, c->rendered_seq, false);
 	play_fixed(c, PROMPT_MENU);
+	play_fixed(c, PROMPT_MENU_9);
 }
 
 /* The gate: who wrote and when, "press any key"; then a wait. */
@@ -292,6 +294,7 @@ static void on_key_timeout(struct bridge *b, su_timer_t *t, void *arg)
 		play_clear(c);
 		c->phase = PHASE_PLAYING;
 		play_fixed(c, PROMPT_MENU);
+		play_fixed(c, PROMPT_MENU_9);
 		return;
 	}
 	log_info(TAG, "job %lld: no key, ending the call as heard",
@@ -470,6 +473,34 @@ static void on_voice_saved(void *ctx, struct dbw_result *r)
 	confirm(call_find(ctx, r->tag), r, PROMPT_REPLY_SENT);
 }
 
+/*
+ * Key 9: the sender's calls to this callee paused until the callee's next
+ * local midnight, and the key's event, on the writer's thread. Both or
+ * neither is what the confirmation needs: a KEY 9 the component tells the
+ * sender about while no pause holds would be a lie, so the event is only
+ * written once the pause is.
+ */
+struct pause_write {
+	int64_t job_id, until_ms;
+};
+
+static int pause_run(struct queue *q, void *arg)
+{
+	const struct pause_write *p = arg;
+	int err = queue_pause_add(q, p->job_id, p->until_ms);
+
+	return err ? err
+	           : queue_event_add(q, p->job_id, QUEUE_EV_KEY, "9", NULL, 0,
+	                             NULL);
+}
+
+static void on_key_9_saved(void *ctx, struct dbw_result *r)
+{
+	free(r->arg);
+	r->arg = NULL;
+	confirm(bridge_call_find(ctx, r->tag), r, PROMPT_CONFIRM_9);
+}
+
 /* Silence until DONE (one of the above) plays the confirmation. */
 static void confirm_after(struct call *c)
 {
@@ -537,6 +568,35 @@ static void start_recording(struct call *c)
 	playlist_add_beep(&c->play);
 }
 
+/* Key 9: "no more calls from them today", today being the callee's, in
+ * the job's zone (the registration's, or UTC), on the queue's clock. */
+static void pause_sender(struct call *c)
+{
+	struct pause_write *p = calloc(1, sizeof(*p));
+	time_t midnight;
+	int err;
+
+	err = p ? tz_next_midnight(c->job->tz,
+	                           (time_t)(queue_now_ms(c->b->q) / 1000),
+	                           &midnight)
+	        : -ENOMEM;
+	if (err) {
+		log_err(TAG, "job %lld: cannot pause the sender: %s",
+		        (long long)c->job->id, strerror(-err));
+		free(p);
+		closing(c, PROMPT_GOODBYE);
+		return;
+	}
+	p->job_id = c->job->id;
+	p->until_ms = (int64_t)midnight * 1000;
+	log_info(TAG, "job %lld: calls from %s paused until %lld",
+	         (long long)c->job->id, c->job->sender_jid,
+	         (long long)p->until_ms);
+	dbw_call(c->b->dbw, pause_run, p, on_key_9_saved, c->serial);
+	c->replied = true;
+	confirm_after(c);
+}
+
 static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 {
 	struct call *c = arg;
@@ -583,7 +643,7 @@ static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 		return;
 	/* A reply (1, 2, 3, 7) cuts the message short on purpose: the callee
 	 * has taken it in, and must not be phoned for it again. */
-	if (strchr("1237", key) && c->msg_started &&
+	if (strchr("12379", key) && c->msg_started &&
 	    c->rendered_seq > c->heard_seq) {
 		char h[16];
 
@@ -606,6 +666,9 @@ static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 		event(c, QUEUE_EV_KEY, d);
 		c->replied = true;
 		start_recording(c);
+		break;
+	case '9':
+		pause_sender(c);
 		break;
 	case '0':
 		event(c, QUEUE_EV_KEY, d);

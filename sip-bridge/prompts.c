@@ -39,6 +39,10 @@ static const char *const fixed[PROMPT_COUNT] = {
     [PROMPT_NO_REPLY] = N_("Nothing was recorded. Goodbye."),
     [PROMPT_GOODBYE] = N_("Goodbye."),
     [PROMPT_GATE] = N_("Press any key to hear it."),
+    /* Its own phrase after the menu, so the menu's translations stand. */
+    [PROMPT_MENU_9] = N_("Press 9 for no more calls from them today."),
+    [PROMPT_CONFIRM_9] =
+        N_("Thank you. You will get no more calls from them today."),
 };
 
 const char *prompt_text(const char *lang, enum prompt_id id)

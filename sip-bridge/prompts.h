@@ -24,7 +24,9 @@ enum prompt_id {
 	PROMPT_REPLY_SENT,
 	PROMPT_NO_REPLY,
 	PROMPT_GOODBYE,
-	PROMPT_GATE, /* after the announcement: "Press any key to hear it." */
+	PROMPT_GATE,   /* after the announcement: "Press any key to hear it." */
+	PROMPT_MENU_9, /* after the menu: key 9 */
+	PROMPT_CONFIRM_9, /* key 9: the sender's calls paused until midnight */
 	PROMPT_COUNT,
 };
 

@@ -15,7 +15,8 @@ import rbtest
 from rbbridge import PCMU_TE, Run, key_pcap, pause, play
 
 MENU = ("Press 1 to reply by chat, 2 if you will call back, 3 if you will "
-        "get back later, 7 to record a voice reply, 0 to hear it again.")
+        "get back later, 7 to record a voice reply, 0 to hear it again, 9 "
+        "for no more calls from them today.")
 
 
 def names(events):
