@@ -49,6 +49,8 @@ class KeysTest(test_e2e_story.StoryTest):
         follows it."""
         ref = rbbridge.say(text)
         off, snr = rbbridge.find(heard, ref)
+        print("%r: %.2f s at %.2f s of %.2f s heard, SNR %.1f dB" % (
+            text, len(ref) / 8000, off / 8000, len(heard) / 8000, snr))
         self.assertGreater(snr, 30.0, "%r not heard (SNR %.1f dB)"
                            % (text, snr))
         self.assertLessEqual(len(heard) - (off + len(ref)), 8000,

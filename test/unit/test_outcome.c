@@ -60,6 +60,7 @@ static const struct {
     {"notified", "CAHE", OUTCOME_FINAL_HEARD},
     {"notified", "CAH2E", OUTCOME_FINAL_NONE},  /* key 2 said it */
     {"notified", "CAH0E", OUTCOME_FINAL_HEARD}, /* 0 is no reply */
+    {"notified", "CAH9E", OUTCOME_FINAL_NONE},  /* key 9 said it */
     {"notified", "CA7VE", OUTCOME_FINAL_NONE},  /* the voice reply */
     {"failed", "CAUCAUFE", OUTCOME_FINAL_UNHEARD},
     /* Voicemail, then busy: the last attempt's outcome is told. */

@@ -387,6 +387,13 @@ static void test_prompts(void)
 	s = NULL;
 	CHECK(!strcmp(prompt_text(NULL, PROMPT_GATE),
 	              "Press any key to hear it."));
+	/* Key 9 is offered after the menu, and confirmed by a phrase of
+	 * its own. */
+	CHECK(!strcmp(prompt_text(NULL, PROMPT_MENU_9),
+	              "Press 9 for no more calls from them today."));
+	CHECK(
+	    !strcmp(prompt_text(NULL, PROMPT_CONFIRM_9),
+	            "Thank you. You will get no more calls from them today."));
 	job.n_messages = 0;
 	CHECK(prompt_announce(&job, NULL, &s) == -ENODATA);
 	job.n_messages = 2;
