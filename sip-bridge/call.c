@@ -573,13 +573,20 @@ static void start_recording(struct call *c)
 static void pause_sender(struct call *c)
 {
 	struct pause_write *p = calloc(1, sizeof(*p));
-	time_t midnight;
+	time_t now = (time_t)(queue_now_ms(c->b->q) / 1000), midnight;
 	int err;
 
-	err = p ? tz_next_midnight(c->job->tz,
-	                           (time_t)(queue_now_ms(c->b->q) / 1000),
-	                           &midnight)
-	        : -ENOMEM;
+	err = p ? tz_next_midnight(c->job->tz, now, &midnight) : -ENOMEM;
+	if (err == -EINVAL) {
+		/* A zone that tzdata no longer has (the registration checked
+		 * it): a pause to UTC midnight is nearer what was asked than
+		 * none. */
+		log_warn(TAG,
+		         "job %lld: time zone %s unknown here (is tzdata "
+		         "installed?); pausing until midnight UTC",
+		         (long long)c->job->id, c->job->tz);
+		err = tz_next_midnight(NULL, now, &midnight);
+	}
 	if (err) {
 		log_err(TAG, "job %lld: cannot pause the sender: %s",
 		        (long long)c->job->id, strerror(-err));
