@@ -482,6 +482,7 @@ static void on_voice_saved(void *ctx, struct dbw_result *r)
  */
 struct pause_write {
 	int64_t job_id, until_ms;
+	char owner[]; /* the bridge's: the key's event is written as held */
 };
 
 static int pause_run(struct queue *q, void *arg)
@@ -490,15 +491,15 @@ static int pause_run(struct queue *q, void *arg)
 	int err = queue_pause_add(q, p->job_id, p->until_ms);
 
 	return err ? err
-	           : queue_event_add(q, p->job_id, QUEUE_EV_KEY, "9", NULL, 0,
-	                             NULL);
+	           : queue_event_add_held(q, p->job_id, p->owner, QUEUE_EV_KEY,
+	                                  "9", NULL, 0, NULL);
 }
 
 static void on_key_9_saved(void *ctx, struct dbw_result *r)
 {
 	free(r->arg);
 	r->arg = NULL;
-	confirm(bridge_call_find(ctx, r->tag), r, PROMPT_CONFIRM_9);
+	confirm(call_find(ctx, r->tag), r, PROMPT_CONFIRM_9);
 }
 
 /* Silence until DONE (one of the above) plays the confirmation. */
@@ -572,7 +573,8 @@ static void start_recording(struct call *c)
  * the job's zone (the registration's, or UTC), on the queue's clock. */
 static void pause_sender(struct call *c)
 {
-	struct pause_write *p = calloc(1, sizeof(*p));
+	size_t owner_len = strlen(c->b->owner) + 1;
+	struct pause_write *p = calloc(1, sizeof(*p) + owner_len);
 	time_t now = (time_t)(queue_now_ms(c->b->q) / 1000), midnight;
 	int err;
 
@@ -596,6 +598,7 @@ static void pause_sender(struct call *c)
 	}
 	p->job_id = c->job->id;
 	p->until_ms = (int64_t)midnight * 1000;
+	memcpy(p->owner, c->b->owner, owner_len);
 	log_info(TAG, "job %lld: calls from %s paused until %lld",
 	         (long long)c->job->id, c->job->sender_jid,
 	         (long long)p->until_ms);

@@ -113,6 +113,26 @@ void dbw_job_refresh_messages(struct dbw *w, int64_t job_id, int after_seq,
 	act("refresh", NULL);
 }
 
+/* Key 9's pause and event, as the writer would run them together. */
+void dbw_call(struct dbw *w, int (*fn)(struct queue *q, void *arg), void *arg,
+              dbw_done_cb done, uint64_t tag)
+{
+	(void)w;
+	(void)fn;
+	act("writer call", NULL);
+	if (done && n_waiting < 8) {
+		waiting[n_waiting].done = done;
+		waiting[n_waiting].ctx = the_bridge;
+		memset(&waiting[n_waiting].r, 0, sizeof(waiting[n_waiting].r));
+		waiting[n_waiting].r.op = DBW_CALL;
+		waiting[n_waiting].r.tag = tag;
+		waiting[n_waiting].r.arg = arg;
+		n_waiting++;
+	} else {
+		free(arg);
+	}
+}
+
 /* Commits every write the call waits for, in order. */
 static void commit_all(void)
 {
@@ -489,6 +509,29 @@ static void test_key_1_heard_before_end(void)
 	bridge_drop(b);
 }
 
+/* Key 9 (offered after the menu) pauses the sender: its own confirmation
+ * once the pause and the key are written, then the call ends notified. */
+static void test_key_9(void)
+{
+	struct bridge *b = bridge_make(false);
+	struct call *c = call_answered(b, QUEUE_JOB_MESSAGE);
+
+	CHECK_INT((int)pull(3, MESSAGE_LEVEL), MESSAGE_SAMPLES);
+	CHECK(pull(2, phrase_level(PROMPT_MENU)) > 0);
+	CHECK(pull(2, phrase_level(PROMPT_MENU_9)) > 0);
+	CHECK_INT(call_rx_signal_key(c, '9'), 0);
+	CHECK(did("writer call"));
+	CHECK_INT((int)pull(2, phrase_level(PROMPT_CONFIRM_9)), 0);
+	commit_all();
+	CHECK(pull(2, phrase_level(PROMPT_CONFIRM_9)) > 0);
+	pull(3, 0);
+	CHECK(did("bye"));
+	call_on_terminated(c);
+	CHECK(before("writer call", "finish notified"));
+	CHECK(b->calls == NULL);
+	bridge_drop(b);
+}
+
 /* Keys 2 and 3 confirm with their own phrase. */
 static void test_keys_2_3(void)
 {
@@ -634,6 +677,7 @@ int main(void)
 	su_init();
 	test_key_1_heard_before_end();
 	test_keys_2_3();
+	test_key_9();
 	test_barge_in();
 	test_keys_0_7_8();
 	test_gate();
