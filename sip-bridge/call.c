@@ -52,11 +52,14 @@
 
 enum call_phase {
 	PHASE_RINGING = 0,
-	PHASE_PLAYING,   /* messages and menu */
-	PHASE_GATE,      /* announcement and "press any key", then a wait */
-	PHASE_WAITING,   /* menu played, waiting for a key */
-	PHASE_RECORDING, /* after 7 */
-	PHASE_CLOSING,   /* final prompt, then BYE */
+	PHASE_PLAYING,       /* messages and menu */
+	PHASE_GATE,          /* announcement and "press any key", then a wait */
+	PHASE_WAITING,       /* menu played, waiting for a key */
+	PHASE_RECORD_PROMPT, /* after 7: the prompt and the beep, keys ignored
+	                      */
+	PHASE_RECORDING,  /* then the recording, until 8, silence or the cap */
+	PHASE_CONFIRMING, /* silent until the reply's event is committed */
+	PHASE_CLOSING,    /* final prompt, then BYE */
 	PHASE_ENDED,
 };
 
@@ -98,10 +101,9 @@ struct call {
 	int menu_repeats;
 	int heard_seq; /* last seq reported HEARD */
 	int pending_seq;
-	bool awaiting_render, msg_started, record_next, replied, no_retry;
+	bool awaiting_render, msg_started, replied, no_retry;
 	bool render_wait; /* the speech worker's queue was full: submit later */
 	bool refreshing;  /* asked the queue for messages that joined */
-	bool confirming;  /* a confirmation waits for its event's commit */
 	/*
 	 * Monotonic ms until which the job's lease is surely this bridge's:
 	 * the moment the claim or the last renewal that covered it was sent,
@@ -193,10 +195,9 @@ static void set_reason(struct call *c, const char *r)
 static void play_clear(struct call *c)
 {
 	playlist_clear(&c->play);
-	/* Whatever was to follow a pending refresh or confirmation is
-	 * replaced by what the caller plays now. */
+	/* Whatever was to follow a pending refresh is replaced by what the
+	 * caller plays now (a pending confirmation, by the phase it sets). */
 	c->refreshing = false;
-	c->confirming = false;
 }
 
 static void play_fixed(struct call *c, enum prompt_id id)
@@ -365,12 +366,10 @@ static void finish_recording(struct call *c, bool speak);
 static void on_list_end(struct call *c)
 {
 	switch (c->phase) {
+	case PHASE_RECORD_PROMPT:
+		c->phase = PHASE_RECORDING;
+		return;
 	case PHASE_PLAYING:
-		if (c->record_next) {
-			c->record_next = false;
-			c->phase = PHASE_RECORDING;
-			return;
-		}
 		if (!c->msg_started) {
 			/* The greeting bridged the gap; the gate, the
 			 * messages (or the code) follow when rendered. */
@@ -437,12 +436,12 @@ static void call_next_frame(void *arg, int16_t *pcm)
 
 /*
  * A reply's event was committed (or failed): now say so. Until then the
- * call is closing with nothing to play, so the line is silent and keys
+ * call is confirming with nothing to play, so the line is silent and keys
  * are ignored; a hang-up meanwhile simply drops this.
  */
 static void confirm(struct call *c, struct dbw_result *r, enum prompt_id ok)
 {
-	if (!c || !c->confirming || c->phase != PHASE_CLOSING)
+	if (!c || c->phase != PHASE_CONFIRMING)
 		return;
 	if (r->err) {
 		log_err(TAG, "job %lld: the reply was not saved: %s",
@@ -507,8 +506,7 @@ static void confirm_after(struct call *c)
 {
 	play_clear(c);
 	key_timer_stop(c);
-	c->phase = PHASE_CLOSING;
-	c->confirming = true;
+	c->phase = PHASE_CONFIRMING;
 }
 
 static void finish_recording(struct call *c, bool speak)
@@ -563,8 +561,7 @@ static void start_recording(struct call *c)
 	}
 	play_clear(c);
 	key_timer_stop(c);
-	c->phase = PHASE_PLAYING;
-	c->record_next = true;
+	c->phase = PHASE_RECORD_PROMPT;
 	play_fixed(c, PROMPT_RECORD);
 	playlist_add_beep(&c->play);
 }
@@ -646,11 +643,9 @@ static void on_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 	case PHASE_PLAYING:
 	case PHASE_WAITING:
 		break;
-	default:
+	default: /* the record prompt, a confirmation, the end */
 		return;
 	}
-	if (c->rec) /* the record prompt is playing: only 8 counts */
-		return;
 	/* A reply (1, 2, 3, 7) cuts the message short on purpose: the callee
 	 * has taken it in, and must not be phoned for it again. */
 	if (strchr("12379", key) && c->msg_started &&

@@ -495,8 +495,10 @@ static void test_key_1_heard_before_end(void)
 	CHECK_INT(call_rx_signal_key(c, '1'), 0);
 	CHECK(did("event key 1"));
 	/* Silence until the reply is committed: "sent" is never said of a
-	 * reply a crash could lose. */
+	 * reply a crash could lose; another key meanwhile means nothing. */
 	CHECK_INT((int)pull(2, phrase_level(PROMPT_CONFIRM_1)), 0);
+	CHECK_INT(call_rx_signal_key(c, '2'), 0);
+	CHECK(!did("event key 2"));
 	commit_all();
 	CHECK(pull(2, phrase_level(PROMPT_CONFIRM_1)) > 0);
 	pull(3, 0);
@@ -590,6 +592,9 @@ static void test_keys_0_7_8(void)
 	CHECK_INT((int)pull(3, MESSAGE_LEVEL), MESSAGE_SAMPLES);
 	CHECK_INT(call_rx_signal_key(c, '7'), 0);
 	CHECK(did("event key 7"));
+	/* Keys wait for the recording: the prompt and the beep first. */
+	CHECK_INT(call_rx_signal_key(c, '1'), 0);
+	CHECK(!did("event key 1"));
 	CHECK(pull(2, phrase_level(PROMPT_RECORD)) > 0);
 	/* The beep (300 ms), then the recording: 8 ends it. */
 	pull(20, 0);
