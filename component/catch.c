@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "comp.h"
 #include "jid_escape.h"
 #include "log.h"
@@ -137,7 +138,7 @@ static void commit_failed(struct comp *c, const struct catch_ctx *x, int err)
 		          x->sender, x->callee, strerror(-err));
 		return;
 	}
-	c->commit_failing_since_ms = comp_now_ms();
+	c->commit_failing_since_ms = clock_mono_ms();
 	log_err(TAG,
 	        "cannot commit caught messages to the queue: %s (is the "
 	        "queue's disk full, or the database down?). Pushes are "
@@ -156,7 +157,8 @@ static void commit_worked(struct comp *c)
 	log_warn(TAG,
 	         "caught messages commit to the queue again, after %.1f s "
 	         "in which %llu pushes were answered \"wait\"",
-	         (double)(comp_now_ms() - c->commit_failing_since_ms) / 1000.0,
+	         (double)(clock_mono_ms() - c->commit_failing_since_ms) /
+	             1000.0,
 	         (unsigned long long)c->commit_failed);
 	c->commit_failing_since_ms = 0;
 	c->commit_failed = 0;
@@ -210,7 +212,7 @@ static void store_now(struct catch_ctx *x)
 	    .reply_from = x->reply_from,
 	    .body = x->body,
 	    .encrypted = x->encrypted,
-	    .received_ms = comp_now_ms(),
+	    .received_ms = clock_real_ms(),
 	    .idem_key = x->idem_key,
 	    .destination = x->destination,
 	    .tz = x->tz,
@@ -219,7 +221,7 @@ static void store_now(struct catch_ctx *x)
 	    .destination_more = {x->destination_more[0],
 	                         x->destination_more[1]},
 	};
-	int64_t now = comp_now_ms();
+	int64_t now = clock_real_ms();
 	struct queue_enqueue_limits lim = {
 	    .coalesce_seconds = c->cfg->policy.coalesce_seconds,
 	    .per_callee_per_hour = c->cfg->policy.calls_per_callee_per_hour,
@@ -297,7 +299,7 @@ static void catch_more_numbers(struct comp *c, struct catch_ctx *x,
 static bool quiet_hours_drop(struct catch_ctx *x,
                              const struct queue_registration *r)
 {
-	time_t now = (time_t)(comp_now_ms() / 1000);
+	time_t now = (time_t)(clock_real_ms() / 1000);
 	struct tm tm;
 	int left;
 
@@ -374,7 +376,7 @@ static void name_remember(struct comp *c, const char *sender, const char *name,
 
 	if (g_hash_table_size(c->names) >= NAMES_MAX)
 		g_hash_table_remove_all(c->names);
-	e->expires_ms = comp_now_ms() + ttl_ms;
+	e->expires_ms = clock_mono_ms() + ttl_ms;
 	memcpy(e->name, name, len + 1);
 	g_hash_table_replace(c->names, g_strdup(sender), e);
 }
@@ -424,7 +426,7 @@ static void resolve_name(struct catch_ctx *x)
 	struct name_entry *e = g_hash_table_lookup(c->names, x->sender);
 	xmpp_stanza_t *iq;
 
-	if (e && e->expires_ms > comp_now_ms()) {
+	if (e && e->expires_ms > clock_mono_ms()) {
 		if (*e->name)
 			set_name(x, e->name);
 		submit(x);

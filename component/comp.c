@@ -43,7 +43,6 @@ int comp_init(struct comp *c, struct config *cfg)
 
 	c->cfg = cfg;
 	c->domain = cfg->xmpp.domain;
-	c->xmpp_fd = -1;
 	c->wake_fd = -1;
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		return -EIO;
@@ -52,11 +51,10 @@ int comp_init(struct comp *c, struct config *cfg)
 	c->priv = g_new0(struct comp_privileges, cfg->xmpp.user_domains.n);
 	c->presence = comp_presence_new();
 	c->rows = comp_presence_rows_new();
-	c->gwpres = comp_gwpres_new();
+	c->gwpres = comp_gwpres_new(c);
 	c->push_enabled =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c->push_stale = comp_push_stale_table_new();
-	c->pending_iqs = comp_pending_iq_table_new();
 	c->echoes =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c->catch_order = g_queue_new();
@@ -91,7 +89,11 @@ int comp_init(struct comp *c, struct config *cfg)
 		        strerror(-err));
 		return err;
 	}
-	err = comp_outcomes_new(&c->outcomes, c);
+	err = comp_iqs_new(&c->iqs, c);
+	if (!err)
+		err = comp_status_new(&c->status, c);
+	if (!err)
+		err = comp_outcomes_new(&c->outcomes, c);
 	if (!err)
 		err = upload_new(&c->uploader, c);
 	if (!err)
@@ -124,7 +126,9 @@ int comp_init(struct comp *c, struct config *cfg)
 
 void comp_fini(struct comp *c)
 {
+	/* The store first: its last completions may still use the rest. */
 	store_free(c->store);
+	comp_status_free(c);
 	comp_outcomes_free(c->outcomes);
 	upload_free(c->uploader);
 	http_server_free(c->http);
@@ -134,8 +138,7 @@ void comp_fini(struct comp *c)
 		xmpp_ctx_free(c->ctx);
 		xmpp_shutdown();
 	}
-	if (c->pending_iqs)
-		g_hash_table_destroy(c->pending_iqs);
+	comp_iqs_free(c);
 	if (c->push_enabled)
 		g_hash_table_destroy(c->push_enabled);
 	if (c->push_stale)

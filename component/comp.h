@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "queue.h"
+#include "timer.h"
 
 struct store;
 struct presence_table;
@@ -30,6 +31,9 @@ struct uploader;
 struct comp_monitor;
 struct statuspage;
 struct comp_standby;
+struct session;
+struct comp_status;
+struct comp_iqs;
 
 /* What the server granted through XEP-0356 (advertised after auth). */
 struct comp_privileges {
@@ -48,14 +52,14 @@ struct comp {
 	const char *domain; /* cfg->xmpp.domain */
 
 	xmpp_ctx_t *ctx;
-	xmpp_conn_t *conn; /* one object, reconnected after each loss */
-	int xmpp_fd;       /* captured by the sockopt callback, or -1 */
-	bool connected;    /* handshake done */
-	int64_t connected_at_ms;
-	int64_t reconnect_at_ms; /* 0: no reconnect scheduled */
-	int backoff_ms;
-	int fatal; /* non-zero: exit with this status */
+	xmpp_conn_t *conn;       /* one object, reconnected after each loss */
+	bool connected;          /* handshake done */
+	int64_t connected_at_ms; /* wall clock, for the status row */
+	int fatal;               /* non-zero: exit with this status */
 	bool stopping;
+	/* Every module's deadlines, run by the loop (session.c). */
+	struct timers timers;
+	struct session *session; /* the loop's own state (session.c) */
 
 	struct queue *q;     /* main thread's handle: reads, rare writes */
 	struct store *store; /* writer thread for caught messages */
@@ -70,29 +74,23 @@ struct comp {
 	struct presence_table *presence;
 	struct presence_rows *rows; /* the queue's "xmpp" rows */
 	struct gwpres *gwpres;      /* gateway contacts' presence */
-	int64_t settle_at_ms;       /* when the initial presence is in; 0 */
 	/* one per [xmpp] user_domains entry, in the same order */
 	struct comp_privileges *priv;
-	int signal_fd;
-	int64_t startup_due_ms; /* when to do the post-connect work */
-	bool startup_done;
-	bool ready_sent; /* READY=1 went to systemd (health.h) */
+	struct comp_iqs *iqs;       /* IQs awaiting a reply (privilege.c) */
+	struct comp_status *status; /* the status row (status.c) */
+	bool startup_done; /* this session's post-connect work is done */
 
 	/* bare JID -> the push node the server was asked to enable, kept
 	 * across reconnects (the server keeps it too): compared with the
 	 * registrations table by comp_push_reconcile(). */
 	GHashTable *push_enabled;
-	GHashTable *push_stale;  /* node -> struct push_stale (push.c) */
-	GHashTable *pending_iqs; /* our IQ id -> struct comp_pending_iq */
-	GHashTable *echoes;      /* gateway messages we expect pushed back */
-	GHashTable *names;       /* sender bare JID -> display name */
-	GHashTable *waiting;     /* callee -> int64_t: end of a wait (wait.c) */
-	GQueue *catch_order;     /* catches in arrival order (catch.c) */
-	uint64_t receive_seq;    /* idempotency keys for pushes */
-	char run_id[17];         /* random, distinguishes component runs */
-	int64_t status_due_ms;   /* next status heartbeat (status.c) */
-	bool status_failed;      /* the last status write failed (logged) */
-	bool status_stopped;     /* the last write: the process is exiting */
+	GHashTable *push_stale; /* node -> struct push_stale (push.c) */
+	GHashTable *echoes;     /* gateway messages we expect pushed back */
+	GHashTable *names;      /* sender bare JID -> display name */
+	GHashTable *waiting;    /* callee -> int64_t: end of a wait (wait.c) */
+	GQueue *catch_order;    /* catches in arrival order (catch.c) */
+	uint64_t receive_seq;   /* idempotency keys for pushes */
+	char run_id[17];        /* random, distinguishes component runs */
 	/* A run of failed commits of caught messages (catch.c), logged once
 	 * when it starts and once when commits work again. */
 	int64_t commit_failing_since_ms; /* 0: the last commit worked */
@@ -114,7 +112,12 @@ void comp_fini(struct comp *c);
 /* How often the row is rewritten while the component runs; check takes a
  * row older than three of these for a component that is not running. */
 #define COMP_STATUS_HEARTBEAT_MS 30000
+int comp_status_new(struct comp_status **sp, struct comp *c);
+void comp_status_free(struct comp *c); /* after the store: NULL-safe */
+/* Writes the row now (and again every heartbeat). */
 void comp_status_write(struct comp *c);
+/* The last write: the process is exiting. */
+void comp_status_stop(struct comp *c);
 
 /* ---- missed.c: messages archived while disconnected ---- */
 /* After each (re)connect, as soon as the privileges are known: reads each
@@ -139,14 +142,13 @@ bool comp_standby_tick(struct comp *c);
 int comp_standby_wait_ms(struct comp *c);
 bool comp_standby_active(const struct comp *c);
 
-/* ---- time ---- */
-int64_t comp_now_ms(void);
-
 /* ---- session.c ---- */
 /* Blocks SIGTERM, SIGINT and SIGHUP for this thread and those it starts
  * later; call before starting any thread. */
 int comp_signals_block(void);
 int comp_run(struct comp *c); /* the loop; returns the exit status */
+/* True from the start-up work until the initial presence is in. */
+bool comp_presence_settling(struct comp *c);
 /* Sends STANZA (not released) if connected; false when not. */
 bool comp_send(struct comp *c, xmpp_stanza_t *stanza);
 
@@ -208,10 +210,13 @@ int comp_send_iq(struct comp *c, xmpp_stanza_t *iq, comp_iq_cb cb, void *arg,
                  int timeout_ms);
 /* Handles an IQ result/error for one of ours; true if it was ours. */
 bool comp_pending_iq_handle(struct comp *c, xmpp_stanza_t *iq);
-void comp_pending_iq_expire(struct comp *c, int64_t now);
+/* Ends every pending IQ as timed out (the session was lost). */
 void comp_pending_iq_clear(struct comp *c);
-/* The table behind comp.pending_iqs, with its destructors. */
-GHashTable *comp_pending_iq_table_new(void);
+/* How many IQs await a reply. */
+size_t comp_pending_iq_count(struct comp *c);
+/* The pending IQs' table and their timeout timer; free is NULL-safe. */
+int comp_iqs_new(struct comp_iqs **ip, struct comp *c);
+void comp_iqs_free(struct comp *c);
 
 /* ---- iq.c ---- */
 int comp_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata);
@@ -273,14 +278,13 @@ void comp_gwpres_handle(struct comp *c, xmpp_stanza_t *stanza,
                         const char *contact);
 
 /* ---- presence_gateway.c: the presence of gateway contacts ---- */
-struct gwpres *comp_gwpres_new(void);
+struct gwpres *comp_gwpres_new(struct comp *c);
 void comp_gwpres_free(struct gwpres *g);
 /* Reads the bridge's "sip" rows changed lately (FULL: all of them). */
 void comp_gwpres_poll(struct comp *c, bool full);
-/* Sends the broadcasts that are due. */
+/* Sends the broadcasts that are due at NOW (clock_mono_ms); those due
+ * later wake the loop through a timer of their own. */
 void comp_gwpres_run(struct comp *c, int64_t now);
-/* When the next broadcast is due; 0: none pending. */
-int64_t comp_gwpres_next_due_ms(struct comp *c);
 /* BARE's registration changed / registrations were re-read. */
 void comp_gwpres_user_changed(struct comp *c, const char *bare);
 void comp_gwpres_all_changed(struct comp *c);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "comp.h"
 #include "fallback.h"
 #include "jid_escape.h"
@@ -69,7 +70,7 @@ static void echo_sweep(struct comp *c, int64_t now)
 static void echo_remember(struct comp *c, const char *callee,
                           const char *sender, const char *body)
 {
-	int64_t now = comp_now_ms();
+	int64_t now = clock_mono_ms();
 	int64_t *deadline;
 
 	if (g_hash_table_size(c->echoes) >= ECHOES_MAX)
@@ -87,7 +88,7 @@ bool comp_echo_consume(struct comp *c, const char *callee, const char *sender,
 {
 	char *key = echo_key(callee, sender, body);
 	int64_t *deadline = g_hash_table_lookup(c->echoes, key);
-	bool hit = deadline && *deadline >= comp_now_ms();
+	bool hit = deadline && *deadline >= clock_mono_ms();
 
 	if (deadline)
 		g_hash_table_remove(c->echoes, key);

@@ -188,7 +188,7 @@ static void decide_when_settled(struct comp *c, struct missed_check *k)
 		check_free(k);
 		return;
 	}
-	if (!c->settle_at_ms) {
+	if (!comp_presence_settling(c)) {
 		decide(c, k);
 		return;
 	}

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "comp.h"
 #include "jid_escape.h"
 #include "log.h"
@@ -63,11 +64,21 @@ struct gwpres {
 	GHashTable *pep_warn; /* domains told about (no pubsub privilege) */
 	unsigned pending;     /* users with due_ms set */
 	bool started;         /* first session's broadcast done */
+	struct comp *c;
+	struct timer wake; /* armed at the earliest pending due_ms */
 };
 
-struct gwpres *comp_gwpres_new(void)
+static void on_wake(void *arg)
+{
+	comp_gwpres_run(arg, clock_mono_ms());
+}
+
+struct gwpres *comp_gwpres_new(struct comp *c)
 {
 	struct gwpres *g = g_new0(struct gwpres, 1);
+
+	g->c = c;
+	timer_init(&g->wake, on_wake, c);
 
 	g->users =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -80,6 +91,7 @@ void comp_gwpres_free(struct gwpres *g)
 {
 	if (!g)
 		return;
+	timer_stop(&g->c->timers, &g->wake);
 	g_hash_table_destroy(g->users);
 	g_hash_table_destroy(g->pep_warn);
 	g_free(g);
@@ -101,7 +113,7 @@ static struct gw_user *user_get(struct gwpres *g, const char *bare)
 static void mark(struct comp *c, const char *bare)
 {
 	struct gw_user *u = user_get(c->gwpres, bare);
-	int64_t now = comp_now_ms();
+	int64_t now = clock_mono_ms();
 
 	if (!u || u->due_ms)
 		return;
@@ -109,6 +121,9 @@ static void mark(struct comp *c, const char *bare)
 	                ? u->last_sent_ms + MIN_INTERVAL_MS
 	                : now;
 	c->gwpres->pending++;
+	/* Due now: sent at the end of this pass (session.c). */
+	if (u->due_ms > now)
+		timer_start_by(&c->timers, &c->gwpres->wake, u->due_ms);
 }
 
 /* What BARE's gateway contact shows now. */
@@ -272,6 +287,7 @@ void comp_gwpres_run(struct comp *c, int64_t now)
 	GHashTableIter it;
 	gpointer k, v;
 	GPtrArray *due = NULL;
+	int64_t next = 0;
 
 	if (!g->pending || !c->connected || !c->startup_done)
 		return;
@@ -279,8 +295,13 @@ void comp_gwpres_run(struct comp *c, int64_t now)
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		struct gw_user *u = v;
 
-		if (!u->due_ms || u->due_ms > now)
+		if (!u->due_ms)
 			continue;
+		if (u->due_ms > now) {
+			if (!next || u->due_ms < next)
+				next = u->due_ms;
+			continue;
+		}
 		if (!due)
 			due = g_ptr_array_new();
 		g_ptr_array_add(due, k);
@@ -295,24 +316,8 @@ void comp_gwpres_run(struct comp *c, int64_t now)
 	}
 	if (due)
 		g_ptr_array_free(due, TRUE);
-}
-
-int64_t comp_gwpres_next_due_ms(struct comp *c)
-{
-	GHashTableIter it;
-	gpointer k, v;
-	int64_t next = 0;
-
-	if (!c->gwpres->pending)
-		return 0;
-	g_hash_table_iter_init(&it, c->gwpres->users);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		struct gw_user *u = v;
-
-		if (u->due_ms && (!next || u->due_ms < next))
-			next = u->due_ms;
-	}
-	return next;
+	if (next)
+		timer_start_by(&c->timers, &g->wake, next);
 }
 
 /* ---- the bridge's "sip" rows ---- */
@@ -418,7 +423,7 @@ void comp_gwpres_session_start(struct comp *c)
 		c->gwpres->started = true;
 		comp_gwpres_all_changed(c);
 		queue_presence_foreach(c->q, QUEUE_PRESENCE_SIP,
-		                       comp_now_ms() - PEP_CLEAR_WINDOW_MS,
+		                       clock_real_ms() - PEP_CLEAR_WINDOW_MS,
 		                       recent_idle, c);
 	}
 }

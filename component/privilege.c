@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "comp.h"
 #include "log.h"
 #include "xmppc.h"
@@ -22,6 +23,13 @@
 #define NS_FORWARD      "urn:xmpp:forward:0"
 #define IQ_TIMEOUT_MS   30000
 #define PENDING_IQS_MAX 100000
+
+/* IQs sent and not answered yet, and the timer that ends them when their
+ * deadline passes. */
+struct comp_iqs {
+	GHashTable *pending; /* our IQ id -> struct comp_pending_iq */
+	struct timer expire; /* armed at the earliest deadline */
+};
 
 struct comp_pending_iq {
 	comp_iq_cb cb;
@@ -135,7 +143,7 @@ int comp_send_iq(struct comp *c, xmpp_stanza_t *iq, comp_iq_cb cb, void *arg,
 
 	if (!c->connected)
 		return -ENOTCONN;
-	if (g_hash_table_size(c->pending_iqs) >= PENDING_IQS_MAX)
+	if (g_hash_table_size(c->iqs->pending) >= PENDING_IQS_MAX)
 		return -EBUSY;
 	comp_new_id(c, id, sizeof(id));
 	xmpp_stanza_set_id(iq, id);
@@ -145,8 +153,9 @@ int comp_send_iq(struct comp *c, xmpp_stanza_t *iq, comp_iq_cb cb, void *arg,
 	p->cb = cb;
 	p->arg = arg;
 	p->deadline_ms =
-	    comp_now_ms() + (timeout_ms ? timeout_ms : IQ_TIMEOUT_MS);
-	g_hash_table_insert(c->pending_iqs, g_strdup(id), p);
+	    clock_mono_ms() + (timeout_ms ? timeout_ms : IQ_TIMEOUT_MS);
+	g_hash_table_insert(c->iqs->pending, g_strdup(id), p);
+	timer_start_by(&c->timers, &c->iqs->expire, p->deadline_ms);
 	comp_send(c, iq);
 	return 0;
 }
@@ -177,7 +186,7 @@ int comp_privileged_iq(struct comp *c, const char *user_jid, const char *type,
 	err = comp_send_iq(c, outer, cb, arg, 0);
 	if (!err) {
 		struct comp_pending_iq *pi = g_hash_table_lookup(
-		    c->pending_iqs, xmpp_stanza_get_id(outer));
+		    c->iqs->pending, xmpp_stanza_get_id(outer));
 
 		if (pi)
 			pi->privileged = true;
@@ -220,7 +229,8 @@ bool comp_pending_iq_handle(struct comp *c, xmpp_stanza_t *iq)
 	xmpp_stanza_t *reply = iq;
 	gpointer key, val;
 
-	if (!id || !g_hash_table_steal_extended(c->pending_iqs, id, &key, &val))
+	if (!id ||
+	    !g_hash_table_steal_extended(c->iqs->pending, id, &key, &val))
 		return false;
 	g_free(key);
 	p = val;
@@ -243,18 +253,24 @@ bool comp_pending_iq_handle(struct comp *c, xmpp_stanza_t *iq)
 	return true;
 }
 
-void comp_pending_iq_expire(struct comp *c, int64_t now)
+/* Ends the IQs whose deadline is NOW or before; re-arms the timer at the
+ * earliest deadline left. */
+static void pending_iq_expire(struct comp *c, int64_t now)
 {
 	GHashTableIter it;
 	gpointer k, v;
 	GPtrArray *expired = NULL;
+	int64_t next = 0;
 
-	g_hash_table_iter_init(&it, c->pending_iqs);
+	g_hash_table_iter_init(&it, c->iqs->pending);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		struct comp_pending_iq *p = v;
 
-		if (p->deadline_ms > now)
+		if (p->deadline_ms > now) {
+			if (!next || p->deadline_ms < next)
+				next = p->deadline_ms;
 			continue;
+		}
 		if (!expired)
 			expired = g_ptr_array_new();
 		g_ptr_array_add(expired, p);
@@ -270,15 +286,44 @@ void comp_pending_iq_expire(struct comp *c, int64_t now)
 	}
 	if (expired)
 		g_ptr_array_free(expired, TRUE);
+	/* The callbacks may have sent more: their deadlines are later. */
+	if (next)
+		timer_start_by(&c->timers, &c->iqs->expire, next);
 }
 
 void comp_pending_iq_clear(struct comp *c)
 {
-	comp_pending_iq_expire(c, INT64_MAX);
+	pending_iq_expire(c, INT64_MAX);
+	timer_stop(&c->timers, &c->iqs->expire);
 }
 
-GHashTable *comp_pending_iq_table_new(void)
+static void on_expire(void *arg)
 {
-	return g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-	                             pending_free);
+	pending_iq_expire(arg, clock_mono_ms());
+}
+
+size_t comp_pending_iq_count(struct comp *c)
+{
+	return g_hash_table_size(c->iqs->pending);
+}
+
+int comp_iqs_new(struct comp_iqs **ip, struct comp *c)
+{
+	struct comp_iqs *q = g_new0(struct comp_iqs, 1);
+
+	q->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	                                   pending_free);
+	timer_init(&q->expire, on_expire, c);
+	*ip = q;
+	return 0;
+}
+
+void comp_iqs_free(struct comp *c)
+{
+	if (!c->iqs)
+		return;
+	timer_stop(&c->timers, &c->iqs->expire);
+	g_hash_table_destroy(c->iqs->pending);
+	g_free(c->iqs);
+	c->iqs = NULL;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "comp.h"
 #include "fallback.h"
 #include "log.h"
@@ -277,7 +278,7 @@ static void push_unknown_node(struct comp *c, const char *node,
                               const char *from)
 {
 	struct push_stale *s;
-	int64_t now = comp_now_ms();
+	int64_t now = clock_mono_ms();
 
 	/* Longer than any node the queue stores: never one of ours, and
 	 * not worth a slot in the bounded table. */

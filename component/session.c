@@ -3,7 +3,8 @@
  * The XEP-0114 session and the process's one event loop. libstrophe owns
  * the socket but gives no call that returns it, so the socket-options
  * callback captures the descriptor; the loop then poll()s it together with
- * the store's completion fd, the queue's wake-up fd and a signalfd, and
+ * the store's completion fd, the queue's wake-up fd and a signalfd, sleeps
+ * until the first of the component's timers (common/timer.h) is due, and
  * calls xmpp_run_once(ctx, 0) to let libstrophe read, write and run its
  * timers. Disconnects are followed by reconnects with exponential back-off
  * and jitter; a refused secret or an unknown component domain is fatal,
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "comp.h"
 #include "health.h"
 #include "log.h"
@@ -26,6 +28,7 @@
 #include "outcome.h"
 #include "presence.h"
 #include "store.h"
+#include "timer.h"
 #include "upload.h"
 #include "xmppc.h"
 
@@ -50,13 +53,49 @@
  * presence at once; the "xmpp" rows are rebuilt when it has arrived. */
 #define PRESENCE_SETTLE_MS 1500
 
+/* Work done every so often whatever happens (redis's run_with_period). */
+struct periodic {
+	struct timer t;
+	struct comp *c;
+	int64_t period_ms;
+	void (*fn)(struct comp *c);
+};
+
+enum {
+	PERIODIC_REGISTRATIONS,
+	PERIODIC_PUSH,
+	PERIODIC_RECHECK,
+	PERIODIC_EVENTS,
+	PERIODIC_WATCHDOG,
+	PERIODIC_N
+};
+
+/* The loop's own state: the socket, the reconnect back-off, the session's
+ * start-up steps and the periodic work. */
+struct session {
+	int xmpp_fd; /* captured by the sockopt callback, or -1 */
+	int signal_fd;
+	int backoff_ms;
+	bool ready_sent; /* READY=1 went to systemd (health.h) */
+	bool active;     /* this process holds the component lease */
+	struct timer reconnect;
+	struct timer startup; /* the privileges' wait is over */
+	struct timer settle;  /* the initial presence is in */
+	struct periodic periodic[PERIODIC_N];
+};
+
 static struct comp *sockopt_comp; /* one component per process */
 
 static int sockopt_cb(xmpp_conn_t *conn, void *sock)
 {
-	if (sockopt_comp)
-		sockopt_comp->xmpp_fd = *(int *)sock;
+	if (sockopt_comp && sockopt_comp->session)
+		sockopt_comp->session->xmpp_fd = *(int *)sock;
 	return xmpp_sockopt_cb_keepalive(conn, sock);
+}
+
+bool comp_presence_settling(struct comp *c)
+{
+	return c->session && timer_armed(&c->session->settle);
 }
 
 bool comp_send(struct comp *c, xmpp_stanza_t *stanza)
@@ -69,20 +108,21 @@ bool comp_send(struct comp *c, xmpp_stanza_t *stanza)
 
 static void schedule_reconnect(struct comp *c)
 {
+	struct session *s = c->session;
 	uint32_t r = 0;
 	int jitter;
 
 	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (uint32_t)comp_now_ms();
+		r = (uint32_t)clock_mono_ns();
 	/* +-25% so a fleet of components does not reconnect in step. */
 	jitter =
-	    (int)(r % (uint32_t)(c->backoff_ms / 2 + 1)) - c->backoff_ms / 4;
-	c->reconnect_at_ms = comp_now_ms() + c->backoff_ms + jitter;
+	    (int)(r % (uint32_t)(s->backoff_ms / 2 + 1)) - s->backoff_ms / 4;
+	timer_start(&c->timers, &s->reconnect, s->backoff_ms + jitter);
 	log_info(TAG, "reconnecting to %s:%d in %d ms", c->cfg->xmpp.host,
-	         c->cfg->xmpp.port, c->backoff_ms + jitter);
-	c->backoff_ms *= 2;
-	if (c->backoff_ms > BACKOFF_MAX_MS)
-		c->backoff_ms = BACKOFF_MAX_MS;
+	         c->cfg->xmpp.port, s->backoff_ms + jitter);
+	s->backoff_ms *= 2;
+	if (s->backoff_ms > BACKOFF_MAX_MS)
+		s->backoff_ms = BACKOFF_MAX_MS;
 }
 
 static void session_lost(struct comp *c)
@@ -91,7 +131,7 @@ static void session_lost(struct comp *c)
 		health_status("the XMPP session was lost: reconnecting");
 	comp_monitor_connected(c, false);
 	c->connected = false;
-	c->xmpp_fd = -1;
+	c->session->xmpp_fd = -1;
 	comp_presence_clear(c->presence);
 	comp_pending_iq_clear(c);
 	comp_missed_reset(c);
@@ -99,9 +139,9 @@ static void session_lost(struct comp *c)
 	upload_reset(c->uploader);
 	comp_privilege_reset(c);
 	comp_presence_rows_reset(c);
-	c->settle_at_ms = 0;
+	timer_stop(&c->timers, &c->session->settle);
+	timer_stop(&c->timers, &c->session->startup);
 	c->startup_done = false;
-	c->startup_due_ms = 0;
 	comp_status_write(c);
 }
 
@@ -113,17 +153,18 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	if (event == XMPP_CONN_CONNECT) {
 		c->connected = true;
 		comp_monitor_connected(c, true);
-		c->connected_at_ms = comp_now_ms();
-		c->backoff_ms = BACKOFF_MIN_MS;
+		/* Shown by ringbridgectl check: the wall clock. */
+		c->connected_at_ms = clock_real_ms();
+		c->session->backoff_ms = BACKOFF_MIN_MS;
 		/* Forget all presence: a user who left while we were away
 		 * must not be taken for online. The server resends the
 		 * presence of everyone online after the advertisement. */
 		comp_presence_clear(c->presence);
 		comp_presence_rows_reset(c);
 		comp_privilege_reset(c);
-		c->settle_at_ms = 0;
+		timer_stop(&c->timers, &c->session->settle);
 		c->startup_done = false;
-		c->startup_due_ms = c->connected_at_ms + ADVERT_WAIT_MS;
+		timer_start(&c->timers, &c->session->startup, ADVERT_WAIT_MS);
 		log_info(TAG, "connected to %s:%d as %s", c->cfg->xmpp.host,
 		         c->cfg->xmpp.port, c->domain);
 		comp_status_write(c);
@@ -198,8 +239,8 @@ static int make_conn(struct comp *c)
 
 static void connect_now(struct comp *c)
 {
-	c->reconnect_at_ms = 0;
-	c->xmpp_fd = -1;
+	timer_stop(&c->timers, &c->session->reconnect);
+	c->session->xmpp_fd = -1;
 	if (xmpp_connect_component(c->conn, c->cfg->xmpp.host,
 	                           (unsigned short)c->cfg->xmpp.port,
 	                           conn_handler, c) != XMPP_EOK) {
@@ -212,8 +253,11 @@ static void connect_now(struct comp *c)
 /* Work done once per session, after the privileges are known. */
 static void startup_work(struct comp *c)
 {
+	struct session *s = c->session;
+
+	timer_stop(&c->timers, &s->startup);
 	c->startup_done = true;
-	c->settle_at_ms = comp_now_ms() + PRESENCE_SETTLE_MS;
+	timer_start(&c->timers, &s->settle, PRESENCE_SETTLE_MS);
 	comp_presence_rows_reload(c);
 	/* What the server holds is not known after a reconnect (a node may
 	 * have changed meanwhile): every node is sent again. */
@@ -225,11 +269,11 @@ static void startup_work(struct comp *c)
 	comp_outcomes_poll(c->outcomes);
 	/* Ready for systemd once, the first time there is a session and its
 	 * start-up work is done: messages can be caught from now on. */
-	if (!c->ready_sent)
+	if (!s->ready_sent)
 		health_ready("connected, catching messages");
 	else
 		health_status("connected, catching messages");
-	c->ready_sent = true;
+	s->ready_sent = true;
 }
 
 /* Registrations may have changed outside this process (ringbridgectl,
@@ -295,7 +339,8 @@ static void handle_signal(struct comp *c)
 {
 	struct signalfd_siginfo si;
 
-	while (read(c->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	while (read(c->session->signal_fd, &si, sizeof(si)) ==
+	       (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_info("main", "SIGHUP: re-reading registrations");
 			registrations_reread(c);
@@ -311,156 +356,214 @@ static void handle_signal(struct comp *c)
 	}
 }
 
-static int loop_timeout(struct comp *c, int64_t now)
-{
-	int64_t wait = LOOP_MAX_WAIT_MS;
-	int due = store_flush_wait_ms(c->store);
-	int64_t gw_due;
-
-	if (due >= 0 && due < wait)
-		wait = due;
-	if (c->reconnect_at_ms && c->reconnect_at_ms - now < wait)
-		wait = c->reconnect_at_ms - now;
-	if (c->connected && !c->startup_done && c->startup_due_ms - now < wait)
-		wait = c->startup_due_ms - now;
-	if (c->settle_at_ms && c->settle_at_ms - now < wait)
-		wait = c->settle_at_ms - now;
-	due = comp_standby_wait_ms(c);
-	if (due >= 0 && due < wait)
-		wait = due;
-	gw_due = comp_gwpres_next_due_ms(c);
-	if (c->connected && gw_due && gw_due - now < wait)
-		wait = gw_due - now;
-	return wait < 0 ? 0 : (int)wait;
-}
-
 /* Lets libstrophe write what is queued and close the stream cleanly. */
 static void shutdown_session(struct comp *c)
 {
-	int64_t deadline = comp_now_ms() + 2000;
+	int64_t deadline = clock_mono_ms() + 2000;
 
 	if (!c->conn)
 		return;
 	c->stopping = true;
 	if (c->connected) {
 		while (xmpp_conn_send_queue_len(c->conn) > 0 &&
-		       comp_now_ms() < deadline)
+		       clock_mono_ms() < deadline)
 			xmpp_run_once(c->ctx, 50);
 		xmpp_disconnect(c->conn);
 		while (!xmpp_conn_is_disconnected(c->conn) &&
-		       comp_now_ms() < deadline)
+		       clock_mono_ms() < deadline)
 			xmpp_run_once(c->ctx, 50);
 	}
 	xmpp_conn_release(c->conn);
 	c->conn = NULL;
 }
 
+/* ---- timers ---- */
+
+static void on_reconnect(void *arg)
+{
+	struct comp *c = arg;
+
+	if (c->session->active && !c->connected)
+		connect_now(c);
+}
+
 /*
  * Follows the component lease (standby.c): connects when this process
- * takes it, drops the session when it loses it. *ACTIVE: the role of the
- * last turn. A stopping process takes no session it does not have.
+ * takes it, drops the session when it loses it. A stopping process takes
+ * no session it does not have.
  */
-static void active_follow(struct comp *c, bool *active)
+static void active_follow(struct comp *c)
 {
+	struct session *s = c->session;
 	bool now_active = comp_standby_tick(c) && !c->stopping;
 
-	if (now_active && !*active) {
+	if (now_active && !s->active) {
 		if (xmpp_conn_is_disconnected(c->conn))
 			connect_now(c);
 		else
-			c->reconnect_at_ms = comp_now_ms();
-	} else if (!now_active && *active && !c->stopping) {
-		c->reconnect_at_ms = 0;
+			timer_start(&c->timers, &s->reconnect, 0);
+	} else if (!now_active && s->active && !c->stopping) {
+		timer_stop(&c->timers, &s->reconnect);
 		if (!xmpp_conn_is_disconnected(c->conn))
 			xmpp_disconnect(c->conn);
 	}
-	*active = now_active || (*active && c->stopping);
+	s->active = now_active || (s->active && c->stopping);
+}
+
+/* The privilege advertisement did not come (or not from every domain):
+ * the start-up work goes ahead without it. */
+static void on_startup(void *arg)
+{
+	struct comp *c = arg;
+
+	if (c->connected && !c->startup_done)
+		startup_work(c);
+}
+
+static void on_settle(void *arg)
+{
+	struct comp *c = arg;
+
+	comp_presence_rows_settle(c);
+	comp_missed_settle(c);
+}
+
+static void on_periodic(void *arg)
+{
+	struct periodic *p = arg;
+
+	timer_start(&p->c->timers, &p->t, p->period_ms);
+	p->fn(p->c);
+}
+
+static void every_registrations(struct comp *c)
+{
+	registrations_reread(c);
+	/* Safety net for lost presence wake-ups. */
+	if (c->startup_done)
+		comp_gwpres_poll(c, true);
+}
+
+static void every_push(struct comp *c)
+{
+	if (c->startup_done)
+		comp_push_reconcile(c, false);
+}
+
+static void every_recheck(struct comp *c)
+{
+	if (c->connected && c->startup_done)
+		comp_presence_rows_recheck(c);
+}
+
+/* Safety net: a lost wake-up delays an outcome by seconds, not forever. */
+static void every_events(struct comp *c)
+{
+	comp_outcomes_poll(c->outcomes);
+}
+
+/* The watchdog is pinged from this loop, so that a loop that stops turning
+ * stops the pings and systemd restarts the process. */
+static void every_watchdog(struct comp *c)
+{
+	health_watchdog_ping();
+	/* Not ready while the server is unreachable: starting for as long
+	 * as that lasts, a period at a time (three periods: a late turn is
+	 * not a wedge). */
+	if (!c->session->ready_sent)
+		health_start_extend(
+		    3 * c->session->periodic[PERIODIC_WATCHDOG].period_ms);
+}
+
+static void periodic_start(struct comp *c, int i, int64_t period_ms,
+                           void (*fn)(struct comp *c))
+{
+	struct periodic *p = &c->session->periodic[i];
+
+	p->c = c;
+	p->period_ms = period_ms;
+	p->fn = fn;
+	timer_init(&p->t, on_periodic, p);
+	if (period_ms > 0)
+		timer_start(&c->timers, &p->t,
+		            i == PERIODIC_WATCHDOG ? 0 : period_ms);
+}
+
+static int session_new(struct comp *c)
+{
+	struct session *s = g_new0(struct session, 1);
+
+	s->xmpp_fd = -1;
+	s->backoff_ms = BACKOFF_MIN_MS;
+	s->signal_fd = open_signal_fd();
+	if (s->signal_fd < 0) {
+		log_err("main", "signalfd: %s", strerror(errno));
+		g_free(s);
+		return -errno;
+	}
+	timer_init(&s->reconnect, on_reconnect, c);
+	timer_init(&s->startup, on_startup, c);
+	timer_init(&s->settle, on_settle, c);
+	c->session = s;
+	periodic_start(c, PERIODIC_REGISTRATIONS, REGISTRATION_POLL_MS,
+	               every_registrations);
+	periodic_start(c, PERIODIC_PUSH, PUSH_RECONCILE_MS, every_push);
+	periodic_start(c, PERIODIC_RECHECK, PRESENCE_RECHECK_MS, every_recheck);
+	periodic_start(c, PERIODIC_EVENTS, EVENT_POLL_MS, every_events);
+	/* 0 when systemd does not watch: never armed. */
+	periodic_start(c, PERIODIC_WATCHDOG, health_watchdog_period_ms(),
+	               every_watchdog);
+	return 0;
+}
+
+static void session_free(struct comp *c)
+{
+	struct session *s = c->session;
+
+	if (!s)
+		return;
+	timer_stop(&c->timers, &s->reconnect);
+	timer_stop(&c->timers, &s->startup);
+	timer_stop(&c->timers, &s->settle);
+	for (int i = 0; i < PERIODIC_N; i++)
+		timer_stop(&c->timers, &s->periodic[i].t);
+	close(s->signal_fd);
+	g_free(s);
+	c->session = NULL;
 }
 
 int comp_run(struct comp *c)
 {
-	bool active = false;
-	int64_t next_registration_poll = comp_now_ms() + REGISTRATION_POLL_MS;
-	int64_t next_push_reconcile = comp_now_ms() + PUSH_RECONCILE_MS;
-	int64_t next_event_poll = comp_now_ms() + EVENT_POLL_MS;
-	int64_t next_recheck = comp_now_ms() + PRESENCE_RECHECK_MS;
-	/* The watchdog is pinged from this loop, so that a loop that stops
-	 * turning stops the pings and systemd restarts the process; the
-	 * loop wakes at least every LOOP_MAX_WAIT_MS, far inside the period. */
-	int64_t watchdog_ms = health_watchdog_period_ms(), next_watchdog = 0;
+	struct session *s;
+	int status = 1;
 
-	c->signal_fd = open_signal_fd();
-	if (c->signal_fd < 0) {
-		log_err("main", "signalfd: %s", strerror(errno));
+	if (session_new(c) != 0)
 		return 1;
-	}
+	s = c->session;
 	sockopt_comp = c;
-	c->backoff_ms = BACKOFF_MIN_MS;
 	if (make_conn(c) != 0)
-		return 1;
+		goto out;
+	/* Connected by active_follow once the lease is ours. */
 
 	while (!c->fatal) {
 		struct pollfd pfd[5];
-		int n = 0, xi = -1, si, ui, wi = -1, stfd;
-		int64_t now;
+		int n = 0, si, ui, wi = -1;
+
+		int wait, standby_wait;
 
 		if (c->stopping && store_idle(c->store))
 			break;
-		now = comp_now_ms();
-		active_follow(c, &active);
-		if (active && !c->connected && c->reconnect_at_ms &&
-		    now >= c->reconnect_at_ms)
-			connect_now(c);
+		active_follow(c);
+		/* Not a deadline: the advertisement may end the wait early. */
 		if (c->connected && !c->startup_done &&
-		    (now >= c->startup_due_ms ||
-		     comp_privileges_all_advertised(c)))
+		    comp_privileges_all_advertised(c))
 			startup_work(c);
-		if (now >= next_registration_poll) {
-			next_registration_poll = now + REGISTRATION_POLL_MS;
-			registrations_reread(c);
-			/* Safety net for lost presence wake-ups. */
-			if (c->startup_done)
-				comp_gwpres_poll(c, true);
-		}
-		if (now >= next_push_reconcile) {
-			next_push_reconcile = now + PUSH_RECONCILE_MS;
-			if (c->startup_done)
-				comp_push_reconcile(c, false);
-		}
-		if (now >= next_recheck) {
-			next_recheck = now + PRESENCE_RECHECK_MS;
-			if (c->connected && c->startup_done)
-				comp_presence_rows_recheck(c);
-		}
-		if (c->settle_at_ms && now >= c->settle_at_ms) {
-			c->settle_at_ms = 0;
-			comp_presence_rows_settle(c);
-			comp_missed_settle(c);
-		}
-		if (now >= next_event_poll) {
-			/* Safety net: a lost wake-up delays an outcome by
-			 * seconds, not forever. */
-			next_event_poll = now + EVENT_POLL_MS;
-			comp_outcomes_poll(c->outcomes);
-		}
-		comp_pending_iq_expire(c, now);
-		if (watchdog_ms && now >= next_watchdog) {
-			health_watchdog_ping();
-			/* Not ready while the server is unreachable: starting
-			 * for as long as that lasts, a loop's turn at a time
-			 * (three periods: a late turn is not a wedge). */
-			if (!c->ready_sent)
-				health_start_extend(3 * watchdog_ms);
-			next_watchdog = now + watchdog_ms;
-		}
-		if (now >= c->status_due_ms)
-			comp_status_write(c);
+		timers_run(&c->timers, clock_mono_ms());
 
-		pfd[n].fd = c->signal_fd;
+		pfd[n].fd = s->signal_fd;
 		pfd[n++].events = POLLIN;
 		si = n;
-		stfd = store_fd(c->store);
-		pfd[n].fd = stfd;
+		pfd[n].fd = store_fd(c->store);
 		pfd[n++].events = POLLIN;
 		ui = n;
 		pfd[n].fd = upload_fd(c->uploader);
@@ -470,19 +573,24 @@ int comp_run(struct comp *c)
 			pfd[n].fd = c->wake_fd;
 			pfd[n++].events = POLLIN;
 		}
-		if (c->xmpp_fd >= 0 && !xmpp_conn_is_disconnected(c->conn)) {
-			xi = n;
-			pfd[n].fd = c->xmpp_fd;
+		if (s->xmpp_fd >= 0 && !xmpp_conn_is_disconnected(c->conn)) {
+			pfd[n].fd = s->xmpp_fd;
 			pfd[n].events = POLLIN;
 			if (xmpp_conn_is_connecting(c->conn) ||
 			    xmpp_conn_send_queue_len(c->conn) > 0)
 				pfd[n].events |= POLLOUT;
 			n++;
 		}
-		if (poll(pfd, (nfds_t)n, loop_timeout(c, now)) < 0 &&
-		    errno != EINTR) {
+		/* libstrophe's own timers (connect timeout, keepalive) run
+		 * in xmpp_run_once: the wait is capped for them. */
+		wait = timers_wait_ms(&c->timers, clock_mono_ms(),
+		                      LOOP_MAX_WAIT_MS);
+		standby_wait = comp_standby_wait_ms(c);
+		if (standby_wait >= 0 && standby_wait < wait)
+			wait = standby_wait;
+		if (poll(pfd, (nfds_t)n, wait) < 0 && errno != EINTR) {
 			log_err("main", "poll: %s", strerror(errno));
-			return 1;
+			goto out;
 		}
 		if (pfd[0].revents)
 			handle_signal(c);
@@ -492,14 +600,13 @@ int comp_run(struct comp *c)
 			upload_complete(c->uploader);
 		if (wi >= 0 && pfd[wi].revents)
 			handle_wake(c);
-		(void)xi;
 		/* Reads what arrived, runs the handlers (which queue catches
 		 * in the store), writes what is queued, runs timers. */
 		xmpp_run_once(c->ctx, 0);
 		/* Presence changes of this pass: one transaction, and the
 		 * gateway contacts' broadcasts that are due. */
 		comp_presence_rows_flush(c);
-		comp_gwpres_run(c, comp_now_ms());
+		comp_gwpres_run(c, clock_mono_ms());
 		/* Group commit: everything caught in this pass goes to the
 		 * writer as one transaction once it is free. */
 		store_flush(c->store);
@@ -507,12 +614,12 @@ int comp_run(struct comp *c)
 	store_drain(c->store);
 	store_complete(c->store);
 	shutdown_session(c);
-	c->status_stopped = true;
-	comp_status_write(c);
+	comp_status_stop(c);
+	status = c->fatal;
+	if (!c->fatal)
+		log_info("main", "stopped");
+out:
 	sockopt_comp = NULL;
-	close(c->signal_fd);
-	if (c->fatal)
-		return c->fatal;
-	log_info("main", "stopped");
-	return 0;
+	session_free(c);
+	return status;
 }

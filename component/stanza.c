@@ -10,15 +10,9 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "clock.h"
 #include "comp.h"
 
 #define JID_PART_MAX 1023
-
-int64_t comp_now_ms(void)
-{
-	return clock_real_ms();
-}
 
 xmpp_stanza_t *comp_elem(struct comp *c, const char *name, const char *ns)
 {

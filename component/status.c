@@ -10,6 +10,7 @@
  * every other commit of the component: a write costs an fsync, and the
  * loop never waits for one.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,13 @@
 #include "store.h"
 
 #define TAG "status"
+
+struct comp_status {
+	struct comp *c;
+	struct timer heartbeat;
+	bool failed;  /* the last write failed (logged) */
+	bool stopped; /* the last write: the process is exiting */
+};
 
 /* One line per advertised domain, "DOMAIN NS presence=yes ...". */
 static GString *privileges_text(struct comp *c)
@@ -59,12 +67,12 @@ static int status_put(struct queue *q, void *arg)
 static void status_done(struct comp *c, int err, void *arg)
 {
 	status_free(arg);
-	if (err && !c->status_failed)
+	if (err && !c->status->failed)
 		log_warn(TAG,
 		         "cannot record the component's status in the queue "
 		         "(%s): ringbridgectl check will not see it",
 		         strerror(-err));
-	c->status_failed = err != 0;
+	c->status->failed = err != 0;
 }
 
 void comp_status_write(struct comp *c)
@@ -73,8 +81,14 @@ void comp_status_write(struct comp *c)
 	char host[256] = "";
 	GString *priv;
 
+	if (!c->q || !c->store || !c->status)
+		return;
+	/* Again after a heartbeat, whether written now or not. */
+	if (!c->status->stopped)
+		timer_start(&c->timers, &c->status->heartbeat,
+		            COMP_STATUS_HEARTBEAT_MS);
 	/* The row is the session's, so the active process's alone. */
-	if (!c->q || !c->store || !comp_standby_active(c))
+	if (!comp_standby_active(c))
 		return;
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		snprintf(host, sizeof(host), "?");
@@ -84,8 +98,40 @@ void comp_status_write(struct comp *c)
 	st->owner = g_strdup_printf("%s:%ld", host, (long)getpid());
 	st->connected_ms = c->connected ? c->connected_at_ms : 0;
 	st->privileges = priv->len ? g_strdup(priv->str) : NULL;
-	st->stopped = c->status_stopped;
+	st->stopped = c->status->stopped;
 	g_string_free(priv, TRUE);
 	store_call(c->store, status_put, st, status_done);
-	c->status_due_ms = comp_now_ms() + COMP_STATUS_HEARTBEAT_MS;
+}
+
+void comp_status_stop(struct comp *c)
+{
+	if (!c->status)
+		return;
+	c->status->stopped = true;
+	timer_stop(&c->timers, &c->status->heartbeat);
+	comp_status_write(c);
+}
+
+static void on_heartbeat(void *arg)
+{
+	comp_status_write(arg);
+}
+
+int comp_status_new(struct comp_status **sp, struct comp *c)
+{
+	struct comp_status *s = g_new0(struct comp_status, 1);
+
+	s->c = c;
+	timer_init(&s->heartbeat, on_heartbeat, c);
+	*sp = s;
+	return 0;
+}
+
+void comp_status_free(struct comp *c)
+{
+	if (!c->status)
+		return;
+	timer_stop(&c->timers, &c->status->heartbeat);
+	g_free(c->status);
+	c->status = NULL;
 }

@@ -15,8 +15,10 @@
 #include <glib.h>
 
 #include "clock.h"
+#include "comp.h"
 #include "log.h"
 #include "store.h"
+#include "timer.h"
 #include "worker.h"
 
 #define TAG "store"
@@ -65,10 +67,13 @@ struct store {
 	struct worker *worker;
 	struct worker_list pending; /* loop side: the next batch */
 	int64_t pending_since_us;   /* when its oldest item was submitted */
+	struct timer hold;          /* wakes the loop when the batch is due */
 	struct store_stats stats;
 };
 
 #define ITEM(wi) worker_container(wi, struct store_item, link)
+
+static void on_hold(void *arg);
 
 static void stats_add(struct store_stats *st, int64_t us)
 {
@@ -187,6 +192,7 @@ int store_new(struct store **sp, struct comp *c, const char *url)
 	if (!s)
 		return -ENOMEM;
 	s->comp = c;
+	timer_init(&s->hold, on_hold, s);
 	p.arg = s;
 	err = queue_open(&s->q, url);
 	if (err)
@@ -211,8 +217,11 @@ int store_fd(struct store *s)
 static void pending_add(struct store *s, struct store_item *it)
 {
 	it->submitted_us = clock_mono_us();
-	if (!s->pending.first)
+	if (!s->pending.first) {
 		s->pending_since_us = it->submitted_us;
+		timer_start(&s->comp->timers, &s->hold,
+		            (STORE_COMMIT_DELAY_US + 999) / 1000);
+	}
 	worker_list_append(&s->pending, &it->link);
 }
 
@@ -263,7 +272,8 @@ void store_call(struct store *s, store_call_fn fn, void *arg,
 	pending_add(s, it);
 }
 
-int store_flush_wait_ms(struct store *s)
+/* Milliseconds until the pending batch is due: -1 none pending, 0 now. */
+static int flush_wait_ms(struct store *s)
 {
 	int64_t age_us;
 
@@ -279,7 +289,7 @@ int store_flush_wait_ms(struct store *s)
 
 void store_flush(struct store *s)
 {
-	if (store_flush_wait_ms(s) != 0)
+	if (flush_wait_ms(s) != 0)
 		return;
 	store_flush_now(s);
 }
@@ -287,8 +297,23 @@ void store_flush(struct store *s)
 void store_flush_now(struct store *s)
 {
 	/* One batch at a time: what arrives meanwhile is the next one. */
-	if (s->pending.first && !worker_busy(s->worker))
+	if (s->pending.first && !worker_busy(s->worker)) {
+		timer_stop(&s->comp->timers, &s->hold);
 		worker_submit_list(s->worker, &s->pending);
+	}
+}
+
+/* The hold-off is over (or nearly: the timer counts whole ms). A busy
+ * writer takes the batch when it completes (store_complete). */
+static void on_hold(void *arg)
+{
+	struct store *s = arg;
+	int wait = flush_wait_ms(s);
+
+	if (wait > 0)
+		timer_start(&s->comp->timers, &s->hold, wait);
+	else if (wait == 0)
+		store_flush_now(s);
 }
 
 void store_complete(struct store *s)
@@ -316,6 +341,7 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	store_drain(s);
+	timer_stop(&s->comp->timers, &s->hold);
 	store_stats_log(s);
 	worker_free(s->worker);
 	queue_close(s->q);

@@ -56,8 +56,6 @@ void store_call(struct store *s, store_call_fn fn, void *arg,
 void store_flush(struct store *s);
 /* The same without waiting for the batch to be due. */
 void store_flush_now(struct store *s);
-/* Milliseconds until the pending batch is due: -1 none pending, 0 now. */
-int store_flush_wait_ms(struct store *s);
 /* Runs the completions of committed batches. */
 void store_complete(struct store *s);
 /* True when nothing is submitted, in flight or awaiting completion. */

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "clock.h"
 #include "comp.h"
 #include "log.h"
 #include "store.h"
@@ -55,7 +56,7 @@ static int load_one(const struct queue_job *j, void *arg)
 	enum queue_call_when call_when = QUEUE_CALL_OFFLINE;
 
 	if (j->kind != QUEUE_JOB_MESSAGE || j->state != QUEUE_JOB_QUEUED ||
-	    j->seen_until_ms <= comp_now_ms())
+	    j->seen_until_ms <= clock_real_ms())
 		return 0;
 	/* Gone since: its jobs were cancelled with it. */
 	if (queue_registration_get(c->q, j->callee_jid, &r) == 0)
@@ -111,7 +112,7 @@ void comp_wait_presence_changed(struct comp *c, const char *bare)
 		return;
 	/* Past its wait the job is being called: coming online now does
 	 * not take it back (the queue checks again, on its own clock). */
-	if (w->until_ms > comp_now_ms())
+	if (w->until_ms > clock_real_ms())
 		store_call(c->store, cancel_run, g_strdup(bare), cancel_done);
 	g_hash_table_remove(c->waiting, bare);
 }

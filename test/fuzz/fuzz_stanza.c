@@ -116,8 +116,7 @@ static void stanza_settle(void)
 		comp_pending_iq_clear(&comp);
 		store_drain(comp.store);
 		store_complete(comp.store);
-		if (!g_hash_table_size(comp.pending_iqs) &&
-		    store_idle(comp.store))
+		if (!comp_pending_iq_count(&comp) && store_idle(comp.store))
 			break;
 	}
 	comp_presence_clear(comp.presence);
