@@ -25,6 +25,42 @@
 #define TAG            "catch"
 #define NAME_CHARS_MAX 64
 
+/* The catch path's own state. */
+struct comp_catcher {
+	GHashTable *names; /* sender bare JID -> struct name_entry */
+	GQueue *order;     /* catches in arrival order, not yet stored */
+	/* A run of failed commits of caught messages, logged once when it
+	 * starts and once when commits work again. */
+	int64_t failing_since_ms; /* clock_mono_ms(); 0: the last worked */
+	uint64_t failed;          /* messages answered "wait" in it */
+};
+
+int comp_catch_new(struct comp_catcher **cp)
+{
+	struct comp_catcher *k = g_new0(struct comp_catcher, 1);
+
+	k->names =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	k->order = g_queue_new();
+	*cp = k;
+	return 0;
+}
+
+void comp_catch_names_forget(struct comp_catcher *k)
+{
+	g_hash_table_remove_all(k->names);
+}
+
+void comp_catch_free(struct comp_catcher *k)
+{
+	if (!k)
+		return;
+	/* The catches themselves end with their look-ups or the store. */
+	g_queue_free(k->order);
+	g_hash_table_destroy(k->names);
+	g_free(k);
+}
+
 struct catch_ctx {
 	struct comp *c;
 	char *callee, *sender, *sender_name, *reply_from, *body, *idem_key;
@@ -38,7 +74,7 @@ struct catch_ctx {
 	int64_t defer_until_ms; /* quiet hours end then (0: not deferred) */
 	bool encrypted;
 	bool roster_only; /* the callee wants calls only from contacts */
-	bool ordered;     /* waiting in comp.catch_order */
+	bool ordered;     /* waiting in the catcher's order */
 	bool ready;       /* its look-ups are done: may go to the store */
 	bool quiet;       /* its failure is logged already (commit_failed) */
 	catch_done_cb done;
@@ -88,7 +124,7 @@ static void finish(struct catch_ctx *x, enum catch_verdict v,
 	bool ordered = x->ordered;
 
 	if (ordered)
-		g_queue_remove(c->catch_order, x);
+		g_queue_remove(c->catcher->order, x);
 	if (v != CATCH_QUEUED && !x->quiet)
 		log_info(TAG, "message from %s to %s not queued: %s", x->sender,
 		         x->callee, catch_verdict_name(v));
@@ -132,13 +168,13 @@ static char *default_name(const char *sender)
  */
 static void commit_failed(struct comp *c, const struct catch_ctx *x, int err)
 {
-	c->commit_failed++;
-	if (c->commit_failing_since_ms) {
+	c->catcher->failed++;
+	if (c->catcher->failing_since_ms) {
 		log_debug(TAG, "message from %s to %s not queued: %s",
 		          x->sender, x->callee, strerror(-err));
 		return;
 	}
-	c->commit_failing_since_ms = clock_mono_ms();
+	c->catcher->failing_since_ms = clock_mono_ms();
 	log_err(TAG,
 	        "cannot commit caught messages to the queue: %s (is the "
 	        "queue's disk full, or the database down?). Pushes are "
@@ -152,16 +188,16 @@ static void commit_failed(struct comp *c, const struct catch_ctx *x, int err)
 
 static void commit_worked(struct comp *c)
 {
-	if (!c->commit_failing_since_ms)
+	if (!c->catcher->failing_since_ms)
 		return;
 	log_warn(TAG,
 	         "caught messages commit to the queue again, after %.1f s "
 	         "in which %llu pushes were answered \"wait\"",
-	         (double)(clock_mono_ms() - c->commit_failing_since_ms) /
+	         (double)(clock_mono_ms() - c->catcher->failing_since_ms) /
 	             1000.0,
-	         (unsigned long long)c->commit_failed);
-	c->commit_failing_since_ms = 0;
-	c->commit_failed = 0;
+	         (unsigned long long)c->catcher->failed);
+	c->catcher->failing_since_ms = 0;
+	c->catcher->failed = 0;
 }
 
 static void stored(struct comp *c, enum queue_enqueue_result r, int64_t job_id,
@@ -251,8 +287,8 @@ static void drain(struct comp *c)
 {
 	struct catch_ctx *h;
 
-	while ((h = g_queue_peek_head(c->catch_order)) && h->ready) {
-		g_queue_pop_head(c->catch_order);
+	while ((h = g_queue_peek_head(c->catcher->order)) && h->ready) {
+		g_queue_pop_head(c->catcher->order);
 		h->ordered = false;
 		store_now(h);
 	}
@@ -374,16 +410,16 @@ static void name_remember(struct comp *c, const char *sender, const char *name,
 	size_t len = strlen(name);
 	struct name_entry *e = g_malloc(sizeof(*e) + len + 1);
 
-	if (g_hash_table_size(c->names) >= NAMES_MAX)
-		g_hash_table_remove_all(c->names);
+	if (g_hash_table_size(c->catcher->names) >= NAMES_MAX)
+		g_hash_table_remove_all(c->catcher->names);
 	e->expires_ms = clock_mono_ms() + ttl_ms;
 	memcpy(e->name, name, len + 1);
-	g_hash_table_replace(c->names, g_strdup(sender), e);
+	g_hash_table_replace(c->catcher->names, g_strdup(sender), e);
 }
 
 const char *comp_name_cached(struct comp *c, const char *jid)
 {
-	struct name_entry *e = g_hash_table_lookup(c->names, jid);
+	struct name_entry *e = g_hash_table_lookup(c->catcher->names, jid);
 
 	return e && *e->name ? e->name : NULL;
 }
@@ -423,7 +459,8 @@ static void vcard_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 static void resolve_name(struct catch_ctx *x)
 {
 	struct comp *c = x->c;
-	struct name_entry *e = g_hash_table_lookup(c->names, x->sender);
+	struct name_entry *e =
+	    g_hash_table_lookup(c->catcher->names, x->sender);
 	xmpp_stanza_t *iq;
 
 	if (e && e->expires_ms > clock_mono_ms()) {
@@ -523,7 +560,7 @@ void comp_catch(struct comp *c, const struct catch_request *req,
 			return;
 		}
 	}
-	g_queue_push_tail(c->catch_order, x);
+	g_queue_push_tail(c->catcher->order, x);
 	x->ordered = true;
 	if (req->notice_from) {
 		set_name(x, req->notice_from);

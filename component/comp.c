@@ -52,16 +52,15 @@ int comp_init(struct comp *c, struct config *cfg)
 	c->presence = comp_presence_new();
 	c->rows = comp_presence_rows_new();
 	c->gwpres = comp_gwpres_new(c);
-	c->push_enabled =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	c->push_stale = comp_push_stale_table_new();
-	c->echoes =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	c->catch_order = g_queue_new();
-	c->names =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c->waiting =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	err = comp_push_new(&c->push);
+	if (!err)
+		err = comp_gateway_new(&c->gateway);
+	if (!err)
+		err = comp_catch_new(&c->catcher);
+	if (err)
+		return err;
 	err = queue_password_file_set(cfg->queue.password_file);
 	if (!err)
 		err = queue_open(&c->q, cfg->queue.url);
@@ -139,18 +138,11 @@ void comp_fini(struct comp *c)
 		xmpp_shutdown();
 	}
 	comp_iqs_free(c);
-	if (c->push_enabled)
-		g_hash_table_destroy(c->push_enabled);
-	if (c->push_stale)
-		g_hash_table_destroy(c->push_stale);
-	if (c->echoes)
-		g_hash_table_destroy(c->echoes);
-	if (c->names)
-		g_hash_table_destroy(c->names);
+	comp_push_free(c->push);
+	comp_gateway_free(c->gateway);
+	comp_catch_free(c->catcher);
 	if (c->waiting)
 		g_hash_table_destroy(c->waiting);
-	if (c->catch_order)
-		g_queue_free(c->catch_order);
 	comp_missed_reset(c);
 	comp_presence_free(c->presence);
 	comp_presence_rows_free(c->rows);

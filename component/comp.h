@@ -34,6 +34,9 @@ struct comp_standby;
 struct session;
 struct comp_status;
 struct comp_iqs;
+struct comp_push;
+struct comp_gateway;
+struct comp_catcher;
 
 /* What the server granted through XEP-0356 (advertised after auth). */
 struct comp_privileges {
@@ -80,21 +83,12 @@ struct comp {
 	struct comp_status *status; /* the status row (status.c) */
 	bool startup_done; /* this session's post-connect work is done */
 
-	/* bare JID -> the push node the server was asked to enable, kept
-	 * across reconnects (the server keeps it too): compared with the
-	 * registrations table by comp_push_reconcile(). */
-	GHashTable *push_enabled;
-	GHashTable *push_stale; /* node -> struct push_stale (push.c) */
-	GHashTable *echoes;     /* gateway messages we expect pushed back */
-	GHashTable *names;      /* sender bare JID -> display name */
-	GHashTable *waiting;    /* callee -> int64_t: end of a wait (wait.c) */
-	GQueue *catch_order;    /* catches in arrival order (catch.c) */
-	uint64_t receive_seq;   /* idempotency keys for pushes */
-	char run_id[17];        /* random, distinguishes component runs */
-	/* A run of failed commits of caught messages (catch.c), logged once
-	 * when it starts and once when commits work again. */
-	int64_t commit_failing_since_ms; /* 0: the last commit worked */
-	uint64_t commit_failed;          /* messages answered "wait" in it */
+	struct comp_push *push;       /* push registrations (push.c) */
+	struct comp_gateway *gateway; /* gateway address echoes (gateway.c) */
+	struct comp_catcher *catcher; /* the catch path's state (catch.c) */
+	GHashTable *waiting;  /* callee -> int64_t: end of a wait (wait.c) */
+	uint64_t receive_seq; /* idempotency keys for pushes */
+	char run_id[17];      /* random, distinguishes component runs */
 	GPtrArray *missed_parked;     /* archive ends read, decided at settle */
 	struct comp_standby *standby; /* the component lease (standby.c) */
 };
@@ -309,8 +303,8 @@ bool comp_presence_recheck(struct comp *c, const char *user,
  * per PUSH_STALE_LOG_MS. */
 #define PUSH_STALE_MAX    512
 #define PUSH_STALE_LOG_MS (3600 * 1000)
-/* The table behind comp.push_stale, with its destructors. */
-GHashTable *comp_push_stale_table_new(void);
+int comp_push_new(struct comp_push **pp);
+void comp_push_free(struct comp_push *p); /* NULL-safe */
 /*
  * Brings the server's push registrations in step with the registrations
  * table: enables the node of every verified registration, disables a node
@@ -329,6 +323,10 @@ void comp_push_sync(struct comp *c, const char *jid,
 void comp_push_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub);
 
 /* ---- gateway.c ---- */
+int comp_gateway_new(struct comp_gateway **gp);
+void comp_gateway_free(struct comp_gateway *g); /* NULL-safe */
+/* Forgets the echoes expected (the fuzz harness, between inputs). */
+void comp_gateway_forget(struct comp_gateway *g);
 int comp_message_handler(xmpp_conn_t *conn, xmpp_stanza_t *stanza,
                          void *userdata);
 /* True (and forgets it) when a push for CALLEE from SENDER with BODY echoes
@@ -369,6 +367,10 @@ struct catch_request {
 typedef void (*catch_done_cb)(struct comp *c, enum catch_verdict v,
                               enum queue_enqueue_result r, int err, void *arg);
 
+int comp_catch_new(struct comp_catcher **cp);
+void comp_catch_free(struct comp_catcher *k); /* NULL-safe */
+/* Forgets the display names learnt (the fuzz harness, between inputs). */
+void comp_catch_names_forget(struct comp_catcher *k);
 /* Decides and (when due) queues R; DONE runs exactly once. */
 void comp_catch(struct comp *c, const struct catch_request *r,
                 catch_done_cb done, void *arg);

@@ -25,6 +25,35 @@
 #define ECHO_TTL_MS 60000
 #define ECHOES_MAX  10000
 
+/* Gateway messages caught here that the server may push back to us (the
+ * gateway delivered them to an offline user): caught once, not twice. */
+struct comp_gateway {
+	GHashTable *echoes; /* callee, sender, body hash -> int64_t expiry */
+};
+
+int comp_gateway_new(struct comp_gateway **gp)
+{
+	struct comp_gateway *g = g_new0(struct comp_gateway, 1);
+
+	g->echoes =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	*gp = g;
+	return 0;
+}
+
+void comp_gateway_forget(struct comp_gateway *g)
+{
+	g_hash_table_remove_all(g->echoes);
+}
+
+void comp_gateway_free(struct comp_gateway *g)
+{
+	if (!g)
+		return;
+	g_hash_table_destroy(g->echoes);
+	g_free(g);
+}
+
 static void message_error(struct comp *c, xmpp_stanza_t *orig,
                           const char *condition, const char *text)
 {
@@ -61,7 +90,7 @@ static void echo_sweep(struct comp *c, int64_t now)
 	GHashTableIter it;
 	gpointer k, v;
 
-	g_hash_table_iter_init(&it, c->echoes);
+	g_hash_table_iter_init(&it, c->gateway->echoes);
 	while (g_hash_table_iter_next(&it, &k, &v))
 		if (*(int64_t *)v < now)
 			g_hash_table_iter_remove(&it);
@@ -73,13 +102,13 @@ static void echo_remember(struct comp *c, const char *callee,
 	int64_t now = clock_mono_ms();
 	int64_t *deadline;
 
-	if (g_hash_table_size(c->echoes) >= ECHOES_MAX)
+	if (g_hash_table_size(c->gateway->echoes) >= ECHOES_MAX)
 		echo_sweep(c, now);
-	if (g_hash_table_size(c->echoes) >= ECHOES_MAX)
+	if (g_hash_table_size(c->gateway->echoes) >= ECHOES_MAX)
 		return;
 	deadline = g_new(int64_t, 1);
 	*deadline = now + ECHO_TTL_MS;
-	g_hash_table_replace(c->echoes, echo_key(callee, sender, body),
+	g_hash_table_replace(c->gateway->echoes, echo_key(callee, sender, body),
 	                     deadline);
 }
 
@@ -87,11 +116,11 @@ bool comp_echo_consume(struct comp *c, const char *callee, const char *sender,
                        const char *body)
 {
 	char *key = echo_key(callee, sender, body);
-	int64_t *deadline = g_hash_table_lookup(c->echoes, key);
+	int64_t *deadline = g_hash_table_lookup(c->gateway->echoes, key);
 	bool hit = deadline && *deadline >= clock_mono_ms();
 
 	if (deadline)
-		g_hash_table_remove(c->echoes, key);
+		g_hash_table_remove(c->gateway->echoes, key);
 	g_free(key);
 	return hit;
 }

@@ -47,10 +47,34 @@ static void stale_free(gpointer p)
 	g_free(s);
 }
 
-GHashTable *comp_push_stale_table_new(void)
+/* The server's push registrations as this process knows them. */
+struct comp_push {
+	/* bare JID -> the push node the server was asked to enable, kept
+	 * across reconnects (the server keeps it too): compared with the
+	 * registrations table by comp_push_reconcile(). */
+	GHashTable *enabled;
+	GHashTable *stale; /* node -> struct push_stale */
+};
+
+int comp_push_new(struct comp_push **pp)
 {
-	return g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-	                             stale_free);
+	struct comp_push *p = g_new0(struct comp_push, 1);
+
+	p->enabled =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	p->stale =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, stale_free);
+	*pp = p;
+	return 0;
+}
+
+void comp_push_free(struct comp_push *p)
+{
+	if (!p)
+		return;
+	g_hash_table_destroy(p->enabled);
+	g_hash_table_destroy(p->stale);
+	g_free(p);
 }
 
 /* Keeps the table within PUSH_STALE_MAX: entries without a user to
@@ -61,15 +85,15 @@ static void stale_make_room(struct comp *c)
 	GHashTableIter it;
 	gpointer k, v;
 
-	if (g_hash_table_size(c->push_stale) < PUSH_STALE_MAX)
+	if (g_hash_table_size(c->push->stale) < PUSH_STALE_MAX)
 		return;
-	g_hash_table_iter_init(&it, c->push_stale);
+	g_hash_table_iter_init(&it, c->push->stale);
 	while (g_hash_table_iter_next(&it, &k, &v))
 		if (!((struct push_stale *)v)->jid ||
 		    ((struct push_stale *)v)->confirmed)
 			g_hash_table_iter_remove(&it);
-	g_hash_table_iter_init(&it, c->push_stale);
-	while (g_hash_table_size(c->push_stale) >= PUSH_STALE_MAX &&
+	g_hash_table_iter_init(&it, c->push->stale);
+	while (g_hash_table_size(c->push->stale) >= PUSH_STALE_MAX &&
 	       g_hash_table_iter_next(&it, &k, &v))
 		g_hash_table_iter_remove(&it);
 }
@@ -77,12 +101,12 @@ static void stale_make_room(struct comp *c)
 static struct push_stale *stale_get(struct comp *c, const char *node,
                                     const char *jid)
 {
-	struct push_stale *s = g_hash_table_lookup(c->push_stale, node);
+	struct push_stale *s = g_hash_table_lookup(c->push->stale, node);
 
 	if (!s) {
 		stale_make_room(c);
 		s = g_new0(struct push_stale, 1);
-		g_hash_table_insert(c->push_stale, g_strdup(node), s);
+		g_hash_table_insert(c->push->stale, g_strdup(node), s);
 	}
 	if (jid && !s->jid)
 		s->jid = g_strdup(jid);
@@ -106,14 +130,14 @@ static void push_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 {
 	struct push_ctx *e = arg;
 	const char *type = reply ? xmpp_stanza_get_type(reply) : NULL;
-	const char *now_node = g_hash_table_lookup(c->push_enabled, e->jid);
+	const char *now_node = g_hash_table_lookup(c->push->enabled, e->jid);
 	struct push_stale *s;
 
 	if (type && !strcmp(type, "result")) {
 		log_info(TAG, "push %s for %s (node %s)",
 		         e->enable ? "enabled" : "disabled", e->jid, e->node);
 		s = e->enable ? NULL
-		              : g_hash_table_lookup(c->push_stale, e->node);
+		              : g_hash_table_lookup(c->push->stale, e->node);
 		if (s)
 			s->confirmed = true;
 	} else if (e->enable) {
@@ -122,7 +146,7 @@ static void push_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
 		/* Forget it so the next pass over registrations retries,
 		 * unless the registration moved on to another node since. */
 		if (now_node && !strcmp(now_node, e->node))
-			g_hash_table_remove(c->push_enabled, e->jid);
+			g_hash_table_remove(c->push->enabled, e->jid);
 	} else {
 		log_warn(TAG,
 		         "the server refused to disable push for %s (old node "
@@ -155,7 +179,7 @@ static void push_iq(struct comp *c, const char *jid, const char *node,
 		         err == -EPERM ? "no IQ privilege for urn:xmpp:push:0"
 		                       : strerror(-err));
 		if (enable)
-			g_hash_table_remove(c->push_enabled, jid);
+			g_hash_table_remove(c->push->enabled, jid);
 		push_ctx_free(e);
 	}
 }
@@ -174,7 +198,7 @@ static void step_apply(struct comp *c, const struct push_step *s)
 	if (s->kind == PUSH_STEP_DISABLE) {
 		/* Remembered even when it cannot be sent now: the next
 		 * reconnect sends what was not confirmed. */
-		g_hash_table_remove(c->push_enabled, s->jid);
+		g_hash_table_remove(c->push->enabled, s->jid);
 		st = stale_get(c, s->node, s->jid);
 		st->confirmed = false;
 		if (push_allowed(c, s->jid))
@@ -184,11 +208,11 @@ static void step_apply(struct comp *c, const struct push_step *s)
 	if (!push_allowed(c, s->jid))
 		return;
 	/* Marked before the answer so a second pass does not repeat it. */
-	g_hash_table_insert(c->push_enabled, g_strdup(s->jid),
+	g_hash_table_insert(c->push->enabled, g_strdup(s->jid),
 	                    g_strdup(s->node));
 	/* A node in use again (the same registration restored) is no
 	 * longer stale. */
-	g_hash_table_remove(c->push_stale, s->node);
+	g_hash_table_remove(c->push->stale, s->node);
 	push_iq(c, s->jid, s->node, true);
 }
 
@@ -202,7 +226,7 @@ void comp_push_sync(struct comp *c, const char *jid,
                     const struct queue_registration *r)
 {
 	struct push_step steps[2];
-	int n = push_plan_user(jid, g_hash_table_lookup(c->push_enabled, jid),
+	int n = push_plan_user(jid, g_hash_table_lookup(c->push->enabled, jid),
 	                       wanted_node(r), false, steps);
 	char *keep[2];
 
@@ -234,7 +258,7 @@ static void stale_resend(struct comp *c)
 	GHashTableIter it;
 	gpointer k, v;
 
-	g_hash_table_iter_init(&it, c->push_stale);
+	g_hash_table_iter_init(&it, c->push->stale);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		struct push_stale *s = v;
 
@@ -262,7 +286,7 @@ int comp_push_reconcile(struct comp *c, bool reconnected)
 	}
 	if (reconnected)
 		stale_resend(c);
-	steps = push_plan_diff(c->push_enabled, wanted, reconnected);
+	steps = push_plan_diff(c->push->enabled, wanted, reconnected);
 	for (guint i = 0; i < steps->len; i++)
 		step_apply(c, &g_array_index(steps, struct push_step, i));
 out:

@@ -120,8 +120,8 @@ static void stanza_settle(void)
 			break;
 	}
 	comp_presence_clear(comp.presence);
-	g_hash_table_remove_all(comp.echoes);
-	g_hash_table_remove_all(comp.names);
+	comp_gateway_forget(comp.gateway);
+	comp_catch_names_forget(comp.catcher);
 	stanza_privileges_grant();
 	stanza_bob_put();
 }
