@@ -12,8 +12,8 @@
  * call: ports, socket, G.711; rtp.h), media.c (the one 20 ms clock, a thread
  * that sends every call's packets), jitter.c (the receive jitter buffer),
  * sdp.c (offer and answer), sdes.c and call_srtp.c (SRTP), prompts.c (the
- * texts), dbw.c (the thread that does the queue's writes), presence*.c and
- * pidf.c (SIP presence, docs/presence.md: one file per SIP usage,
+ * texts), queue_writer.c (the thread that does the queue's writes), presence*.c
+ * and pidf.c (SIP presence, docs/presence.md: one file per SIP usage,
  * presence_internal.h).
  */
 #ifndef RB_SIP_BRIDGE_H

@@ -12,8 +12,8 @@
  * and when, then "press any key": the messages are read after a digit,
  * and a call that ends without one is answered, not heard (UNHEARD).
  *
- * Every queue call goes through the writer thread (dbw.c), in order, so
- * nothing here waits for a commit. What order buys: HEARD is written before
+ * Every queue call goes through the writer thread (queue_writer.c), in order,
+ * so nothing here waits for a commit. What order buys: HEARD is written before
  * the job is finished, so the finish (which moves messages not heard to a
  * new job) never phones the callee again for what they heard. What the call
  * does not wait for: HEARD, ANSWERED, CALLING, KEY 7 or 0 (and the lease
@@ -33,7 +33,6 @@
 
 #include "bridge.h"
 #include "clock.h"
-#include "dbw.h"
 #include "dtmf.h"
 #include "log.h"
 #include "metrics.h"
@@ -41,12 +40,13 @@
 #include "playlist.h"
 #include "policy.h"
 #include "prompts.h"
+#include "queue_writer.h"
 #include "recorder.h"
 #include "retry.h"
 #include "tts_cache.h"
 #include "tts_worker.h"
-#include "voices.h"
 #include "tz.h"
+#include "voices.h"
 
 #define TAG "call"
 

@@ -7,9 +7,9 @@
  * wake-up socket (new jobs are claimed the moment they are queued; a
  * few-second timer is only the safety net), the TTS worker's descriptor,
  * the queue writer's eventfd (claims and every other queue commit run on
- * its thread, dbw.c) and a signalfd. SIGTERM stops claiming, lets calls in
- * progress finish for a bounded time, gives unfinished jobs back, shuts nua
- * down and exits 0.
+ * its thread, queue_writer.c) and a signalfd. SIGTERM stops claiming, lets
+ * calls in progress finish for a bounded time, gives unfinished jobs back,
+ * shuts nua down and exits 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,12 +26,12 @@
 #include "bridge.h"
 #include "cli.h"
 #include "clock.h"
-#include "dbw.h"
 #include "health.h"
 #include "log.h"
 #include "monitor.h"
 #include "presence.h"
 #include "prompts.h"
+#include "queue_writer.h"
 #include "tts.h"
 #include "tts_cache.h"
 #include "tts_worker.h"

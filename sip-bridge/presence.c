@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dbw.h"
 #include "log.h"
 #include "presence_internal.h"
+#include "queue_writer.h"
 
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>

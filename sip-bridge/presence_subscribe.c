@@ -12,9 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dbw.h"
 #include "log.h"
 #include "presence_internal.h"
+#include "queue_writer.h"
 
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>

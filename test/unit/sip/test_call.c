@@ -20,9 +20,9 @@
 
 #include "bridge.h"
 #include "check.h"
-#include "dbw.h"
 #include "monitor.h"
 #include "prompts.h"
+#include "queue_writer.h"
 #include "tts_cache.h"
 #include "tts_worker.h"
 #include "voices.h"

@@ -11,8 +11,8 @@
  * dbw_fd() is readable, which runs each item's completion, in order, on the
  * loop's thread.
  */
-#ifndef RB_SIP_DBW_H
-#define RB_SIP_DBW_H
+#ifndef RB_SIP_QUEUE_WRITER_H
+#define RB_SIP_QUEUE_WRITER_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The bridge's queue writer (see dbw.h), one user of the worker primitive
- * (common/worker.h): each submission is a worker item, the worker's thread
- * takes everything that waits as one batch and runs it in one transaction
- * on the writer's own handle, and the loop completes the items when the
- * worker's fd is readable. The loop keeps submitting while the disk syncs,
+ * The bridge's queue writer (see queue_writer.h), one user of the worker
+ * primitive (common/worker.h): each submission is a worker item, the worker's
+ * thread takes everything that waits as one batch and runs it in one
+ * transaction on the writer's own handle, and the loop completes the items when
+ * the worker's fd is readable. The loop keeps submitting while the disk syncs,
  * so the next batch holds whatever arrived meanwhile: one fsync for all.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dbw.h"
+#include "queue_writer.h"
 #include "log.h"
 #include "worker.h"
 
