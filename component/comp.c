@@ -54,7 +54,7 @@ int comp_init(struct comp *c, struct config *cfg)
 	c->gwpres = comp_gwpres_new(c);
 	c->waiting =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	err = comp_push_new(&c->push);
+	err = comp_push_new(&c->push, c);
 	if (!err)
 		err = comp_gateway_new(&c->gateway);
 	if (!err)

@@ -303,7 +303,8 @@ bool comp_presence_recheck(struct comp *c, const char *user,
  * per PUSH_STALE_LOG_MS. */
 #define PUSH_STALE_MAX    512
 #define PUSH_STALE_LOG_MS (3600 * 1000)
-int comp_push_new(struct comp_push **pp);
+/* Also arms the periodic reconcile pass. */
+int comp_push_new(struct comp_push **pp, struct comp *c);
 void comp_push_free(struct comp_push *p); /* NULL-safe */
 /*
  * Brings the server's push registrations in step with the registrations

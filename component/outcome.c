@@ -33,7 +33,20 @@ struct outcomes {
 	unsigned generation; /* bumped by reset: late replies are ignored */
 	GArray *ids;         /* int64_t event ids of the batch in flight */
 	bool marking;        /* the writer is marking a batch delivered */
+	struct timer poll;   /* the safety net's next read */
 };
+
+/* Safety net for lost wake-ups: an outcome is delayed by seconds, not
+ * forever. */
+#define EVENT_POLL_MS 5000
+
+static void on_poll(void *arg)
+{
+	struct outcomes *o = arg;
+
+	timer_start(&o->c->timers, &o->poll, EVENT_POLL_MS);
+	comp_outcomes_poll(o);
+}
 
 size_t outcome_text_format(const char *tmpl, const char *callee,
                            const char *reason, char *out, size_t outlen)
@@ -73,6 +86,8 @@ int comp_outcomes_new(struct outcomes **op, struct comp *c)
 
 	o->c = c;
 	o->ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+	timer_init(&o->poll, on_poll, o);
+	timer_start(&c->timers, &o->poll, EVENT_POLL_MS);
 	*op = o;
 	return 0;
 }
@@ -81,6 +96,7 @@ void comp_outcomes_free(struct outcomes *o)
 {
 	if (!o)
 		return;
+	timer_stop(&o->c->timers, &o->poll);
 	g_array_free(o->ids, TRUE);
 	g_free(o);
 }

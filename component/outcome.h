@@ -17,12 +17,13 @@
 struct comp;
 struct outcomes;
 
+/* Also arms the safety-net poll, every 5 s, on C's timers. */
 int comp_outcomes_new(struct outcomes **op, struct comp *c);
 void comp_outcomes_free(struct outcomes *o);
 
 /* Looks for undelivered events and delivers the next batch, unless one is
  * already on its way. Called on wake-ups, after (re)connecting, and from
- * the loop's safety-net timer. */
+ * its own safety-net timer. */
 void comp_outcomes_poll(struct outcomes *o);
 
 /* Forgets what was in flight (the session ended): it is resent later. */

@@ -44,11 +44,6 @@
 #define ADVERT_WAIT_MS 3000
 /* Safety net: re-read registrations even without a wake-up. */
 #define REGISTRATION_POLL_MS 60000
-/* Push nodes alone are compared more often: a lost wake-up then delays a
- * re-registration's catching by seconds. A pass over 10,000
- * registrations takes about 5.5 ms here (bench: read + diff). */
-#define PUSH_RECONCILE_MS 10000
-#define EVENT_POLL_MS     5000
 /* After the privilege advertisement the server sends every online user's
  * presence at once; the "xmpp" rows are rebuilt when it has arrived. */
 #define PRESENCE_SETTLE_MS 1500
@@ -63,9 +58,7 @@ struct periodic {
 
 enum {
 	PERIODIC_REGISTRATIONS,
-	PERIODIC_PUSH,
 	PERIODIC_RECHECK,
-	PERIODIC_EVENTS,
 	PERIODIC_WATCHDOG,
 	PERIODIC_N
 };
@@ -444,22 +437,10 @@ static void every_registrations(struct comp *c)
 		comp_gwpres_poll(c, true);
 }
 
-static void every_push(struct comp *c)
-{
-	if (c->startup_done)
-		comp_push_reconcile(c, false);
-}
-
 static void every_recheck(struct comp *c)
 {
 	if (c->connected && c->startup_done)
 		comp_presence_rows_recheck(c);
-}
-
-/* Safety net: a lost wake-up delays an outcome by seconds, not forever. */
-static void every_events(struct comp *c)
-{
-	comp_outcomes_poll(c->outcomes);
 }
 
 /* The watchdog is pinged from this loop, so that a loop that stops turning
@@ -507,9 +488,7 @@ static int session_new(struct comp *c)
 	c->session = s;
 	periodic_start(c, PERIODIC_REGISTRATIONS, REGISTRATION_POLL_MS,
 	               every_registrations);
-	periodic_start(c, PERIODIC_PUSH, PUSH_RECONCILE_MS, every_push);
 	periodic_start(c, PERIODIC_RECHECK, PRESENCE_RECHECK_MS, every_recheck);
-	periodic_start(c, PERIODIC_EVENTS, EVENT_POLL_MS, every_events);
 	/* 0 when systemd does not watch: never armed. */
 	periodic_start(c, PERIODIC_WATCHDOG, health_watchdog_period_ms(),
 	               every_watchdog);
