@@ -26,8 +26,9 @@ enum config_rec_format {
 /* [sip] srtp: SRTP (SDES) for the call's media. */
 enum config_srtp {
 	CONFIG_SRTP_OFF = 0,
-	CONFIG_SRTP_OFFER = 1,   /* offered; plain RTP when the phone wants it */
-	CONFIG_SRTP_REQUIRE = 2, /* RTP/SAVP only; a plain answer ends the call */
+	CONFIG_SRTP_OFFER = 1, /* offered; plain RTP when the phone wants it */
+	CONFIG_SRTP_REQUIRE =
+	    2, /* RTP/SAVP only; a plain answer ends the call */
 };
 
 enum config_presence_mode {

@@ -39,7 +39,8 @@ const char *sdes_suite_name(enum sdes_suite s)
 	           : "none";
 }
 
-/* ---- the a=crypto value --------------------------------------------------- */
+/* ---- the a=crypto value ---------------------------------------------------
+ */
 
 static bool is_wsp(char ch)
 {
@@ -338,8 +339,7 @@ int sdes_crypto_format(char *out, size_t outlen, const struct sdes_crypto *c)
 	return (int)need;
 }
 
-int sdes_crypto_make(struct sdes_crypto *c, uint32_t tag,
-                     enum sdes_suite suite)
+int sdes_crypto_make(struct sdes_crypto *c, uint32_t tag, enum sdes_suite suite)
 {
 	c->tag = tag;
 	c->suite = suite;
@@ -351,7 +351,8 @@ void sdes_crypto_clear(struct sdes_crypto *c)
 	OPENSSL_cleanse(c, sizeof(*c));
 }
 
-/* ---- the context ---------------------------------------------------------- */
+/* ---- the context ----------------------------------------------------------
+ */
 
 struct sdes {
 	srtp_t tx, rx;

@@ -315,9 +315,9 @@ static int pick(const char *sdp, size_t len, enum sdp_codec prefer,
 		    rm->rm_rate == 8000 && ans->te_pt < 0)
 			ans->te_pt = rm->rm_pt;
 	}
-	ans->savp = m->m_proto_name &&
-	            (!strcasecmp(m->m_proto_name, "RTP/SAVP") ||
-	             !strcasecmp(m->m_proto_name, "RTP/SAVPF"));
+	ans->savp =
+	    m->m_proto_name && (!strcasecmp(m->m_proto_name, "RTP/SAVP") ||
+	                        !strcasecmp(m->m_proto_name, "RTP/SAVPF"));
 	for (a = m->m_attributes; a; a = a->a_next) {
 		if (a->a_name && a->a_value && !strcasecmp(a->a_name, "ptime"))
 			ans->ptime = atoi(a->a_value);
@@ -353,8 +353,7 @@ bool sdp_answer_sends(const struct sdp_answer *ans)
 
 int sdp_reply_build(char *out, size_t outlen, const char *ip, int port,
                     uint64_t session_id, uint64_t version,
-                    const struct sdp_answer *offer,
-                    const struct sdp_srtp *srtp)
+                    const struct sdp_answer *offer, const struct sdp_srtp *srtp)
 {
 	static const char *const dirs[] = {"inactive", "recvonly", "sendonly",
 	                                   "sendrecv"};
@@ -372,23 +371,22 @@ int sdp_reply_build(char *out, size_t outlen, const char *ip, int port,
 	}
 	/* Our direction mirrors the offer's (sendonly is answered
 	 * recvonly): sdp_dir counts the offerer's send bit first. */
-	n = snprintf(out, outlen,
-	             "v=0\r\n"
-	             "o=ringbridge %llu %llu IN IP4 %s\r\n"
-	             "s=ringbridge\r\n"
-	             "c=IN IP4 %s\r\n"
-	             "t=0 0\r\n"
-	             "m=audio %d %s %d%s\r\n"
-	             "a=rtpmap:%d %s/8000\r\n"
-	             "%s"
-	             "a=ptime:20\r\n"
-	             "%s"
-	             "a=%s\r\n",
-	             (unsigned long long)session_id,
-	             (unsigned long long)version, ip, ip, port, proto_of(srtp),
-	             (int)offer->codec, te_pt, (int)offer->codec,
-	             sdp_codec_name(offer->codec), te, crypto,
-	             dirs[offer->dir & 3]);
+	n = snprintf(
+	    out, outlen,
+	    "v=0\r\n"
+	    "o=ringbridge %llu %llu IN IP4 %s\r\n"
+	    "s=ringbridge\r\n"
+	    "c=IN IP4 %s\r\n"
+	    "t=0 0\r\n"
+	    "m=audio %d %s %d%s\r\n"
+	    "a=rtpmap:%d %s/8000\r\n"
+	    "%s"
+	    "a=ptime:20\r\n"
+	    "%s"
+	    "a=%s\r\n",
+	    (unsigned long long)session_id, (unsigned long long)version, ip, ip,
+	    port, proto_of(srtp), (int)offer->codec, te_pt, (int)offer->codec,
+	    sdp_codec_name(offer->codec), te, crypto, dirs[offer->dir & 3]);
 	OPENSSL_cleanse(crypto, sizeof(crypto));
 	if (n < 0 || (size_t)n >= outlen)
 		return -ENOSPC;
