@@ -115,14 +115,6 @@ struct call {
 
 #define FRAME 160
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int call_lease_ms(const struct config *cfg)
 {
 	return cfg->sip.lease_seconds * 1000;
@@ -692,14 +684,14 @@ static void call_rx_event(void *arg, const uint8_t *p, size_t len, uint32_t ts,
 	struct call *c = arg;
 
 	if (c->keys && c->phase != PHASE_ENDED)
-		dtmf_keys_event(c->keys, p, len, ts, seq, mono_ms());
+		dtmf_keys_event(c->keys, p, len, ts, seq, clock_mono_ms());
 }
 
 int call_rx_signal_key(struct call *c, char key)
 {
 	if (!c->answered || c->phase == PHASE_ENDED || !c->keys)
 		return -ENOTCONN;
-	return key ? dtmf_keys_signal(c->keys, key, mono_ms()) : 0;
+	return key ? dtmf_keys_signal(c->keys, key, clock_mono_ms()) : 0;
 }
 
 int call_on_offer(struct call *c, const char *sdp, size_t len, char *out,
@@ -768,7 +760,7 @@ static void call_rx_audio(void *arg, const int16_t *pcm, size_t n)
 	if (c->phase == PHASE_ENDED)
 		return;
 	if (c->keys)
-		dtmf_keys_audio(c->keys, pcm, n, mono_ms());
+		dtmf_keys_audio(c->keys, pcm, n, clock_mono_ms());
 	if (c->rec && c->phase == PHASE_RECORDING) {
 		enum recorder_state st = RECORDER_RUNNING;
 
@@ -818,7 +810,7 @@ static void submit_render(struct call *c)
 	c->pending_seq = last;
 	/* A retry after -EBUSY keeps the first attempt's time. */
 	if (!c->render_wait)
-		c->render_ms = mono_ms();
+		c->render_ms = clock_mono_ms();
 	/* Message texts are private: only at debug level. */
 	log_debug(TAG, "job %lld: saying \"%s\"", (long long)c->job->id, text);
 	c->tts_submitted_ns = metrics_now_ns();
@@ -862,7 +854,7 @@ void call_render_resume(struct bridge *b)
 static void render_stats_add(struct call *c, int err)
 {
 	struct render_stats *s = &c->b->render;
-	int64_t ms = mono_ms() - c->render_ms;
+	int64_t ms = clock_mono_ms() - c->render_ms;
 	int64_t bin = ms / 10;
 
 	s->renders++;

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
@@ -124,14 +125,6 @@ struct media {
 	/* The loop's own. */
 	struct media_stats total;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void stats_add(struct media_stats *s, int64_t late_ns)
 {
@@ -250,7 +243,7 @@ static void stream_send(struct media *m, struct media_stream *s, int64_t last)
 			(void)sendto(s->fd, pkt, len, 0,
 			             (struct sockaddr *)&s->peer,
 			             sizeof(s->peer));
-		late = mono_ns() - s->due_ns;
+		late = clock_mono_ns() - s->due_ns;
 		stats_add(&m->cur, late);
 		/* The thread is its only writer: plain atomic stores. */
 		metrics_histogram_observe_ns(m->lateness, 0, late);
@@ -269,7 +262,7 @@ static void *media_main(void *arg)
 	/* Signals belong to the loop's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	m->stats_ns = mono_ns();
+	m->stats_ns = clock_mono_ns();
 	while (!atomic_load(&m->stop)) {
 		uint64_t exp = 0, ticks;
 		int64_t last, woke, end;
@@ -277,7 +270,7 @@ static void *media_main(void *arg)
 
 		if (read(m->tfd, &exp, sizeof(exp)) != sizeof(exp) || exp == 0)
 			continue;
-		woke = mono_ns();
+		woke = clock_mono_ns();
 		last = m->due_ns + (int64_t)(exp - 1) * SUB_NS;
 		m->due_ns += (int64_t)exp * SUB_NS;
 		m->sub += exp;
@@ -293,7 +286,7 @@ static void *media_main(void *arg)
 			stream_send(m, m->streams[i], last);
 		if ((uint64_t)m->n > m->cur.streams_max)
 			m->cur.streams_max = (uint64_t)m->n;
-		end = mono_ns();
+		end = clock_mono_ns();
 		if (end - woke > (int64_t)m->cur.work_max_ns)
 			m->cur.work_max_ns = (uint64_t)(end - woke);
 		if (end - m->stats_ns >= MEDIA_STATS_MS * 1000000LL &&
@@ -354,7 +347,7 @@ static int on_ticks(struct bridge *b, su_wait_t *w, void *arg)
 	if (read(m->efd, &ticks, sizeof(ticks)) != sizeof(ticks) || !ticks)
 		return 0;
 	frames = ticks > MEDIA_BURST ? MEDIA_BURST : (int)ticks;
-	rtp_tick(b, frames, mono_ns() / 1000000);
+	rtp_tick(b, frames, clock_mono_ns() / 1000000);
 	pthread_mutex_lock(&m->lock);
 	if (m->done_ready) {
 		done = m->done;
@@ -470,7 +463,7 @@ int media_new(struct bridge *b)
 	m->idx = su_root_register(b->root, &m->wait, on_ticks, NULL, 0);
 	if (m->idx < 0)
 		return -EIO;
-	m->due_ns = mono_ns() + SUB_NS;
+	m->due_ns = clock_mono_ns() + SUB_NS;
 	it.it_value.tv_sec = m->due_ns / 1000000000LL;
 	it.it_value.tv_nsec = m->due_ns % 1000000000LL;
 	it.it_interval.tv_nsec = SUB_NS;
