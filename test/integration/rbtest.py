@@ -575,11 +575,43 @@ Component {gw}
                 raise RuntimeError("prosody exited with %s:\n%s\n%s" % (
                     self.proc.returncode, tail(self.proc_log), tail(self.log)))
             if port_open(self.c2s_port) and port_open(self.component_port):
+                self._check_bound()
                 return self
             if time.monotonic() > deadline:
                 raise RuntimeError("prosody ports not open after %.0f s:\n%s"
                                    % (timeout, tail(self.log)))
             time.sleep(0.1)
+
+    def _check_bound(self):
+        """Open ports prove nothing if another test's server took one of
+        ours between free_ports() and the start (then a client reaches
+        that server and sees "End of stream"): Prosody logs a port it
+        could not bind, and keeps running."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return
+        if "Failed to open server port" in text:
+            raise RuntimeError("prosody could not bind a port of its own "
+                               "(another process took it):\n%s"
+                               % tail(self.log))
+
+    def hold_ports(self):
+        """While Prosody is down on purpose, keeps its ports bound (not
+        listening: a connect is refused, as with nobody there) so that no
+        other test's server or client can take them; release_ports()
+        before start()."""
+        self._held = []
+        for port in (self.c2s_port, self.component_port, self.http_port):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            self._held.append(s)
+
+    def release_ports(self):
+        for s in getattr(self, "_held", []):
+            s.close()
+        self._held = []
 
     def stop(self, timeout=STOP_TIMEOUT):
         if self.proc is not None:

@@ -40,10 +40,15 @@ class StartupTest(rbtest.IntegrationTest):
     def test_server_down_at_start_is_waited_for(self):
         prosody = rbtest.Prosody()
         self.addCleanup(prosody.cleanup)
+        # Held, not free, for the seconds the server is down: CI once
+        # saw another test's server take the c2s port in that window.
+        prosody.hold_ports()
+        self.addCleanup(prosody.release_ports)
         comp = self.start_component(prosody)
         time.sleep(2.5)  # a few refused attempts
         self.assertTrue(comp.running())
         self.assertIn("cannot connect to", comp.log.read_text())
+        prosody.release_ports()
         prosody.start()
         prosody.register("alice")
         alice = self.client(prosody, "alice")
