@@ -568,7 +568,7 @@ void comp_catch(struct comp *c, const struct catch_request *req,
 		return;
 	}
 	p = req->destination ? NULL : comp_privileges_for(c, x->callee);
-	if (p && p->roster_get) {
+	if (p && p->grants.roster_get) {
 		xmpp_stanza_t *iq = xmpp_iq_new(c->ctx, "get", NULL);
 		int err;
 

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "queue.h"
 #include "timer.h"
+#include "xmppc.h"
 
 struct store;
 struct presence_table;
@@ -40,14 +41,9 @@ struct comp_catcher;
 
 /* What the server granted through XEP-0356 (advertised after auth). */
 struct comp_privileges {
-	bool advertised;    /* an advertisement arrived on this session */
-	char ns[32];        /* urn:xmpp:privilege:1 or :2 */
-	bool presence;      /* managed_entity (or roster) */
-	bool message;       /* outgoing */
-	bool roster_get;    /* roster get or both */
-	bool iq_push_set;   /* urn:xmpp:push:0 set */
-	bool iq_pubsub_set; /* http://jabber.org/protocol/pubsub set */
-	bool iq_mam_get;    /* urn:xmpp:mam:2 get: archive metadata */
+	bool advertised; /* an advertisement arrived on this session */
+	char ns[32];     /* urn:xmpp:privilege:1 or :2 */
+	struct xmppc_grants grants; /* what the advertisement granted */
 };
 
 struct comp {

@@ -254,7 +254,7 @@ static int ask_one(const struct queue_registration *r, void *arg)
 	struct missed_check *k;
 	int err;
 
-	if (!r->verified || !p || !p->advertised || !p->iq_mam_get)
+	if (!r->verified || !p || !p->advertised || !p->grants.iq_mam_get)
 		return 0;
 	k = g_new0(struct missed_check, 1);
 	k->jid = g_strdup(r->jid);

@@ -666,7 +666,7 @@ static int subscribe_one(const struct queue_registration *r, void *arg)
 	struct fallback_ctx *f = arg;
 	struct comp_privileges *p = comp_privileges_for(f->c, r->jid);
 
-	if (!p || p->presence)
+	if (!p || p->grants.presence)
 		return 0;
 	send_presence(f->c, r->jid, "subscribe");
 	send_presence(f->c, r->jid, "probe");
@@ -679,7 +679,7 @@ void comp_presence_subscribe_fallback(struct comp *c)
 	struct fallback_ctx f = {c, 0};
 
 	for (size_t i = 0; i < c->cfg->xmpp.user_domains.n; i++) {
-		if (!c->priv[i].presence)
+		if (!c->priv[i].grants.presence)
 			log_warn(TAG,
 			         "%s grants no presence privilege to %s: "
 			         "subscribing to registered users' presence "

@@ -215,7 +215,7 @@ static void pep_publish(struct comp *c, const char *bare, bool on_phone)
 	char *arg;
 	int err;
 
-	if (!p || !p->iq_pubsub_set) {
+	if (!p || !p->grants.iq_pubsub_set) {
 		const char *domain = at ? at + 1 : bare;
 
 		if (!g_hash_table_contains(c->gwpres->pep_warn, domain)) {

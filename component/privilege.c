@@ -71,7 +71,6 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 	const char *from = xmpp_stanza_get_from(msg);
 	xmpp_stanza_t *priv;
 	struct comp_privileges *p;
-	struct xmppc_grants g;
 	const char *ns = NS_PRIV2;
 
 	priv = xmpp_stanza_get_child_by_name_and_ns(msg, "privilege", NS_PRIV2);
@@ -92,33 +91,30 @@ bool comp_privilege_handle_advert(struct comp *c, xmpp_stanza_t *msg)
 	memset(p, 0, sizeof(*p));
 	p->advertised = true;
 	snprintf(p->ns, sizeof(p->ns), "%s", ns);
-	xmppc_grants_read(priv, &g);
-	p->presence = g.presence;
-	p->message = g.message;
-	p->roster_get = g.roster_get;
-	p->iq_push_set = g.iq_push_set;
-	p->iq_pubsub_set = g.iq_pubsub_set;
-	p->iq_mam_get = g.iq_mam_get;
+	xmppc_grants_read(priv, &p->grants);
 	log_info(TAG,
 	         "%s grants %s: presence %s, message %s, roster %s, push %s, "
 	         "pubsub %s, archive metadata %s",
-	         from, ns, p->presence ? "yes" : "no",
-	         p->message ? "yes" : "no", p->roster_get ? "yes" : "no",
-	         p->iq_push_set ? "yes" : "no", p->iq_pubsub_set ? "yes" : "no",
-	         p->iq_mam_get ? "yes" : "no");
-	if (p->presence && !strcmp(ns, NS_PRIV1))
+	         from, ns, p->grants.presence ? "yes" : "no",
+	         p->grants.message ? "yes" : "no",
+	         p->grants.roster_get ? "yes" : "no",
+	         p->grants.iq_push_set ? "yes" : "no",
+	         p->grants.iq_pubsub_set ? "yes" : "no",
+	         p->grants.iq_mam_get ? "yes" : "no");
+	if (p->grants.presence && !strcmp(ns, NS_PRIV1))
 		log_info(TAG,
 		         "%s speaks %s (ejabberd 23.01): users already online "
 		         "are unknown until their next presence, and resources "
 		         "are rechecked before a user counts as online",
 		         from, ns);
-	if (!p->iq_push_set)
+	if (!p->grants.iq_push_set)
 		log_warn(TAG,
 		         "%s grants no urn:xmpp:push:0 IQ privilege: messages "
 		         "to its users' own JIDs will not be caught, only "
 		         "messages to gateway addresses (user@%s)",
 		         from, c->domain);
-	if (p->iq_push_set && !p->iq_mam_get && !strcmp(ns, NS_PRIV2))
+	if (p->grants.iq_push_set && !p->grants.iq_mam_get &&
+	    !strcmp(ns, NS_PRIV2))
 		log_info(
 		    TAG,
 		    "%s grants no urn:xmpp:mam:2 get IQ privilege: messages "
@@ -203,7 +199,7 @@ int comp_privileged_message(struct comp *c, xmpp_stanza_t *msg)
 	char domain[1024];
 	const char *at;
 
-	if (!p || !p->message)
+	if (!p || !p->grants.message)
 		return -EPERM;
 	at = strchr(from, '@');
 	snprintf(domain, sizeof(domain), "%.*s", (int)strcspn(at + 1, "/"),

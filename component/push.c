@@ -209,7 +209,7 @@ static bool push_allowed(struct comp *c, const char *jid)
 {
 	struct comp_privileges *p = comp_privileges_for(c, jid);
 
-	return c->connected && p && p->iq_push_set;
+	return c->connected && p && p->grants.iq_push_set;
 }
 
 static void step_apply(struct comp *c, const struct push_step *s)

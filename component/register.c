@@ -72,7 +72,7 @@ static void push_self_help(struct comp *c, xmpp_stanza_t *x,
 	if (!r || !r->verified || !r->push_node)
 		return;
 	p = comp_privileges_for(c, r->jid);
-	if (!p || !p->advertised || p->iq_push_set)
+	if (!p || !p->advertised || p->grants.iq_push_set)
 		return;
 	/* The node is hex and a domain has no quotes: nothing to escape
 	 * here (the text is escaped once, as XML character data). */
@@ -618,8 +618,8 @@ void comp_settings_submit(struct comp *c, const char *bare,
 	if (r->verify_code && settings_unverified_phone(r))
 		pending = g_strdup(settings_unverified_phone(r));
 	/* A form that repeats the current number is not a change. */
-	err = settings_apply(c->cfg, &in, p && p->roster_get, r, &op->changed,
-	                     res->why, sizeof(res->why));
+	err = settings_apply(c->cfg, &in, p && p->grants.roster_get, r,
+	                     &op->changed, res->why, sizeof(res->why));
 	if (err) {
 		res->err = err;
 		res->cond = "not-acceptable";

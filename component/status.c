@@ -43,9 +43,11 @@ static GString *privileges_text(struct comp *c)
 		    "%s%s %s presence=%s message=%s roster=%s push=%s "
 		    "pubsub=%s",
 		    s->len ? "\n" : "", c->cfg->xmpp.user_domains.v[i], p->ns,
-		    p->presence ? "yes" : "no", p->message ? "yes" : "no",
-		    p->roster_get ? "yes" : "no", p->iq_push_set ? "yes" : "no",
-		    p->iq_pubsub_set ? "yes" : "no");
+		    p->grants.presence ? "yes" : "no",
+		    p->grants.message ? "yes" : "no",
+		    p->grants.roster_get ? "yes" : "no",
+		    p->grants.iq_push_set ? "yes" : "no",
+		    p->grants.iq_pubsub_set ? "yes" : "no");
 	}
 	return s;
 }

@@ -111,15 +111,15 @@ static int grants_parse(const char *text, struct check_grant *grants, int max)
 			bool yes = strstr(tok, "=yes") != NULL;
 
 			if (!strncmp(tok, "presence=", 9))
-				g->presence = yes;
+				g->grants.presence = yes;
 			else if (!strncmp(tok, "message=", 8))
-				g->message = yes;
+				g->grants.message = yes;
 			else if (!strncmp(tok, "roster=", 7))
-				g->roster = yes;
+				g->grants.roster_get = yes;
 			else if (!strncmp(tok, "push=", 5))
-				g->push = yes;
+				g->grants.iq_push_set = yes;
 			else if (!strncmp(tok, "pubsub=", 7))
-				g->pubsub = yes;
+				g->grants.iq_pubsub_set = yes;
 		}
 		if (g->domain[0])
 			n++;
@@ -182,9 +182,10 @@ static void report_grants(struct check *k, const struct check_grant *grants,
 		}
 		say("privileges: %s grants %s: presence %s, message %s, "
 		    "roster %s, push %s, pubsub %s",
-		    d, g->ns, yn(g->presence), yn(g->message), yn(g->roster),
-		    yn(g->push), yn(g->pubsub));
-		if (g->push) {
+		    d, g->ns, yn(g->grants.presence), yn(g->grants.message),
+		    yn(g->grants.roster_get), yn(g->grants.iq_push_set),
+		    yn(g->grants.iq_pubsub_set));
+		if (g->grants.iq_push_set) {
 			say("push: granted on %s, offline messages will be "
 			    "caught",
 			    d);
@@ -196,13 +197,13 @@ static void report_grants(struct check *k, const struct check_grant *grants,
 		}
 		if (!strcmp(g->ns, "urn:xmpp:privilege:1"))
 			report_outage_route(k, d);
-		if (!g->presence) {
+		if (!g->grants.presence) {
 			say("warn presence: not granted on %s: the component "
 			    "asks each user for a subscription instead",
 			    d);
 			k->n_warnings++;
 		}
-		if (!g->message) {
+		if (!g->grants.message) {
 			say("warn message: not granted on %s: outcomes cannot "
 			    "come from the recipient's own address",
 			    d);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "xmppc.h"
 
 /* At most this many served domains are reported (one per advertisement). */
 #define CHECK_DOMAINS_MAX 64
@@ -19,7 +20,7 @@
 struct check_grant {
 	char domain[256];
 	char ns[32];
-	bool presence, message, roster, push, pubsub;
+	struct xmppc_grants grants;
 };
 
 enum check_xmpp_mode {

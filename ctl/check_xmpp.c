@@ -63,7 +63,6 @@ static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *ud)
 	const char *ns = NS_PRIV2;
 	xmpp_stanza_t *priv;
 	struct check_grant *g;
-	struct xmppc_grants gr;
 
 	(void)conn;
 	priv = xmpp_stanza_get_child_by_name_and_ns(msg, "privilege", NS_PRIV2);
@@ -81,12 +80,7 @@ static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *ud)
 	memset(g, 0, sizeof(*g));
 	snprintf(g->domain, sizeof(g->domain), "%s", from);
 	snprintf(g->ns, sizeof(g->ns), "%s", ns);
-	xmppc_grants_read(priv, &gr);
-	g->presence = gr.presence;
-	g->message = gr.message;
-	g->roster = gr.roster_get;
-	g->push = gr.iq_push_set;
-	g->pubsub = gr.iq_pubsub_set;
+	xmppc_grants_read(priv, &g->grants);
 	return 1;
 }
 

@@ -56,12 +56,12 @@ static void stanza_privileges_grant(void)
 		struct comp_privileges *p = &comp.priv[i];
 
 		*p = (struct comp_privileges){.advertised = true,
-		                              .presence = true,
-		                              .message = true,
-		                              .roster_get = true,
-		                              .iq_push_set = true,
-		                              .iq_pubsub_set = true,
-		                              .iq_mam_get = true};
+		                              .grants = {.presence = true,
+		                                         .message = true,
+		                                         .roster_get = true,
+		                                         .iq_push_set = true,
+		                                         .iq_pubsub_set = true,
+		                                         .iq_mam_get = true}};
 		strcpy(p->ns, "urn:xmpp:privilege:2");
 	}
 }
