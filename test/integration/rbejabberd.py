@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A private ejabberd 23.01 (Debian's `ejabberd`) for integration tests,
-with the interface of rbtest.Prosody, so the harness's Client and
+with the interface of rbprosody.Prosody (both are rbserver.Server), so the harness's Client and
 Component and the tests written on them run unchanged against it.
 
 TESTING.md and EJABBERD_NOTES.md say why it is started this way:
@@ -17,18 +17,15 @@ Users are registered with `ejabberdctl register`.
 """
 
 import os
-import pathlib
 import shutil
 import signal
 import subprocess
-import tempfile
-import time
 import unittest
 import uuid
 
-import rbtest
-from rbtest import (DOMAIN, GATEWAY, START_TIMEOUT, STOP_TIMEOUT, UPLOAD,
-                    free_ports, port_open, tail, wait_until)
+from rbclient import DOMAIN, GATEWAY, UPLOAD
+from rbproc import free_ports, port_open
+from rbserver import Server
 
 EJABBERDCTL = "ejabberdctl"
 
@@ -49,7 +46,7 @@ def require_ejabberd():
             "RB_PEER_PACKAGES)")
 
 
-class Ejabberd:
+class Ejabberd(Server):
     """A private ejabberd on loopback ports chosen per run.
 
     Config (docs/ejabberd.md): host "localhost"; an ejabberd_service
@@ -60,14 +57,17 @@ class Ejabberd:
     as upload.localhost on the HTTP listener, usable by the component only.
     Ports and the node name survive restart()."""
 
+    name = "ejabberd"
+    debug_markers = (" [debug] ",)
+    # `ejabberdctl stop` may take twice stop()'s timeout (below).
+    release_factor = 2
     # What a test may rely on: no push enable by the component here.
     grants_push = False
 
     def __init__(self, *, secret=None, component=GATEWAY, upload=False,
                  debug=False, **_ignored):
         require_ejabberd()
-        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-ejabberd-"))
-        os.chmod(self.dir, 0o755)
+        super().__init__(mode=0o755)
         (self.c2s_port, self.component_port, self.http_port,
          self.dist_port) = free_ports(4)
         self.secret = secret or "s3cret-" + uuid.uuid4().hex[:12]
@@ -77,15 +77,14 @@ class Ejabberd:
         self.config = self.dir / "ejabberd.yml"
         self.ctl_config = self.dir / "ejabberdctl.cfg"
         self.spool = self.dir / "spool"
-        self.logs = self.dir / "logs"
+        self.log_dir = self.dir / "logs"
         self.upload_dir = self.dir / "upload"
-        self.log = self.logs / "ejabberd.log"
+        self.log = self.log_dir / "ejabberd.log"
         self.proc_log = self.dir / "ejabberd.stdout"
         self.pid_file = self.dir / "ejabberd.pid"
-        for d in (self.spool, self.logs, self.upload_dir):
+        for d in (self.spool, self.log_dir, self.upload_dir):
             d.mkdir()
         self.users = {}
-        self.proc = None
         self._write_config(debug)
 
     def _write_config(self, debug):
@@ -185,7 +184,7 @@ modules:
     def _ctl_argv(self, *args):
         return [EJABBERDCTL, "--config-dir", str(self.dir),
                 "--ctl-config", str(self.ctl_config),
-                "--spool", str(self.spool), "--logs", str(self.logs),
+                "--spool", str(self.spool), "--logs", str(self.log_dir),
                 "--node", self.node] + [str(a) for a in args]
 
     @staticmethod
@@ -206,24 +205,21 @@ modules:
 
     # -- lifecycle
 
-    def start(self, timeout=START_TIMEOUT):
-        assert self.proc is None or self.proc.poll() is not None
+    def _prepare(self):
         self._chown()
-        self.proc = rbtest._spawn(self._ctl_argv("foreground"),
-                                  self.proc_log, cwd=str(self.dir),
-                                  env=self._env())
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("ejabberd exited with %s:\n%s\n%s" % (
-                    self.proc.returncode, tail(self.proc_log),
-                    tail(self.log)))
-            if port_open(self.c2s_port) and port_open(self.component_port):
-                return self
-            if time.monotonic() > deadline:
-                raise RuntimeError("ejabberd ports not open after %.0f s:\n%s"
-                                   % (timeout, tail(self.log)))
-            time.sleep(0.2)
+
+    def _argv(self):
+        return self._ctl_argv("foreground")
+
+    def _spawn_options(self):
+        return {"cwd": str(self.dir), "env": self._env()}
+
+    def _ready(self):
+        return port_open(self.c2s_port) and port_open(self.component_port)
+
+    def _released(self):
+        return not port_open(self.c2s_port) and not port_open(
+            self.component_port)
 
     def _server_pid(self):
         try:
@@ -231,40 +227,19 @@ modules:
         except (OSError, ValueError):
             return None
 
-    def stop(self, timeout=STOP_TIMEOUT):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            pid = self._server_pid()
-            try:
-                self.ctl("stop", timeout=timeout * 4, check=False)
-                self.proc.wait(timeout * 2)
-            except subprocess.TimeoutExpired:
-                # The Erlang VM runs under su in a session of its own: end
-                # it by the pid it wrote, then the launcher by ours.
-                if pid:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-        rbtest._terminate(self.proc, timeout)
-        wait_until(lambda: not port_open(self.c2s_port)
-                   and not port_open(self.component_port), timeout * 2,
-                   what="ejabberd ports to close")
-
-    def restart(self):
-        self.stop()
-        return self.start()
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def cleanup(self):
-        """Stops ejabberd and removes its directory unless RB_KEEP_TMP is
-        set (then it is kept for post-mortem)."""
-        self.stop()
-        if not os.environ.get("RB_KEEP_TMP"):
-            shutil.rmtree(self.dir, ignore_errors=True)
+    def _shutdown(self, timeout):
+        pid = self._server_pid()
+        try:
+            self.ctl("stop", timeout=timeout * 4, check=False)
+            self.proc.wait(timeout * 2)
+        except subprocess.TimeoutExpired:
+            # The Erlang VM runs under su in a session of its own: end it
+            # by the pid it wrote; the base then stops the launcher by ours.
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     # -- accounts
 
@@ -277,6 +252,3 @@ modules:
         """How many messages ejabberd holds in USER's offline storage."""
         r = self.ctl("get_offline_count", user, DOMAIN)
         return int(r.stdout.strip())
-
-    def log_text(self):
-        return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -23,10 +23,10 @@ import pathlib
 import shutil
 import sqlite3
 import subprocess
-import tempfile
-import time
 
-import rbtest
+from rbproc import free_ports
+from rbqueue import query_ro
+from rbserver import Server
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
@@ -192,27 +192,27 @@ def udp_bound(port, pid=None):
     return any("socket:[%s]" % i in links for i in inodes)
 
 
-class Kamailio:
+class Kamailio(Server):
     """One Kamailio process. ROUTES is the configuration after the fixture's
     header (placeholders above); SCHEMAS names the schema files to load into
     the per-run SQLite database ("presence", "usrloc", "dialog"...)."""
+
+    name = "kamailio"
 
     def __init__(self, routes, *, schemas=(), tcp=False, debug=2,
                  port=None, domains=(), children=2):
         if not os.access(KAMAILIO, os.X_OK):
             raise AssertionError("kamailio is not installed")
-        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-kamailio-"))
-        self.port = port or rbtest.free_ports(1)[0]
+        super().__init__()
+        self.port = port or free_ports(1)[0]
         self.addr = "127.0.0.1:%d" % self.port
         self.uri = "sip:" + self.addr
         self.db = self.dir / "kamailio.sqlite"
         # db_sqlite drops the first "/" after "sqlite://".
         self.db_url = "sqlite:///%s" % self.db
-        self.log = self.dir / "kamailio.log"
         self.pid_file = self.dir / "kamailio.pid"
         self.run_dir = self.dir / "run"
         self.run_dir.mkdir()
-        self.proc = None
         self._make_db(schemas)
         aliases = "".join('alias="%s"\n' % d for d in domains)
         text = HEADER.format(debug=debug, port=self.port, modules=MODULES,
@@ -263,49 +263,21 @@ class Kamailio:
             raise AssertionError("kamailio config check failed:\n%s%s" % (
                 r.stdout, r.stderr))
 
-    def start(self, timeout=rbtest.START_TIMEOUT):
-        self.proc = rbtest._spawn(
-            [KAMAILIO, "-DD", "-E", "-f", str(self.config),
-             "-Y", str(self.run_dir), "-P", str(self.pid_file),
-             "-m", "64", "-M", "8", "-w", str(self.dir)], self.log)
+    def _argv(self):
+        return [KAMAILIO, "-DD", "-E", "-f", str(self.config),
+                "-Y", str(self.run_dir), "-P", str(self.pid_file),
+                "-m", "64", "-M", "8", "-w", str(self.dir)]
 
-        def up():
-            if self.proc.poll() is not None:
-                raise AssertionError("kamailio exited %s:\n%s" % (
-                    self.proc.returncode, rbtest.tail(self.log, 80)))
-            return udp_bound(self.port, self.proc.pid)
-        rbtest.wait_until(up, timeout=timeout, what="kamailio to listen")
+    def _ready(self):
         # Children start just after the bind; a request sent now waits in
         # the socket buffer, so nothing more to wait for.
-        return self
+        return udp_bound(self.port, self.proc.pid)
 
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, sig=None):
-        if self.proc is not None:
-            if sig is None:
-                rbtest._terminate(self.proc, rbtest.STOP_TIMEOUT)
-            else:
-                rbtest._terminate(self.proc, rbtest.STOP_TIMEOUT, sig)
-
-    def restart(self):
-        """Stops and starts again on the same port and database."""
-        self.stop()
-        deadline = time.monotonic() + 10
-        while udp_bound(self.port) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return self.start()
+    def _released(self):
+        return not udp_bound(self.port)
 
     def query(self, sql, args=()):
-        return rbtest.query_ro(self.db, sql, args)
-
-    def logs(self, n=80):
-        return "--- kamailio ---\n" + rbtest.tail(self.log, n)
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        return query_ro(self.db, sql, args)
 
 
 def start(testcase, routes, **kw):

@@ -22,19 +22,14 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from rbproc import free_ports, tail
+
 PG_BIN = "/usr/lib/postgresql/15/bin"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PgCluster:
@@ -90,7 +85,7 @@ class PgCluster:
         self.passfile.close()
         os.chmod(self.passfile.name, 0o600)
         for _ in range(5):
-            self.port = _free_port()
+            self.port = free_ports(1)[0]
             try:
                 self._as_postgres([
                     os.path.join(PG_BIN, "pg_ctl"), "-D", self.data,
@@ -111,11 +106,7 @@ class PgCluster:
         return os.path.join(self.dir, "log")
 
     def tail(self, n=30):
-        try:
-            with open(self.log) as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return ""
+        return tail(self.log, n)
 
     def url(self, db="postgres", host="127.0.0.1"):
         return "postgresql://%s@%s:%d/%s" % (self.user, host, self.port, db)

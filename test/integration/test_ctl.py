@@ -16,13 +16,7 @@ import time
 import unittest
 
 import rbtest
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-BUILD_DIR = pathlib.Path(os.environ.get("RB_BUILD_DIR", REPO / "build"))
-CTL_BIN = BUILD_DIR / "ringbridgectl"
-
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:",
-                     "ERROR: LeakSanitizer")
+from rbtest import CTL_BIN, SANITIZER_MARKERS
 
 CONFIG = """\
 [xmpp]
@@ -37,21 +31,10 @@ allowed_sip_domains = pbx.example.org
 """
 
 
-def require_binary(path):
-    """Under ctest (RB_BUILD_DIR set) a missing binary fails the test; run
-    by hand without a build, it skips."""
-    if os.access(path, os.X_OK):
-        return
-    if os.environ.get("RB_BUILD_DIR"):
-        raise AssertionError("%s is missing (RB_BUILD_DIR=%s)" % (
-            path, os.environ["RB_BUILD_DIR"]))
-    raise unittest.SkipTest("%s not built (set RB_BUILD_DIR)" % path)
-
-
 class CtlTest(unittest.TestCase):
 
     def setUp(self):
-        require_binary(CTL_BIN)
+        rbtest._require_binary(CTL_BIN)
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rb-ctl-"))
         self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
         self.db = self.dir / "queue.db"
