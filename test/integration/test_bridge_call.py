@@ -6,7 +6,6 @@ ANSWERED with the codec, HEARD, KEY, VOICE with its audio, FAILED with the
 reason, ENDED) and the job's state and attempts."""
 
 import math
-import os
 import struct
 import time
 import unittest

@@ -7,7 +7,6 @@ call are read next; with no key the menu is read once more and the call
 ends as heard; max_call_seconds ends a call; `ringbridgectl calls` shows
 the call in progress and its outcome."""
 
-import time
 import unittest
 
 import rbbridge

@@ -21,7 +21,7 @@ import unittest
 
 import rbbridge
 from rbbridge import PCMU_TE, Run, key_pcap, pause, play, start_sipp
-from rbtest import free_ports, wait_until
+from rbtest import free_ports
 from test_bridge_call import AFTER_MESSAGE_MS, detail, names
 
 # sipp's -trace_msg log: a dashed line with the time before each message.

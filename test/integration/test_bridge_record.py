@@ -15,7 +15,6 @@ import warnings
 
 import rbbridge
 from rbbridge import PCMU_TE, Run, key_pcap, pause, play
-from rbtest import wait_until
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

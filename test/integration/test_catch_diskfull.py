@@ -14,7 +14,6 @@ failure path of the writer thread and the queue's error mapping are C the
 sanitizers should see. Needs root (mount); tests here run as root."""
 
 import errno
-import os
 import pathlib
 import sqlite3
 import subprocess

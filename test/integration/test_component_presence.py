@@ -17,7 +17,6 @@ The "sip" rows are written the way the bridge writes them
 
 import time
 import unittest
-import xml.etree.ElementTree as ET
 
 import rbtest
 from rbtest import GATEWAY, NS_CLIENT, jid, q

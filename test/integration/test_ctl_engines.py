@@ -6,7 +6,6 @@ its jobs cancelled, read back through the queue itself. test_ctl.py covers
 the command line in depth on SQLite; this is what must hold on both
 engines. A few seconds; in both builds (ctl links the queue library)."""
 
-import os
 import pathlib
 import shutil
 import tempfile

@@ -26,7 +26,6 @@ in test_ejabberd_story and test_component_catch."""
 import os
 import pathlib
 import shlex
-import tempfile
 import time
 import unittest
 
