@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A private ejabberd 23.01 (Debian's `ejabberd`) for integration tests,
-with the interface of rbprosody.Prosody (both are rbserver.Server), so the harness's Client and
-Component and the tests written on them run unchanged against it.
+with the interface of rbprosody.Prosody (both are rbserver.Server), so the
+harness's Client and Component and the tests written on them run unchanged
+against it.
 
 TESTING.md and EJABBERD_NOTES.md say why it is started this way:
 - its own config directory (ejabberd.yml, ejabberdctl.cfg, inetrc), spool
@@ -59,7 +60,8 @@ class Ejabberd(Server):
 
     name = "ejabberd"
     debug_markers = (" [debug] ",)
-    # `ejabberdctl stop` may take twice stop()'s timeout (below).
+    # The ports get twice stop()'s timeout to close, as the VM gets to end
+    # after `ejabberdctl stop` (_shutdown).
     release_factor = 2
     # What a test may rely on: no push enable by the component here.
     grants_push = False

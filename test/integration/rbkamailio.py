@@ -274,6 +274,8 @@ class Kamailio(Server):
         return udp_bound(self.port, self.proc.pid)
 
     def _released(self):
+        # The main process ends its children before it exits, so the port
+        # is free once it has: anything else is a Kamailio left behind.
         return not udp_bound(self.port)
 
     def query(self, sql, args=()):

@@ -125,7 +125,10 @@ class Server:
     # -- logs
 
     def log_text(self):
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        """The server's whole log ("" before it has written one)."""
+        if not self.log.exists():
+            return ""
+        return self.log.read_text(errors="replace")
 
     def logs(self, n=80):
         """The end of the server's log, headed with its name."""
