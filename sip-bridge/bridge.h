@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * ringbridge-sip's shared declarations: the process (struct bridge), one
- * call (struct call, opaque: its fields are call.c's), and the functions the
- * files of sip-bridge/ offer each other. sofia-sip's context types are fixed
- * here, before any sofia header, so that every callback receives a typed
- * pointer instead of a void *.
+ * call (struct call, opaque: its fields are the call_*.c files'), and the
+ * functions the files of sip-bridge/ offer each other. sofia-sip's context
+ * types are fixed here, before any sofia header, so that every callback
+ * receives a typed pointer instead of a void *.
  *
  * Files: main.c (process, loop, claiming, shutdown), ua.c (every nua call
- * and tag list), call.c (one call's life: outcome, prompts, keys, events),
+ * and tag list), call.c (one call's life as a SIP dialog), call_menu.c
+ * (what it says, its keys), call_render.c (its variable prompt),
+ * call_outcome.c (its events, lease and outcome; call_internal.h),
  * playlist.c (what a call plays, playlist.h), rtp.c (one stream object a
  * call: ports, socket, G.711; rtp.h), media.c (the one 20 ms clock, a thread
  * that sends every call's packets), jitter.c (the receive jitter buffer),
@@ -169,7 +171,8 @@ void ua_release(struct ua_leg *l);
 void ua_shutdown(struct bridge *b);
 void ua_destroy(struct bridge *b);
 
-/* call.c: struct call is call.c's own; other files hold a pointer. */
+/* The call (call.c, call_menu.c, call_render.c, call_outcome.c): struct
+ * call is theirs (call_internal.h); other files hold a pointer. */
 /* CLAIM_SENT_MS: monotonic, when the claim that got JOB was sent. */
 int call_start(struct bridge *b, struct queue_job *job, int64_t claim_sent_ms);
 /* The call with SERIAL, or NULL when it has ended since. */

@@ -3,7 +3,7 @@
  * Keys sent as SIP INFO bodies (the legacy usage of RFC 6086, without an
  * Info Package): `application/dtmf-relay` (Cisco's `Signal=` and
  * `Duration=` lines) and `application/dtmf` (the key alone; linphone's
- * default). A pure parser, unit-tested; ua.c answers the INFO and call.c
+ * default). A pure parser, unit-tested; ua.c answers the INFO and call_menu.c
  * merges the key into the call's one key stream (dtmf/).
  */
 #ifndef RB_SIP_INFO_H

@@ -251,7 +251,8 @@ static void on_renew(struct bridge *b, su_timer_t *t, void *arg)
  * A bridge cut off from the database cannot learn that another took its
  * jobs once their leases lapsed: it hangs each call up by its own deadline
  * instead (call_leases_check), so two bridges never talk to one callee for
- * one job. Checked this often, well inside call.c's margin.
+ * one job. Checked this often, well inside call_outcome.c's
+ * LEASE_MARGIN_MS.
  */
 #define LEASE_CHECK_MS 250
 

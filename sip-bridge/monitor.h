@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The bridge's metrics (docs/monitoring.md) and its /metrics listener on
- * [sip] metrics_listen. The hooks below are what call.c, media.c and
- * main.c call as things happen; each is a relaxed atomic update, cheap
+ * [sip] metrics_listen. The hooks below are what the call_*.c files, media.c
+ * and main.c call as things happen; each is a relaxed atomic update, cheap
  * enough for the media thread's every packet.
  */
 #ifndef RB_SIP_MONITOR_H

@@ -3,11 +3,11 @@
  * Everything that speaks to sofia-sip's nua: creating the user agent on
  * [sip] listen, placing, cancelling and ending calls, answering digest
  * challenges, and the one callback whose switch turns nua's events into
- * calls of call.c. Tag lists are unchecked varargs, so they live here and
- * nowhere else. nua's own SDP engine (soa) is switched off: the bridge
- * writes its offer and reads the answer itself (sdp.c), since it owns RTP,
- * and answers the phone's offers inside the call (re-INVITE, UPDATE) and
- * its keys as INFO here too.
+ * calls of the call's files (call.c; INFO keys go to call_menu.c). Tag lists
+ * are unchecked varargs, so they live here and nowhere else. nua's own SDP
+ * engine (soa) is switched off: the bridge writes its offer and reads the
+ * answer itself (sdp.c), since it owns RTP, and answers the phone's offers
+ * inside the call (re-INVITE, UPDATE) and its keys as INFO here too.
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The call's state machine (sip-bridge/call.c) driven in-process, as
- * baresip's test/call.c drives its own against test/mock/: call.c links
+ * The call's state machine (sip-bridge/call*.c) driven in-process, as
+ * baresip's test/call.c drives its own against test/mock/: the call links
  * from rb_sipcall, and the seam around it (the SIP dialog ua_*, the RTP
  * stream rtp_stream_*, the queue writer dbw_*, the speech worker's submit,
  * the voices and the phrase cache's lookup, the metrics monitor_*) is a test
