@@ -285,7 +285,7 @@ void call_on_answer(struct call *c, const char *sdp, size_t len)
 	if (call_play_ready(c)) {
 		call_play_content(c);
 	} else {
-		c->phase = PHASE_PLAYING;
+		c->phase = PHASE_GREETING;
 		call_play_fixed(c, PROMPT_GREETING);
 		if (c->msg_failed) {
 			call_reason_set(c, "the message could not be spoken");

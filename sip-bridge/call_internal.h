@@ -24,13 +24,27 @@
 
 #define TAG "call"
 
+/*
+ * Where the call is: what it plays and what a key does now. A phase ends
+ * only when the next is set, so a completion that comes late (a
+ * rendering, the writer's read of new messages, a commit) checks the phase
+ * it was waiting in and changes nothing once the call moved on.
+ */
 enum call_phase {
 	PHASE_RINGING = 0,
-	PHASE_PLAYING,       /* messages and menu */
-	PHASE_GATE,          /* announcement and "press any key", then a wait */
-	PHASE_WAITING,       /* menu played, waiting for a key */
-	PHASE_RECORD_PROMPT, /* after 7: the prompt and the beep, keys ignored
-	                      */
+	/* Answered before the prompt was ready: the cached greeting. */
+	PHASE_GREETING,
+	/* Silent until the prompt is rendered (after the greeting, the gate
+	 * passed, messages that joined). */
+	PHASE_AWAITING_RENDER,
+	PHASE_PLAYING, /* messages and menu */
+	/* Menu played; silent while the writer reads messages that joined
+	 * during the call. */
+	PHASE_REFRESHING,
+	PHASE_GATE,    /* announcement and "press any key", then a wait */
+	PHASE_WAITING, /* menu played, waiting for a key */
+	/* After 7: the prompt and the beep, keys ignored. */
+	PHASE_RECORD_PROMPT,
 	PHASE_RECORDING,  /* then the recording, until 8, silence or the cap */
 	PHASE_CONFIRMING, /* silent until the reply's event is committed */
 	PHASE_CLOSING,    /* final prompt, then BYE */
@@ -48,6 +62,9 @@ struct call {
 	int64_t render_ms; /* monotonic: when that request was first made */
 	int16_t *msg_pcm;  /* rendered variable prompt (owned) */
 	size_t msg_n;
+	/* A prompt could not be composed or rendered. Not a phase: it often
+	 * fails while the phone rings, and the outcome still reads it after
+	 * the call ended. */
 	bool msg_failed;
 	int rendered_seq;      /* messages covered by the rendering */
 	struct gate gate;      /* the voicemail gate (gate.h) */
@@ -56,6 +73,9 @@ struct call {
 	bool announcing; /* the render in flight is the announcement */
 
 	struct ua_leg leg; /* ua.c's */
+	/* The answer was taken. Not a phase: every phase after RINGING but
+	 * ENDED implies it, and the outcome and the hang-up need it once the
+	 * call is ENDED, which an answered call and a failed one share. */
 	bool answered;
 	bool progressed;  /* a provisional response came (1xx, nua_r_invite) */
 	char reason[128]; /* the outcome in words, "" while unknown */
@@ -75,9 +95,8 @@ struct call {
 	int menu_repeats;
 	int heard_seq; /* last seq reported HEARD */
 	int pending_seq;
-	bool awaiting_render, msg_started, replied, no_retry;
+	bool replied, no_retry;
 	bool render_wait; /* the speech worker's queue was full: submit later */
-	bool refreshing;  /* asked the queue for messages that joined */
 	/*
 	 * Monotonic ms until which the job's lease is surely this bridge's:
 	 * the moment the claim or the last renewal that covered it was sent,

@@ -30,9 +30,6 @@
 void call_play_clear(struct call *c)
 {
 	playlist_clear(&c->play);
-	/* Whatever was to follow a pending refresh is replaced by what the
-	 * caller plays now (a pending confirmation, by the phase it sets). */
-	c->refreshing = false;
 }
 
 void call_play_fixed(struct call *c, enum prompt_id id)
@@ -62,7 +59,6 @@ void call_play_messages(struct call *c)
 	call_play_clear(c);
 	key_timer_stop(c);
 	c->phase = PHASE_PLAYING;
-	c->msg_started = true;
 	if (c->job->kind == QUEUE_JOB_VERIFY) {
 		playlist_add(&c->play, c->msg_pcm, c->msg_n, 0, true);
 		return;
@@ -153,9 +149,8 @@ static void on_refreshed(void *ctx, struct dbw_result *r)
 	struct queue_job_message *m;
 	size_t n;
 
-	if (!c || !c->refreshing || c->phase != PHASE_PLAYING)
+	if (!c || c->phase != PHASE_REFRESHING)
 		return;
-	c->refreshing = false;
 	if (r->err)
 		log_warn(TAG, "job %lld: reading new messages: %s",
 		         (long long)job->id, strerror(-r->err));
@@ -171,7 +166,7 @@ static void on_refreshed(void *ctx, struct dbw_result *r)
 			r->job->n_messages = 0;
 			call_render_submit(c);
 			if (c->tts_id || c->render_wait) {
-				c->awaiting_render = true;
+				c->phase = PHASE_AWAITING_RENDER;
 				return;
 			}
 		}
@@ -200,16 +195,15 @@ static void on_list_end(struct call *c)
 	case PHASE_RECORD_PROMPT:
 		c->phase = PHASE_RECORDING;
 		return;
+	case PHASE_GREETING:
+		/* The greeting bridged the gap; the gate, the messages (or
+		 * the code) follow when rendered. */
+		if (call_play_ready(c))
+			call_play_content(c);
+		else
+			c->phase = PHASE_AWAITING_RENDER;
+		return;
 	case PHASE_PLAYING:
-		if (!c->msg_started) {
-			/* The greeting bridged the gap; the gate, the
-			 * messages (or the code) follow when rendered. */
-			if (call_play_ready(c))
-				call_play_content(c);
-			else
-				c->awaiting_render = true;
-			return;
-		}
 		if (c->job->kind == QUEUE_JOB_VERIFY) {
 			/* The code was read twice: nothing more to say. */
 			c->phase = PHASE_ENDED;
@@ -220,7 +214,7 @@ static void on_list_end(struct call *c)
 		 * line is silent while the writer looks (a read, but behind
 		 * the call's own writes, so HEARD is already applied). */
 		if (c->job->n_messages > 0) {
-			c->refreshing = true;
+			c->phase = PHASE_REFRESHING;
 			dbw_job_refresh_messages(c->b->dbw, c->job->id,
 			                         c->rendered_seq, on_refreshed,
 			                         c->serial);
@@ -257,7 +251,7 @@ void call_menu_frame(void *arg, int16_t *pcm)
 
 	if (o < FRAME) {
 		memset(pcm + o, 0, (FRAME - o) * sizeof(*pcm));
-		if (c->awaiting_render)
+		if (c->phase == PHASE_AWAITING_RENDER)
 			c->b->render.silent_frames++;
 	}
 }
@@ -446,7 +440,8 @@ void call_menu_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 	if (c->gate.state == GATE_CLOSED) {
 		/* Any digit, during the greeting or the gate, shows someone
 		 * listens; it opens the gate and means nothing more. */
-		if ((c->phase != PHASE_GATE && c->phase != PHASE_PLAYING) ||
+		if ((c->phase != PHASE_GATE && c->phase != PHASE_GREETING &&
+		     c->phase != PHASE_AWAITING_RENDER) ||
 		    !gate_key(&c->gate))
 			return;
 		log_info(TAG, "job %lld: the gate was passed",
@@ -456,8 +451,7 @@ void call_menu_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 		} else {
 			call_play_clear(c);
 			key_timer_stop(c);
-			c->phase = PHASE_PLAYING;
-			c->awaiting_render = true;
+			c->phase = PHASE_AWAITING_RENDER;
 		}
 		return;
 	}
@@ -468,15 +462,22 @@ void call_menu_key(char key, enum dtmf_source src, int64_t now_ms, void *arg)
 			call_recording_finish(c, true);
 		}
 		return;
+	case PHASE_GREETING:
+	case PHASE_AWAITING_RENDER:
 	case PHASE_PLAYING:
+	case PHASE_REFRESHING:
 	case PHASE_WAITING:
 		break;
 	default: /* the record prompt, a confirmation, the end */
 		return;
 	}
 	/* A reply (1, 2, 3, 7) cuts the message short on purpose: the callee
-	 * has taken it in, and must not be phoned for it again. */
-	if (strchr("12379", key) && c->msg_started &&
+	 * has taken it in, and must not be phoned for it again. Not during the
+	 * greeting, before the messages began; in the other phases that take
+	 * keys, rendered_seq is ahead of heard_seq only while that rendering
+	 * plays (one that arrives while the call waits for it plays at once).
+	 */
+	if (strchr("12379", key) && c->phase != PHASE_GREETING &&
 	    c->rendered_seq > c->heard_seq) {
 		char h[16];
 

@@ -161,18 +161,16 @@ static void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n)
 		log_err(TAG, "job %lld: the prompt did not render: %s",
 		        (long long)c->job->id, strerror(-err));
 		c->msg_failed = true;
-		if (c->answered && c->awaiting_render)
+		if (c->phase == PHASE_AWAITING_RENDER)
 			call_hangup(c, "the message could not be spoken");
 		return;
 	}
 	if (announced) {
 		c->announce_pcm = pcm;
 		c->announce_n = n;
-		if (c->answered && c->awaiting_render &&
-		    c->gate.state == GATE_CLOSED) {
-			c->awaiting_render = false;
+		if (c->phase == PHASE_AWAITING_RENDER &&
+		    c->gate.state == GATE_CLOSED)
 			call_play_gate(c);
-		}
 		if (c->phase != PHASE_ENDED)
 			call_render_submit(c);
 		return;
@@ -181,11 +179,8 @@ static void call_tts_done(struct call *c, int err, int16_t *pcm, size_t n)
 	c->msg_pcm = pcm;
 	c->msg_n = n;
 	c->rendered_seq = c->pending_seq;
-	if (c->answered && c->awaiting_render &&
-	    gate_content_allowed(&c->gate)) {
-		c->awaiting_render = false;
+	if (c->phase == PHASE_AWAITING_RENDER && gate_content_allowed(&c->gate))
 		call_play_messages(c);
-	}
 }
 
 bool call_tts_deliver(struct bridge *b, uint64_t id, int err, int16_t *pcm,

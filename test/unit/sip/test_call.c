@@ -102,15 +102,29 @@ void dbw_job_finish(struct dbw *w, int64_t job_id, const char *owner,
 	act("finish", queue_job_state_name(state));
 }
 
+/* The messages the next refresh reads (taken by it; NULL: none joined). */
+static struct queue_job *joined;
+
 void dbw_job_refresh_messages(struct dbw *w, int64_t job_id, int after_seq,
                               dbw_done_cb done, uint64_t tag)
 {
+	char line[32];
+
 	(void)w;
-	(void)job_id;
-	(void)after_seq;
-	(void)done;
-	(void)tag;
-	act("refresh", NULL);
+	snprintf(line, sizeof(line), "refresh after %d", after_seq);
+	act(line, NULL);
+	if (done && n_waiting < 8) {
+		waiting[n_waiting].done = done;
+		waiting[n_waiting].ctx = the_bridge;
+		memset(&waiting[n_waiting].r, 0, sizeof(waiting[n_waiting].r));
+		waiting[n_waiting].r.op = DBW_REFRESH;
+		waiting[n_waiting].r.job_id = job_id;
+		waiting[n_waiting].r.tag = tag;
+		waiting[n_waiting].r.job =
+		    joined ? joined : calloc(1, sizeof(struct queue_job));
+		joined = NULL;
+		n_waiting++;
+	}
 }
 
 /* Key 9's pause and event, as the writer would run them together. */
@@ -139,8 +153,11 @@ static void commit_all(void)
 	int i, n = n_waiting;
 
 	n_waiting = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		waiting[i].done(waiting[i].ctx, &waiting[i].r);
+		/* What the completion did not take, as the writer does. */
+		queue_job_free(waiting[i].r.job);
+	}
 }
 
 static uint64_t submitted_id;
@@ -662,6 +679,102 @@ static void test_verify(void)
 	bridge_drop(b);
 }
 
+/* Answered before the prompt was ready: the cached greeting bridges the
+ * gap, then silence (counted) until the rendering arrives, then the
+ * message. */
+static void test_greeting(void)
+{
+	struct bridge *b = bridge_make(false);
+	struct call *c;
+
+	CHECK_INT(call_start(b, job_make(QUEUE_JOB_MESSAGE), 0), 0);
+	c = b->calls;
+	call_on_answer(c, answer_sdp, sizeof(answer_sdp) - 1);
+	CHECK_INT((int)pull(2, phrase_level(PROMPT_GREETING)), PHRASE_SAMPLES);
+	CHECK_INT((int)pull(2, 0), 2 * RTP_PAYLOAD);
+	CHECK_INT((int)b->render.silent_frames, 2);
+	render_done(b, MESSAGE_LEVEL, MESSAGE_SAMPLES);
+	CHECK_INT((int)pull(3, MESSAGE_LEVEL), MESSAGE_SAMPLES);
+	CHECK(did("event heard 1"));
+	call_on_terminated(c);
+	CHECK(did("finish notified"));
+	bridge_drop(b);
+}
+
+/* A reply key in the silence after the greeting, before the message is
+ * ready: the rendering that arrives meanwhile is neither played over the
+ * confirmation nor counted heard, and the wait for the commit is not
+ * counted as waiting for a prompt. */
+static void test_key_before_render(void)
+{
+	struct bridge *b = bridge_make(false);
+	struct call *c;
+
+	CHECK_INT(call_start(b, job_make(QUEUE_JOB_MESSAGE), 0), 0);
+	c = b->calls;
+	call_on_answer(c, answer_sdp, sizeof(answer_sdp) - 1);
+	pull(3, 0);
+	CHECK_INT(call_rx_signal_key(c, '1'), 0);
+	CHECK(did("event key 1"));
+	render_done(b, MESSAGE_LEVEL, MESSAGE_SAMPLES);
+	CHECK_INT((int)pull(3, MESSAGE_LEVEL), 0);
+	CHECK_INT((int)b->render.silent_frames, 1);
+	commit_all();
+	CHECK(pull(2, phrase_level(PROMPT_CONFIRM_1)) > 0);
+	pull(3, 0);
+	CHECK(did("bye"));
+	call_on_terminated(c);
+	CHECK(!did("event heard 1"));
+	CHECK(did("finish notified"));
+	bridge_drop(b);
+}
+
+/* A message that joined the job during the call is read after the menu:
+ * silence while the writer looks, then while it renders, then the new
+ * message and its HEARD. A key while the writer looks is taken, and the
+ * read that comes back after it changes nothing. */
+static void test_joined(void)
+{
+	struct bridge *b = bridge_make(false);
+	struct call *c = call_answered(b, QUEUE_JOB_MESSAGE);
+	struct queue_job_message *m;
+
+	joined = calloc(1, sizeof(*joined));
+	m = calloc(1, sizeof(*m));
+	CHECK(joined && m);
+	m->seq = 2;
+	m->sender_jid = strdup("carol@example.org");
+	m->body = strdup("And me");
+	m->received_ms = 1700000060000LL;
+	joined->messages = m;
+	joined->n_messages = 1;
+	/* The message and the menu (its two phrases), whole. */
+	pull(3 + 2 * PHRASE_SAMPLES / RTP_PAYLOAD, 0);
+	CHECK(did("refresh after 1"));
+	submitted_text[0] = '\0';
+	commit_all();
+	CHECK(strstr(submitted_text, "And me") != NULL);
+	CHECK_INT((int)pull(2, 0), 2 * RTP_PAYLOAD);
+	CHECK_INT((int)b->render.silent_frames, 2);
+	render_done(b, 6666, MESSAGE_SAMPLES);
+	CHECK_INT((int)pull(3, 6666), MESSAGE_SAMPLES);
+	CHECK(did("event heard 2"));
+	call_on_terminated(c);
+	bridge_drop(b);
+
+	b = bridge_make(false);
+	c = call_answered(b, QUEUE_JOB_MESSAGE);
+	pull(3 + 2 * PHRASE_SAMPLES / RTP_PAYLOAD, 0);
+	CHECK(did("refresh after 1"));
+	CHECK_INT(call_rx_signal_key(c, '2'), 0);
+	CHECK(did("event key 2"));
+	commit_all();
+	CHECK(pull(2, phrase_level(PROMPT_CONFIRM_2)) > 0);
+	call_on_terminated(c);
+	CHECK(did("finish notified"));
+	bridge_drop(b);
+}
+
 /* A key before the answer is refused (SIP INFO gets 481). */
 static void test_key_before_answer(void)
 {
@@ -688,6 +801,9 @@ int main(void)
 	test_gate();
 	test_verify();
 	test_key_before_answer();
+	test_greeting();
+	test_key_before_render();
+	test_joined();
 	su_deinit();
 	return check_exit("call");
 }
