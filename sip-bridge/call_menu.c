@@ -197,11 +197,18 @@ static void on_list_end(struct call *c)
 		return;
 	case PHASE_GREETING:
 		/* The greeting bridged the gap; the gate, the messages (or
-		 * the code) follow when rendered. */
-		if (call_play_ready(c))
+		 * the code) follow when rendered. A rendering that failed
+		 * meanwhile ends the call as one that failed before the
+		 * answer does, after the greeting (call_on_answer). */
+		if (call_play_ready(c)) {
 			call_play_content(c);
-		else
+		} else if (c->msg_failed) {
+			call_reason_set(c, "the message could not be spoken");
+			c->phase = PHASE_ENDED;
+			rtp_stream_drain(c->rtp);
+		} else {
 			c->phase = PHASE_AWAITING_RENDER;
+		}
 		return;
 	case PHASE_PLAYING:
 		if (c->job->kind == QUEUE_JOB_VERIFY) {

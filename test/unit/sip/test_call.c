@@ -701,6 +701,26 @@ static void test_greeting(void)
 	bridge_drop(b);
 }
 
+/* The rendering fails during the greeting: the call ends after it (not
+ * silent until its time limit), and the job is given back. */
+static void test_render_fails_in_greeting(void)
+{
+	struct bridge *b = bridge_make(false);
+	struct call *c;
+
+	CHECK_INT(call_start(b, job_make(QUEUE_JOB_MESSAGE), 0), 0);
+	c = b->calls;
+	call_on_answer(c, answer_sdp, sizeof(answer_sdp) - 1);
+	CHECK_INT((int)pull(1, phrase_level(PROMPT_GREETING)), RTP_PAYLOAD);
+	CHECK(call_tts_deliver(b, submitted_id, -EIO, NULL, 0));
+	CHECK(!did("bye"));
+	CHECK_INT((int)pull(1, phrase_level(PROMPT_GREETING)), RTP_PAYLOAD);
+	CHECK(did("bye"));
+	call_on_terminated(c);
+	CHECK(did("retry the message could not be spoken"));
+	bridge_drop(b);
+}
+
 /* A reply key in the silence after the greeting, before the message is
  * ready: the rendering that arrives meanwhile is neither played over the
  * confirmation nor counted heard, and the wait for the commit is not
@@ -803,6 +823,7 @@ int main(void)
 	test_key_before_answer();
 	test_greeting();
 	test_key_before_render();
+	test_render_fails_in_greeting();
 	test_joined();
 	su_deinit();
 	return check_exit("call");
