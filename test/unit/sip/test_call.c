@@ -50,6 +50,25 @@ static struct {
 static int n_waiting;
 static struct bridge *the_bridge;
 
+/* Holds a write whose completion DONE the call waits for, until
+ * commit_all: its result, to fill in, or NULL when nothing waits. */
+static struct dbw_result *await_commit(dbw_done_cb done, enum dbw_op op,
+                                       int64_t job_id, uint64_t tag)
+{
+	struct dbw_result *r;
+
+	if (!done || n_waiting >= 8)
+		return NULL;
+	waiting[n_waiting].done = done;
+	waiting[n_waiting].ctx = the_bridge;
+	r = &waiting[n_waiting++].r;
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	r->job_id = job_id;
+	r->tag = tag;
+	return r;
+}
+
 void dbw_event_add(struct dbw *w, int64_t job_id, const char *owner,
                    enum queue_event_type type, const char *detail,
                    unsigned char *blob, size_t blob_len, dbw_done_cb done,
@@ -64,15 +83,7 @@ void dbw_event_add(struct dbw *w, int64_t job_id, const char *owner,
 	         detail ? detail : "");
 	act(line, NULL);
 	free(blob);
-	if (done && n_waiting < 8) {
-		waiting[n_waiting].done = done;
-		waiting[n_waiting].ctx = the_bridge;
-		memset(&waiting[n_waiting].r, 0, sizeof(waiting[n_waiting].r));
-		waiting[n_waiting].r.op = DBW_EVENT;
-		waiting[n_waiting].r.job_id = job_id;
-		waiting[n_waiting].r.tag = tag;
-		n_waiting++;
-	}
+	await_commit(done, DBW_EVENT, job_id, tag);
 }
 
 void dbw_job_retry(struct dbw *w, int64_t job_id, const char *owner,
@@ -108,22 +119,15 @@ static struct queue_job *joined;
 void dbw_job_refresh_messages(struct dbw *w, int64_t job_id, int after_seq,
                               dbw_done_cb done, uint64_t tag)
 {
+	struct dbw_result *r = await_commit(done, DBW_REFRESH, job_id, tag);
 	char line[32];
 
 	(void)w;
 	snprintf(line, sizeof(line), "refresh after %d", after_seq);
 	act(line, NULL);
-	if (done && n_waiting < 8) {
-		waiting[n_waiting].done = done;
-		waiting[n_waiting].ctx = the_bridge;
-		memset(&waiting[n_waiting].r, 0, sizeof(waiting[n_waiting].r));
-		waiting[n_waiting].r.op = DBW_REFRESH;
-		waiting[n_waiting].r.job_id = job_id;
-		waiting[n_waiting].r.tag = tag;
-		waiting[n_waiting].r.job =
-		    joined ? joined : calloc(1, sizeof(struct queue_job));
+	if (r) {
+		r->job = joined ? joined : calloc(1, sizeof(struct queue_job));
 		joined = NULL;
-		n_waiting++;
 	}
 }
 
@@ -131,20 +135,15 @@ void dbw_job_refresh_messages(struct dbw *w, int64_t job_id, int after_seq,
 void dbw_call(struct dbw *w, int (*fn)(struct queue *q, void *arg), void *arg,
               dbw_done_cb done, uint64_t tag)
 {
+	struct dbw_result *r = await_commit(done, DBW_CALL, 0, tag);
+
 	(void)w;
 	(void)fn;
 	act("writer call", NULL);
-	if (done && n_waiting < 8) {
-		waiting[n_waiting].done = done;
-		waiting[n_waiting].ctx = the_bridge;
-		memset(&waiting[n_waiting].r, 0, sizeof(waiting[n_waiting].r));
-		waiting[n_waiting].r.op = DBW_CALL;
-		waiting[n_waiting].r.tag = tag;
-		waiting[n_waiting].r.arg = arg;
-		n_waiting++;
-	} else {
+	if (r)
+		r->arg = arg;
+	else
 		free(arg);
-	}
 }
 
 /* Commits every write the call waits for, in order. */
@@ -452,8 +451,8 @@ static size_t pull(int frames, int16_t level)
 	return hits;
 }
 
-/* A call claimed, rendered while ringing and answered. */
-static struct call *call_answered(struct bridge *b, enum queue_job_kind kind)
+/* A call claimed: the INVITE is out and the prompt is rendering. */
+static struct call *call_claimed(struct bridge *b, enum queue_job_kind kind)
 {
 	struct call *c;
 
@@ -463,6 +462,23 @@ static struct call *call_answered(struct bridge *b, enum queue_job_kind kind)
 		fprintf(stderr, "the call did not start\n");
 		abort();
 	}
+	return c;
+}
+
+/* A message call answered before its prompt was rendered. */
+static struct call *call_answered_early(struct bridge *b)
+{
+	struct call *c = call_claimed(b, QUEUE_JOB_MESSAGE);
+
+	call_on_answer(c, answer_sdp, sizeof(answer_sdp) - 1);
+	return c;
+}
+
+/* A call claimed, rendered while ringing and answered. */
+static struct call *call_answered(struct bridge *b, enum queue_job_kind kind)
+{
+	struct call *c = call_claimed(b, kind);
+
 	if (b->cfg->calls.gate && kind == QUEUE_JOB_MESSAGE) {
 		/* The announcement first, then the messages. */
 		render_done(b, 5555, MESSAGE_SAMPLES);
@@ -491,6 +507,16 @@ static bool before(const char *a, const char *b)
 	pa = strstr(actions, wa);
 	pb = strstr(actions, wb);
 	return pa && pb && pa < pb;
+}
+
+/* The dialog ends (nua_i_terminated): LINE is among what the call did
+ * (its outcome), and the call is gone. */
+static void call_end(struct bridge *b, struct call *c, const char *line)
+{
+	call_on_terminated(c);
+	CHECK(did(line));
+	CHECK(b->calls == NULL);
+	bridge_drop(b);
 }
 
 /* ---- the tests ------------------------------------------------------------
@@ -591,9 +617,7 @@ static void test_barge_in(void)
 	/* The rest of the message is not played. */
 	commit_all();
 	CHECK_INT((int)pull(4, MESSAGE_LEVEL), 0);
-	call_on_terminated(c);
-	CHECK(did("finish notified"));
-	bridge_drop(b);
+	call_end(b, c, "finish notified");
 }
 
 /* 0 plays the message again; 7 records after the prompt and the beep; 8
@@ -627,9 +651,7 @@ static void test_keys_0_7_8(void)
 	CHECK(strstr(actions, "event voice audio/") != NULL);
 	commit_all();
 	CHECK(pull(2, phrase_level(PROMPT_REPLY_SENT)) > 0);
-	call_on_terminated(c);
-	CHECK(did("finish notified"));
-	bridge_drop(b);
+	call_end(b, c, "finish notified");
 }
 
 /* The gate: no digit, the call is answered but not heard (the message is
@@ -674,9 +696,7 @@ static void test_verify(void)
 	CHECK_INT((int)pull(4, MESSAGE_LEVEL), MESSAGE_SAMPLES);
 	CHECK(did("event verify spoken "));
 	CHECK(did("bye"));
-	call_on_terminated(c);
-	CHECK(did("finish notified"));
-	bridge_drop(b);
+	call_end(b, c, "finish notified");
 }
 
 /* Answered before the prompt was ready: the cached greeting bridges the
@@ -685,40 +705,30 @@ static void test_verify(void)
 static void test_greeting(void)
 {
 	struct bridge *b = bridge_make(false);
-	struct call *c;
+	struct call *c = call_answered_early(b);
 
-	CHECK_INT(call_start(b, job_make(QUEUE_JOB_MESSAGE), 0), 0);
-	c = b->calls;
-	call_on_answer(c, answer_sdp, sizeof(answer_sdp) - 1);
 	CHECK_INT((int)pull(2, phrase_level(PROMPT_GREETING)), PHRASE_SAMPLES);
 	CHECK_INT((int)pull(2, 0), 2 * RTP_PAYLOAD);
 	CHECK_INT((int)b->render.silent_frames, 2);
 	render_done(b, MESSAGE_LEVEL, MESSAGE_SAMPLES);
 	CHECK_INT((int)pull(3, MESSAGE_LEVEL), MESSAGE_SAMPLES);
 	CHECK(did("event heard 1"));
-	call_on_terminated(c);
-	CHECK(did("finish notified"));
-	bridge_drop(b);
+	call_end(b, c, "finish notified");
 }
 
-/* The rendering fails during the greeting: the call ends after it (not
- * silent until its time limit), and the job is given back. */
+/* The rendering fails while the greeting plays: the greeting is said
+ * whole, then the call ends (rather than stay silent until its time
+ * limit), and the job is given back. */
 static void test_render_fails_in_greeting(void)
 {
 	struct bridge *b = bridge_make(false);
-	struct call *c;
+	struct call *c = call_answered_early(b);
 
-	CHECK_INT(call_start(b, job_make(QUEUE_JOB_MESSAGE), 0), 0);
-	c = b->calls;
-	call_on_answer(c, answer_sdp, sizeof(answer_sdp) - 1);
-	CHECK_INT((int)pull(1, phrase_level(PROMPT_GREETING)), RTP_PAYLOAD);
 	CHECK(call_tts_deliver(b, submitted_id, -EIO, NULL, 0));
 	CHECK(!did("bye"));
-	CHECK_INT((int)pull(1, phrase_level(PROMPT_GREETING)), RTP_PAYLOAD);
+	CHECK_INT((int)pull(3, phrase_level(PROMPT_GREETING)), PHRASE_SAMPLES);
 	CHECK(did("bye"));
-	call_on_terminated(c);
-	CHECK(did("retry the message could not be spoken"));
-	bridge_drop(b);
+	call_end(b, c, "retry the message could not be spoken");
 }
 
 /* A reply key in the silence after the greeting, before the message is
@@ -728,11 +738,8 @@ static void test_render_fails_in_greeting(void)
 static void test_key_before_render(void)
 {
 	struct bridge *b = bridge_make(false);
-	struct call *c;
+	struct call *c = call_answered_early(b);
 
-	CHECK_INT(call_start(b, job_make(QUEUE_JOB_MESSAGE), 0), 0);
-	c = b->calls;
-	call_on_answer(c, answer_sdp, sizeof(answer_sdp) - 1);
 	pull(3, 0);
 	CHECK_INT(call_rx_signal_key(c, '1'), 0);
 	CHECK(did("event key 1"));
@@ -790,24 +797,18 @@ static void test_joined(void)
 	CHECK(did("event key 2"));
 	commit_all();
 	CHECK(pull(2, phrase_level(PROMPT_CONFIRM_2)) > 0);
-	call_on_terminated(c);
-	CHECK(did("finish notified"));
-	bridge_drop(b);
+	call_end(b, c, "finish notified");
 }
 
 /* A key before the answer is refused (SIP INFO gets 481). */
 static void test_key_before_answer(void)
 {
 	struct bridge *b = bridge_make(false);
-	struct call *c;
+	struct call *c = call_claimed(b, QUEUE_JOB_MESSAGE);
 
-	CHECK_INT(call_start(b, job_make(QUEUE_JOB_MESSAGE), 0), 0);
-	c = b->calls;
 	CHECK_INT(call_rx_signal_key(c, '1'), -ENOTCONN);
 	call_on_failure(c, 486, "Busy Here");
-	call_on_terminated(c);
-	CHECK(did("retry busy"));
-	bridge_drop(b);
+	call_end(b, c, "retry busy");
 }
 
 int main(void)
