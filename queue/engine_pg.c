@@ -372,6 +372,10 @@ struct engine {
 	int64_t clock_db, clock_mono; /* the last reading, and when */
 	int64_t last_id;              /* of the last INSERT ... RETURNING id */
 	int64_t changes;              /* rows the last statement changed */
+	/* A batch call's savepoint commands not sent yet (see
+	 * pg_savepoint()): they go ahead of the call's next statement. */
+	bool sp_open;       /* SAVEPOINT asked for, not sent */
+	bool sp_release;    /* the last call's RELEASE, not sent */
 	char *uri;          /* the URI, kept for the listening connection */
 	char *password;     /* from [queue] password_file, or NULL */
 	PGconn *lconn;      /* the listening connection, or NULL */
@@ -505,6 +509,8 @@ static int pg_begin(struct engine *e)
 	PGresult *res = NULL;
 	int err;
 
+	e->sp_open = false;
+	e->sp_release = false;
 	err = conn_check(e);
 	if (err)
 		return err;
@@ -524,6 +530,8 @@ static int pg_begin(struct engine *e)
 
 static void pg_rollback(struct engine *e)
 {
+	e->sp_open = false;
+	e->sp_release = false;
 	if (pg_in_transaction(e))
 		PQclear(PQexec(e->conn, "ROLLBACK"));
 }
@@ -533,6 +541,9 @@ static int pg_commit(struct engine *e)
 	PGresult *res;
 	int err = 0;
 
+	/* COMMIT releases the savepoint a RELEASE not sent yet would. */
+	e->sp_open = false;
+	e->sp_release = false;
 	/* COMMIT of a failed transaction "succeeds" as a ROLLBACK. */
 	if (PQtransactionStatus(e->conn) == PQTRANS_INERROR) {
 		log_err(TAG,
@@ -553,20 +564,34 @@ static int pg_commit(struct engine *e)
 	return err;
 }
 
+/*
+ * A batch's savepoints cost no round trip of their own: SAVEPOINT is sent
+ * in one pipeline with the call's first statement (a call that runs none
+ * needs none), and RELEASE with the next call's first statement, or not at
+ * all when COMMIT (which releases every savepoint) comes first. The batch
+ * is undone call by call as before; only the sending is later.
+ */
 static int pg_savepoint(struct engine *e)
 {
-	return exec_simple(e, "SAVEPOINT queue_call", PGRES_COMMAND_OK, NULL,
-	                   "opening a savepoint");
+	e->sp_open = true;
+	return 0;
 }
 
 static int pg_savepoint_release(struct engine *e)
 {
-	return exec_simple(e, "RELEASE queue_call", PGRES_COMMAND_OK, NULL,
-	                   "releasing a savepoint");
+	if (e->sp_open)
+		e->sp_open = false; /* nothing ran: there is nothing to keep */
+	else
+		e->sp_release = true;
+	return 0;
 }
 
 static void pg_savepoint_rollback(struct engine *e)
 {
+	if (e->sp_open) {
+		e->sp_open = false; /* nothing ran: there is nothing to undo */
+		return;
+	}
 	exec_simple(e, "ROLLBACK TO queue_call", PGRES_COMMAND_OK, NULL,
 	            "rolling back a savepoint");
 }
@@ -722,6 +747,75 @@ static bool returns_id(enum engine_statement_id id)
 	       id == ES_JOB_FOLLOW_UP || id == ES_EVENT_INSERT;
 }
 
+/* Sends statement S (NAME when prepared) on its own or after queued
+ * savepoint commands. */
+static int statement_send(struct engine *e, struct engine_statement *s,
+                          const char *name)
+{
+	if (s->sql)
+		return PQsendQueryParams(e->conn, s->sql, s->n_params, NULL,
+		                         s->values, s->lengths, s->formats, 0);
+	return PQsendQueryPrepared(e->conn, name, s->n_params, s->values,
+	                           s->lengths, s->formats, 0);
+}
+
+/*
+ * Statement S behind the savepoint commands a batch call still owes
+ * (pg_savepoint()), in one pipeline: one round trip for all of them. The
+ * statement's result is returned (NULL when it could not be sent or the
+ * connection was lost); a failed savepoint command is logged, and then
+ * the statement's result is PGRES_PIPELINE_ABORTED.
+ */
+static PGresult *exec_pipelined(struct engine *e, struct engine_statement *s,
+                                const char *name)
+{
+	static const char *const cmds[] = {"RELEASE queue_call",
+	                                   "SAVEPOINT queue_call"};
+	bool want[2] = {e->sp_release, e->sp_open};
+	PGresult *out = NULL, *r;
+	int queries = 0, done = 0, i;
+	bool sent = PQenterPipelineMode(e->conn);
+
+	e->sp_release = false;
+	e->sp_open = false;
+	for (i = 0; sent && i < 2; i++) {
+		if (!want[i])
+			continue;
+		sent = PQsendQueryParams(e->conn, cmds[i], 0, NULL, NULL, NULL,
+		                         NULL, 0);
+		queries++;
+	}
+	sent = sent && statement_send(e, s, name) && PQpipelineSync(e->conn);
+	queries++;
+	while (sent) {
+		r = PQgetResult(e->conn);
+		if (!r) {
+			/* The end of one query's results. */
+			if (PQstatus(e->conn) != CONNECTION_OK)
+				break;
+			done++;
+			continue;
+		}
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (done == queries - 1) {
+			PQclear(out);
+			out = r;
+			continue;
+		}
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			pg_err(e, r, "opening a savepoint");
+		PQclear(r);
+	}
+	if (!PQexitPipelineMode(e->conn))
+		log_err(TAG, "%s: cannot leave pipeline mode: %.*s", e->where,
+		        (int)strcspn(PQerrorMessage(e->conn), "\n"),
+		        PQerrorMessage(e->conn));
+	return out;
+}
+
 /* The whole result is read at the first step (libpq's default): the rows
  * of a walk stay readable while its callback runs other statements. */
 static int pg_step(struct engine *e, struct engine_statement *s, bool *row,
@@ -739,7 +833,9 @@ static int pg_step(struct engine *e, struct engine_statement *s, bool *row,
 		if (err)
 			return err;
 		snprintf(name, sizeof(name), "rb%d", (int)s->id);
-		if (s->sql)
+		if (e->sp_open || e->sp_release)
+			s->res = exec_pipelined(e, s, name);
+		else if (s->sql)
 			s->res =
 			    PQexecParams(e->conn, s->sql, s->n_params, NULL,
 			                 s->values, s->lengths, s->formats, 0);

@@ -57,12 +57,15 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
                enum queue_event_type type, const char *detail, const void *blob,
                size_t blob_len, int64_t *event_id)
 {
-	int64_t now = queue_now_ms(q);
+	int64_t now;
 	int err;
 
+	/* The clock after begin(): on PostgreSQL the transaction's reading,
+	 * not a round trip of its own. */
 	err = database_begin(q);
 	if (err)
 		return err;
+	now = queue_now_ms(q);
 	/*
 	 * A bridge's event is refused once another bridge took the job over:
 	 * a late HEARD from the bridge that lost it would otherwise mark
@@ -123,13 +126,14 @@ int events_fetch_for_job(struct queue *q, int64_t job_id,
 
 int events_mark_delivered(struct queue *q, const int64_t *ids, size_t n)
 {
-	int64_t now = queue_now_ms(q);
+	int64_t now;
 	size_t i;
 	int err;
 
 	err = database_begin(q);
 	if (err)
 		return err;
+	now = queue_now_ms(q); /* after begin(), as in events_add() */
 	for (i = 0; i < n && !err; i++)
 		err = database_exec(q, ES_EVENT_DELIVERED,
 		                    "marking an event delivered", NULL,

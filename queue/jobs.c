@@ -726,13 +726,14 @@ static int move_unheard_unless_paused(struct queue *q, int64_t id, int64_t now,
 int jobs_finish(struct queue *q, int64_t id, const char *owner,
                 enum queue_job_state state, const char *reason)
 {
-	int64_t now = queue_now_ms(q);
+	int64_t now;
 	bool moved = false;
 	int kind = 0, err;
 
 	err = database_begin(q);
 	if (err)
 		return err;
+	now = queue_now_ms(q); /* after begin(), as in events_add() */
 	err = jobs_owner_check(q, id, owner, &kind);
 	if (!err)
 		err = set_finished(q, id, state, now, reason);

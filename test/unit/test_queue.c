@@ -2008,13 +2008,18 @@ out:
 static void test_batch(void)
 {
 	struct queue *q, *listener;
+	struct queue_registration r = {0};
 	char key[32], sender[48];
 	unsigned ch = 0;
-	int fd = -1, i, err = 0;
+	int fd = -1, i, n = 0, err = 0;
 
 	fresh_db("batch");
 	q = open_q();
 	listener = open_q();
+	r.jid = "bob@example.org";
+	r.phone = "+15551234567";
+	r.push_node = "node-1";
+	CHECK_INT(queue_registration_put(q, &r), 0);
 	CHECK_INT(
 	    queue_wake_listen(listener, QUEUE_CH_JOBS | QUEUE_CH_EVENTS, &fd),
 	    0);
@@ -2030,6 +2035,15 @@ static void test_batch(void)
 			CHECK_INT(queue_event_add(q, 99999, QUEUE_EV_KEY, "1",
 			                          NULL, 0, NULL),
 			          -ENOENT);
+		/* So does a statement the database refuses (bob's push
+		 * node), which on PostgreSQL aborts the transaction but for
+		 * the call's savepoint. */
+		if (i == 600) {
+			r.jid = "carol@example.org";
+			CHECK_INT(queue_registration_put(q, &r), -EEXIST);
+			r.push_node = NULL;
+			CHECK_INT(queue_registration_put(q, &r), 0);
+		}
 	}
 	CHECK_INT(err, 0);
 	/* Not visible, and nobody woken, before the commit. */
@@ -2037,6 +2051,8 @@ static void test_batch(void)
 	CHECK(!readable(fd, 0));
 	CHECK_INT(queue_batch_commit(q), 0);
 	CHECK_INT(count_jobs(listener), 300);
+	CHECK_INT(queue_registration_foreach(listener, reg_count_cb, &n), 0);
+	CHECK_INT(n, 2);
 	CHECK(readable(fd, 1000));
 	CHECK_INT(queue_wake_drain(listener, &ch), 0);
 	CHECK_INT(ch, QUEUE_CH_JOBS);
