@@ -129,12 +129,21 @@ static void item_free(struct store_item *it)
 	free(it);
 }
 
+static void item_run(struct store *s, struct store_item *it)
+{
+	if (it->fn)
+		it->err = it->fn(s->q, it->arg);
+	else
+		it->err = queue_message_enqueue(s->q, &it->m, &it->lim,
+		                                &it->job_id, &it->result);
+}
+
 /* On the worker's thread: BATCH in one transaction. */
 static void commit_batch(void *arg, struct worker_item *batch)
 {
 	struct store *s = arg;
 	struct worker_item *wi;
-	int err = queue_batch_begin(s->q);
+	int err = queue_batch_begin_replayable(s->q);
 	size_t n = 0;
 
 	for (wi = batch; wi; wi = wi->next, n++) {
@@ -144,14 +153,17 @@ static void commit_batch(void *arg, struct worker_item *batch)
 			it->err = err;
 			continue;
 		}
-		if (it->fn)
-			it->err = it->fn(s->q, it->arg);
-		else
-			it->err = queue_message_enqueue(
-			    s->q, &it->m, &it->lim, &it->job_id, &it->result);
+		item_run(s, it);
 	}
 	if (!err)
 		err = queue_batch_commit(s->q);
+	if (err == -ERESTART) {
+		/* A call failed where nothing could undo it alone (queue.h):
+		 * each runs again on its own and gets its own result. */
+		for (wi = batch; wi; wi = wi->next)
+			item_run(s, ITEM(wi));
+		err = 0;
+	}
 	if (err) {
 		/* Each caller's completion gets the error; catch.c logs a
 		 * run of failures once. */

@@ -26,6 +26,8 @@ int database_begin(struct queue *q)
 			        q->ops->name);
 			return -EIO;
 		}
+		if (q->batch_bare)
+			return q->batch_err ? -ECANCELED : 0;
 		return q->ops->savepoint(q->engine);
 	}
 	return q->ops->begin(q->engine);
@@ -35,6 +37,12 @@ int database_end(struct queue *q, int err)
 {
 	int e2;
 
+	if (q->in_batch && q->batch_bare) {
+		/* Nothing undoes this call alone: the batch is run again. */
+		if (err && !q->batch_err)
+			q->batch_err = err;
+		return err;
+	}
 	if (q->in_batch) {
 		if (err && q->ops->in_transaction(q->engine))
 			q->ops->savepoint_rollback(q->engine);

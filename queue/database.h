@@ -92,7 +92,9 @@ struct sql_column {
 /*
  * Every write call runs between database_begin() and database_end(). Alone
  * it is its own transaction; inside a batch it is a savepoint, so a call that
- * fails is undone without undoing the rest of the batch. database_end()
+ * fails is undone without undoing the rest of the batch (in a replayable
+ * batch on an engine with dear savepoints, none: a call that fails fails the
+ * batch, which its caller runs again call by call). database_end()
  * commits when ERR is 0, else rolls back, and returns the result.
  */
 int database_begin(struct queue *q);

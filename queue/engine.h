@@ -212,6 +212,12 @@ struct engine_ops {
 	void (*rollback)(struct engine *e);
 	/* One call inside a batch: a failed call is undone alone. */
 	int (*savepoint)(struct engine *e);
+	/* Whether that savepoint is cheap: SQLite's is a few pages in
+	 * memory; PostgreSQL's is a subtransaction (past 64 in one
+	 * transaction its snapshots overflow to pg_subtrans), so a
+	 * replayable batch (queue_batch_begin_replayable()) runs its calls
+	 * on it without one. */
+	bool savepoint_cheap;
 	int (*savepoint_release)(struct engine *e);
 	void (*savepoint_rollback)(struct engine *e);
 	/* Whether a transaction is open (an I/O error may have ended it). */

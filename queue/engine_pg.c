@@ -1466,6 +1466,7 @@ const struct engine_ops engine_pg = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .savepoint = pg_savepoint,
+    .savepoint_cheap = false,
     .savepoint_release = pg_savepoint_release,
     .savepoint_rollback = pg_savepoint_rollback,
     .in_transaction = pg_in_transaction,

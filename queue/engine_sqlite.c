@@ -817,6 +817,7 @@ const struct engine_ops engine_sqlite = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .savepoint = sq_savepoint,
+    .savepoint_cheap = true,
     .savepoint_release = sq_savepoint_release,
     .savepoint_rollback = sq_savepoint_rollback,
     .in_transaction = sq_in_transaction,

@@ -146,7 +146,8 @@ int queue_schema_version(struct queue *q, int *version)
 
 /* ---- batches ------------------------------------------------------------ */
 
-int queue_batch_begin(struct queue *q)
+/* A batch; BARE: its calls run without a savepoint each (queue.h). */
+static int batch_begin(struct queue *q, bool bare)
 {
 	int err;
 
@@ -155,9 +156,22 @@ int queue_batch_begin(struct queue *q)
 	if (q->in_batch)
 		return -EBUSY;
 	err = q->ops->begin(q->engine);
-	if (!err)
+	if (!err) {
 		q->in_batch = true;
+		q->batch_bare = bare;
+		q->batch_err = 0;
+	}
 	return err;
+}
+
+int queue_batch_begin(struct queue *q)
+{
+	return batch_begin(q, false);
+}
+
+int queue_batch_begin_replayable(struct queue *q)
+{
+	return batch_begin(q, q && !q->ops->savepoint_cheap);
 }
 
 int queue_batch_commit(struct queue *q)
@@ -166,6 +180,11 @@ int queue_batch_commit(struct queue *q)
 
 	if (!q || !q->in_batch)
 		return -EINVAL;
+	if (q->batch_err) {
+		/* A call failed with no savepoint to undo it alone. */
+		queue_batch_rollback(q);
+		return -ERESTART;
+	}
 	err = q->ops->commit(q->engine);
 	q->in_batch = false;
 	if (err)

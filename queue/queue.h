@@ -73,6 +73,17 @@ int queue_schema_version(struct queue *q, int *version);
 int queue_batch_begin(struct queue *q);
 int queue_batch_commit(struct queue *q);
 void queue_batch_rollback(struct queue *q);
+/*
+ * As queue_batch_begin(), for a caller that keeps its calls and can run
+ * them again one by one (the component's store, the bridge's writer). Where
+ * a savepoint per call is dear (PostgreSQL: a subtransaction each) the
+ * calls run without one, so the first call that fails fails the batch: the
+ * calls after it return -ECANCELED without running, and queue_batch_commit()
+ * rolls everything back and returns -ERESTART, upon which the caller runs
+ * each call again alone. Where savepoints are cheap (SQLite) it is
+ * queue_batch_begin().
+ */
+int queue_batch_begin_replayable(struct queue *q);
 
 /* ---- registrations: the component's own table ------------------------- */
 

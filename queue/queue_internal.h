@@ -27,6 +27,11 @@ struct queue {
 
 	/* Inside queue_batch_begin()/commit(): write calls join the batch. */
 	bool in_batch;
+	/* A replayable batch on an engine whose savepoints are dear: its
+	 * calls run without one, and BATCH_ERR is the first that failed (0:
+	 * none), after which the batch can only be rolled back. */
+	bool batch_bare;
+	int batch_err;
 
 	/*
 	 * Channels written since the last wake-up was sent. A rule adds to

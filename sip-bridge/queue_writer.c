@@ -145,7 +145,8 @@ static int item_run(struct queue *q, struct dbw_item *it)
 
 /*
  * Runs BATCH in one transaction, on the worker's thread. Should the commit
- * itself fail (the database stayed locked, say), each item runs again
+ * itself fail (the database stayed locked, say), or an item fail where
+ * the batch has no savepoint per item (PostgreSQL), each item runs again
  * alone, so one bad moment costs a few more fsyncs rather than a call's
  * events.
  */
@@ -159,7 +160,7 @@ static void batch_run(void *arg, struct worker_item *first)
 		ITEM(first)->err = item_run(w->q, ITEM(first));
 		return;
 	}
-	err = queue_batch_begin(w->q);
+	err = queue_batch_begin_replayable(w->q);
 	for (wi = first; wi && !err; wi = wi->next)
 		ITEM(wi)->err = item_run(w->q, ITEM(wi));
 	if (!err)
@@ -167,8 +168,15 @@ static void batch_run(void *arg, struct worker_item *first)
 	if (!err)
 		return;
 	queue_batch_rollback(w->q);
-	log_warn(TAG, "a batch failed (%s): writing its items one by one",
-	         strerror(-err));
+	/* -ERESTART: one item failed in a batch without savepoints
+	 * (queue.h), which is no news for an operator. */
+	if (err == -ERESTART)
+		log_debug(TAG, "an item failed in a batch: writing its items "
+		               "one by one");
+	else
+		log_warn(TAG,
+		         "a batch failed (%s): writing its items one by one",
+		         strerror(-err));
 	for (wi = first; wi; wi = wi->next) {
 		item_reset(ITEM(wi));
 		ITEM(wi)->err = item_run(w->q, ITEM(wi));

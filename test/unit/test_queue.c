@@ -2070,6 +2070,53 @@ static void test_batch(void)
 	queue_close(q);
 }
 
+/*
+ * A replayable batch (the component's store, the bridge's writer): where
+ * savepoints are cheap (SQLite) a failed call is undone alone, as in any
+ * batch; where they are not (PostgreSQL) the calls after it are refused and
+ * the commit asks for the calls again one by one, committing nothing.
+ */
+static void test_batch_replayable(void)
+{
+	struct queue_registration r = {0};
+	struct queue *q;
+	bool cheap;
+	int n = 0, err;
+
+	fresh_db("batch_replayable");
+	q = open_q();
+	cheap = !strcmp(engine->name, "sqlite");
+	r.jid = "bob@example.org";
+	r.phone = "+15551234567";
+	r.push_node = "node-1";
+	CHECK_INT(queue_registration_put(q, &r), 0);
+
+	CHECK_INT(queue_batch_begin_replayable(q), 0);
+	CHECK_INT(queue_batch_begin_replayable(q), -EBUSY);
+	CHECK_INT(enqueue(q, "bob@example.org", "a@example.org", "k-1", NULL,
+	                  NULL, NULL),
+	          0);
+	r.jid = "carol@example.org";
+	CHECK_INT(queue_registration_put(q, &r), -EEXIST);
+	r.push_node = NULL;
+	err = queue_registration_put(q, &r);
+	CHECK_INT(err, cheap ? 0 : -ECANCELED);
+	CHECK_INT(queue_batch_commit(q), cheap ? 0 : -ERESTART);
+	CHECK_INT(count_jobs(q), cheap ? 1 : 0);
+	CHECK_INT(queue_registration_foreach(q, reg_count_cb, &n), 0);
+	CHECK_INT(n, cheap ? 2 : 1);
+	CHECK_INT(queue_batch_commit(q), -EINVAL);
+
+	/* Without a failure it commits as any batch. */
+	CHECK_INT(queue_batch_begin_replayable(q), 0);
+	CHECK_INT(enqueue(q, "bob@example.org", "b@example.org", "k-2", NULL,
+	                  NULL, NULL),
+	          0);
+	CHECK_INT(queue_batch_commit(q), 0);
+	CHECK_INT(count_jobs(q), cheap ? 2 : 1);
+	queue_close(q);
+}
+
 static int job_list_cb(const struct queue_job *job, void *arg)
 {
 	int64_t *last = arg;
@@ -2807,6 +2854,7 @@ static void (*const conformance[])(void) = {
     test_two_processes,
     test_wake,
     test_batch,
+    test_batch_replayable,
     test_job_foreach,
     test_count_by_state,
     test_status_reads,
