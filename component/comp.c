@@ -52,8 +52,7 @@ int comp_init(struct comp *c, struct config *cfg)
 	c->presence = comp_presence_new();
 	c->rows = comp_presence_rows_new();
 	c->gwpres = comp_gwpres_new(c);
-	c->waiting =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	c->waits = comp_waits_new();
 	err = comp_push_new(&c->push, c);
 	if (!err)
 		err = comp_gateway_new(&c->gateway);
@@ -141,8 +140,7 @@ void comp_fini(struct comp *c)
 	comp_push_free(c->push);
 	comp_gateway_free(c->gateway);
 	comp_catch_free(c->catcher);
-	if (c->waiting)
-		g_hash_table_destroy(c->waiting);
+	comp_waits_free(c->waits);
 	comp_missed_reset(c);
 	comp_presence_free(c->presence);
 	comp_presence_rows_free(c->rows);

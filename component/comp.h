@@ -82,10 +82,10 @@ struct comp {
 	struct comp_push *push;       /* push registrations (push.c) */
 	struct comp_gateway *gateway; /* gateway address echoes (gateway.c) */
 	struct comp_catcher *catcher; /* the catch path's state (catch.c) */
-	GHashTable *waiting;  /* callee -> int64_t: end of a wait (wait.c) */
-	uint64_t receive_seq; /* idempotency keys for pushes */
-	char run_id[17];      /* random, distinguishes component runs */
-	GPtrArray *missed_parked;     /* archive ends read, decided at settle */
+	struct comp_waits *waits;     /* callees in a wait (wait.c) */
+	uint64_t receive_seq;         /* idempotency keys for pushes */
+	char run_id[17];              /* random, distinguishes component runs */
+	struct comp_missed *missed;   /* archive ends parked (missed.c) */
 	struct comp_standby *standby; /* the component lease (standby.c) */
 };
 
@@ -254,6 +254,8 @@ bool comp_presence_unreachable(struct comp *c, const char *bare_jid,
 bool comp_presence_online(struct comp *c, const char *bare_jid);
 
 /* wait.c: "call me only if I have not come online within N minutes". */
+struct comp_waits *comp_waits_new(void);
+void comp_waits_free(struct comp_waits *w);
 /* BARE has a job in its wait until UNTIL_MS (0: none). */
 void comp_wait_started(struct comp *c, const char *bare, int64_t until_ms,
                        enum queue_call_when call_when);

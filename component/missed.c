@@ -36,6 +36,12 @@
 /* The mark of an empty archive: no server id has spaces. */
 #define EMPTY_END "(empty archive)"
 
+/* This module's state: the checks whose archive end was read while
+ * presence was still settling, decided by comp_missed_settle(). */
+struct comp_missed {
+	GPtrArray *parked; /* struct missed_check * */
+};
+
 struct missed_check {
 	char *jid;
 	char *end_id;
@@ -192,9 +198,11 @@ static void decide_when_settled(struct comp *c, struct missed_check *k)
 		decide(c, k);
 		return;
 	}
-	if (!c->missed_parked)
-		c->missed_parked = g_ptr_array_new();
-	g_ptr_array_add(c->missed_parked, k);
+	if (!c->missed) {
+		c->missed = g_new0(struct comp_missed, 1);
+		c->missed->parked = g_ptr_array_new();
+	}
+	g_ptr_array_add(c->missed->parked, k);
 }
 
 static void metadata_reply(struct comp *c, xmpp_stanza_t *reply, void *arg)
@@ -271,24 +279,28 @@ static int ask_one(const struct queue_registration *r, void *arg)
 
 void comp_missed_settle(struct comp *c)
 {
-	GPtrArray *parked = c->missed_parked;
+	struct comp_missed *m = c->missed;
 
-	c->missed_parked = NULL;
-	for (guint i = 0; parked && i < parked->len; i++)
-		decide(c, parked->pdata[i]);
-	if (parked)
-		g_ptr_array_free(parked, TRUE);
+	c->missed = NULL;
+	if (!m)
+		return;
+	for (guint i = 0; i < m->parked->len; i++)
+		decide(c, m->parked->pdata[i]);
+	g_ptr_array_free(m->parked, TRUE);
+	g_free(m);
 }
 
 void comp_missed_reset(struct comp *c)
 {
-	GPtrArray *parked = c->missed_parked;
+	struct comp_missed *m = c->missed;
 
-	c->missed_parked = NULL;
-	for (guint i = 0; parked && i < parked->len; i++)
-		check_free(parked->pdata[i]);
-	if (parked)
-		g_ptr_array_free(parked, TRUE);
+	c->missed = NULL;
+	if (!m)
+		return;
+	for (guint i = 0; i < m->parked->len; i++)
+		check_free(m->parked->pdata[i]);
+	g_ptr_array_free(m->parked, TRUE);
+	g_free(m);
 }
 
 void comp_missed_check(struct comp *c)

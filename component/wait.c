@@ -28,10 +28,32 @@ struct wait_entry {
 	enum queue_call_when call_when;
 };
 
+/* This module's state: callee -> struct wait_entry. */
+struct comp_waits {
+	GHashTable *by_callee;
+};
+
+struct comp_waits *comp_waits_new(void)
+{
+	struct comp_waits *w = g_new0(struct comp_waits, 1);
+
+	w->by_callee =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	return w;
+}
+
+void comp_waits_free(struct comp_waits *w)
+{
+	if (!w)
+		return;
+	g_hash_table_destroy(w->by_callee);
+	g_free(w);
+}
+
 static void remember(struct comp *c, const char *bare, int64_t until_ms,
                      enum queue_call_when call_when)
 {
-	struct wait_entry *old = g_hash_table_lookup(c->waiting, bare);
+	struct wait_entry *old = g_hash_table_lookup(c->waits->by_callee, bare);
 	struct wait_entry *v;
 
 	if (old && old->until_ms >= until_ms)
@@ -39,7 +61,7 @@ static void remember(struct comp *c, const char *bare, int64_t until_ms,
 	v = g_new(struct wait_entry, 1);
 	v->until_ms = until_ms;
 	v->call_when = call_when;
-	g_hash_table_replace(c->waiting, g_strdup(bare), v);
+	g_hash_table_replace(c->waits->by_callee, g_strdup(bare), v);
 }
 
 void comp_wait_started(struct comp *c, const char *bare, int64_t until_ms,
@@ -74,11 +96,11 @@ int comp_wait_load(struct comp *c)
 
 	if (err)
 		log_err(TAG, "reading the jobs in a wait: %s", strerror(-err));
-	else if (g_hash_table_size(c->waiting))
+	else if (g_hash_table_size(c->waits->by_callee))
 		log_info(TAG,
 		         "%u users have a call waiting to see if they "
 		         "come online",
-		         g_hash_table_size(c->waiting));
+		         g_hash_table_size(c->waits->by_callee));
 	return err;
 }
 
@@ -106,7 +128,7 @@ static void cancel_done(struct comp *c, int err, void *arg)
 
 void comp_wait_presence_changed(struct comp *c, const char *bare)
 {
-	struct wait_entry *w = g_hash_table_lookup(c->waiting, bare);
+	struct wait_entry *w = g_hash_table_lookup(c->waits->by_callee, bare);
 
 	if (!w || comp_presence_unreachable(c, bare, w->call_when))
 		return;
@@ -114,5 +136,5 @@ void comp_wait_presence_changed(struct comp *c, const char *bare)
 	 * not take it back (the queue checks again, on its own clock). */
 	if (w->until_ms > clock_real_ms())
 		store_call(c->store, cancel_run, g_strdup(bare), cancel_done);
-	g_hash_table_remove(c->waiting, bare);
+	g_hash_table_remove(c->waits->by_callee, bare);
 }
