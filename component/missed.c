@@ -22,6 +22,7 @@
 
 #include "comp.h"
 #include "log.h"
+#include "store.h"
 
 #define TAG "missed"
 
@@ -86,16 +87,37 @@ static int64_t stamp_ms(const char *s)
 	return ms;
 }
 
-static void mark_store(struct comp *c, const struct missed_check *k)
+static int mark_run(struct queue *q, void *arg)
 {
-	int err = queue_archive_mark_put(c->q, k->jid, k->end_id, k->end_ms);
+	const struct missed_check *k = arg;
 
+	return queue_archive_mark_put(q, k->jid, k->end_id, k->end_ms);
+}
+
+static void mark_done(struct comp *c, int err, void *arg)
+{
+	struct missed_check *k = arg;
+
+	(void)c;
 	if (err)
 		log_warn(TAG,
 		         "cannot record the archive end of %s (%s): the next "
 		         "reconnect looks again (the queue keeps the notice "
 		         "from being phoned twice)",
 		         k->jid, strerror(-err));
+	check_free(k);
+}
+
+/* Records K's end as looked at, on the store's thread: after a notice
+ * caught for it, since the store keeps their order. */
+static void mark_store(struct comp *c, const struct missed_check *k)
+{
+	struct missed_check *copy = g_new0(struct missed_check, 1);
+
+	copy->jid = g_strdup(k->jid);
+	copy->end_id = g_strdup(k->end_id);
+	copy->end_ms = k->end_ms;
+	store_call(c->store, mark_run, copy, mark_done);
 }
 
 static void notice_done(struct comp *c, enum catch_verdict v,

@@ -10,7 +10,10 @@
  * that cannot renew (the database is out of reach) drops its session by its
  * own deadline, a second before the lease can go to another, so two never
  * hold sessions at once: ejabberd would share the domain's stanzas between
- * them, Prosody would refuse the second. docs/scale-out.md has the design.
+ * them, Prosody would refuse the second. The lease's reads and writes run
+ * on the store's thread (store_call), never on the loop: a slow database
+ * delays the answer, and the holder's own deadline still holds on the
+ * loop's clock. docs/scale-out.md has the design.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 #include "comp.h"
 #include "log.h"
 #include "monitor.h"
+#include "store.h"
 
 #define TAG "standby"
 
@@ -47,6 +51,12 @@ struct comp_standby {
 	int64_t next_try_ms;    /* monotonic */
 	int64_t lease_until_ms; /* monotonic: surely ours until then */
 	char *holder;           /* who holds it, as last logged */
+	/* A try on the store's thread is out (sent at sent_ms); what it
+	 * found, for the loop: the holder when another has the lease. */
+	bool pending;
+	int64_t sent_ms;
+	char *seen_holder;
+	bool released_dead; /* it gave a dead holder's lease up */
 };
 
 /* FNV-1a over S, folded into H. */
@@ -116,17 +126,19 @@ void comp_standby_free(struct comp *c)
 	if (s->active && c->q)
 		queue_lease_release(c->q, s->name, s->owner);
 	free(s->holder);
+	free(s->seen_holder);
 	free(s);
 	c->standby = NULL;
 }
 
 /*
  * When the lease's holder is a process of this host and pid namespace that
- * no longer runs, gives its lease up for it; true if it did.
+ * no longer runs, gives its lease up for it (on the store's thread, with
+ * its handle Q); true if it did.
  */
-static bool dead_holder_released(struct comp *c, const char *holder)
+static bool dead_holder_released(struct queue *q, struct comp_standby *s,
+                                 const char *holder)
 {
-	struct comp_standby *s = c->standby;
 	char host[256], kernel[16];
 	int pid = 0;
 
@@ -136,22 +148,38 @@ static bool dead_holder_released(struct comp *c, const char *holder)
 		return false;
 	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 		return false;
-	log_info(TAG, "the lease's holder %s no longer runs: taking over",
-	         holder);
-	return queue_lease_release(c->q, s->name, holder) == 0;
+	return queue_lease_release(q, s->name, holder) == 0;
+}
+
+/* The store's thread: one try at the lease; when another holds it, who
+ * (and a dead holder of this host is released, so the next try wins).
+ * Only S's fields the loop leaves alone while pending are touched. */
+static int try_run(struct queue *q, void *arg)
+{
+	struct comp_standby *s = arg;
+	int64_t deadline = 0;
+	int err = queue_lease_acquire(q, s->name, s->owner, STANDBY_LEASE_MS);
+
+	if (err != -EPERM)
+		return err;
+	if (queue_lease_get(q, s->name, &s->seen_holder, &deadline) == 0 &&
+	    s->seen_holder && dead_holder_released(q, s, s->seen_holder))
+		s->released_dead = true;
+	return err;
 }
 
 /* Logs who holds the lease, once per holder. */
-static void holder_note(struct comp *c)
+static void holder_note(struct comp *c, struct comp_standby *s)
 {
-	struct comp_standby *s = c->standby;
-	char *holder = NULL;
-	int64_t deadline = 0;
+	char *holder = s->seen_holder;
 
-	if (queue_lease_get(c->q, s->name, &holder, &deadline))
-		return;
-	if (holder && dead_holder_released(c, holder)) {
+	s->seen_holder = NULL;
+	if (s->released_dead) {
+		log_info(TAG,
+		         "the lease's holder %s no longer runs: taking over",
+		         holder);
 		free(holder);
+		s->released_dead = false;
 		s->next_try_ms = 0;
 		return;
 	}
@@ -164,11 +192,49 @@ static void holder_note(struct comp *c)
 	s->holder = holder;
 }
 
+/* The loop: what the try found. The lease runs from when the try was sent,
+ * never from when the answer came back. */
+static void try_done(struct comp *c, int err, void *arg)
+{
+	struct comp_standby *s = arg;
+	int64_t now = clock_mono_ms();
+
+	s->pending = false;
+	if (!err) {
+		free(s->seen_holder);
+		s->seen_holder = NULL;
+		s->lease_until_ms = s->sent_ms + STANDBY_LEASE_MS;
+		s->next_try_ms = s->sent_ms + STANDBY_LEASE_MS / 3;
+		if (s->lease_until_ms - STANDBY_MARGIN_MS <= now) {
+			/* Answered too late to count: the deadline check
+			 * gives the session up. */
+			return;
+		}
+		if (!s->active)
+			log_info(TAG, "active: holding the session of %s as %s",
+			         c->domain, s->owner);
+		s->active = true;
+		comp_monitor_role(c, true);
+		return;
+	}
+	s->next_try_ms = now + STANDBY_TRY_MS;
+	if (err == -EPERM) {
+		if (s->active)
+			log_err(TAG, "another process took the component "
+			             "lease: giving up the XMPP session");
+		s->active = false;
+		comp_monitor_role(c, false);
+		holder_note(c, s);
+	} else if (!s->active) {
+		log_warn(TAG, "cannot read the component lease: %s",
+		         strerror(-err));
+	}
+}
+
 bool comp_standby_tick(struct comp *c)
 {
 	struct comp_standby *s = c->standby;
 	int64_t now = clock_mono_ms();
-	int err;
 
 	if (!s)
 		return true;
@@ -180,31 +246,11 @@ bool comp_standby_tick(struct comp *c)
 		s->active = false;
 		comp_monitor_role(c, false);
 	}
-	if (now < s->next_try_ms)
+	if (s->pending || now < s->next_try_ms)
 		return s->active;
-	err = queue_lease_acquire(c->q, s->name, s->owner, STANDBY_LEASE_MS);
-	if (!err) {
-		s->lease_until_ms = now + STANDBY_LEASE_MS;
-		s->next_try_ms = now + STANDBY_LEASE_MS / 3;
-		if (!s->active)
-			log_info(TAG, "active: holding the session of %s as %s",
-			         c->domain, s->owner);
-		s->active = true;
-		comp_monitor_role(c, true);
-		return true;
-	}
-	s->next_try_ms = now + STANDBY_TRY_MS;
-	if (err == -EPERM) {
-		if (s->active)
-			log_err(TAG, "another process took the component "
-			             "lease: giving up the XMPP session");
-		s->active = false;
-		comp_monitor_role(c, false);
-		holder_note(c);
-	} else if (!s->active) {
-		log_warn(TAG, "cannot read the component lease: %s",
-		         strerror(-err));
-	}
+	s->pending = true;
+	s->sent_ms = now;
+	store_call(c->store, try_run, s, try_done);
 	return s->active;
 }
 
@@ -215,9 +261,12 @@ int comp_standby_wait_ms(struct comp *c)
 
 	if (!s)
 		return -1;
-	due = s->next_try_ms;
+	/* A try that is out ends with the store's fd. */
+	due = s->pending ? INT64_MAX : s->next_try_ms;
 	if (s->active && s->lease_until_ms - STANDBY_MARGIN_MS < due)
 		due = s->lease_until_ms - STANDBY_MARGIN_MS;
+	if (due == INT64_MAX)
+		return -1;
 	return due <= now ? 0 : (int)(due - now);
 }
 
