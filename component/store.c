@@ -138,12 +138,26 @@ static void item_run(struct store *s, struct store_item *it)
 		                                &it->job_id, &it->result);
 }
 
+/*
+ * Whether BATCH may run again item by item: caught messages only. A
+ * store_call's function keeps what it read and decided in its argument
+ * (register.c's verify_run counts a wrong code there), so it runs once.
+ */
+static bool batch_replayable(struct worker_item *batch)
+{
+	for (struct worker_item *wi = batch; wi; wi = wi->next)
+		if (ITEM(wi)->fn)
+			return false;
+	return true;
+}
+
 /* On the worker's thread: BATCH in one transaction. */
 static void commit_batch(void *arg, struct worker_item *batch)
 {
 	struct store *s = arg;
 	struct worker_item *wi;
-	int err = queue_batch_begin_replayable(s->q);
+	int err = batch_replayable(batch) ? queue_batch_begin_replayable(s->q)
+	                                  : queue_batch_begin(s->q);
 	size_t n = 0;
 
 	for (wi = batch; wi; wi = wi->next, n++) {
@@ -158,8 +172,9 @@ static void commit_batch(void *arg, struct worker_item *batch)
 	if (!err)
 		err = queue_batch_commit(s->q);
 	if (err == -ERESTART) {
-		/* A call failed where nothing could undo it alone (queue.h):
-		 * each runs again on its own and gets its own result. */
+		/* A message failed where nothing could undo it alone
+		 * (queue.h): each runs again on its own and gets its own
+		 * result. */
 		for (wi = batch; wi; wi = wi->next)
 			item_run(s, ITEM(wi));
 		err = 0;

@@ -26,8 +26,10 @@ int database_begin(struct queue *q)
 			        q->ops->name);
 			return -EIO;
 		}
-		if (q->batch_bare)
+		if (q->batch_bare) {
+			q->call_dirty = false;
 			return q->batch_err ? -ECANCELED : 0;
+		}
 		return q->ops->savepoint(q->engine);
 	}
 	return q->ops->begin(q->engine);
@@ -38,8 +40,10 @@ int database_end(struct queue *q, int err)
 	int e2;
 
 	if (q->in_batch && q->batch_bare) {
-		/* Nothing undoes this call alone: the batch is run again. */
-		if (err && !q->batch_err)
+		/* Nothing undoes this call alone: the batch is run again, but
+		 * only if there is something to undo (a refusal before any
+		 * write, as a lease held by another, leaves the batch be). */
+		if (err && q->call_dirty && !q->batch_err)
 			q->batch_err = err;
 		return err;
 	}
@@ -61,6 +65,18 @@ int database_end(struct queue *q, int err)
 }
 
 /* ---- statements ---------------------------------------------------------- */
+
+/* The engine's step(); a statement that fails marks the call dirty (on
+ * PostgreSQL it aborted the transaction). */
+static int step(struct queue *q, struct engine_statement *st, bool *row,
+                const char *what)
+{
+	int err = q->ops->step(q->engine, st, row, what);
+
+	if (err)
+		q->call_dirty = true;
+	return err;
+}
 
 /* Statement ID with ARGS bound; *STP NULL on error. */
 static int prepare(struct queue *q, enum engine_statement_id id, bool own,
@@ -107,7 +123,7 @@ static int run_once(struct queue *q, enum engine_statement_id id,
 	err = prepare(q, id, false, args, n_args, &st);
 	if (err)
 		return err;
-	err = q->ops->step(q->engine, st, row, what);
+	err = step(q, st, row, what);
 	q->ops->release(q->engine, st);
 	return err;
 }
@@ -118,9 +134,12 @@ int database_exec(struct queue *q, enum engine_statement_id id,
 {
 	bool row;
 	int err = run_once(q, id, what, args, n_args, &row);
+	int64_t n = err ? 0 : q->ops->changes(q->engine);
 
+	if (n > 0)
+		q->call_dirty = true; /* a write a failure must undo */
 	if (!err && changes)
-		*changes = q->ops->changes(q->engine);
+		*changes = n;
 	return err;
 }
 
@@ -151,7 +170,7 @@ int database_int(struct queue *q, enum engine_statement_id id, const char *what,
 	err = prepare(q, id, false, args, n_args, &st);
 	if (err)
 		return err;
-	err = q->ops->step(q->engine, st, &row, what);
+	err = step(q, st, &row, what);
 	if (!err && row && !q->ops->column_null(st, 0))
 		*v = q->ops->column_int(st, 0);
 	q->ops->release(q->engine, st);
@@ -171,7 +190,7 @@ int database_ints(struct queue *q, enum engine_statement_id id,
 	err = prepare(q, id, false, args, n_args, &st);
 	if (err)
 		return err;
-	err = q->ops->step(q->engine, st, &row, what);
+	err = step(q, st, &row, what);
 	if (!err && !row)
 		err = -ENOENT;
 	for (i = 0; !err && i < n; i++)
@@ -283,7 +302,7 @@ int database_row(struct queue *q, enum engine_statement_id id, const char *what,
 	err = prepare(q, id, false, args, n_args, &st);
 	if (err)
 		return err;
-	err = q->ops->step(q->engine, st, &found, what);
+	err = step(q, st, &found, what);
 	if (!err && !found)
 		err = -ENOENT;
 	if (!err) {
@@ -320,7 +339,7 @@ int database_rows(struct queue *q, enum engine_statement_id id,
 	for (;;) {
 		char *a = *array;
 
-		err = q->ops->step(q->engine, st, &row, what);
+		err = step(q, st, &row, what);
 		if (err || !row)
 			break;
 		if (!a || *n == rows_cap(*n)) {
@@ -364,7 +383,7 @@ int database_foreach(struct queue *q, enum engine_statement_id id,
 		return err;
 	}
 	for (;;) {
-		err = q->ops->step(q->engine, st, &row, what);
+		err = step(q, st, &row, what);
 		if (err || !row)
 			break;
 		memset(r, 0, row_size);

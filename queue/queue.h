@@ -77,8 +77,9 @@ void queue_batch_rollback(struct queue *q);
  * As queue_batch_begin(), for a caller that keeps its calls and can run
  * them again one by one (the component's store, the bridge's writer). Where
  * a savepoint per call is dear (PostgreSQL: a subtransaction each) the
- * calls run without one, so the first call that fails fails the batch: the
- * calls after it return -ECANCELED without running, and queue_batch_commit()
+ * calls run without one, so the first call that fails after it wrote (or
+ * had a statement refused) fails the batch: the calls after it return
+ * -ECANCELED without running, and queue_batch_commit()
  * rolls everything back and returns -ERESTART, upon which the caller runs
  * each call again alone. Where savepoints are cheap (SQLite) it is
  * queue_batch_begin().

@@ -32,6 +32,9 @@ struct queue {
 	 * none), after which the batch can only be rolled back. */
 	bool batch_bare;
 	int batch_err;
+	/* In such a batch: the current call changed rows or had a statement
+	 * fail, so its failure fails the batch. */
+	bool call_dirty;
 
 	/*
 	 * Channels written since the last wake-up was sent. A rule adds to
