@@ -21,7 +21,7 @@
  * column must add it here and raise this, or the copy refuses to run
  * rather than drop the column's values.
  */
-#define COPY_SCHEMA_VERSION 10
+#define COPY_SCHEMA_VERSION 11
 
 struct copy_table {
 	const char *name;
@@ -60,6 +60,9 @@ static const struct copy_table copy_tables[] = {
     /* Key 9's pauses: "no more calls today" survives a move. */
     {"sender_pauses", "callee_jid, sender_jid, until_ms, created_ms", "ttii",
      "callee_jid, sender_jid", false},
+    /* The component's voice replies: links already sent keep working. */
+    {"published_audio", "name, mime, bytes, created_ms, expires_ms", "ttbii",
+     "name", false},
 };
 
 #define N_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))

@@ -160,6 +160,14 @@ enum engine_statement_id {
 	ES_PAUSE_FOR_JOB, /* ?1 job ?2 now -> until_ms of the job's pair's
 	                     pause, if later than ?2 */
 
+	/* The component's published voice replies (migration 011,
+	 * audio.c). */
+	ES_AUDIO_PUT,    /* ?1 name ?2 mime ?3 bytes ?4 created ?5 expires;
+	                    a plain insert (a name taken is -EEXIST) */
+	ES_AUDIO_GET,    /* ?1 name ?2 now -> mime, bytes, created_ms,
+	                    expires_ms, if expires_ms is after ?2 */
+	ES_AUDIO_EXPIRE, /* ?1 now: rows whose expires_ms has come deleted */
+
 	/*
 	 * Read-only, for the status page and `ringbridgectl status`
 	 * (common/summary.c); neither takes a lock past the statement.

@@ -310,6 +310,11 @@ static const char *const sqlite_sql[ES_COUNT] = {
         "SELECT p.until_ms FROM sender_pauses p JOIN jobs j ON "
         "j.callee_jid = p.callee_jid AND j.sender_jid = p.sender_jid "
         "WHERE j.id = ?1 AND p.until_ms > ?2",
+    [ES_AUDIO_PUT] = "INSERT INTO published_audio (name, mime, bytes, "
+                     "created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ES_AUDIO_GET] = "SELECT mime, bytes, created_ms, expires_ms FROM "
+                     "published_audio WHERE name = ?1 AND expires_ms > ?2",
+    [ES_AUDIO_EXPIRE] = "DELETE FROM published_audio WHERE expires_ms <= ?1",
 };
 
 /* The transaction statements, kept prepared like the others. */

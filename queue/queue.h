@@ -500,7 +500,7 @@ int queue_lease_get(struct queue *q, const char *name, char **owner,
 /* ---- copying a queue into another (ringbridgectl migrate-queue) -------- */
 
 /* How many tables queue_copy() copies, and what it did with each. */
-#define QUEUE_COPY_TABLES 8
+#define QUEUE_COPY_TABLES 9
 struct queue_copy_count {
 	const char *table; /* static */
 	int64_t copied;    /* rows written to the target */
@@ -637,6 +637,38 @@ int queue_pause_add(struct queue *q, int64_t job_id, int64_t until_ms);
 /* *UNTIL_MS: when CALLEE's pause of SENDER ends, 0 when none holds now. */
 int queue_pause_until(struct queue *q, const char *callee_jid,
                       const char *sender_jid, int64_t *until_ms);
+
+/* ---- published audio: the voice replies the component serves ------------ */
+
+/* A published name: 128 random bits in hex and an extension ("....oga"). */
+#define QUEUE_AUDIO_NAME_MAX 64
+/* A media type ("audio/ogg"). */
+#define QUEUE_AUDIO_MIME_MAX 127
+
+/* A published file, as queue_audio_get() reads it. */
+struct queue_audio {
+	char *mime;
+	unsigned char *bytes;
+	size_t len;
+	int64_t created_ms;
+	int64_t expires_ms; /* the queue's clock: served while before it */
+};
+
+/*
+ * Stores LEN bytes (0 < LEN <= QUEUE_BLOB_MAX) of type MIME under NAME
+ * (1..QUEUE_AUDIO_NAME_MAX bytes), served from now until TTL_MS (> 0) from
+ * now on the queue's clock, so that every component sharing the queue
+ * serves it. -EEXIST: NAME is taken; -EINVAL: an argument out of bounds.
+ * Inside a batch (store_call) it joins the batch's commit.
+ */
+int queue_audio_put(struct queue *q, const char *name, const char *mime,
+                    const void *bytes, size_t len, int64_t ttl_ms);
+/* NAME's file into *OUT (the caller frees it with queue_audio_clear());
+ * -ENOENT when there is none or it has expired, even before a sweep. */
+int queue_audio_get(struct queue *q, const char *name, struct queue_audio *out);
+void queue_audio_clear(struct queue_audio *a);
+/* Deletes the files that have expired; *DELETED (may be NULL) how many. */
+int queue_audio_expire(struct queue *q, int *deleted);
 
 /* ---- wake-ups between processes ------------------------------------------ */
 

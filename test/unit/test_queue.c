@@ -35,7 +35,7 @@
 
 #define T0 1700000000000LL /* the fake clock's start */
 /* The newest migration in schemas/: one line to change when one lands. */
-#define SCHEMA_LATEST 10
+#define SCHEMA_LATEST 11
 
 static char dir[32];
 static char url[300];
@@ -212,6 +212,7 @@ static void test_open_sqlite(void)
 		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
 		CHECK_INT(sqlite3_exec(
 		              db,
+		              "DROP TABLE published_audio; "
 		              "DROP TABLE sender_pauses; "
 		              "DROP TABLE component_status; DROP "
 		              "TABLE bridge_status; DROP INDEX "
@@ -248,12 +249,13 @@ static void test_open_sqlite(void)
 		queue_close(q);
 		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
 		CHECK_INT(sqlite3_exec(db,
+		                       "DROP TABLE published_audio; "
 		                       "DROP TABLE sender_pauses; "
 		                       "ALTER TABLE registrations DROP COLUMN "
 		                       "gate; ALTER TABLE jobs DROP COLUMN "
 		                       "gate; " DROP_008 DROP_009
 		                       "UPDATE schema_version SET "
-		                       "version = 6 WHERE version = 10",
+		                       "version = 6 WHERE version = 11",
 		                       NULL, NULL, NULL),
 		          SQLITE_OK);
 		sqlite3_close(db);
@@ -2608,7 +2610,7 @@ static void test_copy(void)
 	static const unsigned char audio[] = {0x4f, 0x67, 0x67,
 	                                      0x00, 0xff, 0x01};
 	char src_url[128];
-	int64_t id[2] = {0}, ev = 0, next = 0, paused_until;
+	int64_t id[2] = {0}, ev = 0, next = 0, paused_until, audio_until;
 	size_t n = QUEUE_COPY_TABLES, n_evs = 0, n_src = 0;
 	char *state = NULL, *status = NULL;
 
@@ -2645,6 +2647,11 @@ static void test_copy(void)
 	/* Alice pressed 9 for Bob: the pause moves with the queue. */
 	paused_until = clock_ms + 3600000;
 	CHECK_INT(queue_pause_add(src, id[0], paused_until), 0);
+	/* A voice reply the component published: its link still works. */
+	audio_until = clock_ms + 3600000;
+	CHECK_INT(queue_audio_put(src, "a.oga", "audio/ogg", audio,
+	                          sizeof(audio), 3600000),
+	          0);
 
 	fresh_db("copy");
 	dst = open_q();
@@ -2657,15 +2664,16 @@ static void test_copy(void)
 	CHECK_INT(queue_copy(src, dst, false, counts, &n), 0);
 	CHECK_INT((int)n, QUEUE_COPY_TABLES);
 	for (size_t i = 0; i < n; i++) {
-		int64_t want = !strcmp(counts[i].table, "jobs")           ? 2
-		               : !strcmp(counts[i].table, "job_messages") ? 2
-		               : !strcmp(counts[i].table, "events")
-		                   ? (int64_t)n_src
-		               : !strcmp(counts[i].table, "registrations") ||
-		                       !strcmp(counts[i].table, "presence") ||
-		                       !strcmp(counts[i].table, "sender_pauses")
-		                   ? 1
-		                   : 0;
+		int64_t want =
+		    !strcmp(counts[i].table, "jobs")           ? 2
+		    : !strcmp(counts[i].table, "job_messages") ? 2
+		    : !strcmp(counts[i].table, "events")       ? (int64_t)n_src
+		    : !strcmp(counts[i].table, "registrations") ||
+		            !strcmp(counts[i].table, "presence") ||
+		            !strcmp(counts[i].table, "sender_pauses") ||
+		            !strcmp(counts[i].table, "published_audio")
+		        ? 1
+		        : 0;
 
 		CHECK_INT((int)counts[i].copied, (int)want);
 		CHECK_INT((int)counts[i].skipped, 0);
@@ -2676,6 +2684,15 @@ static void test_copy(void)
 	          0);
 	CHECK_INT(next, paused_until);
 	next = 0;
+	{
+		struct queue_audio a = {0};
+
+		CHECK_INT(queue_audio_get(dst, "a.oga", &a), 0);
+		CHECK(a.len == sizeof(audio) && a.bytes &&
+		      !memcmp(a.bytes, audio, sizeof(audio)));
+		CHECK_INT(a.expires_ms, audio_until);
+		queue_audio_clear(&a);
+	}
 	CHECK_INT(queue_registration_get(dst, "alice@example.org", &got), 0);
 	CHECK_STR(got.push_node, "node-1");
 	CHECK_STR(got.tz, "Europe/Paris");
@@ -2832,6 +2849,108 @@ static void test_pauses(void)
 	queue_close(q);
 }
 
+/*
+ * The voice replies the component serves (schema 011): stored whole with
+ * their type, refused the moment they expire (before any sweep), deleted by
+ * the sweep and only then, names unique, bounds kept, and readable from a
+ * second handle (another component sharing the queue).
+ */
+static void test_audio(void)
+{
+	static const unsigned char bytes[] = {'O', 'g', 'g', 'S', 0, 0xff, 7};
+	struct queue_audio a = {0};
+	struct queue *q, *other;
+	unsigned char *big;
+	int deleted = -1;
+
+	fresh_db("audio");
+	q = open_q();
+	other = open_q();
+	if (!q || !other)
+		goto out;
+	CHECK_INT(queue_audio_put(q, "n1.oga", "audio/ogg", bytes,
+	                          sizeof(bytes), 60000),
+	          0);
+	CHECK_INT(queue_audio_put(q, "n1.oga", "audio/ogg", bytes,
+	                          sizeof(bytes), 60000),
+	          -EEXIST);
+	CHECK_INT(queue_audio_put(q, "n2.mp3", "audio/mpeg", bytes, 3, 120000),
+	          0);
+	CHECK_INT(queue_audio_get(other, "n1.oga", &a), 0);
+	CHECK_STR(a.mime, "audio/ogg");
+	CHECK(a.len == sizeof(bytes) && a.bytes &&
+	      !memcmp(a.bytes, bytes, sizeof(bytes)));
+	CHECK_INT(a.created_ms, clock_ms);
+	CHECK_INT(a.expires_ms, clock_ms + 60000);
+	queue_audio_clear(&a);
+	CHECK(a.bytes == NULL && a.mime == NULL && a.len == 0);
+	CHECK_INT(queue_audio_get(q, "n3.oga", &a), -ENOENT);
+
+	/* Bounds. */
+	CHECK_INT(queue_audio_put(q, "", "audio/ogg", bytes, 1, 1), -EINVAL);
+	CHECK_INT(queue_audio_put(q, "x", "audio/ogg", bytes, 0, 1), -EINVAL);
+	CHECK_INT(queue_audio_put(q, "x", "audio/ogg", bytes, 1, 0), -EINVAL);
+	CHECK_INT(queue_audio_put(q, "x", NULL, bytes, 1, 1), -EINVAL);
+	CHECK_INT(queue_audio_put(q, "x", "audio/ogg", NULL, 1, 1), -EINVAL);
+	CHECK_INT(queue_audio_put(q, "x", "audio/ogg", bytes,
+	                          (size_t)QUEUE_BLOB_MAX + 1, 1),
+	          -EINVAL);
+	{
+		char name[QUEUE_AUDIO_NAME_MAX + 2];
+
+		memset(name, 'a', sizeof(name) - 1);
+		name[sizeof(name) - 1] = '\0';
+		CHECK_INT(queue_audio_put(q, name, "audio/ogg", bytes, 1, 1),
+		          -EINVAL);
+		CHECK_INT(queue_audio_get(q, name, &a), -EINVAL);
+	}
+	/* The largest file allowed goes in and comes back whole. */
+	big = malloc(QUEUE_BLOB_MAX);
+	if (big) {
+		for (size_t i = 0; i < QUEUE_BLOB_MAX; i++)
+			big[i] = (unsigned char)(i * 31 + 1);
+		CHECK_INT(queue_audio_put(q, "big.oga", "audio/ogg", big,
+		                          QUEUE_BLOB_MAX, 30000),
+		          0);
+		CHECK_INT(queue_audio_get(other, "big.oga", &a), 0);
+		CHECK(a.len == QUEUE_BLOB_MAX &&
+		      !memcmp(a.bytes, big, QUEUE_BLOB_MAX));
+		queue_audio_clear(&a);
+		free(big);
+	}
+
+	/* Nothing has expired: the sweep deletes nothing. */
+	CHECK_INT(queue_audio_expire(q, &deleted), 0);
+	CHECK_INT(deleted, 0);
+	/* At its expiry n1 is refused at once, n2 still served. */
+	clock_ms += 60000;
+	CHECK_INT(queue_audio_get(other, "n1.oga", &a), -ENOENT);
+	CHECK_INT(queue_audio_get(other, "n2.mp3", &a), 0);
+	queue_audio_clear(&a);
+	CHECK_INT(queue_audio_expire(other, &deleted), 0);
+	CHECK_INT(deleted, 2); /* n1 and big */
+	CHECK_INT(queue_audio_put(q, "n1.oga", "audio/ogg", bytes, 1, 1), 0);
+	clock_ms += 60000;
+	CHECK_INT(queue_audio_expire(q, NULL), 0);
+	CHECK_INT(queue_audio_get(q, "n2.mp3", &a), -ENOENT);
+
+	/* Inside a batch the row joins the batch's commit. */
+	CHECK_INT(queue_batch_begin(q), 0);
+	CHECK_INT(queue_audio_put(q, "b.oga", "audio/ogg", bytes, 2, 1000), 0);
+	CHECK_INT(queue_audio_get(other, "b.oga", &a), -ENOENT);
+	CHECK_INT(queue_batch_commit(q), 0);
+	CHECK_INT(queue_audio_get(other, "b.oga", &a), 0);
+	CHECK(a.len == 2);
+	queue_audio_clear(&a);
+	CHECK_INT(queue_audio_put(NULL, "x", "audio/ogg", bytes, 1, 1),
+	          -EINVAL);
+	CHECK_INT(queue_audio_expire(NULL, NULL), -EINVAL);
+	queue_audio_clear(NULL);
+out:
+	queue_close(other);
+	queue_close(q);
+}
+
 /* What every engine must do alike. */
 static void (*const conformance[])(void) = {
     test_open,
@@ -2858,6 +2977,7 @@ static void (*const conformance[])(void) = {
     test_more_numbers,
     test_wait_seen,
     test_pauses,
+    test_audio,
     test_two_processes,
     test_wake,
     test_batch,
