@@ -412,7 +412,9 @@ static const struct config_key config_keys[] = {
     K_INT("recordings", "max_seconds", recordings.max_seconds, "60", 1, 600),
     K_INT("recordings", "silence_seconds", recordings.silence_seconds, "5", 1,
           60),
-    K_STR("recordings", "dir", recordings.dir, "recordings", NULL, KF_NONEMPTY),
+    /* No longer used (voice replies live in the queue, schema 011): still
+     * accepted so that old configurations load; http.c logs it. */
+    K_STR("recordings", "dir", recordings.dir, "", NULL, 0),
     K_STR("recordings", "base_url", recordings.base_url, "", check_http_url, 0),
     K_INT("recordings", "expire_days", recordings.expire_days, "7", 1, 3650),
 

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The component's own HTTP listener for voice replies. Files are written
- * into [recordings] dir under names of 128 random bits plus an extension;
- * libmicrohttpd serves them from its internal thread, so the component's
- * event loop never sees a socket of ours. A request names a file only if
- * its path is exactly such a name: no path is ever built from anything
- * else, so there is nothing to traverse, and expired files are refused
- * before the hourly sweep deletes them.
+ * The component's own HTTP listener for voice replies. Files are stored in
+ * the queue (queue_audio_put, schema 011) under names of 128 random bits
+ * plus an extension, so every component sharing the queue serves every
+ * link, a standby's included; libmicrohttpd serves them from its internal
+ * thread on a queue handle of its own, so the component's event loop never
+ * sees a socket or a read of ours. A request names a file only if its path
+ * is exactly such a name, and expired files are refused before the hourly
+ * sweep deletes their rows.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,9 +23,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -35,6 +32,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "queue.h"
 #include "statuspage.h"
 
 #define TAG "http"
@@ -56,9 +54,13 @@
 #define PER_IP_LIMIT  32u
 #define CONN_TIMEOUT  30u /* seconds idle before a connection is closed */
 #define SWEEP_SECONDS 3600
-/* A publish writes, syncs and renames in well under a second; a temporary
- * file an hour old was left by a crash. */
-#define TMP_MAX_AGE 3600
+/* A file is read whole from the queue and held until its response is sent.
+ * A voice reply is about 3 kB a second (Opus at 24 kbit/s: 360 kB for the
+ * two-minute default of max_seconds), so 64 MiB in flight is ~180
+ * downloads at once of the longest default reply, and bounds what 64
+ * connections fetching 16 MiB files (QUEUE_BLOB_MAX) could pin otherwise;
+ * past it a request gets 503 with Retry-After. */
+#define INFLIGHT_MAX (64u << 20)
 
 struct http_type {
 	const char *ext;
@@ -76,7 +78,7 @@ static const struct http_type http_types[] = {
 
 struct http_server {
 	struct MHD_Daemon *mhd;
-	int dirfd;        /* [recordings] dir, open for the process's life */
+	char *queue_url;  /* [queue] url, for the handle below */
 	char *base_url;   /* ends with '/' */
 	char *base_path;  /* base_url's path, ends with '/' */
 	int64_t expire_s; /* expire_days in seconds */
@@ -86,6 +88,13 @@ struct http_server {
 	bool sweeping;       /* the sweep thread was started */
 	atomic_bool serving; /* MHD started: its messages are clients' */
 	pthread_t sweeper;
+	/* The reads of MHD's thread and the sweep's deletes share one queue
+	 * handle of their own (a handle is for one thread at a time), opened
+	 * on first use and again after a failure. */
+	pthread_mutex_t qlock;
+	struct queue *q;    /* under qlock */
+	bool read_failed;   /* under qlock: the last read failed (logged) */
+	atomic_size_t held; /* bytes of files held by responses in flight */
 	_Atomic(struct metrics *) metrics;   /* served at /metrics, or NULL */
 	_Atomic(struct statuspage *) status; /* served at /status, or NULL */
 };
@@ -112,33 +121,6 @@ static const struct http_type *http_name_match(const char *name)
 			return NULL;
 	}
 	return http_type_find(name + NAME_HEX);
-}
-
-/* Temporary files are ".NAME.tmp", hidden and never matched as a name. */
-static bool http_tmp_match(const char *f)
-{
-	char name[NAME_HEX + EXT_MAX + 1];
-	size_t n = strlen(f);
-
-	if (f[0] != '.' || n < 5 || strcmp(f + n - 4, ".tmp"))
-		return false;
-	if (n - 5 >= sizeof(name))
-		return false;
-	memcpy(name, f + 1, n - 5);
-	name[n - 5] = '\0';
-	return http_name_match(name) != NULL;
-}
-
-static int64_t http_now(void)
-{
-	return (int64_t)time(NULL);
-}
-
-/* Seconds from now until a file modified at MTIME expires; <= 0 when it
- * has. */
-static int64_t http_ttl(const struct http_server *h, int64_t mtime)
-{
-	return mtime + h->expire_s - http_now();
 }
 
 /* ---- Range (RFC 9110, section 14) ---- */
@@ -288,32 +270,106 @@ static const char *http_url_name(const struct http_server *h, const char *url)
 	return http_name_match(name) ? name : NULL;
 }
 
+/* What a response holds of a file: its bytes, freed with the response. */
+struct http_held {
+	struct http_server *h;
+	unsigned char *bytes;
+	size_t len;
+};
+
+static void http_held_free(void *arg)
+{
+	struct http_held *held = arg;
+
+	atomic_fetch_sub(&held->h->held, held->len);
+	free(held->bytes);
+	free(held);
+}
+
+/*
+ * NAME's row, read on the handle of MHD's thread, and *TTL_S, its seconds
+ * left. -ENOENT when it is not there or has expired, else the queue's
+ * error (logged once until a read succeeds again).
+ */
+static int http_file_read(struct http_server *h, const char *name,
+                          struct queue_audio *a, int64_t *ttl_s)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&h->qlock);
+	if (!h->q) {
+		err = queue_open(&h->q, h->queue_url);
+		/* Not "no such file": the queue's own file may be missing. */
+		if (err == -ENOENT)
+			err = -EIO;
+	}
+	if (!err)
+		err = queue_audio_get(h->q, name, a);
+	if (err && err != -ENOENT) {
+		if (!h->read_failed)
+			log_warn(TAG,
+			         "cannot read voice replies from the queue: "
+			         "%s (answering 503 until it works again)",
+			         strerror(-err));
+		h->read_failed = true;
+		queue_close(h->q);
+		h->q = NULL;
+	} else {
+		if (h->read_failed)
+			log_info(TAG, "voice replies are read again");
+		h->read_failed = false;
+		if (!err)
+			*ttl_s = (a->expires_ms - queue_now_ms(h->q)) / 1000;
+	}
+	pthread_mutex_unlock(&h->qlock);
+	return err;
+}
+
 static enum MHD_Result http_file_send(struct http_server *h,
                                       struct MHD_Connection *c,
                                       const char *name, const char *mime)
 {
 	struct MHD_Response *r;
-	struct stat st;
+	struct queue_audio a = {0};
+	struct http_held *held;
 	uint64_t size, first = 0, last = 0;
 	enum http_range range = HTTP_RANGE_NONE;
 	const char *hdr;
 	char etag[NAME_HEX + EXT_MAX + 3], cr[96], cc[64];
-	int64_t ttl;
-	int fd;
+	int64_t ttl = 0;
+	int err;
 
-	fd = openat(h->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	err = http_file_read(h, name, &a, &ttl);
+	if (err == -ENOENT)
 		return http_error_send(c, MHD_HTTP_NOT_FOUND, "not found\n");
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return http_error_send(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (err)
+		return http_error_send(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                       "try again later\n");
+	if (atomic_fetch_add(&h->held, a.len) + a.len > INFLIGHT_MAX) {
+		atomic_fetch_sub(&h->held, a.len);
+		queue_audio_clear(&a);
+		r = http_response_text("busy, try again shortly\n");
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER,
+			                        "1");
+		log_debug(TAG, "%s: 503, %u MiB in flight", name,
+		          INFLIGHT_MAX >> 20);
+		return http_response_queue(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
 	}
-	ttl = http_ttl(h, (int64_t)st.st_mtim.tv_sec);
-	if (ttl <= 0) {
-		close(fd);
-		return http_error_send(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	held = malloc(sizeof(*held));
+	if (!held) {
+		atomic_fetch_sub(&h->held, a.len);
+		queue_audio_clear(&a);
+		return MHD_NO;
 	}
-	size = (uint64_t)st.st_size;
+	/* The bytes go to the response; the rest of the row is freed. */
+	held->h = h;
+	held->bytes = a.bytes;
+	held->len = a.len;
+	a.bytes = NULL;
+	a.len = 0;
+	queue_audio_clear(&a);
+	size = (uint64_t)held->len;
 
 	/* A file never changes under its name, so the name is a strong
 	 * validator; If-Range with anything else (a date, another tag)
@@ -330,7 +386,7 @@ static enum MHD_Result http_file_send(struct http_server *h,
 	}
 
 	if (range == HTTP_RANGE_UNSAT) {
-		close(fd);
+		http_held_free(held);
 		r = http_response_text("range not satisfiable\n");
 		if (!r)
 			return MHD_NO;
@@ -347,12 +403,14 @@ static enum MHD_Result http_file_send(struct http_server *h,
 		last = size ? size - 1 : 0;
 	}
 
-	/* MHD owns FD from here on, and closes it with the response. HEAD
-	 * gets the same response: MHD sends its headers, never its body. */
-	r = MHD_create_response_from_fd_at_offset64(
-	    range == HTTP_RANGE_PART ? last - first + 1 : size, fd, first);
+	/* The response owns HELD from here on, and frees it when it is
+	 * destroyed. HEAD gets the same response: MHD sends its headers,
+	 * never its body. */
+	r = MHD_create_response_from_buffer_with_free_callback_cls(
+	    (size_t)(range == HTTP_RANGE_PART ? last - first + 1 : size),
+	    held->bytes + first, http_held_free, held);
 	if (!r) {
-		close(fd);
+		http_held_free(held);
 		return MHD_NO;
 	}
 	/* private: a shared cache must not keep someone's voice; max-age:
@@ -447,63 +505,26 @@ static uint16_t http_sockaddr_port(const struct sockaddr *sa)
 
 void http_server_expire(struct http_server *h)
 {
-	struct dirent *de;
-	unsigned deleted = 0;
-	int64_t now = http_now();
-	DIR *dir;
-	int fd;
+	int deleted = 0, err = 0;
 
 	if (!h)
 		return;
-	/* A descriptor of its own: readdir() moves the position, which
-	 * dirfd's duplicates would share. */
-	fd = openat(h->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dir = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!dir) {
-		log_warn(TAG, "cannot list the recordings directory: %s",
-		         strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return;
+	pthread_mutex_lock(&h->qlock);
+	if (!h->q)
+		err = queue_open(&h->q, h->queue_url);
+	if (!err)
+		err = queue_audio_expire(h->q, &deleted);
+	if (err) {
+		log_warn(TAG,
+		         "cannot delete expired voice replies: %s (tried "
+		         "again in an hour; they are refused meanwhile)",
+		         strerror(-err));
+		queue_close(h->q);
+		h->q = NULL;
 	}
-	while ((de = readdir(dir)) != NULL) {
-		int64_t max_age;
-		struct stat st;
-
-		if (http_name_match(de->d_name))
-			max_age = h->expire_s;
-		else if (http_tmp_match(de->d_name))
-			max_age = TMP_MAX_AGE;
-		else
-			continue; /* not ours: never touched */
-		if (fstatat(h->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISREG(st.st_mode) ||
-		    now - (int64_t)st.st_mtim.tv_sec < max_age)
-			continue;
-		if (unlinkat(h->dirfd, de->d_name, 0) == 0)
-			deleted++;
-		else if (errno != ENOENT)
-			log_warn(TAG, "cannot delete expired %s: %s",
-			         de->d_name, strerror(errno));
-	}
-	closedir(dir);
+	pthread_mutex_unlock(&h->qlock);
 	if (deleted)
-		log_info(TAG, "deleted %u expired recordings", deleted);
-}
-
-static int http_write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+		log_info(TAG, "deleted %d expired voice replies", deleted);
 }
 
 static int http_name_random(char *hex)
@@ -525,74 +546,36 @@ static int http_name_random(char *hex)
 	return 0;
 }
 
-int http_server_publish(struct http_server *h, const void *bytes, size_t len,
-                        const char *mime, const char *ext, char **url)
+int http_server_publish(struct http_server *h, struct queue *q,
+                        const void *bytes, size_t len, const char *mime,
+                        const char *ext, char **url)
 {
 	const struct http_type *type;
-	char name[NAME_HEX + EXT_MAX + 1], tmp[sizeof(name) + 5];
+	char name[NAME_HEX + EXT_MAX + 1];
 	const char *op = NULL;
-	bool tmp_made = false;
-	int fd = -1, err;
+	int err;
 
 	if (!h)
 		return -ENOTSUP;
-	if (!bytes || !len || !ext || !url)
+	if (!q || !bytes || !len || len > QUEUE_BLOB_MAX || !ext || !url)
 		return -EINVAL;
 	*url = NULL;
 	type = http_type_find(ext);
 	if (!type || (mime && strcasecmp(mime, type->mime)))
 		return -EINVAL;
 
+	op = "getrandom";
 	err = http_name_random(name);
-	if (err) {
-		op = "getrandom";
+	if (err)
 		goto out;
-	}
 	snprintf(name + NAME_HEX, sizeof(name) - NAME_HEX, "%s", ext);
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-
-	op = "create";
-	fd = openat(h->dirfd, tmp,
-	            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	tmp_made = true;
-	/* Exactly 0640 whatever the umask: the group may read (backups, the
-	 * operator), nobody else. */
-	op = "chmod";
-	if (fchmod(fd, 0640)) {
-		err = -errno;
-		goto out;
-	}
-	op = "write";
-	err = http_write_all(fd, bytes, len);
+	/* The URL goes out in a message only after the caller's commit:
+	 * the bytes are durable before anyone learns the name. */
+	op = "queue";
+	err = queue_audio_put(q, name, type->mime, bytes, len,
+	                      h->expire_s * 1000);
 	if (err)
 		goto out;
-	/* The URL goes out in a message right after: the bytes must survive
-	 * a crash before the name does. */
-	op = "fsync";
-	if (fsync(fd)) {
-		err = -errno;
-		goto out;
-	}
-	op = "close";
-	err = close(fd) ? -errno : 0;
-	fd = -1;
-	if (err)
-		goto out;
-	op = "rename";
-	if (renameat(h->dirfd, tmp, h->dirfd, name)) {
-		err = -errno;
-		goto out;
-	}
-	tmp_made = false;
-	op = "fsync of the directory";
-	if (fsync(h->dirfd)) {
-		err = -errno;
-		goto out;
-	}
 	op = "allocate";
 	if (asprintf(url, "%s%s", h->base_url, name) < 0) {
 		*url = NULL;
@@ -601,10 +584,6 @@ int http_server_publish(struct http_server *h, const void *bytes, size_t len,
 	}
 	log_debug(TAG, "published %s, %zu bytes", name, len);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp_made)
-		unlinkat(h->dirfd, tmp, 0);
 	if (err)
 		log_warn(TAG, "cannot publish a recording: %s: %s", op,
 		         strerror(-err));
@@ -690,7 +669,7 @@ int http_server_new(struct http_server **hp, const struct config *cfg)
 	struct addrinfo *ai = NULL;
 	const union MHD_DaemonInfo *info;
 	pthread_condattr_t ca;
-	const char *dir = cfg->recordings.dir, *why;
+	const char *why;
 	char host[256];
 	unsigned int flags;
 	int err;
@@ -701,27 +680,27 @@ int http_server_new(struct http_server **hp, const struct config *cfg)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->dirfd = -1;
 	h->expire_s = (int64_t)cfg->recordings.expire_days * 86400;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->qlock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->wake, &ca);
 	pthread_condattr_destroy(&ca);
 
-	if (mkdir(dir, 0750) && errno != EEXIST) {
-		err = -errno;
-		log_err(TAG, "cannot create [recordings] dir %s: %s", dir,
-		        strerror(errno));
+	h->queue_url = strdup(cfg->queue.url);
+	if (!h->queue_url) {
+		err = -ENOMEM;
 		goto out;
 	}
-	h->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (h->dirfd < 0) {
-		err = -errno;
-		log_err(TAG, "cannot open [recordings] dir %s: %s", dir,
-		        strerror(errno));
-		goto out;
-	}
+	/* Before schema 011 files lived in [recordings] dir; the key is
+	 * still accepted so that old configurations load. */
+	if (cfg->recordings.dir && *cfg->recordings.dir)
+		log_info(TAG,
+		         "[recordings] dir = %s is no longer used: voice "
+		         "replies are kept in the queue (files left there are "
+		         "not served; remove the key and the directory)",
+		         cfg->recordings.dir);
 
 	err = http_base_path_set(h, cfg->recordings.base_url);
 	if (err)
@@ -805,8 +784,9 @@ void http_server_free(struct http_server *h)
 	}
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
-	if (h->dirfd >= 0)
-		close(h->dirfd);
+	queue_close(h->q);
+	pthread_mutex_destroy(&h->qlock);
+	free(h->queue_url);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
 	free(h->base_url);

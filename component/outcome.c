@@ -272,15 +272,43 @@ static const char *voice_extension(const char *mime)
 
 static void send_ping(struct outcomes *o);
 
-/* What a voice reply's message needs once its upload is done. */
+/* What a voice reply's message needs once its upload, or its publishing
+ * in the queue for our own listener, is done. */
 struct voice_ctx {
 	struct outcomes *o;
+	struct http_server *http; /* read on the store's thread */
 	unsigned generation;
 	int64_t id, job_id;
 	char *sender_jid, *reply_from, *text, *heard_text, *mime;
 	unsigned char *blob;
 	size_t blob_len;
+	char
+	    *url; /* the published URL (malloc'ed), set on the store's thread */
 };
+
+/* TEXT is the voice reply's message, HEARD the one sent if it cannot be
+ * offered. */
+static struct voice_ctx *voice_ctx_new(struct outcomes *o,
+                                       const struct queue_event *e,
+                                       const char *mime, const char *text,
+                                       const char *heard)
+{
+	struct voice_ctx *v = g_new0(struct voice_ctx, 1);
+
+	v->o = o;
+	v->http = o->c->http;
+	v->generation = o->generation;
+	v->id = e->id;
+	v->job_id = e->job_id;
+	v->sender_jid = g_strdup(e->sender_jid);
+	v->reply_from = g_strdup(e->reply_from);
+	v->text = g_strdup(text);
+	v->heard_text = g_strdup(heard);
+	v->mime = g_strdup(mime);
+	v->blob = g_memdup2(e->blob, e->blob_len);
+	v->blob_len = e->blob_len;
+	return v;
+}
 
 static void voice_ctx_free(struct voice_ctx *v)
 {
@@ -290,13 +318,14 @@ static void voice_ctx_free(struct voice_ctx *v)
 	g_free(v->heard_text);
 	g_free(v->mime);
 	g_free(v->blob);
+	free(v->url);
 	g_free(v);
 }
 
-static void voice_uploaded(struct comp *c, int err, const char *get_url,
-                           void *arg)
+/* Sends V's message (the voice reply at URL, or "heard" when URL is NULL),
+ * frees V, and pings once the batch's last voice reply is done. */
+static void voice_finish(struct voice_ctx *v, const char *url)
 {
-	struct voice_ctx *v = arg;
 	struct outcomes *o = v->o;
 	struct queue_event e = {
 	    .id = v->id,
@@ -309,24 +338,69 @@ static void voice_uploaded(struct comp *c, int err, const char *get_url,
 		voice_ctx_free(v); /* the session ended: offered again later */
 		return;
 	}
-	if (!err) {
-		send_outcome(o, &e, v->text, get_url, v->text);
-	} else {
-		char *url = NULL;
-
-		log_warn(TAG, "job %lld: voice reply upload failed: %s",
-		         (long long)v->job_id, strerror(-err));
-		if (c->http &&
-		    http_server_publish(c->http, v->blob, v->blob_len, v->mime,
-		                        voice_extension(v->mime), &url) == 0)
-			send_outcome(o, &e, v->text, url, v->text);
-		else
-			send_outcome(o, &e, v->heard_text, NULL, NULL);
-		free(url);
-	}
+	if (url)
+		send_outcome(o, &e, v->text, url, v->text);
+	else
+		send_outcome(o, &e, v->heard_text, NULL, NULL);
 	voice_ctx_free(v);
 	if (--o->uploads == 0)
 		send_ping(o);
+}
+
+/* On the store's thread: the audio into the queue, for our listener and
+ * every other component's sharing the queue. */
+static int voice_publish_run(struct queue *q, void *arg)
+{
+	struct voice_ctx *v = arg;
+
+	/* A batch that must be replayed runs this again: the first name's
+	 * row was rolled back with it. */
+	free(v->url);
+	v->url = NULL;
+	return http_server_publish(v->http, q, v->blob, v->blob_len, v->mime,
+	                           voice_extension(v->mime), &v->url);
+}
+
+/* Back on the loop: the row committed with its batch (ERR 0), or not. */
+static void voice_published(struct comp *c, int err, void *arg)
+{
+	struct voice_ctx *v = arg;
+
+	(void)c;
+	if (err) {
+		log_err(TAG,
+		        "job %lld: the voice reply cannot be offered (%s): "
+		        "the queue refused it; configure an XEP-0363 upload "
+		        "service or check the queue",
+		        (long long)v->job_id, strerror(-err));
+		voice_finish(v, NULL);
+		return;
+	}
+	voice_finish(v, v->url);
+}
+
+/* Publishes V through the store's thread; voice_published() finishes. */
+static void voice_publish(struct comp *c, struct voice_ctx *v)
+{
+	store_call(c->store, voice_publish_run, v, voice_published);
+}
+
+static void voice_uploaded(struct comp *c, int err, const char *get_url,
+                           void *arg)
+{
+	struct voice_ctx *v = arg;
+
+	if (!err || v->generation != v->o->generation) {
+		voice_finish(v, err ? NULL : get_url);
+		return;
+	}
+	log_warn(TAG, "job %lld: voice reply upload failed: %s",
+	         (long long)v->job_id, strerror(-err));
+	if (c->http) {
+		voice_publish(c, v);
+		return;
+	}
+	voice_finish(v, NULL);
 }
 
 static bool deliver(struct outcomes *o, const struct queue_event *e)
@@ -362,61 +436,46 @@ static bool deliver(struct outcomes *o, const struct queue_event *e)
 		break;
 	}
 	case QUEUE_EV_VOICE: {
-		char *url = NULL;
-		int err = -ENOTSUP;
+		char heard[2048];
 		const char *mime = e->detail ? e->detail : "audio/ogg";
+		struct voice_ctx *v;
 
 		outcome_text_format(c->cfg->texts.voice, callee, NULL, text,
 		                    sizeof(text));
-		/* The server's own file sharing first, else our listener. */
-		if (e->blob_len && c->uploader &&
-		    upload_available(c->uploader, e->blob_len)) {
-			struct voice_ctx *v = g_new0(struct voice_ctx, 1);
-
-			v->o = o;
-			v->generation = o->generation;
-			v->id = e->id;
-			v->job_id = e->job_id;
-			v->sender_jid = g_strdup(e->sender_jid);
-			v->reply_from = g_strdup(e->reply_from);
-			v->text = g_strdup(text);
-			v->mime = g_strdup(mime);
-			v->blob = g_memdup2(e->blob, e->blob_len);
-			v->blob_len = e->blob_len;
-			outcome_text_format(c->cfg->texts.heard, callee, NULL,
-			                    text, sizeof(text));
-			v->heard_text = g_strdup(text);
-			outcome_text_format(c->cfg->texts.voice, callee, NULL,
-			                    text, sizeof(text));
-			err = upload_start(c->uploader, e->blob, e->blob_len,
-			                   mime, voice_extension(mime),
-			                   voice_uploaded, v);
-			if (!err) {
-				deferred = true;
-				break;
-			}
-			voice_ctx_free(v);
-		}
-		/* Writing the file (with an fsync) happens on the loop: one
-		 * voice reply per call, a few ms each; a worker thread is
-		 * the next step if that ever shows. */
-		if (c->http && e->blob_len)
-			err = http_server_publish(c->http, e->blob, e->blob_len,
-			                          mime, voice_extension(mime),
-			                          &url);
-		if (!err) {
-			send_outcome(o, e, text, url, text);
-		} else {
+		outcome_text_format(c->cfg->texts.heard, callee, NULL, heard,
+		                    sizeof(heard));
+		if (!e->blob_len || (!c->http && !c->uploader)) {
 			log_err(TAG,
-			        "job %lld: the voice reply cannot be offered "
-			        "(%s): configure [http] listen or an XEP-0363 "
-			        "upload service",
-			        (long long)e->job_id, strerror(-err));
-			outcome_text_format(c->cfg->texts.heard, callee, NULL,
-			                    text, sizeof(text));
-			send_outcome(o, e, text, NULL, NULL);
+			        "job %lld: the voice reply cannot be offered: "
+			        "configure [http] listen or an XEP-0363 upload "
+			        "service",
+			        (long long)e->job_id);
+			send_outcome(o, e, heard, NULL, NULL);
+			break;
 		}
-		free(url);
+		/* The server's own file sharing first, else our listener. */
+		v = voice_ctx_new(o, e, mime, text, heard);
+		if (c->uploader && upload_available(c->uploader, e->blob_len) &&
+		    upload_start(c->uploader, e->blob, e->blob_len, mime,
+		                 voice_extension(mime), voice_uploaded,
+		                 v) == 0) {
+			deferred = true;
+			break;
+		}
+		if (c->http) {
+			/* Written with the store's next commit, never on the
+			 * loop; the link goes out once it is durable. */
+			voice_publish(c, v);
+			deferred = true;
+			break;
+		}
+		log_err(TAG,
+		        "job %lld: the voice reply cannot be offered: the "
+		        "server's upload service is unavailable and [http] "
+		        "listen is not set",
+		        (long long)e->job_id);
+		voice_ctx_free(v);
+		send_outcome(o, e, heard, NULL, NULL);
 		break;
 	}
 	case QUEUE_EV_ENDED: {

@@ -4,7 +4,8 @@
  * common/metrics_http.c): the input is the raw bytes a client sends. The
  * listener is the daemon's own (http_server_new, libmicrohttpd's thread)
  * with /metrics, /status (password "fuzz<pw>", a SQLite queue holding one
- * registration) and one published recording, FILE_NAME; each input is
+ * registration) and one published recording in that queue, FILE_NAME
+ * (schema 011, as http_server_publish stores one); each input is
  * sent, followed by an empty line, on a new loopback connection from a
  * new 127.x.y.z address (so the login limit of statuspage.c does not
  * answer every input after the fifth). Loopback, not a socketpair handed
@@ -39,7 +40,7 @@
 
 #define PASSWORD  "fuzz<pw>"
 #define FILE_NAME "0123456789abcdef0123456789abcdef.oga"
-#define REC_FILE  ("rec/" FILE_NAME)
+#define REC_BYTES "OggS fuzz recording bytes"
 /* More than any answer: the page for one registration is a few kB. */
 #define REPLY_MAX (256 * 1024)
 
@@ -101,7 +102,7 @@ static void http_setup(void)
 	    .push_node = "bobnode",
 	    .gate = QUEUE_GATE_DEFAULT,
 	};
-	char text[768], path[128];
+	char text[768];
 	struct queue *q;
 
 	/* A reply cut short by a bug must fail the read, not the process. */
@@ -115,23 +116,20 @@ static void http_setup(void)
 	if (!mkdtemp(dir))
 		abort();
 	http_file_write("password", PASSWORD "\n", 0600);
-	snprintf(path, sizeof(path), "%s/rec", dir);
-	if (mkdir(path, 0700))
-		abort();
-	http_file_write(REC_FILE, "OggS fuzz recording bytes", 0600);
 	snprintf(text, sizeof(text),
 	         "[xmpp]\ndomain = callgw.example.org\n"
 	         "user_domains = example.org\n"
 	         "[queue]\nurl = sqlite:%s/queue.db\n"
 	         "[http]\nlisten = 127.0.0.1:%d\n"
 	         "admin_password_file = %s/password\n"
-	         "[recordings]\ndir = %s/rec\n"
-	         "base_url = https://example.org/voice/\n",
-	         dir, port = http_port_free(), dir, dir);
+	         "[recordings]\nbase_url = https://example.org/voice/\n",
+	         dir, port = http_port_free(), dir);
 	fuzz_config_once(&cfg, text);
 	if (queue_open(&q, cfg->queue.url))
 		abort();
-	if (queue_registration_put(q, &r))
+	if (queue_registration_put(q, &r) ||
+	    queue_audio_put(q, FILE_NAME, "audio/ogg", REC_BYTES,
+	                    strlen(REC_BYTES), 7 * 86400 * 1000LL))
 		abort();
 	queue_close(q);
 	reply = malloc(REPLY_MAX + 1);

@@ -69,7 +69,7 @@ static void check_defaults(const struct config *c)
 	CHECK_INT(c->recordings.format, CONFIG_REC_OPUS);
 	CHECK_INT(c->recordings.max_seconds, 60);
 	CHECK_INT(c->recordings.silence_seconds, 5);
-	CHECK_STR(c->recordings.dir, "recordings");
+	CHECK_STR(c->recordings.dir, "");
 	CHECK_STR(c->recordings.base_url, "");
 	CHECK_INT(c->recordings.expire_days, 7);
 	CHECK_STR(c->http.listen, "");
@@ -368,7 +368,6 @@ static const struct err_case errors[] = {
      ":2: [recordings] format: must be one of opus, mp3"},
     {"[recordings]\nbase_url = files.example.org\n",
      ":2: [recordings] base_url: must be an http:// or https:// URL"},
-    {"[recordings]\ndir =\n", ":2: [recordings] dir: must not be empty"},
     {"[http]\nlisten = 8080\n",
      ":2: [http] listen: must be HOST:PORT, e.g. 127.0.0.1:8080 or "
      "[::1]:8080"},

@@ -2,7 +2,9 @@
 /*
  * Tests of the component's own HTTP listener (component/http.c) over real
  * sockets: a server on 127.0.0.1 and a port the kernel picks, files
- * published into a temporary directory, and a tiny HTTP/1.1 client that
+ * published into a SQLite queue in a temporary directory (the rows are the
+ * same on PostgreSQL: test_queue's conformance suite), and a tiny HTTP/1.1
+ * client that
  * sends raw requests, so malformed and hostile ones can be written as they
  * would arrive. One table of requests; then publishing, expiry and limits.
  */
@@ -18,11 +20,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "config.h"
 #include "http.h"
+#include "queue.h"
 
 #define SIZE 1000
 
@@ -37,6 +41,10 @@ struct reply {
 };
 
 static unsigned char data[SIZE];
+/* The test's own handle on the server's queue: the component publishes on
+ * its store thread's handle, never the listener's. */
+static struct queue *tq;
+static char queue_url[96];
 
 static void reply_free(struct reply *r)
 {
@@ -285,40 +293,42 @@ static int url_split(const char *url, int *port, char *name, size_t len)
 	return 0;
 }
 
-static int file_mtime_back(const char *dir, const char *name, long seconds)
+/* A clock a given number of seconds behind the real one, for publishing
+ * files that have already expired. */
+static int64_t clock_behind(void *arg)
 {
-	char path[512];
-	struct stat st;
-	struct timespec ts[2];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (stat(path, &st))
-		return -1;
-	ts[0] = st.st_atim;
-	ts[1] = st.st_mtim;
-	ts[1].tv_sec -= seconds;
-	return utimensat(AT_FDCWD, path, ts, 0);
+	return (int64_t)time(NULL) * 1000 - *(const long *)arg * 1000;
 }
 
-static bool file_exists(const char *dir, const char *name)
+/* Publishes SIZE bytes as if SECONDS ago, on a handle of its own. */
+static int publish_back(struct http_server *h, long seconds, char **url)
 {
-	char path[512];
+	struct queue *q = NULL;
+	int err = queue_open(&q, queue_url);
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return access(path, F_OK) == 0;
+	if (err)
+		return err;
+	queue_clock_set(q, clock_behind, &seconds);
+	err = http_server_publish(h, q, data, SIZE, NULL, ".oga", url);
+	queue_close(q);
+	return err;
 }
 
-static void file_make(const char *dir, const char *name)
+/* Whether NAME's row is still in the queue, as seen SECONDS ago (so an
+ * expired row that the sweep has not deleted yet is found). */
+static bool row_exists(const char *name, long seconds)
 {
-	char path[512];
-	FILE *f;
+	struct queue_audio a = {0};
+	struct queue *q = NULL;
+	int err = queue_open(&q, queue_url);
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	if (f) {
-		fputs("x", f);
-		fclose(f);
+	if (!err) {
+		queue_clock_set(q, clock_behind, &seconds);
+		err = queue_audio_get(q, name, &a);
 	}
+	queue_audio_clear(&a);
+	queue_close(q);
+	return err == 0;
 }
 
 static int status_of(int port, const char *method, const char *name)
@@ -337,7 +347,7 @@ static int status_of(int port, const char *method, const char *name)
 	return status;
 }
 
-static struct config *config_make(const char *dir, const char *listen,
+static struct config *config_make(const char *url, const char *listen,
                                   const char *base_url)
 {
 	char err[256];
@@ -345,8 +355,8 @@ static struct config *config_make(const char *dir, const char *listen,
 
 	if (config_load(&cfg, NULL, err, sizeof(err)))
 		return NULL;
-	free(cfg->recordings.dir);
-	cfg->recordings.dir = strdup(dir);
+	free(cfg->queue.url);
+	cfg->queue.url = strdup(url);
 	free(cfg->http.listen);
 	cfg->http.listen = strdup(listen);
 	free(cfg->recordings.base_url);
@@ -354,23 +364,27 @@ static struct config *config_make(const char *dir, const char *listen,
 	return cfg;
 }
 
-static void test_requests(struct http_server *h, const char *dir)
+static void test_requests(struct http_server *h)
 {
-	char url_name[128], *url = NULL, *url2 = NULL, path[512], v[64];
+	char url_name[128], *url = NULL, *url2 = NULL, v[64];
+	struct queue_audio a = {0};
 	struct reply r;
-	struct stat st;
 	int port = 0;
 
-	CHECK_INT(http_server_publish(h, data, SIZE, "audio/ogg", ".oga", &url),
-	          0);
+	CHECK_INT(
+	    http_server_publish(h, tq, data, SIZE, "audio/ogg", ".oga", &url),
+	    0);
 	CHECK(url && url_split(url, &port, url_name, sizeof(url_name)) == 0);
 	if (!url || !port)
 		return;
 	CHECK_INT(strlen(url_name), 32 + 4);
 	CHECK_INT(strspn(url_name, "0123456789abcdef"), 32);
-	snprintf(path, sizeof(path), "%s/%s", dir, url_name);
-	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640 &&
-	      st.st_size == SIZE);
+	/* The row holds the bytes, the type and an expiry expire_days on. */
+	CHECK_INT(queue_audio_get(tq, url_name, &a), 0);
+	CHECK(a.len == SIZE && a.bytes && !memcmp(a.bytes, data, SIZE));
+	CHECK_STR(a.mime, "audio/ogg");
+	CHECK_INT(a.expires_ms - a.created_ms, 7 * 86400 * 1000LL);
+	queue_audio_clear(&a);
 
 	for (size_t i = 0; i < sizeof(req_cases) / sizeof(req_cases[0]); i++)
 		req_case_run(i, port, url_name);
@@ -400,18 +414,13 @@ static void test_requests(struct http_server *h, const char *dir)
 		free(req);
 	}
 
-	/* A symbolic link with a published name is not followed. */
-	{
-		const char *ln = "0123456789abcdef0123456789abcdef.oga";
-
-		snprintf(path, sizeof(path), "%s/%s", dir, ln);
-		CHECK(symlink("/etc/passwd", path) == 0);
-		CHECK_INT(status_of(port, "GET", ln), 404);
-		unlink(path);
-	}
+	/* A well-formed name that was never published. */
+	CHECK_INT(
+	    status_of(port, "GET", "0123456789abcdef0123456789abcdef.oga"),
+	    404);
 
 	/* MP3 and .opus get their own types; names differ each time. */
-	CHECK_INT(http_server_publish(h, data, 10, NULL, ".mp3", &url2), 0);
+	CHECK_INT(http_server_publish(h, tq, data, 10, NULL, ".mp3", &url2), 0);
 	if (url2 && url_split(url2, &port, url_name, sizeof(url_name)) == 0) {
 		char req[256];
 
@@ -428,8 +437,9 @@ static void test_requests(struct http_server *h, const char *dir)
 	CHECK(url2 && strcmp(url, url2));
 	free(url2);
 	url2 = NULL;
-	CHECK_INT(http_server_publish(h, data, 10, "audio/ogg", ".opus", &url2),
-	          0);
+	CHECK_INT(
+	    http_server_publish(h, tq, data, 10, "audio/ogg", ".opus", &url2),
+	    0);
 	if (url2 && url_split(url2, &port, url_name, sizeof(url_name)) == 0) {
 		char req[256];
 
@@ -458,7 +468,7 @@ static void test_hangup(struct http_server *h)
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 	int port = 0, fd;
 
-	if (!buf || http_server_publish(h, buf, big, NULL, ".oga", &url) ||
+	if (!buf || http_server_publish(h, tq, buf, big, NULL, ".oga", &url) ||
 	    url_split(url, &port, name, sizeof(name))) {
 		CHECK(0);
 		goto out;
@@ -502,12 +512,11 @@ static const struct publish_case publish_cases[] = {
     {"audio/ogg", "oga", 1, -EINVAL},
     {"audio/ogg", ".oga/../x", 1, -EINVAL},
     {"audio/ogg", ".oga", 0, -EINVAL},
+    {"audio/ogg", ".oga", (size_t)QUEUE_BLOB_MAX + 1, -EINVAL},
 };
 
-static void test_publish(struct http_server *h, const char *dir)
+static void test_publish(struct http_server *h)
 {
-	struct dirent *de;
-	DIR *d;
 	char *url = NULL;
 
 	for (size_t i = 0; i < sizeof(publish_cases) / sizeof(publish_cases[0]);
@@ -515,66 +524,72 @@ static void test_publish(struct http_server *h, const char *dir)
 		const struct publish_case *c = &publish_cases[i];
 
 		url = NULL;
-		CHECK_INT(
-		    http_server_publish(h, data, c->len, c->mime, c->ext, &url),
-		    c->err);
+		CHECK_INT(http_server_publish(h, tq, data, c->len, c->mime,
+		                              c->ext, &url),
+		          c->err);
 		CHECK(c->err ? url == NULL : url != NULL);
 		free(url);
 	}
 	url = (char *)"untouched";
-	CHECK_INT(http_server_publish(NULL, data, 1, NULL, ".oga", &url),
+	CHECK_INT(http_server_publish(NULL, tq, data, 1, NULL, ".oga", &url),
 	          -ENOTSUP);
-	/* No temporary file is left behind. */
-	d = opendir(dir);
-	CHECK(d != NULL);
-	while (d && (de = readdir(d)) != NULL)
-		CHECK(!strstr(de->d_name, ".tmp"));
-	if (d)
-		closedir(d);
+	CHECK_INT(http_server_publish(h, NULL, data, 1, NULL, ".oga", &url),
+	          -EINVAL);
 }
 
-static void test_expiry(struct http_server *h, const char *dir)
+/* Expiry is the queue's: a row past it is refused at once, and the sweep
+ * deletes such rows and only those. */
+static void test_expiry(struct http_server *h)
 {
-	char *url = NULL, *url2 = NULL, name[128], name2[128], tmp[160];
+	char *url = NULL, *url2 = NULL, name[128], name2[128];
 	int port = 0;
-	long old = 7 * 86400 + 60;
+	long old = 7 * 86400 + 60, recent = 6 * 86400, before = 30 * 86400;
 
-	CHECK_INT(http_server_publish(h, data, SIZE, NULL, ".oga", &url), 0);
-	CHECK_INT(http_server_publish(h, data, SIZE, NULL, ".oga", &url2), 0);
+	CHECK_INT(publish_back(h, old, &url), 0);
+	CHECK_INT(publish_back(h, recent, &url2), 0);
 	if (!url || !url2 || url_split(url, &port, name, sizeof(name)) ||
 	    url_split(url2, &port, name2, sizeof(name2))) {
 		CHECK(0);
 		goto out;
 	}
-	CHECK_INT(status_of(port, "GET", name), 200);
-	CHECK_INT(file_mtime_back(dir, name, old), 0);
 	/* Refused at once, before any sweep. */
-	CHECK(file_exists(dir, name));
+	CHECK(row_exists(name, before));
 	CHECK_INT(status_of(port, "GET", name), 404);
 	CHECK_INT(status_of(port, "HEAD", name), 404);
-
-	/* Only our expired names and stale temporaries are deleted. */
-	file_make(dir, "notes.txt");
-	CHECK_INT(file_mtime_back(dir, "notes.txt", old), 0);
-	snprintf(tmp, sizeof(tmp), ".%s.tmp",
-	         "abcdefabcdefabcdefabcdefabcdefab.oga");
-	file_make(dir, tmp);
-	CHECK_INT(file_mtime_back(dir, tmp, 2 * 3600), 0);
-	file_make(dir, ".fedcbafedcbafedcbafedcbafedcbafe.oga.tmp");
-	CHECK_INT(file_mtime_back(dir, name2, 6 * 86400), 0);
+	CHECK_INT(status_of(port, "GET", name2), 200);
 
 	http_server_expire(h);
-	CHECK(!file_exists(dir, name));
-	CHECK(!file_exists(dir, tmp));
-	CHECK(file_exists(dir, "notes.txt"));
-	CHECK(file_exists(dir, ".fedcbafedcbafedcbafedcbafedcbafe.oga.tmp"));
-	CHECK(file_exists(dir, name2));
+	CHECK(!row_exists(name, before));
+	CHECK(row_exists(name2, 0));
 	CHECK_INT(status_of(port, "GET", name), 404);
 	CHECK_INT(status_of(port, "GET", name2), 200);
 	http_server_expire(NULL);
 out:
 	free(url);
 	free(url2);
+}
+
+static int port_free(void);
+
+/* A queue the listener cannot read: 503, not 404 (the link may work again)
+ * and not a crash. */
+static void test_queue_down(const char *root)
+{
+	struct http_server *h = NULL;
+	struct config *cfg;
+	char url[160], listen[64];
+	int port = port_free();
+
+	snprintf(url, sizeof(url), "sqlite:%s/missing/dir/q.db", root);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	cfg = config_make(url, listen, "");
+	CHECK(cfg && http_server_new(&h, cfg) == 0 && h);
+	if (h)
+		CHECK_INT(status_of(port, "GET",
+		                    "0123456789abcdef0123456789abcdef.oga"),
+		          503);
+	http_server_free(h);
+	config_free(cfg);
 }
 
 /* A free port on 127.0.0.1, for a server whose URLs do not carry it. */
@@ -595,7 +610,7 @@ static int port_free(void)
 
 /* base_url with a path: the URL carries it, and the listener answers with
  * the prefix stripped by the proxy or passed through. */
-static void test_base_url(const char *dir)
+static void test_base_url(void)
 {
 	struct http_server *h = NULL;
 	struct config *cfg;
@@ -604,11 +619,11 @@ static void test_base_url(const char *dir)
 	int port = port_free();
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	cfg = config_make(dir, listen, "https://callgw.example.org/rb");
+	cfg = config_make(queue_url, listen, "https://callgw.example.org/rb");
 	CHECK(cfg && http_server_new(&h, cfg) == 0 && h);
 	if (!h)
 		goto out;
-	CHECK_INT(http_server_publish(h, data, 5, NULL, ".oga", &url), 0);
+	CHECK_INT(http_server_publish(h, tq, data, 5, NULL, ".oga", &url), 0);
 	CHECK(url && !strncmp(url, "https://callgw.example.org/rb/", 30));
 	if (url) {
 		char rb[128];
@@ -624,21 +639,21 @@ out:
 	config_free(cfg);
 }
 
-static void test_listen(const char *dir)
+static void test_listen(void)
 {
 	struct http_server *h = (struct http_server *)&h;
 	struct config *cfg;
 	char *url = NULL;
 
 	/* No listener configured: no server, and that is not an error. */
-	cfg = config_make(dir, "", "");
+	cfg = config_make(queue_url, "", "");
 	CHECK(cfg && http_server_new(&h, cfg) == 0 && h == NULL);
 	config_free(cfg);
 
 	/* IPv6, when the host has it. */
-	cfg = config_make(dir, "[::1]:0", "");
+	cfg = config_make(queue_url, "[::1]:0", "");
 	if (cfg && http_server_new(&h, cfg) == 0) {
-		CHECK(http_server_publish(h, data, 1, NULL, ".oga", &url) ==
+		CHECK(http_server_publish(h, tq, data, 1, NULL, ".oga", &url) ==
 		          0 &&
 		      !strncmp(url, "http://[::1]:", 13));
 		free(url);
@@ -652,7 +667,7 @@ static void test_listen(const char *dir)
 		char listen[64];
 
 		snprintf(listen, sizeof(listen), "127.0.0.1:%d", port_free());
-		cfg = config_make(dir, listen, "");
+		cfg = config_make(queue_url, listen, "");
 		CHECK(cfg && http_server_new(&a, cfg) == 0 && a);
 		CHECK(cfg && http_server_new(&b, cfg) < 0 && b == NULL);
 		http_server_free(a);
@@ -674,27 +689,9 @@ static int fds_count(void)
 	return n;
 }
 
-/* Removes DIR and the files in it. */
-static void dir_remove(const char *dir)
-{
-	struct dirent *de;
-	char path[512];
-	DIR *d = opendir(dir);
-
-	while (d && (de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 int main(void)
 {
-	char root[] = "/tmp/rb-http-XXXXXX", dir[64];
+	char root[] = "/tmp/rb-http-XXXXXX", path[96];
 	struct http_server *h = NULL;
 	struct config *cfg;
 	int fds = fds_count();
@@ -703,25 +700,34 @@ int main(void)
 		data[i] = (unsigned char)(i * 7 + 3);
 	if (!mkdtemp(root))
 		return 1;
-	/* A directory that does not exist yet: the server creates it. */
-	snprintf(dir, sizeof(dir), "%s/rec", root);
+	snprintf(queue_url, sizeof(queue_url), "sqlite:%s/queue.db", root);
+	CHECK_INT(queue_open(&tq, queue_url), 0);
 
-	cfg = config_make(dir, "127.0.0.1:0", "");
+	cfg = config_make(queue_url, "127.0.0.1:0", "");
 	CHECK(cfg && http_server_new(&h, cfg) == 0 && h);
-	if (h) {
-		test_requests(h, dir);
+	if (h && tq) {
+		test_requests(h);
 		test_hangup(h);
-		test_publish(h, dir);
-		test_expiry(h, dir);
+		test_publish(h);
+		test_expiry(h);
 	}
 	http_server_free(h);
 	config_free(cfg);
-	test_base_url(dir);
-	test_listen(dir);
+	if (tq) {
+		test_base_url();
+		test_listen();
+	}
+	test_queue_down(root);
+	queue_close(tq);
 	/* Every file and socket the servers opened is closed again. */
 	CHECK_INT(fds_count(), fds);
 
-	dir_remove(dir);
-	rmdir(root);
+	snprintf(path, sizeof(path), "%s/queue.db", root);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/queue.db-wal", root);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/queue.db-shm", root);
+	unlink(path);
+	CHECK_INT(rmdir(root), 0);
 	return check_exit("test_http");
 }
