@@ -55,11 +55,12 @@
 #define CONN_TIMEOUT  30u /* seconds idle before a connection is closed */
 #define SWEEP_SECONDS 3600
 /* A file is read whole from the queue and held until its response is sent.
- * A voice reply is about 3 kB a second (Opus at 24 kbit/s: 360 kB for the
- * two-minute default of max_seconds), so 64 MiB in flight is ~180
- * downloads at once of the longest default reply, and bounds what 64
- * connections fetching 16 MiB files (QUEUE_BLOB_MAX) could pin otherwise;
- * past it a request gets 503 with Retry-After. */
+ * A voice reply is 2 kB a second in Opus (16 kbit/s) and 3 kB in MP3
+ * (24 kbit/s, recorder/format.c): 120-180 kB for the default max_seconds
+ * of 60, 1.2-1.8 MB at its limit of 600. 64 MiB in flight is 35 downloads
+ * at once of the longest reply possible (hundreds of default ones), and
+ * bounds what 64 connections fetching 16 MiB blobs (QUEUE_BLOB_MAX) could
+ * pin otherwise; past it a request gets 503 with Retry-After. */
 #define INFLIGHT_MAX (64u << 20)
 
 struct http_type {
