@@ -495,6 +495,56 @@ out:
 	free(buf);
 }
 
+/* Files held by responses in flight are bounded (64 MiB, http.c's
+ * INFLIGHT_MAX): four slow readers of a 16 MiB file hold it all, a fifth
+ * request is told to come back (503, Retry-After), and once the readers
+ * go the file is served again. */
+static void test_held_limit(struct http_server *h)
+{
+	size_t big = QUEUE_BLOB_MAX;
+	unsigned char *buf = calloc(1, big);
+	char *url = NULL, name[128], req[256], got[512];
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	int port = 0, fds[4], n = 0;
+	struct reply r;
+	char v[16];
+
+	if (!buf || http_server_publish(h, tq, buf, big, NULL, ".oga", &url) ||
+	    url_split(url, &port, name, sizeof(name))) {
+		CHECK(0);
+		goto out;
+	}
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\nHost: x\r\n\r\n", name);
+	for (n = 0; n < 4; n++) {
+		fds[n] = socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(fds[n] >= 0 &&
+		      !connect(fds[n], (struct sockaddr *)&sa, sizeof(sa)));
+		CHECK(send(fds[n], req, strlen(req), MSG_NOSIGNAL) > 0);
+		/* The headers are out: the response holds the file. */
+		CHECK(recv(fds[n], got, sizeof(got), 0) > 0);
+	}
+	snprintf(req, sizeof(req),
+	         "GET /%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+	         name);
+	http_get(port, req, &r);
+	CHECK_INT(r.status, 503);
+	CHECK_STR(reply_header(&r, "Retry-After", v, sizeof(v)), "1");
+	reply_free(&r);
+	while (n > 0) {
+		n--;
+		setsockopt(fds[n], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fds[n]);
+	}
+	usleep(200 * 1000);
+	CHECK_INT(status_of(port, "HEAD", name), 200);
+out:
+	free(url);
+	free(buf);
+}
+
 /* What publish refuses. */
 struct publish_case {
 	const char *mime, *ext;
@@ -708,6 +758,7 @@ int main(void)
 	if (h && tq) {
 		test_requests(h);
 		test_hangup(h);
+		test_held_limit(h);
 		test_publish(h);
 		test_expiry(h);
 	}
