@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import unittest
 import uuid
 
@@ -246,7 +247,19 @@ modules:
     # -- accounts
 
     def register(self, user, password="pw"):
-        self.ctl("register", user, DOMAIN, password)
+        # ejabberd opens its ports before mnesia has created every table:
+        # a register that early fails with {no_exists,passwd,...} (seen
+        # once in CI). That answer means "not yet", so it is retried.
+        deadline = time.monotonic() + 20
+        while True:
+            r = self.ctl("register", user, DOMAIN, password, check=False)
+            if r.returncode == 0:
+                break
+            if "no_exists" not in r.stdout + r.stderr or \
+                    time.monotonic() > deadline:
+                raise RuntimeError("ejabberdctl register %s failed (%d): %s%s"
+                                   % (user, r.returncode, r.stdout, r.stderr))
+            time.sleep(0.5)
         self.users[user] = password
         return "%s@%s" % (user, DOMAIN)
 
