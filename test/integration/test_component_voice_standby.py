@@ -23,6 +23,8 @@ import urllib.parse
 import urllib.request
 
 import rbtest
+# A module, not its class: a test class imported by name would run here.
+import test_component_standby
 from rbtest import jid
 
 BOB_PHONE = "+15551234567"
@@ -50,20 +52,9 @@ class VoiceStandbyTest(rbtest.ComponentTest):
             "recordings": {"base_url": BASE_URL}}
         super().setUp()
 
-    def start_standby(self):
-        text = self.comp.config.read_text().replace(
-            "listen = 127.0.0.1:%d" % self.http_ports[0],
-            "listen = 127.0.0.1:%d" % self.http_ports[1])
-        config = self.comp.dir / "standby.ini"
-        config.write_text(text)
-        log = self.comp.dir / "standby.log"
-        argv = rbtest.rb_argv([rbtest.COMPONENT_BIN, "-c", config])
-        proc = rbtest._spawn(
-            ["unshare", "-u", "sh", "-c",
-             'hostname rb-standby-host && exec "$@"', "sh"] +
-            [str(a) for a in argv], log, cwd=str(self.comp.dir))
-        self.addCleanup(rbtest._terminate, proc, 20)
-        return proc, log
+    # The standby of test_component_standby: the same config on the
+    # second HTTP port, under another host name.
+    start_standby = test_component_standby.StandbyTest.start_standby
 
     def write_voice(self, job_id):
         """The bridge's writes at the end of a call with a voice reply."""
