@@ -6,7 +6,6 @@ module's mediaenc), and ctrl_tcp commands (sndcode sends a key as RFC
 4733). Shared by test_bridge_tls and test_bridge_srtp."""
 
 import json
-import random
 import shutil
 import socket
 import struct
@@ -44,23 +43,9 @@ def make_cert(d, name, cn, san, ca):
 
 
 def port_pair():
-    """A loopback port P free for UDP and TCP with P + 1 free for TCP:
-    baresip listens for TLS on its SIP port + 1 (free_ports hands out
-    neighbours, so the next port is often the one it gave another use)."""
-    for _ in range(50):
-        p = random.randrange(21000, 30000)  # below the ephemeral range
-        socks = [socket.socket(socket.AF_INET, t) for t in
-                 (socket.SOCK_DGRAM, socket.SOCK_STREAM, socket.SOCK_STREAM)]
-        try:
-            for sock, port in zip(socks, (p, p, p + 1)):
-                sock.bind(("127.0.0.1", port))
-            return p
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise AssertionError("no free port pair for baresip")
+    """A loopback port P free for UDP and TCP with P + 1 free too: baresip
+    listens for TLS on its SIP port + 1."""
+    return rbtest.free_range(2, 1)
 
 
 def baresip_command(port, command, params):

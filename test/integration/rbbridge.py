@@ -180,7 +180,7 @@ class Run:
         self.db = self.dir / "queue.db"
         self.queue_section, self.qdb = rbtest.queue_for(self.dir)
         self.sip_port, self.phone_port, self.media_port = free_ports(3)
-        base = random.randrange(40000, 59000) & ~1
+        base = rbtest.free_range(40)
         self.rtp_ports = (base, base + 39)
         self.config = self.dir / "ringbridge.conf"
         self.tls_dir = self.dir / "tls"

@@ -7,7 +7,6 @@ back with sqlite3, and sipp as a SIP watcher or phone (scenarios in sipp/,
 @KEY@ placeholders). Processes are the test's own, stopped by pid."""
 
 import pathlib
-import random
 import re
 import shutil
 import sqlite3
@@ -64,7 +63,7 @@ class Bridge:
         self.run = run
         self.n = n
         self.sip_port = free_ports(1)[0]
-        base = random.randrange(40000, 59000) & ~1
+        base = rbtest.free_range(20)
         self.config = run.dir / ("bridge%d.conf" % n)
         self.config.write_text(CONFIG.format(
             db=run.db, sip_port=self.sip_port, rtp_min=base,
@@ -192,14 +191,16 @@ class Run:
         sf = self.dir / ("scenario%d.xml" % n)
         sf.write_text(text)
         msg = self.dir / ("sipp%d.msg" % n)
-        port = port or free_ports(1)[0]
-        proc = rbtest._spawn(
-            ["sipp"] + ([target] if target else []) + ["-sf", str(sf), "-i", "127.0.0.1",
-             "-p", str(port), "-m", str(calls), "-nostdin", "-trace_msg",
-             "-message_file", str(msg),
-             "-timeout", "%ds" % rbtest.scaled(120),
-             "-timeout_error"] + list(extra),
-            self.dir / ("sipp%d.out" % n), cwd=str(self.dir))
+        # Without PORT, sipp binds port 0: the kernel's choice, from the
+        # ephemeral range, so it cannot be a port another test holds.
+        argv = ["sipp"] + ([target] if target else []) + [
+            "-sf", str(sf), "-i", "127.0.0.1", "-m", str(calls), "-nostdin",
+            "-trace_msg", "-message_file", str(msg),
+            "-timeout", "%ds" % rbtest.scaled(120), "-timeout_error"]
+        if port:
+            argv += ["-p", str(port)]
+        proc = rbtest._spawn(argv + list(extra),
+                             self.dir / ("sipp%d.out" % n), cwd=str(self.dir))
         self.sipps.append((proc, msg))
         return proc, msg
 
@@ -228,7 +229,7 @@ class Run:
             out += ["--- bridge %d ---" % b.n, rbtest.tail(b.log, 80)]
         for i, (_, msg) in enumerate(self.sipps):
             out += ["--- sipp %d ---" % i,
-                    rbtest.tail(self.dir / ("sipp%d.out" % i), 20),
+                    rbtest.tail(self.dir / ("sipp%d.out" % i), 45),
                     rbtest.tail(msg, 80)]
         for f in self.extra_logs:
             out.append(f())

@@ -10,8 +10,10 @@ RB_TIME_SCALE. Loopback ports are chosen per run by free_ports().
 """
 
 import atexit
+import fcntl
 import os
 import pathlib
+import random
 import re
 import signal
 import socket
@@ -158,32 +160,75 @@ def rb_run(argv, timeout=60, **kw):
 # small utilities
 
 
-# Every port free_ports() handed out in this process: a port chosen for
-# one server and not yet bound (Prosody's c2s, chosen before it starts) must
-# not be handed to the next fixture too, which the kernel would do once the
-# probing socket is closed (seen in CI: the component's [http] listen got
-# Prosody's c2s port).
-_ports_given = set()
+# Ports for the servers a test starts come from below the kernel's
+# ephemeral range, so no socket bound to port 0 (sipp's own, a resolver's,
+# a client's) can be given one of them by the kernel between the choice
+# and the server's bind (seen in CI: sipp's -p port, chosen as a released
+# ephemeral TCP port, was taken by another process's UDP socket and sipp
+# exited at once with "Unable to bind main socket"). Each chosen port is
+# held by an flock on a file named after it for as long as this process
+# lives, so tests running in parallel never choose the same port; and it is
+# never handed out twice in one process (a port chosen for one server and
+# not yet bound, Prosody's c2s chosen before it starts, must not go to the
+# next fixture).
+_PORT_LOCKS = pathlib.Path(tempfile.gettempdir()) / "ringbridge-test-ports"
+_ports_held = {}
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _reserve(port):
+    """Holds PORT for this process if no other test holds it and it is
+    free for TCP and UDP on loopback right now."""
+    if port in _ports_held:
+        return False
+    _PORT_LOCKS.mkdir(mode=0o1777, exist_ok=True)
+    fd = os.open(_PORT_LOCKS / str(port), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            with socket.socket(socket.AF_INET, kind) as s:
+                s.bind(("127.0.0.1", port))
+    except OSError:
+        os.close(fd)
+        return False
+    _ports_held[port] = fd
+    return True
+
+
+def _release(port):
+    os.close(_ports_held.pop(port))
+
+
+def free_range(n, align=2):
+    """The first of N consecutive loopback ports (a multiple of ALIGN: RTP
+    ranges start even), all held for this process as free_ports' are."""
+    low, high = 10000, _ephemeral_low() - n
+    for _ in range(2000):
+        base = random.randrange(low, high) // align * align
+        got = []
+        for port in range(base, base + n):
+            if not _reserve(port):
+                break
+            got.append(port)
+        if len(got) == n:
+            return base
+        for port in got:
+            _release(port)
+    raise AssertionError("no %d consecutive free ports below %d"
+                         % (n, high + n))
 
 
 def free_ports(n):
-    """N distinct loopback TCP ports free right now (bound to port 0, then
-    released), never one this process handed out before."""
-    socks = []
-    ports = []
-    try:
-        while len(ports) < n:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            port = s.getsockname()[1]
-            if port not in _ports_given:
-                _ports_given.add(port)
-                ports.append(port)
-        return ports
-    finally:
-        for s in socks:
-            s.close()
+    """N distinct loopback ports, free for TCP and UDP, held for this
+    process (see above)."""
+    return [free_range(1, 1) for _ in range(n)]
 
 
 def port_open(port, host="127.0.0.1"):

@@ -29,6 +29,7 @@ from rbproc import (
     BUILD_DIR, COMPONENT_BIN, CTL_BIN, REPO, SANITIZER_MARKERS,
     START_TIMEOUT, STOP_TIMEOUT, TIME_SCALE, VALGRIND, _live,
     _require_binary, _spawn, _terminate, check_valgrind, free_ports,
+    free_range,
     port_open, rb_argv, rb_run, rb_spawn, scaled, tail, wait_until)
 from rbprosody import PROSODY_VERSION, Prosody
 from rbqueue import (
@@ -47,6 +48,7 @@ __all__ = [
     "BUILD_DIR", "COMPONENT_BIN", "CTL_BIN", "REPO", "SANITIZER_MARKERS",
     "START_TIMEOUT", "STOP_TIMEOUT", "TIME_SCALE", "VALGRIND", "_live",
     "_require_binary", "_spawn", "_terminate", "check_valgrind", "free_ports",
+    "free_range",
     "port_open", "rb_argv", "rb_run", "rb_spawn", "scaled", "tail",
     "wait_until",
     # rbprosody, rbqueue

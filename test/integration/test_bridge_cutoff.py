@@ -14,7 +14,6 @@ build only: the lease and refusal paths are the queue's and the bridge's
 loop code, which the conformance suite and the call tests already run
 under the sanitizers, and namespaces add nothing for them to find."""
 
-import random
 import re
 import signal
 import time
@@ -56,7 +55,7 @@ class BridgeCutoffTest(unittest.TestCase):
     def config(self, name, queue_host, sip_host):
         text = self.run_.config.read_text()
         port = rbtest.free_ports(1)[0]
-        base = random.randrange(40000, 59000) & ~1
+        base = rbtest.free_range(40)
         queue = "url = %s\npassword_file = %s" % (
             self.pg.url("rb_cutoff", queue_host), self.pwfile)
         text = re.sub(r"(?ms)^\[queue\]\n.*?\n\n", "[queue]\n%s\n\n" % queue,

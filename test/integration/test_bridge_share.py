@@ -8,7 +8,6 @@ Runs on SQLite (integration/test_bridge_share) and on PostgreSQL
 two bridges claim with FOR UPDATE SKIP LOCKED and are woken by NOTIFY).
 About 20 s; in both builds, since the claim path is the queue's C code."""
 
-import random
 import re
 import unittest
 
@@ -25,7 +24,7 @@ class BridgeShareTest(unittest.TestCase):
         """A second bridge: RUN's configuration (same queue) on its own
         SIP port and RTP range."""
         port = rbtest.free_ports(1)[0]
-        base = random.randrange(40000, 59000) & ~1
+        base = rbtest.free_range(40)
         text = run.config.read_text()
         text = re.sub(r"(?m)^listen = .*$",
                       "listen = sip:127.0.0.1:%d" % port, text)

@@ -10,7 +10,6 @@ runs (Prosody logs no second component), the component stays connected,
 and a message to an offline user is still caught afterwards."""
 
 import pathlib
-import random
 import shutil
 import signal
 import sqlite3
@@ -53,7 +52,7 @@ class CheckTest(rbtest.IntegrationTest):
         """A ringbridge-sip on COMP's configuration and queue, on its own
         SIP port; stopped (SIGTERM) in the cleanup. Returns the process."""
         port, = rbtest.free_ports(1)
-        base = random.randrange(40000, 59000) & ~1
+        base = rbtest.free_range(20)
         config = comp.dir / "bridge.ini"
         config.write_text(comp.config.read_text().replace(
             "[sip]\n", "[sip]\nlisten = sip:127.0.0.1:%d\nrtp_port_min = %d"

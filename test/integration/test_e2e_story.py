@@ -7,7 +7,6 @@ to hear the message; what he does with it comes back into Alice's chat,
 once. A phone that answers and never presses a key (a voicemail box) hears
 nothing of the message, and Alice is told nobody listened."""
 
-import random
 import time
 
 import rbbridge
@@ -32,7 +31,7 @@ class StoryTest(rbtest.ComponentTest):
     def setUp(self):
         (self.phone_port, self.media_port, self.sip_port,
          self.http_port) = rbtest.free_ports(4)
-        rtp = random.randrange(40000, 59000) & ~1
+        rtp = rbtest.free_range(40)
         self.operator_registrations = {
             "bob": "sip:bob@127.0.0.1:%d" % self.phone_port}
         self.component_policy = {"allowed_sip_domains": "127.0.0.1"}

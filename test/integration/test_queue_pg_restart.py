@@ -10,7 +10,6 @@ queued after it (its connections reopened with back-off). About 30 s; in
 both builds (the reconnect path is the engine's C code)."""
 
 import pathlib
-import random
 import shutil
 import subprocess
 import tempfile
@@ -94,7 +93,7 @@ class PgRestartTest(unittest.TestCase):
     def test_bridge_survives_restart(self):
         conf = self.dir / "bridge.conf"
         sip_port, phone_port = rbtest.free_ports(2)
-        base = random.randrange(40000, 59000) & ~1
+        base = rbtest.free_range(20)
         conf.write_text(self.config.read_text() + (
             "\n[sip]\nlisten = sip:127.0.0.1:%d\nring_timeout = 5\n"
             "attempts = 1\nmax_calls = 5\nrtp_port_min = %d\nrtp_port_max = %d\n"
