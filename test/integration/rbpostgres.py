@@ -124,12 +124,15 @@ class PgCluster:
                            stdout=subprocess.PIPE, text=True)
         return r.stdout
 
+    def _connect(self, url):
+        import psycopg2
+        return psycopg2.connect(url, password=self.password)
+
     def query(self, url, sql, args=()):
         """Rows (dicts) of SQL (%s placeholders) on the database at URL,
         through psycopg2 (Debian python3-psycopg2), one connection each."""
-        import psycopg2
         import psycopg2.extras
-        con = psycopg2.connect(url, password=self.password)
+        con = self._connect(url)
         try:
             con.set_session(readonly=True, autocommit=True)
             with con.cursor(cursor_factory=psycopg2.extras.RealDictCursor) \
@@ -141,6 +144,17 @@ class PgCluster:
                     if isinstance(v, memoryview):
                         r[k] = bytes(v)
             return rows
+        finally:
+            con.close()
+
+    def execute(self, url, statements):
+        """Runs STATEMENTS ((sql, args) pairs, %s placeholders; bytes go
+        in as bytea) on the database at URL in one transaction."""
+        con = self._connect(url)
+        try:
+            with con, con.cursor() as cur:
+                for sql, args in statements:
+                    cur.execute(sql, args)
         finally:
             con.close()
 

@@ -2,8 +2,9 @@
 """The queue as the integration tests see it: a fixture's new queue
 (a SQLite file in its directory, or with RB_TEST_QUEUE=postgresql a
 database on one private PostgreSQL cluster for the run), read-only views
-of it, and the two writes a component-level test makes in the bridge's
-place (a phone's presence row and the wake-up that announces it).
+of it, and the writes a component-level test makes in the bridge's place
+(the events of a call, a phone's presence row and the wake-up that
+announces it).
 
 Reads open one short connection per query, so every read sees the latest
 commit and a test never holds a lock the processes need.
@@ -18,6 +19,13 @@ import sqlite3
 import struct
 import time
 import uuid
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+# The event types (EV_KEY, EV_VOICE, ...), read from queue/queue.h's enum
+# queue_event_type, so the tests cannot drift from the C.
+EV = {m.group(1): int(m.group(2)) for m in re.finditer(
+    r"QUEUE_EV_(\w+) = (\d+)", (REPO / "queue" / "queue.h").read_text())}
 
 
 def query_ro(path, sql, args=()):
@@ -83,6 +91,31 @@ class QueueDB:
 
     def count(self, table):
         return self.query("SELECT count(*) AS n FROM %s" % table)[0]["n"]
+
+    def write(self, statements):
+        """Runs STATEMENTS ((sql, args) pairs, ? placeholders) in one
+        transaction: the writes a test makes in a process's place."""
+        if self.pg:
+            self.pg.execute(self.url, [(sql.replace("?", "%s"), args)
+                                       for sql, args in statements])
+            return
+        con = sqlite3.connect(str(self.path), timeout=10)
+        try:
+            with con:
+                for sql, args in statements:
+                    con.execute(sql, args)
+        finally:
+            con.close()
+
+    def write_events(self, job_id, events, also=()):
+        """The bridge's events for JOB_ID, in one commit as the bridge
+        makes them: EVENTS are (type name as in EV, detail) or (type,
+        detail, blob); ALSO, more (sql, args) for the same commit."""
+        now = int(time.time() * 1000)
+        self.write([("INSERT INTO events (job_id, type, detail, blob, "
+                     "created_ms) VALUES (?, ?, ?, ?, ?)",
+                     (job_id, EV[e[0]], e[1], e[2] if len(e) > 2 else None,
+                      now)) for e in events] + list(also))
 
 
 # The queue every fixture of this run uses: RB_TEST_QUEUE=postgresql puts

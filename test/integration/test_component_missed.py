@@ -14,7 +14,6 @@ server input: the sanitizers should see it) and, in the plain build, on
 Prosody 13 too (integration/prosody13/: the metadata get goes through the
 community mod_privilege and 13's mod_mam, whose timestamps may differ)."""
 
-import sqlite3
 import sys
 import time
 import unittest
@@ -25,7 +24,6 @@ from rbtest import GATEWAY, jid
 BOB_PHONE = "+15551234567"
 NOTICE = ("You received new messages while the phone service was "
           "unavailable. They are waiting in your chat app.")
-EV_KEY = 4
 
 
 class MissedTest(rbtest.ComponentTest):
@@ -113,14 +111,7 @@ class MissedTest(rbtest.ComponentTest):
         jobs, _ = self.wait_messages(jid("bob"), 1)
         job_id = jobs[0]["id"]
         time.sleep(1.1)  # the outcome a second later than the message
-        con = sqlite3.connect(str(self.comp.db_path), timeout=10)
-        try:
-            con.execute("INSERT INTO events (job_id, type, detail, "
-                        "created_ms) VALUES (?, ?, ?, ?)",
-                        (job_id, EV_KEY, "2", int(time.time() * 1000)))
-            con.commit()
-        finally:
-            con.close()
+        self.db.write_events(job_id, [("KEY", "2")])
         rbtest.queue_wake(self.comp.db_path, 2)
         self.alice.wait_message(from_=jid("bob"), timeout=30)
         rbtest.wait_until(lambda: all(

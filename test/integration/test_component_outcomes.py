@@ -4,14 +4,12 @@ the loop. Events are written into the queue as the SIP bridge writes them
 (same tables, same codes); the end-to-end test with the real bridge lives
 with the bridge's tests."""
 
-import sqlite3
 import time
 
 import rbtest
 from rbtest import GATEWAY, jid
 
 BOB_PHONE = "+15551234567"
-EV_KEY, EV_VOICE, EV_FAILED, EV_ENDED = 4, 5, 6, 7
 NS_SID = "urn:xmpp:sid:0"
 NS_HINTS = "urn:xmpp:hints"
 
@@ -25,19 +23,9 @@ class OutcomeBase(rbtest.ComponentTest):
         return jobs[0]["id"]
 
     def write_events(self, job_id, events, reason=None):
-        con = sqlite3.connect(str(self.comp.db_path), timeout=10)
-        try:
-            now = int(time.time() * 1000)
-            for etype, detail in events:
-                con.execute("INSERT INTO events (job_id, type, detail, "
-                            "created_ms) VALUES (?, ?, ?, ?)",
-                            (job_id, etype, detail, now))
-            if reason:
-                con.execute("UPDATE jobs SET last_reason = ?, state = 3 "
-                            "WHERE id = ?", (reason, job_id))
-            con.commit()
-        finally:
-            con.close()
+        also = [("UPDATE jobs SET last_reason = ?, state = 3 WHERE id = ?",
+                 (reason, job_id))] if reason else []
+        self.db.write_events(job_id, events, also)
 
     def delivered(self, job_id):
         return [r["delivered_ms"] for r in self.db.query(
@@ -60,7 +48,7 @@ class OutcomeTest(OutcomeBase):
 
     def test_key_2_reaches_alice_from_bob(self):
         job = self.caught_job(jid("bob"), "lunch?")
-        self.write_events(job, [(EV_KEY, "2"), (EV_ENDED, "notified")])
+        self.write_events(job, [("KEY", "2"), ("ENDED", "notified")])
         self.assert_one_outcome(
             jid("bob"), "☎ Bob heard your message by phone and will call "
             "you back.")
@@ -69,13 +57,13 @@ class OutcomeTest(OutcomeBase):
 
     def test_heard_without_key(self):
         job = self.caught_job(jid("bob"), "just so you know")
-        self.write_events(job, [(EV_KEY, "0"), (EV_ENDED, "notified")])
+        self.write_events(job, [("KEY", "0"), ("ENDED", "notified")])
         self.assert_one_outcome(jid("bob"),
                                 "☎ Bob heard your message by phone.")
 
     def test_failure_with_reason(self):
         job = self.caught_job(jid("bob"), "are you there?")
-        self.write_events(job, [(EV_FAILED, "busy"), (EV_ENDED, "failed")],
+        self.write_events(job, [("FAILED", "busy"), ("ENDED", "failed")],
                           reason="busy after 3 attempts")
         self.assert_one_outcome(
             jid("bob"), "☎ Could not reach Bob by phone: busy after 3 "
@@ -83,7 +71,7 @@ class OutcomeTest(OutcomeBase):
 
     def test_gateway_path_answers_from_the_gateway_address(self):
         job = self.caught_job("bob@" + GATEWAY, "via the gateway")
-        self.write_events(job, [(EV_KEY, "1"), (EV_ENDED, "notified")])
+        self.write_events(job, [("KEY", "1"), ("ENDED", "notified")])
         self.assert_one_outcome(
             "bob@" + GATEWAY, "☎ Bob heard your message by phone and will "
             "reply by chat.")
@@ -91,7 +79,7 @@ class OutcomeTest(OutcomeBase):
     def test_restart_between_call_and_delivery(self):
         job = self.caught_job(jid("bob"), "crash test")
         self.comp.kill()
-        self.write_events(job, [(EV_KEY, "3"), (EV_ENDED, "notified")])
+        self.write_events(job, [("KEY", "3"), ("ENDED", "notified")])
         self.comp.start()
         self.comp.wait_ready(self.alice)
         body = ("☎ Bob heard your message by phone and will get back to "
@@ -130,18 +118,8 @@ class VoiceOverOwnHttpTest(OutcomeBase):
         super().setUp()
 
     def write_voice(self, job_id):
-        con = sqlite3.connect(str(self.comp.db_path), timeout=10)
-        try:
-            now = int(time.time() * 1000)
-            con.execute("INSERT INTO events (job_id, type, detail, blob, "
-                        "created_ms) VALUES (?, ?, ?, ?, ?)",
-                        (job_id, EV_VOICE, "audio/ogg", VOICE_BYTES, now))
-            con.execute("INSERT INTO events (job_id, type, detail, "
-                        "created_ms) VALUES (?, ?, ?, ?)",
-                        (job_id, EV_ENDED, "notified", now))
-            con.commit()
-        finally:
-            con.close()
+        self.db.write_events(job_id, [("VOICE", "audio/ogg", VOICE_BYTES),
+                                      ("ENDED", "notified")])
 
     def check_voice(self, host_prefix):
         job = self.caught_job(jid("bob"), "say it")

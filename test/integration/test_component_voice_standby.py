@@ -16,9 +16,7 @@ the sanitizers are there for. Also run with RB_TEST_QUEUE=postgresql (the
 layout of two hosts: ctest integration/postgresql/...), where the row
 travels as bytea."""
 
-import sqlite3
 import unittest
-import time
 import urllib.parse
 import urllib.request
 
@@ -28,7 +26,6 @@ import test_component_standby
 from rbtest import jid
 
 BOB_PHONE = "+15551234567"
-EV_VOICE, EV_ENDED = 5, 7
 NS_OOB = "jabber:x:oob"
 BASE_URL = "https://voice.example.test/rb/"
 # Not a valid Ogg file: nothing on the way inspects it.
@@ -58,27 +55,8 @@ class VoiceStandbyTest(rbtest.ComponentTest):
 
     def write_voice(self, job_id):
         """The bridge's writes at the end of a call with a voice reply."""
-        now = int(time.time() * 1000)
-        if self.db.pg:
-            self.db.pg.psql(
-                "INSERT INTO events (job_id, type, detail, blob, created_ms) "
-                "VALUES (%d, %d, 'audio/ogg', '\\x%s'::bytea, %d); "
-                "INSERT INTO events (job_id, type, detail, created_ms) "
-                "VALUES (%d, %d, 'notified', %d)"
-                % (job_id, EV_VOICE, VOICE_BYTES.hex(), now, job_id, EV_ENDED,
-                   now), db=self.db.url.rsplit("/", 1)[1])
-            return
-        con = sqlite3.connect(str(self.comp.db_path), timeout=10)
-        try:
-            con.execute("INSERT INTO events (job_id, type, detail, blob, "
-                        "created_ms) VALUES (?, ?, ?, ?, ?)",
-                        (job_id, EV_VOICE, "audio/ogg", VOICE_BYTES, now))
-            con.execute("INSERT INTO events (job_id, type, detail, "
-                        "created_ms) VALUES (?, ?, ?, ?)",
-                        (job_id, EV_ENDED, "notified", now))
-            con.commit()
-        finally:
-            con.close()
+        self.db.write_events(job_id, [("VOICE", "audio/ogg", VOICE_BYTES),
+                                      ("ENDED", "notified")])
 
     def test_standby_serves_the_dead_ones_link(self):
         proc, log = self.start_standby()
