@@ -15,7 +15,6 @@ import re
 import shutil
 import socket
 import struct
-import subprocess
 import tempfile
 import time
 import warnings
@@ -243,14 +242,7 @@ class Run:
         return proc
 
     def wait_sipp(self, proc, timeout=90):
-        try:
-            rc = proc.wait(rbtest.scaled(timeout))
-        except subprocess.TimeoutExpired:
-            rbtest._terminate(proc, 5)
-            raise AssertionError("sipp did not finish:\n" + self.logs())
-        rbtest._live.pop(proc.pid, None)
-        if rc != 0:
-            raise AssertionError("sipp exited %d:\n%s" % (rc, self.logs()))
+        rbtest.wait_exit(proc, timeout, self.logs)
 
     def logs(self):
         out = ["--- bridge ---", rbtest.tail(self.log, 80)]

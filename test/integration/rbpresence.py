@@ -10,7 +10,6 @@ import pathlib
 import re
 import shutil
 import sqlite3
-import subprocess
 import tempfile
 import time
 
@@ -205,14 +204,7 @@ class Run:
         return proc, msg
 
     def wait_sipp(self, proc, timeout=120):
-        try:
-            rc = proc.wait(rbtest.scaled(timeout))
-        except subprocess.TimeoutExpired:
-            rbtest._terminate(proc, 5)
-            raise AssertionError("sipp did not finish:\n" + self.logs())
-        rbtest._live.pop(proc.pid, None)
-        if rc != 0:
-            raise AssertionError("sipp exited %d:\n%s" % (rc, self.logs()))
+        rbtest.wait_exit(proc, timeout, self.logs)
 
     def received(self, msg, method):
         """The requests METHOD sipp received so far, in order (texts)."""

@@ -285,6 +285,22 @@ def _reap_all():
 atexit.register(_reap_all)
 
 
+def wait_exit(proc, timeout, logs):
+    """Waits for PROC (a peer such as sipp that ends by itself) to exit
+    0 within TIMEOUT (stretched); otherwise stops it and fails with
+    LOGS() (the fixture's logs, read only then)."""
+    try:
+        rc = proc.wait(scaled(timeout))
+    except subprocess.TimeoutExpired:
+        _terminate(proc, 5)
+        raise AssertionError("%s did not finish:\n%s"
+                             % (os.path.basename(proc.args[0]), logs()))
+    _live.pop(proc.pid, None)
+    if rc != 0:
+        raise AssertionError("%s exited %d:\n%s"
+                             % (os.path.basename(proc.args[0]), rc, logs()))
+
+
 def _terminate(proc, timeout, sig=signal.SIGTERM):
     """Stops PROC (a Popen we started) by pid; SIGKILL after TIMEOUT
     (stretched under valgrind). For a ringbridge binary, then fails on

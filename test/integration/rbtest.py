@@ -30,7 +30,8 @@ from rbproc import (
     START_TIMEOUT, STOP_TIMEOUT, TIME_SCALE, VALGRIND, _live,
     _require_binary, _spawn, _terminate, check_valgrind, free_ports,
     free_range,
-    port_open, rb_argv, rb_run, rb_spawn, scaled, tail, wait_until)
+    port_open, rb_argv, rb_run, rb_spawn, scaled, tail, wait_exit,
+    wait_until)
 from rbprosody import PROSODY_VERSION, Prosody
 from rbqueue import (
     QUEUE_CH_PRESENCE, QueueDB, _pg, query_ro, queue_for, queue_postgresql,
@@ -50,7 +51,7 @@ __all__ = [
     "_require_binary", "_spawn", "_terminate", "check_valgrind", "free_ports",
     "free_range",
     "port_open", "rb_argv", "rb_run", "rb_spawn", "scaled", "tail",
-    "wait_until",
+    "wait_exit", "wait_until",
     # rbprosody, rbqueue
     "PROSODY_VERSION", "Prosody", "QUEUE_CH_PRESENCE", "QueueDB", "_pg",
     "query_ro", "queue_for", "queue_postgresql", "queue_presence_write",
