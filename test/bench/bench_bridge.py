@@ -8,8 +8,17 @@ calls a second. Prints:
 - enqueue-to-INVITE latency p50/p99 (job created -> CALLING event),
 - call set-up rate (first CALLING to last ANSWERED),
 - bridge CPU per call in steady state (the bridge process alone, from
-  /proc, over a window when all N calls are up), beside sipp's CPU and the
-  machine's idle share in the same window (what limits it),
+  /proc, over a window when all N calls are up), beside sipp's CPU (whole
+  and per call: the reference a user can compare with) and the machine's
+  idle share in the same window (what limits it),
+- the bridge's system calls per UDP packet in that window: perf stat's
+  raw_syscalls:sys_enter count for the bridge over the datagrams that
+  arrived at UDP on the machine in it (/proc/net/snmp InDatagrams +
+  InErrors + NoPorts: on loopback each is one the bridge sent to sipp or
+  one sipp sent to the bridge, whether or not sipp's media socket had room
+  for it; sipp plays its pcap through a raw socket, so OutDatagrams is the
+  bridge's sends alone, printed beside it); run the bench alone, other
+  traffic inflates it,
 - the bridge's own send-lateness figures (media.c logs a histogram's
   p50/p99/max every 10 s and for the whole run at exit; the bench stops the
   bridge with SIGTERM after the window to read the totals),
@@ -31,6 +40,7 @@ import os
 import re
 import pathlib
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -56,6 +66,39 @@ def idle_ticks():
     with open("/proc/stat") as f:
         cpu = f.readline().split()[1:]
     return int(cpu[3]) + int(cpu[4]), sum(int(x) for x in cpu)
+
+
+def udp_datagrams():
+    """(datagrams that arrived at UDP, datagrams UDP sockets sent) so far
+    on this machine (/proc/net/snmp)."""
+    with open("/proc/net/snmp") as f:
+        rows = [l.split() for l in f if l.startswith("Udp:")]
+    udp = dict(zip(rows[0][1:], map(int, rows[1][1:])))
+    return (udp["InDatagrams"] + udp["InErrors"] + udp["NoPorts"],
+            udp["OutDatagrams"])
+
+
+def count_syscalls(pid, seconds):
+    """A perf stat counting PID's system calls (all its threads) for
+    SECONDS, or None without perf; read it with syscalls_counted()."""
+    if not shutil.which("perf"):
+        return None
+    return subprocess.Popen(
+        ["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
+         str(pid), "--", "sleep", str(seconds)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def syscalls_counted(proc):
+    if proc is None:
+        return None
+    _, err = proc.communicate(timeout=60)
+    for line in err.splitlines():
+        f = line.split(",")
+        if len(f) > 2 and f[2] == "raw_syscalls:sys_enter" and \
+                f[0].isdigit():
+            return int(f[0])
+    return None
 
 
 def media_lines(text):
@@ -209,11 +252,15 @@ def main():
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         sipps = [p for p in (sipp, rec) if p]
         log0 = run.log.stat().st_size
+        sc = count_syscalls(pid, a.window)
+        u0 = udp_datagrams()
         s0 = sum(cpu_seconds(p.pid) for p in sipps)
         i0 = idle_ticks()
         c0, w0 = cpu_seconds(pid), time.monotonic()
         time.sleep(a.window)
         c1, w1 = cpu_seconds(pid), time.monotonic()
+        u1 = udp_datagrams()
+        syscalls = syscalls_counted(sc)
         i1 = idle_ticks()
         s1 = sum(cpu_seconds(p.pid) for p in sipps)
         fds = len(os.listdir("/proc/%d/fd" % pid))
@@ -267,12 +314,24 @@ def main():
         print("steady state             %d calls up; bridge %.1f%% of one "
               "core = %.3f%% per call" % (up, 100 * share,
                                           100 * share / max(up, 1)))
-        print("beside it                sipp %.1f%% of one core, machine "
-              "%.0f%% idle (of %d cores), bridge holds %d fds, load %s"
-              % (100 * (s1 - s0) / (w1 - w0),
+        sipp_share = (s1 - s0) / (w1 - w0)
+        print("beside it                sipp %.1f%% of one core = %.3f%% "
+              "per call, machine %.0f%% idle (of %d cores), bridge holds "
+              "%d fds, load %s"
+              % (100 * sipp_share, 100 * sipp_share / max(up, 1),
                  100 * (i1[0] - i0[0]) / max(i1[1] - i0[1], 1),
                  os.cpu_count(), fds,
                  " ".join(open("/proc/loadavg").read().split()[:3])))
+        packets, sent = u1[0] - u0[0], u1[1] - u0[1]
+        if syscalls is None:
+            print("syscalls                 not counted (perf stat, from "
+                  "linux-perf, is needed)")
+        else:
+            print("syscalls                 bridge %.2f per UDP packet it "
+                  "sent or received (%d system calls; %d datagrams on "
+                  "loopback in %.0f s, %d of them sent by the bridge)"
+                  % (syscalls / max(packets, 1), syscalls, packets,
+                     w1 - w0, sent))
         ev = dict(run.query("SELECT type, count(*) FROM events GROUP BY "
                             "type"))
         keys = run.query("SELECT detail, count(*) FROM events WHERE "
