@@ -21,12 +21,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import unittest
 import uuid
 
 from rbclient import DOMAIN, GATEWAY, UPLOAD
-from rbproc import free_ports, port_open
+from rbproc import free_ports, port_open, wait_until
 from rbserver import Server
 
 EJABBERDCTL = "ejabberdctl"
@@ -249,17 +248,16 @@ modules:
     def register(self, user, password="pw"):
         # ejabberd opens its ports before mnesia has created every table:
         # a register that early fails with {no_exists,passwd,...} (seen
-        # once in CI). That answer means "not yet", so it is retried.
-        deadline = time.monotonic() + 20
-        while True:
+        # once in CI). That answer means "not yet", so it is retried; any
+        # other failure is raised at once.
+        def registered():
             r = self.ctl("register", user, DOMAIN, password, check=False)
-            if r.returncode == 0:
-                break
-            if "no_exists" not in r.stdout + r.stderr or \
-                    time.monotonic() > deadline:
+            if r.returncode and "no_exists" not in r.stdout + r.stderr:
                 raise RuntimeError("ejabberdctl register %s failed (%d): %s%s"
                                    % (user, r.returncode, r.stdout, r.stderr))
-            time.sleep(0.5)
+            return r.returncode == 0
+        wait_until(registered, timeout=20, interval=0.5,
+                   what="ejabberd's tables, to register " + user)
         self.users[user] = password
         return "%s@%s" % (user, DOMAIN)
 
