@@ -21,7 +21,7 @@
  * column must add it here and raise this, or the copy refuses to run
  * rather than drop the column's values.
  */
-#define COPY_SCHEMA_VERSION 11
+#define COPY_SCHEMA_VERSION 12
 
 struct copy_table {
 	const char *name;

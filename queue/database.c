@@ -314,6 +314,19 @@ int database_row(struct queue *q, enum engine_statement_id id, const char *what,
 	return err;
 }
 
+int database_write_returning(struct queue *q, enum engine_statement_id id,
+                             const char *what, const struct sql_column *cols,
+                             size_t n_cols, void *row,
+                             const struct sql_arg *args, size_t n_args)
+{
+	int err = database_row(q, id, what, cols, n_cols, row, args, n_args);
+
+	/* A row that could not be read was still written. */
+	if (err != -ENOENT)
+		q->call_dirty = true;
+	return err;
+}
+
 /* The capacity an array of N grown by database_rows() has: 4, 8, 16... */
 static size_t rows_cap(size_t n)
 {

@@ -139,6 +139,15 @@ int database_row(struct queue *q, enum engine_statement_id id, const char *what,
                  const struct sql_column *cols, size_t n_cols, void *row,
                  const struct sql_arg *args, size_t n_args);
 
+/* As database_row() for a write with RETURNING (a conditional write that
+ * says what it wrote, in one round trip): a row back means a row written,
+ * which a failure later in the same call must undo; -ENOENT when the
+ * condition matched nothing. */
+int database_write_returning(struct queue *q, enum engine_statement_id id,
+                             const char *what, const struct sql_column *cols,
+                             size_t n_cols, void *row,
+                             const struct sql_arg *args, size_t n_args);
+
 /* Frees the text and blob fields COLS name in ROW and zeroes them. */
 void database_row_clear(const struct sql_column *cols, size_t n_cols,
                         void *row);

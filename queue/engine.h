@@ -33,6 +33,14 @@
 #define SQL_KIND_MESSAGE "1"
 #define SQL_KIND_VERIFY  "2"
 
+/* Fragments both dialects share, so the rule each states is written once.
+ * A pause (key 9) of the pair of job JOB that lasts past NOW
+ * (placeholders in the engine's style). */
+#define PAIR_PAUSED(job, now)                                                  \
+	"SELECT 1 FROM sender_pauses p JOIN jobs j ON "                        \
+	"j.callee_jid = p.callee_jid AND j.sender_jid = p.sender_jid "         \
+	"WHERE j.id = " job " AND p.until_ms > " now
+
 /*
  * Every statement the rules run, by id, with its parameters (?N) and the
  * columns it returns; each engine supplies the text of every one, in its
@@ -59,60 +67,84 @@ enum engine_statement_id {
 	ES_REG_DELETE,   /* ?1 jid */
 	ES_REG_LIST,     /* -> REG_COLS by jid */
 
-	ES_MSG_BY_KEY,         /* ?1 idem_key -> job_id */
-	ES_JOB_OPEN,           /* ?1 callee ?2 sender -> the unfinished message
-	                          job's id, oldest first */
-	ES_MSG_NEXT_SEQ,       /* ?1 job -> the next seq (1 for none) */
-	ES_MSG_INSERT,         /* ?1 job ?2 seq ?3 sender ?4 body ?5 encrypted
-	                          ?6 received_ms ?7 idem_key */
-	ES_COUNT_CALLEE,       /* ?1 callee ?2 since_ms ?3 kind (0: any) ->
-	                          count */
-	ES_COUNT_SENDER,       /* ?1 sender, as above */
-	ES_PAIR_LAST_FINISHED, /* ?1 callee ?2 sender -> newest finished_ms of
-	                          their finished message jobs */
-	ES_JOB_INSERT,         /* ?1 kind ?2 callee ?3 destination ?4 tz ?5 lang
-	                          ?6 sender ?7 sender_name ?8 reply_from
-	                          ?9 verify_code ?10 created ?11 not_before and
-	                          next_attempt ?12 gate (-1 stores NULL)
-	                          ?13 destination2 ?14 destination3
-	                          ?15 seen_until_ms (0 stores NULL);
-	                          queued, no attempts */
-	ES_VERIFY_SUPERSEDE,   /* ?1 callee ?2 now: queued verify jobs
-	                          cancelled */
-	ES_JOB_CANCEL_FOR,     /* ?1 callee ?2 now: unfinished jobs cancelled */
-	ES_JOB_CANCEL_SEEN,    /* ?1 callee ?2 now: queued message jobs whose
-	                          seen_until_ms is after now cancelled */
-	ES_CLAIM_QUEUED,       /* ?1 now -> id, next_attempt_ms of the first
-	                          due queued job whose callee is not on the
-	                          phone; an engine with row locks locks it here
-	                          (FOR UPDATE SKIP LOCKED) */
-	ES_CLAIM_EXPIRED,      /* ?1 now -> id, next_attempt_ms of the first
-	                          active job whose lease lapsed; likewise */
-	ES_NEXT_DUE_QUEUED,    /* -> the earliest time a queued job is due */
-	ES_NEXT_DUE_ACTIVE,    /* -> the earliest lease deadline + 1 */
-	ES_MSG_COUNTS,         /* ?1 job -> messages, unheard messages */
-	ES_EVENT_OF_TYPE,      /* ?1 job ?2 type -> a row if there is one */
-	ES_JOB_CLAIM,          /* ?1 job ?2 owner ?3 deadline: active,
-	                          attempts + 1 */
-	ES_JOB_SET_FINISHED,   /* ?1 job ?2 state ?3 now ?4 reason */
-	ES_JOB_GET,            /* ?1 job -> JOB_COLS */
-	ES_MSGS_GET,           /* ?1 job ?2 after seq -> MSG_COLS by seq */
-	ES_JOB_LEASE_INFO,     /* ?1 job -> state, lease_owner, kind */
-	ES_JOB_RENEW,          /* ?1 job ?2 owner ?3 deadline, if active and
-	                          the owner's */
-	ES_JOB_RENEW_ALL,      /* ?1 owner ?2 deadline: all its active jobs */
-	ES_JOBS_HELD,          /* ?1 owner -> ids of its active jobs by id */
-	ES_JOB_RETRY,          /* ?1 job ?2 next_attempt ?3 reason: queued,
-	                          lease cleared */
-	ES_MSGS_UNHEARD,       /* ?1 job -> ids of unheard messages by seq */
-	ES_MSG_MOVE,           /* ?1 message ?2 new job ?3 new seq */
-	ES_JOB_FOLLOW_UP,      /* ?1 job ?2 now: a queued copy of its snapshot
-	                          (gate and numbers included), due now */
-	ES_JOB_LIST,           /* ?1 callee or NULL ?2 unfinished only
-	                          ?3 finished only ?4 limit -> ids, newest
-	                          first */
+	ES_CALLEE_LOCK,      /* ?1 callee: an engine whose writers do not
+	                        queue on one write lock takes the callee's
+	                        transaction lock here, in a statement of its
+	                        own, so that the statements after it see
+	                        what an enqueuer for that callee committed
+	                        while this one waited (SQLite: nothing) */
+	ES_ENQUEUE_FACTS,    /* ?1 idem_key ?2 callee ?3 sender ?4 now -> one
+	                        row, 0 for each that is not there: the job
+	                        of the message with key ?1; the pair's pause
+	                        (key 9) until, if after ?4; the pair's
+	                        unfinished message job, oldest first (an
+	                        engine with row locks locks it FOR SHARE);
+	                        the newest finished_ms of the pair's finished
+	                        message jobs */
+	ES_MSG_NEXT_SEQ,     /* ?1 job -> the next seq (1 for none) */
+	ES_MSG_INSERT,       /* ?1 job ?2 seq ?3 sender ?4 body ?5 encrypted
+	                        ?6 received_ms ?7 idem_key */
+	ES_COUNT_CALLEE,     /* ?1 callee ?2 since_ms ?3 kind (0: any) ->
+	                        count */
+	ES_COUNT_SENDER,     /* ?1 sender, as above */
+	ES_JOB_INSERT,       /* ?1 kind ?2 callee ?3 destination ?4 tz ?5 lang
+	                        ?6 sender ?7 sender_name ?8 reply_from
+	                        ?9 verify_code ?10 created ?11 not_before and
+	                        next_attempt ?12 gate (-1 stores NULL)
+	                        ?13 destination2 ?14 destination3
+	                        ?15 seen_until_ms (0 stores NULL);
+	                        queued, no attempts */
+	ES_VERIFY_SUPERSEDE, /* ?1 callee ?2 now: queued verify jobs
+	                        cancelled */
+	ES_JOB_CANCEL_FOR,   /* ?1 callee ?2 now: unfinished jobs cancelled */
+	ES_JOB_CANCEL_SEEN,  /* ?1 callee ?2 now: queued message jobs whose
+	                        seen_until_ms is after now cancelled */
+	ES_CLAIM_CANDIDATES, /* ?1 now -> one row: id, next_attempt_ms of the
+	                        first due queued job whose callee is not on
+	                        the phone, then id, next_attempt_ms of the
+	                        first active job whose lease lapsed (0, 0
+	                        where there is none): one round trip for
+	                        both; an engine with row locks locks both
+	                        here (FOR UPDATE SKIP LOCKED) */
+	ES_NEXT_DUE_QUEUED,  /* -> the earliest time a queued job is due */
+	ES_NEXT_DUE_ACTIVE,  /* -> the earliest lease deadline + 1 */
+	ES_MSG_COUNTS,       /* ?1 job -> messages, unheard messages */
+	ES_EVENT_OF_TYPE,    /* ?1 job ?2 type -> a row if there is one */
+	ES_JOB_CLAIM,        /* ?1 job ?2 owner ?3 deadline: active,
+	                        attempts + 1 -> JOB_COLS as written
+	                        (RETURNING: no read after it) */
+	ES_JOB_SET_FINISHED, /* ?1 job ?2 state ?3 now ?4 reason */
+	ES_JOB_FINISH_OWNED, /* as ES_JOB_SET_FINISHED, ?5 owner: only if the
+	                        job is active and ?5's -> its kind, and how
+	                        many of its messages ES_MSGS_UNHEARD would
+	                        list (no row: not finished; the owner check,
+	                        the write and the read a finish needs after
+	                        it in one statement) */
+	ES_JOB_GET,          /* ?1 job -> JOB_COLS */
+	ES_MSGS_GET,         /* ?1 job ?2 after seq -> MSG_COLS by seq */
+	ES_JOB_LEASE_INFO,   /* ?1 job -> state, lease_owner, kind */
+	ES_JOB_RENEW,        /* ?1 job ?2 owner ?3 deadline, if active and
+	                        the owner's */
+	ES_JOB_RENEW_ALL,    /* ?1 owner ?2 deadline: all its active jobs */
+	ES_JOBS_HELD,        /* ?1 owner -> ids of its active jobs by id */
+	ES_JOB_RETRY,        /* ?1 job ?2 next_attempt ?3 reason: queued,
+	                        lease cleared */
+	ES_MSGS_UNHEARD,     /* ?1 job ?2 now -> ids of unheard messages by
+	                        seq; none while the job's callee has paused
+	                        its sender past ?2 (key 9, pauses.c) */
+	ES_MSG_MOVE,         /* ?1 message ?2 new job ?3 new seq */
+	ES_JOB_FOLLOW_UP,    /* ?1 job ?2 now: a queued copy of its snapshot
+	                        (gate and numbers included), due now */
+	ES_JOB_LIST,         /* ?1 callee or NULL ?2 unfinished only
+	                        ?3 finished only ?4 limit -> ids, newest
+	                        first */
 
 	ES_EVENT_INSERT,       /* ?1 job ?2 type ?3 detail ?4 blob ?5 now */
+	ES_EVENT_INSERT_OWNED, /* as ES_EVENT_INSERT, ?6 owner: only if the
+	                          job is not queued and ?6 holds its lease
+	                          (the job's row locked as ES_JOB_LEASE_INFO
+	                          does) -> the event's id (no row: not
+	                          written) */
 	ES_MSGS_MARK_HEARD,    /* ?1 job ?2 seq: messages up to it heard */
 	ES_EVENTS_UNDELIVERED, /* ?1 limit -> id, job_id, type, detail, blob,
 	                          created_ms and the job's kind, callee,
@@ -151,14 +183,12 @@ enum engine_statement_id {
 	ES_MARK_ACCOUNTED,
 
 	/* Key 9's pauses (migration 010, pauses.c). */
-	ES_PAUSE_PUT,     /* ?1 job ?2 until ?3 now: the job's callee and
-	                     sender (a message job's) paused until ?2;
-	                     upsert on the pair */
-	ES_PAUSE_EXPIRE,  /* ?1 now: rows whose until_ms has passed deleted */
-	ES_PAUSE_UNTIL,   /* ?1 callee ?2 sender ?3 now -> until_ms, if
-	                     later than ?3 */
-	ES_PAUSE_FOR_JOB, /* ?1 job ?2 now -> until_ms of the job's pair's
-	                     pause, if later than ?2 */
+	ES_PAUSE_PUT,    /* ?1 job ?2 until ?3 now: the job's callee and
+	                    sender (a message job's) paused until ?2;
+	                    upsert on the pair */
+	ES_PAUSE_EXPIRE, /* ?1 now: rows whose until_ms has passed deleted */
+	ES_PAUSE_UNTIL,  /* ?1 callee ?2 sender ?3 now -> until_ms, if
+	                    later than ?3 */
 
 	/* The component's published voice replies (migration 011,
 	 * audio.c). */

@@ -79,10 +79,18 @@ _Static_assert(QUEUE_CH_JOBS == 1 << 0 && QUEUE_CH_EVENTS == 1 << 1 &&
 #define REG_COLS      REG_COLS_BUT_GATE ", gate, " REG_MORE_COLS
 #define REG_READ_COLS REG_COLS_BUT_GATE ", COALESCE(gate, -1), " REG_MORE_COLS
 
+/*
+ * A queued job waits while its callee is on the phone (the "sip" presence
+ * rows the bridge writes). NOT IN rather than SQLite's NOT EXISTS: the set
+ * is read and hashed once per statement, so the planner costs the claim as
+ * a walk of jobs in due order and walks them in that order even when its
+ * statistics are missing (a new database's first burst), instead of
+ * reading and sorting every due job at each claim.
+ */
 #define NOT_ON_THE_PHONE                                                       \
-	"NOT EXISTS (SELECT 1 FROM presence p WHERE p.jid = jobs.callee_jid "  \
-	"AND p.source = '" QUEUE_PRESENCE_SIP                                  \
-	"' AND p.state = '" QUEUE_PRESENCE_ON_THE_PHONE "') "
+	"callee_jid NOT IN (SELECT jid FROM presence WHERE source = "          \
+	"'" QUEUE_PRESENCE_SIP "' AND state = '" QUEUE_PRESENCE_ON_THE_PHONE   \
+	"') "
 
 /* The database's clock in ms since the epoch (clock_timestamp(): the
  * moment of the call, not of the transaction's start). */
@@ -119,20 +127,28 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_REG_DELETE] = "DELETE FROM registrations WHERE jid = $1",
     [ES_REG_LIST] = "SELECT " REG_READ_COLS " FROM registrations ORDER BY jid",
 
-    [ES_MSG_BY_KEY] = "SELECT job_id FROM job_messages WHERE idem_key = $1",
     /*
-     * The first statement of an enqueue that looks at the callee's jobs:
-     * it takes the callee's transaction lock, so two enqueuers for one
-     * callee decide (join, limit, coalesce) one after the other as they
-     * do on SQLite's single write lock. FOR SHARE: a bridge finishing the
-     * job (which moves its unheard messages) waits for the message joined
-     * here, or this sees the job finished and opens a new one.
+     * The first statement of an enqueue: the callee's transaction lock, so
+     * two enqueuers for one callee decide (join, limit, coalesce) one
+     * after the other as they do on SQLite's single write lock. A
+     * statement of its own: a statement's snapshot is taken before it
+     * runs, so reads in the statement that waited for the lock would not
+     * see what the holder committed.
      */
-    [ES_JOB_OPEN] = "SELECT (SELECT id FROM jobs WHERE callee_jid = $1 AND "
-                    "sender_jid = $2 AND state IN (" SQL_UNFINISHED
-                    ") AND kind = " SQL_KIND_MESSAGE " "
-                    "ORDER BY id LIMIT 1 FOR SHARE) FROM (SELECT "
-                    "pg_advisory_xact_lock(hashtextextended($1, 0))) AS l",
+    [ES_CALLEE_LOCK] = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+    /* FOR SHARE: a bridge finishing the open job (which moves its unheard
+     * messages) waits for the message joined to it, or this sees the job
+     * finished and opens a new one. */
+    [ES_ENQUEUE_FACTS] =
+        "SELECT COALESCE((SELECT job_id FROM job_messages WHERE "
+        "idem_key = $1), 0), COALESCE((SELECT until_ms FROM sender_pauses "
+        "WHERE callee_jid = $2 AND sender_jid = $3 AND until_ms > $4), 0), "
+        "COALESCE((SELECT id FROM jobs WHERE callee_jid = $2 AND "
+        "sender_jid = $3 AND state IN (" SQL_UNFINISHED
+        ") AND kind = " SQL_KIND_MESSAGE " ORDER BY id LIMIT 1 FOR SHARE), 0), "
+        "COALESCE((SELECT MAX(finished_ms) FROM jobs WHERE callee_jid = $2 "
+        "AND sender_jid = $3 AND state IN (" SQL_FINISHED
+        ") AND kind = " SQL_KIND_MESSAGE "), 0)",
     [ES_MSG_NEXT_SEQ] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM "
                         "job_messages WHERE job_id = $1",
     [ES_MSG_INSERT] =
@@ -145,10 +161,6 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_COUNT_SENDER] = "SELECT COUNT(*) FROM jobs WHERE sender_jid = $1 "
                         "AND created_ms >= $2 AND ($3::integer = 0 OR "
                         "kind = $3)",
-    [ES_PAIR_LAST_FINISHED] =
-        "SELECT MAX(finished_ms) FROM jobs WHERE callee_jid = $1 AND "
-        "sender_jid = $2 AND state IN (" SQL_FINISHED
-        ") AND kind = " SQL_KIND_MESSAGE "",
     [ES_JOB_INSERT] =
         "INSERT INTO jobs (kind, state, callee_jid, destination, tz, "
         "lang, sender_jid, sender_name, reply_from, verify_code, "
@@ -174,15 +186,19 @@ static const char *const pg_sql[ES_COUNT] = {
 
     /* The row lock: a second bridge skips the job the first is taking
      * instead of waiting for its commit and then finding it taken. */
-    [ES_CLAIM_QUEUED] =
+    [ES_CLAIM_CANDIDATES] =
+        "SELECT COALESCE(q.id, 0), COALESCE(q.next_attempt_ms, 0), "
+        "COALESCE(x.id, 0), COALESCE(x.next_attempt_ms, 0) "
+        "FROM (SELECT 1) AS one LEFT JOIN ("
         "SELECT id, next_attempt_ms FROM jobs WHERE "
         "state = " SQL_QUEUED " AND next_attempt_ms <= $1 AND "
         "not_before_ms <= $1 AND " NOT_ON_THE_PHONE
-        "ORDER BY next_attempt_ms, id LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED",
-    [ES_CLAIM_EXPIRED] = "SELECT id, next_attempt_ms FROM jobs WHERE "
-                         "state = " SQL_ACTIVE " AND lease_deadline_ms < $1 "
-                         "ORDER BY next_attempt_ms, id LIMIT 1 "
-                         "FOR UPDATE SKIP LOCKED",
+        "ORDER BY next_attempt_ms, id LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED"
+        ") AS q ON true LEFT JOIN ("
+        "SELECT id, next_attempt_ms FROM jobs WHERE "
+        "state = " SQL_ACTIVE " AND lease_deadline_ms < $1 "
+        "ORDER BY next_attempt_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        ") AS x ON true",
     [ES_NEXT_DUE_QUEUED] =
         "SELECT MIN(GREATEST(next_attempt_ms, "
         "not_before_ms)) FROM jobs WHERE state = " SQL_QUEUED " "
@@ -196,9 +212,17 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_JOB_CLAIM] =
         "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = $2, "
         "lease_deadline_ms = $3, attempts = attempts + 1 "
-        "WHERE id = $1",
+        "WHERE id = $1 RETURNING " JOB_COLS,
     [ES_JOB_SET_FINISHED] = "UPDATE jobs SET state = $2, finished_ms = $3, "
                             "last_reason = $4 WHERE id = $1",
+    /* An UPDATE waits for a row another transaction changes and then
+     * checks its WHERE again: the lock ES_JOB_LEASE_INFO takes. */
+    [ES_JOB_FINISH_OWNED] =
+        "UPDATE jobs SET state = $2, finished_ms = $3, last_reason = $4 "
+        "WHERE id = $1 AND state = " SQL_ACTIVE " AND lease_owner = $5 "
+        "RETURNING kind, (SELECT COUNT(*) FROM job_messages m WHERE "
+        "m.job_id = jobs.id AND m.heard = 0 AND NOT EXISTS (" PAIR_PAUSED(
+            "$1", "$3") "))",
     [ES_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = $1",
     [ES_MSGS_GET] = "SELECT " MSG_COLS " FROM job_messages WHERE "
                     "job_id = $1 AND seq > $2 ORDER BY seq",
@@ -215,8 +239,9 @@ static const char *const pg_sql[ES_COUNT] = {
         "UPDATE jobs SET state = " SQL_QUEUED ", next_attempt_ms = $2, "
         "last_reason = $3, lease_owner = NULL, "
         "lease_deadline_ms = NULL WHERE id = $1",
-    [ES_MSGS_UNHEARD] = "SELECT id FROM job_messages WHERE job_id = $1 "
-                        "AND heard = 0 ORDER BY seq",
+    [ES_MSGS_UNHEARD] =
+        "SELECT id FROM job_messages WHERE job_id = $1 AND heard = 0 "
+        "AND NOT EXISTS (" PAIR_PAUSED("$1", "$2") ") ORDER BY seq",
     [ES_MSG_MOVE] =
         "UPDATE job_messages SET job_id = $2, seq = $3 WHERE id = $1",
     [ES_JOB_FOLLOW_UP] =
@@ -238,6 +263,13 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_EVENT_INSERT] = "INSERT INTO events (job_id, type, detail, blob, "
                         "created_ms) VALUES ($1, $2, $3, $4, $5) "
                         "RETURNING id",
+    /* The parameters cast: in INSERT ... SELECT they are not matched to
+     * the columns. */
+    [ES_EVENT_INSERT_OWNED] =
+        "INSERT INTO events (job_id, type, detail, blob, created_ms) "
+        "SELECT id, $2::integer, $3::text, $4::bytea, $5::bigint FROM jobs "
+        "WHERE id = $1 AND state <> " SQL_QUEUED " AND lease_owner = $6 "
+        "FOR UPDATE RETURNING id",
     [ES_MSGS_MARK_HEARD] = "UPDATE job_messages SET heard = 1 WHERE "
                            "job_id = $1 AND seq <= $2 AND heard = 0",
     [ES_EVENTS_UNDELIVERED] =
@@ -343,10 +375,6 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_PAUSE_UNTIL] = "SELECT until_ms FROM sender_pauses WHERE "
                        "callee_jid = $1 AND sender_jid = $2 AND "
                        "until_ms > $3",
-    [ES_PAUSE_FOR_JOB] =
-        "SELECT p.until_ms FROM sender_pauses p JOIN jobs j ON "
-        "j.callee_jid = p.callee_jid AND j.sender_jid = p.sender_jid "
-        "WHERE j.id = $1 AND p.until_ms > $2",
     [ES_AUDIO_PUT] = "INSERT INTO published_audio (name, mime, bytes, "
                      "created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)",
     [ES_AUDIO_GET] = "SELECT mime, bytes, created_ms, expires_ms FROM "
@@ -749,7 +777,8 @@ static int prepare(struct engine *e, enum engine_statement_id id)
 static bool returns_id(enum engine_statement_id id)
 {
 	return id == ES_MSG_INSERT || id == ES_JOB_INSERT ||
-	       id == ES_JOB_FOLLOW_UP || id == ES_EVENT_INSERT;
+	       id == ES_JOB_FOLLOW_UP || id == ES_EVENT_INSERT ||
+	       id == ES_EVENT_INSERT_OWNED;
 }
 
 /* Sends statement S (NAME when prepared) on its own or after queued

@@ -96,11 +96,18 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_REG_DELETE] = "DELETE FROM registrations WHERE jid = ?1",
     [ES_REG_LIST] = "SELECT " REG_READ_COLS " FROM registrations ORDER BY jid",
 
-    [ES_MSG_BY_KEY] = "SELECT job_id FROM job_messages WHERE idem_key = ?1",
-    [ES_JOB_OPEN] = "SELECT id FROM jobs WHERE callee_jid = ?1 AND "
-                    "sender_jid = ?2 AND state IN (" SQL_UNFINISHED
-                    ") AND kind = " SQL_KIND_MESSAGE " "
-                    "ORDER BY id LIMIT 1",
+    /* The write lock begin() took serialises enqueuers already. */
+    [ES_CALLEE_LOCK] = "SELECT ?1",
+    [ES_ENQUEUE_FACTS] =
+        "SELECT COALESCE((SELECT job_id FROM job_messages WHERE "
+        "idem_key = ?1), 0), COALESCE((SELECT until_ms FROM sender_pauses "
+        "WHERE callee_jid = ?2 AND sender_jid = ?3 AND until_ms > ?4), 0), "
+        "COALESCE((SELECT id FROM jobs WHERE callee_jid = ?2 AND "
+        "sender_jid = ?3 AND state IN (" SQL_UNFINISHED
+        ") AND kind = " SQL_KIND_MESSAGE " ORDER BY id LIMIT 1), 0), "
+        "COALESCE((SELECT MAX(finished_ms) FROM jobs WHERE callee_jid = ?2 "
+        "AND sender_jid = ?3 AND state IN (" SQL_FINISHED
+        ") AND kind = " SQL_KIND_MESSAGE "), 0)",
     [ES_MSG_NEXT_SEQ] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM "
                         "job_messages WHERE job_id = ?1",
     [ES_MSG_INSERT] =
@@ -112,10 +119,6 @@ static const char *const sqlite_sql[ES_COUNT] = {
                         "AND created_ms >= ?2 AND (?3 = 0 OR kind = ?3)",
     [ES_COUNT_SENDER] = "SELECT COUNT(*) FROM jobs WHERE sender_jid = ?1 "
                         "AND created_ms >= ?2 AND (?3 = 0 OR kind = ?3)",
-    [ES_PAIR_LAST_FINISHED] =
-        "SELECT MAX(finished_ms) FROM jobs WHERE callee_jid = ?1 AND "
-        "sender_jid = ?2 AND state IN (" SQL_FINISHED
-        ") AND kind = " SQL_KIND_MESSAGE "",
     [ES_JOB_INSERT] =
         "INSERT INTO jobs (kind, state, callee_jid, destination, tz, "
         "lang, sender_jid, sender_name, reply_from, verify_code, "
@@ -139,14 +142,22 @@ static const char *const sqlite_sql[ES_COUNT] = {
         "WHERE callee_jid = ?1 AND kind = " SQL_KIND_MESSAGE
         " AND state = " SQL_QUEUED " AND seen_until_ms > ?2",
 
-    /* Both walk jobs_due in (state, next_attempt_ms, id) order. */
-    [ES_CLAIM_QUEUED] = "SELECT id, next_attempt_ms FROM jobs WHERE "
-                        "state = " SQL_QUEUED " AND next_attempt_ms <= ?1 AND "
-                        "not_before_ms <= ?1 AND " NOT_ON_THE_PHONE
-                        "ORDER BY next_attempt_ms, id LIMIT 1",
-    [ES_CLAIM_EXPIRED] = "SELECT id, next_attempt_ms FROM jobs WHERE "
-                         "state = " SQL_ACTIVE " AND lease_deadline_ms < ?1 "
-                         "ORDER BY next_attempt_ms, id LIMIT 1",
+    /* The queued job from jobs_due in (state, next_attempt_ms, id) order
+     * (an index ends with the rowid, which id is); the lapsed one from
+     * jobs_leases, named because without statistics SQLite would walk
+     * jobs_due's every active job instead (a thousand calls: a thousand
+     * rows per claim). */
+    [ES_CLAIM_CANDIDATES] =
+        "SELECT COALESCE(q.id, 0), COALESCE(q.next_attempt_ms, 0), "
+        "COALESCE(x.id, 0), COALESCE(x.next_attempt_ms, 0) "
+        "FROM (SELECT 1) AS one LEFT JOIN ("
+        "SELECT id, next_attempt_ms FROM jobs WHERE "
+        "state = " SQL_QUEUED " AND next_attempt_ms <= ?1 AND "
+        "not_before_ms <= ?1 AND " NOT_ON_THE_PHONE
+        "ORDER BY next_attempt_ms, id LIMIT 1) AS q ON 1 LEFT JOIN ("
+        "SELECT id, next_attempt_ms FROM jobs INDEXED BY jobs_leases WHERE "
+        "state = " SQL_ACTIVE " AND lease_deadline_ms < ?1 "
+        "ORDER BY next_attempt_ms, id LIMIT 1) AS x ON 1",
     [ES_NEXT_DUE_QUEUED] =
         "SELECT MIN(MAX(next_attempt_ms, "
         "not_before_ms)) FROM jobs WHERE state = " SQL_QUEUED " "
@@ -160,9 +171,15 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_JOB_CLAIM] =
         "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = ?2, "
         "lease_deadline_ms = ?3, attempts = attempts + 1 "
-        "WHERE id = ?1",
+        "WHERE id = ?1 RETURNING " JOB_COLS,
     [ES_JOB_SET_FINISHED] = "UPDATE jobs SET state = ?2, finished_ms = ?3, "
                             "last_reason = ?4 WHERE id = ?1",
+    [ES_JOB_FINISH_OWNED] =
+        "UPDATE jobs SET state = ?2, finished_ms = ?3, last_reason = ?4 "
+        "WHERE id = ?1 AND state = " SQL_ACTIVE " AND lease_owner = ?5 "
+        "RETURNING kind, (SELECT COUNT(*) FROM job_messages m WHERE "
+        "m.job_id = jobs.id AND m.heard = 0 AND NOT EXISTS (" PAIR_PAUSED(
+            "?1", "?3") "))",
     [ES_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
     [ES_MSGS_GET] = "SELECT " MSG_COLS " FROM job_messages WHERE "
                     "job_id = ?1 AND seq > ?2 ORDER BY seq",
@@ -178,8 +195,9 @@ static const char *const sqlite_sql[ES_COUNT] = {
         "UPDATE jobs SET state = " SQL_QUEUED ", next_attempt_ms = ?2, "
         "last_reason = ?3, lease_owner = NULL, "
         "lease_deadline_ms = NULL WHERE id = ?1",
-    [ES_MSGS_UNHEARD] = "SELECT id FROM job_messages WHERE job_id = ?1 "
-                        "AND heard = 0 ORDER BY seq",
+    [ES_MSGS_UNHEARD] =
+        "SELECT id FROM job_messages WHERE job_id = ?1 AND heard = 0 "
+        "AND NOT EXISTS (" PAIR_PAUSED("?1", "?2") ") ORDER BY seq",
     [ES_MSG_MOVE] =
         "UPDATE job_messages SET job_id = ?2, seq = ?3 WHERE id = ?1",
     [ES_JOB_FOLLOW_UP] =
@@ -199,6 +217,10 @@ static const char *const sqlite_sql[ES_COUNT] = {
 
     [ES_EVENT_INSERT] = "INSERT INTO events (job_id, type, detail, blob, "
                         "created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ES_EVENT_INSERT_OWNED] =
+        "INSERT INTO events (job_id, type, detail, blob, created_ms) "
+        "SELECT id, ?2, ?3, ?4, ?5 FROM jobs WHERE id = ?1 AND "
+        "state <> " SQL_QUEUED " AND lease_owner = ?6 RETURNING id",
     [ES_MSGS_MARK_HEARD] = "UPDATE job_messages SET heard = 1 WHERE "
                            "job_id = ?1 AND seq <= ?2 AND heard = 0",
     [ES_EVENTS_UNDELIVERED] =
@@ -306,10 +328,6 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_PAUSE_UNTIL] = "SELECT until_ms FROM sender_pauses WHERE "
                        "callee_jid = ?1 AND sender_jid = ?2 AND "
                        "until_ms > ?3",
-    [ES_PAUSE_FOR_JOB] =
-        "SELECT p.until_ms FROM sender_pauses p JOIN jobs j ON "
-        "j.callee_jid = p.callee_jid AND j.sender_jid = p.sender_jid "
-        "WHERE j.id = ?1 AND p.until_ms > ?2",
     [ES_AUDIO_PUT] = "INSERT INTO published_audio (name, mime, bytes, "
                      "created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ES_AUDIO_GET] = "SELECT mime, bytes, created_ms, expires_ms FROM "

@@ -18,6 +18,11 @@ _Static_assert(sizeof(enum queue_event_type) == sizeof(int) &&
 #define EVENT_FIELD(type, field) SQL_COLUMN(type, struct queue_event, field)
 
 /* ES_EVENTS_UNDELIVERED and ES_EVENTS_FOR_JOB, in order. */
+/* The id ES_EVENT_INSERT_OWNED returns. */
+static const struct sql_column event_id_columns[] = {
+    {SQL_COL_INT64, 0, 0, false},
+};
+
 static const struct sql_column event_columns[] = {
     EVENT_FIELD(INT64, id),
     EVENT_FIELD(INT64, job_id),
@@ -67,20 +72,31 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
 		return err;
 	now = queue_now_ms(q);
 	/*
-	 * A bridge's event is refused once another bridge took the job over:
-	 * a late HEARD from the bridge that lost it would otherwise mark
-	 * messages heard that the new call may not have read.
+	 * A bridge's event is refused once another bridge took the job over
+	 * (the check and the insert in one statement): a late HEARD from the
+	 * bridge that lost it would otherwise mark messages heard that the
+	 * new call may not have read. Its lease owner stays on a job it
+	 * ended, so the ENDED event written after the finish is still its
+	 * own.
 	 */
-	if (owner)
-		err = jobs_writer_check(q, job_id, owner);
-	else
+	if (owner) {
+		err = database_write_returning(
+		    q, ES_EVENT_INSERT_OWNED, "storing an event",
+		    SQL_COLUMNS(event_id_columns), event_id,
+		    SQL_ARGS(SQL_INT(job_id), SQL_INT(type), SQL_TEXT(detail),
+		             SQL_BLOB(blob, blob_len), SQL_INT(now),
+		             SQL_TEXT(owner)));
+		if (err == -ENOENT)
+			err = jobs_refusal(q, job_id);
+	} else {
 		err = database_exists(q, ES_JOB_LEASE_INFO, "reading a job",
 		                      SQL_ARGS(SQL_INT(job_id)));
-	if (!err)
-		err =
-		    events_insert(q, job_id, type, detail, blob, blob_len, now);
-	if (!err)
-		*event_id = database_last_insert_id(q);
+		if (!err)
+			err = events_insert(q, job_id, type, detail, blob,
+			                    blob_len, now);
+		if (!err)
+			*event_id = database_last_insert_id(q);
+	}
 	if (!err && type == QUEUE_EV_HEARD)
 		err = database_exec(
 		    q, ES_MSGS_MARK_HEARD, "marking messages heard", NULL,

@@ -61,6 +61,17 @@ static const struct sql_column message_columns[] = {
     MSG_FIELD(INT64, received_ms),
 };
 
+/* What ES_JOB_FINISH_OWNED returns. */
+struct finish_info {
+	int kind;
+	int64_t unheard;
+};
+
+static const struct sql_column finish_info_columns[] = {
+    SQL_COLUMN(INT, struct finish_info, kind),
+    SQL_COLUMN(INT64, struct finish_info, unheard),
+};
+
 /* A bare id, for lists of them. */
 static const struct sql_column id_columns[] = {
     {SQL_COL_INT64, 0, 0, false},
@@ -121,8 +132,11 @@ static int messages_load(struct queue *q, struct queue_job *j, int after_seq)
 	    &j->n_messages, SQL_ARGS(SQL_INT(j->id), SQL_INT(after_seq)));
 }
 
-/* Reads job ID with all its messages into a new *JOBP. */
-static int job_load(struct queue *q, int64_t id, struct queue_job **jobp)
+/* The row statement STMT returns (JOB_COLS) with all its messages into a
+ * new *JOBP; WRITES: STMT is a write with RETURNING. */
+static int job_read(struct queue *q, enum engine_statement_id stmt, bool writes,
+                    const struct sql_arg *args, size_t n_args,
+                    struct queue_job **jobp)
 {
 	struct queue_job *j;
 	int err;
@@ -131,8 +145,9 @@ static int job_load(struct queue *q, int64_t id, struct queue_job **jobp)
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	err = database_row(q, ES_JOB_GET, "reading a job",
-	                   SQL_COLUMNS(job_columns), j, SQL_ARGS(SQL_INT(id)));
+	err = (writes ? database_write_returning : database_row)(
+	    q, stmt, "reading a job", SQL_COLUMNS(job_columns), j, args,
+	    n_args);
 	if (!err)
 		err = messages_load(q, j, 0);
 	if (err) {
@@ -141,6 +156,12 @@ static int job_load(struct queue *q, int64_t id, struct queue_job **jobp)
 	}
 	*jobp = j;
 	return 0;
+}
+
+/* Reads job ID with all its messages into a new *JOBP. */
+static int job_load(struct queue *q, int64_t id, struct queue_job **jobp)
+{
+	return job_read(q, ES_JOB_GET, false, SQL_ARGS(SQL_INT(id)), jobp);
 }
 
 int jobs_get(struct queue *q, int64_t id, struct queue_job **jobp)
@@ -254,49 +275,48 @@ static int enqueue_in_tx(struct queue *q, const struct queue_message_in *m,
                          const struct queue_enqueue_limits *lim,
                          int64_t *job_id, enum queue_enqueue_result *res)
 {
-	int64_t now = queue_now_ms(q), v, not_before;
+	int64_t now = queue_now_ms(q), v, not_before, f[4];
 	bool over = false;
 	int err;
 
-	/* A message seen before: report its job, change nothing. */
-	err = database_int(q, ES_MSG_BY_KEY, "looking up a message key", 0, &v,
-	                   SQL_ARGS(SQL_TEXT(m->idem_key)));
+	/* What the rules below look at, read in one statement once the
+	 * callee's lock is held: F[0] the job of a message seen before,
+	 * F[1] a pause, F[2] the pair's open job, F[3] its last finish. */
+	err = database_exec(q, ES_CALLEE_LOCK, "locking the callee", NULL,
+	                    SQL_ARGS(SQL_TEXT(m->callee_jid)));
+	if (!err)
+		err = database_ints(
+		    q, ES_ENQUEUE_FACTS, "looking up the pair", f, 4,
+		    SQL_ARGS(SQL_TEXT(m->idem_key), SQL_TEXT(m->callee_jid),
+		             SQL_TEXT(m->sender_jid), SQL_INT(now)));
 	if (err)
 		return err;
-	if (v) {
-		*job_id = v;
+
+	/* A message seen before: report its job, change nothing. */
+	if (f[0]) {
+		*job_id = f[0];
 		*res = QUEUE_ENQ_DUPLICATE;
 		return 0;
 	}
 
 	/* The callee pressed 9 for this sender today: no call, nor a place
 	 * in the open job (the call under way has been answered already). */
-	err = database_int(q, ES_PAUSE_UNTIL, "looking up a pause", 0, &v,
-	                   SQL_ARGS(SQL_TEXT(m->callee_jid),
-	                            SQL_TEXT(m->sender_jid), SQL_INT(now)));
-	if (err)
-		return err;
-	if (v) {
+	if (f[1]) {
 		*res = QUEUE_ENQ_PAUSED;
 		return 0;
 	}
 
 	/* The pair's open job takes it as its next message. */
-	err = database_int(
-	    q, ES_JOB_OPEN, "looking up the open job", 0, &v,
-	    SQL_ARGS(SQL_TEXT(m->callee_jid), SQL_TEXT(m->sender_jid)));
-	if (err)
-		return err;
-	if (v) {
+	if (f[2]) {
 		int64_t seq;
 
 		err = database_int(q, ES_MSG_NEXT_SEQ, "numbering a message", 1,
-		                   &seq, SQL_ARGS(SQL_INT(v)));
+		                   &seq, SQL_ARGS(SQL_INT(f[2])));
 		if (!err)
-			err = message_insert(q, v, seq, m);
+			err = message_insert(q, f[2], seq, m);
 		if (err)
 			return err;
-		*job_id = v;
+		*job_id = f[2];
 		*res = QUEUE_ENQ_JOINED;
 		return 0;
 	}
@@ -316,13 +336,8 @@ static int enqueue_in_tx(struct queue *q, const struct queue_message_in *m,
 		return err;
 	}
 	not_before = m->not_before_ms > now ? m->not_before_ms : now;
-	err = database_int(
-	    q, ES_PAIR_LAST_FINISHED, "looking up the last job", 0, &v,
-	    SQL_ARGS(SQL_TEXT(m->callee_jid), SQL_TEXT(m->sender_jid)));
-	if (err)
-		return err;
-	if (v && v + (int64_t)lim->coalesce_seconds * 1000 > not_before)
-		not_before = v + (int64_t)lim->coalesce_seconds * 1000;
+	if (f[3] && f[3] + (int64_t)lim->coalesce_seconds * 1000 > not_before)
+		not_before = f[3] + (int64_t)lim->coalesce_seconds * 1000;
 
 	err = job_insert(q, QUEUE_JOB_MESSAGE, m, m->callee_jid, m->destination,
 	                 m->lang, NULL, now, not_before, &v);
@@ -468,13 +483,12 @@ static int expired_was_heard(struct queue *q, int64_t id, bool *heard)
 	return 0;
 }
 
-/* A claim query's first row: C[0] the job's id (0: none), C[1] its
- * next_attempt_ms. */
-static int candidate(struct queue *q, enum engine_statement_id which,
-                     int64_t now, int64_t c[2])
+/* The claim query's row: C[0], C[1] the due queued job's id (0: none) and
+ * next_attempt_ms, C[2], C[3] the lapsed job's. */
+static int candidates(struct queue *q, int64_t now, int64_t c[4])
 {
-	int err = database_ints(q, which, "looking for a due job", c, 2,
-	                        SQL_ARGS(SQL_INT(now)));
+	int err = database_ints(q, ES_CLAIM_CANDIDATES, "looking for a due job",
+	                        c, 4, SQL_ARGS(SQL_INT(now)));
 
 	return err == -ENOENT ? 0 : err;
 }
@@ -504,14 +518,13 @@ static int claim_in_tx(struct queue *q, const char *owner, int lease_ms,
                        struct queue_job **jobp, int64_t *next_due_ms)
 {
 	int64_t now = queue_now_ms(q), id;
-	int64_t qd[2], ex[2]; /* a queued and a lapsed job: id, due */
+	int64_t c[4]; /* a queued and a lapsed job: id, due */
+	int64_t *qd = c, *ex = c + 2;
 	bool expired, heard;
 	int err;
 
 	for (;;) {
-		err = candidate(q, ES_CLAIM_QUEUED, now, qd);
-		if (!err)
-			err = candidate(q, ES_CLAIM_EXPIRED, now, ex);
+		err = candidates(q, now, c);
 		if (err)
 			return err;
 		if (!qd[0] && !ex[0]) {
@@ -541,12 +554,11 @@ static int claim_in_tx(struct queue *q, const char *owner, int lease_ms,
 		queue_changed(q, QUEUE_CH_EVENTS);
 	}
 
-	err = database_exec(
-	    q, ES_JOB_CLAIM, "claiming a job", NULL,
-	    SQL_ARGS(SQL_INT(id), SQL_TEXT(owner), SQL_INT(now + lease_ms)));
-	if (!err)
-		err = job_load(q, id, jobp);
-	return err;
+	/* The claim returns the job as it wrote it. */
+	return job_read(
+	    q, ES_JOB_CLAIM, true,
+	    SQL_ARGS(SQL_INT(id), SQL_TEXT(owner), SQL_INT(now + lease_ms)),
+	    jobp);
 }
 
 int jobs_claim(struct queue *q, const char *owner, int lease_ms,
@@ -577,6 +589,14 @@ int jobs_claim(struct queue *q, const char *owner, int lease_ms,
 }
 
 /* ---- leases, retries, finishing ------------------------------------------ */
+
+int jobs_refusal(struct queue *q, int64_t id)
+{
+	int err = database_exists(q, ES_JOB_LEASE_INFO, "reading a job",
+	                          SQL_ARGS(SQL_INT(id)));
+
+	return err ? err : -EPERM;
+}
 
 int jobs_owner_check(struct queue *q, int64_t id, const char *owner, int *kind)
 {
@@ -625,23 +645,6 @@ int jobs_leases_renew(struct queue *q, const char *owner, int lease_ms, int *n)
 	return err;
 }
 
-int jobs_writer_check(struct queue *q, int64_t id, const char *owner)
-{
-	struct lease_info li;
-	int err;
-
-	err = lease_info_read(q, id, &li);
-	if (err)
-		return err;
-	/* Its lease owner stays on a job it ended, so that the ENDED event
-	 * written after the finish is still its own. */
-	if (li.state == QUEUE_JOB_QUEUED || !li.owner ||
-	    strcmp(li.owner, owner))
-		err = -EPERM;
-	free(li.owner);
-	return err;
-}
-
 int jobs_leases_held(struct queue *q, const char *owner, int64_t **ids,
                      size_t *n)
 {
@@ -679,7 +682,9 @@ int jobs_retry(struct queue *q, int64_t id, const char *owner,
 }
 
 /* Moves job ID's unheard messages, renumbered from 1, to a new queued job
- * of the same pair and snapshot, due now. *MOVED: whether there were any. */
+ * of the same pair and snapshot, due now, unless the callee paused the pair
+ * (key 9, usually in this very call: those messages stay where the server
+ * keeps them). *MOVED: whether there were any. */
 static int move_unheard(struct queue *q, int64_t id, int64_t now, bool *moved)
 {
 	int64_t *ids = NULL, new_id;
@@ -689,7 +694,8 @@ static int move_unheard(struct queue *q, int64_t id, int64_t now, bool *moved)
 	*moved = false;
 	err = database_rows(q, ES_MSGS_UNHEARD, "reading unheard messages",
 	                    SQL_COLUMNS(id_columns), sizeof(int64_t),
-	                    (void **)&ids, &n, SQL_ARGS(SQL_INT(id)));
+	                    (void **)&ids, &n,
+	                    SQL_ARGS(SQL_INT(id), SQL_INT(now)));
 	if (err || !n)
 		goto out;
 	err = database_exec(q, ES_JOB_FOLLOW_UP, "creating a follow-up job",
@@ -707,44 +713,36 @@ out:
 	return err;
 }
 
-/* As move_unheard(), unless the callee paused the pair (key 9, usually in
- * this very call): those messages stay where the server keeps them. */
-static int move_unheard_unless_paused(struct queue *q, int64_t id, int64_t now,
-                                      bool *moved)
-{
-	int64_t until = 0;
-	int err;
-
-	*moved = false;
-	err = database_int(q, ES_PAUSE_FOR_JOB, "looking up a pause", 0, &until,
-	                   SQL_ARGS(SQL_INT(id), SQL_INT(now)));
-	if (err || until)
-		return err;
-	return move_unheard(q, id, now, moved);
-}
-
 int jobs_finish(struct queue *q, int64_t id, const char *owner,
                 enum queue_job_state state, const char *reason)
 {
+	struct finish_info fi = {0};
 	int64_t now;
 	bool moved = false;
-	int kind = 0, err;
+	int err;
 
 	err = database_begin(q);
 	if (err)
 		return err;
 	now = queue_now_ms(q); /* after begin(), as in events_add() */
-	err = jobs_owner_check(q, id, owner, &kind);
-	if (!err)
-		err = set_finished(q, id, state, now, reason);
+	/* The owner check, the write and the count of what is left unheard
+	 * in one statement. */
+	err = database_write_returning(
+	    q, ES_JOB_FINISH_OWNED, "finishing a job",
+	    SQL_COLUMNS(finish_info_columns), &fi,
+	    SQL_ARGS(SQL_INT(id), SQL_INT(state), SQL_INT(now),
+	             SQL_TEXT(reason), SQL_TEXT(owner)));
+	if (err == -ENOENT)
+		err = jobs_refusal(q, id);
 	/*
 	 * A message that joined while the call was under way and was not
 	 * read gets a call of its own. Not after a failure: the sender is
 	 * told the call failed, and re-queueing would phone an unreachable
 	 * (or refused) number for ever.
 	 */
-	if (!err && kind == QUEUE_JOB_MESSAGE && state == QUEUE_JOB_NOTIFIED)
-		err = move_unheard_unless_paused(q, id, now, &moved);
+	if (!err && fi.kind == QUEUE_JOB_MESSAGE &&
+	    state == QUEUE_JOB_NOTIFIED && fi.unheard > 0)
+		err = move_unheard(q, id, now, &moved);
 	err = database_end(q, err);
 	if (!err && moved)
 		queue_changed(q, QUEUE_CH_JOBS);

@@ -35,7 +35,7 @@
 
 #define T0 1700000000000LL /* the fake clock's start */
 /* The newest migration in schemas/: one line to change when one lands. */
-#define SCHEMA_LATEST 11
+#define SCHEMA_LATEST 12
 
 static char dir[32];
 static char url[300];
@@ -212,6 +212,7 @@ static void test_open_sqlite(void)
 		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
 		CHECK_INT(sqlite3_exec(
 		              db,
+		              "DROP INDEX jobs_leases; "
 		              "DROP TABLE published_audio; "
 		              "DROP TABLE sender_pauses; "
 		              "DROP TABLE component_status; DROP "
@@ -249,13 +250,14 @@ static void test_open_sqlite(void)
 		queue_close(q);
 		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
 		CHECK_INT(sqlite3_exec(db,
+		                       "DROP INDEX jobs_leases; "
 		                       "DROP TABLE published_audio; "
 		                       "DROP TABLE sender_pauses; "
 		                       "ALTER TABLE registrations DROP COLUMN "
 		                       "gate; ALTER TABLE jobs DROP COLUMN "
 		                       "gate; " DROP_008 DROP_009
 		                       "UPDATE schema_version SET "
-		                       "version = 6 WHERE version = 11",
+		                       "version = 6 WHERE version = 12",
 		                       NULL, NULL, NULL),
 		          SQLITE_OK);
 		sqlite3_close(db);
@@ -1871,6 +1873,71 @@ static void test_two_processes(void)
 	queue_close(q);
 }
 
+/*
+ * Four processes catching messages for one pair at once make one job with
+ * all of them, numbered without a gap: each enqueue decides (join or open)
+ * after the one before it committed. On PostgreSQL that is the callee's
+ * lock, taken in a statement before the reads: a read in the statement
+ * that waited for the lock would use a snapshot from before the wait and
+ * open a second job (the callee phoned twice).
+ */
+#define PAIR_WRITERS    4
+#define PAIR_PER_WRITER 25
+
+static void test_one_pair_at_once(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	int status = -1, n = 0, go[2];
+	pid_t pids[PAIR_WRITERS];
+	int64_t id = 0;
+	char c = 0;
+
+	fresh_db("pair");
+	q = open_q();
+	CHECK_INT(pipe(go), 0);
+	for (int w = 0; w < PAIR_WRITERS; w++) {
+		pids[w] = fork();
+		if (pids[w] == 0) {
+			struct queue *qc = NULL;
+			char key[32];
+			int err = queue_open(&qc, url);
+
+			close(go[1]);
+			if (err || read(go[0], &c, 1) != 0)
+				_exit(2);
+			queue_clock_set(qc, fake_now, NULL);
+			for (int i = 0; !err && i < PAIR_PER_WRITER; i++) {
+				snprintf(key, sizeof(key), "w%d-%d", w, i);
+				err = enqueue(qc, "bob@example.org",
+				              "alice@example.org", key, NULL,
+				              NULL, NULL);
+			}
+			queue_close(qc);
+			_exit(err ? 1 : 0);
+		}
+	}
+	close(go[0]);
+	close(go[1]); /* everyone starts at once */
+	for (int w = 0; w < PAIR_WRITERS; w++) {
+		CHECK_INT(waitpid(pids[w], &status, 0), pids[w]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	CHECK_INT(count_jobs(q), 1);
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "last",
+	                  NULL, &id, NULL),
+	          0);
+	CHECK_INT(queue_job_get(q, id, &job), 0);
+	if (job) {
+		n = (int)job->n_messages;
+		CHECK_INT(n, PAIR_WRITERS * PAIR_PER_WRITER + 1);
+		for (int i = 0; i < n; i++)
+			CHECK_INT(job->messages[i].seq, i + 1);
+	}
+	queue_job_free(job);
+	queue_close(q);
+}
+
 static bool readable(int fd, int ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -2979,6 +3046,7 @@ static void (*const conformance[])(void) = {
     test_pauses,
     test_audio,
     test_two_processes,
+    test_one_pair_at_once,
     test_wake,
     test_batch,
     test_batch_replayable,
