@@ -111,33 +111,34 @@ enum engine_statement_id {
 	ES_MSG_COUNTS,       /* ?1 job -> messages, unheard messages */
 	ES_EVENT_OF_TYPE,    /* ?1 job ?2 type -> a row if there is one */
 	ES_JOB_CLAIM,        /* ?1 job ?2 owner ?3 deadline: active,
-	                        attempts + 1 -> JOB_COLS as written
-	                        (RETURNING: no read after it) */
-	ES_JOB_SET_FINISHED, /* ?1 job ?2 state ?3 now ?4 reason */
-	ES_JOB_FINISH_OWNED, /* as ES_JOB_SET_FINISHED, ?5 owner: only if the
-	                        job is active and ?5's -> its kind, and how
-	                        many of its messages ES_MSGS_UNHEARD would
-	                        list (no row: not finished; the owner check,
-	                        the write and the read a finish needs after
-	                        it in one statement) */
-	ES_JOB_GET,          /* ?1 job -> JOB_COLS */
-	ES_MSGS_GET,         /* ?1 job ?2 after seq -> MSG_COLS by seq */
-	ES_JOB_LEASE_INFO,   /* ?1 job -> state, lease_owner, kind */
-	ES_JOB_RENEW,        /* ?1 job ?2 owner ?3 deadline, if active and
-	                        the owner's */
-	ES_JOB_RENEW_ALL,    /* ?1 owner ?2 deadline: all its active jobs */
-	ES_JOBS_HELD,        /* ?1 owner -> ids of its active jobs by id */
-	ES_JOB_RETRY,        /* ?1 job ?2 next_attempt ?3 reason: queued,
-	                        lease cleared */
-	ES_MSGS_UNHEARD,     /* ?1 job ?2 now -> ids of unheard messages by
-	                        seq; none while the job's callee has paused
-	                        its sender past ?2 (key 9, pauses.c) */
-	ES_MSG_MOVE,         /* ?1 message ?2 new job ?3 new seq */
-	ES_JOB_FOLLOW_UP,    /* ?1 job ?2 now: a queued copy of its snapshot
-	                        (gate and numbers included), due now */
-	ES_JOB_LIST,         /* ?1 callee or NULL ?2 unfinished only
-	                        ?3 finished only ?4 limit -> ids, newest
-	                        first */
+	                        attempts + 1 */
+	ES_JOB_CLAIM_RETURNING, /* the same -> JOB_COLS as written (no read
+	                           after it) */
+	ES_JOB_SET_FINISHED,    /* ?1 job ?2 state ?3 now ?4 reason */
+	ES_JOB_FINISH_OWNED,    /* as ES_JOB_SET_FINISHED, ?5 owner: only if the
+	                           job is active and ?5's -> its kind, and how
+	                           many of its messages ES_MSGS_UNHEARD would
+	                           list (no row: not finished; the owner check,
+	                           the write and the read a finish needs after
+	                           it in one statement) */
+	ES_JOB_GET,             /* ?1 job -> JOB_COLS */
+	ES_MSGS_GET,            /* ?1 job ?2 after seq -> MSG_COLS by seq */
+	ES_JOB_LEASE_INFO,      /* ?1 job -> state, lease_owner, kind */
+	ES_JOB_RENEW,           /* ?1 job ?2 owner ?3 deadline, if active and
+	                           the owner's */
+	ES_JOB_RENEW_ALL,       /* ?1 owner ?2 deadline: all its active jobs */
+	ES_JOBS_HELD,           /* ?1 owner -> ids of its active jobs by id */
+	ES_JOB_RETRY,           /* ?1 job ?2 next_attempt ?3 reason: queued,
+	                           lease cleared */
+	ES_MSGS_UNHEARD,        /* ?1 job ?2 now -> ids of unheard messages by
+	                           seq; none while the job's callee has paused
+	                           its sender past ?2 (key 9, pauses.c) */
+	ES_MSG_MOVE,            /* ?1 message ?2 new job ?3 new seq */
+	ES_JOB_FOLLOW_UP,       /* ?1 job ?2 now: a queued copy of its snapshot
+	                           (gate and numbers included), due now */
+	ES_JOB_LIST,            /* ?1 callee or NULL ?2 unfinished only
+	                           ?3 finished only ?4 limit -> ids, newest
+	                           first */
 
 	ES_EVENT_INSERT,       /* ?1 job ?2 type ?3 detail ?4 blob ?5 now */
 	ES_EVENT_INSERT_OWNED, /* as ES_EVENT_INSERT, ?6 owner: only if the
@@ -256,6 +257,13 @@ struct engine_ops {
 	 * replayable batch (queue_batch_begin_replayable()) runs its calls
 	 * on it without one. */
 	bool savepoint_cheap;
+	/* Whether a statement costs microseconds in the process (SQLite)
+	 * rather than a round trip to a server (PostgreSQL). Where a check,
+	 * a write and a read can be one statement (a write with RETURNING,
+	 * ES_..._OWNED), the rules make them one only when statements are
+	 * not cheap: SQLite's RETURNING costs more than the statements it
+	 * saves. */
+	bool statements_cheap;
 	int (*savepoint_release)(struct engine *e);
 	void (*savepoint_rollback)(struct engine *e);
 	/* Whether a transaction is open (an I/O error may have ended it). */

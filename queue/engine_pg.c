@@ -212,6 +212,10 @@ static const char *const pg_sql[ES_COUNT] = {
     [ES_JOB_CLAIM] =
         "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = $2, "
         "lease_deadline_ms = $3, attempts = attempts + 1 "
+        "WHERE id = $1",
+    [ES_JOB_CLAIM_RETURNING] =
+        "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = $2, "
+        "lease_deadline_ms = $3, attempts = attempts + 1 "
         "WHERE id = $1 RETURNING " JOB_COLS,
     [ES_JOB_SET_FINISHED] = "UPDATE jobs SET state = $2, finished_ms = $3, "
                             "last_reason = $4 WHERE id = $1",
@@ -1501,6 +1505,7 @@ const struct engine_ops engine_pg = {
     .rollback = pg_rollback,
     .savepoint = pg_savepoint,
     .savepoint_cheap = false,
+    .statements_cheap = false,
     .savepoint_release = pg_savepoint_release,
     .savepoint_rollback = pg_savepoint_rollback,
     .in_transaction = pg_in_transaction,

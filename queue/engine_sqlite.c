@@ -171,6 +171,10 @@ static const char *const sqlite_sql[ES_COUNT] = {
     [ES_JOB_CLAIM] =
         "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = ?2, "
         "lease_deadline_ms = ?3, attempts = attempts + 1 "
+        "WHERE id = ?1",
+    [ES_JOB_CLAIM_RETURNING] =
+        "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = ?2, "
+        "lease_deadline_ms = ?3, attempts = attempts + 1 "
         "WHERE id = ?1 RETURNING " JOB_COLS,
     [ES_JOB_SET_FINISHED] = "UPDATE jobs SET state = ?2, finished_ms = ?3, "
                             "last_reason = ?4 WHERE id = ?1",
@@ -841,6 +845,7 @@ const struct engine_ops engine_sqlite = {
     .rollback = sq_rollback,
     .savepoint = sq_savepoint,
     .savepoint_cheap = true,
+    .statements_cheap = true,
     .savepoint_release = sq_savepoint_release,
     .savepoint_rollback = sq_savepoint_rollback,
     .in_transaction = sq_in_transaction,

@@ -73,13 +73,13 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
 	now = queue_now_ms(q);
 	/*
 	 * A bridge's event is refused once another bridge took the job over
-	 * (the check and the insert in one statement): a late HEARD from the
-	 * bridge that lost it would otherwise mark messages heard that the
-	 * new call may not have read. Its lease owner stays on a job it
-	 * ended, so the ENDED event written after the finish is still its
-	 * own.
+	 * (the check and the insert in one statement where statements are
+	 * round trips): a late HEARD from the bridge that lost it would
+	 * otherwise mark messages heard that the new call may not have read.
+	 * Its lease owner stays on a job it ended, so the ENDED event
+	 * written after the finish is still its own.
 	 */
-	if (owner) {
+	if (owner && !q->ops->statements_cheap) {
 		err = database_write_returning(
 		    q, ES_EVENT_INSERT_OWNED, "storing an event",
 		    SQL_COLUMNS(event_id_columns), event_id,
@@ -89,8 +89,12 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
 		if (err == -ENOENT)
 			err = jobs_refusal(q, job_id);
 	} else {
-		err = database_exists(q, ES_JOB_LEASE_INFO, "reading a job",
-		                      SQL_ARGS(SQL_INT(job_id)));
+		if (owner)
+			err = jobs_writer_check(q, job_id, owner);
+		else
+			err = database_exists(q, ES_JOB_LEASE_INFO,
+			                      "reading a job",
+			                      SQL_ARGS(SQL_INT(job_id)));
 		if (!err)
 			err = events_insert(q, job_id, type, detail, blob,
 			                    blob_len, now);

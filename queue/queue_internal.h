@@ -107,6 +107,11 @@ int jobs_owner_check(struct queue *q, int64_t id, const char *owner, int *kind);
 /* Why a write on job ID made only if its caller holds the job matched
  * nothing: -ENOENT when there is no such job, else -EPERM. */
 int jobs_refusal(struct queue *q, int64_t id);
+/*
+ * The owner check for OWNER's events: also 0 for a job OWNER ended itself
+ * (the event after the finish), -EPERM for one given back or now another's.
+ */
+int jobs_writer_check(struct queue *q, int64_t id, const char *owner);
 int jobs_retry(struct queue *q, int64_t id, const char *owner,
                int64_t next_attempt_ms, const char *reason);
 int jobs_finish(struct queue *q, int64_t id, const char *owner,
