@@ -375,10 +375,14 @@ int jobs_verify_enqueue(struct queue *q, const char *jid, const char *dest,
 	err = database_begin(q);
 	if (err)
 		return err;
-	/* Only the newest code is worth a call. */
-	err = database_exec(q, ES_VERIFY_SUPERSEDE,
-	                    "superseding a verification call", NULL,
-	                    SQL_ARGS(SQL_TEXT(jid), SQL_INT(now)));
+	/* Only the newest code is worth a call: after the callee's lock, a
+	 * verification queued at the same moment is superseded too. */
+	err = database_exec(q, ES_CALLEE_LOCK, "locking the callee", NULL,
+	                    SQL_ARGS(SQL_TEXT(jid)));
+	if (!err)
+		err = database_exec(q, ES_VERIFY_SUPERSEDE,
+		                    "superseding a verification call", NULL,
+		                    SQL_ARGS(SQL_TEXT(jid), SQL_INT(now)));
 	if (!err)
 		err = job_insert(q, QUEUE_JOB_VERIFY, NULL, jid, dest, lang,
 		                 code, now, now, job_id);

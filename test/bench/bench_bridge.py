@@ -27,7 +27,9 @@ calls a second. Prints:
   and the packets of silence a callee heard after the greeting because
   the prompt was not rendered yet,
 and, with --perf FILE, a perf record -g of the bridge over the window.
-Not run by CI. Usage:
+With RB_TEST_QUEUE=postgresql the queue is a private PostgreSQL cluster
+(RB_TEST_PG_FSYNC=1: with fsync on, as SQLite's synchronous=FULL). Not run
+by CI. Usage:
   /usr/bin/python3 test/bench/bench_bridge.py [--calls 50] [--window 10]
       [--realtime PRIO] [--enqueuers 6] [--rate R] [--renderers N]
       [--perf FILE]
@@ -289,8 +291,12 @@ def main():
                              "type = 2")[0][0]
         share = (c1 - c0) / (w1 - w0)
         print("== %d concurrent calls (sipp on loopback, PCMA, speech "
-              "into each), realtime_priority %d, [tts] renderers %d"
-              % (n, a.realtime, a.renderers))
+              "into each), realtime_priority %d, [tts] renderers %d, "
+              "queue on %s" % (n, a.realtime, a.renderers,
+                               "PostgreSQL (fsync %s)" % (
+                                   "on" if os.environ.get(
+                                       "RB_TEST_PG_FSYNC") == "1" else
+                                   "off") if run.qdb.pg else "SQLite"))
         if a.preload:
             wire = lat = []
             print("enqueue-to-INVITE        not measured: the jobs were "

@@ -133,7 +133,10 @@ def _pg():
     global _pg_cluster
     if _pg_cluster is None:
         import rbpostgres
-        _pg_cluster = rbpostgres.PgCluster().start()
+        # Tests run without fsync; a benchmark asks for it
+        # (RB_TEST_PG_FSYNC=1), to compare with SQLite's synchronous=FULL.
+        _pg_cluster = rbpostgres.PgCluster(
+            fsync=os.environ.get("RB_TEST_PG_FSYNC") == "1").start()
         atexit.register(_pg_cluster.stop)
     return _pg_cluster
 

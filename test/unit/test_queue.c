@@ -1879,8 +1879,16 @@ static void test_two_processes(void)
  * after the one before it committed. On PostgreSQL that is the callee's
  * lock, taken in a statement before the reads: a read in the statement
  * that waited for the lock would use a snapshot from before the wait and
- * open a second job (the callee phoned twice).
+ * open a second job (the callee phoned twice). Verification calls queued
+ * at once leave one to be made, the newest.
  */
+static int job_count_cb(const struct queue_job *job, void *arg)
+{
+	(void)job;
+	++*(int *)arg;
+	return 0;
+}
+
 #define PAIR_WRITERS    4
 #define PAIR_PER_WRITER 25
 
@@ -1888,7 +1896,12 @@ static void test_one_pair_at_once(void)
 {
 	struct queue *q;
 	struct queue_job *job = NULL;
-	int status = -1, n = 0, go[2];
+	struct queue_job_filter unfinished_carol = {
+	    .callee_jid = "carol@example.org",
+	    .unfinished_only = true,
+	    .limit = 1000,
+	};
+	int status = -1, n = 0, n_open = 0, go[2];
 	pid_t pids[PAIR_WRITERS];
 	int64_t id = 0;
 	char c = 0;
@@ -1901,6 +1914,7 @@ static void test_one_pair_at_once(void)
 		if (pids[w] == 0) {
 			struct queue *qc = NULL;
 			char key[32];
+			int64_t vid = 0;
 			int err = queue_open(&qc, url);
 
 			close(go[1]);
@@ -1912,6 +1926,12 @@ static void test_one_pair_at_once(void)
 				err = enqueue(qc, "bob@example.org",
 				              "alice@example.org", key, NULL,
 				              NULL, NULL);
+				/* And codes for carol: the newest only. */
+				if (!err)
+					err = queue_verify_enqueue(
+					    qc, "carol@example.org",
+					    "+15550000000", "123456", NULL,
+					    &vid);
 			}
 			queue_close(qc);
 			_exit(err ? 1 : 0);
@@ -1924,6 +1944,12 @@ static void test_one_pair_at_once(void)
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
 	CHECK_INT(count_jobs(q), 1);
+	CHECK_INT(queue_jobs_created_since(q, "carol@example.org", NULL, 0, &n),
+	          0);
+	CHECK_INT(n, PAIR_WRITERS * PAIR_PER_WRITER);
+	CHECK_INT(
+	    queue_job_foreach(q, &unfinished_carol, job_count_cb, &n_open), 0);
+	CHECK_INT(n_open, 1);
 	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "last",
 	                  NULL, &id, NULL),
 	          0);
