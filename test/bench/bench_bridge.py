@@ -271,7 +271,8 @@ def main():
         up = run.query("SELECT count(*) FROM jobs WHERE state = 1")[0][0]
 
         rows = run.query(
-            "SELECT j.created_ms, e.created_ms FROM jobs j JOIN events e "
+            "SELECT j.created_ms AS queued, e.created_ms AS calling FROM "
+            "jobs j JOIN events e "
             "ON e.job_id = j.id AND e.type = 1")
         lat = [c - j for j, c in rows]
         # The INVITE's arrival at sipp, which CALLING's commit time (the

@@ -3,7 +3,8 @@
  * How many caught messages the queue commits durably per second, one per
  * commit and in group commits of 10 and 100, on a fresh SQLite file in the
  * directory given (default: the current one); then how many jobs 1, 2 and
- * 4 bridges (processes, a handle each) claim and finish per second. With a
+ * 4 bridges (processes, a handle each) claim and finish per second (last,
+ * one bridge while 500 more jobs are held as calls under way). With a
  * PostgreSQL URL (an empty database the bench may wipe: its public schema
  * is dropped before each run) the same figures on PostgreSQL, in the same
  * run. Group commits are replayable batches, as the component's store and
@@ -22,6 +23,10 @@
 #include <libpq-fe.h>
 
 #include "queue.h"
+
+/* Jobs another bridge holds in the last claim run (calls under way). */
+#define HELD      500
+#define HELD_TEXT "500"
 
 /* The PostgreSQL database of this run, or NULL for SQLite only. */
 static const char *pg_url;
@@ -217,9 +222,10 @@ static int bridge(const char *url, int n, int batch, int ready, int go)
 }
 
 /* TOTAL jobs queued (in group commits), then claimed and finished by
- * BRIDGES processes at once. */
+ * BRIDGES processes at once; with HELD, as many more jobs are first claimed
+ * and kept (calls under way on another bridge) while they run. */
 static int run_claims(bool pg, const char *dir, int total, int bridges,
-                      int batch)
+                      int batch, int held)
 {
 	char path[4096], url[4200], callee[64], key[64], name[16];
 	struct queue_enqueue_limits lim = {0};
@@ -229,14 +235,14 @@ static int run_claims(bool pg, const char *dir, int total, int bridges,
 	int err = 0, status, failed = 0, ready[2], go[2];
 	char c = 0;
 
-	snprintf(name, sizeof(name), "claim%d-%d", bridges, batch);
+	snprintf(name, sizeof(name), "claim%d-%d-%d", bridges, batch, held);
 	if (fresh(pg, dir, name, path, sizeof(path), url, sizeof(url)))
 		return 1;
 	if (queue_open(&q, url))
 		return 1;
-	for (int i = 0; i < total && !err; i += 100) {
+	for (int i = 0; i < total + held && !err; i += 100) {
 		err = queue_batch_begin(q);
-		for (int j = i; !err && j < i + 100 && j < total; j++) {
+		for (int j = i; !err && j < i + 100 && j < total + held; j++) {
 			struct queue_message_in m = {
 			    .callee_jid = callee,
 			    .sender_jid = "alice@localhost",
@@ -253,6 +259,13 @@ static int run_claims(bool pg, const char *dir, int total, int bridges,
 		}
 		if (!err)
 			err = queue_batch_commit(q);
+	}
+	/* The held ones: the first HELD due, leased for the whole run. */
+	for (int i = 0; i < held && !err; i++) {
+		struct queue_job *job = NULL;
+
+		err = queue_job_claim(q, "holder", 3600000, &job, NULL);
+		queue_job_free(job);
 	}
 	queue_close(q);
 	if (err) {
@@ -293,9 +306,9 @@ static int run_claims(bool pg, const char *dir, int total, int bridges,
 		return 1;
 	}
 	printf("claimed+finished, %d bridge%s, %3d/commit: %6d jobs %8.0f "
-	       "jobs/s\n",
+	       "jobs/s%s\n",
 	       bridges, bridges > 1 ? "s" : " ", batch, total,
-	       total / (t1 - t0));
+	       total / (t1 - t0), held ? " (" HELD_TEXT " more held)" : "");
 	return 0;
 }
 
@@ -307,11 +320,13 @@ static int engine(bool pg, const char *dir, int n)
 	else
 		printf("SQLite queue, WAL, synchronous=FULL, in %s\n", dir);
 	return run(pg, dir, n, 1) || run(pg, dir, n * 4, 10) ||
-	       run(pg, dir, n * 10, 100) || run_claims(pg, dir, n * 2, 1, 1) ||
-	       run_claims(pg, dir, n * 2, 2, 1) ||
-	       run_claims(pg, dir, n * 2, 4, 1) ||
-	       run_claims(pg, dir, n * 4, 1, 20) ||
-	       run_claims(pg, dir, n * 4, 4, 20);
+	       run(pg, dir, n * 10, 100) ||
+	       run_claims(pg, dir, n * 2, 1, 1, 0) ||
+	       run_claims(pg, dir, n * 2, 2, 1, 0) ||
+	       run_claims(pg, dir, n * 2, 4, 1, 0) ||
+	       run_claims(pg, dir, n * 4, 1, 20, 0) ||
+	       run_claims(pg, dir, n * 4, 4, 20, 0) ||
+	       run_claims(pg, dir, n * 4, 1, 20, HELD);
 }
 
 int main(int argc, char **argv)
