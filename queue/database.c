@@ -314,6 +314,10 @@ int database_row(struct queue *q, enum engine_statement_id id, const char *what,
 	return err;
 }
 
+const struct sql_column database_id_columns[1] = {
+    {SQL_COL_INT64, 0, 0, false},
+};
+
 int database_write_returning(struct queue *q, enum engine_statement_id id,
                              const char *what, const struct sql_column *cols,
                              size_t n_cols, void *row,

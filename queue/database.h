@@ -148,6 +148,10 @@ int database_write_returning(struct queue *q, enum engine_statement_id id,
                              size_t n_cols, void *row,
                              const struct sql_arg *args, size_t n_args);
 
+/* A table of one column, a bare int64_t id (a row is the id itself), for
+ * lists of ids and a RETURNING id. */
+extern const struct sql_column database_id_columns[1];
+
 /* Frees the text and blob fields COLS name in ROW and zeroes them. */
 void database_row_clear(const struct sql_column *cols, size_t n_cols,
                         void *row);

@@ -33,9 +33,9 @@
 #define SQL_KIND_MESSAGE "1"
 #define SQL_KIND_VERIFY  "2"
 
-/* Fragments both dialects share, so the rule each states is written once.
- * A pause (key 9) of the pair of job JOB that lasts past NOW
- * (placeholders in the engine's style). */
+/* A fragment both dialects share, so its rule is written once: a pause
+ * (key 9) of the pair of job JOB that lasts past NOW (placeholders in the
+ * engine's style). */
 #define PAIR_PAUSED(job, now)                                                  \
 	"SELECT 1 FROM sender_pauses p JOIN jobs j ON "                        \
 	"j.callee_jid = p.callee_jid AND j.sender_jid = p.sender_jid "         \

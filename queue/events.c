@@ -18,11 +18,6 @@ _Static_assert(sizeof(enum queue_event_type) == sizeof(int) &&
 #define EVENT_FIELD(type, field) SQL_COLUMN(type, struct queue_event, field)
 
 /* ES_EVENTS_UNDELIVERED and ES_EVENTS_FOR_JOB, in order. */
-/* The id ES_EVENT_INSERT_OWNED returns. */
-static const struct sql_column event_id_columns[] = {
-    {SQL_COL_INT64, 0, 0, false},
-};
-
 static const struct sql_column event_columns[] = {
     EVENT_FIELD(INT64, id),
     EVENT_FIELD(INT64, job_id),
@@ -82,7 +77,7 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
 	if (owner && !q->ops->statements_cheap) {
 		err = database_write_returning(
 		    q, ES_EVENT_INSERT_OWNED, "storing an event",
-		    SQL_COLUMNS(event_id_columns), event_id,
+		    SQL_COLUMNS(database_id_columns), event_id,
 		    SQL_ARGS(SQL_INT(job_id), SQL_INT(type), SQL_TEXT(detail),
 		             SQL_BLOB(blob, blob_len), SQL_INT(now),
 		             SQL_TEXT(owner)));

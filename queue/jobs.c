@@ -72,11 +72,6 @@ static const struct sql_column finish_info_columns[] = {
     SQL_COLUMN(INT64, struct finish_info, unheard),
 };
 
-/* A bare id, for lists of them. */
-static const struct sql_column id_columns[] = {
-    {SQL_COL_INT64, 0, 0, false},
-};
-
 /* ES_JOB_LEASE_INFO: state, lease_owner, kind. */
 struct lease_info {
 	int state;
@@ -186,7 +181,7 @@ int jobs_foreach(struct queue *q, const struct queue_job_filter *f,
 	int err;
 
 	err = database_rows(
-	    q, ES_JOB_LIST, "listing jobs", SQL_COLUMNS(id_columns),
+	    q, ES_JOB_LIST, "listing jobs", SQL_COLUMNS(database_id_columns),
 	    sizeof(int64_t), (void **)&ids, &n,
 	    SQL_ARGS(SQL_TEXT(f->callee_jid), SQL_INT(f->unfinished_only),
 	             SQL_INT(f->finished_only), SQL_INT(limit)));
@@ -678,7 +673,7 @@ int jobs_leases_held(struct queue *q, const char *owner, int64_t **ids,
 	int err;
 
 	err = database_rows(q, ES_JOBS_HELD, "listing held jobs",
-	                    SQL_COLUMNS(id_columns), sizeof(int64_t),
+	                    SQL_COLUMNS(database_id_columns), sizeof(int64_t),
 	                    (void **)ids, n, SQL_ARGS(SQL_TEXT(owner)));
 	if (err) {
 		free(*ids);
@@ -720,7 +715,7 @@ static int move_unheard(struct queue *q, int64_t id, int64_t now, bool *moved)
 
 	*moved = false;
 	err = database_rows(q, ES_MSGS_UNHEARD, "reading unheard messages",
-	                    SQL_COLUMNS(id_columns), sizeof(int64_t),
+	                    SQL_COLUMNS(database_id_columns), sizeof(int64_t),
 	                    (void **)&ids, &n,
 	                    SQL_ARGS(SQL_INT(id), SQL_INT(now)));
 	if (err || !n)

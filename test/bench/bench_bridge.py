@@ -291,13 +291,13 @@ def main():
         last_ans = run.query("SELECT max(created_ms) FROM events WHERE "
                              "type = 2")[0][0]
         share = (c1 - c0) / (w1 - w0)
+        queue = "SQLite"
+        if run.qdb.pg:
+            queue = "PostgreSQL (fsync %s)" % (
+                "on" if os.environ.get("RB_TEST_PG_FSYNC") == "1" else "off")
         print("== %d concurrent calls (sipp on loopback, PCMA, speech "
               "into each), realtime_priority %d, [tts] renderers %d, "
-              "queue on %s" % (n, a.realtime, a.renderers,
-                               "PostgreSQL (fsync %s)" % (
-                                   "on" if os.environ.get(
-                                       "RB_TEST_PG_FSYNC") == "1" else
-                                   "off") if run.qdb.pg else "SQLite"))
+              "queue on %s" % (n, a.realtime, a.renderers, queue))
         if a.preload:
             wire = lat = []
             print("enqueue-to-INVITE        not measured: the jobs were "

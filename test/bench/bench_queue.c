@@ -25,8 +25,7 @@
 #include "queue.h"
 
 /* Jobs another bridge holds in the last claim run (calls under way). */
-#define HELD      500
-#define HELD_TEXT "500"
+#define HELD 500
 
 /* The PostgreSQL database of this run, or NULL for SQLite only. */
 static const char *pg_url;
@@ -227,7 +226,8 @@ static int bridge(const char *url, int n, int batch, int ready, int go)
 static int run_claims(bool pg, const char *dir, int total, int bridges,
                       int batch, int held)
 {
-	char path[4096], url[4200], callee[64], key[64], name[16];
+	char path[4096], url[4200], callee[64], key[64], name[16],
+	    more[32] = "";
 	struct queue_enqueue_limits lim = {0};
 	struct queue *q;
 	pid_t pids[8];
@@ -305,10 +305,12 @@ static int run_claims(bool pg, const char *dir, int total, int bridges,
 		fprintf(stderr, "a bridge failed\n");
 		return 1;
 	}
+	if (held)
+		snprintf(more, sizeof(more), " (%d more held)", held);
 	printf("claimed+finished, %d bridge%s, %3d/commit: %6d jobs %8.0f "
 	       "jobs/s%s\n",
 	       bridges, bridges > 1 ? "s" : " ", batch, total,
-	       total / (t1 - t0), held ? " (" HELD_TEXT " more held)" : "");
+	       total / (t1 - t0), more);
 	return 0;
 }
 
