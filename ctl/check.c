@@ -281,7 +281,7 @@ static void check_queue(struct check *k, struct queue_component_status *st,
 	struct queue *q = NULL;
 	struct stat sb;
 	int64_t now;
-	int err, v = 0;
+	int err, v = 0, n = 0;
 
 	*live = false;
 	if (!strncmp(url, "sqlite:", 7) && stat(url + 7, &sb) != 0) {
@@ -303,6 +303,16 @@ static void check_queue(struct check *k, struct queue_component_status *st,
 	}
 	queue_schema_version(q, &v);
 	say("queue: open, schema version %d", v);
+	/* Every statement the services may run, prepared now: a schema
+	 * changed by hand (or a database restored from an older dump) shows
+	 * here rather than in the middle of a call. */
+	err = queue_statements_check(q, &n);
+	if (err)
+		problem(k, "queue: statement %d of the services does not fit the "
+		           "database's schema (the line above says why): %s",
+		        n + 1, strerror(-err));
+	else
+		say("queue: all %d statements of the services prepare", n);
 	check_bridges(k, q);
 	err = queue_component_status_get(q, k->cfg->xmpp.domain, st);
 	now = queue_now_ms(q);

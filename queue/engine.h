@@ -279,6 +279,11 @@ struct engine_ops {
 	int (*statement)(struct engine *e, enum engine_statement_id id,
 	                 bool own, struct engine_statement **stp);
 	void (*release)(struct engine *e, struct engine_statement *st);
+	/* Prepares statement ID now, as its first use would (both engines
+	 * prepare lazily): queue_statements_check() prepares every one, so
+	 * a statement the rules never run on this engine is still checked
+	 * against its schema. */
+	int (*prepare)(struct engine *e, enum engine_statement_id id);
 	/*
 	 * Ad hoc SQL, prepared for this one use and freed by release(): for
 	 * the queue copy (migrate.c), whose column lists come from a table

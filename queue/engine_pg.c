@@ -761,7 +761,7 @@ static void pg_bind_blob(struct engine_statement *s, int i, const void *v,
 /* Prepares statement ID on this connection the first time it runs. */
 static int prepare(struct engine *e, enum engine_statement_id id)
 {
-	char name[16];
+	char name[16], what[80];
 	PGresult *res;
 	int err = 0;
 
@@ -769,10 +769,13 @@ static int prepare(struct engine *e, enum engine_statement_id id)
 		return 0;
 	snprintf(name, sizeof(name), "rb%d", (int)id);
 	res = PQprepare(e->conn, name, pg_sql[id], 0, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		err = pg_err(e, res, "preparing a statement");
-	else
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		/* As SQLite's engine says it: the statement's beginning. */
+		snprintf(what, sizeof(what), "preparing \"%.60s\"", pg_sql[id]);
+		err = pg_err(e, res, what);
+	} else {
 		e->prepared[id] = true;
+	}
 	PQclear(res);
 	return err;
 }
@@ -1511,6 +1514,7 @@ const struct engine_ops engine_pg = {
     .in_transaction = pg_in_transaction,
     .statement = pg_statement,
     .release = pg_release,
+    .prepare = prepare,
     .statement_sql = pg_statement_sql,
     .ids_follow = pg_ids_follow,
     .bind_int = pg_bind_int,

@@ -529,6 +529,14 @@ static void sq_release(struct engine *e, struct engine_statement *s)
 	sqlite3_clear_bindings(s->st);
 }
 
+static int sq_prepare(struct engine *e, enum engine_statement_id id)
+{
+	/* Prepared, not run: nothing to reset. */
+	struct engine_statement *s;
+
+	return sq_statement(e, id, false, &s);
+}
+
 static void sq_bind_int(struct engine_statement *s, int i, int64_t v)
 {
 	sqlite3_bind_int64(s->st, i, v);
@@ -851,6 +859,7 @@ const struct engine_ops engine_sqlite = {
     .in_transaction = sq_in_transaction,
     .statement = sq_statement,
     .release = sq_release,
+    .prepare = sq_prepare,
     .statement_sql = sq_statement_sql,
     /* An explicit rowid moves INTEGER PRIMARY KEY's next id by itself. */
     .ids_follow = NULL,

@@ -144,6 +144,21 @@ int queue_schema_version(struct queue *q, int *version)
 	return q->ops->schema_version(q->engine, version);
 }
 
+int queue_statements_check(struct queue *q, int *count)
+{
+	int id, err = 0;
+
+	if (!q || !count)
+		return -EINVAL;
+	*count = 0;
+	for (id = 0; id < ES_COUNT && !err; id++) {
+		err = q->ops->prepare(q->engine, (enum engine_statement_id)id);
+		if (!err)
+			(*count)++;
+	}
+	return err;
+}
+
 /* ---- batches ------------------------------------------------------------ */
 
 /* A batch; BARE: its calls run without a savepoint each (queue.h). */

@@ -63,6 +63,15 @@ int64_t queue_now_ms(struct queue *q);
 /* The schema version the open database is at. */
 int queue_schema_version(struct queue *q, int *version);
 
+/*
+ * Prepares every statement of the queue's engine against the open
+ * database's schema (statements are otherwise prepared at their first use,
+ * and some are used by one engine's rules only): 0, or the first error,
+ * which the engine logs with the statement's text. *COUNT: how many were
+ * prepared.
+ */
+int queue_statements_check(struct queue *q, int *count);
+
 /* ---- group commit ---------------------------------------------------- */
 
 /*

@@ -90,6 +90,8 @@ class CheckTest(rbtest.IntegrationTest):
         self.assertIn("accepted the component secret for %s"
                       % rbtest.GATEWAY, r.stdout)
         self.assertIn(PUSH_OK, r.stdout)
+        self.assertRegex(r.stdout, r"queue: all \d+ statements of the "
+                         r"services prepare")
         self.assertIn("localhost grants urn:xmpp:privilege:2: presence yes, "
                       "message yes", r.stdout)
         self.assertRegex(r.stdout, r"sip: sip:127\.0\.0\.1:\d+ answered "
@@ -138,6 +140,19 @@ class CheckTest(rbtest.IntegrationTest):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(NO_BRIDGE, r.stdout)
         self.assertIn(NO_BRIDGE, r.stderr)
+
+        # A table dropped by hand (a schema changed, an old dump
+        # restored): every statement the services run is prepared, so
+        # check fails and names the SQLite error, before a call would.
+        con = sqlite3.connect(comp.db_path)
+        with con:
+            con.execute("DROP TABLE gateway_subscriptions")
+        con.close()
+        r = self.check(comp.config)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, r"queue: statement \d+ of the services "
+                         r"does not fit the database's schema")
+        self.assertIn("no such table: gateway_subscriptions", r.stderr)
 
     def test_wrong_secret_fails(self):
         comp = self.component(self.next_hop())

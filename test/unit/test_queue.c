@@ -31,6 +31,7 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "engine.h" /* ES_COUNT */
 #include "queue.h"
 
 #define T0 1700000000000LL /* the fake clock's start */
@@ -49,6 +50,9 @@ struct engine_under_test {
 	void (*fresh)(const char *group);
 	/* The cases about this engine alone, run after the suite. */
 	void (*own_cases)(void);
+	/* Runs SQL on the database at URL over a connection of its own;
+	 * 0 when it succeeded. */
+	int (*exec)(const char *sql);
 };
 
 static const struct engine_under_test *engine;
@@ -2266,6 +2270,17 @@ static void test_job_foreach(void)
 	queue_close(q);
 }
 
+static int sqlite_exec(const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open(dbpath, &db);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
 static void sqlite_own_cases(void)
 {
 	test_open_sqlite();
@@ -2297,6 +2312,19 @@ static int pg_admin(const char *sql)
 	r = PQexec(c, sql);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
 	     PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "test_queue: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+static int pg_exec(const char *sql)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
 	if (!ok)
 		fprintf(stderr, "test_queue: %s: %s", sql, PQerrorMessage(c));
 	PQclear(r);
@@ -2518,8 +2546,8 @@ static void pg_own_cases(void)
 }
 
 static const struct engine_under_test engines[] = {
-    {"sqlite", sqlite_fresh, sqlite_own_cases},
-    {"postgresql", pg_fresh, pg_own_cases},
+    {"sqlite", sqlite_fresh, sqlite_own_cases, sqlite_exec},
+    {"postgresql", pg_fresh, pg_own_cases, pg_exec},
 };
 
 /* The jobs by state, for the component's ringbridge_queue_jobs: an empty
@@ -3044,9 +3072,39 @@ out:
 	queue_close(q);
 }
 
+/*
+ * Every statement of the engine prepares against its schema, including
+ * those its rules never run (statements_cheap picks one of two forms): a
+ * statement is otherwise prepared at its first use, so a typo in one would
+ * wait for a call to find it. With a table gone, the check says so.
+ */
+static void test_statements_prepare(void)
+{
+	struct queue *q;
+	int n = -1;
+
+	fresh_db("statements");
+	q = open_q();
+	CHECK_INT(queue_statements_check(q, &n), 0);
+	CHECK_INT(n, ES_COUNT);
+	/* Twice on one connection: the prepared copies are reused. */
+	CHECK_INT(queue_statements_check(q, &n), 0);
+	CHECK_INT(n, ES_COUNT);
+	queue_close(q);
+	CHECK_INT(queue_statements_check(NULL, &n), -EINVAL);
+
+	CHECK_INT(engine->exec("DROP TABLE bridge_status"), 0);
+	q = open_q();
+	n = -1;
+	CHECK_INT(queue_statements_check(q, &n), -EIO);
+	CHECK(n >= 0 && n < ES_COUNT);
+	queue_close(q);
+}
+
 /* What every engine must do alike. */
 static void (*const conformance[])(void) = {
     test_open,
+    test_statements_prepare,
     test_enqueue,
     test_bounds,
     test_coalesce,
