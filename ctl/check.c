@@ -308,8 +308,9 @@ static void check_queue(struct check *k, struct queue_component_status *st,
 	 * here rather than in the middle of a call. */
 	err = queue_statements_check(q, &n);
 	if (err)
-		problem(k, "queue: statement %d of the services does not fit the "
-		           "database's schema (the line above says why): %s",
+		problem(k,
+		        "queue: statement %d of the services does not fit the "
+		        "database's schema (the line above says why): %s",
 		        n + 1, strerror(-err));
 	else
 		say("queue: all %d statements of the services prepare", n);
