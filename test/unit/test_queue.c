@@ -87,6 +87,22 @@ static void sqlite_fresh(const char *name)
 	snprintf(url, sizeof(url), "sqlite:%s", dbpath);
 }
 
+/* Runs SQL on the SQLite file behind URL over a connection of its own; 0
+ * when it succeeded. */
+static int sqlite_exec(const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open(dbpath, &db);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "test_queue: %s: %s\n", sql,
+		        sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
 /* Undoes migration 008 (the further numbers), for the migration tests. */
 #define DROP_008                                                               \
 	"ALTER TABLE registrations DROP COLUMN phone2; ALTER TABLE "           \
@@ -211,11 +227,7 @@ static void test_open_sqlite(void)
 	/* A version-2 database (before component_status) is migrated
 	 * forward at open, its rows kept. */
 	{
-		sqlite3 *db = NULL;
-
-		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
-		CHECK_INT(sqlite3_exec(
-		              db,
+		CHECK_INT(sqlite_exec(
 		              "DROP INDEX jobs_leases; "
 		              "DROP TABLE published_audio; "
 		              "DROP TABLE sender_pauses; "
@@ -225,10 +237,8 @@ static void test_open_sqlite(void)
 		              "archive_marks; ALTER TABLE "
 		              "registrations DROP COLUMN gate; ALTER "
 		              "TABLE jobs DROP COLUMN gate; " DROP_008 DROP_009
-		              "UPDATE schema_version SET version = 2",
-		              NULL, NULL, NULL),
-		          SQLITE_OK);
-		sqlite3_close(db);
+		              "UPDATE schema_version SET version = 2"),
+		          0);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
 		CHECK_INT(v, SCHEMA_LATEST);
@@ -239,7 +249,6 @@ static void test_open_sqlite(void)
 	/* A version-6 database (before the user's gate): its rows read as
 	 * following the operator's default, and take a setting after. */
 	{
-		sqlite3 *db = NULL;
 		struct queue_registration r = {0}, out = {0};
 		struct queue_job *job = NULL;
 		struct queue_message_in m =
@@ -252,19 +261,15 @@ static void test_open_sqlite(void)
 		r.gate = QUEUE_GATE_ON;
 		CHECK_INT(queue_registration_put(q, &r), 0);
 		queue_close(q);
-		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
-		CHECK_INT(sqlite3_exec(db,
-		                       "DROP INDEX jobs_leases; "
-		                       "DROP TABLE published_audio; "
-		                       "DROP TABLE sender_pauses; "
-		                       "ALTER TABLE registrations DROP COLUMN "
-		                       "gate; ALTER TABLE jobs DROP COLUMN "
-		                       "gate; " DROP_008 DROP_009
-		                       "UPDATE schema_version SET "
-		                       "version = 6 WHERE version = 12",
-		                       NULL, NULL, NULL),
-		          SQLITE_OK);
-		sqlite3_close(db);
+		CHECK_INT(sqlite_exec("DROP INDEX jobs_leases; "
+		                      "DROP TABLE published_audio; "
+		                      "DROP TABLE sender_pauses; "
+		                      "ALTER TABLE registrations DROP COLUMN "
+		                      "gate; ALTER TABLE jobs DROP COLUMN "
+		                      "gate; " DROP_008 DROP_009
+		                      "UPDATE schema_version SET "
+		                      "version = 6 WHERE version = 12"),
+		          0);
 		q = open_q();
 		CHECK_INT(queue_schema_version(q, &v), 0);
 		CHECK_INT(v, SCHEMA_LATEST);
@@ -289,14 +294,8 @@ static void test_open_sqlite(void)
 
 	/* A database from a newer build is refused, not damaged. */
 	{
-		sqlite3 *db = NULL;
-
-		CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
-		CHECK_INT(sqlite3_exec(db,
-		                       "UPDATE schema_version SET version = 99",
-		                       NULL, NULL, NULL),
-		          SQLITE_OK);
-		sqlite3_close(db);
+		CHECK_INT(sqlite_exec("UPDATE schema_version SET version = 99"),
+		          0);
 		q = NULL;
 		CHECK_INT(queue_open(&q, url), -EPROTO);
 		CHECK(q == NULL);
@@ -2270,17 +2269,6 @@ static void test_job_foreach(void)
 	queue_close(q);
 }
 
-static int sqlite_exec(const char *sql)
-{
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open(dbpath, &db);
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	sqlite3_close(db);
-	return rc == SQLITE_OK ? 0 : -1;
-}
-
 static void sqlite_own_cases(void)
 {
 	test_open_sqlite();
@@ -2290,20 +2278,13 @@ static void sqlite_own_cases(void)
 
 /* ---- PostgreSQL --------------------------------------------------------- */
 
-/* Runs SQL on the cluster's maintenance database; 0 when it succeeded. */
-static int pg_admin(const char *sql)
+/* Runs SQL on the database CONNINFO names; 0 when it succeeded. */
+static int pg_run(const char *conninfo, const char *sql)
 {
-	const char *base = getenv("RB_TEST_PG_URL");
-	PGconn *c;
+	PGconn *c = PQconnectdb(conninfo);
 	PGresult *r;
 	int ok;
 
-	if (!base) {
-		fprintf(stderr, "test_queue: RB_TEST_PG_URL is not set (run "
-		                "under rbpostgres.py)\n");
-		return -1;
-	}
-	c = PQconnectdb(base);
 	if (PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "test_queue: %s", PQerrorMessage(c));
 		PQfinish(c);
@@ -2319,17 +2300,23 @@ static int pg_admin(const char *sql)
 	return ok ? 0 : -1;
 }
 
+/* Runs SQL on the cluster's maintenance database; 0 when it succeeded. */
+static int pg_admin(const char *sql)
+{
+	const char *base = getenv("RB_TEST_PG_URL");
+
+	if (!base) {
+		fprintf(stderr, "test_queue: RB_TEST_PG_URL is not set (run "
+		                "under rbpostgres.py)\n");
+		return -1;
+	}
+	return pg_run(base, sql);
+}
+
+/* Runs SQL on the database at URL; 0 when it succeeded. */
 static int pg_exec(const char *sql)
 {
-	PGconn *c = PQconnectdb(url);
-	PGresult *r = PQexec(c, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-
-	if (!ok)
-		fprintf(stderr, "test_queue: %s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	return ok ? 0 : -1;
+	return pg_run(url, sql);
 }
 
 /* URL of database NAME in the cluster (RB_TEST_PG_URL ends in "/db"). */
@@ -2394,19 +2381,12 @@ static void test_pg_migrate_race(void)
 static void test_pg_newer_schema(void)
 {
 	struct queue *q = NULL;
-	PGconn *c;
-	PGresult *r;
 
 	fresh_db("pg-newer");
 	q = open_q();
 	queue_close(q);
 	q = NULL;
-	c = PQconnectdb(url);
-	CHECK(PQstatus(c) == CONNECTION_OK);
-	r = PQexec(c, "UPDATE schema_version SET version = 99");
-	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
-	PQclear(r);
-	PQfinish(c);
+	CHECK_INT(pg_exec("UPDATE schema_version SET version = 99"), 0);
 	CHECK_INT(queue_open(&q, url), -EPROTO);
 	CHECK(q == NULL);
 }
