@@ -24,9 +24,9 @@ class BridgeMediaTest(unittest.TestCase):
         if not shutil.which("tcpdump"):
             self.skipTest("tcpdump is not installed")
         run = Run(self)
-        # rbbridge.Capture: tcpdump in immediate mode (this test once had
-        # its own tcpdump without it, and lost the last packet, still in
-        # a kernel block, when it stopped the capture: 1 run in 4 or so).
+        # rbbridge.Capture: tcpdump in immediate mode, so the call's last
+        # packet (the confirmation's end, checked below) is not left in a
+        # kernel block when the capture stops.
         cap = rbbridge.Capture(run)
         run.start_bridge()
         sipp = run.sipp("uas_answer.xml", subst=dict(
