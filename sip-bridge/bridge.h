@@ -141,6 +141,9 @@ struct bridge {
 int64_t bridge_now_ms(void);
 /* A call ended and was freed: claim more, or finish stopping. */
 void bridge_call_gone(struct bridge *b);
+/* Something a stop waits for has ended: finish stopping if it was the
+ * last (a no-op unless stopping). */
+void bridge_stop_check(struct bridge *b);
 /* Called when the TTS worker has something. */
 void bridge_tts_done(uint64_t id, int err, int16_t *pcm, size_t n, void *arg);
 

@@ -80,11 +80,18 @@ static void stop_now(struct bridge *b)
 	ua_shutdown(b);
 }
 
-/* While stopping: shut down once no call and no claim is left. */
+/* While stopping: shut down once no call, no claim and no ending
+ * presence request is left. */
 static void stop_when_idle(struct bridge *b)
 {
-	if (b->n_calls == 0 && !b->claiming)
+	if (b->n_calls == 0 && !b->claiming && !presence_ending(b))
 		stop_now(b);
+}
+
+void bridge_stop_check(struct bridge *b)
+{
+	if (b->stopping)
+		stop_when_idle(b);
 }
 
 static void on_claimed(void *ctx, struct dbw_result *r)

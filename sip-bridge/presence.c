@@ -40,6 +40,15 @@
 /* Back-off of a failed dialog subscription or PUBLISH. */
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 60000
+/*
+ * How long the ending usages (unPUBLISH, unSUBSCRIBE, the watchers' last
+ * NOTIFY) have at shutdown. A server that answers takes milliseconds; one
+ * that has stopped answering would hold nua_shutdown until its own 30 s
+ * limit, after which the handles it left could no longer be destroyed
+ * (the loop has stopped). So what is still unanswered by then is given up
+ * while the loop still turns.
+ */
+#define STOP_MS 3000
 
 /* A handle given up (unPUBLISH/unSUBSCRIBE under way), destroyed on its
  * final response. */
@@ -578,6 +587,57 @@ void presence_wake(struct bridge *b, unsigned channels)
 
 /* Which user (and which of its handles) NH is. */
 
+/* The handles given up that are still unanswered, destroyed now. */
+static int dying_destroy_all(struct presence *p)
+{
+	int n = 0;
+
+	while (p->dying) {
+		struct dying *d = p->dying;
+
+		p->dying = d->next;
+		if (p->b->nua)
+			nua_handle_destroy(d->nh);
+		free(d);
+		n++;
+	}
+	return n;
+}
+
+/* Every usage presence_stop() ended has ended: the bridge may go on. */
+static void stop_done(struct presence *p)
+{
+	if (p->stop_timer) {
+		su_timer_destroy(p->stop_timer);
+		p->stop_timer = NULL;
+	}
+	bridge_stop_check(p->b);
+}
+
+static void on_stop_deadline(struct bridge *b, su_timer_t *t, void *arg)
+{
+	struct presence *p = b->pres;
+	int n;
+
+	(void)t;
+	(void)arg;
+	if (!p)
+		return;
+	n = dying_destroy_all(p);
+	if (n > 0)
+		log_warn(TAG,
+		         "%d presence request(s) still unanswered %d s after "
+		         "the stop: given up (%s does not answer)",
+		         n, STOP_MS / 1000,
+		         *p->route ? "the presence server" : "a watcher");
+	stop_done(p);
+}
+
+bool presence_ending(const struct bridge *b)
+{
+	return b->pres && b->pres->stopping && b->pres->dying;
+}
+
 static bool dying_event(struct presence *p, nua_event_t event, int status,
                         nua_handle_t *nh)
 {
@@ -593,6 +653,8 @@ static bool dying_event(struct presence *p, nua_event_t event, int status,
 			*dp = d->next;
 			nua_handle_destroy(d->nh);
 			free(d);
+			if (p->stopping && !p->dying)
+				stop_done(p);
 		}
 		return true;
 	}
@@ -643,9 +705,16 @@ void presence_stop(struct bridge *b)
 		su_timer_destroy(p->tick);
 		p->tick = NULL;
 	}
-	/* Usages end gracefully: unPUBLISH, unSUBSCRIBE, watchers told. */
+	/* Usages end gracefully: unPUBLISH, unSUBSCRIBE, watchers told, for
+	 * STOP_MS at most. */
 	users_drop_all(p, true);
 	p->stopping = true;
+	if (p->dying) {
+		p->stop_timer = su_timer_create(su_root_task(b->root), STOP_MS);
+		if (!p->stop_timer ||
+		    su_timer_set(p->stop_timer, on_stop_deadline, NULL))
+			dying_destroy_all(p);
+	}
 	if (p->leased && (s = calloc(1, sizeof(*s)))) {
 		snprintf(s->owner, sizeof(s->owner), "%s", b->owner);
 		s->release = true;
@@ -667,15 +736,10 @@ void presence_free(struct bridge *b)
 		return;
 	if (p->tick)
 		su_timer_destroy(p->tick);
+	if (p->stop_timer)
+		su_timer_destroy(p->stop_timer);
 	users_drop_all(p, false);
-	while (p->dying) {
-		struct dying *d = p->dying;
-
-		p->dying = d->next;
-		if (b->nua)
-			nua_handle_destroy(d->nh);
-		free(d);
-	}
+	dying_destroy_all(p);
 	su_home_deinit(p->home);
 	free(p);
 	b->pres = NULL;

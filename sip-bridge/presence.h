@@ -31,8 +31,17 @@ const char *presence_methods(const struct config *cfg);
 bool presence_nua_event(struct bridge *b, nua_event_t event, int status,
                         const char *phrase, nua_handle_t *nh, const sip_t *sip,
                         tagi_t tags[]);
-/* SIGTERM: gives the lease back; nua_shutdown then ends the usages. */
+/*
+ * SIGTERM: gives the lease back and ends the usages (unPUBLISH,
+ * unSUBSCRIBE, the watchers' last NOTIFY), giving up within a few seconds
+ * what is not answered. The bridge calls nua_shutdown only once
+ * presence_ending() is false: from then on nua drops every
+ * nua_handle_destroy(), so a handle destroyed later would be leaked.
+ * presence.c calls bridge_stop_check() when the last has ended.
+ */
 void presence_stop(struct bridge *b);
+/* True while a usage presence_stop() ended is still unanswered. */
+bool presence_ending(const struct bridge *b);
 /* Whether this bridge holds the "presence" lease now (the heartbeat). */
 bool presence_leased(const struct bridge *b);
 /* Frees what is left (after nua is destroyed). NULL-safe. */

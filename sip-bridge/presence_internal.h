@@ -26,6 +26,7 @@ struct presence {
 	su_home_t home[1];
 	bool leased, snapping, snap_again, stopping;
 	su_timer_t *tick;
+	su_timer_t *stop_timer; /* the ending usages' deadline */
 	struct puser *users;
 	struct dying *dying; /* handles given up (presence.c) */
 	int n_watchers;      /* over all users (presence_notify.c) */

@@ -20,6 +20,7 @@ import unittest
 
 import rbkamailio
 import rbpresence
+import rbtest
 import sipwatch
 from rbtest import free_ports, wait_until
 from test_kamailio_fixture import sip_request
@@ -84,6 +85,26 @@ class KamailioPresenceTest(unittest.TestCase):
         # sends PUBLISH with Expires: 0; Kamailio drops the presentity.
         self.wait(lambda: self.presentity() == "", "the unPUBLISH",
                   timeout=15)
+
+    def test_stop_unpublishes_then_exits(self):
+        # SIGTERM: the bridge's unPUBLISH (Expires: 0) removes alice's
+        # presentity and its unSUBSCRIBE is answered before nua shuts
+        # down, so the stop is quick and gives nothing up.
+        self.start()
+        self.run.set_xmpp(ALICE, "away", None)
+        bridge = self.run.bridge()
+        self.wait(lambda: "away/>" in self.presentity(),
+                  "alice's PUBLISH at Kamailio")
+        self.wait(lambda: self.run.sip_state(ALICE) == "idle",
+                  "the dialog subscription's first NOTIFY")
+        t0 = time.monotonic()
+        self.assertEqual(bridge.stop(), 0, self.run.logs())
+        self.assertLess(time.monotonic() - t0, rbtest.scaled(3),
+                        self.run.logs())
+        self.assertEqual(self.presentity(), "")
+        log = bridge.log.read_text(errors="replace")
+        self.assertNotIn("given up", log)
+        self.assertNotIn("nta_agent_destroy", log)
 
     def test_publication_is_refreshed_before_it_expires(self):
         self.start(expires=10)

@@ -17,6 +17,7 @@ import unittest
 
 import rbkamailio
 import rbpresence
+import rbtest
 from rbtest import wait_until
 
 ALICE = "alice@localhost"
@@ -26,6 +27,7 @@ REALM = "presence.test"
 CHALLENGE = r"""
 	if ($ua =~ "^ringbridge/") {
 		xlog("L_WARN", "RBREQ $rm auth=$au\n");
+		@DELAY@
 		$avp(password) = "@PASSWORD@";
 		if (!pv_proxy_authenticate("@REALM@", "$avp(password)", "0")) {
 			proxy_challenge("@REALM@", "1");
@@ -40,22 +42,31 @@ CHALLENGE = r"""
 """
 
 
-def routes(password):
+def routes(password, subscribe_delay_ms=0):
+    """The presence routes with the challenge; SUBSCRIBE_DELAY_MS holds
+    each SUBSCRIBE that long before it is answered (cfgutils' usleep)."""
     text = rbkamailio.PRESENCE_ROUTES
     anchor = "route[PRESENCE] {\n"
     assert anchor in text and 'loadmodule "xlog.so"\n' in text
-    text = text.replace('loadmodule "xlog.so"\n',
-                        'loadmodule "xlog.so"\nloadmodule "auth.so"\n')
+    modules = 'loadmodule "xlog.so"\nloadmodule "auth.so"\n'
+    delay = ""
+    if subscribe_delay_ms:
+        modules += 'loadmodule "cfgutils.so"\n'
+        delay = 'if ($rm == "SUBSCRIBE") { usleep("%d"); }' % (
+            subscribe_delay_ms * 1000)
+    text = text.replace('loadmodule "xlog.so"\n', modules)
     challenge = CHALLENGE
-    for k, v in (("PASSWORD", password), ("REALM", REALM), ("USER", USER)):
+    for k, v in (("PASSWORD", password), ("REALM", REALM), ("USER", USER),
+                 ("DELAY", delay)):
         challenge = challenge.replace("@%s@" % k, v)
     return text.replace(anchor, anchor + challenge)
 
 
 class KamailioPresenceAuthTest(unittest.TestCase):
-    def start(self, password=PASSWORD, creds=True, **kw):
+    def start(self, password=PASSWORD, creds=True, subscribe_delay_ms=0,
+              **kw):
         self.k = rbkamailio.Kamailio(
-            routes(password), schemas=("presence", "usrloc", "dialog"),
+            routes(password, subscribe_delay_ms), schemas=("presence", "usrloc", "dialog"),
             domains=(rbpresence.SIP_DOMAIN,), children=1)
         self.addCleanup(self.k.cleanup)
         self.k.check()
@@ -147,6 +158,31 @@ class KamailioPresenceAuthTest(unittest.TestCase):
             self.assertEqual(len(lines), 1, log[-4000:])
             self.assertIn('realm "%s"' % REALM, lines[0])
         self.assertNotIn(PASSWORD, log)
+
+    def test_stop_while_challenged_is_prompt(self):
+        # SIGTERM while a SUBSCRIBE waits for its 407 (Kamailio holds
+        # each SUBSCRIBE 500 ms; wrong password, so every attempt is
+        # challenged). Seen in CI before the fix, when the 407 came 3 ms
+        # after the signal: the bridge destroyed the handle on the 407,
+        # after nua_shutdown() had begun, so nua dropped the destroy,
+        # waited 30 s for the request and left the handle (a
+        # LeakSanitizer report). Now the stop waits for presence's
+        # requests (3 s at most) before nua shuts down.
+        self.start(password="not the bridge's", debounce_ms=0,
+                   subscribe_delay_ms=500)
+        self.run.set_xmpp(ALICE, "available", None)
+        for n in range(3):
+            bridge = self.run.bridge()
+            sent = "SUBSCRIBE dialog"
+            self.wait(lambda: sent in bridge.log.read_text(errors="replace"),
+                      "bridge %d's SUBSCRIBE" % n)
+            t0 = time.monotonic()
+            rc = bridge.stop()
+            took = time.monotonic() - t0
+            self.assertEqual(rc, 0, self.run.logs())
+            self.assertLess(took, rbtest.scaled(8), self.run.logs())
+            self.assertNotIn("nta_agent_destroy",
+                             bridge.log.read_text(errors="replace"))
 
     def test_without_credentials_a_challenge_fails_once_logged(self):
         self.start(creds=False, debounce_ms=0)
