@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cst_diphone.h>
 #include <flite.h>
 
 #include "log.h"
@@ -31,6 +32,25 @@ void unregister_cmu_us_rms(cst_voice *v);
 cst_voice *register_cmu_us_slt(const char *voxdir);
 void unregister_cmu_us_slt(cst_voice *v);
 
+/*
+ * kal keeps its diphones' residuals G.721-coded (895 kB) and flite decodes
+ * every pitch period it uses afresh on every rendering (add_residual_g721):
+ * over half of a kal prompt's CPU (perf of bench_tts). So the voice's whole
+ * residual database is decoded once when it opens, with flite's own
+ * decoder (1.6 MB; in the speech supervisor, before the renderers fork, so
+ * they share the pages), and the voice is pointed at a copy of its diphone
+ * database whose periods are those decoded bytes with no codec: flite then
+ * copies each period as it does for uncompressed voices. Same bytes in,
+ * so the same samples out (test_tts compares them with flite's own).
+ */
+struct flite_unpacked {
+	cst_diphone_db db; /* the voice's, with .sts = &list */
+	cst_sts_list list; /* the voice's, with .sts = sts and no codec */
+	cst_sts *sts;
+	unsigned char *res;
+	const cst_val *orig; /* the voice's own diphone_db value, kept */
+};
+
 struct flite_voice {
 	const char *name;
 	cst_voice *(*reg)(const char *voxdir);
@@ -39,14 +59,15 @@ struct flite_voice {
 	 * unregister frees it, so opens are counted. */
 	int refs;
 	cst_voice *voice;
+	struct flite_unpacked *unpacked; /* NULL: the voice as flite has it */
 };
 
 static struct flite_voice flite_voices[] = {
-    {"kal", register_cmu_us_kal, unregister_cmu_us_kal, 0, NULL},
-    {"kal16", register_cmu_us_kal16, unregister_cmu_us_kal16, 0, NULL},
-    {"awb", register_cmu_us_awb, unregister_cmu_us_awb, 0, NULL},
-    {"rms", register_cmu_us_rms, unregister_cmu_us_rms, 0, NULL},
-    {"slt", register_cmu_us_slt, unregister_cmu_us_slt, 0, NULL},
+    {"kal", register_cmu_us_kal, unregister_cmu_us_kal, 0, NULL, NULL},
+    {"kal16", register_cmu_us_kal16, unregister_cmu_us_kal16, 0, NULL, NULL},
+    {"awb", register_cmu_us_awb, unregister_cmu_us_awb, 0, NULL, NULL},
+    {"rms", register_cmu_us_rms, unregister_cmu_us_rms, 0, NULL, NULL},
+    {"slt", register_cmu_us_slt, unregister_cmu_us_slt, 0, NULL, NULL},
 };
 
 #define FLITE_VOICE_COUNT (sizeof(flite_voices) / sizeof(flite_voices[0]))
@@ -67,6 +88,102 @@ static pthread_once_t flite_once = PTHREAD_ONCE_INIT;
 static void flite_init_once(void)
 {
 	flite_init();
+}
+
+static void flite_unpacked_free(struct flite_unpacked *u)
+{
+	if (!u)
+		return;
+	free(u->sts);
+	free(u->res);
+	free(u);
+}
+
+/* U's decoded residuals: period I is get_frame_size() samples, decoded
+ * from get_sts_residual()'s (size + CST_G721_LEADIN + 1) / 2 bytes, of
+ * which flite uses those after the lead-in (add_residual_g721). */
+static int flite_unpack_periods(struct flite_unpacked *u,
+                                const cst_sts_list *sl)
+{
+	size_t total = 0, off = 0;
+
+	for (int i = 0; i < sl->num_sts; i++) {
+		int size = get_frame_size(sl, i);
+
+		if (size <= 0)
+			return -EPROTO;
+		total += (size_t)size;
+	}
+	u->sts = calloc((size_t)sl->num_sts, sizeof(*u->sts));
+	u->res = malloc(total);
+	if (!u->sts || !u->res)
+		return -ENOMEM;
+	for (int i = 0; i < sl->num_sts; i++) {
+		int size = get_frame_size(sl, i), got = 0;
+		unsigned char *dec =
+		    cst_g721_decode(&got, (size + CST_G721_LEADIN + 1) / 2,
+		                    get_sts_residual(sl, i));
+		/* cst_sts's members are const: written once, whole. */
+		cst_sts one = {get_sts_frame(sl, i), size, u->res + off};
+
+		if (!dec || got < size + CST_G721_LEADIN) {
+			cst_free(dec);
+			return -EPROTO;
+		}
+		memcpy(u->res + off, dec + CST_G721_LEADIN, (size_t)size);
+		cst_free(dec);
+		memcpy(&u->sts[i], &one, sizeof(one));
+		off += (size_t)size;
+	}
+	return 0;
+}
+
+/* FV's voice with its residuals decoded (above), when they are G.721;
+ * any other voice, or one this cannot unpack, stays as it is. */
+static void flite_unpack(struct flite_voice *fv)
+{
+	const cst_val *orig = feat_val(fv->voice->features, "diphone_db");
+	const cst_diphone_db *db = orig ? val_diphone_db(orig) : NULL;
+	const cst_sts_list *sl = db ? db->sts : NULL;
+	struct flite_unpacked *u;
+	int err;
+
+	if (!sl || !sl->codec || strcmp(sl->codec, "g721") || sl->num_sts <= 0)
+		return;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return;
+	err = flite_unpack_periods(u, sl);
+	if (err) {
+		log_warn("tts",
+		         "flite: voice %s: its residuals could not be decoded "
+		         "ahead (%s): it renders as flite has it, more slowly",
+		         fv->name, strerror(-err));
+		flite_unpacked_free(u);
+		return;
+	}
+	u->list = *sl;
+	u->list.sts = u->sts;
+	u->list.sts_paged = NULL;
+	u->list.codec = NULL; /* flite's default: plain u-law periods */
+	u->db = *db;
+	u->db.sts = &u->list;
+	u->orig = val_inc_refcount(orig);
+	feat_set(fv->voice->features, "diphone_db", diphone_db_val(&u->db));
+	fv->unpacked = u;
+}
+
+/* Gives FV's voice its own diphone database back (before unregistering). */
+static void flite_unpack_undo(struct flite_voice *fv)
+{
+	struct flite_unpacked *u = fv->unpacked;
+
+	if (!u)
+		return;
+	feat_set(fv->voice->features, "diphone_db", u->orig);
+	delete_val((cst_val *)u->orig);
+	flite_unpacked_free(u);
+	fv->unpacked = NULL;
 }
 
 static int flite_open(void **statep, const char *name)
@@ -102,6 +219,7 @@ static int flite_open(void **statep, const char *name)
 			err = -EIO;
 			goto out;
 		}
+		flite_unpack(fv);
 	}
 	fv->refs++;
 	*statep = fv;
@@ -118,6 +236,7 @@ static void flite_close(void *state)
 		return;
 	pthread_mutex_lock(&flite_lock);
 	if (fv->refs > 0 && --fv->refs == 0) {
+		flite_unpack_undo(fv);
 		fv->unreg(fv->voice);
 		fv->voice = NULL;
 	}

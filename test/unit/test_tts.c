@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 
+#include <cst_diphone.h>
 #include <flite.h>
 
 #include "check.h"
@@ -28,6 +29,7 @@
 #include "tts_worker.h"
 
 cst_voice *register_cmu_us_slt(const char *voxdir);
+cst_voice *register_cmu_us_kal(const char *voxdir);
 
 #define PROMPT "Press 1 to reply by chat"
 
@@ -302,6 +304,50 @@ static void test_flite_voices(void)
 	CHECK(st == NULL);
 	CHECK_INT(e->open(&st, "KAL"), -EINVAL);
 	CHECK_INT(e->open(&st, ""), -EINVAL);
+}
+
+/* The codec of VOICE's diphone residuals ("none" when not G.721-coded or
+ * not a diphone voice). */
+static const char *diphone_codec(cst_voice *voice)
+{
+	const cst_val *v = feat_val(voice->features, "diphone_db");
+	const cst_sts_list *sl = v ? val_diphone_db(v)->sts : NULL;
+
+	return sl && sl->codec ? sl->codec : "none";
+}
+
+/*
+ * kal's residuals decoded once at open (tts_flite.c) must change nothing
+ * that is heard: the engine's rendering of a long text is sample for
+ * sample what flite renders from the voice as it ships.
+ */
+static void test_flite_kal_unpacked(void)
+{
+	static const char text[] =
+	    "Alice wrote at 10:42 on Tuesday the 3rd of December: the "
+	    "quarterly figures are in, 1,234 units shipped, zero returns. "
+	    "Can you call Bob back before six? Press 1 to reply by chat.";
+	const struct tts_engine *e = &tts_engine_flite;
+	cst_voice *kal = register_cmu_us_kal(NULL);
+	cst_wave *wave;
+	int16_t *pcm = NULL;
+	void *st = NULL;
+	size_t n = 0;
+
+	CHECK(kal != NULL);
+	CHECK_STR(diphone_codec(kal), "g721");
+	wave = flite_text_to_wave(text, kal);
+	CHECK(wave != NULL && wave->sample_rate == TTS_RATE);
+	/* The engine opens the same instance (flite keeps one per voice). */
+	CHECK_INT(e->open(&st, "kal"), 0);
+	CHECK_STR(diphone_codec(kal), "none");
+	CHECK_INT(e->render(st, text, &pcm, &n), 0);
+	CHECK_INT((long long)n, wave->num_samples);
+	CHECK(pcm && !memcmp(pcm, wave->samples, n * sizeof(*pcm)));
+	printf("kal unpacked: %zu samples, the same as flite's own\n", n);
+	free(pcm);
+	delete_wave(wave);
+	e->close(st);
 }
 
 /* slt speaks at 16 kHz: the 8 kHz rendering must last as long, in half the
@@ -878,6 +924,7 @@ int main(void)
 	test_espeak();
 	test_flite_kal();
 	test_flite_voices();
+	test_flite_kal_unpacked();
 	test_flite_slt_resampled();
 	test_worker_flite();
 	test_worker_limits();
