@@ -42,6 +42,8 @@ void unregister_cmu_us_slt(cst_voice *v);
  * database whose periods are those decoded bytes with no codec: flite then
  * copies each period as it does for uncompressed voices. Same bytes in,
  * so the same samples out (test_tts compares them with flite's own).
+ * Decoding all 18,950 periods costs about 240 ms once, at open (the
+ * decoding of some twenty prompts), against 10-15 ms of CPU saved per prompt.
  */
 struct flite_unpacked {
 	cst_diphone_db db; /* the voice's, with .sts = &list */

@@ -66,7 +66,8 @@ class KamailioPresenceAuthTest(unittest.TestCase):
     def start(self, password=PASSWORD, creds=True, subscribe_delay_ms=0,
               **kw):
         self.k = rbkamailio.Kamailio(
-            routes(password, subscribe_delay_ms), schemas=("presence", "usrloc", "dialog"),
+            routes(password, subscribe_delay_ms),
+            schemas=("presence", "usrloc", "dialog"),
             domains=(rbpresence.SIP_DOMAIN,), children=1)
         self.addCleanup(self.k.cleanup)
         self.k.check()
