@@ -60,7 +60,10 @@ static void usage(FILE *f)
 	        "policy applies);\n"
 	        "                       --gate overrides [calls] gate for "
 	        "this call,\n"
-	        "                       --lang speaks it in language TAG\n"
+	        "                       --lang speaks it in language TAG;\n"
+	        "                       PHONE - reads \"PHONE [TEXT]\" lines "
+	        "from stdin,\n"
+	        "                       one call each\n"
 	        "  migrate-queue [--into-non-empty] FROM TO  copy the queue at "
 	        "URL FROM\n"
 	        "                       (sqlite:PATH or postgresql://...) into "
@@ -582,6 +585,57 @@ static int cmd_test_call(struct ctl *c, char *const *phones, int n,
 	return 0;
 }
 
+/* A line of test-call's standard input: a phone, a space, the text. */
+#define TEST_CALL_LINE_MAX (PHONE_MAX + QUEUE_BODY_MAX + 2)
+
+/*
+ * test-call with "-" for PHONE: one call per line of standard input,
+ * "PHONE TEXT" (TEXT optional), each queued and committed as it is read,
+ * as the component queues messages, and its "job N queued" line flushed
+ * at once, so a script (test/bench/bench_bridge.py) can feed one
+ * long-lived process instead of starting one per call. A bad line is
+ * reported with its number and skipped; the exit status says whether any
+ * was.
+ */
+static int cmd_test_calls(struct ctl *c, int gate, const char *lang)
+{
+	char *line = NULL, *phone, *text;
+	size_t cap = 0;
+	ssize_t len;
+	long no = 0;
+	int status = 0;
+
+	while ((len = getline(&line, &cap, stdin)) >= 0) {
+		no++;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		if (len > TEST_CALL_LINE_MAX || strlen(line) != (size_t)len) {
+			fail("line %ld: longer than %d bytes or holding a NUL",
+			     no, TEST_CALL_LINE_MAX);
+			status = EXIT_FAIL;
+			continue;
+		}
+		phone = line;
+		text = strchr(line, ' ');
+		if (text)
+			*text++ = '\0';
+		if (cmd_test_call(c, &phone, 1, text && *text ? text : NULL,
+		                  gate, lang)) {
+			fail("line %ld: not queued", no);
+			status = EXIT_FAIL;
+		}
+		fflush(stdout);
+	}
+	free(line);
+	if (ferror(stdin)) {
+		fail("reading standard input: %s", strerror(errno));
+		status = EXIT_FAIL;
+	}
+	return status;
+}
+
 static int cmd_unregister(struct ctl *c, const char *jid_in)
 {
 	const char *why = NULL;
@@ -1030,6 +1084,8 @@ static int run(struct ctl *c, const char *cmd, int argc, char **argv)
 			argc -= 2;
 			argv += 2;
 		}
+		if (argc == 1 && n == 1 && !strcmp(argv[0], "-"))
+			return cmd_test_calls(c, gate, lang);
 		if (argc < 1 || argc > 2 || argv[0][0] == '-') {
 			usage(stderr);
 			return EXIT_USAGE;

@@ -126,7 +126,11 @@ struct bridge {
 	struct call *calls;
 	int n_calls;
 	bool stopping, shutdown_sent;
-	bool claiming, claim_again; /* a claim is with the writer */
+	/* Claim rounds (main.c): claims_out claims are with the writer;
+	 * claim_round is how many the next round sends. */
+	int claims_out, claim_round, round_sent, round_jobs;
+	bool claim_again, round_found_none, round_failed;
+	bool claims_held; /* by the speech backlog, until a prompt is done */
 	uint64_t next_call_serial;
 	struct presence *pres; /* presence.c, NULL when off */
 	char owner[128];

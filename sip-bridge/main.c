@@ -51,27 +51,92 @@ int64_t bridge_now_ms(void)
 }
 
 /*
- * Claiming goes through the queue writer, one claim at a time: a claim is a
- * commit, and its result (a job, or nothing due) comes back to on_claimed.
- * A wake-up that arrives while a claim is out is remembered, so a job
- * queued just after the writer looked is not left for the safety-net poll.
+ * Claiming goes through the queue writer in rounds: a round is a few
+ * claims submitted together, so they share the writer's next commit (and
+ * its fsync) instead of one commit each, which capped set-ups at one claim
+ * per fsync (about 40 a second here). A round that found a job for every
+ * claim is followed at once by one twice as large, up to CLAIM_ROUND_MAX; a
+ * round that found nothing due goes back to a single claim, so an idle
+ * bridge asks once per wake-up and a bridge next to others takes no more
+ * than it keeps finding. Each result comes back to on_claimed. A wake-up
+ * that arrives while a round is out is remembered, so a job queued just
+ * after the writer looked is not left for the safety-net poll.
  */
+#define CLAIM_ROUND_MAX 16
+/*
+ * Admission: with this many prompts queued or rendering, the bridge claims
+ * nothing more until one is done (on_tts). Its speech workers are then
+ * behind (the machine is short of CPU), and a call claimed now would ring
+ * a phone whose message is not rendered yet, so the callee would hear
+ * silence after the greeting; left in the queue, the job waits for this
+ * bridge's next turn or is taken by another bridge. Sixteen prompts are
+ * about 50 ms of kal on two idle renderers.
+ */
+#define CLAIM_RENDER_BACKLOG 16
+
 static void on_claimed(void *ctx, struct dbw_result *r);
 
 static void claim_more(struct bridge *b)
 {
-	if (b->claiming) {
+	int room, backlog, n;
+
+	if (b->claims_out) {
 		b->claim_again = true;
 		return;
 	}
-	if (b->stopping || b->n_calls >= b->cfg->sip.max_calls)
+	room = b->cfg->sip.max_calls - b->n_calls;
+	if (b->stopping || room <= 0)
 		return;
-	b->claiming = true;
+	backlog = CLAIM_RENDER_BACKLOG - (int)tts_worker_pending(b->tts);
+	if (backlog <= 0) {
+		if (!b->claims_held)
+			log_debug(TAG,
+			          "claims held: %d prompts waiting for "
+			          "the speech workers",
+			          CLAIM_RENDER_BACKLOG - backlog);
+		b->claims_held = true;
+		return;
+	}
+	b->claims_held = false;
+	if (room > backlog)
+		room = backlog;
+	if (b->claim_round < 1)
+		b->claim_round = 1;
+	n = b->claim_round < room ? b->claim_round : room;
+	b->claims_out = n;
+	b->round_sent = n;
 	b->claim_again = false;
+	b->round_found_none = false;
+	b->round_failed = false;
+	b->round_jobs = 0;
 	/* The tag: when the lease began at the latest, by this host's
 	 * monotonic clock (call_start). */
-	dbw_job_claim(b->dbw, b->owner, call_lease_ms(b->cfg), on_claimed,
-	              (uint64_t)clock_mono_ms());
+	for (int i = 0; i < n; i++)
+		dbw_job_claim(b->dbw, b->owner, call_lease_ms(b->cfg),
+		              on_claimed, (uint64_t)clock_mono_ms());
+}
+
+/* The round's last result is in: size the next one, and send it at once
+ * if every claim found a job or a wake-up came meanwhile. */
+static void round_over(struct bridge *b)
+{
+	bool again = b->claim_again;
+
+	if (b->round_jobs)
+		log_debug(TAG, "claim round of %d: %d job%s", b->round_sent,
+		          b->round_jobs, b->round_jobs == 1 ? "" : "s");
+	b->claim_again = false;
+	if (b->round_found_none) {
+		b->claim_round = 1;
+	} else {
+		b->claim_round *= 2;
+		if (b->claim_round > CLAIM_ROUND_MAX)
+			b->claim_round = CLAIM_ROUND_MAX;
+		again = true;
+	}
+	/* A claim that failed (not "nothing due") is retried by the poll. */
+	if (again && !b->round_failed)
+		claim_more(b);
 }
 
 static void stop_now(struct bridge *b)
@@ -84,7 +149,7 @@ static void stop_now(struct bridge *b)
  * presence request is left. */
 static void stop_when_idle(struct bridge *b)
 {
-	if (b->n_calls == 0 && !b->claiming && !presence_ending(b))
+	if (b->n_calls == 0 && !b->claims_out && !presence_ending(b))
 		stop_now(b);
 }
 
@@ -97,10 +162,8 @@ void bridge_stop_check(struct bridge *b)
 static void on_claimed(void *ctx, struct dbw_result *r)
 {
 	struct bridge *b = ctx;
-	bool again = b->claim_again;
 
-	b->claiming = false;
-	b->claim_again = false;
+	b->claims_out--;
 	if (r->err == 0 && b->stopping) {
 		/* Claimed while SIGTERM arrived: give it straight back. The
 		 * attempt the claim counted is lost, as for a call cut short
@@ -114,16 +177,19 @@ static void on_claimed(void *ctx, struct dbw_result *r)
 		struct queue_job *job = r->job;
 
 		r->job = NULL;
+		b->round_jobs++;
 		call_start(b, job, (int64_t)r->tag);
-		claim_more(b);
-		return;
+	} else {
+		if (r->err != -EAGAIN) {
+			log_err(TAG, "claiming a job: %s", strerror(-r->err));
+			b->round_failed = true;
+		}
+		b->round_found_none = true;
 	}
-	if (r->err != -EAGAIN)
-		log_err(TAG, "claiming a job: %s", strerror(-r->err));
 	if (b->stopping)
 		stop_when_idle(b);
-	else if (again && r->err == -EAGAIN)
-		claim_more(b);
+	else if (!b->claims_out)
+		round_over(b);
 }
 
 void bridge_call_gone(struct bridge *b)
@@ -169,6 +235,8 @@ static int on_tts(struct bridge *b, su_wait_t *w, void *arg)
 	(void)arg;
 	tts_worker_collect(b->tts, bridge_tts_done, b);
 	call_render_resume(b);
+	if (b->claims_held)
+		claim_more(b);
 	return 0;
 }
 

@@ -150,7 +150,8 @@ def check_valgrind():
 def rb_run(argv, timeout=60, **kw):
     """subprocess.run of a ringbridge binary (ringbridgectl): under
     valgrind when asked, with a stretched timeout, then checked."""
-    kw.setdefault("stdin", subprocess.DEVNULL)
+    if "input" not in kw:
+        kw.setdefault("stdin", subprocess.DEVNULL)
     r = subprocess.run(rb_argv(argv), timeout=scaled(timeout), **kw)
     check_valgrind()
     return r

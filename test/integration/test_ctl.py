@@ -294,6 +294,37 @@ class CtlTest(unittest.TestCase):
         self.assertNotIn("+15551234567", out.split("Registrations:")[1])
         self.assertIn("usage:", self.refused("status", "a", "b", status=2))
 
+    # -- test-call - ---------------------------------------------------------
+
+    def test_test_calls_from_stdin(self):
+        # One job per line, each reported as queued; a bad line is named
+        # by its number and skipped, and the exit status says so.
+        lines = ("sip:a@pbx.example.org Hello there.\n"
+                 "\n"
+                 "+15551234567\n"
+                 "sip:b@elsewhere.example.com Not allowed.\n"
+                 "sip:c@pbx.example.org " + "x" * (80 * 1024) + "\n"
+                 "sip:d@pbx.example.org Last one.")
+        r = rbtest.rb_run([str(CTL_BIN), "-c", str(self.config),
+                           "test-call", "-"], input=lines, timeout=60,
+                          capture_output=True, text=True)
+        for marker in SANITIZER_MARKERS:
+            self.assertNotIn(marker, r.stderr)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 3, r.stdout)
+        self.assertIn("line 4: not queued", r.stderr)
+        self.assertIn("line 5: longer than", r.stderr)
+        self.assertNotIn("line 3", r.stderr)
+        rows = self.query("SELECT destination FROM jobs ORDER BY id")
+        self.assertEqual([d for (d,) in rows],
+                         ["sip:a@pbx.example.org", "+15551234567",
+                          "sip:d@pbx.example.org"])
+        texts = self.query("SELECT body FROM job_messages ORDER BY id")
+        self.assertEqual(texts[0][0], "Hello there.")
+        # "-" with --then is a usage error.
+        self.assertIn("usage:", self.refused(
+            "test-call", "--then", "+15551234568", "-", status=2))
+
     # -- usage --------------------------------------------------------------
 
     def test_usage(self):

@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""How the bridge claims jobs (sip-bridge/main.c): in rounds that share
+the queue writer's commit, doubling while every claim of a round finds a
+job, and never while its speech workers are behind (a job claimed then
+would ring a phone whose message is not rendered yet). The jobs are queued
+before the bridge starts, so the rounds are the bridge's own; the bridge's
+debug log says what each round found and when claims are held, and the
+queue and sipp's messages show that every job was called exactly once.
+
+Cost: two runs of about 15 s each with sipp hanging up after a second;
+COST 20. In both builds: the claim path is the bridge's C code on every
+call, and a miscounted round would lose jobs or claim one twice."""
+
+import re
+import unittest
+
+import rbtest
+from rbbridge import PCMU_TE, Run, pause
+
+
+def rounds(run):
+    """(claims sent, jobs found) for every round that found a job."""
+    return [(int(a), int(b)) for a, b in re.findall(
+        r"claim round of (\d+): (\d+) jobs?", run.log.read_text())]
+
+
+class BridgeClaimsTest(unittest.TestCase):
+
+    def queue_and_answer(self, run, n, text):
+        sipp = run.sipp("uas_hangup.xml", calls=n, subst=dict(
+            PCMU_TE, MEDIA=pause(1000)))
+        jobs = [run.test_call_to("sip:phone%d@127.0.0.1:%d"
+                                 % (i, run.phone_port), text % i)
+                for i in range(n)]
+        run.start_bridge()
+        for job in jobs:
+            run.wait_ended(job, timeout=120)
+        run.wait_sipp(sipp)
+        for job in jobs:
+            calling = [e for e in run.events(job) if e[0] == "CALLING"]
+            self.assertEqual(len(calling), 1, (job, run.events(job)))
+        msgs = "".join(m.read_text(errors="replace")
+                       for _, m in run.sipps if m.exists())
+        invites = re.findall(r"(?m)^INVITE sip:(phone\d+)@", msgs)
+        self.assertEqual(sorted(invites),
+                         sorted("phone%d" % i for i in range(n)))
+        return jobs
+
+    def test_jobs_waiting_are_claimed_in_growing_rounds(self):
+        run = Run(self, max_calls=10, attempts=1)
+        self.queue_and_answer(run, 8, "Hello %d.")
+        found = rounds(run)
+        # 1, 2, 4, then 8 claims for the last job: four rounds, where one
+        # claim per commit took eight (and a ninth that found none).
+        self.assertEqual(sum(j for _, j in found), 8, found)
+        self.assertLessEqual(len(found), 5, found)
+        self.assertGreaterEqual(max(j for _, j in found), 4, found)
+        for sent, got in found:
+            self.assertLessEqual(got, sent, found)
+
+    def test_claims_wait_while_the_speech_workers_are_behind(self):
+        # slt (about 15 times kal's cost) on one renderer, long texts:
+        # the first rounds queue more prompts than the worker keeps up
+        # with, so the bridge must hold its claims, and resume them as
+        # prompts are done, until every job is called.
+        n = 20  # the RTP range Run gives holds 20 calls
+        run = Run(self, max_calls=n, attempts=1,
+                  extra="[tts]\nvoice = slt\nrenderers = 1\n")
+        text = ("Message %d. " + "The meeting about the quarterly budget "
+                "moved from room four to the large hall on the ground "
+                "floor, and starts half an hour later than planned. " * 3)
+        self.queue_and_answer(run, n, text)
+        log = run.log.read_text()
+        self.assertTrue("claims held: 16 prompts waiting for the speech "
+                        "workers" in log, rbtest.tail(run.log, 40))
+        found = rounds(run)
+        self.assertEqual(sum(j for _, j in found), n, found)
+
+
+if __name__ == "__main__":
+    unittest.main()
