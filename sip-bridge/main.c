@@ -89,11 +89,13 @@ static void claim_more(struct bridge *b)
 		return;
 	backlog = CLAIM_RENDER_BACKLOG - (int)tts_worker_pending(b->tts);
 	if (backlog <= 0) {
-		if (!b->claims_held)
+		if (!b->claims_held) {
 			log_debug(TAG,
 			          "claims held: %d prompts waiting for "
 			          "the speech workers",
 			          CLAIM_RENDER_BACKLOG - backlog);
+			monitor_claims_held(b);
+		}
 		b->claims_held = true;
 		return;
 	}

@@ -29,6 +29,7 @@ enum fam {
 	F_LATENESS,
 	F_INVITE,
 	F_TTS,
+	F_HELD,
 	F_COUNT,
 };
 
@@ -112,6 +113,11 @@ static const struct metric_desc descs[F_COUNT] = {
                .type = METRIC_HISTOGRAM,
                .bounds = tts_bounds,
                .n_bounds = N(tts_bounds)},
+    [F_HELD] = {.name = "ringbridge_claims_held_total",
+                .help = "Times the bridge stopped claiming jobs because "
+                        "its speech workers were behind (main.c's "
+                        "CLAIM_RENDER_BACKLOG prompts waiting).",
+                .type = METRIC_COUNTER},
 };
 
 int monitor_new(struct bridge *b)
@@ -203,6 +209,11 @@ void monitor_enqueue_to_invite(struct bridge *b, int64_t ms)
 void monitor_tts_render(struct bridge *b, int64_t ns)
 {
 	metrics_histogram_observe_ns(fam(b, F_TTS), 0, ns);
+}
+
+void monitor_claims_held(struct bridge *b)
+{
+	metrics_counter_inc(fam(b, F_HELD), 0);
 }
 
 struct metric *monitor_lateness(struct bridge *b)

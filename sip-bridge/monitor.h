@@ -45,6 +45,8 @@ void monitor_voice_reply(struct bridge *b);
 void monitor_enqueue_to_invite(struct bridge *b, int64_t ms);
 /* A variable prompt took NS from submission to its PCM. */
 void monitor_tts_render(struct bridge *b, int64_t ns);
+/* The bridge began holding its claims (main.c's admission). */
+void monitor_claims_held(struct bridge *b);
 /* The media thread's send-lateness histogram (one writer), or NULL. */
 struct metric *monitor_lateness(struct bridge *b);
 

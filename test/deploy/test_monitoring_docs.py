@@ -70,7 +70,7 @@ class MonitoringDocTest(unittest.TestCase):
         path.write_text(yaml_block(self.text, "# ringbridge-alerts.yml"))
         rc, out = promtool("rules", path=path)
         self.assertEqual(rc, 0, out)
-        self.assertIn("SUCCESS: 6 rules found", out)
+        self.assertIn("SUCCESS: 7 rules found", out)
 
     def test_rules_fail_when_broken(self):
         """The check itself can fail: a syntax error is refused."""

@@ -4,8 +4,9 @@ the queue writer's commit, doubling while every claim of a round finds a
 job, and never while its speech workers are behind (a job claimed then
 would ring a phone whose message is not rendered yet). The jobs are queued
 before the bridge starts, so the rounds are the bridge's own; the bridge's
-debug log says what each round found and when claims are held, and the
-queue and sipp's messages show that every job was called exactly once.
+debug log says what each round found and when claims are held (and
+/metrics counts the holds), and the queue and sipp's messages show that
+every job was called exactly once.
 
 Cost: two runs of about 15 s each with sipp hanging up after a second;
 COST 20. In both builds: the claim path is the bridge's C code on every
@@ -13,6 +14,7 @@ call, and a miscounted round would lose jobs or claim one twice."""
 
 import re
 import unittest
+import urllib.request
 
 import rbtest
 from rbbridge import PCMU_TE, Run, pause
@@ -22,6 +24,15 @@ def rounds(run):
     """(claims sent, jobs found) for every round that found a job."""
     return [(int(a), int(b)) for a, b in re.findall(
         r"claim round of (\d+): (\d+) jobs?", run.log.read_text())]
+
+
+def claims_held(port):
+    """ringbridge_claims_held_total from the bridge's /metrics."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                timeout=10) as r:
+        text = r.read().decode()
+    return int(re.search(r"(?m)^ringbridge_claims_held_total (\d+)$",
+                         text).group(1))
 
 
 class BridgeClaimsTest(unittest.TestCase):
@@ -47,8 +58,12 @@ class BridgeClaimsTest(unittest.TestCase):
         return jobs
 
     def test_jobs_waiting_are_claimed_in_growing_rounds(self):
-        run = Run(self, max_calls=10, attempts=1)
+        port = rbtest.free_ports(1)[0]
+        run = Run(self, max_calls=10, attempts=1,
+                  extra_sip="metrics_listen = 127.0.0.1:%d" % port)
         self.queue_and_answer(run, 8, "Hello %d.")
+        # Eight prompts of kal never make a backlog of sixteen.
+        self.assertEqual(claims_held(port), 0)
         found = rounds(run)
         # 1, 2, 4, then 8 claims for the last job: four rounds, where one
         # claim per commit took eight (and a ninth that found none).
@@ -64,7 +79,9 @@ class BridgeClaimsTest(unittest.TestCase):
         # with, so the bridge must hold its claims, and resume them as
         # prompts are done, until every job is called.
         n = 20  # the RTP range Run gives holds 20 calls
+        port = rbtest.free_ports(1)[0]
         run = Run(self, max_calls=n, attempts=1,
+                  extra_sip="metrics_listen = 127.0.0.1:%d" % port,
                   extra="[tts]\nvoice = slt\nrenderers = 1\n")
         text = ("Message %d. " + "The meeting about the quarterly budget "
                 "moved from room four to the large hall on the ground "
@@ -75,6 +92,8 @@ class BridgeClaimsTest(unittest.TestCase):
                         "workers" in log, rbtest.tail(run.log, 40))
         found = rounds(run)
         self.assertEqual(sum(j for _, j in found), n, found)
+        # What an operator sees of it (docs/monitoring.md).
+        self.assertGreaterEqual(claims_held(port), 1)
 
 
 if __name__ == "__main__":

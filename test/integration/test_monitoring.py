@@ -203,6 +203,7 @@ class MonitoringTest(test_e2e_story.StoryTest):
         self.assertEqual(keys["5"], 1)
         self.assertEqual(sum(keys.values()), 2, keys)
         self.assertEqual(b[("ringbridge_voice_replies_total", ())], 0)
+        self.assertEqual(b[("ringbridge_claims_held_total", ())], 0)
         self.assertEqual(b[("ringbridge_enqueue_to_invite_seconds_count", ())],
                          1)
         self.assertGreaterEqual(b[("ringbridge_tts_render_seconds_count", ())],
