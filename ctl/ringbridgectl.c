@@ -594,32 +594,51 @@ static int cmd_test_call(struct ctl *c, char *const *phones, int n,
  * as the component queues messages, and its "job N queued" line flushed
  * at once, so a script (test/bench/bench_bridge.py) can feed one
  * long-lived process instead of starting one per call. A bad line (too
- * long, a number the policy refuses) is reported with its number and
- * skipped; the exit status says whether any was. A NUL in a line ends its
- * text there.
+ * long, holding a NUL, a number the policy refuses) is reported with its
+ * number and skipped; the exit status says whether any was.
  */
+/* Reads one line of F into LINE (up to TEST_CALL_LINE_MAX bytes, its
+ * newline and a trailing CR dropped); a longer one is read to its end.
+ * Returns its length, -1 at the end of F, -2 when it was too long, -3
+ * when it held a NUL. */
+static long test_call_line(FILE *f, char *line)
+{
+	long len = 0;
+	bool nul = false;
+	int ch;
+
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (ch == '\0')
+			nul = true;
+		if (len < TEST_CALL_LINE_MAX)
+			line[len] = (char)ch;
+		len++;
+	}
+	if (ch == EOF && len == 0)
+		return -1;
+	if (len > TEST_CALL_LINE_MAX)
+		return -2;
+	if (nul)
+		return -3;
+	if (len && line[len - 1] == '\r')
+		len--;
+	line[len] = '\0';
+	return len;
+}
+
 static int cmd_test_calls(struct ctl *c, int gate, const char *lang)
 {
-	/* The line, its newline and the NUL; a longer one is read on to its
-	 * end and refused, so no line costs more memory than this. */
-	static char line[TEST_CALL_LINE_MAX + 2];
+	static char line[TEST_CALL_LINE_MAX + 1];
 	char *phone, *text;
-	size_t len;
-	long no = 0;
+	long len, no = 0;
 	int status = 0;
 
-	while (fgets(line, sizeof(line), stdin)) {
+	while ((len = test_call_line(stdin, line)) != -1) {
 		no++;
-		len = strlen(line);
-		if (len && line[len - 1] == '\n') {
-			line[--len] = '\0';
-		} else if (!feof(stdin) || len > TEST_CALL_LINE_MAX) {
-			int ch;
-
-			while ((ch = getchar()) != EOF && ch != '\n')
-				;
-			fail("line %ld: longer than %d bytes", no,
-			     TEST_CALL_LINE_MAX);
+		if (len == -2 || len == -3) {
+			fail("line %ld: %s", no,
+			     len == -2 ? "longer than the longest text allowed"
+			               : "holds a NUL byte");
 			status = EXIT_FAIL;
 			continue;
 		}

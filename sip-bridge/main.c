@@ -169,7 +169,8 @@ static void on_claimed(void *ctx, struct dbw_result *r)
 	if (r->err == 0 && b->stopping) {
 		/* Claimed while SIGTERM arrived: give it straight back. The
 		 * attempt the claim counted is lost, as for a call cut short
-		 * by the drain. */
+		 * by the drain (for each job of the round out then: up to
+		 * CLAIM_ROUND_MAX, in the one commit a round takes). */
 		dbw_job_retry(b->dbw, r->job->id, b->owner, queue_now_ms(b->q),
 		              "the bridge stopped", QUEUE_CH_JOBS, NULL, 0);
 		stop_when_idle(b);

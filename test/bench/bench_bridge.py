@@ -2,7 +2,8 @@
 """ringbridge-sip under load, with sipp answering on loopback: N calls at
 once, a different message text on each, sipp sending speech (g711a.pcap)
 into every call so the in-band DTMF detector works, and every tenth call
-recording a voice reply (7, speech, 8). The jobs are queued by several
+(--record-every K: every Kth; 0: none) recording a voice reply (7,
+speech, 8). The jobs are queued by several
 resident ringbridgectl processes at once (test-call -, a job and a commit
 per line, as the component queues), so the bridge is offered more than 50
 calls a second. Prints:
@@ -33,7 +34,7 @@ With RB_TEST_QUEUE=postgresql the queue is a private PostgreSQL cluster
 by CI. Usage:
   /usr/bin/python3 test/bench/bench_bridge.py [--calls 50] [--window 10]
       [--realtime PRIO] [--enqueuers 6] [--rate R] [--renderers N]
-      [--perf FILE]
+      [--record-every K] [--perf FILE]
 """
 
 import argparse
@@ -160,6 +161,9 @@ def main():
     ap.add_argument("--renderers", type=int, default=0, metavar="N",
                     help="[tts] renderers for the bridge (0: one per "
                     "core)")
+    ap.add_argument("--record-every", type=int, default=10, metavar="K",
+                    help="every Kth call records a voice reply (0: none, "
+                         "to measure the calls that do not record alone)")
     ap.add_argument("--perf", metavar="FILE",
                     help="also record the bridge with perf record -g "
                     "during the steady-state window")
@@ -199,10 +203,12 @@ def main():
     try:
         if not a.preload:
             run.start_bridge()
-        # Speech into every call; every tenth records a reply.
+        # Speech into every call; every Kth records a reply.
         talk = [pause(1000), play(SIPP_PCAPS / "g711a.pcap"), pause(6000),
                 play(SIPP_PCAPS / "g711a.pcap")]
-        recorders = n // 10
+        every = a.record_every
+        # Phones 0, K, 2K... record: as many as there are of them.
+        recorders = (n + every - 1) // every if every > 0 else 0
         sipp = run.sipp("uas_answer.xml", calls=n - recorders, subst=dict(
             PCMA_TE, MEDIA="\n".join(talk)))
         rec_port, rec_media = rbtest.free_ports(2)
@@ -237,7 +243,8 @@ def main():
                 time.sleep(max(0.0, e0 + i / a.rate - time.monotonic()))
             # A callee per call: calls to one callee would coalesce.
             dest = "sip:phone%d@127.0.0.1:%d" % (
-                i, run.phone_port if i % 10 or not recorders else rec_port)
+                i, run.phone_port if not recorders or i % every
+                else rec_port)
             proc.stdin.write("%s Message number %d: the meeting moved to "
                              "room %d at %d o'clock.\n"
                              % (dest, i, i % 7, i % 12))

@@ -299,11 +299,15 @@ class CtlTest(unittest.TestCase):
     def test_test_calls_from_stdin(self):
         # One job per line, each reported as queued; a bad line is named
         # by its number and skipped, and the exit status says so.
-        lines = ("sip:a@pbx.example.org Hello there.\n"
+        # The longest line taken: the phone, a space, the longest text.
+        longest = "sip:e@pbx.example.org " + "y" * (64 * 1024)
+        lines = ("sip:a@pbx.example.org Hello there.\r\n"
                  "\n"
                  "+15551234567\n"
                  "sip:b@elsewhere.example.com Not allowed.\n"
                  "sip:c@pbx.example.org " + "x" * (80 * 1024) + "\n"
+                 "sip:f@pbx.example.org a\0b\n"
+                 + longest + "\n"
                  "sip:d@pbx.example.org Last one.")
         r = rbtest.rb_run([str(CTL_BIN), "-c", str(self.config),
                            "test-call", "-"], input=lines, timeout=60,
@@ -311,16 +315,20 @@ class CtlTest(unittest.TestCase):
         for marker in SANITIZER_MARKERS:
             self.assertNotIn(marker, r.stderr)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertEqual(len(r.stdout.splitlines()), 3, r.stdout)
+        self.assertEqual(len(r.stdout.splitlines()), 4, r.stdout)
         self.assertIn("line 4: not queued", r.stderr)
         self.assertIn("line 5: longer than", r.stderr)
-        self.assertNotIn("line 3", r.stderr)
+        self.assertIn("line 6: holds a NUL", r.stderr)
+        for ok in ("line 1", "line 3", "line 7", "line 8"):
+            self.assertNotIn(ok + ":", r.stderr)
         rows = self.query("SELECT destination FROM jobs ORDER BY id")
         self.assertEqual([d for (d,) in rows],
                          ["sip:a@pbx.example.org", "+15551234567",
-                          "sip:d@pbx.example.org"])
-        texts = self.query("SELECT body FROM job_messages ORDER BY id")
-        self.assertEqual(texts[0][0], "Hello there.")
+                          "sip:e@pbx.example.org", "sip:d@pbx.example.org"])
+        texts = [t for (t,) in self.query(
+            "SELECT body FROM job_messages ORDER BY id")]
+        self.assertEqual(texts[0], "Hello there.")  # the CR dropped
+        self.assertEqual(texts[2], "y" * (64 * 1024))
         # "-" with --then is a usage error.
         self.assertIn("usage:", self.refused(
             "test-call", "--then", "+15551234568", "-", status=2))
