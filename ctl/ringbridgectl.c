@@ -588,15 +588,6 @@ static int cmd_test_call(struct ctl *c, char *const *phones, int n,
 /* A line of test-call's standard input: a phone, a space, the text. */
 #define TEST_CALL_LINE_MAX (PHONE_MAX + QUEUE_BODY_MAX + 2)
 
-/*
- * test-call with "-" for PHONE: one call per line of standard input,
- * "PHONE TEXT" (TEXT optional), each queued and committed as it is read,
- * as the component queues messages, and its "job N queued" line flushed
- * at once, so a script (test/bench/bench_bridge.py) can feed one
- * long-lived process instead of starting one per call. A bad line (too
- * long, holding a NUL, a number the policy refuses) is reported with its
- * number and skipped; the exit status says whether any was.
- */
 /* Reads one line of F into LINE (up to TEST_CALL_LINE_MAX bytes, its
  * newline and a trailing CR dropped); a longer one is read to its end.
  * Returns its length, -1 at the end of F, -2 when it was too long, -3
@@ -626,6 +617,15 @@ static long test_call_line(FILE *f, char *line)
 	return len;
 }
 
+/*
+ * test-call with "-" for PHONE: one call per line of standard input,
+ * "PHONE TEXT" (TEXT optional), each queued and committed as it is read,
+ * as the component queues messages, and its "job N queued" line flushed
+ * at once, so a script (test/bench/bench_bridge.py) can feed one
+ * long-lived process instead of starting one per call. A bad line (too
+ * long, holding a NUL, a number the policy refuses) is reported with its
+ * number and skipped; the exit status says whether any was.
+ */
 static int cmd_test_calls(struct ctl *c, int gate, const char *lang)
 {
 	static char line[TEST_CALL_LINE_MAX + 1];

@@ -127,9 +127,10 @@ struct bridge {
 	int n_calls;
 	bool stopping, shutdown_sent;
 	/* Claim rounds (main.c): claims_out claims are with the writer;
-	 * claim_round is how many the next round sends. */
+	 * claim_round is how many the next round sends; the round out sent
+	 * round_sent and round_jobs of them found a job so far. */
 	int claims_out, claim_round, round_sent, round_jobs;
-	bool claim_again, round_found_none, round_failed;
+	bool claim_again, round_failed;
 	bool claims_held; /* by the speech backlog, until a prompt is done */
 	uint64_t next_call_serial;
 	struct presence *pres; /* presence.c, NULL when off */

@@ -78,7 +78,8 @@ static void on_claimed(void *ctx, struct dbw_result *r);
 
 static void claim_more(struct bridge *b)
 {
-	int room, backlog, n;
+	int room, backlog, n, lease_ms;
+	uint64_t tag;
 
 	if (b->claims_out) {
 		b->claim_again = true;
@@ -108,14 +109,14 @@ static void claim_more(struct bridge *b)
 	b->claims_out = n;
 	b->round_sent = n;
 	b->claim_again = false;
-	b->round_found_none = false;
 	b->round_failed = false;
 	b->round_jobs = 0;
 	/* The tag: when the lease began at the latest, by this host's
 	 * monotonic clock (call_start). */
+	tag = (uint64_t)clock_mono_ms();
+	lease_ms = call_lease_ms(b->cfg);
 	for (int i = 0; i < n; i++)
-		dbw_job_claim(b->dbw, b->owner, call_lease_ms(b->cfg),
-		              on_claimed, (uint64_t)clock_mono_ms());
+		dbw_job_claim(b->dbw, b->owner, lease_ms, on_claimed, tag);
 }
 
 /* The round's last result is in: size the next one, and send it at once
@@ -128,7 +129,8 @@ static void round_over(struct bridge *b)
 		log_debug(TAG, "claim round of %d: %d job%s", b->round_sent,
 		          b->round_jobs, b->round_jobs == 1 ? "" : "s");
 	b->claim_again = false;
-	if (b->round_found_none) {
+	/* A claim found nothing due, or failed: start again from one. */
+	if (b->round_jobs < b->round_sent) {
 		b->claim_round = 1;
 	} else {
 		b->claim_round *= 2;
@@ -182,12 +184,9 @@ static void on_claimed(void *ctx, struct dbw_result *r)
 		r->job = NULL;
 		b->round_jobs++;
 		call_start(b, job, (int64_t)r->tag);
-	} else {
-		if (r->err != -EAGAIN) {
-			log_err(TAG, "claiming a job: %s", strerror(-r->err));
-			b->round_failed = true;
-		}
-		b->round_found_none = true;
+	} else if (r->err != -EAGAIN) {
+		log_err(TAG, "claiming a job: %s", strerror(-r->err));
+		b->round_failed = true;
 	}
 	if (b->stopping)
 		stop_when_idle(b);
