@@ -261,9 +261,14 @@ struct media_stream_params {
 int media_stream_add(struct media *m, const struct media_stream_params *p,
                      struct media_stream **out);
 /* It leaves it (before its socket closes) and frees S; *SEQ and *TS get
- * the header's fields, to go on from after a hold. */
+ * the header's fields, to go on from after a hold, and the packets it sent
+ * are added to *PACKETS. */
 void media_stream_remove(struct media *m, struct media_stream *s, uint16_t *seq,
-                         uint32_t *ts);
+                         uint32_t *ts, uint32_t *packets);
+/* For RTCP's sender report: the packets S has sent and the RTP timestamp
+ * at NOW_MS (monotonic); false when it has sent none yet. */
+bool media_stream_sender(const struct media_stream *s, int64_t now_ms,
+                         uint32_t *packets, uint32_t *ts);
 /* Tops S's ring up: PRODUCE fills one payload and returns false when no
  * more should follow (the call is over). */
 void media_stream_fill(struct media_stream *s,

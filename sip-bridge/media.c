@@ -92,6 +92,11 @@ struct media_stream {
 	uint16_t seq;
 	uint32_t ts, ssrc;
 	atomic_bool closing; /* the last words are queued: no fill-ins */
+	/* For RTCP's sender report (the thread writes, the loop reads):
+	 * packets sent, and the last one's timestamp (high 32 bits) with its
+	 * ideal time in ms on the monotonic clock (low 32). */
+	_Atomic uint32_t packets;
+	_Atomic uint64_t stamp;
 	uint8_t ring[RING][RTP_PAYLOAD];
 	_Atomic unsigned head; /* packets prepared (the loop) */
 	_Atomic unsigned tail; /* packets sent (the thread) */
@@ -239,10 +244,23 @@ static void stream_send(struct media *m, struct media_stream *s, int64_t last)
 		/* A failed send (the peer's port unreachable) is the
 		 * network's loss, like any other; a packet SRTP could not
 		 * protect is not sent at all. */
-		if (!s->srtp || !sdes_protect(s->srtp, pkt, &len, sizeof(pkt)))
+		if (!s->srtp ||
+		    !sdes_protect(s->srtp, pkt, &len, sizeof(pkt))) {
 			(void)sendto(s->fd, pkt, len, 0,
 			             (struct sockaddr *)&s->peer,
 			             sizeof(s->peer));
+			atomic_store_explicit(
+			    &s->packets,
+			    atomic_load_explicit(&s->packets,
+			                         memory_order_relaxed) +
+			        1,
+			    memory_order_relaxed);
+			atomic_store_explicit(
+			    &s->stamp,
+			    (uint64_t)s->ts << 32 |
+			        (uint32_t)(s->due_ns / 1000000),
+			    memory_order_relaxed);
+		}
 		late = clock_mono_ns() - s->due_ns;
 		stats_add(&m->cur, late);
 		/* The thread is its only writer: plain atomic stores. */
@@ -410,8 +428,23 @@ int media_stream_add(struct media *m, const struct media_stream_params *p,
 	return 0;
 }
 
+bool media_stream_sender(const struct media_stream *s, int64_t now_ms,
+                         uint32_t *packets, uint32_t *ts)
+{
+	uint64_t stamp = atomic_load_explicit(&s->stamp, memory_order_relaxed);
+
+	*packets = atomic_load_explicit(&s->packets, memory_order_relaxed);
+	if (!*packets)
+		return false;
+	/* The timestamp follows the sampling clock from the last packet's
+	 * ideal time to now. */
+	*ts =
+	    (uint32_t)(stamp >> 32) + 8 * ((uint32_t)now_ms - (uint32_t)stamp);
+	return true;
+}
+
 void media_stream_remove(struct media *m, struct media_stream *s, uint16_t *seq,
-                         uint32_t *ts)
+                         uint32_t *ts, uint32_t *packets)
 {
 	pthread_mutex_lock(&m->lock);
 	m->streams[s->slot] = m->streams[--m->n];
@@ -420,6 +453,7 @@ void media_stream_remove(struct media *m, struct media_stream *s, uint16_t *seq,
 	/* Out of the array, the header's fields are the caller's again. */
 	*seq = s->seq;
 	*ts = s->ts;
+	*packets += atomic_load(&s->packets);
 	free(s);
 }
 

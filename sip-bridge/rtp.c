@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The bridge's own media: one RTP stream object per call (rtp.h), with a
- * UDP socket from the configured port range (RTP on the even port; the odd
- * one is reserved for RTCP, which is tolerated and ignored). The shared
+ * UDP socket pair from the configured port range (RTP on the even port,
+ * RTCP on the odd one, RFC 3550 11). The shared
  * media clock (media.c) drives every stream through rtp_tick(): the
  * stream asks its call for the next 20 ms (ops->next_frame), encodes it
  * into the ring that media.c's thread sends on time, and reads what
@@ -14,6 +14,16 @@
  * telephone-events skip it and go to ops->rx_event at once. On an SRTP
  * call (call_srtp.c) a packet is unprotected in place before its header
  * is read; media.c protects what is sent.
+ *
+ * RTCP (rtcp.c builds and parses it): every 5 s or so (RFC 3550 6.2's
+ * minimum, randomised by half either way) the loop reads what the phone
+ * sent to our RTCP port (its kernel arrival time, SO_TIMESTAMPNS, so that
+ * the round trip does not count the wait) and sends our report to the
+ * phone's (the answer's port + 1, or its a=rtcp): an SR while we send, an
+ * RR while the call is held, with a report block on the phone's stream.
+ * RTCP on the RTP port (rtcp-mux) is read too. A last report with BYE goes
+ * when the stream ends, and one log line gives the call's quality as both
+ * ends saw it. On an SRTP call both ways are SRTCP.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,7 +40,9 @@
 #include <spandsp/g711.h>
 
 #include "bridge.h"
+#include "clock.h"
 #include "jitter.h"
+#include "rtcp.h"
 #include "rtp.h"
 #include "log.h"
 
@@ -43,6 +55,11 @@
 /* Packets read by one recvmmsg, and at most a tick from one socket. */
 #define RX_BATCH 8
 #define RX_MAX   64
+/* RTCP's reporting interval (RFC 3550 6.2: 5 s at least, the first after
+ * half of it), randomised to 0.5-1.5 times; received RTCP read at most
+ * this many datagrams a report (one is what a phone sends). */
+#define RTCP_INTERVAL_MS 5000
+#define RTCP_RX_MAX      8
 
 int ports_init(struct ports *p, int min, int max)
 {
@@ -94,6 +111,7 @@ struct rtp_stream {
 	const struct rtp_stream_ops *ops;
 	void *arg;
 	int fd, port;
+	int rtcp_fd;              /* on port + 1 */
 	bool started;             /* paced by the media clock (answered) */
 	bool draining;            /* the last words are still queued */
 	struct media_stream *out; /* what the clock's thread sends */
@@ -108,7 +126,284 @@ struct rtp_stream {
 	int64_t held_ms;    /* when sending last stopped (hold) */
 	unsigned rx_logged; /* drop kinds already logged */
 	struct jitter *jb;  /* received audio, from the start to the free */
+	/* RTCP: where it goes, what we received (for our reports), what we
+	 * sent before the last hold, when the next report is due, and what
+	 * the phone reported on our stream. */
+	struct sockaddr_in rtcp_peer;
+	struct rtcp_rx rx;
+	uint32_t sent_before, sent_reported, seed;
+	int64_t rtcp_due_ms;
+	unsigned rtcp_out, rtcp_in, rtcp_dropped;
+	bool have_block;
+	struct rtcp_report block;
+	double rtt_ms;
+	char cname[17];
 };
+
+static uint32_t rtp_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Why a received packet was dropped; each is logged once per call. */
+enum rx_drop {
+	DROP_EARLY,     /* before the answer */
+	DROP_SOURCE,    /* not from the answer's address */
+	DROP_MALFORMED, /* not RTP version 2, short, bad extension or padding */
+	DROP_OVERSIZED, /* longer than 60 ms of G.711 with a full header */
+	DROP_PT,        /* a payload type the answer did not negotiate */
+	DROP_LENGTH,    /* audio outside 10-60 ms */
+	DROP_JITTER,    /* the jitter buffer refused it (too late, too far) */
+	DROP_STUN,      /* STUN (ICE checks, NAT keep-alives): no ICE here */
+	DROP_SRTP_AUTH, /* SRTP that fails authentication (or plain RTP) */
+	DROP_SRTP_REPLAY,    /* SRTP replayed, or too old for the window */
+	DROP_RTCP_SOURCE,    /* RTCP not from the answer's address */
+	DROP_RTCP_MALFORMED, /* RTCP that A.2's checks refuse */
+	DROP_SRTCP_AUTH,     /* SRTCP that fails authentication (or plain) */
+	DROP_SRTCP_REPLAY,   /* SRTCP replayed */
+	DROP_KINDS
+};
+
+static const char *const drop_words[DROP_KINDS] = {
+    [DROP_EARLY] = "RTP before the answer",
+    [DROP_SOURCE] = "RTP from an unexpected address",
+    [DROP_MALFORMED] = "RTP malformed",
+    [DROP_OVERSIZED] = "RTP oversized",
+    [DROP_PT] = "RTP with a payload type not negotiated",
+    [DROP_LENGTH] = "RTP with audio not 10-60 ms long",
+    [DROP_JITTER] = "RTP refused by the jitter buffer",
+    [DROP_STUN] = "packets that are STUN (the bridge does no ICE)",
+    [DROP_SRTP_AUTH] = "RTP that fails SRTP authentication",
+    [DROP_SRTP_REPLAY] = "RTP that SRTP refuses as replayed",
+    [DROP_RTCP_SOURCE] = "RTCP from an unexpected address",
+    [DROP_RTCP_MALFORMED] = "RTCP malformed",
+    [DROP_SRTCP_AUTH] = "RTCP that fails SRTCP authentication",
+    [DROP_SRTCP_REPLAY] = "RTCP that SRTCP refuses as replayed",
+};
+
+static void rx_drop(struct rtp_stream *s, enum rx_drop why,
+                    const struct sockaddr_in *from)
+{
+	char addr[INET_ADDRSTRLEN] = "?";
+
+	if (why >= DROP_RTCP_SOURCE)
+		s->rtcp_dropped++;
+	if (s->rx_logged & (1u << why))
+		return;
+	s->rx_logged |= 1u << why;
+	inet_ntop(AF_INET, &from->sin_addr, addr, sizeof(addr));
+	/* STUN is what phones behind NAT and ICE agents send to keep a
+	 * binding open: expected, not a fault. Refused RTCP costs a report,
+	 * never audio (baresip sends a plain APP packet first on SRTP
+	 * calls): counted in the call's quality line. */
+	if (why == DROP_STUN || why >= DROP_RTCP_SOURCE)
+		log_debug(TAG, "job %lld: dropping %s (from %s:%u)", s->id,
+		          drop_words[why], addr,
+		          (unsigned)ntohs(from->sin_port));
+	else
+		log_warn(
+		    TAG,
+		    "job %lld: dropping %s (from %s:%u; logged once a call)",
+		    s->id, drop_words[why], addr,
+		    (unsigned)ntohs(from->sin_port));
+}
+
+/* ---- RTCP ---------------------------------------------------------------- */
+
+/* The media clock's time base (rtp_tick's NOW_MS). */
+static int64_t mono_ms(void)
+{
+	return clock_mono_ns() / 1000000;
+}
+
+static uint64_t ntp_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return rtcp_ntp(t.tv_sec, t.tv_nsec);
+}
+
+/* The NTP time's middle 32 bits (1/65536 s), as LSR and DLSR count. */
+static uint32_t ntp_mid(uint64_t ntp)
+{
+	return (uint32_t)(ntp >> 16);
+}
+
+/* A datagram's kernel arrival time (SO_TIMESTAMPNS) as an NTP timestamp,
+ * or now when the kernel gave none. */
+static uint64_t arrival_of(struct msghdr *mh)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec t;
+
+			memcpy(&t, CMSG_DATA(c), sizeof(t));
+			return rtcp_ntp(t.tv_sec, t.tv_nsec);
+		}
+	}
+	return ntp_now();
+}
+
+/* The next report: INTERVAL ms from NOW_MS, times 0.5-1.5 (xorshift). */
+static void rtcp_schedule(struct rtp_stream *s, int64_t now_ms, int interval)
+{
+	s->seed ^= s->seed << 13;
+	s->seed ^= s->seed >> 17;
+	s->seed ^= s->seed << 5;
+	s->rtcp_due_ms =
+	    now_ms + interval / 2 + (int64_t)(s->seed % (uint32_t)interval);
+}
+
+/* Where our RTCP goes: the answer's a=rtcp port, else its port + 1. */
+static void rtcp_peer_set(struct rtp_stream *s, const struct sdp_answer *ans)
+{
+	int port = ans->rtcp_port ? ans->rtcp_port : ans->port + 1;
+
+	s->rtcp_peer = s->peer;
+	s->rtcp_peer.sin_port = port <= 65535 ? htons((uint16_t)port) : 0;
+}
+
+/* One received RTCP datagram (on either port) that came at ARRIVAL. */
+static void rtcp_received(struct rtp_stream *s, uint8_t *pkt, size_t n,
+                          const struct sockaddr_in *from, uint64_t arrival)
+{
+	struct rtcp_report r;
+	double rtt;
+
+	if (!s->started)
+		return;
+	if (from->sin_family != AF_INET ||
+	    from->sin_addr.s_addr != s->peer.sin_addr.s_addr) {
+		rx_drop(s, DROP_RTCP_SOURCE, from);
+		return;
+	}
+	if (s->srtp) {
+		int err = sdes_unprotect_rtcp(s->srtp, pkt, &n);
+
+		if (err) {
+			rx_drop(s,
+			        err == -EALREADY ? DROP_SRTCP_REPLAY
+			                         : DROP_SRTCP_AUTH,
+			        from);
+			return;
+		}
+	}
+	if (rtcp_parse(pkt, n, s->ssrc, &r)) {
+		rx_drop(s, DROP_RTCP_MALFORMED, from);
+		return;
+	}
+	s->rtcp_in++;
+	if (r.sr) {
+		s->rx.lsr = r.sr_ntp_mid;
+		s->rx.lsr_arrival = ntp_mid(arrival);
+	}
+	if (r.block) {
+		s->have_block = true;
+		s->block = r;
+		rtt = rtcp_rtt_ms(ntp_mid(arrival), r.lsr, r.dlsr);
+		if (rtt >= 0)
+			s->rtt_ms = rtt;
+	}
+}
+
+/* Reads what came to the RTCP port, a few datagrams at most. */
+static void rtcp_poll(struct rtp_stream *s)
+{
+	uint8_t buf[RTCP_MAX + 1];
+	union {
+		char b[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl;
+	struct sockaddr_in from;
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	int i;
+
+	for (i = 0; i < RTCP_RX_MAX; i++) {
+		struct msghdr mh = {
+		    .msg_name = &from,
+		    .msg_namelen = sizeof(from),
+		    .msg_iov = &iov,
+		    .msg_iovlen = 1,
+		    .msg_control = ctl.b,
+		    .msg_controllen = sizeof(ctl.b),
+		};
+		ssize_t n = recvmsg(s->rtcp_fd, &mh, MSG_DONTWAIT);
+
+		if (n < 0)
+			return;
+		if ((size_t)n > RTCP_MAX) {
+			rx_drop(s, DROP_RTCP_MALFORMED, &from);
+			continue;
+		}
+		rtcp_received(s, buf, (size_t)n, &from, arrival_of(&mh));
+	}
+}
+
+/* Sends our report (with BYE when BYE): an SR while the clock sends our
+ * RTP, an RR while the call is held. */
+static void rtcp_send(struct rtp_stream *s, bool bye)
+{
+	uint8_t pkt[RTCP_OUT_MAX + SDES_TRAILER_MAX];
+	struct rtcp_sender snd = {0};
+	uint32_t cur = 0;
+	bool sending;
+	size_t len;
+	int n;
+
+	if (!s->rtcp_peer.sin_port)
+		return;
+	/* The SR's RTP timestamp and NTP time name the same instant. */
+	sending =
+	    s->out && media_stream_sender(s->out, mono_ms(), &cur, &snd.rtp_ts);
+	snd.packets = s->sent_before + cur;
+	snd.octets = snd.packets * RTP_PAYLOAD;
+	n = rtcp_build(pkt, sizeof(pkt), s->ssrc, sending ? &snd : NULL, &s->rx,
+	               ntp_now(), s->cname, bye);
+	if (n < 0)
+		return;
+	len = (size_t)n;
+	if (s->srtp && sdes_protect_rtcp(s->srtp, pkt, &len, sizeof(pkt)))
+		return;
+	if (sendto(s->rtcp_fd, pkt, len, 0, (struct sockaddr *)&s->rtcp_peer,
+	           sizeof(s->rtcp_peer)) == (ssize_t)len)
+		s->rtcp_out++;
+}
+
+/* The call's quality as both ends saw it: one line when the stream ends. */
+static void rtcp_log(const struct rtp_stream *s)
+{
+	char theirs[160] = "the phone sent no report on our stream";
+	char rtt[48] = "";
+
+	if (s->have_block)
+		snprintf(theirs, sizeof(theirs),
+		         "the phone reported %.1f%% lost lately (%ld in all), "
+		         "jitter %.1f ms",
+		         s->block.fraction_lost * 100.0 / 256,
+		         (long)s->block.lost, s->block.jitter / 8.0);
+	if (s->rtt_ms >= 0)
+		snprintf(rtt, sizeof(rtt), ", round trip %.1f ms", s->rtt_ms);
+	log_info(TAG,
+	         "job %lld: call quality: received %lu of %lu packets (%ld "
+	         "lost), jitter %.1f ms; %s%s; RTCP: %u sent, %u received, "
+	         "%u refused",
+	         s->id, (unsigned long)s->rx.received,
+	         (unsigned long)rtcp_rx_expected(&s->rx),
+	         (long)rtcp_rx_lost(&s->rx), (s->rx.jitter >> 4) / 8.0, theirs,
+	         rtt, s->rtcp_out, s->rtcp_in, s->rtcp_dropped);
+}
+
+/* 8 kHz units of an NTP time (RTP's clock for G.711), for A.8's jitter. */
+static uint32_t ntp_8k(uint64_t ntp)
+{
+	return (uint32_t)((ntp >> 32) * 8000 +
+	                  (((ntp & 0xffffffffu) * 8000) >> 32));
+}
 
 int rtp_stream_new(struct rtp_stream **out, struct bridge *b, long long id,
                    const struct rtp_stream_ops *ops, void *arg)
@@ -125,7 +420,8 @@ int rtp_stream_new(struct rtp_stream **out, struct bridge *b, long long id,
 	s->id = id;
 	s->ops = ops;
 	s->arg = arg;
-	s->fd = -1;
+	s->fd = s->rtcp_fd = -1;
+	s->rtt_ms = -1;
 	for (tries = 0; tries < b->ports.n; tries++) {
 		port = ports_take(&b->ports);
 		if (port < 0) {
@@ -142,21 +438,42 @@ int rtp_stream_new(struct rtp_stream **out, struct bridge *b, long long id,
 		sa.sin_port = htons((uint16_t)port);
 		inet_pton(AF_INET, b->local_ip, &sa.sin_addr);
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			s->fd = fd;
-			s->port = port;
-			break;
+			int rfd = socket(
+			    AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    0);
+
+			sa.sin_port = htons((uint16_t)(port + 1));
+			if (rfd >= 0 && bind(rfd, (struct sockaddr *)&sa,
+			                     sizeof(sa)) == 0) {
+				s->fd = fd;
+				s->rtcp_fd = rfd;
+				s->port = port;
+				break;
+			}
+			if (rfd >= 0)
+				close(rfd);
 		}
-		/* Taken by someone else: keep it marked and try the next. */
+		/* Either is taken by someone else: keep the pair marked and
+		 * try the next. */
 		close(fd);
 	}
 	if (s->fd < 0) {
 		free(s);
 		return -EADDRINUSE;
 	}
+	/* The kernel's arrival time of each packet, for RTCP's jitter and
+	 * round trip (RFC 3550 6.4.1, A.8). */
+	(void)setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){1},
+	                 sizeof(int));
+	(void)setsockopt(s->rtcp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){1},
+	                 sizeof(int));
 	if (getrandom(&s->ssrc, sizeof(s->ssrc), 0) != sizeof(s->ssrc) ||
 	    getrandom(&s->seq, sizeof(s->seq), 0) != sizeof(s->seq) ||
-	    getrandom(&s->ts, sizeof(s->ts), 0) != sizeof(s->ts))
+	    getrandom(&s->ts, sizeof(s->ts), 0) != sizeof(s->ts) ||
+	    getrandom(&s->seed, sizeof(s->seed), 0) != sizeof(s->seed))
 		s->ssrc = (uint32_t)rand();
+	/* RFC 7022: a random CNAME per stream. */
+	snprintf(s->cname, sizeof(s->cname), "%08x%08x", s->seed, s->ssrc);
 	s->next = b->rtp;
 	b->rtp = s;
 	/* The clock's ticks drain the socket (and drop what comes before
@@ -172,7 +489,8 @@ static void stream_unpace(struct rtp_stream *s)
 {
 	if (!s->out)
 		return;
-	media_stream_remove(s->b->media, s->out, &s->seq, &s->ts);
+	media_stream_remove(s->b->media, s->out, &s->seq, &s->ts,
+	                    &s->sent_before);
 	s->out = NULL;
 }
 
@@ -182,6 +500,12 @@ void rtp_stream_free(struct rtp_stream *s)
 
 	if (!s)
 		return;
+	if (s->started) {
+		/* What the phone said last, and our BYE (RFC 3550 6.6). */
+		rtcp_poll(s);
+		rtcp_send(s, true);
+		rtcp_log(s);
+	}
 	s->started = false;
 	stream_unpace(s);
 	for (pp = &s->b->rtp; *pp; pp = &(*pp)->next) {
@@ -192,6 +516,7 @@ void rtp_stream_free(struct rtp_stream *s)
 	}
 	media_socket_open(s->b, false);
 	close(s->fd);
+	close(s->rtcp_fd);
 	ports_give(&s->b->ports, s->port);
 	if (s->jb) {
 		struct jitter_stats st;
@@ -300,6 +625,8 @@ int rtp_stream_start(struct rtp_stream *s, const struct sdp_answer *ans,
 	s->peer.sin_port = htons((uint16_t)ans->port);
 	if (inet_pton(AF_INET, ans->addr, &s->peer.sin_addr) != 1)
 		return -EINVAL;
+	rtcp_peer_set(s, ans);
+	rtcp_schedule(s, mono_ms(), RTCP_INTERVAL_MS / 2);
 	s->started = true;
 	return stream_pace(s);
 }
@@ -321,6 +648,7 @@ int rtp_stream_follow(struct rtp_stream *s, const struct sdp_answer *ans,
 	if (changed) {
 		s->peer.sin_port = htons((uint16_t)ans->port);
 		s->peer.sin_addr = a;
+		rtcp_peer_set(s, ans);
 	}
 	if (!send || s->out || !s->started)
 		return 0;
@@ -340,63 +668,6 @@ void rtp_stream_drain(struct rtp_stream *s)
 	}
 }
 
-static uint32_t rtp_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Why a received packet was dropped; each is logged once per call. */
-enum rx_drop {
-	DROP_EARLY,     /* before the answer */
-	DROP_SOURCE,    /* not from the answer's address */
-	DROP_MALFORMED, /* not RTP version 2, short, bad extension or padding */
-	DROP_OVERSIZED, /* longer than 60 ms of G.711 with a full header */
-	DROP_PT,        /* a payload type the answer did not negotiate */
-	DROP_LENGTH,    /* audio outside 10-60 ms */
-	DROP_JITTER,    /* the jitter buffer refused it (too late, too far) */
-	DROP_STUN,      /* STUN (ICE checks, NAT keep-alives): no ICE here */
-	DROP_SRTP_AUTH, /* SRTP that fails authentication (or plain RTP) */
-	DROP_SRTP_REPLAY, /* SRTP replayed, or too old for the window */
-	DROP_KINDS
-};
-
-static const char *const drop_words[DROP_KINDS] = {
-    [DROP_EARLY] = "before the answer",
-    [DROP_SOURCE] = "from an unexpected address",
-    [DROP_MALFORMED] = "malformed",
-    [DROP_OVERSIZED] = "oversized",
-    [DROP_PT] = "with a payload type not negotiated",
-    [DROP_LENGTH] = "with audio not 10-60 ms long",
-    [DROP_JITTER] = "refused by the jitter buffer",
-    [DROP_STUN] = "that is STUN (the bridge does no ICE)",
-    [DROP_SRTP_AUTH] = "that fails SRTP authentication",
-    [DROP_SRTP_REPLAY] = "that SRTP refuses as replayed",
-};
-
-static void rx_drop(struct rtp_stream *s, enum rx_drop why,
-                    const struct sockaddr_in *from)
-{
-	char addr[INET_ADDRSTRLEN] = "?";
-
-	if (s->rx_logged & (1u << why))
-		return;
-	s->rx_logged |= 1u << why;
-	inet_ntop(AF_INET, &from->sin_addr, addr, sizeof(addr));
-	/* STUN is what phones behind NAT and ICE agents send to keep a
-	 * binding open: expected, not a fault. */
-	if (why == DROP_STUN)
-		log_debug(TAG, "job %lld: dropping packets %s (from %s:%u)",
-		          s->id, drop_words[why], addr,
-		          (unsigned)ntohs(from->sin_port));
-	else
-		log_warn(TAG,
-		         "job %lld: dropping RTP %s (from %s:%u; logged once a "
-		         "call)",
-		         s->id, drop_words[why], addr,
-		         (unsigned)ntohs(from->sin_port));
-}
-
 /* RFC 5389 6: the top two bits zero, a length that is a multiple of 4 and
  * exactly the rest of the datagram, and the magic cookie. RTP's version
  * bits are 2, so the two never meet. */
@@ -407,9 +678,14 @@ static bool is_stun(const uint8_t *p, size_t n)
 	       rtp_u32(p + 4) == 0x2112a442;
 }
 
-/* One received datagram of N bytes from FROM. */
+/* ---- receiving ------------------------------------------------------------
+ */
+
+/* One received datagram of N bytes from FROM that came at ARRIVAL (an NTP
+ * timestamp). */
 static void rx_packet(struct rtp_stream *s, uint8_t *pkt, size_t n,
-                      const struct sockaddr_in *from, int64_t now_ms)
+                      const struct sockaddr_in *from, int64_t now_ms,
+                      uint64_t arrival)
 {
 	int16_t pcm[480];
 	size_t hdr, plen;
@@ -439,9 +715,11 @@ static void rx_packet(struct rtp_stream *s, uint8_t *pkt, size_t n,
 		return;
 	}
 	pt = pkt[1] & 0x7f;
-	/* RTCP on the RTP port (rtcp-mux) has types 200-204. */
-	if (pkt[1] >= 200 && pkt[1] <= 204)
+	/* RTCP on the RTP port (rtcp-mux): types 192-223 (RFC 5761 4). */
+	if (rtcp_is(pkt, n) && pt != s->te_pt) {
+		rtcp_received(s, pkt, n, from, arrival);
 		return;
+	}
 	if (s->srtp) {
 		int err = sdes_unprotect(s->srtp, pkt, &n);
 
@@ -475,6 +753,10 @@ static void rx_packet(struct rtp_stream *s, uint8_t *pkt, size_t n,
 		}
 		plen -= padding;
 	}
+	if ((pt == s->te_pt && s->te_pt >= 0) || pt == (int)s->codec)
+		rtcp_rx_rtp(&s->rx, rtp_u32(pkt + 8),
+		            (uint16_t)(pkt[2] << 8 | pkt[3]), rtp_u32(pkt + 4),
+		            ntp_8k(arrival));
 	if (pt == s->te_pt && s->te_pt >= 0) {
 		s->ops->rx_event(s->arg, pkt + hdr, plen, rtp_u32(pkt + 4),
 		                 (uint16_t)(pkt[2] << 8 | pkt[3]));
@@ -504,6 +786,10 @@ static void stream_receive(struct rtp_stream *s, int64_t now_ms)
 	/* One byte more than the longest packet accepted: a longer one
 	 * arrives truncated to RTP_MAX + 1 and is dropped as too long. */
 	static uint8_t buf[RX_BATCH][RTP_MAX + 1];
+	static union {
+		char b[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl[RX_BATCH];
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
 	struct sockaddr_in from[RX_BATCH];
@@ -518,12 +804,15 @@ static void stream_receive(struct rtp_stream *s, int64_t now_ms)
 			msgs[i].msg_hdr.msg_iovlen = 1;
 			msgs[i].msg_hdr.msg_name = &from[i];
 			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			msgs[i].msg_hdr.msg_control = ctl[i].b;
+			msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].b);
 		}
 		n = recvmmsg(s->fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
 		for (i = 0; i < n && s->ops->live(s->arg); i++)
-			rx_packet(s, buf[i], msgs[i].msg_len, &from[i], now_ms);
+			rx_packet(s, buf[i], msgs[i].msg_len, &from[i], now_ms,
+			          arrival_of(&msgs[i].msg_hdr));
 		got += n;
 		if (n < RX_BATCH)
 			return;
@@ -545,6 +834,12 @@ void rtp_tick(struct bridge *b, int frames, int64_t now_ms)
 	for (s = b->rtp; s; s = next) {
 		next = s->next;
 		stream_receive(s, now_ms);
+		if (s->started && now_ms >= s->rtcp_due_ms &&
+		    s->ops->live(s->arg)) {
+			rtcp_poll(s);
+			rtcp_send(s, false);
+			rtcp_schedule(s, now_ms, RTCP_INTERVAL_MS);
+		}
 		for (k = 0; k < frames && s->started && s->ops->live(s->arg);
 		     k++)
 			stream_play_received(s);

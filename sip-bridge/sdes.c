@@ -195,8 +195,9 @@ static int session_param_check(const char *s, size_t n, const char **why)
 		}
 		return 0;
 	}
-	/* We send no RTCP and ignore what comes, so how the peer protects
-	 * it does not matter; FEC is not used. */
+	/* UNENCRYPTED_SRTCP touches RTCP only: its reports (E bit clear)
+	 * fail our policy and are dropped, counted, while the call's RTP is
+	 * unharmed; ours stay encrypted. FEC is not used. */
 	if ((n == 17 && word_is(s, n, "UNENCRYPTED_SRTCP")) ||
 	    word_is(s, n, "FEC_ORDER=") || word_is(s, n, "FEC_KEY="))
 		return 0;
@@ -355,7 +356,11 @@ void sdes_crypto_clear(struct sdes_crypto *c)
  */
 
 struct sdes {
-	srtp_t tx, rx;
+	/* RTP out (the media thread's), RTCP out (the loop's: one session
+	 * each, so that no two threads share one; the same master key gives
+	 * both the same SRTCP keys, and only rtcp_tx ever uses them), and
+	 * everything in (the loop's). */
+	srtp_t tx, rtcp_tx, rx;
 	enum sdes_suite suite;
 	uint8_t remote_key[SDES_KEY_LEN];
 	uint64_t auth, replay, other;
@@ -413,6 +418,9 @@ int sdes_new(struct sdes **out, const struct sdes_crypto *local,
 	s->suite = local->suite;
 	err = session_new(&s->tx, s->suite, local->key, ssrc_any_outbound);
 	if (!err)
+		err = session_new(&s->rtcp_tx, s->suite, local->key,
+		                  ssrc_any_outbound);
+	if (!err)
 		err = sdes_rekey_remote(s, remote);
 	if (err) {
 		sdes_free(s);
@@ -462,29 +470,63 @@ int sdes_protect(struct sdes *s, uint8_t *pkt, size_t *len, size_t cap)
 	return 0;
 }
 
-int sdes_unprotect(struct sdes *s, uint8_t *pkt, size_t *len)
+int sdes_protect_rtcp(struct sdes *s, uint8_t *pkt, size_t *len, size_t cap)
 {
 	int n = (int)*len;
+
+	if (*len < 8 || cap < *len + SDES_TRAILER_MAX)
+		return -EINVAL;
+	if (srtp_protect_rtcp(s->rtcp_tx, pkt, &n) != srtp_err_status_ok)
+		return -EIO;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* What libsrtp said of a received packet, counted when COUNT (RTP's; rtp.c
+ * counts RTCP's). */
+static int unprotected(struct sdes *s, srtp_err_status_t st, bool count)
+{
+	switch (st) {
+	case srtp_err_status_ok:
+		return 0;
+	case srtp_err_status_auth_fail:
+		s->auth += count;
+		return -EACCES;
+	case srtp_err_status_replay_fail:
+	case srtp_err_status_replay_old:
+		s->replay += count;
+		return -EALREADY;
+	default:
+		s->other += count;
+		return -EBADMSG;
+	}
+}
+
+int sdes_unprotect_rtcp(struct sdes *s, uint8_t *pkt, size_t *len)
+{
+	int n = (int)*len, err;
+
+	/* A header, the sender's SSRC, the E bit and index, and a tag. */
+	if (*len < 8 + 4 + 4 || *len > 65535)
+		return -EBADMSG;
+	err = unprotected(s, srtp_unprotect_rtcp(s->rx, pkt, &n), false);
+	if (!err)
+		*len = (size_t)n;
+	return err;
+}
+
+int sdes_unprotect(struct sdes *s, uint8_t *pkt, size_t *len)
+{
+	int n = (int)*len, err;
 
 	if (*len < 12 || *len > 65535) {
 		s->other++;
 		return -EBADMSG;
 	}
-	switch (srtp_unprotect(s->rx, pkt, &n)) {
-	case srtp_err_status_ok:
+	err = unprotected(s, srtp_unprotect(s->rx, pkt, &n), true);
+	if (!err)
 		*len = (size_t)n;
-		return 0;
-	case srtp_err_status_auth_fail:
-		s->auth++;
-		return -EACCES;
-	case srtp_err_status_replay_fail:
-	case srtp_err_status_replay_old:
-		s->replay++;
-		return -EALREADY;
-	default:
-		s->other++;
-		return -EBADMSG;
-	}
+	return err;
 }
 
 void sdes_counts(const struct sdes *s, uint64_t *auth, uint64_t *replay,
@@ -501,6 +543,8 @@ void sdes_free(struct sdes *s)
 		return;
 	if (s->tx)
 		srtp_dealloc(s->tx);
+	if (s->rtcp_tx)
+		srtp_dealloc(s->rtcp_tx);
 	if (s->rx)
 		srtp_dealloc(s->rx);
 	OPENSSL_cleanse(s, sizeof(*s));

@@ -6,9 +6,10 @@
  * Only AES_CM_128_HMAC_SHA1_80 and _32 with one inline key and no MKI:
  * what Asterisk, FreeSWITCH and baresip offer by default.
  *
- * Threads: a context holds two libsrtp sessions, one per direction, so
- * that the media clock's thread (sdes_protect) and the loop
- * (sdes_unprotect, sdes_rekey_remote) never share one.
+ * Threads: a context holds three libsrtp sessions, RTP out, RTCP out and
+ * everything in, so that the media clock's thread (sdes_protect) and the
+ * loop (sdes_protect_rtcp, the unprotects, sdes_rekey_remote) never share
+ * one.
  */
 #ifndef RB_SIP_SDES_H
 #define RB_SIP_SDES_H
@@ -29,7 +30,8 @@ enum sdes_suite {
  * characters, a line with a lifetime, an MKI and session parameters under
  * 200. */
 #define SDES_VALUE_MAX 256
-/* Bytes sdes_protect adds to a packet (the 80-bit tag). */
+/* Bytes sdes_protect adds to a packet (the 80-bit tag), or
+ * sdes_protect_rtcp (the tag and SRTCP's 4-byte E bit and index). */
 #define SDES_TRAILER_MAX 16
 
 /* One parsed a=crypto line. The key is secret: never logged. */
@@ -84,6 +86,11 @@ int sdes_protect(struct sdes *s, uint8_t *pkt, size_t *len, size_t cap);
  * packet's. 0; -EACCES (authentication failed), -EALREADY (a replay),
  * -EBADMSG (otherwise refused). Each is counted (sdes_counts). */
 int sdes_unprotect(struct sdes *s, uint8_t *pkt, size_t *len);
+/* The same for RTCP (SRTCP, RFC 3711 3.4): the loop only. Protect adds
+ * the E bit and index and the 80-bit tag (at most SDES_TRAILER_MAX);
+ * unprotect's refusals are not in sdes_counts (RTP's alone). */
+int sdes_protect_rtcp(struct sdes *s, uint8_t *pkt, size_t *len, size_t cap);
+int sdes_unprotect_rtcp(struct sdes *s, uint8_t *pkt, size_t *len);
 /* Received packets refused: failed authentication, replayed, other. */
 void sdes_counts(const struct sdes *s, uint64_t *auth, uint64_t *replay,
                  uint64_t *other);

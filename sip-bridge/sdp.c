@@ -266,6 +266,24 @@ static void crypto_pick(struct sdp_answer *ans, const char *value)
 
 /* The answer's or an offer's first audio stream; PREFER, when the offer
  * has it, over the offerer's first choice (a re-INVITE keeps the codec). */
+/* The port of an a=rtcp value (RFC 3605: "port [nettype addrtype
+ * address]"; the address, when given, is the c= line's on every phone
+ * seen), or 0 when it is not 1-65535 in digits. */
+static int rtcp_port_of(const char *v)
+{
+	long port = 0;
+	int i;
+
+	for (i = 0; v[i] >= '0' && v[i] <= '9'; i++) {
+		port = port * 10 + (v[i] - '0');
+		if (port > 65535)
+			return 0;
+	}
+	if (v[i] != '\0' && v[i] != ' ')
+		return 0;
+	return (int)port;
+}
+
 static int pick(const char *sdp, size_t len, enum sdp_codec prefer,
                 struct sdp_answer *ans)
 {
@@ -321,6 +339,8 @@ static int pick(const char *sdp, size_t len, enum sdp_codec prefer,
 	for (a = m->m_attributes; a; a = a->a_next) {
 		if (a->a_name && a->a_value && !strcasecmp(a->a_name, "ptime"))
 			ans->ptime = atoi(a->a_value);
+		if (a->a_name && a->a_value && !strcasecmp(a->a_name, "rtcp"))
+			ans->rtcp_port = rtcp_port_of(a->a_value);
 		if (a->a_name && !strcasecmp(a->a_name, "crypto") &&
 		    !ans->has_crypto && crypto_seen++ < SDP_MAX_CRYPTO)
 			crypto_pick(ans, a->a_value);

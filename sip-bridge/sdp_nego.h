@@ -35,6 +35,7 @@ struct sdp_answer {
 	char addr[64];    /* where to send RTP (IPv4 dotted) */
 	int port;         /* 0: media refused */
 	int ptime;        /* the answer's a=ptime, 0 when absent */
+	int rtcp_port;    /* its a=rtcp port (RFC 3605), 0: port + 1 */
 	enum sdp_dir dir; /* the stream's, as the peer wrote it */
 	const char *why;  /* -EBADMSG: what sdp_check() refused (static) */
 	/* SRTP (sdes.h): the stream's proto is RTP/SAVP or RTP/SAVPF; its

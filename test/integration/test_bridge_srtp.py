@@ -15,6 +15,7 @@ runs in both builds, since SRTP is on the call path (the parser of the
 answer's a=crypto, protect in the media thread, unprotect on the loop)
 that the sanitizers watch."""
 
+import re
 import unittest
 
 import rbbaresip
@@ -78,10 +79,26 @@ class BridgeSrtpTest(unittest.TestCase):
         self.assertNotIn("SRTP authentication", log)
         self.assertNotIn("SRTP refused", log)
         self.assertNotIn("travel in clear", log)
-        pkts = cap.packets()
+        every = cap.packets()
+        # RTCP from the odd ports: SR (200) or RR (201), the marker bit
+        # read as part of the payload type.
+        rtcp = [p for pt, p in every if pt in (200 & 0x7f, 201 & 0x7f)]
+        pkts = [(pt, p) for pt, p in every if pt not in (72, 73)]
         self.assertGreater(len(pkts), 100, "captured too little RTP")
         # 160 bytes of PCMU and the 10-byte tag, every packet.
         self.assertEqual({(pt, len(p)) for pt, p in pkts}, {(0, 170)})
+        # SRTCP: encrypted (the E bit of the index before the 80-bit tag,
+        # whatever the RTP suite), the last with BYE; and baresip's
+        # reports decrypted and read.
+        self.assertTrue(rtcp, "the bridge sent no RTCP")
+        for p in rtcp:
+            self.assertTrue(p[-14] & 0x80, "SRTCP sent unencrypted")
+        m = re.search(r"call quality: .*; the phone reported [^;]*(; |, "
+                      r"round trip)[^\n]*RTCP: (\d+) sent, (\d+) received",
+                      log)
+        self.assertIsNotNone(m, "no report of baresip's read")
+        print("\n" + m.group(0))
+        self.assertGreaterEqual(int(m.group(3)), 1)
         wire = rbbridge.g711_samples(b"".join(p[:160] for _, p in pkts))
         _, snr = rbbridge.find(wire, rbbridge.say(said))
         self.assertLess(snr, NOT_HEARD_DB, "the prompt is on the wire in "

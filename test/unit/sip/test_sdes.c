@@ -4,7 +4,8 @@
  * (sdp.c): the a=crypto parser over a table of well-formed, unusable and
  * malformed values; our lines read back by our own parser; protect and
  * unprotect between two contexts with crossed keys, with tampering,
- * replays, plain RTP and a re-key; the offer, the pick and the reply.
+ * replays, plain RTP and a re-key; SRTCP both ways beside SRTP; the
+ * offer, the pick (a=rtcp too) and the reply.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "rtcp.h"
 #include "sdes.h"
 #include "sdp_nego.h"
 
@@ -244,6 +246,66 @@ static void test_protect(enum sdes_suite suite, size_t tag_len)
 	sdes_free(NULL);
 }
 
+/* SRTCP (RFC 3711 3.4): our report protected by alice's RTCP session and
+ * read by bob's; tampering, replays and plain RTCP refused; SRTP in the
+ * same contexts goes on unharmed. */
+static void test_srtcp(void)
+{
+	struct sdes_crypto ka, kb;
+	struct sdes *alice, *bob;
+	struct rtcp_rx rx = {0};
+	struct rtcp_report r;
+	uint8_t pkt[RTCP_OUT_MAX + SDES_TRAILER_MAX], plain[RTCP_OUT_MAX];
+	uint8_t copy[sizeof(pkt)], rtp[172 + SDES_TRAILER_MAX];
+	uint64_t auth, replay, other;
+	size_t n, len, sent;
+
+	CHECK(sdes_crypto_make(&ka, 1, SDES_AES_CM_128_HMAC_SHA1_32) == 0);
+	CHECK(sdes_crypto_make(&kb, 1, SDES_AES_CM_128_HMAC_SHA1_32) == 0);
+	CHECK(sdes_new(&alice, &ka, &kb) == 0);
+	CHECK(sdes_new(&bob, &kb, &ka) == 0);
+	rtcp_rx_rtp(&rx, 0x12, 1, 160, 5000);
+	len = (size_t)rtcp_build(pkt, sizeof(pkt), 0x34, NULL, &rx,
+	                         rtcp_ntp(1, 0), "alice", false);
+	memcpy(plain, pkt, len);
+	n = len;
+	CHECK(sdes_protect_rtcp(alice, pkt, &n, len) == -EINVAL);
+	CHECK(sdes_protect_rtcp(alice, pkt, &n, sizeof(pkt)) == 0);
+	/* The E bit and index, and the 80-bit tag whatever the suite
+	 * (RFC 4568 6.2.2); the body is encrypted. */
+	CHECK(n == len + 4 + 10);
+	CHECK(!memcmp(pkt, plain, 8) && memcmp(pkt + 8, plain + 8, len - 8));
+	sent = n;
+	memcpy(copy, pkt, sent);
+	CHECK(sdes_unprotect_rtcp(bob, pkt, &n) == 0);
+	CHECK(n == len && !memcmp(pkt, plain, len));
+	CHECK(rtcp_parse(pkt, n, 0x12, &r) == 0 && r.ssrc == 0x34 && r.block);
+	n = sent;
+	memcpy(pkt, copy, sent);
+	CHECK(sdes_unprotect_rtcp(bob, pkt, &n) == -EALREADY);
+	n = len;
+	memcpy(pkt, plain, len);
+	CHECK(sdes_protect_rtcp(alice, pkt, &n, sizeof(pkt)) == 0);
+	pkt[12] ^= 4;
+	CHECK(sdes_unprotect_rtcp(bob, pkt, &n) == -EACCES);
+	/* Plain RTCP: its last bytes read as an index and a tag (here an
+	 * unencrypted one, which our policy does not allow): refused. */
+	n = len;
+	memcpy(pkt, plain, len);
+	CHECK(sdes_unprotect_rtcp(bob, pkt, &n) < 0);
+	n = 10;
+	CHECK(sdes_unprotect_rtcp(bob, pkt, &n) == -EBADMSG);
+	sdes_counts(bob, &auth, &replay, &other);
+	/* Counted by the caller, not as RTP's. */
+	CHECK(auth == 0 && replay == 0 && other == 0);
+	/* RTP through the same contexts. */
+	n = rtp_packet(rtp, 9);
+	CHECK(sdes_protect(alice, rtp, &n, sizeof(rtp)) == 0);
+	CHECK(sdes_unprotect(bob, rtp, &n) == 0 && n == 172);
+	sdes_free(alice);
+	sdes_free(bob);
+}
+
 #define SDP_HEAD                                                               \
 	"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"     \
 	"t=0 0\r\n"
@@ -295,6 +357,24 @@ static void test_sdp(void)
 	snprintf(sdp, sizeof(sdp), SDP_HEAD "m=audio 6000 RTP/SAVP 0\r\n");
 	CHECK(sdp_answer_pick(sdp, strlen(sdp), &o) == 0);
 	CHECK(o.savp && !o.has_crypto && o.crypto_why == NULL);
+	CHECK(o.rtcp_port == 0);
+	/* a=rtcp (RFC 3605): its port, with or without an address; not
+	 * numbers, or out of range, are as if absent. */
+	snprintf(sdp, sizeof(sdp),
+	         SDP_HEAD "m=audio 6000 RTP/AVP 0\r\na=rtcp:6101 IN IP4 "
+	                  "127.0.0.1\r\n");
+	CHECK(sdp_answer_pick(sdp, strlen(sdp), &o) == 0 &&
+	      o.rtcp_port == 6101);
+	snprintf(sdp, sizeof(sdp),
+	         SDP_HEAD "m=audio 6000 RTP/AVP 0\r\na=rtcp:6103\r\n");
+	CHECK(sdp_answer_pick(sdp, strlen(sdp), &o) == 0 &&
+	      o.rtcp_port == 6103);
+	snprintf(sdp, sizeof(sdp),
+	         SDP_HEAD "m=audio 6000 RTP/AVP 0\r\na=rtcp:70000\r\n");
+	CHECK(sdp_answer_pick(sdp, strlen(sdp), &o) == 0 && o.rtcp_port == 0);
+	snprintf(sdp, sizeof(sdp),
+	         SDP_HEAD "m=audio 6000 RTP/AVP 0\r\na=rtcp:61x\r\n");
+	CHECK(sdp_answer_pick(sdp, strlen(sdp), &o) == 0 && o.rtcp_port == 0);
 
 	/* The reply to an SRTP offer carries our key under its tag. */
 	snprintf(sdp, sizeof(sdp),
@@ -326,6 +406,7 @@ int main(void)
 	test_format();
 	test_protect(SDES_AES_CM_128_HMAC_SHA1_80, 10);
 	test_protect(SDES_AES_CM_128_HMAC_SHA1_32, 4);
+	test_srtcp();
 	test_sdp();
 	return check_exit("test_sdes");
 }
