@@ -15,11 +15,14 @@ RB_BUILD_PACKAGES="build-essential cmake pkg-config clang-format
 # comes with its library); libsoxr-dev: their 22.05 kHz brought to 8 kHz;
 # libgettextpo-dev: the PO parser i18n/catalog_gen reads po/LANG.po with;
 # gettext: xgettext and msgfmt for the catalog template (rb_pot).
+# python3-pylibsrtp: test_bridge_srtp's own SRTP phone media (libsrtp2,
+# the library sipp 3.6 lacks), to re-key a call mid-way and read the
+# bridge's SRTCP.
 RB_PEER_PACKAGES="prosody prosody-modules ejabberd sip-tester python3-slixmpp
 	tcpdump kamailio kamailio-presence-modules kamailio-sqlite-modules
 	docker-compose systemd prometheus chromium postgresql python3-psycopg2
 	lua5.4 liblua5.4-dev libidn2-dev lua-socket lua-expat lua-filesystem lua-sec
-	baresip-core openssl"
+	baresip-core openssl python3-pylibsrtp"
 # scripts/fuzz: clang with libFuzzer, and GNU time for the CPU seconds.
 RB_FUZZ_PACKAGES="clang libclang-rt-14-dev time"
 # Only for scripts/valgrind (the memcheck integration run).

@@ -142,7 +142,8 @@ def start_sipp(directory, n, scenario, phone_port, media_port, calls=1,
     "host"'s link) with SCENARIO from sipp/ (@KEY@ placeholders replaced
     from SUBST); returns (process, message log)."""
     text = (SCENARIOS / scenario).read_text()
-    for k, v in dict({"DIALOG": ""}, **(subst or {})).items():
+    for k, v in dict({"DIALOG": "", "PORT": "[media_port]", "PROTO": "AVP"},
+                     **(subst or {})).items():
         text = text.replace("@%s@" % k, str(v))
     sf = pathlib.Path(directory) / ("scenario%d.xml" % n)
     sf.write_text(text)
