@@ -282,7 +282,8 @@ class Client:
             self.xmpp.add_event_handler("failed_auth", on_fail)
             self.xmpp.add_event_handler("connection_failed", on_fail)
             self.xmpp.add_event_handler("disconnected", on_fail)
-            self.xmpp.connect(("127.0.0.1", self.prosody.c2s_port),
+            self.xmpp.connect((getattr(self.prosody, "host", "127.0.0.1"),
+                               self.prosody.c2s_port),
                               force_starttls=False, disable_starttls=True)
 
         reactor().call(setup)

@@ -67,9 +67,13 @@ class Ejabberd(Server):
     grants_push = False
 
     def __init__(self, *, secret=None, component=GATEWAY, upload=False,
-                 debug=False, **_ignored):
+                 debug=False, netns=None, **_ignored):
         require_ejabberd()
         super().__init__(mode=0o755)
+        # NETNS (rbnetns.NetNs): ejabberd (and every ejabberdctl, whose
+        # Erlang distribution is on that namespace's loopback) runs there,
+        # listening on every address of it (test_component_halfopen).
+        self._place(netns)
         (self.c2s_port, self.component_port, self.http_port,
          self.dist_port) = free_ports(4)
         self.secret = secret or "s3cret-" + uuid.uuid4().hex[:12]
@@ -115,19 +119,19 @@ auth_password_format: plain
 listen:
   -
     port: {c2s}
-    ip: "127.0.0.1"
+    ip: {host}
     module: ejabberd_c2s
     starttls: false
   -
     port: {comp}
-    ip: "127.0.0.1"
+    ip: {host}
     module: ejabberd_service
     hosts:
       {gw}:
         password: {secret}
   -
     port: {http}
-    ip: "127.0.0.1"
+    ip: {host}
     module: ejabberd_http{upload_handler}
 acl:
   ringbridge:
@@ -166,6 +170,7 @@ modules:
       outgoing: ringbridge{upload_module}
 """.format(domain=yaml_str(DOMAIN), level="debug" if debug else "info",
            c2s=self.c2s_port, comp=self.component_port, gw=gw,
+           host=yaml_str(self.bind),
            secret=yaml_str(self.secret), http=self.http_port,
            upload_handler=upload_handler, upload_module=upload_module)
         self.config.write_text(text)
@@ -184,10 +189,11 @@ modules:
                        check=True)
 
     def _ctl_argv(self, *args):
-        return [EJABBERDCTL, "--config-dir", str(self.dir),
-                "--ctl-config", str(self.ctl_config),
-                "--spool", str(self.spool), "--logs", str(self.log_dir),
-                "--node", self.node] + [str(a) for a in args]
+        return self._in_netns(
+            [EJABBERDCTL, "--config-dir", str(self.dir),
+             "--ctl-config", str(self.ctl_config),
+             "--spool", str(self.spool), "--logs", str(self.log_dir),
+             "--node", self.node] + [str(a) for a in args])
 
     @staticmethod
     def _env():
@@ -217,11 +223,12 @@ modules:
         return {"cwd": str(self.dir), "env": self._env()}
 
     def _ready(self):
-        return port_open(self.c2s_port) and port_open(self.component_port)
+        return port_open(self.c2s_port, self.host) and port_open(
+            self.component_port, self.host)
 
     def _released(self):
-        return not port_open(self.c2s_port) and not port_open(
-            self.component_port)
+        return not port_open(self.c2s_port, self.host) and not port_open(
+            self.component_port, self.host)
 
     def _server_pid(self):
         try:

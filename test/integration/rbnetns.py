@@ -68,6 +68,19 @@ class NetNs:
     def link_up(self, i):
         _ip("link", "set", self.links[i], "up")
 
+    def cut_inside(self, i):
+        """Sets link i down at the namespace's end: that "host" lost its
+        cable; the test's end stays up, with no carrier."""
+        self.run_in("ip", "link", "set", self.links[i] + "p", "down")
+
+    def sysctl(self, **settings):
+        """Sets net.* sysctls inside the namespace only (TCP's keepalive
+        and retransmission settings are per network namespace):
+        sysctl(ipv4_tcp_retries2=5) sets net.ipv4.tcp_retries2."""
+        for key, value in settings.items():
+            name = "net." + key.replace("_", ".", 1)
+            self.run_in("sysctl", "-q", "-w", "%s=%s" % (name, value))
+
     def remove(self):
         if self.created:
             subprocess.run(["ip", "netns", "del", self.name],
@@ -80,3 +93,35 @@ class NetNs:
             subprocess.run(["ip", "link", "del", out],
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
+
+
+class Wire:
+    """A veth pair between two namespaces A and B (NetNs), a /30 of A's
+    /24 beyond A's own links: A's end a_addr, B's end b_addr. Removed with
+    the namespaces."""
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+        tag = a.name[3:]
+        self.a_dev, self.b_dev = "rbw%sa" % tag, "rbw%sb" % tag
+        i = len(a.links)
+        self.a_addr = "%s.%d" % (a.net, 4 * i + 1)
+        self.b_addr = "%s.%d" % (a.net, 4 * i + 2)
+        _ip("link", "add", self.a_dev, "type", "veth", "peer", "name",
+            self.b_dev)
+        try:
+            _ip("link", "set", self.a_dev, "netns", a.name)
+            _ip("link", "set", self.b_dev, "netns", b.name)
+        except BaseException:
+            subprocess.run(["ip", "link", "del", self.a_dev],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            raise
+        a.run_in("ip", "addr", "add", self.a_addr + "/30", "dev", self.a_dev)
+        a.run_in("ip", "link", "set", self.a_dev, "up")
+        b.run_in("ip", "addr", "add", self.b_addr + "/30", "dev", self.b_dev)
+        b.run_in("ip", "link", "set", self.b_dev, "up")
+
+    def cut_a(self):
+        """A's end down: A lost this cable; B's end has no carrier."""
+        self.a.run_in("ip", "link", "set", self.a_dev, "down")

@@ -52,7 +52,7 @@ class Prosody(Server):
                  secret=None, component=GATEWAY, extra_global="",
                  extra_host="", debug=True, pubsub_privilege=True,
                  version=None, ringbridge_module=False, upload_path="",
-                 mam_privilege=False):
+                 mam_privilege=False, netns=None):
         # mam_privilege: the IQ privilege urn:xmpp:mam:2 get (archive
         # metadata, component/missed.c); implies mod_mam.
         self.mam_privilege = mam_privilege
@@ -72,6 +72,9 @@ class Prosody(Server):
             raise AssertionError("RB_PROSODY is 0.12 or 13, not %r"
                                  % self.version)
         super().__init__(mode=0o755)
+        # NETNS (rbnetns.NetNs): Prosody runs there, listening on every
+        # address of it (test_component_halfopen).
+        self._place(netns)
         self.c2s_port, self.component_port, self.http_port = free_ports(3)
         self.secret = secret or "s3cret-" + uuid.uuid4().hex[:12]
         self.component = component
@@ -130,18 +133,18 @@ modules_enabled = {{ {mods} }}
 modules_disabled = {{ "s2s"; "tls"; "posix" }}
 log = {{ {{ levels = {{ min = {level} }}, to = "file", filename = {log} }} }}
 
-interfaces = {{ "127.0.0.1" }}
+interfaces = {{ {host} }}
 c2s_ports = {{ {c2s} }}
-c2s_interfaces = {{ "127.0.0.1" }}
+c2s_interfaces = {{ {host} }}
 component_ports = {{ {comp} }}
-component_interfaces = {{ "127.0.0.1" }}
+component_interfaces = {{ {host} }}
 http_ports = {{ {http} }}
-http_interfaces = {{ "127.0.0.1" }}
+http_interfaces = {{ {host} }}
 -- Slot URLs name 127.0.0.1, so requests arrive with that Host: route them
 -- to the upload component (Prosody matches HTTP hosts by name).
 http_default_host = {upload_host}
 https_ports = {{ }}
-https_interfaces = {{ "127.0.0.1" }}
+https_interfaces = {{ {host} }}
 s2s_ports = {{ }}
 legacy_ssl_ports = {{ }}
 
@@ -174,7 +177,7 @@ Component {gw}
             mods="; ".join(lua_str(m) for m in mods),
             level=lua_str("debug" if debug else "info"), log=lua_str(self.log),
             c2s=self.c2s_port, comp=self.component_port, http=self.http_port,
-            upload_host=lua_str(UPLOAD),
+            host=lua_str(self.bind), upload_host=lua_str(UPLOAD),
             extra_global=extra_global, extra_host=extra_host,
             host_mods=host_mods,
             gw=lua_str(self.component), iq=iq, roster=roster,
@@ -195,20 +198,22 @@ Component {gw}
         _chown_prosody(self.dir)
 
     def _argv(self):
-        return self._cmd("prosody") + ["--config", str(self.config), "-F"]
+        return self._in_netns(
+            self._cmd("prosody") + ["--config", str(self.config), "-F"])
 
     def _spawn_options(self):
         return {"cwd": self._cwd()}
 
     def _ready(self):
-        if port_open(self.c2s_port) and port_open(self.component_port):
+        if port_open(self.c2s_port, self.host) and port_open(
+                self.component_port, self.host):
             self._check_bound()
             return True
         return False
 
     def _released(self):
-        return not port_open(self.c2s_port) and not port_open(
-            self.component_port)
+        return not port_open(self.c2s_port, self.host) and not port_open(
+            self.component_port, self.host)
 
     def _check_bound(self):
         """Open ports prove nothing if another test's server took one of
@@ -254,6 +259,15 @@ Component {gw}
                 user, r.stdout, r.stderr))
         self.users[user] = password
         return "%s@%s" % (user, DOMAIN)
+
+    def offline_text(self, user):
+        """USER's offline storage as Prosody wrote it ("" when empty):
+        a message is there if its body is, as a quoted Lua string."""
+        f = self.data / DOMAIN / "offline" / ("%s.list" % user)
+        try:
+            return f.read_text(errors="replace")
+        except OSError:
+            return ""
 
     def push_registrations(self, user):
         """The push service JIDs and nodes Prosody has stored for USER

@@ -38,6 +38,12 @@ class Server:
 
     name = "server"
     debug_markers = ()
+    # Where clients reach it (HOST) and what it listens on (BIND):
+    # loopback, or inside the network namespace it runs in (NETNS, an
+    # rbnetns.NetNs) every address of that namespace, HOST being its link
+    # 0's (the namespace is the test's own, so nothing else reaches them).
+    host = bind = "127.0.0.1"
+    netns = None
     # The ports' release may take this many times stop()'s timeout.
     release_factor = 1
 
@@ -55,6 +61,16 @@ class Server:
 
     def _argv(self):
         raise NotImplementedError
+
+    def _in_netns(self, argv):
+        """ARGV run where the server runs (inside NETNS when it has one)."""
+        return self.netns.argv(argv) if self.netns else list(argv)
+
+    def _place(self, netns):
+        """Runs the server inside NETNS (None: here, on loopback)."""
+        self.netns = netns
+        if netns is not None:
+            self.host, self.bind = netns.inside(0), "0.0.0.0"
 
     def _ready(self):
         raise NotImplementedError

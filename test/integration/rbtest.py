@@ -97,7 +97,8 @@ class Component(Server):
         pol = dict(self.DEFAULT_POLICY)
         pol.update(policy or {})
         conf = {
-            "xmpp": {"host": "127.0.0.1", "port": str(prosody.component_port),
+            "xmpp": {"host": prosody.host,
+                     "port": str(prosody.component_port),
                      "domain": prosody.component, "secret": prosody.secret,
                      "user_domains": DOMAIN},
             "queue": dict(self.queue_section),
