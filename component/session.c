@@ -11,12 +11,15 @@
  * since retrying cannot fix configuration.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -47,6 +50,20 @@
 /* After the privilege advertisement the server sends every online user's
  * presence at once; the "xmpp" rows are rebuilt when it has arrived. */
 #define PRESENCE_SETTLE_MS 1500
+/*
+ * A session whose peer vanished (its host or the link to it) is given up
+ * after this long: idle, after XMPP_KEEPIDLE_S of silence and
+ * XMPP_KEEPCNT unanswered probes XMPP_KEEPINTVL_S apart (11 s); with data
+ * unacknowledged, after XMPP_USER_TIMEOUT_MS (TCP_USER_TIMEOUT). Kernel
+ * defaults would take hours or, with data in flight, some 15 minutes,
+ * during which this process would hold the component lease for a session
+ * that carries nothing (standby.c hands the lease on once it has had no
+ * session for a while).
+ */
+#define XMPP_KEEPIDLE_S      5
+#define XMPP_KEEPINTVL_S     2
+#define XMPP_KEEPCNT         3
+#define XMPP_USER_TIMEOUT_MS 12000
 
 /* Work done every so often whatever happens (redis's run_with_period). */
 struct periodic {
@@ -81,9 +98,30 @@ static struct comp *sockopt_comp; /* one component per process */
 
 static int sockopt_cb(xmpp_conn_t *conn, void *sock)
 {
+	static const struct {
+		int level, name, value;
+		const char *what;
+	} opts[] = {
+	    {SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE"},
+	    {IPPROTO_TCP, TCP_KEEPIDLE, XMPP_KEEPIDLE_S, "TCP_KEEPIDLE"},
+	    {IPPROTO_TCP, TCP_KEEPINTVL, XMPP_KEEPINTVL_S, "TCP_KEEPINTVL"},
+	    {IPPROTO_TCP, TCP_KEEPCNT, XMPP_KEEPCNT, "TCP_KEEPCNT"},
+	    {IPPROTO_TCP, TCP_USER_TIMEOUT, XMPP_USER_TIMEOUT_MS,
+	     "TCP_USER_TIMEOUT"},
+	};
+	int fd = *(int *)sock;
+
+	(void)conn;
 	if (sockopt_comp && sockopt_comp->session)
-		sockopt_comp->session->xmpp_fd = *(int *)sock;
-	return xmpp_sockopt_cb_keepalive(conn, sock);
+		sockopt_comp->session->xmpp_fd = fd;
+	/* Not fatal: the session works without them, only a vanished peer
+	 * is noticed later. */
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (setsockopt(fd, opts[i].level, opts[i].name, &opts[i].value,
+		               sizeof(opts[i].value)) != 0)
+			log_warn(TAG, "setsockopt %s: %s", opts[i].what,
+			         strerror(errno));
+	return 0;
 }
 
 bool comp_presence_settling(struct comp *c)
@@ -184,6 +222,11 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	} else if (se && se->type == XMPP_SE_CONFLICT) {
 		log_err(TAG, "another component is connected as %s; retrying",
 		        c->domain);
+		/* The server answers and holds a session it will drop (a
+		 * holder that vanished, its lease lapsed): the take-over
+		 * comes one retry after that, so retries are not spread
+		 * out. */
+		c->session->backoff_ms = BACKOFF_MIN_MS;
 	} else if (se) {
 		log_warn(TAG, "stream error from the server (%d%s%s)",
 		         (int)se->type, se->text ? ": " : "",

@@ -10,10 +10,13 @@
  * that cannot renew (the database is out of reach) drops its session by its
  * own deadline, a second before the lease can go to another, so two never
  * hold sessions at once: ejabberd would share the domain's stanzas between
- * them, Prosody would refuse the second. The lease's reads and writes run
- * on the store's thread (store_call), never on the loop: a slow database
- * delays the answer, and the holder's own deadline still holds on the
- * loop's clock. docs/scale-out.md has the design.
+ * them, Prosody would refuse the second. A holder that cannot reach the
+ * XMPP server (its link to it is down, the database's is not) hands the
+ * lease on after STANDBY_UNREACHED_MS without a session, since renewing it
+ * would keep every standby out for as long as that lasts. The lease's
+ * reads and writes run on the store's thread (store_call), never on the
+ * loop: a slow database delays the answer, and the holder's own deadline
+ * still holds on the loop's clock. docs/scale-out.md has the design.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +44,14 @@
 /* A holder gives its session up this long before its lease could lapse:
  * the disconnect must reach the server before a standby connects. */
 #define STANDBY_MARGIN_MS 1500
+/*
+ * A holder with no XMPP session for this long releases the lease and
+ * leaves it alone for STANDBY_SITOUT_MS, so that a standby whose link to
+ * the server works takes it (a standby tries every STANDBY_TRY_MS). When
+ * the server is down for everyone the lease merely changes hands.
+ */
+#define STANDBY_UNREACHED_MS 6000
+#define STANDBY_SITOUT_MS    3000
 
 struct comp_standby {
 	char name[320];  /* "component:" + the component's JID */
@@ -57,6 +68,8 @@ struct comp_standby {
 	int64_t sent_ms;
 	char *seen_holder;
 	bool released_dead; /* it gave a dead holder's lease up */
+	/* Monotonic: since when the holder has had no XMPP session, or 0. */
+	int64_t unreached_since_ms;
 };
 
 /* FNV-1a over S, folded into H. */
@@ -168,6 +181,45 @@ static int try_run(struct queue *q, void *arg)
 	return err;
 }
 
+/* The store's thread: the lease handed on by a holder that cannot reach
+ * the XMPP server. */
+static int hand_on_run(struct queue *q, void *arg)
+{
+	struct comp_standby *s = arg;
+
+	return queue_lease_release(q, s->name, s->owner);
+}
+
+static void hand_on_done(struct comp *c, int err, void *arg)
+{
+	struct comp_standby *s = arg;
+
+	(void)c;
+	s->pending = false;
+	/* Not released (the database went too): the lease lapses by
+	 * itself, and this process no longer renews it. */
+	if (err)
+		log_warn(TAG, "cannot release the component lease: %s",
+		         strerror(-err));
+}
+
+/*
+ * While active: true once the XMPP session has been missing for
+ * STANDBY_UNREACHED_MS (a connect that fails or hangs, a session lost and
+ * not regained), counted from when this process took the lease or lost
+ * its session.
+ */
+static bool xmpp_unreached(struct comp *c, struct comp_standby *s, int64_t now)
+{
+	if (c->connected) {
+		s->unreached_since_ms = 0;
+		return false;
+	}
+	if (!s->unreached_since_ms)
+		s->unreached_since_ms = now;
+	return now - s->unreached_since_ms >= STANDBY_UNREACHED_MS;
+}
+
 /* Logs who holds the lease, once per holder. */
 static void holder_note(struct comp *c, struct comp_standby *s)
 {
@@ -210,9 +262,11 @@ static void try_done(struct comp *c, int err, void *arg)
 			 * gives the session up. */
 			return;
 		}
-		if (!s->active)
+		if (!s->active) {
 			log_info(TAG, "active: holding the session of %s as %s",
 			         c->domain, s->owner);
+			s->unreached_since_ms = 0;
+		}
 		s->active = true;
 		comp_monitor_role(c, true);
 		return;
@@ -246,6 +300,18 @@ bool comp_standby_tick(struct comp *c)
 		s->active = false;
 		comp_monitor_role(c, false);
 	}
+	if (s->active && !s->pending && xmpp_unreached(c, s, now)) {
+		log_err(TAG,
+		        "no XMPP session for %d s: handing the component "
+		        "lease on, trying again in %d s",
+		        STANDBY_UNREACHED_MS / 1000, STANDBY_SITOUT_MS / 1000);
+		s->active = false;
+		comp_monitor_role(c, false);
+		s->next_try_ms = now + STANDBY_SITOUT_MS;
+		s->pending = true;
+		store_call(c->store, hand_on_run, s, hand_on_done);
+		return false;
+	}
 	if (s->pending || now < s->next_try_ms)
 		return s->active;
 	s->pending = true;
@@ -265,6 +331,9 @@ int comp_standby_wait_ms(struct comp *c)
 	due = s->pending ? INT64_MAX : s->next_try_ms;
 	if (s->active && s->lease_until_ms - STANDBY_MARGIN_MS < due)
 		due = s->lease_until_ms - STANDBY_MARGIN_MS;
+	if (s->active && !s->pending && s->unreached_since_ms &&
+	    s->unreached_since_ms + STANDBY_UNREACHED_MS < due)
+		due = s->unreached_since_ms + STANDBY_UNREACHED_MS;
 	if (due == INT64_MAX)
 		return -1;
 	return due <= now ? 0 : (int)(due - now);
