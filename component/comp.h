@@ -131,6 +131,10 @@ bool comp_standby_tick(struct comp *c);
 /* Milliseconds until the next tick has work, -1 for none. */
 int comp_standby_wait_ms(struct comp *c);
 bool comp_standby_active(const struct comp *c);
+/* The XMPP server answered without giving a session (it still holds a
+ * dead one: a conflict): it is reachable, so the lease is not handed on
+ * for want of a session. */
+void comp_standby_server_answered(struct comp *c);
 
 /* ---- session.c ---- */
 /* Blocks SIGTERM, SIGINT and SIGHUP for this thread and those it starts

@@ -227,6 +227,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		 * comes one retry after that, so retries are not spread
 		 * out. */
 		c->session->backoff_ms = BACKOFF_MIN_MS;
+		comp_standby_server_answered(c);
 	} else if (se) {
 		log_warn(TAG, "stream error from the server (%d%s%s)",
 		         (int)se->type, se->text ? ": " : "",

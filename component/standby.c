@@ -339,6 +339,15 @@ int comp_standby_wait_ms(struct comp *c)
 	return due <= now ? 0 : (int)(due - now);
 }
 
+void comp_standby_server_answered(struct comp *c)
+{
+	/* Counted again from the next tick: a holder whose server refuses it
+	 * while dropping a dead session would hand the lease on, and sit out
+	 * while the server became free. */
+	if (c->standby)
+		c->standby->unreached_since_ms = 0;
+}
+
 bool comp_standby_active(const struct comp *c)
 {
 	return !c->standby || c->standby->active;
