@@ -70,6 +70,10 @@ struct comp_standby {
 	bool released_dead; /* it gave a dead holder's lease up */
 	/* Monotonic: since when the holder has had no XMPP session, or 0. */
 	int64_t unreached_since_ms;
+	/* The hand-on was logged in this outage (a lone component hands the
+	 * lease on and takes it back every few seconds while the server is
+	 * down: one line says so, the rest are debug). */
+	bool handed_on_logged;
 };
 
 /* FNV-1a over S, folded into H. */
@@ -213,6 +217,7 @@ static bool xmpp_unreached(struct comp *c, struct comp_standby *s, int64_t now)
 {
 	if (c->connected) {
 		s->unreached_since_ms = 0;
+		s->handed_on_logged = false;
 		return false;
 	}
 	if (!s->unreached_since_ms)
@@ -301,10 +306,20 @@ bool comp_standby_tick(struct comp *c)
 		comp_monitor_role(c, false);
 	}
 	if (s->active && !s->pending && xmpp_unreached(c, s, now)) {
-		log_err(TAG,
-		        "no XMPP session for %d s: handing the component "
-		        "lease on, trying again in %d s",
-		        STANDBY_UNREACHED_MS / 1000, STANDBY_SITOUT_MS / 1000);
+		if (!s->handed_on_logged)
+			log_warn(
+			    TAG,
+			    "no XMPP session for %d s: handing the component "
+			    "lease on to any standby that reaches the server, "
+			    "trying again every %d s (logged once until "
+			    "connected)",
+			    STANDBY_UNREACHED_MS / 1000,
+			    STANDBY_SITOUT_MS / 1000);
+		else
+			log_debug(
+			    TAG, "no XMPP session: handing the component lease "
+			         "on again");
+		s->handed_on_logged = true;
 		s->active = false;
 		comp_monitor_role(c, false);
 		s->next_try_ms = now + STANDBY_SITOUT_MS;
