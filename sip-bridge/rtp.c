@@ -268,6 +268,27 @@ static void rtcp_peer_set(struct rtp_stream *s, const struct sdp_answer *ans)
 	s->rtcp_peer.sin_port = port <= 65535 ? htons((uint16_t)port) : 0;
 }
 
+/* On an SRTP call, a received packet (RTCP when RTCP) authenticated and
+ * decrypted in place, *N its plain length; false (dropped, logged once)
+ * when SRTP refuses it. True at once on a plain call. */
+static bool srtp_open(struct rtp_stream *s, uint8_t *pkt, size_t *n,
+                      const struct sockaddr_in *from, bool rtcp)
+{
+	int err;
+
+	if (!s->srtp)
+		return true;
+	err = rtcp ? sdes_unprotect_rtcp(s->srtp, pkt, n)
+	           : sdes_unprotect(s->srtp, pkt, n);
+	if (!err)
+		return true;
+	if (err == -EALREADY)
+		rx_drop(s, rtcp ? DROP_SRTCP_REPLAY : DROP_SRTP_REPLAY, from);
+	else
+		rx_drop(s, rtcp ? DROP_SRTCP_AUTH : DROP_SRTP_AUTH, from);
+	return false;
+}
+
 /* One received RTCP datagram (on either port) that came at ARRIVAL. */
 static void rtcp_received(struct rtp_stream *s, uint8_t *pkt, size_t n,
                           const struct sockaddr_in *from, uint64_t arrival)
@@ -282,17 +303,8 @@ static void rtcp_received(struct rtp_stream *s, uint8_t *pkt, size_t n,
 		rx_drop(s, DROP_RTCP_SOURCE, from);
 		return;
 	}
-	if (s->srtp) {
-		int err = sdes_unprotect_rtcp(s->srtp, pkt, &n);
-
-		if (err) {
-			rx_drop(s,
-			        err == -EALREADY ? DROP_SRTCP_REPLAY
-			                         : DROP_SRTCP_AUTH,
-			        from);
-			return;
-		}
-	}
+	if (!srtp_open(s, pkt, &n, from, true))
+		return;
 	if (rtcp_parse(pkt, n, s->ssrc, &r)) {
 		rx_drop(s, DROP_RTCP_MALFORMED, from);
 		return;
@@ -720,17 +732,8 @@ static void rx_packet(struct rtp_stream *s, uint8_t *pkt, size_t n,
 		rtcp_received(s, pkt, n, from, arrival);
 		return;
 	}
-	if (s->srtp) {
-		int err = sdes_unprotect(s->srtp, pkt, &n);
-
-		if (err) {
-			rx_drop(s,
-			        err == -EALREADY ? DROP_SRTP_REPLAY
-			                         : DROP_SRTP_AUTH,
-			        from);
-			return;
-		}
-	}
+	if (!srtp_open(s, pkt, &n, from, false))
+		return;
 	hdr = 12 + 4 * (size_t)(pkt[0] & 0x0f);
 	if (pkt[0] & 0x10) {
 		if (n < hdr + 4) {
