@@ -468,7 +468,7 @@ class BridgeResilienceTest(unittest.TestCase):
         self.assertEqual(detail(ev, "KEY"), ["2"], run.logs())
         logs = run.logs()
         self.assertNotIn("malformed", logs)
-        self.assertIn("that is STUN", logs)
+        self.assertIn("packets that are STUN", logs)
 
     def test_a_flood_of_keys_is_capped(self):
         run = Run(self)
