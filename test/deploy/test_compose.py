@@ -303,9 +303,11 @@ class ComposeTest(unittest.TestCase):
     def test_phone_is_the_demo_phone(self):
         media, codecs = self.demo.ROUND1
         text = (rbbridge.SCENARIOS / "uas_answer.xml").read_text()
-        # The demo phone sends nothing of its own in the dialog
-        # (@DIALOG@ empty, as rbbridge.start_sipp fills it by default).
-        for k, v in dict(codecs, MEDIA="\n".join(media), DIALOG="").items():
+        # The demo phone sends nothing of its own in the dialog and takes
+        # the media on sipp's own port, as rbbridge.start_sipp fills the
+        # placeholders by default.
+        for k, v in dict(rbbridge.SCENARIO_DEFAULTS, **codecs,
+                         MEDIA="\n".join(media)).items():
             text = text.replace("@%s@" % k, str(v))
         self.assertEqual(strip_comments((CDIR / "phone.xml").read_text()),
                          strip_comments(text))

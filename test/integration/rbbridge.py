@@ -136,14 +136,19 @@ def key_pcap(key):
     return SIPP_PCAPS / ("dtmf_2833_%s.pcap" % key)
 
 
+# What the sipp/ scenarios' placeholders are unless a test says otherwise:
+# no requests of the phone's own in the dialog, sipp's own media port, plain
+# RTP/AVP (test_compose builds the compose phone from the same defaults).
+SCENARIO_DEFAULTS = {"DIALOG": "", "PORT": "[media_port]", "PROTO": "AVP"}
+
+
 def start_sipp(directory, n, scenario, phone_port, media_port, calls=1,
                subst=None, ip="127.0.0.1"):
     """sipp as a UAS phone on IP (loopback unless a test gives another
     "host"'s link) with SCENARIO from sipp/ (@KEY@ placeholders replaced
     from SUBST); returns (process, message log)."""
     text = (SCENARIOS / scenario).read_text()
-    for k, v in dict({"DIALOG": "", "PORT": "[media_port]", "PROTO": "AVP"},
-                     **(subst or {})).items():
+    for k, v in dict(SCENARIO_DEFAULTS, **(subst or {})).items():
         text = text.replace("@%s@" % k, str(v))
     sf = pathlib.Path(directory) / ("scenario%d.xml" % n)
     sf.write_text(text)
