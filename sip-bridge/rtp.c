@@ -131,7 +131,7 @@ struct rtp_stream {
 	 * the phone reported on our stream. */
 	struct sockaddr_in rtcp_peer;
 	struct rtcp_rx rx;
-	uint32_t sent_before, sent_reported, seed;
+	uint32_t sent_before, seed;
 	int64_t rtcp_due_ms;
 	unsigned rtcp_out, rtcp_in, rtcp_dropped;
 	bool have_block;
