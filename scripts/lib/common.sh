@@ -22,7 +22,7 @@ RB_PEER_PACKAGES="prosody prosody-modules ejabberd sip-tester python3-slixmpp
 	tcpdump kamailio kamailio-presence-modules kamailio-sqlite-modules
 	docker-compose systemd prometheus chromium postgresql python3-psycopg2
 	lua5.4 liblua5.4-dev libidn2-dev lua-socket lua-expat lua-filesystem lua-sec
-	baresip-core openssl python3-pylibsrtp"
+	baresip-core openssl python3-pylibsrtp faketime"
 # scripts/fuzz: clang with libFuzzer, and GNU time for the CPU seconds.
 RB_FUZZ_PACKAGES="clang libclang-rt-14-dev time"
 # Only for scripts/valgrind (the memcheck integration run).

@@ -8,12 +8,15 @@ once the lease lapsed and calls again; when A's link returns, A's late
 writes (the answer, HEARD and key it could not commit) are refused and
 logged, so the job's outcome is B's alone: one key press, notified.
 Second case: a bridge SIGKILLed mid-call; the survivor calls again only
-after the dead one's lease deadline. PostgreSQL only (SQLite has no
-second host). About 35 s for both; in the plain
+after the dead one's lease deadline. Third: the same with the two
+hosts' wall clocks 2 hours off either way (libfaketime), which must
+change nothing, leases being on the database's clock. PostgreSQL only
+(SQLite has no second host). About 55 s for the three; in the plain
 build only: the lease and refusal paths are the queue's and the bridge's
 loop code, which the conformance suite and the call tests already run
 under the sanitizers, and namespaces add nothing for them to find."""
 
+import os
 import re
 import signal
 import time
@@ -26,6 +29,8 @@ import rbtest
 from rbbridge import PCMU_TE, pause, play, key_pcap
 
 LEASE_S = 6
+# Debian's libfaketime (package faketime), the multithreaded variant.
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 DB_LINK, SIP_LINK = 0, 1
 
 
@@ -74,10 +79,21 @@ class BridgeCutoffTest(unittest.TestCase):
         path.write_text(text)
         return path
 
-    def bridge(self, name, config, inside):
+    def bridge(self, name, config, inside, clock=None):
+        """Bridge NAME; CLOCK ("+2h", "-2h") sets its host's wall clock
+        that far off with libfaketime (its monotonic clock left as it is,
+        as on a host whose wall clock alone is wrong). The library is
+        preloaded into the bridge itself, not through the faketime
+        wrapper, which would stand between the test and the bridge's pid;
+        the plain build only (ASan's runtime must load first)."""
         log = self.dir / (name + ".log")
         argv = [rbbridge.SIP_BIN, "-c", config]
-        proc = rbtest._spawn(self.ns.argv(argv) if inside else argv, log)
+        env = None
+        if clock:
+            env = dict(os.environ, LD_PRELOAD=FAKETIME_LIB, FAKETIME=clock,
+                       FAKETIME_DONT_FAKE_MONOTONIC="1")
+        proc = rbtest._spawn(self.ns.argv(argv) if inside else argv, log,
+                             env=env)
         self.addCleanup(rbtest._terminate, proc, 40)
         self.wait(lambda: "listening on" in log.read_text(),
                           timeout=30, what="bridge %s to listen" % name)
@@ -217,6 +233,78 @@ class BridgeCutoffTest(unittest.TestCase):
         print("sigkill: the survivor dialled %.1f s after the kill, %.1f s "
               "after the lease deadline"
               % (calling[1] / 1000 - killed, (calling[1] - deadline) / 1000))
+
+    def test_skewed_host_clocks_agree_on_leases(self):
+        """Hosts whose wall clocks are wrong still agree on who holds a
+        job, because every lease is on PostgreSQL's clock: bridge A's host
+        runs 2 hours behind, B's 2 hours ahead. A dials and writes its
+        lease deadline LEASE_S from the database's now (on its own clock
+        the deadline would be 2 hours past, and B would take the job at
+        once); B, started while A's call is up, leaves the job alone
+        (on its own clock every lease would look 2 hours lapsed); A is
+        SIGKILLed, and B calls again only after the deadline, and then
+        within its poll of it. Every time the two wrote into the queue is
+        the real one."""
+        if not os.path.exists(FAKETIME_LIB):
+            raise AssertionError("%s is missing (package faketime, which "
+                                 "scripts/lib/common.sh installs)"
+                                 % FAKETIME_LIB)
+        phone = self.ns.outside(SIP_LINK)
+        conf_a = self.config("behind", "127.0.0.1", phone)
+        conf_b = self.config("ahead", "127.0.0.1", phone)
+        sipp, _ = rbbridge.start_sipp(
+            self.dir, 2, "uas_answer.xml", self.phone_port, self.media_port,
+            calls=2, subst=dict(PCMU_TE, MEDIA="\n".join(
+                [pause(2500), play(key_pcap("1")), pause(500)])), ip=phone)
+        self.addCleanup(rbtest._terminate, sipp, 5)
+        proc_a, log_a = self.bridge("behind", conf_a, inside=False,
+                                    clock="-2h")
+        start_ms = time.time() * 1000
+        job = int(rbtest.rb_run(
+            [rbbridge.CTL_BIN, "-c", conf_b, "test-call",
+             "sip:phone@%s:%d" % (phone, self.phone_port), "Hi there."],
+            timeout=30, capture_output=True, text=True,
+            check=True).stdout.split()[1])
+        self.wait(lambda: any(e[0] == "CALLING" for e in self.events(job)),
+                  20, "the bridge 2 hours behind to dial")
+        (deadline, owner_a), = self.query(
+            "SELECT lease_deadline_ms, lease_owner FROM jobs WHERE id = ?",
+            (job,))
+        dialled = [e[2] for e in self.events(job) if e[0] == "CALLING"][0]
+        self.assertGreater(deadline, dialled)
+        self.assertLessEqual(deadline, dialled + LEASE_S * 1000,
+                             "A's lease deadline is not on the "
+                             "database's clock")
+        proc_b, log_b = self.bridge("ahead", conf_b, inside=False,
+                                    clock="+2h")
+        # B is up and polling while A's lease holds: it must not dial.
+        time.sleep(max(0.0, (deadline / 1000 - time.time()) / 2))
+        calling = [e for e in self.events(job) if e[0] == "CALLING"]
+        self.assertEqual(len(calling), 1, self.events(job))
+        (owner,), = self.query("SELECT lease_owner FROM jobs WHERE id = ?",
+                               (job,))
+        self.assertEqual(owner, owner_a, "B took a job whose lease held")
+        rbtest._terminate(proc_a, 5, signal.SIGKILL)
+        self.wait(lambda: any(e[0] == "ENDED" for e in self.events(job)),
+                  LEASE_S + 40, "the bridge 2 hours ahead to finish the job")
+        end_ms = time.time() * 1000
+        calling = [e[2] for e in self.events(job) if e[0] == "CALLING"]
+        self.assertEqual(len(calling), 2, self.events(job))
+        self.assertGreaterEqual(calling[1], deadline,
+                                "B called again while A's lease held")
+        (state, attempts), = self.query(
+            "SELECT state, attempts FROM jobs WHERE id = ?", (job,))
+        self.assertEqual((state, attempts), (2, 2))  # notified
+        # Written by hosts 2 hours off, every time is the real one.
+        for name, _, ms in self.events(job):
+            self.assertTrue(start_ms - 1000 <= ms <= end_ms + 1000,
+                            (name, ms, start_ms, end_ms))
+        # (sipp's first call, A's, never ends: A was killed.)
+        self.assertIsNone(proc_b.poll(), rbtest.tail(log_b))
+        print("skewed clocks: A (2 h behind) wrote a deadline %.1f s after "
+              "its CALLING; B (2 h ahead) dialled %.1f s after it"
+              % ((deadline - dialled) / 1000,
+                 (calling[1] - deadline) / 1000))
 
 
 if __name__ == "__main__":
