@@ -190,6 +190,30 @@ class BridgeCutoffTest(unittest.TestCase):
                  (b_dialled - deadline) / 1000))
 
 
+    def one_call_dialled(self, name_a, name_b, index, clock_a=None):
+        """Configurations for bridges NAME_A and NAME_B (B not started), a
+        sipp (SIPP index INDEX) answering two calls, each hearing the
+        message and pressing 1 (the first is cut short by the test), and
+        bridge A, with CLOCK_A (see bridge()), dialling one job. Returns
+        B's configuration, A's process and the job."""
+        phone = self.ns.outside(SIP_LINK)
+        conf_a = self.config(name_a, "127.0.0.1", phone)
+        conf_b = self.config(name_b, "127.0.0.1", phone)
+        sipp, _ = rbbridge.start_sipp(
+            self.dir, index, "uas_answer.xml", self.phone_port,
+            self.media_port, calls=2, subst=dict(PCMU_TE, MEDIA="\n".join(
+                [pause(2500), play(key_pcap("1")), pause(500)])), ip=phone)
+        self.addCleanup(rbtest._terminate, sipp, 5)
+        proc_a, _ = self.bridge(name_a, conf_a, inside=False, clock=clock_a)
+        job = int(rbtest.rb_run(
+            [rbbridge.CTL_BIN, "-c", conf_b, "test-call",
+             "sip:phone@%s:%d" % (phone, self.phone_port), "Hi there."],
+            timeout=30, capture_output=True, text=True,
+            check=True).stdout.split()[1])
+        self.wait(lambda: any(e[0] == "CALLING" for e in self.events(job)),
+                  20, "bridge %s to dial" % name_a)
+        return conf_b, proc_a, job
+
     def test_sigkilled_bridge_is_not_phoned_twice_while_its_lease_holds(self):
         """A bridge SIGKILLed mid-call, before the message was heard: the
         job waits for its lease (the other bridge must not ring the
@@ -197,23 +221,7 @@ class BridgeCutoffTest(unittest.TestCase):
         other bridge calls again and the job ends notified. (Killed after
         HEARD, the job ends notified without a call: the conformance
         suite's test_expired_heard.)"""
-        phone = self.ns.outside(SIP_LINK)
-        conf_a = self.config("killed", "127.0.0.1", phone)
-        conf_b = self.config("survivor", "127.0.0.1", phone)
-        # Call 1 is cut by the kill; call 2 (B's) hears it and presses 1.
-        sipp, msg = rbbridge.start_sipp(
-            self.dir, 1, "uas_answer.xml", self.phone_port, self.media_port,
-            calls=2, subst=dict(PCMU_TE, MEDIA="\n".join(
-                [pause(2500), play(key_pcap("1")), pause(500)])), ip=phone)
-        self.addCleanup(rbtest._terminate, sipp, 5)
-        proc_a, log_a = self.bridge("killed", conf_a, inside=False)
-        job = int(rbtest.rb_run(
-            [rbbridge.CTL_BIN, "-c", conf_b, "test-call",
-             "sip:phone@%s:%d" % (phone, self.phone_port), "Hi there."],
-            timeout=30, capture_output=True, text=True,
-            check=True).stdout.split()[1])
-        self.wait(lambda: any(e[0] == "CALLING" for e in self.events(job)),
-                  20, "the first bridge to dial")
+        conf_b, proc_a, job = self.one_call_dialled("killed", "survivor", 1)
         rbtest._terminate(proc_a, 5, signal.SIGKILL)
         killed = time.time()
         (deadline,), = self.query("SELECT lease_deadline_ms FROM jobs "
@@ -249,24 +257,9 @@ class BridgeCutoffTest(unittest.TestCase):
             raise AssertionError("%s is missing (package faketime, which "
                                  "scripts/lib/common.sh installs)"
                                  % FAKETIME_LIB)
-        phone = self.ns.outside(SIP_LINK)
-        conf_a = self.config("behind", "127.0.0.1", phone)
-        conf_b = self.config("ahead", "127.0.0.1", phone)
-        sipp, _ = rbbridge.start_sipp(
-            self.dir, 2, "uas_answer.xml", self.phone_port, self.media_port,
-            calls=2, subst=dict(PCMU_TE, MEDIA="\n".join(
-                [pause(2500), play(key_pcap("1")), pause(500)])), ip=phone)
-        self.addCleanup(rbtest._terminate, sipp, 5)
-        proc_a, log_a = self.bridge("behind", conf_a, inside=False,
-                                    clock="-2h")
         start_ms = time.time() * 1000
-        job = int(rbtest.rb_run(
-            [rbbridge.CTL_BIN, "-c", conf_b, "test-call",
-             "sip:phone@%s:%d" % (phone, self.phone_port), "Hi there."],
-            timeout=30, capture_output=True, text=True,
-            check=True).stdout.split()[1])
-        self.wait(lambda: any(e[0] == "CALLING" for e in self.events(job)),
-                  20, "the bridge 2 hours behind to dial")
+        conf_b, proc_a, job = self.one_call_dialled("behind", "ahead", 2,
+                                                    clock_a="-2h")
         (deadline, owner_a), = self.query(
             "SELECT lease_deadline_ms, lease_owner FROM jobs WHERE id = ?",
             (job,))
