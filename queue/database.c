@@ -217,9 +217,9 @@ int64_t database_last_insert_id(struct queue *q)
 
 /* Fills ROW from the current row of ST by COLS. BORROW: text points into
  * the statement. *SKIP: a required column is NULL. */
-static int row_read(struct queue *q, struct engine_statement *st,
-                    const struct sql_column *cols, size_t n_cols, void *row,
-                    bool borrow, bool *skip)
+static int row_read_from(struct queue *q, struct engine_statement *st,
+                         size_t first, const struct sql_column *cols,
+                         size_t n_cols, void *row, bool borrow, bool *skip)
 {
 	char *base = row;
 	size_t i;
@@ -229,7 +229,7 @@ static int row_read(struct queue *q, struct engine_statement *st,
 	for (i = 0; i < n_cols; i++) {
 		const struct sql_column *c = &cols[i];
 		void *f = base + c->offset;
-		int col = (int)i;
+		int col = (int)(first + i);
 
 		if (c->required && q->ops->column_null(st, col))
 			*skip = true;
@@ -271,6 +271,14 @@ static int row_read(struct queue *q, struct engine_statement *st,
 		}
 	}
 	return err;
+}
+
+/* Fills ROW from the current row of ST, its columns from the first on. */
+static int row_read(struct queue *q, struct engine_statement *st,
+                    const struct sql_column *cols, size_t n_cols, void *row,
+                    bool borrow, bool *skip)
+{
+	return row_read_from(q, st, 0, cols, n_cols, row, borrow, skip);
 }
 
 void database_row_clear(const struct sql_column *cols, size_t n_cols, void *row)
@@ -341,42 +349,95 @@ static size_t rows_cap(size_t n)
 	return cap;
 }
 
+/* Reads ST's current row, from column FIRST on, as a new element at the
+ * end of *ARRAY (see database_rows); ONLY_COMPLETE: a row whose required
+ * column is NULL (a LEFT JOIN's missing side) is not kept. */
+static int rows_append(struct queue *q, struct engine_statement *st,
+                       size_t first, const struct sql_column *cols,
+                       size_t n_cols, size_t row_size, void **array, size_t *n,
+                       bool only_complete)
+{
+	char *a = *array;
+	bool skip;
+	int err;
+
+	if (!a || *n == rows_cap(*n)) {
+		size_t cap = a ? rows_cap(*n) * 2 : rows_cap(*n);
+
+		a = realloc(a, cap * row_size);
+		if (!a)
+			return -ENOMEM;
+		*array = a;
+	}
+	memset(a + *n * row_size, 0, row_size);
+	(*n)++;
+	err = row_read_from(q, st, first, cols, n_cols, a + (*n - 1) * row_size,
+	                    false, &skip);
+	if (!err && skip && only_complete) {
+		database_row_clear(cols, n_cols, a + (*n - 1) * row_size);
+		(*n)--;
+	}
+	return err;
+}
+
 int database_rows(struct queue *q, enum engine_statement_id id,
                   const char *what, const struct sql_column *cols,
                   size_t n_cols, size_t row_size, void **array, size_t *n,
                   const struct sql_arg *args, size_t n_args)
 {
 	struct engine_statement *st;
-	bool row, skip;
+	bool row;
 	int err;
 
 	err = prepare(q, id, false, args, n_args, &st);
 	if (err)
 		return err;
 	for (;;) {
-		char *a = *array;
-
 		err = step(q, st, &row, what);
 		if (err || !row)
 			break;
-		if (!a || *n == rows_cap(*n)) {
-			size_t cap = a ? rows_cap(*n) * 2 : rows_cap(*n);
-
-			a = realloc(a, cap * row_size);
-			if (!a) {
-				err = -ENOMEM;
-				break;
-			}
-			*array = a;
-		}
-		memset(a + *n * row_size, 0, row_size);
-		(*n)++;
-		err = row_read(q, st, cols, n_cols, a + (*n - 1) * row_size,
-		               false, &skip);
+		err = rows_append(q, st, 0, cols, n_cols, row_size, array, n,
+		                  false);
 		if (err)
 			break;
 	}
 	q->ops->release(q->engine, st);
+	return err;
+}
+
+int database_write_returning_joined(
+    struct queue *q, enum engine_statement_id id, const char *what,
+    const struct sql_column *cols, size_t n_cols, void *row,
+    const struct sql_column *more, size_t n_more, size_t row_size, void **array,
+    size_t *n, const struct sql_arg *args, size_t n_args)
+{
+	struct engine_statement *st;
+	bool found, skip, any = false;
+	int err;
+
+	err = prepare(q, id, false, args, n_args, &st);
+	if (err)
+		return err;
+	for (;;) {
+		err = step(q, st, &found, what);
+		if (err || !found)
+			break;
+		if (!any) {
+			any = true;
+			/* A row back means a row written. */
+			q->call_dirty = true;
+			err = row_read(q, st, cols, n_cols, row, false, &skip);
+			if (err)
+				break;
+		}
+		err = rows_append(q, st, n_cols, more, n_more, row_size, array,
+		                  n, true);
+		if (err)
+			break;
+	}
+	q->ops->release(q->engine, st);
+	if (!err && !any)
+		err = -ENOENT;
 	return err;
 }
 

@@ -148,6 +148,20 @@ int database_write_returning(struct queue *q, enum engine_statement_id id,
                              size_t n_cols, void *row,
                              const struct sql_arg *args, size_t n_args);
 
+/*
+ * As database_write_returning() for a write whose RETURNING is joined with
+ * the rows of another table (one statement instead of two: a CTE and a
+ * LEFT JOIN): the first N_COLS columns of the first row into ROW by COLS,
+ * the columns after them of every row appended to *ARRAY by MORE (as
+ * database_rows does), except a row whose required MORE column is NULL
+ * (nothing joined). On error the caller frees ROW and the array as usual.
+ */
+int database_write_returning_joined(
+    struct queue *q, enum engine_statement_id id, const char *what,
+    const struct sql_column *cols, size_t n_cols, void *row,
+    const struct sql_column *more, size_t n_more, size_t row_size, void **array,
+    size_t *n, const struct sql_arg *args, size_t n_args);
+
 /* A table of one column, a bare int64_t id (a row is the id itself), for
  * lists of ids and a RETURNING id. */
 extern const struct sql_column database_id_columns[1];

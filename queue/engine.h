@@ -112,8 +112,12 @@ enum engine_statement_id {
 	ES_EVENT_OF_TYPE,    /* ?1 job ?2 type -> a row if there is one */
 	ES_JOB_CLAIM,        /* ?1 job ?2 owner ?3 deadline: active,
 	                        attempts + 1 */
-	ES_JOB_CLAIM_RETURNING, /* the same -> JOB_COLS as written (no read
-	                           after it) */
+	ES_JOB_CLAIM_RETURNING, /* the same -> JOB_COLS as written, then
+	                           MSG_COLS: a row per message, NULL ones
+	                           if none (no read after it; run only
+	                           where !statements_cheap, SQLite's text
+	                           is the write alone, for the prepare
+	                           check) */
 	ES_JOB_SET_FINISHED,    /* ?1 job ?2 state ?3 now ?4 reason */
 	ES_JOB_FINISH_OWNED,    /* as ES_JOB_SET_FINISHED, ?5 owner: only if the
 	                           job is active and ?5's -> its kind, and how

@@ -213,10 +213,15 @@ static const char *const pg_sql[ES_COUNT] = {
         "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = $2, "
         "lease_deadline_ms = $3, attempts = attempts + 1 "
         "WHERE id = $1",
+    /* The job as written, and its messages, in one round trip: a row
+     * per message (the job's columns repeated), or one with NULL message
+     * columns when it has none. */
     [ES_JOB_CLAIM_RETURNING] =
-        "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = $2, "
-        "lease_deadline_ms = $3, attempts = attempts + 1 "
-        "WHERE id = $1 RETURNING " JOB_COLS,
+        "WITH j AS (UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = "
+        "$2, lease_deadline_ms = $3, attempts = attempts + 1 WHERE id = $1 "
+        "RETURNING " JOB_COLS ") SELECT j.*, m.id, m.seq, m.sender_jid, "
+        "m.body, m.encrypted, m.heard, m.received_ms FROM j LEFT JOIN "
+        "job_messages m ON m.job_id = j.id ORDER BY m.seq",
     [ES_JOB_SET_FINISHED] = "UPDATE jobs SET state = $2, finished_ms = $3, "
                             "last_reason = $4 WHERE id = $1",
     /* An UPDATE waits for a row another transaction changes and then

@@ -55,9 +55,12 @@ static const struct sql_column job_columns[] = {
 
 /* The engines' MSG_COLS, in order. */
 static const struct sql_column message_columns[] = {
-    MSG_FIELD(INT64, id),          MSG_FIELD(INT, seq),
-    MSG_FIELD(TEXT, sender_jid),   MSG_FIELD(TEXT, body),
-    MSG_FIELD(BOOL, encrypted),    MSG_FIELD(BOOL, heard),
+    SQL_COLUMN_REQUIRED(INT64, struct queue_job_message, id),
+    MSG_FIELD(INT, seq),
+    MSG_FIELD(TEXT, sender_jid),
+    MSG_FIELD(TEXT, body),
+    MSG_FIELD(BOOL, encrypted),
+    MSG_FIELD(BOOL, heard),
     MSG_FIELD(INT64, received_ms),
 };
 
@@ -128,8 +131,8 @@ static int messages_load(struct queue *q, struct queue_job *j, int after_seq)
 }
 
 /* The row statement STMT returns (JOB_COLS) with all its messages into a
- * new *JOBP; WRITES: STMT is a write with RETURNING. */
-static int job_read(struct queue *q, enum engine_statement_id stmt, bool writes,
+ * new *JOBP. */
+static int job_read(struct queue *q, enum engine_statement_id stmt,
                     const struct sql_arg *args, size_t n_args,
                     struct queue_job **jobp)
 {
@@ -140,11 +143,35 @@ static int job_read(struct queue *q, enum engine_statement_id stmt, bool writes,
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	err = (writes ? database_write_returning : database_row)(
-	    q, stmt, "reading a job", SQL_COLUMNS(job_columns), j, args,
-	    n_args);
+	err = database_row(q, stmt, "reading a job", SQL_COLUMNS(job_columns),
+	                   j, args, n_args);
 	if (!err)
 		err = messages_load(q, j, 0);
+	if (err) {
+		queue_job_free(j);
+		return err;
+	}
+	*jobp = j;
+	return 0;
+}
+
+/* ES_JOB_CLAIM_RETURNING: the claim, returning the job as written joined
+ * with its messages (one round trip where two were), into a new *JOBP. */
+static int job_claim_read(struct queue *q, const struct sql_arg *args,
+                          size_t n_args, struct queue_job **jobp)
+{
+	struct queue_job *j;
+	int err;
+
+	*jobp = NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	err = database_write_returning_joined(
+	    q, ES_JOB_CLAIM_RETURNING, "claiming a job",
+	    SQL_COLUMNS(job_columns), j, SQL_COLUMNS(message_columns),
+	    sizeof(struct queue_job_message), (void **)&j->messages,
+	    &j->n_messages, args, n_args);
 	if (err) {
 		queue_job_free(j);
 		return err;
@@ -156,7 +183,7 @@ static int job_read(struct queue *q, enum engine_statement_id stmt, bool writes,
 /* Reads job ID with all its messages into a new *JOBP. */
 static int job_load(struct queue *q, int64_t id, struct queue_job **jobp)
 {
-	return job_read(q, ES_JOB_GET, false, SQL_ARGS(SQL_INT(id)), jobp);
+	return job_read(q, ES_JOB_GET, SQL_ARGS(SQL_INT(id)), jobp);
 }
 
 int jobs_get(struct queue *q, int64_t id, struct queue_job **jobp)
@@ -556,10 +583,10 @@ static int claim_in_tx(struct queue *q, const char *owner, int lease_ms,
 	/* The claim returns the job as it wrote it, unless reading it after
 	 * the write costs less (engine.h, statements_cheap). */
 	if (!q->ops->statements_cheap)
-		return job_read(q, ES_JOB_CLAIM_RETURNING, true,
-		                SQL_ARGS(SQL_INT(id), SQL_TEXT(owner),
-		                         SQL_INT(now + lease_ms)),
-		                jobp);
+		return job_claim_read(q,
+		                      SQL_ARGS(SQL_INT(id), SQL_TEXT(owner),
+		                               SQL_INT(now + lease_ms)),
+		                      jobp);
 	err = database_exec(
 	    q, ES_JOB_CLAIM, "claiming a job", NULL,
 	    SQL_ARGS(SQL_INT(id), SQL_TEXT(owner), SQL_INT(now + lease_ms)));

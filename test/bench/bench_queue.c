@@ -195,13 +195,16 @@ static int bridge(const char *url, int n, int batch, int ready, int go)
 			break;
 		if (!got)
 			break;
-		/* As a bridge does: the message heard, then the job ended
-		 * (an unheard one would be moved to a follow-up job). */
+		/* As a bridge does: the message heard (written as the job's
+		 * holder, with the owner check the bridge's writer asks for),
+		 * then the job ended (an unheard one would be moved to a
+		 * follow-up job). */
 		if (batch > 1 && queue_batch_begin_replayable(q))
 			break;
 		for (i = 0; i < got; i++) {
-			int e2 = queue_event_add(q, jobs[i]->id, QUEUE_EV_HEARD,
-			                         "1", NULL, 0, NULL);
+			int e2 = queue_event_add_held(q, jobs[i]->id, owner,
+			                              QUEUE_EV_HEARD, "1", NULL,
+			                              0, NULL);
 
 			if (!e2)
 				e2 = queue_job_finish(q, jobs[i]->id, owner,
