@@ -150,6 +150,12 @@ enum engine_statement_id {
 	                          (the job's row locked as ES_JOB_LEASE_INFO
 	                          does) -> the event's id (no row: not
 	                          written) */
+	ES_EVENT_HEARD_OWNED,  /* as ES_EVENT_INSERT_OWNED for a HEARD
+	                          event, ?7 seq: when written, its messages
+	                          up to ?7 marked heard in the same
+	                          statement (run only where
+	                          !statements_cheap; SQLite's text is the
+	                          insert alone, for the prepare check) */
 	ES_MSGS_MARK_HEARD,    /* ?1 job ?2 seq: messages up to it heard */
 	ES_EVENTS_UNDELIVERED, /* ?1 limit -> id, job_id, type, detail, blob,
 	                          created_ms and the job's kind, callee,

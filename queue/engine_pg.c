@@ -279,6 +279,15 @@ static const char *const pg_sql[ES_COUNT] = {
         "SELECT id, $2::integer, $3::text, $4::bytea, $5::bigint FROM jobs "
         "WHERE id = $1 AND state <> " SQL_QUEUED " AND lease_owner = $6 "
         "FOR UPDATE RETURNING id",
+    /* The UPDATE sees the snapshot the INSERT saw, and runs only
+     * where the INSERT wrote (its EXISTS reads the INSERT's result). */
+    [ES_EVENT_HEARD_OWNED] =
+        "WITH e AS (INSERT INTO events (job_id, type, detail, blob, "
+        "created_ms) SELECT id, $2::integer, $3::text, $4::bytea, "
+        "$5::bigint FROM jobs WHERE id = $1 AND state <> " SQL_QUEUED " AND "
+        "lease_owner = $6 FOR UPDATE RETURNING id), m AS (UPDATE "
+        "job_messages SET heard = 1 WHERE job_id = $1 AND seq <= $7 AND "
+        "heard = 0 AND EXISTS (SELECT 1 FROM e)) SELECT id FROM e",
     [ES_MSGS_MARK_HEARD] = "UPDATE job_messages SET heard = 1 WHERE "
                            "job_id = $1 AND seq <= $2 AND heard = 0",
     [ES_EVENTS_UNDELIVERED] =

@@ -225,6 +225,12 @@ static const char *const sqlite_sql[ES_COUNT] = {
         "INSERT INTO events (job_id, type, detail, blob, created_ms) "
         "SELECT id, ?2, ?3, ?4, ?5 FROM jobs WHERE id = ?1 AND "
         "state <> " SQL_QUEUED " AND lease_owner = ?6 RETURNING id",
+    /* Never run (statements_cheap): SQLite has no writes in WITH. */
+    [ES_EVENT_HEARD_OWNED] =
+        "INSERT INTO events (job_id, type, detail, blob, created_ms) "
+        "SELECT id, ?2, ?3, ?4, ?5 FROM jobs WHERE id = ?1 AND "
+        "state <> " SQL_QUEUED " AND lease_owner = ?6 AND ?7 IS NOT NULL "
+        "RETURNING id",
     [ES_MSGS_MARK_HEARD] = "UPDATE job_messages SET heard = 1 WHERE "
                            "job_id = ?1 AND seq <= ?2 AND heard = 0",
     [ES_EVENTS_UNDELIVERED] =

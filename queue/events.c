@@ -57,8 +57,13 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
                enum queue_event_type type, const char *detail, const void *blob,
                size_t blob_len, int64_t *event_id)
 {
-	int64_t now;
+	int64_t now, heard_seq = 0;
+	bool heard_marked = false;
 	int err;
+
+	/* A HEARD event's detail: the last message heard (its seq). */
+	if (type == QUEUE_EV_HEARD)
+		heard_seq = strtoll(detail, NULL, 10);
 
 	/* The clock after begin(): on PostgreSQL the transaction's reading,
 	 * not a round trip of its own. */
@@ -74,7 +79,18 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
 	 * Its lease owner stays on a job it ended, so the ENDED event
 	 * written after the finish is still its own.
 	 */
-	if (owner && !q->ops->statements_cheap) {
+	if (owner && !q->ops->statements_cheap && type == QUEUE_EV_HEARD) {
+		/* And the messages heard, in the same round trip. */
+		err = database_write_returning(
+		    q, ES_EVENT_HEARD_OWNED, "storing an event",
+		    SQL_COLUMNS(database_id_columns), event_id,
+		    SQL_ARGS(SQL_INT(job_id), SQL_INT(type), SQL_TEXT(detail),
+		             SQL_BLOB(blob, blob_len), SQL_INT(now),
+		             SQL_TEXT(owner), SQL_INT(heard_seq)));
+		if (err == -ENOENT)
+			err = jobs_refusal(q, job_id);
+		heard_marked = true;
+	} else if (owner && !q->ops->statements_cheap) {
 		err = database_write_returning(
 		    q, ES_EVENT_INSERT_OWNED, "storing an event",
 		    SQL_COLUMNS(database_id_columns), event_id,
@@ -96,11 +112,10 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
 		if (!err)
 			*event_id = database_last_insert_id(q);
 	}
-	if (!err && type == QUEUE_EV_HEARD)
+	if (!err && type == QUEUE_EV_HEARD && !heard_marked)
 		err = database_exec(
 		    q, ES_MSGS_MARK_HEARD, "marking messages heard", NULL,
-		    SQL_ARGS(SQL_INT(job_id),
-		             SQL_INT(strtoll(detail, NULL, 10))));
+		    SQL_ARGS(SQL_INT(job_id), SQL_INT(heard_seq)));
 	err = database_end(q, err);
 	if (!err)
 		queue_changed(q, QUEUE_CH_EVENTS);

@@ -598,6 +598,21 @@ static void test_leases_renew(void)
 	CHECK_INT(queue_event_add_held(q, held[2], "b1", QUEUE_EV_CALLING, "2",
 	                               NULL, 0, NULL),
 	          0);
+	/* The refused HEARD marked nothing; the holder's marks its messages
+	 * up to the seq it names (on PostgreSQL in its insert's statement). */
+	CHECK_INT(queue_job_get(q, held[2], &job), 0);
+	CHECK(job && job->n_messages >= 1 && !job->messages[0].heard);
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_event_add_held(q, held[2], "b1", QUEUE_EV_HEARD, "1",
+	                               NULL, 0, NULL),
+	          0);
+	CHECK_INT(queue_job_get(q, held[2], &job), 0);
+	CHECK(job && job->n_messages >= 1 && job->messages[0].heard);
+	for (size_t i = 1; job && i < job->n_messages; i++)
+		CHECK(job->messages[i].seq > 1 && !job->messages[i].heard);
+	queue_job_free(job);
+	job = NULL;
 	CHECK_INT(queue_event_add_held(q, 99999, "b1", QUEUE_EV_KEY, "1", NULL,
 	                               0, NULL),
 	          -ENOENT);
