@@ -58,11 +58,14 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
                size_t blob_len, int64_t *event_id)
 {
 	int64_t now, heard_seq = 0;
-	bool heard_marked = false;
+	/* Where statements are round trips a holder's HEARD marks its
+	 * messages in the insert's own statement (ES_EVENT_HEARD_OWNED). */
+	bool owned = owner && !q->ops->statements_cheap;
+	bool heard = type == QUEUE_EV_HEARD;
 	int err;
 
 	/* A HEARD event's detail: the last message heard (its seq). */
-	if (type == QUEUE_EV_HEARD)
+	if (heard)
 		heard_seq = strtoll(detail, NULL, 10);
 
 	/* The clock after begin(): on PostgreSQL the transaction's reading,
@@ -79,24 +82,18 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
 	 * Its lease owner stays on a job it ended, so the ENDED event
 	 * written after the finish is still its own.
 	 */
-	if (owner && !q->ops->statements_cheap && type == QUEUE_EV_HEARD) {
-		/* And the messages heard, in the same round trip. */
+	if (owned) {
+		/* ES_EVENT_INSERT_OWNED's six arguments, and the seq HEARD's
+		 * statement takes as its seventh. */
+		const struct sql_arg args[] = {
+		    SQL_INT(job_id),          SQL_INT(type), SQL_TEXT(detail),
+		    SQL_BLOB(blob, blob_len), SQL_INT(now),  SQL_TEXT(owner),
+		    SQL_INT(heard_seq)};
+
 		err = database_write_returning(
-		    q, ES_EVENT_HEARD_OWNED, "storing an event",
-		    SQL_COLUMNS(database_id_columns), event_id,
-		    SQL_ARGS(SQL_INT(job_id), SQL_INT(type), SQL_TEXT(detail),
-		             SQL_BLOB(blob, blob_len), SQL_INT(now),
-		             SQL_TEXT(owner), SQL_INT(heard_seq)));
-		if (err == -ENOENT)
-			err = jobs_refusal(q, job_id);
-		heard_marked = true;
-	} else if (owner && !q->ops->statements_cheap) {
-		err = database_write_returning(
-		    q, ES_EVENT_INSERT_OWNED, "storing an event",
-		    SQL_COLUMNS(database_id_columns), event_id,
-		    SQL_ARGS(SQL_INT(job_id), SQL_INT(type), SQL_TEXT(detail),
-		             SQL_BLOB(blob, blob_len), SQL_INT(now),
-		             SQL_TEXT(owner)));
+		    q, heard ? ES_EVENT_HEARD_OWNED : ES_EVENT_INSERT_OWNED,
+		    "storing an event", SQL_COLUMNS(database_id_columns),
+		    event_id, args, heard ? 7 : 6);
 		if (err == -ENOENT)
 			err = jobs_refusal(q, job_id);
 	} else {
@@ -112,7 +109,7 @@ int events_add(struct queue *q, int64_t job_id, const char *owner,
 		if (!err)
 			*event_id = database_last_insert_id(q);
 	}
-	if (!err && type == QUEUE_EV_HEARD && !heard_marked)
+	if (!err && heard && !owned)
 		err = database_exec(
 		    q, ES_MSGS_MARK_HEARD, "marking messages heard", NULL,
 		    SQL_ARGS(SQL_INT(job_id), SQL_INT(heard_seq)));

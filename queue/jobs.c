@@ -130,11 +130,8 @@ static int messages_load(struct queue *q, struct queue_job *j, int after_seq)
 	    &j->n_messages, SQL_ARGS(SQL_INT(j->id), SQL_INT(after_seq)));
 }
 
-/* The row statement STMT returns (JOB_COLS) with all its messages into a
- * new *JOBP. */
-static int job_read(struct queue *q, enum engine_statement_id stmt,
-                    const struct sql_arg *args, size_t n_args,
-                    struct queue_job **jobp)
+/* Reads job ID with all its messages into a new *JOBP. */
+static int job_load(struct queue *q, int64_t id, struct queue_job **jobp)
 {
 	struct queue_job *j;
 	int err;
@@ -143,8 +140,8 @@ static int job_read(struct queue *q, enum engine_statement_id stmt,
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	err = database_row(q, stmt, "reading a job", SQL_COLUMNS(job_columns),
-	                   j, args, n_args);
+	err = database_row(q, ES_JOB_GET, "reading a job",
+	                   SQL_COLUMNS(job_columns), j, SQL_ARGS(SQL_INT(id)));
 	if (!err)
 		err = messages_load(q, j, 0);
 	if (err) {
@@ -178,12 +175,6 @@ static int job_claim_read(struct queue *q, const struct sql_arg *args,
 	}
 	*jobp = j;
 	return 0;
-}
-
-/* Reads job ID with all its messages into a new *JOBP. */
-static int job_load(struct queue *q, int64_t id, struct queue_job **jobp)
-{
-	return job_read(q, ES_JOB_GET, SQL_ARGS(SQL_INT(id)), jobp);
 }
 
 int jobs_get(struct queue *q, int64_t id, struct queue_job **jobp)
