@@ -118,6 +118,14 @@ enum engine_statement_id {
 	                           where !statements_cheap, SQLite's text
 	                           is the write alone, for the prepare
 	                           check) */
+	ES_CLAIM_DUE_RETURNING, /* ?1 now ?2 owner ?3 deadline: when no lease
+	                           has lapsed (ES_CLAIM_CANDIDATES's second
+	                           job is none), ES_JOB_CLAIM_RETURNING of
+	                           its first job, in the one statement (no
+	                           row: nothing claimed, the caller looks
+	                           again; run only where !statements_cheap,
+	                           SQLite's text is the write alone, for the
+	                           prepare check) */
 	ES_JOB_SET_FINISHED,    /* ?1 job ?2 state ?3 now ?4 reason */
 	ES_JOB_FINISH_OWNED,    /* as ES_JOB_SET_FINISHED, ?5 owner: only if the
 	                           job is active and ?5's -> its kind, and how

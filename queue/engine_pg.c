@@ -62,6 +62,22 @@ _Static_assert(QUEUE_CH_JOBS == 1 << 0 && QUEUE_CH_EVENTS == 1 << 1 &&
 /* libpq's OID of bytea, for reading blob columns. */
 #define PG_BYTEA_OID 17
 
+/* The row lock: a second bridge skips the job the first is taking
+ * instead of waiting for its commit and then finding it taken. */
+#define CLAIM_CANDIDATES                                                       \
+	"SELECT COALESCE(q.id, 0) AS q_id, COALESCE(q.next_attempt_ms, 0), "   \
+	"COALESCE(x.id, 0) AS x_id, COALESCE(x.next_attempt_ms, 0) "           \
+	"FROM (SELECT 1) AS one LEFT JOIN ("                                   \
+	"SELECT id, next_attempt_ms FROM jobs WHERE "                          \
+	"state = " SQL_QUEUED " AND next_attempt_ms <= $1 AND "                \
+	"not_before_ms <= $1 AND " NOT_ON_THE_PHONE                            \
+	"ORDER BY next_attempt_ms, id LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED"  \
+	") AS q ON true LEFT JOIN ("                                           \
+	"SELECT id, next_attempt_ms FROM jobs WHERE "                          \
+	"state = " SQL_ACTIVE " AND lease_deadline_ms < $1 "                   \
+	"ORDER BY next_attempt_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED"          \
+	") AS x ON true"
+
 #define JOB_COLS                                                               \
 	"id, kind, state, callee_jid, destination, tz, lang, sender_jid, "     \
 	"sender_name, reply_from, verify_code, attempts, created_ms, "         \
@@ -186,19 +202,7 @@ static const char *const pg_sql[ES_COUNT] = {
 
     /* The row lock: a second bridge skips the job the first is taking
      * instead of waiting for its commit and then finding it taken. */
-    [ES_CLAIM_CANDIDATES] =
-        "SELECT COALESCE(q.id, 0), COALESCE(q.next_attempt_ms, 0), "
-        "COALESCE(x.id, 0), COALESCE(x.next_attempt_ms, 0) "
-        "FROM (SELECT 1) AS one LEFT JOIN ("
-        "SELECT id, next_attempt_ms FROM jobs WHERE "
-        "state = " SQL_QUEUED " AND next_attempt_ms <= $1 AND "
-        "not_before_ms <= $1 AND " NOT_ON_THE_PHONE
-        "ORDER BY next_attempt_ms, id LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED"
-        ") AS q ON true LEFT JOIN ("
-        "SELECT id, next_attempt_ms FROM jobs WHERE "
-        "state = " SQL_ACTIVE " AND lease_deadline_ms < $1 "
-        "ORDER BY next_attempt_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED"
-        ") AS x ON true",
+    [ES_CLAIM_CANDIDATES] = CLAIM_CANDIDATES,
     [ES_NEXT_DUE_QUEUED] =
         "SELECT MIN(GREATEST(next_attempt_ms, "
         "not_before_ms)) FROM jobs WHERE state = " SQL_QUEUED " "
@@ -222,6 +226,17 @@ static const char *const pg_sql[ES_COUNT] = {
         "RETURNING " JOB_COLS ") SELECT j.*, m.id, m.seq, m.sender_jid, "
         "m.body, m.encrypted, m.heard, m.received_ms FROM j LEFT JOIN "
         "job_messages m ON m.job_id = j.id ORDER BY m.seq",
+    /* The candidates' locks are taken as ES_CLAIM_CANDIDATES takes them,
+     * so a claim that finds a lapsed lease and looks again sees the same
+     * two jobs. */
+    [ES_CLAIM_DUE_RETURNING] =
+        "WITH c AS (" CLAIM_CANDIDATES
+        "), j AS (UPDATE jobs SET state = " SQL_ACTIVE
+        ", lease_owner = $2, lease_deadline_ms = $3, attempts = "
+        "attempts + 1 WHERE id = (SELECT q_id FROM c WHERE x_id = 0 AND "
+        "q_id <> 0) RETURNING " JOB_COLS ") SELECT j.*, m.id, m.seq, "
+        "m.sender_jid, m.body, m.encrypted, m.heard, m.received_ms FROM j "
+        "LEFT JOIN job_messages m ON m.job_id = j.id ORDER BY m.seq",
     [ES_JOB_SET_FINISHED] = "UPDATE jobs SET state = $2, finished_ms = $3, "
                             "last_reason = $4 WHERE id = $1",
     /* An UPDATE waits for a row another transaction changes and then

@@ -176,6 +176,12 @@ static const char *const sqlite_sql[ES_COUNT] = {
         "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = ?2, "
         "lease_deadline_ms = ?3, attempts = attempts + 1 "
         "WHERE id = ?1 RETURNING " JOB_COLS,
+    /* Never run (statements_cheap). */
+    [ES_CLAIM_DUE_RETURNING] =
+        "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = ?2, "
+        "lease_deadline_ms = ?3, attempts = attempts + 1 WHERE id = (SELECT "
+        "id FROM jobs WHERE state = " SQL_QUEUED " AND next_attempt_ms <= ?1 "
+        "ORDER BY next_attempt_ms, id LIMIT 1) RETURNING " JOB_COLS,
     [ES_JOB_SET_FINISHED] = "UPDATE jobs SET state = ?2, finished_ms = ?3, "
                             "last_reason = ?4 WHERE id = ?1",
     [ES_JOB_FINISH_OWNED] =

@@ -152,10 +152,12 @@ static int job_load(struct queue *q, int64_t id, struct queue_job **jobp)
 	return 0;
 }
 
-/* ES_JOB_CLAIM_RETURNING: the claim, returning the job as written joined
- * with its messages (one round trip where two were), into a new *JOBP. */
-static int job_claim_read(struct queue *q, const struct sql_arg *args,
-                          size_t n_args, struct queue_job **jobp)
+/* ES_JOB_CLAIM_RETURNING or ES_CLAIM_DUE_RETURNING: the claim, returning
+ * the job as written joined with its messages (one round trip where two
+ * were), into a new *JOBP; -ENOENT when nothing was claimed. */
+static int job_claim_read(struct queue *q, enum engine_statement_id id,
+                          const struct sql_arg *args, size_t n_args,
+                          struct queue_job **jobp)
 {
 	struct queue_job *j;
 	int err;
@@ -165,10 +167,9 @@ static int job_claim_read(struct queue *q, const struct sql_arg *args,
 	if (!j)
 		return -ENOMEM;
 	err = database_write_returning_joined(
-	    q, ES_JOB_CLAIM_RETURNING, "claiming a job",
-	    SQL_COLUMNS(job_columns), j, SQL_COLUMNS(message_columns),
-	    sizeof(struct queue_job_message), (void **)&j->messages,
-	    &j->n_messages, args, n_args);
+	    q, id, "claiming a job", SQL_COLUMNS(job_columns), j,
+	    SQL_COLUMNS(message_columns), sizeof(struct queue_job_message),
+	    (void **)&j->messages, &j->n_messages, args, n_args);
 	if (err) {
 		queue_job_free(j);
 		return err;
@@ -540,6 +541,16 @@ static int claim_in_tx(struct queue *q, const char *owner, int lease_ms,
 	bool expired, heard;
 	int err;
 
+	/* Where a statement costs a round trip, the common case (a job due,
+	 * no lease lapsed) is claimed in one; the rest is looked at below. */
+	if (!q->ops->statements_cheap) {
+		err = job_claim_read(q, ES_CLAIM_DUE_RETURNING,
+		                     SQL_ARGS(SQL_INT(now), SQL_TEXT(owner),
+		                              SQL_INT(now + lease_ms)),
+		                     jobp);
+		if (err != -ENOENT)
+			return err;
+	}
 	for (;;) {
 		err = candidates(q, now, c);
 		if (err)
@@ -574,7 +585,7 @@ static int claim_in_tx(struct queue *q, const char *owner, int lease_ms,
 	/* The claim returns the job as it wrote it, unless reading it after
 	 * the write costs less (engine.h, statements_cheap). */
 	if (!q->ops->statements_cheap)
-		return job_claim_read(q,
+		return job_claim_read(q, ES_JOB_CLAIM_RETURNING,
 		                      SQL_ARGS(SQL_INT(id), SQL_TEXT(owner),
 		                               SQL_INT(now + lease_ms)),
 		                      jobp);

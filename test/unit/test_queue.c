@@ -792,6 +792,43 @@ static int count_events(struct queue *q, enum queue_event_type type,
 }
 
 /* A bridge that stopped after everything was heard: no second call. */
+/* A lapsed lease older than the first queued job is taken over first,
+ * whether an engine claims the common case in one statement or not. */
+static void test_claim_lapsed_first(void)
+{
+	struct queue *q;
+	struct queue_job *job = NULL;
+	int64_t a = 0, b = 0;
+
+	fresh_db("lapsedfirst");
+	q = open_q();
+	CHECK_INT(enqueue(q, "bob@example.org", "alice@example.org", "k1", NULL,
+	                  &a, NULL),
+	          0);
+	CHECK_INT(queue_job_claim(q, "b1", 1000, &job, NULL), 0);
+	CHECK(job && job->id == a);
+	queue_job_free(job);
+	job = NULL;
+	clock_ms += 10;
+	CHECK_INT(enqueue(q, "carol@example.org", "alice@example.org", "k2",
+	                  NULL, &b, NULL),
+	          0);
+	clock_ms += 2000;
+	/* b1 stopped: its job is due before carol's. */
+	CHECK_INT(queue_job_claim(q, "b2", 1000, &job, NULL), 0);
+	CHECK(job && job->id == a);
+	if (job)
+		CHECK_INT(job->attempts, 2);
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_job_claim(q, "b2", 1000, &job, NULL), 0);
+	CHECK(job && job->id == b);
+	queue_job_free(job);
+	job = NULL;
+	CHECK_INT(queue_job_claim(q, "b2", 1000, &job, NULL), -EAGAIN);
+	queue_close(q);
+}
+
 static void test_expired_heard(void)
 {
 	struct queue *q;
@@ -3107,6 +3144,7 @@ static void (*const conformance[])(void) = {
     test_claim_lease,
     test_leases_renew,
     test_claim_order,
+    test_claim_lapsed_first,
     test_expired_heard,
     test_finish_follow_up,
     test_events,
