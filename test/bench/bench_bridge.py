@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """ringbridge-sip under load, with sipp answering on loopback: N calls at
-once, a different message text on each, sipp sending speech (g711a.pcap)
-into every call so the in-band DTMF detector works, and every tenth call
+once, a different message text on each, sipp sending speech (g711a.pcap's
+audio, looped by sipp's RTP streams; --speech pcap: played twice with
+play_pcap_audio, which costs sipp a thread per call) into every call so
+the in-band DTMF detector works, and every tenth call
 (--record-every K: every Kth; 0: none) recording a voice reply (7,
 speech, 8). The jobs are queued by several
 resident ringbridgectl processes at once (test-call -, a job and a commit
@@ -18,9 +20,9 @@ calls a second. Prints:
   arrived at UDP on the machine in it (/proc/net/snmp InDatagrams +
   InErrors + NoPorts: on loopback each is one the bridge sent to sipp or
   one sipp sent to the bridge, whether or not sipp's media socket had room
-  for it; sipp plays its pcap through a raw socket, so OutDatagrams is the
-  bridge's sends alone, printed beside it); run the bench alone, other
-  traffic inflates it,
+  for it; with --speech pcap sipp plays its pcap through a raw socket, so
+  OutDatagrams is the bridge's sends alone, printed beside it); run the
+  bench alone, other traffic inflates it,
 - the bridge's own send-lateness figures (media.c logs a histogram's
   p50/p99/max every 10 s and for the whole run at exit; the bench stops the
   bridge with SIGTERM after the window to read the totals),
@@ -47,6 +49,7 @@ import random
 import shutil
 import sqlite3
 import statistics
+import struct
 import subprocess
 import sys
 import threading
@@ -137,6 +140,23 @@ def pct(values, p):
     return values[min(len(values) - 1, int(p * len(values)))]
 
 
+def pcap_payloads(path):
+    """The RTP payloads of PATH (a classic pcap of Ethernet/IPv4/UDP/RTP
+    packets, as sip-tester's are), one after another: the raw audio
+    rtp_stream sends."""
+    d = path.read_bytes()
+    if struct.unpack("<I", d[:4])[0] != 0xa1b2c3d4 or \
+            struct.unpack("<I", d[20:24])[0] != 1:
+        raise SystemExit("%s: not a little-endian Ethernet pcap" % path)
+    off, out = 24, bytearray()
+    while off + 16 <= len(d):
+        incl = struct.unpack("<I", d[off + 8:off + 12])[0]
+        ip = d[off + 16 + 14:off + 16 + incl]
+        off += 16 + incl
+        out += ip[(ip[0] & 15) * 4 + 8 + 12:]
+    return bytes(out)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=50)
@@ -164,6 +184,13 @@ def main():
     ap.add_argument("--record-every", type=int, default=10, metavar="K",
                     help="every Kth call records a voice reply (0: none, "
                          "to measure the calls that do not record alone)")
+    ap.add_argument("--speech", choices=("stream", "pcap"),
+                    default="stream",
+                    help="how sipp sends speech into the calls that do not "
+                    "record: stream (rtp_stream, g711a.pcap's audio looped "
+                    "by a thread per 20 calls over UDP sockets) or pcap "
+                    "(play_pcap_audio twice: a thread per call, raw "
+                    "sockets, 0.9-1.8 cores at 1,000 calls)")
     ap.add_argument("--perf", metavar="FILE",
                     help="also record the bridge with perf record -g "
                     "during the steady-state window")
@@ -204,13 +231,23 @@ def main():
         if not a.preload:
             run.start_bridge()
         # Speech into every call; every Kth records a reply.
-        talk = [pause(1000), play(SIPP_PCAPS / "g711a.pcap"), pause(6000),
-                play(SIPP_PCAPS / "g711a.pcap")]
+        if a.speech == "stream":
+            # sipp's RTP streams send from a port of their own: the SDP
+            # names it, so the bridge's RTP goes back to it.
+            audio = run.dir / "speech.alaw"
+            audio.write_bytes(pcap_payloads(SIPP_PCAPS / "g711a.pcap"))
+            talk = [pause(1000), '  <nop><action><exec rtp_stream="%s,-1,8"/>'
+                    '</action></nop>' % audio]
+            port = "[rtpstream_audio_port]"
+        else:
+            talk = [pause(1000), play(SIPP_PCAPS / "g711a.pcap"),
+                    pause(6000), play(SIPP_PCAPS / "g711a.pcap")]
+            port = "[media_port]"
         every = a.record_every
         # Phones 0, K, 2K... record: as many as there are of them.
         recorders = (n + every - 1) // every if every > 0 else 0
         sipp = run.sipp("uas_answer.xml", calls=n - recorders, subst=dict(
-            PCMA_TE, MEDIA="\n".join(talk)))
+            PCMA_TE, MEDIA="\n".join(talk), PORT=port))
         rec_port, rec_media = rbtest.free_ports(2)
         rec = None
         if recorders:
@@ -371,9 +408,10 @@ def main():
         else:
             print("syscalls                 bridge %.2f per UDP packet it "
                   "sent or received (%d system calls; %d datagrams on "
-                  "loopback in %.0f s, %d of them sent by the bridge)"
+                  "loopback in %.0f s, %d of them sent by %s)"
                   % (syscalls / max(packets, 1), syscalls, packets,
-                     w1 - w0, sent))
+                     w1 - w0, sent, "the bridge" if a.speech == "pcap"
+                     else "UDP sockets, the bridge's and sipp's streams"))
         ev = dict(run.query("SELECT type, count(*) FROM events GROUP BY "
                             "type"))
         keys = run.query("SELECT detail, count(*) FROM events WHERE "
