@@ -791,7 +791,6 @@ static int count_events(struct queue *q, enum queue_event_type type,
 	return c;
 }
 
-/* A bridge that stopped after everything was heard: no second call. */
 /* A lapsed lease older than the first queued job is taken over first,
  * whether an engine claims the common case in one statement or not. */
 static void test_claim_lapsed_first(void)
@@ -829,6 +828,7 @@ static void test_claim_lapsed_first(void)
 	queue_close(q);
 }
 
+/* A bridge that stopped after everything was heard: no second call. */
 static void test_expired_heard(void)
 {
 	struct queue *q;
