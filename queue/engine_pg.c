@@ -78,6 +78,18 @@ _Static_assert(QUEUE_CH_JOBS == 1 << 0 && QUEUE_CH_EVENTS == 1 << 1 &&
 	"ORDER BY next_attempt_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED"          \
 	") AS x ON true"
 
+/* A claim's write: $1 the job (in the caller's WHERE), $2 the bridge,
+ * $3 the lease's deadline. */
+#define CLAIM_SET                                                              \
+	"UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = $2, "           \
+	"lease_deadline_ms = $3, attempts = attempts + 1 "
+/* The claimed job j, with its messages: a row per message (the job's
+ * columns repeated), or one with NULL message columns when it has none. */
+#define CLAIMED_WITH_MSGS                                                      \
+	"SELECT j.*, m.id, m.seq, m.sender_jid, m.body, m.encrypted, "         \
+	"m.heard, m.received_ms FROM j LEFT JOIN job_messages m ON "           \
+	"m.job_id = j.id ORDER BY m.seq"
+
 #define JOB_COLS                                                               \
 	"id, kind, state, callee_jid, destination, tz, lang, sender_jid, "     \
 	"sender_name, reply_from, verify_code, attempts, created_ms, "         \
@@ -200,8 +212,6 @@ static const char *const pg_sql[ES_COUNT] = {
         "WHERE callee_jid = $1 AND kind = " SQL_KIND_MESSAGE
         " AND state = " SQL_QUEUED " AND seen_until_ms > $2",
 
-    /* The row lock: a second bridge skips the job the first is taking
-     * instead of waiting for its commit and then finding it taken. */
     [ES_CLAIM_CANDIDATES] = CLAIM_CANDIDATES,
     [ES_NEXT_DUE_QUEUED] =
         "SELECT MIN(GREATEST(next_attempt_ms, "
@@ -213,30 +223,17 @@ static const char *const pg_sql[ES_COUNT] = {
                       "FROM job_messages WHERE job_id = $1",
     [ES_EVENT_OF_TYPE] =
         "SELECT 1 FROM events WHERE job_id = $1 AND type = $2 LIMIT 1",
-    [ES_JOB_CLAIM] =
-        "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = $2, "
-        "lease_deadline_ms = $3, attempts = attempts + 1 "
-        "WHERE id = $1",
-    /* The job as written, and its messages, in one round trip: a row
-     * per message (the job's columns repeated), or one with NULL message
-     * columns when it has none. */
-    [ES_JOB_CLAIM_RETURNING] =
-        "WITH j AS (UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = "
-        "$2, lease_deadline_ms = $3, attempts = attempts + 1 WHERE id = $1 "
-        "RETURNING " JOB_COLS ") SELECT j.*, m.id, m.seq, m.sender_jid, "
-        "m.body, m.encrypted, m.heard, m.received_ms FROM j LEFT JOIN "
-        "job_messages m ON m.job_id = j.id ORDER BY m.seq",
+    [ES_JOB_CLAIM] = CLAIM_SET "WHERE id = $1",
+    /* The job as written, and its messages, in one round trip. */
+    [ES_JOB_CLAIM_RETURNING] = "WITH j AS (" CLAIM_SET "WHERE id = $1 "
+                               "RETURNING " JOB_COLS ") " CLAIMED_WITH_MSGS,
     /* The candidates' locks are taken as ES_CLAIM_CANDIDATES takes them,
      * so a claim that finds a lapsed lease and looks again sees the same
      * two jobs. */
     [ES_CLAIM_DUE_RETURNING] =
-        "WITH c AS (" CLAIM_CANDIDATES
-        "), j AS (UPDATE jobs SET state = " SQL_ACTIVE
-        ", lease_owner = $2, lease_deadline_ms = $3, attempts = "
-        "attempts + 1 WHERE id = (SELECT q_id FROM c WHERE x_id = 0 AND "
-        "q_id <> 0) RETURNING " JOB_COLS ") SELECT j.*, m.id, m.seq, "
-        "m.sender_jid, m.body, m.encrypted, m.heard, m.received_ms FROM j "
-        "LEFT JOIN job_messages m ON m.job_id = j.id ORDER BY m.seq",
+        "WITH c AS (" CLAIM_CANDIDATES "), j AS (" CLAIM_SET
+        "WHERE id = (SELECT q_id FROM c WHERE x_id = 0 AND q_id <> 0) "
+        "RETURNING " JOB_COLS ") " CLAIMED_WITH_MSGS,
     [ES_JOB_SET_FINISHED] = "UPDATE jobs SET state = $2, finished_ms = $3, "
                             "last_reason = $4 WHERE id = $1",
     /* An UPDATE waits for a row another transaction changes and then
