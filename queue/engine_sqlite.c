@@ -65,6 +65,11 @@ _Static_assert(QUEUE_JOB_MESSAGE == 1 && QUEUE_JOB_VERIFY == 2,
 	"AND p.source = '" QUEUE_PRESENCE_SIP                                  \
 	"' AND p.state = '" QUEUE_PRESENCE_ON_THE_PHONE "') "
 
+/* A claim: the job becomes the owner's, leased until the deadline. */
+#define CLAIM_SET                                                              \
+	"UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = ?2, "           \
+	"lease_deadline_ms = ?3, attempts = attempts + 1 "
+
 static const char *const sqlite_sql[ES_COUNT] = {
     [ES_SCHEMA_VERSION] = "SELECT MAX(version) FROM schema_version",
 
@@ -168,20 +173,13 @@ static const char *const sqlite_sql[ES_COUNT] = {
                       "job_messages WHERE job_id = ?1",
     [ES_EVENT_OF_TYPE] =
         "SELECT 1 FROM events WHERE job_id = ?1 AND type = ?2 LIMIT 1",
-    [ES_JOB_CLAIM] =
-        "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = ?2, "
-        "lease_deadline_ms = ?3, attempts = attempts + 1 "
-        "WHERE id = ?1",
-    [ES_JOB_CLAIM_RETURNING] =
-        "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = ?2, "
-        "lease_deadline_ms = ?3, attempts = attempts + 1 "
-        "WHERE id = ?1 RETURNING " JOB_COLS,
+    [ES_JOB_CLAIM] = CLAIM_SET "WHERE id = ?1",
+    [ES_JOB_CLAIM_RETURNING] = CLAIM_SET "WHERE id = ?1 RETURNING " JOB_COLS,
     /* Never run (statements_cheap). */
     [ES_CLAIM_DUE_RETURNING] =
-        "UPDATE jobs SET state = " SQL_ACTIVE ", lease_owner = ?2, "
-        "lease_deadline_ms = ?3, attempts = attempts + 1 WHERE id = (SELECT "
-        "id FROM jobs WHERE state = " SQL_QUEUED " AND next_attempt_ms <= ?1 "
-        "ORDER BY next_attempt_ms, id LIMIT 1) RETURNING " JOB_COLS,
+        CLAIM_SET "WHERE id = (SELECT id FROM jobs WHERE state = " SQL_QUEUED
+                  " AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, id "
+                  "LIMIT 1) RETURNING " JOB_COLS,
     [ES_JOB_SET_FINISHED] = "UPDATE jobs SET state = ?2, finished_ms = ?3, "
                             "last_reason = ?4 WHERE id = ?1",
     [ES_JOB_FINISH_OWNED] =
