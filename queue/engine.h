@@ -106,8 +106,9 @@ enum engine_statement_id {
 	                        where there is none): one round trip for
 	                        both; an engine with row locks locks both
 	                        here (FOR UPDATE SKIP LOCKED) */
-	ES_NEXT_DUE_QUEUED,  /* -> the earliest time a queued job is due */
-	ES_NEXT_DUE_ACTIVE,  /* -> the earliest lease deadline + 1 */
+	ES_NEXT_DUE,         /* -> one row: the earliest time a queued job
+	                        is due, the earliest lease deadline + 1 (0
+	                        where there is none) */
 	ES_MSG_COUNTS,       /* ?1 job -> messages, unheard messages */
 	ES_EVENT_OF_TYPE,    /* ?1 job ?2 type -> a row if there is one */
 	ES_JOB_CLAIM,        /* ?1 job ?2 owner ?3 deadline: active,

@@ -213,12 +213,12 @@ static const char *const pg_sql[ES_COUNT] = {
         " AND state = " SQL_QUEUED " AND seen_until_ms > $2",
 
     [ES_CLAIM_CANDIDATES] = CLAIM_CANDIDATES,
-    [ES_NEXT_DUE_QUEUED] =
-        "SELECT MIN(GREATEST(next_attempt_ms, "
+    [ES_NEXT_DUE] =
+        "SELECT COALESCE((SELECT MIN(GREATEST(next_attempt_ms, "
         "not_before_ms)) FROM jobs WHERE state = " SQL_QUEUED " "
-        "AND " NOT_ON_THE_PHONE,
-    [ES_NEXT_DUE_ACTIVE] = "SELECT MIN(lease_deadline_ms) + 1 FROM jobs "
-                           "WHERE state = " SQL_ACTIVE,
+        "AND " NOT_ON_THE_PHONE "), 0), COALESCE((SELECT "
+        "MIN(lease_deadline_ms) + 1 FROM jobs WHERE state = " SQL_ACTIVE
+        "), 0)",
     [ES_MSG_COUNTS] = "SELECT COUNT(*), COUNT(*) FILTER (WHERE heard = 0) "
                       "FROM job_messages WHERE job_id = $1",
     [ES_EVENT_OF_TYPE] =

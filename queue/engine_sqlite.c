@@ -163,12 +163,12 @@ static const char *const sqlite_sql[ES_COUNT] = {
         "SELECT id, next_attempt_ms FROM jobs INDEXED BY jobs_leases WHERE "
         "state = " SQL_ACTIVE " AND lease_deadline_ms < ?1 "
         "ORDER BY next_attempt_ms, id LIMIT 1) AS x ON 1",
-    [ES_NEXT_DUE_QUEUED] =
-        "SELECT MIN(MAX(next_attempt_ms, "
+    [ES_NEXT_DUE] =
+        "SELECT COALESCE((SELECT MIN(MAX(next_attempt_ms, "
         "not_before_ms)) FROM jobs WHERE state = " SQL_QUEUED " "
-        "AND " NOT_ON_THE_PHONE,
-    [ES_NEXT_DUE_ACTIVE] = "SELECT MIN(lease_deadline_ms) + 1 FROM jobs "
-                           "WHERE state = " SQL_ACTIVE,
+        "AND " NOT_ON_THE_PHONE "), 0), COALESCE((SELECT "
+        "MIN(lease_deadline_ms) + 1 FROM jobs WHERE state = " SQL_ACTIVE
+        "), 0)",
     [ES_MSG_COUNTS] = "SELECT COUNT(*), COALESCE(SUM(heard = 0), 0) FROM "
                       "job_messages WHERE job_id = ?1",
     [ES_EVENT_OF_TYPE] =

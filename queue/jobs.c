@@ -511,24 +511,22 @@ static int candidates(struct queue *q, int64_t now, int64_t c[4])
 	return err == -ENOENT ? 0 : err;
 }
 
+/* When the queue has something to claim next: the earlier of the next
+ * queued job's time and the next lease's lapse, in one statement (a round
+ * trip fewer on a server), 0 for never. */
 static int next_due(struct queue *q, int64_t *due)
 {
-	int64_t a, b;
-	int err;
+	int64_t t[2]; /* queued, lapse */
+	int err = database_ints(q, ES_NEXT_DUE, "looking for the next due job",
+	                        t, 2, SQL_NO_ARGS);
 
 	*due = 0;
-	err = database_int(q, ES_NEXT_DUE_QUEUED,
-	                   "looking for the next due job", 0, &a, SQL_NO_ARGS);
-	if (!err)
-		err = database_int(q, ES_NEXT_DUE_ACTIVE,
-		                   "looking for the next lease to lapse", 0, &b,
-		                   SQL_NO_ARGS);
 	if (err)
 		return err;
-	if (a && b)
-		*due = a < b ? a : b;
+	if (t[0] && t[1])
+		*due = t[0] < t[1] ? t[0] : t[1];
 	else
-		*due = a ? a : b;
+		*due = t[0] ? t[0] : t[1];
 	return 0;
 }
 
