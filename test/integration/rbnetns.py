@@ -7,6 +7,7 @@ through argv() sees only its own links, so a link set down cuts that
 "host" off exactly as a pulled cable would: no reset, packets just stop.
 Needs root, as the tests have."""
 
+import json
 import os
 import random
 import subprocess
@@ -67,6 +68,19 @@ class NetNs:
 
     def link_up(self, i):
         _ip("link", "set", self.links[i], "up")
+
+    def pin_neighbour(self, i):
+        """Pins the namespace's ARP entry for link i's far end (nud
+        permanent): with the link then down, the namespace's packets on it
+        vanish without an error, as beyond a host's first hop in a
+        partition, instead of ARP failing and the kernel reporting the far
+        end unreachable within a second or two."""
+        out = subprocess.run(["ip", "-j", "link", "show", "dev",
+                              self.links[i]], check=True,
+                             capture_output=True, text=True).stdout
+        mac = json.loads(out)[0]["address"]
+        self.run_in("ip", "neigh", "replace", self.outside(i), "lladdr", mac,
+                    "dev", self.links[i] + "p", "nud", "permanent")
 
     def cut_inside(self, i):
         """Sets link i down at the namespace's end: that "host" lost its

@@ -10,8 +10,10 @@ logged, so the job's outcome is B's alone: one key press, notified.
 Second case: a bridge SIGKILLed mid-call; the survivor calls again only
 after the dead one's lease deadline. Third: the same with the two
 hosts' wall clocks 2 hours off either way (libfaketime), which must
-change nothing, leases being on the database's clock. PostgreSQL only
-(SQLite has no second host). About 55 s for the three; in the plain
+change nothing, leases being on the database's clock. Fourth: host A
+cut off whole (both links) after the answer; its BYE gets through when
+the links return. PostgreSQL only (SQLite has no second host). About
+80 s for the four; in the plain
 build only: the lease and refusal paths are the queue's and the bridge's
 loop code, which the conformance suite and the call tests already run
 under the sanitizers, and namespaces add nothing for them to find."""
@@ -189,6 +191,91 @@ class BridgeCutoffTest(unittest.TestCase):
               % (hung_up - cut, deadline / 1000 - hung_up,
                  (b_dialled - deadline) / 1000))
 
+
+    def test_whole_host_cut_off_after_the_answer(self):
+        """Host A loses both links (database and phone) once its call was
+        answered and the answer committed, before the callee's key: A
+        hangs up by its lease deadline with a BYE that cannot get
+        through, B calls again after the deadline, and when A's links
+        return (within the BYE's transaction, timer F's 32 s) A's BYE
+        retransmissions reach the phone, which ends the dangling first
+        call (sipp ends both calls with success). A had nothing left to
+        write (its answer was committed, the key never reached it): the
+        queue holds A's answer and B's whole call."""
+        phone = self.ns.outside(SIP_LINK)
+        conf_a = self.config("wa", self.ns.outside(DB_LINK),
+                             self.ns.inside(SIP_LINK))
+        conf_b = self.config("wb", "127.0.0.1", phone)
+        proc_a, log_a = self.bridge("wa", conf_a, inside=True)
+        sipp, msg = rbbridge.start_sipp(
+            self.dir, 3, "uas_answer.xml", self.phone_port, self.media_port,
+            calls=2, subst=dict(PCMU_TE, MEDIA="\n".join(
+                [pause(2500), play(key_pcap("1")), pause(500)])), ip=phone)
+        self.addCleanup(rbtest._terminate, sipp, 5)
+        job = int(rbtest.rb_run(
+            [rbbridge.CTL_BIN, "-c", conf_b, "test-call",
+             "sip:phone@%s:%d" % (phone, self.phone_port), "Hi there."],
+            timeout=30, capture_output=True, text=True,
+            check=True).stdout.split()[1])
+        self.wait(lambda: any(e[0] == "ANSWERED" for e in self.events(job)),
+                  20, "bridge A's answer to be committed")
+        # A's packets to the phone vanish (a partition past its first
+        # hop). Had A's own cable gone, ARP would fail, the kernel would
+        # report the phone unreachable and sofia would end the BYE's
+        # transaction at once: the phone's call would then be left to
+        # the phone's own timers and its user (docs/scale-out.md).
+        self.ns.pin_neighbour(SIP_LINK)
+        self.ns.link_down(DB_LINK)
+        self.ns.link_down(SIP_LINK)
+        cut = time.time()
+        (deadline,), = self.query("SELECT lease_deadline_ms FROM jobs "
+                                  "WHERE id = ?", (job,))
+        self.wait(lambda: "hanging up, the job is no longer" in
+                  log_a.read_text(), LEASE_S + 5,
+                  "bridge A to hang up by its deadline")
+        hung_up = time.time()
+        self.assertLess(hung_up * 1000, deadline,
+                        "A hung up after its lease deadline")
+
+        proc_b, log_b = self.bridge("wb", conf_b, inside=False)
+        self.wait(lambda: sum(e[0] == "CALLING" for e in
+                              self.events(job)) == 2,
+                  LEASE_S + 20, "bridge B to dial")
+        b_dialled = [e for e in self.events(job) if e[0] == "CALLING"][1][2]
+        self.assertGreaterEqual(b_dialled, deadline)
+        # Down for 8 s after A's BYE: its retransmissions (RFC 3261
+        # 17.1.2, at 0.5, 1.5, 3.5, 7.5, 11.5 s...) go on meanwhile.
+        time.sleep(max(0.0, hung_up + 8 - time.time()))
+        self.ns.link_up(SIP_LINK)
+        self.ns.link_up(DB_LINK)
+        relinked = time.time()
+        self.assertLess(relinked - hung_up, 28,
+                        "the links came back after A's BYE gave up")
+
+        self.wait(lambda: any(e[0] == "ENDED" for e in self.events(job)),
+                  60, "B's call to end the job")
+        # Both of sipp's calls end with a BYE: A's dangling one too.
+        self.wait(lambda: sipp.poll() is not None, 40,
+                  "A's BYE to end the phone's first call")
+        rc = sipp.wait()
+        rbtest._live.pop(sipp.pid, None)
+        self.assertEqual(rc, 0, rbtest.tail(msg, 60))
+        self.assertIsNone(proc_a.poll(), rbtest.tail(log_a))
+        self.assertIsNone(proc_b.poll(), rbtest.tail(log_b))
+        self.assertNotIn("nta: BYE", log_a.read_text())
+        (state, attempts), = self.query(
+            "SELECT state, attempts FROM jobs WHERE id = ?", (job,))
+        names = [e[0] for e in self.events(job)]
+        self.assertEqual(state, 2, names)  # notified
+        self.assertEqual(attempts, 2)
+        # A's answer was committed before the cut; its key never came.
+        self.assertEqual(names.count("ANSWERED"), 2, names)
+        self.assertEqual(names.count("KEY"), 1, names)
+        self.assertEqual(names.count("ENDED"), 1, names)
+        print("whole host: A hung up %.1f s after the cut; links back %.1f "
+              "s after A's BYE; B dialled %.1f s after the deadline"
+              % (hung_up - cut, relinked - hung_up,
+                 (b_dialled - deadline) / 1000))
 
     def one_call_dialled(self, name_a, name_b, index, clock_a=None):
         """Configurations for bridges NAME_A and NAME_B (B not started), a
