@@ -120,29 +120,8 @@ class BridgeCutoffTest(unittest.TestCase):
                 sorted(self.dir.glob("sipp*.msg")))))
 
     def test_cut_off_bridge_hangs_up_and_its_late_writes_are_refused(self):
-        phone = self.ns.outside(SIP_LINK)
-        # No tcp_user_timeout on A's connection: its writes wait in TCP
-        # for the link to return, as on a real cut, and are then refused.
-        conf_a = self.config("a", self.ns.outside(DB_LINK),
-                             self.ns.inside(SIP_LINK))
-        conf_b = self.config("b", "127.0.0.1", phone)
-        proc_a, log_a = self.bridge("a", conf_a, inside=True)
-        # Both calls: answer, key 1 after 2.5 s (A's falls before its
-        # lease runs out and is never committed), then wait for the BYE.
-        sipp, msg = rbbridge.start_sipp(
-            self.dir, 0, "uas_answer.xml", self.phone_port, self.media_port,
-            calls=2, subst=dict(PCMU_TE, MEDIA="\n".join(
-                [pause(2500), play(key_pcap("1")), pause(500)])), ip=phone)
-        self.addCleanup(rbtest._terminate, sipp, 5)
-        job = int(rbtest.rb_run(
-            [rbbridge.CTL_BIN, "-c", conf_b, "test-call",
-             "sip:phone@%s:%d" % (phone, self.phone_port), "Hi there."],
-            timeout=30, capture_output=True, text=True,
-            check=True).stdout.split()[1])
-
-        self.wait(lambda: any(e[0] == "CALLING"
-                                      for e in self.events(job)),
-                          timeout=20, what="bridge A to dial")
+        conf_b, proc_a, log_a, sipp, msg, job = self.host_a_dialled(
+            "a", "b", 0)
         self.ns.link_down(DB_LINK)
         cut = time.time()
         (deadline,), = self.query("SELECT lease_deadline_ms FROM jobs "
@@ -176,16 +155,9 @@ class BridgeCutoffTest(unittest.TestCase):
         self.assertIsNone(proc_a.poll(), rbtest.tail(log_a))
         self.assertIsNone(proc_b.poll(), rbtest.tail(log_b))
 
-        (state, attempts), = self.query(
-            "SELECT state, attempts FROM jobs WHERE id = ?", (job,))
-        names = [e[0] for e in self.events(job)]
-        self.assertEqual(state, 2, names)  # notified
-        self.assertEqual(attempts, 2)
         # A's KEY, HEARD and ANSWERED never reached the queue: the job's
         # outcome is B's call alone.
-        self.assertEqual(names.count("KEY"), 1, names)
-        self.assertEqual(names.count("ANSWERED"), 1, names)
-        self.assertEqual(names.count("ENDED"), 1, names)
+        self.assert_two_attempts_one_key(job, answered=1)
         print("cut-off: A hung up %.1f s after the cut, %.1f s before its "
               "lease deadline; B dialled %.1f s after the deadline"
               % (hung_up - cut, deadline / 1000 - hung_up,
@@ -202,21 +174,8 @@ class BridgeCutoffTest(unittest.TestCase):
         call (sipp ends both calls with success). A had nothing left to
         write (its answer was committed, the key never reached it): the
         queue holds A's answer and B's whole call."""
-        phone = self.ns.outside(SIP_LINK)
-        conf_a = self.config("wa", self.ns.outside(DB_LINK),
-                             self.ns.inside(SIP_LINK))
-        conf_b = self.config("wb", "127.0.0.1", phone)
-        proc_a, log_a = self.bridge("wa", conf_a, inside=True)
-        sipp, msg = rbbridge.start_sipp(
-            self.dir, 3, "uas_answer.xml", self.phone_port, self.media_port,
-            calls=2, subst=dict(PCMU_TE, MEDIA="\n".join(
-                [pause(2500), play(key_pcap("1")), pause(500)])), ip=phone)
-        self.addCleanup(rbtest._terminate, sipp, 5)
-        job = int(rbtest.rb_run(
-            [rbbridge.CTL_BIN, "-c", conf_b, "test-call",
-             "sip:phone@%s:%d" % (phone, self.phone_port), "Hi there."],
-            timeout=30, capture_output=True, text=True,
-            check=True).stdout.split()[1])
+        conf_b, proc_a, log_a, sipp, msg, job = self.host_a_dialled(
+            "wa", "wb", 3)
         self.wait(lambda: any(e[0] == "ANSWERED" for e in self.events(job)),
                   20, "bridge A's answer to be committed")
         # A's packets to the phone vanish (a partition past its first
@@ -263,19 +222,23 @@ class BridgeCutoffTest(unittest.TestCase):
         self.assertIsNone(proc_a.poll(), rbtest.tail(log_a))
         self.assertIsNone(proc_b.poll(), rbtest.tail(log_b))
         self.assertNotIn("nta: BYE", log_a.read_text())
-        (state, attempts), = self.query(
-            "SELECT state, attempts FROM jobs WHERE id = ?", (job,))
-        names = [e[0] for e in self.events(job)]
-        self.assertEqual(state, 2, names)  # notified
-        self.assertEqual(attempts, 2)
         # A's answer was committed before the cut; its key never came.
-        self.assertEqual(names.count("ANSWERED"), 2, names)
-        self.assertEqual(names.count("KEY"), 1, names)
-        self.assertEqual(names.count("ENDED"), 1, names)
+        self.assert_two_attempts_one_key(job, answered=2)
         print("whole host: A hung up %.1f s after the cut; links back %.1f "
               "s after A's BYE; B dialled %.1f s after the deadline"
               % (hung_up - cut, relinked - hung_up,
                  (b_dialled - deadline) / 1000))
+
+    def assert_two_attempts_one_key(self, job, answered):
+        """JOB ended notified after two attempts, with ANSWERED answers
+        and one key and one end in its events."""
+        (state, attempts), = self.query(
+            "SELECT state, attempts FROM jobs WHERE id = ?", (job,))
+        names = [e[0] for e in self.events(job)]
+        self.assertEqual((state, attempts), (2, 2), names)  # notified
+        self.assertEqual(names.count("ANSWERED"), answered, names)
+        self.assertEqual(names.count("KEY"), 1, names)
+        self.assertEqual(names.count("ENDED"), 1, names)
 
     def one_call_dialled(self, name_a, name_b, index, clock_a=None):
         """Configurations for bridges NAME_A and NAME_B (B not started), a
@@ -286,20 +249,48 @@ class BridgeCutoffTest(unittest.TestCase):
         phone = self.ns.outside(SIP_LINK)
         conf_a = self.config(name_a, "127.0.0.1", phone)
         conf_b = self.config(name_b, "127.0.0.1", phone)
-        sipp, _ = rbbridge.start_sipp(
+        self.phone(index)
+        proc_a, _ = self.bridge(name_a, conf_a, inside=False, clock=clock_a)
+        return conf_b, proc_a, self.dial(conf_b, name_a)
+
+    def host_a_dialled(self, name_a, name_b, index):
+        """As one_call_dialled, with bridge A in the namespace ("host A":
+        its database and phone each over a link of their own). Returns
+        B's configuration, A's process and log, the phone's sipp and its
+        message log, and the job."""
+        # No tcp_user_timeout on A's connection: its writes wait in TCP
+        # for the link to return, as on a real cut.
+        conf_a = self.config(name_a, self.ns.outside(DB_LINK),
+                             self.ns.inside(SIP_LINK))
+        conf_b = self.config(name_b, "127.0.0.1", self.ns.outside(SIP_LINK))
+        proc_a, log_a = self.bridge(name_a, conf_a, inside=True)
+        sipp, msg = self.phone(index)
+        return (conf_b, proc_a, log_a, sipp, msg,
+                self.dial(conf_b, name_a))
+
+    def phone(self, index):
+        """sipp (SIPP index INDEX) answering two calls: each answered, key
+        1 after 2.5 s (in the first call, before its bridge's lease runs
+        out), then waiting for the BYE."""
+        sipp, msg = rbbridge.start_sipp(
             self.dir, index, "uas_answer.xml", self.phone_port,
             self.media_port, calls=2, subst=dict(PCMU_TE, MEDIA="\n".join(
-                [pause(2500), play(key_pcap("1")), pause(500)])), ip=phone)
+                [pause(2500), play(key_pcap("1")), pause(500)])),
+            ip=self.ns.outside(SIP_LINK))
         self.addCleanup(rbtest._terminate, sipp, 5)
-        proc_a, _ = self.bridge(name_a, conf_a, inside=False, clock=clock_a)
+        return sipp, msg
+
+    def dial(self, conf, name_a):
+        """Queues the job (with CONF's queue) and waits for bridge NAME_A
+        to dial it; returns the job's id."""
         job = int(rbtest.rb_run(
-            [rbbridge.CTL_BIN, "-c", conf_b, "test-call",
-             "sip:phone@%s:%d" % (phone, self.phone_port), "Hi there."],
+            [rbbridge.CTL_BIN, "-c", conf, "test-call", "sip:phone@%s:%d"
+             % (self.ns.outside(SIP_LINK), self.phone_port), "Hi there."],
             timeout=30, capture_output=True, text=True,
             check=True).stdout.split()[1])
         self.wait(lambda: any(e[0] == "CALLING" for e in self.events(job)),
                   20, "bridge %s to dial" % name_a)
-        return conf_b, proc_a, job
+        return job
 
     def test_sigkilled_bridge_is_not_phoned_twice_while_its_lease_holds(self):
         """A bridge SIGKILLed mid-call, before the message was heard: the
