@@ -123,25 +123,9 @@ class BridgeCutoffTest(unittest.TestCase):
         conf_b, proc_a, log_a, sipp, msg, job = self.host_a_dialled(
             "a", "b", 0)
         self.ns.link_down(DB_LINK)
-        cut = time.time()
-        (deadline,), = self.query("SELECT lease_deadline_ms FROM jobs "
-                                  "WHERE id = ?", (job,))
-
-        self.wait(lambda: "hanging up, the job is no longer" in
-                          log_a.read_text(), timeout=LEASE_S + 5,
-                          what="bridge A to hang up by its deadline")
-        hung_up = time.time()
-        self.assertLess(hung_up * 1000, deadline,
-                        "A hung up after its lease deadline")
+        cut, deadline, hung_up, proc_b, log_b, b_dialled = \
+            self.a_hangs_up_and_b_takes_over(log_a, conf_b, job, "b")
         self.assertIn("out of reach", log_a.read_text())
-
-        # B, started now, takes the job once the lease lapsed.
-        proc_b, log_b = self.bridge("b", conf_b, inside=False)
-        self.wait(lambda: sum(e[0] == "CALLING" for e in
-                                      self.events(job)) == 2,
-                          timeout=LEASE_S + 20, what="bridge B to dial")
-        b_dialled = [e for e in self.events(job) if e[0] == "CALLING"][1][2]
-        self.assertGreaterEqual(b_dialled, deadline)
         self.ns.link_up(DB_LINK)
 
         self.wait(lambda: any(e[0] == "ENDED" for e in
@@ -162,7 +146,6 @@ class BridgeCutoffTest(unittest.TestCase):
               "lease deadline; B dialled %.1f s after the deadline"
               % (hung_up - cut, deadline / 1000 - hung_up,
                  (b_dialled - deadline) / 1000))
-
 
     def test_whole_host_cut_off_after_the_answer(self):
         """Host A loses both links (database and phone) once its call was
@@ -186,22 +169,8 @@ class BridgeCutoffTest(unittest.TestCase):
         self.ns.pin_neighbour(SIP_LINK)
         self.ns.link_down(DB_LINK)
         self.ns.link_down(SIP_LINK)
-        cut = time.time()
-        (deadline,), = self.query("SELECT lease_deadline_ms FROM jobs "
-                                  "WHERE id = ?", (job,))
-        self.wait(lambda: "hanging up, the job is no longer" in
-                  log_a.read_text(), LEASE_S + 5,
-                  "bridge A to hang up by its deadline")
-        hung_up = time.time()
-        self.assertLess(hung_up * 1000, deadline,
-                        "A hung up after its lease deadline")
-
-        proc_b, log_b = self.bridge("wb", conf_b, inside=False)
-        self.wait(lambda: sum(e[0] == "CALLING" for e in
-                              self.events(job)) == 2,
-                  LEASE_S + 20, "bridge B to dial")
-        b_dialled = [e for e in self.events(job) if e[0] == "CALLING"][1][2]
-        self.assertGreaterEqual(b_dialled, deadline)
+        cut, deadline, hung_up, proc_b, log_b, b_dialled = \
+            self.a_hangs_up_and_b_takes_over(log_a, conf_b, job, "wb")
         # Down for 8 s after A's BYE: its retransmissions (RFC 3261
         # 17.1.2, at 0.5, 1.5, 3.5, 7.5, 11.5 s...) go on meanwhile.
         time.sleep(max(0.0, hung_up + 8 - time.time()))
@@ -228,6 +197,28 @@ class BridgeCutoffTest(unittest.TestCase):
               "s after A's BYE; B dialled %.1f s after the deadline"
               % (hung_up - cut, relinked - hung_up,
                  (b_dialled - deadline) / 1000))
+
+    def a_hangs_up_and_b_takes_over(self, log_a, conf_b, job, name_b):
+        """Right after A's cut: A hangs up before its lease deadline, and
+        bridge NAME_B, started then, dials the job after it. Returns the
+        cut's time, the deadline (ms), A's hang-up time, B's process and
+        log, and B's CALLING (ms)."""
+        cut = time.time()
+        (deadline,), = self.query("SELECT lease_deadline_ms FROM jobs "
+                                  "WHERE id = ?", (job,))
+        self.wait(lambda: "hanging up, the job is no longer" in
+                  log_a.read_text(), LEASE_S + 5,
+                  "bridge A to hang up by its deadline")
+        hung_up = time.time()
+        self.assertLess(hung_up * 1000, deadline,
+                        "A hung up after its lease deadline")
+        proc_b, log_b = self.bridge(name_b, conf_b, inside=False)
+        self.wait(lambda: sum(e[0] == "CALLING" for e in
+                              self.events(job)) == 2,
+                  LEASE_S + 20, "bridge %s to dial" % name_b)
+        b_dialled = [e for e in self.events(job) if e[0] == "CALLING"][1][2]
+        self.assertGreaterEqual(b_dialled, deadline)
+        return cut, deadline, hung_up, proc_b, log_b, b_dialled
 
     def assert_two_attempts_one_key(self, job, answered):
         """JOB ended notified after two attempts, with ANSWERED answers
