@@ -327,15 +327,22 @@ class Run:
         self.wait_sipp(sipp)
         return job, ev
 
-    def wait_ended(self, job_id, timeout=90):
-        def ended():
+    def wait(self, cond, timeout, what):
+        """wait_until COND, failing with the bridge's and the phones' logs
+        (a bridge that died fails at once, with them too)."""
+        def check():
             self.assert_running()
-            return [e for e in self.events(job_id) if e[0] == "ENDED"]
-        try:
-            wait_until(ended, timeout=timeout, what="job %d to end" % job_id)
-        except AssertionError as e:
-            raise AssertionError("%s\n%s" % (e, self.logs()))
+            return cond()
+        return wait_until(check, timeout=timeout, what=what, logs=self.logs)
+
+    def wait_event(self, job_id, name, timeout=40):
+        """Waits for the job's event NAME; returns the job's events."""
+        self.wait(lambda: any(e[0] == name for e in self.events(job_id)),
+                  timeout, "job %d's %s" % (job_id, name))
         return self.events(job_id)
+
+    def wait_ended(self, job_id, timeout=90):
+        return self.wait_event(job_id, "ENDED", timeout)
 
 
 # ---- presence modes --------------------------------------------------------

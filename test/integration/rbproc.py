@@ -240,10 +240,11 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
-def wait_until(fn, timeout=20.0, interval=0.1, what=None):
+def wait_until(fn, timeout=20.0, interval=0.1, what=None, logs=None):
     """Polls FN until it returns something truthy, which is returned.
     sqlite3 errors (database or table not created yet) count as "not yet".
-    Raises AssertionError naming WHAT after TIMEOUT seconds."""
+    Raises AssertionError naming WHAT after TIMEOUT seconds, with LOGS()
+    (the fixture's logs, read only then) when given."""
     timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     last_exc = None
@@ -259,6 +260,8 @@ def wait_until(fn, timeout=20.0, interval=0.1, what=None):
                 timeout, what or getattr(fn, "__name__", "condition"))
             if last_exc is not None:
                 msg += " (last error: %s)" % last_exc
+            if logs is not None:
+                msg += "\n" + logs()
             raise AssertionError(msg)
         time.sleep(interval)
 

@@ -87,8 +87,7 @@ class BridgeCallTest(unittest.TestCase):
             PCMU_TE, MEDIA="\n".join([pause(AFTER_MESSAGE_MS),
                                       play(key_pcap(2))])))
         job = run.test_call()
-        rbbridge.wait_until(lambda: "ANSWERED" in names(run.events(job)),
-                            timeout=30, what="the answer")
+        run.wait_event(job, "ANSWERED", timeout=30)
         self.assertEqual(rbtest._terminate(run.bridge, 60), 0, run.logs())
         run.wait_sipp(sipp)
         ev = run.events(job)

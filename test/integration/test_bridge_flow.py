@@ -67,8 +67,7 @@ class BridgeFlowTest(unittest.TestCase):
         sipp = run.sipp("uas_answer.xml", subst=dict(
             PCMU_TE, MEDIA="\n".join([pause(21000), play(key_pcap(2))])))
         job = run.test_call("Hi there.")
-        rbbridge.wait_until(lambda: "ANSWERED" in names(run.events(job)),
-                            timeout=30, what="the answer")
+        run.wait_event(job, "ANSWERED", timeout=30)
         self.assertEqual(run.test_call("Second message."), job,
                          "the second message did not join the job")
         ev = run.wait_ended(job)
@@ -96,8 +95,7 @@ class BridgeFlowTest(unittest.TestCase):
         run.start_bridge()
         sipp = run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
         job = run.test_call("Hi there.")
-        rbbridge.wait_until(lambda: "ANSWERED" in names(run.events(job)),
-                            timeout=30, what="the answer")
+        run.wait_event(job, "ANSWERED", timeout=30)
         # ringbridgectl calls: the call in progress, held by this bridge.
         calls = self.ctl_calls(run)
         active, done = calls.split("Last ")
@@ -137,8 +135,7 @@ class BridgeFlowTest(unittest.TestCase):
         long_text = " ".join(["This sentence is part of a long message."]
                              * 8)
         job = run.test_call(long_text)
-        rbbridge.wait_until(lambda: "ANSWERED" in names(run.events(job)),
-                            timeout=30, what="the answer")
+        run.wait_event(job, "ANSWERED", timeout=30)
         ev = run.wait_ended(job, timeout=30)
         run.wait_sipp(sipp)  # sipp received the bridge's BYE
         self.assertEqual(names(ev), ["CALLING", "ANSWERED", "FAILED",

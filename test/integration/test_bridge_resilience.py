@@ -129,8 +129,7 @@ class BridgeResilienceTest(unittest.TestCase):
         run.start_bridge()
         sipp = run.sipp("uas_noanswer.xml")
         job = run.test_call()
-        rbbridge.wait_until(lambda: "CALLING" in names(run.events(job)),
-                            timeout=30, what="the INVITE")
+        run.wait_event(job, "CALLING", timeout=30)
         run.bridge.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         # Queued after SIGTERM (another callee, so a job of its own): not
@@ -180,11 +179,9 @@ class BridgeResilienceTest(unittest.TestCase):
             self.assertEqual(self.lease(run, job)[:2], (1, owner))
 
         def taken_over():
-            run.assert_running()
             st, own, _ = self.lease(run, job)
             return st != 1 or own != owner
-        rbbridge.wait_until(taken_over, timeout=LEASE + 15,
-                            what="the new bridge to take the job over")
+        run.wait(taken_over, LEASE + 15, "the new bridge to take the job over")
         # Within the lease, one safety-net poll (3 s) and a loaded
         # machine's slack of the kill (it was 12 minutes with the defaults
         # before leases were renewed).
@@ -196,8 +193,7 @@ class BridgeResilienceTest(unittest.TestCase):
         run.start_bridge()
         run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
         job = run.test_call()
-        rbbridge.wait_until(lambda: "HEARD" in names(run.events(job)),
-                            timeout=40, what="the message to be heard")
+        run.wait_event(job, "HEARD", timeout=40)
         # The live bridge renews the lease: past the first deadline (the
         # call waits for a key, twice key_timeout) the job is still its
         # own, with a deadline ahead.
@@ -208,8 +204,8 @@ class BridgeResilienceTest(unittest.TestCase):
         self.assertEqual((state, own), (1, owner), run.logs())
         self.assertGreater(deadline, time.time() * 1000)
         self.kill_and_restart(run, job)
-        rbbridge.wait_until(lambda: run.job(job)["state"] == 2, timeout=20,
-                            what="the job to be finished as notified")
+        run.wait(lambda: run.job(job)["state"] == 2, 20,
+                 "the job to be finished as notified")
         time.sleep(2)
         ev = run.events(job)
         self.assertEqual(names(ev), ["CALLING", "ANSWERED", "HEARD",
@@ -225,8 +221,7 @@ class BridgeResilienceTest(unittest.TestCase):
         run.start_bridge()
         run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
         job = run.test_call("Hi there.")
-        rbbridge.wait_until(lambda: "ANSWERED" in names(run.events(job)),
-                            timeout=40, what="the answer")
+        run.wait_event(job, "ANSWERED", timeout=40)
         sipp = self.kill_and_restart(run, job, lambda: run.sipp(
             "uas_answer.xml", subst=dict(PCMU_TE, MEDIA="\n".join([
                 pause(9000), play(key_pcap(2))]))))
@@ -341,8 +336,7 @@ class BridgeResilienceTest(unittest.TestCase):
         waits for the BYE; returns (job, bridge's RTP port)."""
         sipp = run.sipp("uas_answer.xml", subst=dict(PCMU_TE, MEDIA=""))
         job = run.test_call("Hi there.")
-        rbbridge.wait_until(lambda: "ANSWERED" in names(run.events(job)),
-                            timeout=30, what="the answer")
+        run.wait_event(job, "ANSWERED", timeout=30)
         return sipp, job, rbbridge.offered_rtp_port(run.sipps[-1][1])
 
     def test_odd_rtp_is_dropped_or_accepted_as_rfc_3550_allows(self):
