@@ -143,6 +143,10 @@ static void on_r_invite(struct bridge *b, struct call *c, nua_handle_t *nh,
 		const char *body = NULL;
 		size_t len = 0;
 
+		/* From now on the phone's refreshes are answered with the
+		 * session timer (ua_start). */
+		nua_set_hparams(nh, SIPTAG_SUPPORTED_STR("timer, 100rel"),
+		                TAG_END());
 		if (sip && sip->sip_payload) {
 			body = sip->sip_payload->pl_data;
 			len = sip->sip_payload->pl_len;
@@ -258,9 +262,9 @@ static void on_i_info(nua_t *nua, struct call *c, nua_handle_t *nh,
  * codec, a session refresh) or an UPDATE (RFC 3311; RFC 4028 refreshes,
  * often without SDP). nua's SDP engine is off, so the answer is the
  * bridge's (call_on_offer); nua adds the session timer's Session-Expires
- * and Require to the 2xx itself and, when it is the refresher, refreshes
- * (with UPDATE: ua_start). A refused offer gets 488 and the session goes
- * on as it was (RFC 3261 14.2).
+ * and Require to the 2xx itself (the phone is the refresher: ua_start). A
+ * refused offer gets 488 and the session goes on as it was (RFC 3261
+ * 14.2).
  */
 static void on_i_offer(nua_t *nua, struct call *c, nua_handle_t *nh,
                        nua_event_t event, const sip_t *sip)
@@ -417,12 +421,29 @@ int ua_start(struct bridge *b)
 	snprintf(allow, sizeof(allow),
 	         "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE%s",
 	         presence_methods(b->cfg));
-	/* INFO and UPDATE are answered here (on_i_info, on_i_offer), not by
-	 * nua's automatic 200. When the bridge is the session timer's
-	 * refresher (RFC 4028), nua refreshes with UPDATE: a re-INVITE
-	 * would resend the first INVITE's offer, whose o= version is behind
-	 * the SDP sent since. */
+	/*
+	 * INFO and UPDATE are answered here (on_i_info, on_i_offer), not by
+	 * nua's automatic 200.
+	 *
+	 * Session timers (RFC 4028): the phone refreshes, never the bridge.
+	 * With nua's default Supported ("timer, 100rel") on the INVITE, the
+	 * phone may name the bridge the refresher in its answer (RFC 4028
+	 * 9); nua then sends an UPDATE half-way through the interval
+	 * whether or not the phone allows UPDATE, and hangs up at once on
+	 * any refusal (a phone without UPDATE answers 501). Refreshing with
+	 * a re-INVITE instead would resend the first INVITE's offer, whose
+	 * o= version is behind the SDP sent since, and its answer would
+	 * reach on_r_invite as a new one. Without "timer" on the INVITE, a
+	 * phone that wants a session timer must refresh itself
+	 * (refresher=uas) and notices a bridge that has gone at its next
+	 * refresh. Once the call is answered the handle supports "timer"
+	 * again (on_r_invite), since nua answers a refresh with
+	 * Session-Expires only then; should a phone's own refresh name us
+	 * refresher, UPDATE_REFRESH keeps nua on UPDATE, which that phone
+	 * has just shown it implements.
+	 */
 	nua_set_params(b->nua, SIPTAG_ALLOW_STR(allow),
+	               SIPTAG_SUPPORTED_STR("100rel"),
 	               NUTAG_APPL_METHOD("INFO"), NUTAG_APPL_METHOD("UPDATE"),
 	               NUTAG_UPDATE_REFRESH(1), TAG_END());
 	return 0;

@@ -139,7 +139,8 @@ def key_pcap(key):
 # What the sipp/ scenarios' placeholders are unless a test says otherwise:
 # no requests of the phone's own in the dialog, sipp's own media port, plain
 # RTP/AVP (test_compose builds the compose phone from the same defaults).
-SCENARIO_DEFAULTS = {"DIALOG": "", "PORT": "[media_port]", "PROTO": "AVP"}
+SCENARIO_DEFAULTS = {"DIALOG": "", "PORT": "[media_port]", "PROTO": "AVP",
+                     "ANSWER": ""}
 
 
 def start_sipp(directory, n, scenario, phone_port, media_port, calls=1,
