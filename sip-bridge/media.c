@@ -497,11 +497,15 @@ int media_new(struct bridge *b)
 	m->idx = su_root_register(b->root, &m->wait, on_ticks, NULL, 0);
 	if (m->idx < 0)
 		return -EIO;
-	m->due_ns = clock_mono_ns() + SUB_NS;
-	it.it_value.tv_sec = m->due_ns / 1000000000LL;
-	it.it_value.tv_nsec = m->due_ns % 1000000000LL;
+	/* A relative first expiry: the same instant as due_ns, within the
+	 * microseconds between the two calls. libfaketime (the skewed-clock
+	 * test) shifts an absolute one by its offset even with the monotonic
+	 * clock unfaked: 2 h behind, the clock never ticked; 2 h ahead, on a
+	 * host up for less, timerfd_settime failed with EINVAL. */
+	it.it_value.tv_nsec = SUB_NS;
 	it.it_interval.tv_nsec = SUB_NS;
-	if (timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &it, NULL))
+	m->due_ns = clock_mono_ns() + SUB_NS;
+	if (timerfd_settime(m->tfd, 0, &it, NULL))
 		return -errno;
 	err = -pthread_create(&m->thread, NULL, media_main, m);
 	if (err)

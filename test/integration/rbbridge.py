@@ -17,6 +17,7 @@ import socket
 import struct
 import tempfile
 import time
+import urllib.request
 import warnings
 
 import rbtest
@@ -454,6 +455,17 @@ class SipProbe:
         reply = self.exchange(self.request("INVITE", n),
                               "rbtest-%d@127.0.0.1" % n)
         return reply.startswith("SIP/2.0 480")
+
+
+def metric(port, name):
+    """The value of the unlabelled sample NAME on the /metrics of the
+    bridge whose [sip] metrics_listen is 127.0.0.1:PORT."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                timeout=10) as r:
+        text = r.read().decode()
+    m = re.search(r"(?m)^%s (\S+)$" % re.escape(name), text)
+    assert m, "no %s on the bridge's /metrics" % name
+    return float(m.group(1))
 
 
 def sip_header(msg, name):

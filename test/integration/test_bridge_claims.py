@@ -15,8 +15,8 @@ call, and a miscounted round would lose jobs or claim one twice."""
 
 import re
 import unittest
-import urllib.request
 
+import rbbridge
 import rbtest
 from rbbridge import PCMU_TE, Run, pause
 
@@ -35,11 +35,7 @@ def rounds(run):
 
 def claims_held(port):
     """ringbridge_claims_held_total from the bridge's /metrics."""
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
-                                timeout=10) as r:
-        text = r.read().decode()
-    return int(re.search(r"(?m)^ringbridge_claims_held_total (\d+)$",
-                         text).group(1))
+    return int(rbbridge.metric(port, "ringbridge_claims_held_total"))
 
 
 class BridgeClaimsTest(unittest.TestCase):

@@ -34,6 +34,11 @@ LEASE_S = 6
 # Debian's libfaketime (package faketime), the multithreaded variant.
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 DB_LINK, SIP_LINK = 0, 1
+# A message that takes about 11 s to say (with who wrote and when), and
+# a key after it.
+LONG_TEXT = ("The meeting moved to the third floor, room twelve, at half "
+             "past four. Bring the printed budget and the contracts.")
+KEY_AFTER_LONG_MS = 16000
 
 
 class BridgeCutoffTest(unittest.TestCase):
@@ -59,7 +64,7 @@ class BridgeCutoffTest(unittest.TestCase):
         self.pwfile = pw
         self.phone_port, self.media_port = rbtest.free_ports(2)
 
-    def config(self, name, queue_host, sip_host):
+    def config(self, name, queue_host, sip_host, metrics_port=None):
         text = self.run_.config.read_text()
         port = rbtest.free_ports(1)[0]
         base = rbtest.free_range(40)
@@ -68,8 +73,10 @@ class BridgeCutoffTest(unittest.TestCase):
         text = re.sub(r"(?ms)^\[queue\]\n.*?\n\n", "[queue]\n%s\n\n" % queue,
                       text)
         text = re.sub(r"(?m)^listen = .*$",
-                      "listen = sip:%s:%d\nlease_seconds = %d"
-                      % (sip_host, port, LEASE_S), text)
+                      "listen = sip:%s:%d\nlease_seconds = %d%s"
+                      % (sip_host, port, LEASE_S,
+                         "\nmetrics_listen = 127.0.0.1:%d" % metrics_port
+                         if metrics_port else ""), text)
         text = re.sub(r"(?m)^rtp_port_min = .*$",
                       "rtp_port_min = %d" % base, text)
         text = re.sub(r"(?m)^rtp_port_max = .*$",
@@ -231,18 +238,20 @@ class BridgeCutoffTest(unittest.TestCase):
         self.assertEqual(names.count("KEY"), 1, names)
         self.assertEqual(names.count("ENDED"), 1, names)
 
-    def one_call_dialled(self, name_a, name_b, index, clock_a=None):
+    def one_call_dialled(self, name_a, name_b, index, clock_a=None,
+                         key_ms=2500, text="Hi there.", metrics_a=None):
         """Configurations for bridges NAME_A and NAME_B (B not started), a
-        sipp (SIPP index INDEX) answering two calls, each hearing the
-        message and pressing 1 (the first is cut short by the test), and
-        bridge A, with CLOCK_A (see bridge()), dialling one job. Returns
-        B's configuration, A's process and the job."""
+        sipp (SIPP index INDEX) answering two calls, each pressing 1 KEY_MS
+        after the answer (the first is cut short by the test), and bridge
+        A, with CLOCK_A (see bridge()) and /metrics on port METRICS_A,
+        dialling one job with TEXT. Returns B's configuration, A's process
+        and the job."""
         phone = self.ns.outside(SIP_LINK)
-        conf_a = self.config(name_a, "127.0.0.1", phone)
+        conf_a = self.config(name_a, "127.0.0.1", phone, metrics_a)
         conf_b = self.config(name_b, "127.0.0.1", phone)
-        self.phone(index)
+        self.phone(index, key_ms)
         proc_a, _ = self.bridge(name_a, conf_a, inside=False, clock=clock_a)
-        return conf_b, proc_a, self.dial(conf_b, name_a)
+        return conf_b, proc_a, self.dial(conf_b, name_a, text)
 
     def host_a_dialled(self, name_a, name_b, index):
         """As one_call_dialled, with bridge A in the namespace ("host A":
@@ -259,24 +268,24 @@ class BridgeCutoffTest(unittest.TestCase):
         return (conf_b, proc_a, log_a, sipp, msg,
                 self.dial(conf_b, name_a))
 
-    def phone(self, index):
+    def phone(self, index, key_ms=2500):
         """sipp (SIPP index INDEX) answering two calls: each answered, key
-        1 after 2.5 s (in the first call, before its bridge's lease runs
-        out), then waiting for the BYE."""
+        1 after KEY_MS (by default 2.5 s: in the first call, before its
+        bridge's lease runs out), then waiting for the BYE."""
         sipp, msg = rbbridge.start_sipp(
             self.dir, index, "uas_answer.xml", self.phone_port,
             self.media_port, calls=2, subst=dict(PCMU_TE, MEDIA="\n".join(
-                [pause(2500), play(key_pcap("1")), pause(500)])),
+                [pause(key_ms), play(key_pcap("1")), pause(500)])),
             ip=self.ns.outside(SIP_LINK))
         self.addCleanup(rbtest._terminate, sipp, 5)
         return sipp, msg
 
-    def dial(self, conf, name_a):
-        """Queues the job (with CONF's queue) and waits for bridge NAME_A
-        to dial it; returns the job's id."""
+    def dial(self, conf, name_a, text="Hi there."):
+        """Queues the job with TEXT (with CONF's queue) and waits for
+        bridge NAME_A to dial it; returns the job's id."""
         job = int(rbtest.rb_run(
             [rbbridge.CTL_BIN, "-c", conf, "test-call", "sip:phone@%s:%d"
-             % (self.ns.outside(SIP_LINK), self.phone_port), "Hi there."],
+             % (self.ns.outside(SIP_LINK), self.phone_port), text],
             timeout=30, capture_output=True, text=True,
             check=True).stdout.split()[1])
         self.wait(lambda: any(e[0] == "CALLING" for e in self.events(job)),
@@ -321,14 +330,19 @@ class BridgeCutoffTest(unittest.TestCase):
         (on its own clock every lease would look 2 hours lapsed); A is
         SIGKILLed, and B calls again only after the deadline, and then
         within its poll of it. Every time the two wrote into the queue is
-        the real one."""
+        the real one. Both media clocks tick: A's call sends RTP, B's
+        says the whole message."""
         if not os.path.exists(FAKETIME_LIB):
             raise AssertionError("%s is missing (package faketime, which "
                                  "scripts/lib/common.sh installs)"
                                  % FAKETIME_LIB)
         start_ms = time.time() * 1000
-        conf_b, proc_a, job = self.one_call_dialled("behind", "ahead", 2,
-                                                    clock_a="-2h")
+        # The message takes about 11 s to say and the key comes after
+        # it, so A (killed some 3 s into its call) has not delivered it.
+        metrics_a = rbtest.free_ports(1)[0]
+        conf_b, proc_a, job = self.one_call_dialled(
+            "behind", "ahead", 2, clock_a="-2h", key_ms=KEY_AFTER_LONG_MS,
+            text=LONG_TEXT, metrics_a=metrics_a)
         (deadline, owner_a), = self.query(
             "SELECT lease_deadline_ms, lease_owner FROM jobs WHERE id = ?",
             (job,))
@@ -346,7 +360,14 @@ class BridgeCutoffTest(unittest.TestCase):
         (owner,), = self.query("SELECT lease_owner FROM jobs WHERE id = ?",
                                (job,))
         self.assertEqual(owner, owner_a, "B took a job whose lease held")
+        # A's media clock runs on a host 2 hours behind: its call sends
+        # RTP (libfaketime once moved the clock's first tick 2 hours on).
+        self.wait(lambda: rbbridge.metric(
+            metrics_a, "ringbridge_rtp_send_lateness_seconds_count") >= 50,
+            5, "bridge A's call to send a second of RTP")
         rbtest._terminate(proc_a, 5, signal.SIGKILL)
+        self.assertFalse(any(e[0] == "HEARD" for e in self.events(job)),
+                         self.events(job))
         self.wait(lambda: any(e[0] == "ENDED" for e in self.events(job)),
                   LEASE_S + 40, "the bridge 2 hours ahead to finish the job")
         end_ms = time.time() * 1000
